@@ -1,0 +1,65 @@
+/**
+ * Every annotation key, label, search attribute and default that AutoCrane uses,
+ * in one place. The pod-facing keys are AutoCrane's (microsoft/AutoCrane) so its
+ * users can switch without relabelling their workloads.
+ *
+ * Pure data: safe to import from workflows, activities, the API and the CLI.
+ */
+
+/** Annotation prefix for probe declarations: `probe.autocrane.io/<name>: POD_IP:<port>/<path>`. */
+export const PROBE_ANNOTATION_PREFIX = 'probe.autocrane.io/';
+/** Annotation prefix for watchdog status: `status.autocrane.io/<name>: <level>/<RFC3339>/<message>`. */
+export const STATUS_ANNOTATION_PREFIX = 'status.autocrane.io/';
+/** Label holding the aggregate watchdog level of a pod (error > warning > info). */
+export const HEALTH_LABEL = 'status.autocrane.io/health';
+
+/** Pod's data drop folder. */
+export const DATA_LOCATION_ANNOTATION = 'store.autocrane.io/location';
+/** Comma list of the data sources a pod consumes. */
+export const DATA_SOURCES_ANNOTATION = 'store.autocrane.io/data';
+/** Comma list of the data sources whose health a pod vouches for. */
+export const DATA_DEPS_ANNOTATION = 'store.autocrane.io/deps';
+/** Prefix of the orchestrator's data request per source. */
+export const DATA_REQUEST_ANNOTATION_PREFIX = 'request.data.autocrane.io/';
+/** Prefix of the data deployer's report of what is active per source. */
+export const DATA_STATUS_ANNOTATION_PREFIX = 'status.data.autocrane.io/';
+
+/** Field manager name for every server-side apply and patch AutoCrane makes. */
+export const FIELD_MANAGER = 'autocrane';
+
+/** Labels AutoCrane puts on objects it creates (Kubernetes recommended labels). */
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY_VALUE = 'autocrane';
+
+/** Zone label used by the sandbox nodes and by zone-aware rollouts. */
+export const ZONE_LABEL = 'topology.kubernetes.io/zone';
+
+/**
+ * Custom search attributes, registered with the Temporal server at start and
+ * set by workflows so rollouts can be listed with visibility queries.
+ */
+export const SEARCH_ATTRIBUTES = {
+  /** `<namespace>/<Kind>/<name>` of the workload a workflow acts on. */
+  target: { name: 'AutoCraneTarget', type: 'Keyword' },
+  /** Kubernetes namespace the workflow acts on. */
+  namespace: { name: 'AutoCraneNamespace', type: 'Keyword' },
+  /** Lifecycle state, e.g. Running, Baking, RollingBack, Succeeded. */
+  state: { name: 'AutoCraneState', type: 'Keyword' },
+  /** Index of the current stage (0-based). */
+  stage: { name: 'AutoCraneStage', type: 'Int' },
+} as const;
+
+export type SearchAttributeSpec = (typeof SEARCH_ATTRIBUTES)[keyof typeof SEARCH_ATTRIBUTES];
+
+/** Defaults; each is documented in the README's configuration table. */
+export const DEFAULTS = {
+  temporalAddress: '127.0.0.1:7233',
+  temporalNamespace: 'default',
+  taskQueue: 'autocrane',
+  apiHost: '127.0.0.1',
+  apiPort: 8080,
+  logLevel: 'info',
+  workerShutdownGraceSeconds: 30,
+  probeIntervalSeconds: 30,
+  probeTimeoutSeconds: 5,
+} as const;
