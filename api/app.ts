@@ -1,0 +1,123 @@
+/** The HTTP API: health, readiness and metrics for now. */
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import type { Registry } from 'prom-client';
+import { describeError } from '../platform/errors';
+import type { Logger } from '../platform/logger';
+import { createHttpRequestDuration } from './http-metrics';
+
+export type ReadinessCheck = () => Promise<void>;
+
+export interface AppDeps {
+  logger: Logger;
+  registry: Registry;
+  checks: { temporal: ReadinessCheck; kubernetes: ReadinessCheck };
+  /**
+   * Backstop for each readiness check; a slower dependency counts as unready. Longer than the
+   * checks' own timeouts (3 s) so their more specific messages win.
+   */
+  checkTimeoutMs?: number;
+}
+
+export interface ErrorBody {
+  error: string;
+  details: unknown[];
+}
+
+const DEFAULT_CHECK_TIMEOUT_MS = 5000;
+/** Polled by Kubernetes and Prometheus every few seconds: logged at debug so they don't drown the rest. */
+const PROBE_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly details: unknown[] = [],
+  ) {
+    super(message);
+  }
+}
+
+async function withTimeout(check: ReadinessCheck, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([check(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function createApp(deps: AppDeps): Express {
+  const { registry, checks } = deps;
+  const logger = deps.logger.child({ component: 'http' });
+  const checkTimeoutMs = deps.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
+  const requestDuration = createHttpRequestDuration(registry);
+
+  const app = express();
+  app.disable('x-powered-by');
+
+  // Logs method, path and outcome only: headers (Authorization) and query strings may carry secrets.
+  const observeRequests: RequestHandler = (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      // The matched route pattern, not the raw path, keeps the label set bounded.
+      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      requestDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
+      const entry = { method: req.method, path: req.path, status: res.statusCode, durationMs: Math.round(seconds * 1000) };
+      if (PROBE_PATHS.has(req.path) && res.statusCode < 500) logger.debug(entry, 'request');
+      else logger.info(entry, 'request');
+    });
+    next();
+  };
+  app.use(observeRequests);
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (_req, res) => {
+    const names = Object.keys(checks) as (keyof typeof checks)[];
+    const outcomes = await Promise.allSettled(names.map((name) => withTimeout(checks[name], checkTimeoutMs)));
+    const results: Record<string, string> = {};
+    let ready = true;
+    outcomes.forEach((outcome, i) => {
+      const name = names[i] as string;
+      if (outcome.status === 'fulfilled') {
+        results[name] = 'ok';
+      } else {
+        ready = false;
+        results[name] = describeError(outcome.reason);
+      }
+    });
+    if (!ready) logger.warn({ checks: results }, 'not ready');
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unready', checks: results });
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+
+  app.use((req, _res, next) => {
+    next(new HttpError(404, `no route for ${req.method} ${req.path}`));
+  });
+
+  const sendError: ErrorRequestHandler = (err: unknown, req, res, next) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    if (err instanceof HttpError) {
+      res.status(err.status).json({ error: err.message, details: err.details } satisfies ErrorBody);
+      return;
+    }
+    // Anything else is a bug: its message may hold internals, so it goes to the log only.
+    logger.error({ err, method: req.method, path: req.path }, 'request failed');
+    res.status(500).json({ error: 'internal error', details: [] } satisfies ErrorBody);
+  };
+  app.use(sendError);
+
+  return app;
+}

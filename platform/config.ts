@@ -1,0 +1,169 @@
+/**
+ * The process configuration: every environment variable AutoCrane reads, validated once at
+ * start so a typo fails fast with the variable's name instead of surfacing later as a
+ * connection error.
+ */
+import { z } from 'zod';
+import { DEFAULTS } from '../domain/keys';
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+export interface Config {
+  log: { level: LogLevel; format: LogFormat };
+  temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string | undefined };
+  kubernetes: { kubeconfigPath: string | undefined; inCluster: boolean };
+  api: { host: string; port: number; token: string | undefined };
+  worker: { shutdownGraceSeconds: number };
+}
+
+export interface ConfigVariable {
+  name: string;
+  /** Human-readable default, as shown in the documentation table. */
+  default: string;
+  description: string;
+}
+
+export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
+  { name: 'AUTOCRANE_LOG_LEVEL', default: DEFAULTS.logLevel, description: `Minimum log level: ${LOG_LEVELS.join(', ')}.` },
+  {
+    name: 'AUTOCRANE_LOG_FORMAT',
+    default: 'json (pretty when stdout is a terminal)',
+    description: `Log output format: ${LOG_FORMATS.join(', ')}.`,
+  },
+  { name: 'TEMPORAL_ADDRESS', default: DEFAULTS.temporalAddress, description: 'Temporal frontend address, host:port.' },
+  { name: 'TEMPORAL_NAMESPACE', default: DEFAULTS.temporalNamespace, description: 'Temporal namespace.' },
+  { name: 'AUTOCRANE_TASK_QUEUE', default: DEFAULTS.taskQueue, description: 'Task queue the worker polls and clients start workflows on.' },
+  {
+    name: 'KUBECONFIG',
+    default: '(unset)',
+    description:
+      'Path to a kubeconfig file. When unset: in-cluster service account if KUBERNETES_SERVICE_HOST is set, else ~/.kube/config.',
+  },
+  { name: 'AUTOCRANE_API_HOST', default: DEFAULTS.apiHost, description: 'Address the HTTP API listens on.' },
+  { name: 'AUTOCRANE_API_PORT', default: String(DEFAULTS.apiPort), description: 'Port the HTTP API listens on; 0 picks a free port.' },
+  { name: 'AUTOCRANE_API_TOKEN', default: '(unset)', description: 'Bearer token required by the HTTP API. Never logged.' },
+  {
+    name: 'AUTOCRANE_WORKER_SHUTDOWN_GRACE_SECONDS',
+    default: String(DEFAULTS.workerShutdownGraceSeconds),
+    description: 'On SIGTERM/SIGINT, how long in-flight activities may run before they are cancelled.',
+  },
+  { name: 'AUTOCRANE_TEMPORAL_UI_URL', default: '(unset)', description: 'Temporal Web UI base URL, used to build links to workflows.' },
+];
+
+/** Names whose values must never appear in an error message or a log line. */
+const SECRET_VARIABLES = new Set(['AUTOCRANE_API_TOKEN']);
+
+function integer(min: number, max: number) {
+  const expected = `expected an integer from ${min} to ${max}`;
+  return z
+    .string()
+    .trim()
+    .regex(/^\d+$/, { error: expected })
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, { error: expected });
+}
+
+const nonEmpty = (what: string) => z.string().trim().min(1, { error: `expected ${what}` });
+
+const hostPort = z
+  .string()
+  .trim()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { error: 'expected host:port, e.g. 127.0.0.1:7233' });
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
+
+const envSchema = z.object({
+  AUTOCRANE_LOG_LEVEL: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default(DEFAULTS.logLevel),
+  AUTOCRANE_LOG_FORMAT: z.enum(LOG_FORMATS, { error: `expected one of ${LOG_FORMATS.join(', ')}` }).optional(),
+  TEMPORAL_ADDRESS: hostPort.default(DEFAULTS.temporalAddress),
+  TEMPORAL_NAMESPACE: nonEmpty('a namespace name').default(DEFAULTS.temporalNamespace),
+  AUTOCRANE_TASK_QUEUE: nonEmpty('a task queue name').default(DEFAULTS.taskQueue),
+  KUBECONFIG: z.string().optional(),
+  KUBERNETES_SERVICE_HOST: z.string().optional(),
+  AUTOCRANE_API_HOST: nonEmpty('a host name or address').default(DEFAULTS.apiHost),
+  AUTOCRANE_API_PORT: integer(0, 65535).default(DEFAULTS.apiPort),
+  AUTOCRANE_API_TOKEN: z.string().optional(),
+  AUTOCRANE_WORKER_SHUTDOWN_GRACE_SECONDS: integer(0, 3600).default(DEFAULTS.workerShutdownGraceSeconds),
+  AUTOCRANE_TEMPORAL_UI_URL: httpUrl.optional(),
+});
+
+export interface ConfigProblem {
+  variable: string;
+  reason: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly ConfigProblem[]) {
+    super(
+      `Invalid configuration (${problems.length} variable${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  ${p.variable}: ${p.reason}`).join('\n'),
+    );
+  }
+}
+
+export interface LoadConfigOptions {
+  /** Whether stdout is a terminal; decides the default log format. */
+  stdoutIsTTY?: boolean;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadConfigOptions = {}): Config {
+  // An exported-but-empty variable (FOO= in a shell or a manifest) means "not set" here,
+  // so it gets the default instead of failing validation.
+  const input: Record<string, string> = {};
+  for (const name of Object.keys(envSchema.shape)) {
+    const value = env[name];
+    if (value !== undefined && value.trim() !== '') input[name] = value;
+  }
+
+  const parsed = envSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue): ConfigProblem => {
+      const variable = String(issue.path[0]);
+      const got = SECRET_VARIABLES.has(variable) ? '' : `, got ${JSON.stringify(input[variable])}`;
+      return { variable, reason: `${issue.message}${got}` };
+    });
+    throw new ConfigError(problems);
+  }
+
+  const v = parsed.data;
+  const stdoutIsTTY = options.stdoutIsTTY ?? process.stdout.isTTY === true;
+  return {
+    log: { level: v.AUTOCRANE_LOG_LEVEL, format: v.AUTOCRANE_LOG_FORMAT ?? (stdoutIsTTY ? 'pretty' : 'json') },
+    temporal: {
+      address: v.TEMPORAL_ADDRESS,
+      namespace: v.TEMPORAL_NAMESPACE,
+      taskQueue: v.AUTOCRANE_TASK_QUEUE,
+      uiUrl: v.AUTOCRANE_TEMPORAL_UI_URL?.replace(/\/+$/, ''),
+    },
+    kubernetes: { kubeconfigPath: v.KUBECONFIG, inCluster: v.KUBERNETES_SERVICE_HOST !== undefined },
+    api: { host: v.AUTOCRANE_API_HOST, port: v.AUTOCRANE_API_PORT, token: v.AUTOCRANE_API_TOKEN },
+    worker: { shutdownGraceSeconds: v.AUTOCRANE_WORKER_SHUTDOWN_GRACE_SECONDS },
+  };
+}
+
+/** The configuration table for the README. */
+export function configTableMarkdown(): string {
+  const cell = (s: string) => s.replace(/\|/g, '\\|');
+  const rows = CONFIG_VARIABLES.map((v) => `| \`${v.name}\` | ${cell(v.default)} | ${cell(v.description)} |`);
+  return ['| Variable | Default | Description |', '| --- | --- | --- |', ...rows].join('\n') + '\n';
+}
+
+/**
+ * Runs `fn` (typically `() => loadConfig()`); a ConfigError is an operator's mistake, not a
+ * bug, so it is printed without a stack trace and the process exits with status 2.
+ */
+export function exitOnConfigError<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,92 @@
+import { CONFIG_VARIABLES, ConfigError, configTableMarkdown, loadConfig } from '../../platform/config';
+
+function configError(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadConfig(env, { stdoutIsTTY: false });
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected loadConfig to throw a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults to an empty environment', () => {
+    expect(loadConfig({}, { stdoutIsTTY: false })).toEqual({
+      log: { level: 'info', format: 'json' },
+      temporal: { address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'autocrane', uiUrl: undefined },
+      kubernetes: { kubeconfigPath: undefined, inCluster: false },
+      api: { host: '127.0.0.1', port: 8080, token: undefined },
+      worker: { shutdownGraceSeconds: 30 },
+    });
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig(
+      {
+        AUTOCRANE_LOG_LEVEL: 'debug',
+        AUTOCRANE_LOG_FORMAT: 'pretty',
+        TEMPORAL_ADDRESS: 'temporal.example:7233',
+        TEMPORAL_NAMESPACE: 'rollouts',
+        AUTOCRANE_TASK_QUEUE: 'q1',
+        KUBECONFIG: '/etc/kube/config',
+        KUBERNETES_SERVICE_HOST: '10.0.0.1',
+        AUTOCRANE_API_HOST: '0.0.0.0',
+        AUTOCRANE_API_PORT: '0',
+        AUTOCRANE_API_TOKEN: 's3cret',
+        AUTOCRANE_WORKER_SHUTDOWN_GRACE_SECONDS: '5',
+        AUTOCRANE_TEMPORAL_UI_URL: 'http://localhost:8233/',
+      },
+      { stdoutIsTTY: false },
+    );
+    expect(config).toEqual({
+      log: { level: 'debug', format: 'pretty' },
+      temporal: { address: 'temporal.example:7233', namespace: 'rollouts', taskQueue: 'q1', uiUrl: 'http://localhost:8233' },
+      kubernetes: { kubeconfigPath: '/etc/kube/config', inCluster: true },
+      api: { host: '0.0.0.0', port: 0, token: 's3cret' },
+      worker: { shutdownGraceSeconds: 5 },
+    });
+  });
+
+  it('defaults the log format to pretty only on a terminal', () => {
+    expect(loadConfig({}, { stdoutIsTTY: true }).log.format).toBe('pretty');
+    expect(loadConfig({ AUTOCRANE_LOG_FORMAT: 'json' }, { stdoutIsTTY: true }).log.format).toBe('json');
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ AUTOCRANE_API_PORT: '', TEMPORAL_NAMESPACE: '  ' }, { stdoutIsTTY: false })).toMatchObject({
+      api: { port: 8080 },
+      temporal: { namespace: 'default' },
+    });
+  });
+
+  it.each([
+    ['AUTOCRANE_LOG_LEVEL', 'loud', 'expected one of trace, debug, info, warn, error, got "loud"'],
+    ['AUTOCRANE_LOG_FORMAT', 'xml', 'expected one of json, pretty, got "xml"'],
+    ['TEMPORAL_ADDRESS', 'localhost', 'expected host:port, e.g. 127.0.0.1:7233, got "localhost"'],
+    ['AUTOCRANE_API_PORT', 'abc', 'expected an integer from 0 to 65535, got "abc"'],
+    ['AUTOCRANE_API_PORT', '65536', 'expected an integer from 0 to 65535, got "65536"'],
+    ['AUTOCRANE_API_PORT', '-1', 'expected an integer from 0 to 65535, got "-1"'],
+    ['AUTOCRANE_WORKER_SHUTDOWN_GRACE_SECONDS', '1.5', 'expected an integer from 0 to 3600, got "1.5"'],
+    ['AUTOCRANE_TEMPORAL_UI_URL', 'ftp://ui', 'expected an http(s) URL, got "ftp://ui"'],
+  ])('names %s when it is %p', (variable, value, reason) => {
+    const err = configError({ [variable]: value });
+    expect(err.problems).toEqual([{ variable, reason }]);
+    expect(err.message).toContain(`${variable}: ${reason}`);
+  });
+
+  it('reports every invalid variable in one error', () => {
+    const err = configError({ AUTOCRANE_API_PORT: 'abc', AUTOCRANE_LOG_LEVEL: 'loud', TEMPORAL_ADDRESS: 'x' });
+    expect(err.problems.map((p) => p.variable).sort()).toEqual(['AUTOCRANE_API_PORT', 'AUTOCRANE_LOG_LEVEL', 'TEMPORAL_ADDRESS']);
+    expect(err.message).toMatch(/^Invalid configuration \(3 variables\)/);
+  });
+
+  it('documents every variable it reads, in a markdown table', () => {
+    const table = configTableMarkdown();
+    expect(table.split('\n')[0]).toBe('| Variable | Default | Description |');
+    for (const variable of CONFIG_VARIABLES) expect(table).toContain(`| \`${variable.name}\` |`);
+    expect(CONFIG_VARIABLES.map((v) => v.name)).toEqual(
+      expect.arrayContaining(['AUTOCRANE_API_TOKEN', 'AUTOCRANE_WORKER_SHUTDOWN_GRACE_SECONDS', 'KUBECONFIG']),
+    );
+  });
+});

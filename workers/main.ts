@@ -1,0 +1,50 @@
+/** The worker process: polls AutoCrane's task queue and runs its workflows and activities. */
+import { createActivities } from '../activities';
+import { exitOnConfigError, loadConfig } from '../platform/config';
+import { reportFatal } from '../platform/errors';
+import { loadKubeConfig } from '../platform/kubernetes';
+import { createLogger, installTemporalRuntimeLogger } from '../platform/logger';
+import { connectTemporal } from '../platform/temporal';
+import { createWorker } from './worker-factory';
+
+async function main(): Promise<void> {
+  const config = exitOnConfigError(() => loadConfig());
+  const rootLogger = createLogger(config);
+  const logger = rootLogger.child({ component: 'worker' });
+  try {
+    const kubeConfig = exitOnConfigError(() => loadKubeConfig(config));
+    // Before the connection: the Runtime is created on first use and can be configured only once.
+    installTemporalRuntimeLogger(rootLogger);
+    const connection = await connectTemporal(config);
+    try {
+      const worker = await createWorker({
+        connection,
+        namespace: config.temporal.namespace,
+        taskQueue: config.temporal.taskQueue,
+        activities: createActivities({ kubeConfig }),
+        shutdownGraceTime: config.worker.shutdownGraceSeconds * 1000,
+        logger,
+      });
+      logger.info(
+        {
+          taskQueue: config.temporal.taskQueue,
+          namespace: config.temporal.namespace,
+          temporalAddress: config.temporal.address,
+          kubernetesServer: kubeConfig.getCurrentCluster()?.server,
+          shutdownGraceSeconds: config.worker.shutdownGraceSeconds,
+        },
+        'worker started',
+      );
+      // The Runtime turns SIGINT/SIGTERM into worker.shutdown(); run() resolves once drained.
+      await worker.run();
+      logger.info('worker stopped');
+    } finally {
+      await connection.close();
+    }
+  } catch (err) {
+    reportFatal(logger, 'worker failed', err);
+    process.exitCode = 1;
+  }
+}
+
+void main();

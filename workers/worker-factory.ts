@@ -1,0 +1,38 @@
+/**
+ * The one way AutoCrane builds a Temporal Worker: the worker process and the tests both use
+ * it, so what the tests exercise is what runs.
+ */
+import type { Duration } from '@temporalio/common';
+import { Worker, type NativeConnection } from '@temporalio/worker';
+import type { Logger } from '../platform/logger';
+
+export interface CreateWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  activities: object;
+  /**
+   * Module whose exported functions are the workflows. Defaults to ../workflows, which
+   * resolves to the compiled .js under dist/ and to the .ts source under Jest; Temporal's
+   * bundler accepts either.
+   */
+  workflowsPath?: string;
+  /** How long in-flight activities may run after shutdown is requested before being cancelled. */
+  shutdownGraceTime?: Duration;
+  logger?: Logger;
+}
+
+export async function createWorker(options: CreateWorkerOptions): Promise<Worker> {
+  const workflowsPath = options.workflowsPath ?? require.resolve('../workflows');
+  const worker = await Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    activities: options.activities,
+    workflowsPath,
+    // Omitted rather than undefined: Temporal's option defaults don't survive an explicit undefined.
+    ...(options.shutdownGraceTime !== undefined && { shutdownGraceTime: options.shutdownGraceTime }),
+  });
+  options.logger?.debug({ taskQueue: options.taskQueue, namespace: options.namespace, workflowsPath }, 'worker created');
+  return worker;
+}

@@ -1,0 +1,2 @@
+/** Every workflow the worker registers: each function exported here becomes a workflow type. */
+export { clusterCheckWorkflow } from './cluster-check';
