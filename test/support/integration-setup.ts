@@ -1,0 +1,5 @@
+import { startTierStack } from './stacks';
+
+export default async function integrationSetup(): Promise<void> {
+  await startTierStack('integration', { kubernetes: true });
+}

@@ -1,0 +1,5 @@
+import { stopTierStack } from './stacks';
+
+export default async function workflowTeardown(): Promise<void> {
+  await stopTierStack('workflow');
+}
