@@ -142,7 +142,7 @@ function writeEnvFile(state: StackState): void {
   };
   const lines = Object.entries(vars)
     .filter((entry): entry is [string, string] => entry[1] !== undefined)
-    .map(([key, value]) => `${key}=${shellQuote(value)}`);
+    .map(([key, value]) => `export ${key}=${shellQuote(value)}`);
   writeAtomically(envFile(state.stateDir), `# Written by the AutoCrane local stack; sourced by scripts and tools.\n${lines.join('\n')}\n`);
 }
 

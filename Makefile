@@ -1,0 +1,37 @@
+# The README's commands. Each installs what it needs first, so both work on a fresh clone.
+SHELL := /bin/bash
+STACK := node dist/stack/main.js
+
+.PHONY: run test up down status deps build tools
+
+## run: start the local stack, the worker and the API in the background and print where they are
+run: up
+	@source .autocrane/stack.env && printf '\nAutoCrane is running.\n  Temporal UI: %s\n  API:         %s  (token in .autocrane/stack.env)\n  Kubeconfig:  %s\n  Try:         kubectl --kubeconfig %s get nodes\n  Stop with:   make down\n' \
+	  "$$AUTOCRANE_TEMPORAL_UI_URL" "$$AUTOCRANE_API_URL" "$$KUBECONFIG" "$$KUBECONFIG"
+
+## test: typecheck, lint, then the unit, workflow and integration tiers (each on its own fresh stack)
+test: deps tools
+	bash test/run-all.sh
+
+## up / down / status: the stack with worker and API in the background; addresses in .autocrane/stack.env
+up: build tools
+	$(STACK) up --service
+
+down:
+	@if [ -f dist/stack/main.js ]; then $(STACK) down; fi
+
+status:
+	$(STACK) status
+
+deps: node_modules/.install-stamp
+
+node_modules/.install-stamp: package.json package-lock.json
+	npm ci --no-fund --no-audit
+	@touch $@
+
+build: deps
+	npx tsc -p tsconfig.build.json
+
+## tools: build the Go tools once (about 11 min cold on 2 cores), cached in ~/.cache/autocrane/tools
+tools:
+	bash stack/build-tools.sh
