@@ -25,8 +25,11 @@ status:
 
 deps: node_modules/.install-stamp
 
+# npm install, not npm ci: npm 11 writes lock files that hold only this platform's optional
+# packages (@swc/core-*), and its own `npm ci` then rejects them as out of sync. Every
+# dependency is pinned exactly in package.json, and install follows the lock.
 node_modules/.install-stamp: package.json package-lock.json
-	npm ci --no-fund --no-audit
+	npm install --no-fund --no-audit
 	@touch $@
 
 build: deps
