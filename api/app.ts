@@ -1,9 +1,10 @@
 /** The HTTP API: health, readiness and metrics for now. */
-import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 import { describeError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import { createHttpRequestDuration } from './http-metrics';
+import { errorHandler, notFound } from './http-errors';
 
 export type ReadinessCheck = () => Promise<void>;
 
@@ -18,24 +19,9 @@ export interface AppDeps {
   checkTimeoutMs?: number;
 }
 
-export interface ErrorBody {
-  error: string;
-  details: unknown[];
-}
-
 const DEFAULT_CHECK_TIMEOUT_MS = 5000;
 /** Polled by Kubernetes and Prometheus every few seconds: logged at debug so they don't drown the rest. */
 const PROBE_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
-
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly details: unknown[] = [],
-  ) {
-    super(message);
-  }
-}
 
 async function withTimeout(check: ReadinessCheck, timeoutMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -100,24 +86,8 @@ export function createApp(deps: AppDeps): Express {
     res.type(registry.contentType).send(await registry.metrics());
   });
 
-  app.use((req, _res, next) => {
-    next(new HttpError(404, `no route for ${req.method} ${req.path}`));
-  });
-
-  const sendError: ErrorRequestHandler = (err: unknown, req, res, next) => {
-    if (res.headersSent) {
-      next(err);
-      return;
-    }
-    if (err instanceof HttpError) {
-      res.status(err.status).json({ error: err.message, details: err.details } satisfies ErrorBody);
-      return;
-    }
-    // Anything else is a bug: its message may hold internals, so it goes to the log only.
-    logger.error({ err, method: req.method, path: req.path }, 'request failed');
-    res.status(500).json({ error: 'internal error', details: [] } satisfies ErrorBody);
-  };
-  app.use(sendError);
+  app.use(notFound);
+  app.use(errorHandler(logger));
 
   return app;
 }
