@@ -1,0 +1,54 @@
+/**
+ * Writes watchdog statuses onto a pod: a JSON merge patch naming only the status keys
+ * that change and the health label, guarded by the pod's resourceVersion. The label is
+ * computed from the annotations we read, so a concurrent write must make us re-read
+ * rather than overwrite: on 409 the pod is read again and the updates recomputed. This is
+ * what AutoCrane's whole-map replacement got wrong (lost updates).
+ */
+import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { FIELD_MANAGER, HEALTH_LABEL } from '../domain/keys';
+import { buildStatusPatch, type Annotations } from '../domain/watchdog-annotations';
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/** Decides the updates from the pod's current annotations (name → value, null removes). */
+export type StatusUpdates = (annotations: Annotations) => Readonly<Record<string, string | null>>;
+
+export type StatusWriteOutcome = 'written' | 'unchanged' | 'pod-gone';
+
+const statusOf = (error: unknown): number | undefined => (error as { code?: number }).code;
+
+export async function writePodStatuses(
+  core: CoreV1Api,
+  target: { namespace: string; name: string },
+  computeUpdates: StatusUpdates,
+  options: { pod?: V1Pod; maxAttempts?: number } = {},
+): Promise<StatusWriteOutcome> {
+  const maxAttempts = options.maxAttempts ?? 10;
+  let pod = options.pod;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      pod ??= await core.readNamespacedPod(target);
+    } catch (error) {
+      if (statusOf(error) === 404) return 'pod-gone';
+      throw error;
+    }
+    const annotations = pod.metadata?.annotations ?? {};
+    const patch = buildStatusPatch(annotations, computeUpdates(annotations), { resourceVersion: pod.metadata?.resourceVersion });
+    const labelBefore = pod.metadata?.labels?.[HEALTH_LABEL] ?? null;
+    if (Object.keys(patch.metadata.annotations).length === 0 && patch.metadata.labels[HEALTH_LABEL] === labelBefore) {
+      return 'unchanged';
+    }
+    try {
+      await core.patchNamespacedPod({ ...target, body: patch, fieldManager: FIELD_MANAGER }, mergePatch);
+      return 'written';
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 404) return 'pod-gone';
+      if (status !== 409 || attempt >= maxAttempts) throw error;
+      pod = undefined; // someone else wrote in between: read again and recompute
+      // A short random pause, so writers racing for one pod do not collide again in lockstep.
+      await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
+    }
+  }
+}
