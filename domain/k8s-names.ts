@@ -30,6 +30,14 @@ export function qualifiedNamePartError(name: string): string | null {
   return null;
 }
 
+/** Why `name` is not a DNS-1123 label (a namespace name: lowercase, ≤63 chars), or null. */
+export function dns1123LabelError(name: string): string | null {
+  if (name.length === 0) return 'must not be empty';
+  if (name.length > QUALIFIED_NAME_MAX_LENGTH) return `must be at most ${QUALIFIED_NAME_MAX_LENGTH} characters (got ${name.length})`;
+  if (!DNS1123_LABEL.test(name)) return "must be lowercase letters, digits and '-', beginning and ending with a letter or digit";
+  return null;
+}
+
 /** Why `prefix` is not a DNS-1123 subdomain (lowercase, dot-separated labels, ≤253 chars), or null. */
 export function dns1123SubdomainError(prefix: string): string | null {
   if (prefix.length === 0) return 'must not be empty';

@@ -62,4 +62,6 @@ export const DEFAULTS = {
   workerShutdownGraceSeconds: 30,
   probeIntervalSeconds: 30,
   probeTimeoutSeconds: 5,
+  probeConcurrency: 64,
+  probeNotReadyPods: false,
 } as const;

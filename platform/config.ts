@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { DEFAULTS } from '../domain/keys';
+import { dns1123LabelError } from '../domain/k8s-names';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -17,6 +18,14 @@ export interface Config {
   kubernetes: { kubeconfigPath: string | undefined; inCluster: boolean };
   api: { host: string; port: number; token: string | undefined };
   worker: { shutdownGraceSeconds: number };
+  watchdogs: {
+    /** Namespaces the probing schedules cover; the worker refuses to start with none. */
+    namespaces: string[];
+    probeIntervalSeconds: number;
+    probeTimeoutSeconds: number;
+    probeConcurrency: number;
+    probeNotReadyPods: boolean;
+  };
 }
 
 export interface ConfigVariable {
@@ -51,6 +60,19 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description: 'On SIGTERM/SIGINT, how long in-flight activities may run before they are cancelled.',
   },
   { name: 'AUTOCRANE_TEMPORAL_UI_URL', default: '(unset)', description: 'Temporal Web UI base URL, used to build links to workflows.' },
+  {
+    name: 'AUTOCRANE_WATCH_NAMESPACES',
+    default: '(unset: the worker refuses to start)',
+    description: 'Comma list of Kubernetes namespaces whose pods are probed; one Temporal Schedule each.',
+  },
+  { name: 'AUTOCRANE_PROBE_INTERVAL_SECONDS', default: String(DEFAULTS.probeIntervalSeconds), description: 'Interval of the probing schedules (5 to 3600).' },
+  { name: 'AUTOCRANE_PROBE_TIMEOUT_SECONDS', default: String(DEFAULTS.probeTimeoutSeconds), description: 'Deadline of one probe: connect, headers and body (1 to 60).' },
+  { name: 'AUTOCRANE_PROBE_CONCURRENCY', default: String(DEFAULTS.probeConcurrency), description: 'Probes in flight at once per sweep (1 to 1024).' },
+  {
+    name: 'AUTOCRANE_PROBE_NOT_READY_PODS',
+    default: String(DEFAULTS.probeNotReadyPods),
+    description: 'true also probes pods that are not Running or whose containers are not all ready (AutoCrane never does).',
+  },
 ];
 
 /** Names whose values must never appear in an error message or a log line. */
@@ -75,6 +97,18 @@ const hostPort = z
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
 
+const namespaceList = z
+  .string()
+  .transform((text) => text.split(',').map((s) => s.trim()).filter((s) => s !== ''))
+  .superRefine((names, ctx) => {
+    for (const name of names) {
+      const problem = dns1123LabelError(name);
+      if (problem) ctx.addIssue({ code: 'custom', message: `'${name}' is not a namespace name: ${problem}` });
+    }
+  });
+
+const booleanFlag = z.enum(['true', 'false'], { error: 'expected true or false' }).transform((v) => v === 'true');
+
 const envSchema = z.object({
   AUTOCRANE_LOG_LEVEL: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default(DEFAULTS.logLevel),
   AUTOCRANE_LOG_FORMAT: z.enum(LOG_FORMATS, { error: `expected one of ${LOG_FORMATS.join(', ')}` }).optional(),
@@ -88,6 +122,11 @@ const envSchema = z.object({
   AUTOCRANE_API_TOKEN: z.string().optional(),
   AUTOCRANE_WORKER_SHUTDOWN_GRACE_SECONDS: integer(0, 3600).default(DEFAULTS.workerShutdownGraceSeconds),
   AUTOCRANE_TEMPORAL_UI_URL: httpUrl.optional(),
+  AUTOCRANE_WATCH_NAMESPACES: namespaceList.optional(),
+  AUTOCRANE_PROBE_INTERVAL_SECONDS: integer(5, 3600).default(DEFAULTS.probeIntervalSeconds),
+  AUTOCRANE_PROBE_TIMEOUT_SECONDS: integer(1, 60).default(DEFAULTS.probeTimeoutSeconds),
+  AUTOCRANE_PROBE_CONCURRENCY: integer(1, 1024).default(DEFAULTS.probeConcurrency),
+  AUTOCRANE_PROBE_NOT_READY_PODS: booleanFlag.optional(),
 });
 
 export interface ConfigProblem {
@@ -142,6 +181,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
     kubernetes: { kubeconfigPath: v.KUBECONFIG, inCluster: v.KUBERNETES_SERVICE_HOST !== undefined },
     api: { host: v.AUTOCRANE_API_HOST, port: v.AUTOCRANE_API_PORT, token: v.AUTOCRANE_API_TOKEN },
     worker: { shutdownGraceSeconds: v.AUTOCRANE_WORKER_SHUTDOWN_GRACE_SECONDS },
+    watchdogs: {
+      namespaces: [...new Set(v.AUTOCRANE_WATCH_NAMESPACES ?? [])],
+      probeIntervalSeconds: v.AUTOCRANE_PROBE_INTERVAL_SECONDS,
+      probeTimeoutSeconds: v.AUTOCRANE_PROBE_TIMEOUT_SECONDS,
+      probeConcurrency: v.AUTOCRANE_PROBE_CONCURRENCY,
+      probeNotReadyPods: v.AUTOCRANE_PROBE_NOT_READY_PODS ?? DEFAULTS.probeNotReadyPods,
+    },
   };
 }
 

@@ -284,6 +284,8 @@ function serviceEnv(ctx: Context): NodeJS.ProcessEnv {
     AUTOCRANE_API_PORT: String(ctx.ports.api),
     AUTOCRANE_API_TOKEN: ctx.apiToken,
     AUTOCRANE_LOG_FORMAT: 'json',
+    // The demo and the sandbox's own workloads live in `default`.
+    AUTOCRANE_WATCH_NAMESPACES: process.env.AUTOCRANE_WATCH_NAMESPACES ?? 'default',
     ...(ctx.options.ui ? { AUTOCRANE_TEMPORAL_UI_URL: `http://127.0.0.1:${ctx.ports.temporalUi}` } : {}),
   };
 }

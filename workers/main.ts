@@ -4,11 +4,16 @@ import { exitOnConfigError, loadConfig } from '../platform/config';
 import { reportFatal } from '../platform/errors';
 import { loadKubeConfig } from '../platform/kubernetes';
 import { createLogger, installTemporalRuntimeLogger } from '../platform/logger';
-import { connectTemporal } from '../platform/temporal';
+import { connectClient, connectTemporal } from '../platform/temporal';
+import { ensureProbeSchedules } from './probe-schedules';
 import { createWorker } from './worker-factory';
 
 async function main(): Promise<void> {
   const config = exitOnConfigError(() => loadConfig());
+  if (config.watchdogs.namespaces.length === 0) {
+    process.stderr.write('AUTOCRANE_WATCH_NAMESPACES: no namespace to watch; set a comma list of Kubernetes namespaces\n');
+    process.exit(2);
+  }
   const rootLogger = createLogger(config);
   const logger = rootLogger.child({ component: 'worker' });
   try {
@@ -21,10 +26,22 @@ async function main(): Promise<void> {
         connection,
         namespace: config.temporal.namespace,
         taskQueue: config.temporal.taskQueue,
-        activities: createActivities({ kubeConfig }),
+        activities: createActivities({ kubeConfig, watchdogs: config.watchdogs }),
         shutdownGraceTime: config.worker.shutdownGraceSeconds * 1000,
         logger,
       });
+      const { connection: clientConnection, client } = await connectClient(config);
+      try {
+        const schedules = await ensureProbeSchedules(client, {
+          namespaces: config.watchdogs.namespaces,
+          intervalSeconds: config.watchdogs.probeIntervalSeconds,
+          taskQueue: config.temporal.taskQueue,
+          probeNotReadyPods: config.watchdogs.probeNotReadyPods,
+        });
+        logger.info({ schedules, intervalSeconds: config.watchdogs.probeIntervalSeconds }, 'probe schedules in place');
+      } finally {
+        await clientConnection.close();
+      }
       logger.info(
         {
           taskQueue: config.temporal.taskQueue,

@@ -1,2 +1,3 @@
 /** Every workflow the worker registers: each function exported here becomes a workflow type. */
 export { clusterCheckWorkflow } from './cluster-check';
+export { watchdogSweepWorkflow } from './watchdog-sweep';

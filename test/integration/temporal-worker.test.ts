@@ -28,7 +28,7 @@ describe('worker on the dev server against the sandbox cluster', () => {
       connection: temporal.nativeConnection,
       namespace: stack.temporalNamespace,
       taskQueue,
-      activities: createActivities({ kubeConfig }),
+      activities: createActivities({ kubeConfig, watchdogs: { probeTimeoutSeconds: 5, probeConcurrency: 8 } }),
     });
     const workflowId = `cluster-check/${taskQueue}`;
 

@@ -18,7 +18,39 @@ describe('loadConfig', () => {
       kubernetes: { kubeconfigPath: undefined, inCluster: false },
       api: { host: '127.0.0.1', port: 8080, token: undefined },
       worker: { shutdownGraceSeconds: 30 },
+      watchdogs: { namespaces: [], probeIntervalSeconds: 30, probeTimeoutSeconds: 5, probeConcurrency: 64, probeNotReadyPods: false },
     });
+  });
+
+  it('reads the watchdog settings', () => {
+    const config = loadConfig(
+      {
+        AUTOCRANE_WATCH_NAMESPACES: ' shop, payments ,shop,',
+        AUTOCRANE_PROBE_INTERVAL_SECONDS: '10',
+        AUTOCRANE_PROBE_TIMEOUT_SECONDS: '2',
+        AUTOCRANE_PROBE_CONCURRENCY: '8',
+        AUTOCRANE_PROBE_NOT_READY_PODS: 'true',
+      },
+      { stdoutIsTTY: false },
+    );
+    expect(config.watchdogs).toEqual({
+      namespaces: ['shop', 'payments'],
+      probeIntervalSeconds: 10,
+      probeTimeoutSeconds: 2,
+      probeConcurrency: 8,
+      probeNotReadyPods: true,
+    });
+  });
+
+  it.each([
+    ['AUTOCRANE_WATCH_NAMESPACES', 'shop,Payments', /'Payments' is not a namespace name/],
+    ['AUTOCRANE_PROBE_INTERVAL_SECONDS', '1', /from 5 to 3600/],
+    ['AUTOCRANE_PROBE_TIMEOUT_SECONDS', '0', /from 1 to 60/],
+    ['AUTOCRANE_PROBE_CONCURRENCY', '5000', /from 1 to 1024/],
+    ['AUTOCRANE_PROBE_NOT_READY_PODS', 'yes', /true or false/],
+  ])('names %s when its value is invalid', (variable, value, reason) => {
+    const error = configError({ [variable]: value });
+    expect(error.problems).toEqual([{ variable, reason: expect.stringMatching(reason) }]);
   });
 
   it('reads every variable', () => {
@@ -45,6 +77,7 @@ describe('loadConfig', () => {
       kubernetes: { kubeconfigPath: '/etc/kube/config', inCluster: true },
       api: { host: '0.0.0.0', port: 0, token: 's3cret' },
       worker: { shutdownGraceSeconds: 5 },
+      watchdogs: expect.any(Object),
     });
   });
 

@@ -1,4 +1,5 @@
 import {
+  dns1123LabelError,
   dns1123SubdomainError,
   labelValueError,
   qualifiedNameError,
@@ -53,5 +54,21 @@ describe('labelValueError', () => {
   });
   test.each([['x'.repeat(64)], ['-error'], ['error '], ['a/b'], ['a:b']])('refuses %j', (v) => {
     expect(labelValueError(v)).toMatch(/label value/);
+  });
+});
+
+describe('dns1123LabelError', () => {
+  test.each(['default', 'a', 'team-1', 'x'.repeat(63)])('accepts %s', (name) => {
+    expect(dns1123LabelError(name)).toBeNull();
+  });
+  test.each([
+    ['', /empty/],
+    ['x'.repeat(64), /at most 63/],
+    ['Default', /lowercase/],
+    ['-team', /beginning and ending/],
+    ['team-', /beginning and ending/],
+    ['a.b', /lowercase letters, digits and '-'/],
+  ])('refuses %j', (name, reason) => {
+    expect(dns1123LabelError(name)).toMatch(reason);
   });
 });
