@@ -5,10 +5,11 @@
  * sweep adds the same few events to workflow history whatever the number of pods.
  */
 import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
-import { STATUS_ANNOTATION_PREFIX } from '../domain/keys';
+import { HEALTH_LABEL, STATUS_ANNOTATION_PREFIX } from '../domain/keys';
+import { buildStatusPatch } from '../domain/watchdog-annotations';
 import { decideProbeWrite, isProbeEligible, listProbes, probeUrl, type ProbeResult } from '../domain/watchdog-probe';
 import { parseStatus } from '../domain/watchdog-status';
-import type { HttpProber } from './http-prober';
+import type { HttpProber, ProbeOutcome } from './http-prober';
 import { writePodStatuses } from './pod-status';
 
 export interface SweepInput {
@@ -27,6 +28,10 @@ export interface SweepSummary {
   /** Pods whose statuses were written (transitions only). */
   podsWritten: number;
   podsGone: number;
+  /** Probes by outcome; `refused-target` counts declarations refused without a request. */
+  outcomes: Partial<Record<ProbeOutcome | 'refused-target', number>>;
+  /** Probed pods by their health label after the sweep (`none`: no status at all). */
+  health: Record<string, number>;
   durationMs: number;
 }
 
@@ -82,16 +87,22 @@ export async function sweepWatchdogs(input: SweepInput, deps: SweepDeps): Promis
     }
   }
 
+  const outcomes: SweepSummary['outcomes'] = {};
+  const count = (outcome: keyof SweepSummary['outcomes']) => (outcomes[outcome] = (outcomes[outcome] ?? 0) + 1);
+  for (const results of resultsByPod.values()) for (let i = 0; i < results.size; i++) count('refused-target');
+
   const probed = await deps.prober.probeAll(requests, (done) => deps.onProgress?.({ phase: 'probing', done, total: requests.length }));
   for (const [key, result] of probed) {
     const owner = requestOwner.get(key)!;
     resultsByPod.get(owner.pod)!.set(owner.name, result);
+    count(result.outcome);
   }
 
   let failedProbes = 0;
   let podsWritten = 0;
   let podsGone = 0;
   let written = 0;
+  const health: Record<string, number> = {};
   const time = now();
   for (const [pod, results] of resultsByPod) {
     for (const result of results.values()) if (!result.healthy) failedProbes++;
@@ -105,7 +116,10 @@ export async function sweepWatchdogs(input: SweepInput, deps: SweepDeps): Promis
       }
       return updates;
     };
-    if (Object.keys(decide(pod.metadata?.annotations ?? {})).length === 0) continue;
+    const updates = decide(pod.metadata?.annotations ?? {});
+    const level = buildStatusPatch(pod.metadata?.annotations, updates).metadata.labels[HEALTH_LABEL] ?? 'none';
+    health[level] = (health[level] ?? 0) + 1;
+    if (Object.keys(updates).length === 0) continue;
     const outcome = await writePodStatuses(deps.core, { namespace: input.namespace, name: pod.metadata!.name! }, decide, { pod });
     if (outcome === 'written') podsWritten++;
     if (outcome === 'pod-gone') podsGone++;
@@ -120,6 +134,8 @@ export async function sweepWatchdogs(input: SweepInput, deps: SweepDeps): Promis
     failedProbes,
     podsWritten,
     podsGone,
+    outcomes,
+    health,
     durationMs: Date.now() - started,
   };
 }

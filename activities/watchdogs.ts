@@ -3,11 +3,13 @@ import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { Context } from '@temporalio/activity';
 import { createHttpProber, type HttpProber } from './http-prober';
 import { toActivityFailure } from './kubernetes-errors';
+import type { WatchdogMetrics } from './watchdog-metrics';
 import { sweepWatchdogs, type SweepInput, type SweepSummary } from './watchdog-sweep';
 
 export interface WatchdogActivityOptions {
   probeTimeoutSeconds: number;
   probeConcurrency: number;
+  metrics?: WatchdogMetrics;
 }
 
 export function createWatchdogActivities(kc: KubeConfig, options: WatchdogActivityOptions) {
@@ -26,6 +28,7 @@ export function createWatchdogActivities(kc: KubeConfig, options: WatchdogActivi
           prober: sharedProber(),
           onProgress: (progress) => context.heartbeat(progress),
         });
+        options.metrics?.record(summary);
         context.log.info('watchdog sweep done', { ...summary });
         return summary;
       } catch (err) {

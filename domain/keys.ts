@@ -60,6 +60,8 @@ export const DEFAULTS = {
   apiPort: 8080,
   logLevel: 'info',
   workerShutdownGraceSeconds: 30,
+  workerMetricsHost: '127.0.0.1',
+  workerMetricsPort: 9464,
   probeIntervalSeconds: 30,
   probeTimeoutSeconds: 5,
   probeConcurrency: 64,

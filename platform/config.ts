@@ -17,7 +17,7 @@ export interface Config {
   temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string | undefined };
   kubernetes: { kubeconfigPath: string | undefined; inCluster: boolean };
   api: { host: string; port: number; token: string | undefined };
-  worker: { shutdownGraceSeconds: number };
+  worker: { shutdownGraceSeconds: number; metricsHost: string; metricsPort: number };
   watchdogs: {
     /** Namespaces the probing schedules cover; the worker refuses to start with none. */
     namespaces: string[];
@@ -60,6 +60,8 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description: 'On SIGTERM/SIGINT, how long in-flight activities may run before they are cancelled.',
   },
   { name: 'AUTOCRANE_TEMPORAL_UI_URL', default: '(unset)', description: 'Temporal Web UI base URL, used to build links to workflows.' },
+  { name: 'AUTOCRANE_WORKER_METRICS_HOST', default: DEFAULTS.workerMetricsHost, description: 'Address the worker serves GET /metrics on.' },
+  { name: 'AUTOCRANE_WORKER_METRICS_PORT', default: String(DEFAULTS.workerMetricsPort), description: 'Port of the worker\'s /metrics; 0 picks a free port.' },
   {
     name: 'AUTOCRANE_WATCH_NAMESPACES',
     default: '(unset: the worker refuses to start)',
@@ -122,6 +124,8 @@ const envSchema = z.object({
   AUTOCRANE_API_TOKEN: z.string().optional(),
   AUTOCRANE_WORKER_SHUTDOWN_GRACE_SECONDS: integer(0, 3600).default(DEFAULTS.workerShutdownGraceSeconds),
   AUTOCRANE_TEMPORAL_UI_URL: httpUrl.optional(),
+  AUTOCRANE_WORKER_METRICS_HOST: nonEmpty('a host name or address').default(DEFAULTS.workerMetricsHost),
+  AUTOCRANE_WORKER_METRICS_PORT: integer(0, 65535).default(DEFAULTS.workerMetricsPort),
   AUTOCRANE_WATCH_NAMESPACES: namespaceList.optional(),
   AUTOCRANE_PROBE_INTERVAL_SECONDS: integer(5, 3600).default(DEFAULTS.probeIntervalSeconds),
   AUTOCRANE_PROBE_TIMEOUT_SECONDS: integer(1, 60).default(DEFAULTS.probeTimeoutSeconds),
@@ -180,7 +184,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
     },
     kubernetes: { kubeconfigPath: v.KUBECONFIG, inCluster: v.KUBERNETES_SERVICE_HOST !== undefined },
     api: { host: v.AUTOCRANE_API_HOST, port: v.AUTOCRANE_API_PORT, token: v.AUTOCRANE_API_TOKEN },
-    worker: { shutdownGraceSeconds: v.AUTOCRANE_WORKER_SHUTDOWN_GRACE_SECONDS },
+    worker: {
+      shutdownGraceSeconds: v.AUTOCRANE_WORKER_SHUTDOWN_GRACE_SECONDS,
+      metricsHost: v.AUTOCRANE_WORKER_METRICS_HOST,
+      metricsPort: v.AUTOCRANE_WORKER_METRICS_PORT,
+    },
     watchdogs: {
       namespaces: [...new Set(v.AUTOCRANE_WATCH_NAMESPACES ?? [])],
       probeIntervalSeconds: v.AUTOCRANE_PROBE_INTERVAL_SECONDS,

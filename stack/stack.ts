@@ -58,6 +58,7 @@ const PORT_NAMES = [
   'temporalMetrics',
   'temporalUi',
   'api',
+  'workerMetrics',
 ] as const;
 type PortName = (typeof PORT_NAMES)[number];
 
@@ -94,6 +95,7 @@ export interface StackState {
   temporalUiUrl?: string;
   apiUrl?: string;
   apiToken?: string;
+  workerMetricsUrl?: string;
 }
 
 interface Context {
@@ -139,6 +141,7 @@ function writeEnvFile(state: StackState): void {
     AUTOCRANE_TEMPORAL_UI_URL: state.temporalUiUrl,
     AUTOCRANE_API_URL: state.apiUrl,
     AUTOCRANE_API_TOKEN: state.apiToken,
+    AUTOCRANE_WORKER_METRICS_URL: state.workerMetricsUrl,
   };
   const lines = Object.entries(vars)
     .filter((entry): entry is [string, string] => entry[1] !== undefined)
@@ -282,6 +285,7 @@ function serviceEnv(ctx: Context): NodeJS.ProcessEnv {
     TEMPORAL_NAMESPACE: DEFAULTS.temporalNamespace,
     AUTOCRANE_API_HOST: '127.0.0.1',
     AUTOCRANE_API_PORT: String(ctx.ports.api),
+    AUTOCRANE_WORKER_METRICS_PORT: String(ctx.ports.workerMetrics),
     AUTOCRANE_API_TOKEN: ctx.apiToken,
     AUTOCRANE_LOG_FORMAT: 'json',
     // The demo and the sandbox's own workloads live in `default`.
@@ -491,6 +495,7 @@ export async function up(options: UpOptions = {}): Promise<StackState> {
     if (wanted.service) {
       state.apiUrl = `http://127.0.0.1:${ports.api}`;
       state.apiToken = ctx.apiToken;
+      state.workerMetricsUrl = `http://127.0.0.1:${ports.workerMetrics}/metrics`;
       await Promise.all((['worker', 'api'] as const).map((name) => startComponent(name, ctx, state, timeoutMs, log)));
     }
   } catch (error) {

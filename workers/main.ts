@@ -5,6 +5,9 @@ import { reportFatal } from '../platform/errors';
 import { loadKubeConfig } from '../platform/kubernetes';
 import { createLogger, installTemporalRuntimeLogger } from '../platform/logger';
 import { connectClient, connectTemporal } from '../platform/temporal';
+import { createWatchdogMetrics } from '../activities/watchdog-metrics';
+import { createMetricsRegistry } from '../platform/metrics';
+import { startMetricsServer } from './metrics-server';
 import { ensureProbeSchedules } from './probe-schedules';
 import { createWorker } from './worker-factory';
 
@@ -21,12 +24,15 @@ async function main(): Promise<void> {
     // Before the connection: the Runtime is created on first use and can be configured only once.
     installTemporalRuntimeLogger(rootLogger);
     const connection = await connectTemporal(config);
+    const registry = createMetricsRegistry();
+    const metricsServer = await startMetricsServer(registry, config.worker.metricsHost, config.worker.metricsPort);
+    logger.info({ url: metricsServer.url }, 'worker metrics served');
     try {
       const worker = await createWorker({
         connection,
         namespace: config.temporal.namespace,
         taskQueue: config.temporal.taskQueue,
-        activities: createActivities({ kubeConfig, watchdogs: config.watchdogs }),
+        activities: createActivities({ kubeConfig, watchdogs: { ...config.watchdogs, metrics: createWatchdogMetrics(registry) } }),
         shutdownGraceTime: config.worker.shutdownGraceSeconds * 1000,
         logger,
       });
@@ -56,6 +62,7 @@ async function main(): Promise<void> {
       await worker.run();
       logger.info('worker stopped');
     } finally {
+      await metricsServer.close();
       await connection.close();
     }
   } catch (err) {

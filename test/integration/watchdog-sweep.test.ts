@@ -60,6 +60,8 @@ describe('watchdog sweep on the sandbox cluster', () => {
   test('healthy pods get no write; the refused host gets one error status', async () => {
     const first = await sweep();
     expect(first).toMatchObject({ pods: 4, probedPods: 3, probes: 3, failedProbes: 1, podsWritten: 1 });
+    expect(first.outcomes).toEqual({ ok: 2, 'refused-target': 1 });
+    expect(first.health).toEqual({ none: 2, error: 1 });
     expect(await status('app-0')).toBeUndefined();
     expect(await status('app-2')).toMatch(/^error\/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\/.*POD_IP/);
     expect((await pod('app-2')).metadata?.labels?.[HEALTH_LABEL]).toBe('error');
@@ -67,7 +69,7 @@ describe('watchdog sweep on the sandbox cluster', () => {
 
   test('a failure is written exactly once, and its recovery once, as info', async () => {
     await request(workload).post('/fail/app-1').expect(200);
-    expect(await sweep()).toMatchObject({ failedProbes: 2, podsWritten: 1 });
+    expect(await sweep()).toMatchObject({ failedProbes: 2, podsWritten: 1, outcomes: { ok: 1, 'http-status': 1, 'refused-target': 1 } });
     const failing = await status('app-1');
     expect(failing).toMatch(/^error\/.*answered 500/);
     expect((await pod('app-1')).metadata?.labels?.[HEALTH_LABEL]).toBe('error');

@@ -17,7 +17,7 @@ describe('loadConfig', () => {
       temporal: { address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'autocrane', uiUrl: undefined },
       kubernetes: { kubeconfigPath: undefined, inCluster: false },
       api: { host: '127.0.0.1', port: 8080, token: undefined },
-      worker: { shutdownGraceSeconds: 30 },
+      worker: { shutdownGraceSeconds: 30, metricsHost: '127.0.0.1', metricsPort: 9464 },
       watchdogs: { namespaces: [], probeIntervalSeconds: 30, probeTimeoutSeconds: 5, probeConcurrency: 64, probeNotReadyPods: false },
     });
   });
@@ -76,7 +76,7 @@ describe('loadConfig', () => {
       temporal: { address: 'temporal.example:7233', namespace: 'rollouts', taskQueue: 'q1', uiUrl: 'http://localhost:8233' },
       kubernetes: { kubeconfigPath: '/etc/kube/config', inCluster: true },
       api: { host: '0.0.0.0', port: 0, token: 's3cret' },
-      worker: { shutdownGraceSeconds: 5 },
+      worker: { shutdownGraceSeconds: 5, metricsHost: '127.0.0.1', metricsPort: 9464 },
       watchdogs: expect.any(Object),
     });
   });
