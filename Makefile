@@ -33,7 +33,7 @@ node_modules/.install-stamp: package.json package-lock.json
 	@touch $@
 
 build: deps
-	npx tsc -p tsconfig.build.json
+	npm run build
 
 ## tools: build the Go tools once (about 11 min cold on 2 cores), cached in ~/.cache/autocrane/tools
 tools:

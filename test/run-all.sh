@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 npx tsc -p tsconfig.json || { echo "typecheck failed"; echo "0 passed, 1 failed"; exit 1; }
 npx eslint . || { echo "lint failed"; echo "0 passed, 1 failed"; exit 1; }
 # Crash tests run the real worker process from dist/.
-npx tsc -p tsconfig.build.json || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+npm run build || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 
 results=.autocrane/test-results
 rm -rf "$results" && mkdir -p "$results"

@@ -3,6 +3,8 @@
  * it, so what the tests exercise is what runs.
  */
 import type { Duration } from '@temporalio/common';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import type { Logger } from '../platform/logger';
 
@@ -22,17 +24,23 @@ export interface CreateWorkerOptions {
   logger?: Logger;
 }
 
+/** Made by `npm run build` (workers/bundle-workflows.ts) next to the compiled workers/. */
+export const WORKFLOW_BUNDLE_PATH = join(__dirname, '..', 'workflow-bundle.js');
+
 export async function createWorker(options: CreateWorkerOptions): Promise<Worker> {
+  // The prebuilt bundle when running from dist/; Jest runs from sources and bundles them.
+  const useBundle = options.workflowsPath === undefined && existsSync(WORKFLOW_BUNDLE_PATH);
   const workflowsPath = options.workflowsPath ?? require.resolve('../workflows');
   const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     activities: options.activities,
-    workflowsPath,
+    ...(useBundle ? { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } } : { workflowsPath }),
     // Omitted rather than undefined: Temporal's option defaults don't survive an explicit undefined.
     ...(options.shutdownGraceTime !== undefined && { shutdownGraceTime: options.shutdownGraceTime }),
   });
-  options.logger?.debug({ taskQueue: options.taskQueue, namespace: options.namespace, workflowsPath }, 'worker created');
+  const workflows = useBundle ? WORKFLOW_BUNDLE_PATH : workflowsPath;
+  options.logger?.debug({ taskQueue: options.taskQueue, namespace: options.namespace, workflows }, 'worker created');
   return worker;
 }
