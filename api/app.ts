@@ -1,10 +1,12 @@
-/** The HTTP API: health, readiness and metrics for now. */
+/** The HTTP API: health, readiness, metrics and (when given its dependencies) the watchdog API. */
 import express, { type Express, type RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 import { describeError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import { createHttpRequestDuration } from './http-metrics';
+import type { Authorizer } from './auth';
 import { errorHandler, notFound } from './http-errors';
+import { createWatchdogRouter, type PodAccessor } from './watchdogs';
 
 export type ReadinessCheck = () => Promise<void>;
 
@@ -17,6 +19,11 @@ export interface AppDeps {
    * checks' own timeouts (3 s) so their more specific messages win.
    */
   checkTimeoutMs?: number;
+  /**
+   * The watchdog API's pod access (a CoreV1Api) and who may use it (see auth.ts). Without
+   * them the /v1 watchdog routes are not served.
+   */
+  watchdogs?: { pods: PodAccessor; authorizer: Authorizer; now?: () => Date };
 }
 
 const DEFAULT_CHECK_TIMEOUT_MS = 5000;
@@ -85,6 +92,8 @@ export function createApp(deps: AppDeps): Express {
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
+
+  if (deps.watchdogs) app.use(createWatchdogRouter({ ...deps.watchdogs, logger }));
 
   app.use(notFound);
   app.use(errorHandler(logger));

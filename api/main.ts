@@ -1,5 +1,6 @@
 /** The API process: serves the HTTP API until SIGTERM/SIGINT. */
 import type { AddressInfo } from 'node:net';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { exitOnConfigError, loadConfig } from '../platform/config';
 import { reportFatal } from '../platform/errors';
 import { checkKubernetes, loadKubeConfig } from '../platform/kubernetes';
@@ -7,6 +8,7 @@ import { createLogger } from '../platform/logger';
 import { createMetricsRegistry } from '../platform/metrics';
 import { checkTemporal, connectClient } from '../platform/temporal';
 import { createApp } from './app';
+import { createAuthorizer, kubernetesClusterAuth } from './auth';
 
 async function main(): Promise<void> {
   const config = exitOnConfigError(() => loadConfig());
@@ -19,6 +21,10 @@ async function main(): Promise<void> {
       logger: rootLogger,
       registry: createMetricsRegistry(),
       checks: { temporal: () => checkTemporal(connection), kubernetes: () => checkKubernetes(kubeConfig) },
+      watchdogs: {
+        pods: kubeConfig.makeApiClient(CoreV1Api),
+        authorizer: createAuthorizer({ cluster: kubernetesClusterAuth(kubeConfig), embeddedToken: config.api.token }),
+      },
     });
 
     const server = app.listen(config.api.port, config.api.host);

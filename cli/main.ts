@@ -7,6 +7,8 @@
  */
 import { Command, CommanderError, type OutputConfiguration } from 'commander';
 import { registerTestWorkloadCommand } from './test-workload';
+import { registerWatchdogCommand } from './watchdog';
+import { registerWatchdogHealthzCommand } from './watchdog-healthz';
 
 /** Exit status for a usage error, as for a configuration error (see exitOnConfigError). */
 export const USAGE_EXIT_CODE = 2;
@@ -24,6 +26,8 @@ export function createProgram(output?: OutputConfiguration): Command {
   if (output) program.configureOutput(output);
 
   registerTestWorkloadCommand(program);
+  registerWatchdogCommand(program);
+  registerWatchdogHealthzCommand(program);
   return program;
 }
 

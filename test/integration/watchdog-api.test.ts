@@ -1,0 +1,168 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import pino from 'pino';
+import { createApp } from '../../api/app';
+import { createAuthorizer, kubernetesClusterAuth } from '../../api/auth';
+import { createProgram } from '../../cli/main';
+import { ApiCallError, getWatchdogs, postWatchdog, type ApiTarget } from '../../cli/watchdog';
+import { HEALTH_LABEL } from '../../domain/keys';
+import { createMetricsRegistry } from '../../platform/metrics';
+import { eventually, freshNamespace, type KubeClients, sandboxClients } from '../support/kube';
+
+/** The watchdog API in-process against the sandbox apiserver: real TokenReview, SubjectAccessReview and patches. */
+describe('watchdog API on the sandbox apiserver', () => {
+  let k: KubeClients;
+  let namespace: string;
+  let server: Server;
+  let apiUrl: string;
+  let adminToken: string;
+  const embeddedToken = randomBytes(24).toString('hex');
+  const pod = (name: string, serviceAccountName?: string) => ({
+    metadata: { name, annotations: { 'team.example.com/owner': 'payments' }, labels: { app: 'web' } },
+    spec: { ...(serviceAccountName ? { serviceAccountName } : {}), containers: [{ name: 'app', image: 'example.invalid/app:1' }] },
+  });
+
+  const mintToken = async (serviceAccount: string, boundPod?: { name: string; uid: string }): Promise<string> => {
+    const request = await k.core.createNamespacedServiceAccountToken({
+      name: serviceAccount,
+      namespace,
+      body: {
+        spec: {
+          audiences: [],
+          expirationSeconds: 600,
+          ...(boundPod ? { boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: boundPod.name, uid: boundPod.uid } } : {}),
+        },
+      },
+    });
+    return request.status!.token;
+  };
+  const as = (token: string | undefined): ApiTarget => ({ apiUrl, token });
+  /** The HTTP status of a failed call (ApiCallError), or 200 when it succeeded. */
+  const statusOf = (call: Promise<unknown>) => call.then(() => 200, (err: unknown) => (err instanceof ApiCallError ? err.status : err));
+
+  beforeAll(async () => {
+    k = sandboxClients();
+    adminToken = k.kc.getCurrentUser()!.token!;
+    namespace = await freshNamespace(k.core, 'wdapi');
+    for (const name of ['poster', 'sidecar']) await k.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
+    await k.core.createNamespacedPod({ namespace, body: pod('web-0', 'sidecar') });
+    await k.core.createNamespacedPod({ namespace, body: pod('web-1', 'sidecar') });
+
+    const app = createApp({
+      logger: pino({ level: 'silent' }),
+      registry: createMetricsRegistry(),
+      checks: { temporal: () => Promise.resolve(), kubernetes: () => Promise.resolve() },
+      watchdogs: { pods: k.core, authorizer: createAuthorizer({ cluster: kubernetesClusterAuth(k.kc), embeddedToken }) },
+    });
+    server = app.listen(0, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
+    apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server?.close(resolve));
+    server?.closeAllConnections();
+    await k.core.deleteNamespace({ name: namespace }).catch(() => undefined);
+  });
+
+  const read = (name: string) => k.core.readNamespacedPod({ namespace, name });
+
+  test('an admin (system:masters) posts; the pod keeps foreign annotations and gets the label', async () => {
+    const posted = await postWatchdog(as(adminToken), { namespace, pod: 'web-0' }, 'latency', 'error', 'p99 2s');
+    expect(posted).toMatchObject({ namespace, pod: 'web-0', watchdog: { name: 'latency', level: 'error', message: 'p99 2s' }, aggregate: 'error' });
+    expect(posted.watchdog.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+
+    const p = await read('web-0');
+    expect(p.metadata?.annotations?.['status.autocrane.io/latency']).toBe(`error/${posted.watchdog.time}/p99 2s`);
+    expect(p.metadata?.annotations?.['team.example.com/owner']).toBe('payments');
+    expect(p.metadata?.labels).toMatchObject({ app: 'web', [HEALTH_LABEL]: 'error' });
+
+    const listed = await getWatchdogs(as(adminToken), { namespace, pod: 'web-0' });
+    expect(listed).toEqual({ namespace, pod: 'web-0', watchdogs: [posted.watchdog], aggregate: 'error' });
+  });
+
+  test('no credentials → 401, a made-up token → 401, the embedded token → 200', async () => {
+    const res = await fetch(`${apiUrl}/v1/namespaces/${namespace}/pods/web-0/watchdogs`);
+    expect(res.status).toBe(401);
+    expect(await statusOf(postWatchdog(as(undefined), { namespace, pod: 'web-0' }, 'x', 'info', ''))).toBe(401);
+    expect(await statusOf(getWatchdogs(as('not-a-real-token'), { namespace, pod: 'web-0' }))).toBe(401);
+    expect(await statusOf(postWatchdog(as(embeddedToken), { namespace, pod: 'web-1' }, 'embedded', 'info', 'ok'))).toBe(200);
+    expect((await read('web-1')).metadata?.labels?.[HEALTH_LABEL]).toBe('info');
+  });
+
+  test('unknown pod → 404 for an allowed caller', async () => {
+    expect(await statusOf(getWatchdogs(as(adminToken), { namespace, pod: 'nope' }))).toBe(404);
+    expect(await statusOf(postWatchdog(as(adminToken), { namespace, pod: 'nope' }, 'x', 'info', ''))).toBe(404);
+  });
+
+  test('a service account without RBAC → 403; with a Role granting patch pods → 200', async () => {
+    const token = await mintToken('poster');
+    const target = { namespace, pod: 'web-0' };
+    expect(await statusOf(postWatchdog(as(token), target, 'poster', 'warning', 'nope'))).toBe(403);
+    expect(await statusOf(getWatchdogs(as(token), target))).toBe(403);
+
+    const rbac = k.kc.makeApiClient(RbacAuthorizationV1Api);
+    await rbac.createNamespacedRole({
+      namespace,
+      body: { metadata: { name: 'watchdog-poster' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['patch'] }] },
+    });
+    await rbac.createNamespacedRoleBinding({
+      namespace,
+      body: {
+        metadata: { name: 'watchdog-poster' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'watchdog-poster' },
+        subjects: [{ kind: 'ServiceAccount', name: 'poster', namespace }],
+      },
+    });
+    const posted = await eventually(() => postWatchdog(as(token), target, 'poster', 'warning', 'slow disk'), 15_000);
+    expect(posted.watchdog).toMatchObject({ name: 'poster', level: 'warning', message: 'slow disk' });
+    // patch does not imply get.
+    expect(await statusOf(getWatchdogs(as(token), target))).toBe(403);
+  });
+
+  test("a token bound to a pod may post for that pod only", async () => {
+    const web0 = await read('web-0');
+    const token = await mintToken('sidecar', { name: 'web-0', uid: web0.metadata!.uid! });
+    expect(await statusOf(postWatchdog(as(token), { namespace, pod: 'web-0' }, 'self', 'info', 'from my own token'))).toBe(200);
+    expect(await statusOf(postWatchdog(as(token), { namespace, pod: 'web-1' }, 'self', 'info', 'not mine'))).toBe(403);
+    // An unbound token of the same service account is not the pod's.
+    const unbound = await mintToken('sidecar');
+    expect(await statusOf(postWatchdog(as(unbound), { namespace, pod: 'web-0' }, 'self', 'info', 'unbound'))).toBe(403);
+
+    const p = await read('web-0');
+    expect(p.metadata?.annotations?.['status.autocrane.io/self']).toMatch(/^info\/.*Z\/from my own token$/);
+    expect(p.metadata?.annotations?.['team.example.com/owner']).toBe('payments');
+    expect((await read('web-1')).metadata?.annotations?.['status.autocrane.io/self']).toBeUndefined();
+  });
+
+  test('the CLI posts and prints a table, and reports API errors with exit status 1', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
+    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => (err.push(String(chunk)), true));
+    const exitCode = process.exitCode;
+    try {
+      const run = (...args: string[]) => createProgram().parseAsync(['node', 'autocrane', 'watchdog', ...args, '--api-url', apiUrl, '--token', adminToken]);
+      await run('post', `${namespace}/web-1`, 'cli', 'Warning', 'from the CLI');
+      expect(out.join('')).toMatch(new RegExp(`^${namespace}/web-1 cli: warning at \\S+Z \\(from the CLI\\); aggregate warning\\n$`));
+      out.length = 0;
+      await run('get', `${namespace}/web-1`);
+      const lines = out.join('').split('\n');
+      expect(lines[0]).toMatch(/^NAME +LEVEL +TIME +MESSAGE$/);
+      expect(lines.some((l) => /^cli +warning +\S+Z +from the CLI$/.test(l))).toBe(true);
+      expect(out.join('')).toMatch(/\n\nAGGREGATE: warning\n$/);
+      out.length = 0;
+      await run('get', `${namespace}/web-1`, '--json');
+      expect(JSON.parse(out.join(''))).toMatchObject({ namespace, pod: 'web-1', aggregate: 'warning' });
+      expect(process.exitCode ?? 0).toBe(0);
+      await run('get', `${namespace}/gone`);
+      expect(process.exitCode).toBe(1);
+      expect(err.join('')).toMatch(/HTTP 404: pod \S+\/gone not found/);
+    } finally {
+      process.exitCode = exitCode;
+      stdout.mockRestore();
+      stderr.mockRestore();
+    }
+  });
+});
