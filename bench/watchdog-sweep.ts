@@ -1,0 +1,185 @@
+/**
+ * Benchmark of one watchdog sweep (issue 3): N kwok pods, each with a probe answered by
+ * the test workload, swept by the real worker process through a Temporal Schedule,
+ * against a floor measured in the same run: the same paged pod list plus N raw GETs at the
+ * same concurrency, with no Temporal. Also counts apiserver writes in a steady-state sweep
+ * and the worker's peak RSS.
+ *
+ *   npm run build && node dist/bench/watchdog-sweep.js 1000 10000
+ */
+import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { Client, Connection } from '@temporalio/client';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Agent, get } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { createTestWorkloadServer } from '../cli/test-workload';
+import { DEFAULTS } from '../domain/keys';
+import { httpGet } from '../stack/http-check';
+import { down, REPO_ROOT, up } from '../stack/stack';
+import type { SweepSummary } from '../activities/watchdog-sweep';
+import { probeScheduleId } from '../workers/probe-schedules';
+
+const CONCURRENCY = DEFAULTS.probeConcurrency;
+const NAMESPACE = 'bench';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function rawFloor(core: CoreV1Api, port: number): Promise<{ ms: number; pods: number }> {
+  const started = Date.now();
+  const ips: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await core.listNamespacedPod({ namespace: NAMESPACE, limit: 500, _continue: token });
+    for (const pod of page.items) if (pod.status?.podIP) ips.push(pod.status.podIP);
+    token = page.metadata?._continue || undefined;
+  } while (token);
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  let next = 0;
+  const worker = async () => {
+    while (next < ips.length) {
+      const ip = ips[next++]!;
+      await new Promise<void>((resolve, reject) =>
+        get({ host: ip, port, path: '/watchdog', agent }, (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
+        }).on('error', reject),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  agent.destroy();
+  return { ms: Date.now() - started, pods: ips.length };
+}
+
+async function podWrites(apiserverUrl: string, ca: Buffer, token: string): Promise<number> {
+  const { body } = await httpGet(`${apiserverUrl}/metrics`, { ca, token, timeoutMs: 10_000 });
+  let total = 0;
+  for (const line of body.split('\n')) {
+    if (line.startsWith('apiserver_request_total{') && /resource="pods"/.test(line) && /verb="(PATCH|PUT|POST|DELETE)"/.test(line) && /subresource=""/.test(line)) {
+      total += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return total;
+}
+
+function peakRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024;
+}
+
+async function main(): Promise<void> {
+  const sizes = process.argv.slice(2).map(Number);
+  if (sizes.length === 0 || sizes.some((n) => !Number.isInteger(n) || n <= 0)) {
+    process.stderr.write('usage: node dist/bench/watchdog-sweep.js <pods> [<pods> ...]\n');
+    process.exit(2);
+  }
+  const stateDir = join(REPO_ROOT, '.autocrane', 'bench');
+  const stack = await up({ stateDir, log: (l) => process.stderr.write(`[stack] ${l}\n`) });
+  const workload = createTestWorkloadServer({ logger: pino({ level: 'silent' }) }).listen(0, '0.0.0.0');
+  await new Promise((r) => workload.once('listening', r));
+  const port = (workload.address() as AddressInfo).port;
+  const kc = new KubeConfig();
+  kc.loadFromFile(stack.kubeconfig!);
+  const core = kc.makeApiClient(CoreV1Api);
+  const apps = kc.makeApiClient(AppsV1Api);
+  const ca = readFileSync(join(stateDir, 'pki', 'ca.crt'));
+  const adminToken = kc.getCurrentUser()!.token!;
+  const connection = await Connection.connect({ address: stack.temporalAddress });
+  const client = new Client({ connection });
+  const rows: string[] = [];
+  try {
+    await core.createNamespace({ body: { metadata: { name: NAMESPACE } } }).catch(() => undefined);
+    for (const pods of sizes) {
+      process.stderr.write(`[bench] scaling to ${pods} pods\n`);
+      const body = {
+        metadata: { name: 'probed' },
+        spec: {
+          replicas: pods,
+          selector: { matchLabels: { app: 'probed' } },
+          template: {
+            metadata: { labels: { app: 'probed' }, annotations: { 'probe.autocrane.io/http': `POD_IP:${port}/watchdog` } },
+            spec: { containers: [{ name: 'app', image: 'example.invalid/app:1' }] },
+          },
+        },
+      };
+      await apps.createNamespacedDeployment({ namespace: NAMESPACE, body }).catch(() =>
+        apps.replaceNamespacedDeployment({ name: 'probed', namespace: NAMESPACE, body }),
+      );
+      for (;;) {
+        const d = await apps.readNamespacedDeployment({ name: 'probed', namespace: NAMESPACE });
+        if (d.status?.readyReplicas === pods && d.status.replicas === pods) break;
+        await sleep(1000);
+      }
+
+      const floor = await rawFloor(core, port);
+      const worker = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'workers', 'main.js')], {
+        env: {
+          ...process.env,
+          KUBECONFIG: stack.kubeconfig!,
+          TEMPORAL_ADDRESS: stack.temporalAddress,
+          AUTOCRANE_WATCH_NAMESPACES: NAMESPACE,
+          AUTOCRANE_PROBE_INTERVAL_SECONDS: '3600',
+          AUTOCRANE_WORKER_METRICS_PORT: '0',
+          AUTOCRANE_LOG_LEVEL: 'warn',
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      try {
+        const schedule = client.schedule.getHandle(probeScheduleId(NAMESPACE));
+        const sweepOnce = async () => {
+          const before = (await schedule.describe()).info.recentActions.length;
+          await schedule.trigger();
+          let id: string | undefined;
+          while (!id) {
+            const actions = (await schedule.describe()).info.recentActions;
+            if (actions.length > before) id = actions[actions.length - 1]!.action.workflow.workflowId;
+            else await sleep(200);
+          }
+          const handle = client.workflow.getHandle(id);
+          const summary = (await handle.result()) as SweepSummary;
+          const info = await handle.describe();
+          return { ms: info.closeTime!.getTime() - info.startTime.getTime(), events: info.historyLength, summary };
+        };
+        for (;;) {
+          try {
+            await schedule.describe();
+            break;
+          } catch {
+            await sleep(500);
+          }
+        }
+        await sweepOnce(); // the first sweep also warms connections and the JIT
+        const writesBefore = await podWrites(stack.apiserverUrl!, ca, adminToken);
+        const steady = await sweepOnce();
+        const writes = (await podWrites(stack.apiserverUrl!, ca, adminToken)) - writesBefore;
+        const rss = peakRssMb(worker.pid!);
+        rows.push(
+          `| ${pods} | ${(steady.ms / 1000).toFixed(2)} s | ${(floor.ms / 1000).toFixed(2)} s | ${(steady.ms / floor.ms).toFixed(2)} | ${steady.summary.podsWritten} | ${writes} | ${rss.toFixed(0)} MB | ${steady.events} |`,
+        );
+        process.stderr.write(`[bench] ${rows[rows.length - 1]}\n`);
+      } finally {
+        worker.kill('SIGKILL');
+        await client.schedule.getHandle(probeScheduleId(NAMESPACE)).delete().catch(() => undefined);
+      }
+    }
+  } finally {
+    await connection.close();
+    workload.close();
+    await down({ stateDir });
+  }
+  const header = [
+    `Watchdog sweep benchmark, ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${cpus()[0]?.model}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
+    '',
+    '| pods | sweep (steady state, via Temporal) | floor (list + raw GETs) | ratio | AutoCrane pod writes in that sweep | all apiserver pod writes meanwhile | worker peak RSS | history events |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  process.stdout.write([...header, ...rows].join('\n') + '\n');
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});
