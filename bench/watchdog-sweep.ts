@@ -38,15 +38,18 @@ async function rawFloor(core: CoreV1Api, port: number): Promise<{ ms: number; po
   } while (token);
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   let next = 0;
+  const once = (ip: string) =>
+    new Promise<void>((resolve, reject) =>
+      get({ host: ip, port, path: '/watchdog', agent }, (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`GET ${ip}: status ${res.statusCode}`))));
+      }).on('error', reject),
+    );
   const worker = async () => {
     while (next < ips.length) {
       const ip = ips[next++]!;
-      await new Promise<void>((resolve, reject) =>
-        get({ host: ip, port, path: '/watchdog', agent }, (res) => {
-          res.resume();
-          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
-        }).on('error', reject),
-      );
+      // Like the prober: a kept-alive socket the server closed meanwhile gets one retry.
+      await once(ip).catch(() => once(ip));
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));

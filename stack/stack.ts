@@ -220,6 +220,9 @@ function commandFor(name: ComponentName, ctx: Context): { command: string[]; env
           // The default 20 requests/s makes a 10,000-replica scale-up take ten minutes.
           '--kube-api-qps=500',
           '--kube-api-burst=1000',
+          // kwok's node heartbeats lag when 2 cores carry thousands of pods; at the default
+          // 50 s the nodes go NotReady, every pod is marked NotReady and kwok never restores it.
+          '--node-monitor-grace-period=5m',
           '--profiling=false',
         ],
       };
