@@ -36,7 +36,9 @@ async function rawFloor(core: CoreV1Api, port: number): Promise<{ ms: number; po
     for (const pod of page.items) if (pod.status?.podIP) ips.push(pod.status.podIP);
     token = page.metadata?._continue || undefined;
   } while (token);
-  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  // One GET per pod IP: with every IP a distinct host, keep-alive would only park up to N idle
+  // sockets, and here the test workload's server sockets share this process's descriptor limit.
+  const agent = new Agent({ keepAlive: false, maxSockets: CONCURRENCY });
   let next = 0;
   const once = (ip: string) =>
     new Promise<void>((resolve, reject) =>
