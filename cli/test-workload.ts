@@ -28,6 +28,7 @@ import { reportFatal } from '../platform/errors';
 import { createLogger, type Logger } from '../platform/logger';
 import { errorHandler, invalidInput, notFound, type ErrorDetail } from '../api/http-errors';
 import { parseListenHost, parseListenPort } from './options';
+import { stopOnSignals } from './serve';
 
 export const DEFAULT_TEST_WORKLOAD_HOST = '0.0.0.0';
 export const DEFAULT_TEST_WORKLOAD_PORT = 8081;
@@ -341,18 +342,8 @@ export async function runTestWorkload(options: TestWorkloadCommandOptions): Prom
     const host = options.host.includes(':') ? `[${options.host}]` : options.host;
     logger.info({ url: `http://${host}:${port}`, host: options.host, port }, 'test workload listening');
 
-    const shutdown = (signal: NodeJS.Signals) => {
-      logger.info({ signal }, 'test workload shutting down');
-      server.close((err) => {
-        if (err) logger.warn({ err }, 'closing the HTTP server failed');
-        else logger.info('test workload stopped');
-      });
-      server.closeIdleConnections();
-      // Probes held by POST /slow could otherwise keep the process up for their whole delay.
-      setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
-    };
-    process.once('SIGTERM', shutdown);
-    process.once('SIGINT', shutdown);
+    // Probes held by POST /slow are cut after the grace time instead of their whole delay.
+    stopOnSignals(server, logger, 'test workload', SHUTDOWN_GRACE_MS);
   } catch (err) {
     reportFatal(logger, 'test workload failed', err);
     process.exitCode = 1;

@@ -29,6 +29,7 @@ import { isRequestTimeout, loadKubeConfig, requestTimeout } from '../platform/ku
 import { createLogger, type Logger } from '../platform/logger';
 import { errorHandler, notFound } from '../api/http-errors';
 import { parseListenHost, parseListenPort } from './options';
+import { stopOnSignals } from './serve';
 
 export const DEFAULT_HEALTHZ_HOST = '0.0.0.0';
 export const DEFAULT_HEALTHZ_PORT = 8082;
@@ -261,18 +262,8 @@ export async function runWatchdogHealthz(options: WatchdogHealthzCommandOptions)
       'watchdog healthz listening',
     );
 
-    const shutdown = (signal: NodeJS.Signals) => {
-      logger.info({ signal }, 'watchdog healthz shutting down');
-      server.close((err) => {
-        if (err) logger.warn({ err }, 'closing the HTTP server failed');
-        else logger.info('watchdog healthz stopped');
-      });
-      server.closeIdleConnections();
-      // A probe waiting on a slow apiserver read ends within POD_READ_TIMEOUT_MS anyway.
-      setTimeout(() => server.closeAllConnections(), POD_READ_TIMEOUT_MS).unref();
-    };
-    process.once('SIGTERM', shutdown);
-    process.once('SIGINT', shutdown);
+    // A probe waiting on a slow apiserver read ends within POD_READ_TIMEOUT_MS anyway.
+    stopOnSignals(server, logger, 'watchdog healthz', POD_READ_TIMEOUT_MS);
   } catch (err) {
     reportFatal(logger, 'watchdog healthz failed', err);
     process.exitCode = 1;

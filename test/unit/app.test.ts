@@ -1,19 +1,8 @@
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import request from 'supertest';
 import { createApp, type ReadinessCheck } from '../../api/app';
 import { createMetricsRegistry } from '../../platform/metrics';
+import { captureLogs } from '../support/logs';
 
-function captureLogs() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      callback();
-    },
-  });
-  return { lines, logger: pino({ level: 'debug' }, stream) };
-}
 
 const ok: ReadinessCheck = () => Promise.resolve();
 

@@ -1,14 +1,13 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { KubeConfig } from '@kubernetes/client-node';
 import { CommanderError } from 'commander';
-import pino from 'pino';
 import request from 'supertest';
 import { createProgram } from '../../cli/main';
 import { cachePodReader, createPodReader, createWatchdogHealthzServer, parseSeconds, podFromEnv, type PodReader } from '../../cli/watchdog-healthz';
 import { decideHealthz, type HealthzWatchdog } from '../../domain/healthz';
 import { ConfigError } from '../../platform/config';
+import { captureLogs } from '../support/logs';
 
 const NOW = Date.parse('2026-11-22T05:00:00.000Z');
 const at = (secondsAgo: number) => new Date(NOW - secondsAgo * 1000);
@@ -55,16 +54,6 @@ describe('decideHealthz', () => {
 // The HTTP handler
 // ---------------------------------------------------------------------------
 
-function captureLogs() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      callback();
-    },
-  });
-  return { lines, logger: pino({ level: 'debug' }, stream) };
-}
 
 function healthz(options: { minReadySeconds?: number; alwaysHealthyAfterSeconds?: number; cacheMs?: number } = {}) {
   const clock = { ms: NOW };

@@ -1,20 +1,9 @@
-import { Writable } from 'node:stream';
 import { CommanderError } from 'commander';
-import pino from 'pino';
 import request from 'supertest';
 import { createProgram } from '../../cli/main';
 import { createTestWorkloadServer, MAX_FAIL_SECONDS } from '../../cli/test-workload';
+import { captureLogs } from '../support/logs';
 
-function captureLogs() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      callback();
-    },
-  });
-  return { lines, logger: pino({ level: 'debug' }, stream) };
-}
 
 const START = Date.parse('2026-01-01T00:00:00.000Z');
 
