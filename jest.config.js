@@ -12,6 +12,9 @@ const common = {
   transform,
   transformIgnorePatterns: [`/node_modules/(?!(${esmOnlyPackages.join('|')})/)`],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
+  // Stack state (etcd keeps its data in *.snap files, which Jest would take for obsolete
+  // snapshots and fail the run) and build output are not part of the test tree.
+  modulePathIgnorePatterns: ['<rootDir>/.autocrane/', '<rootDir>/dist/'],
 };
 
 /** @type {import('jest').Config} */
