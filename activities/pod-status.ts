@@ -8,6 +8,7 @@
 import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { FIELD_MANAGER, HEALTH_LABEL } from '../domain/keys';
 import { buildStatusPatch, type Annotations } from '../domain/watchdog-annotations';
+import { kubernetesErrorStatus } from '../platform/kubernetes';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
@@ -15,8 +16,6 @@ const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 export type StatusUpdates = (annotations: Annotations) => Readonly<Record<string, string | null>>;
 
 export type StatusWriteOutcome = 'written' | 'unchanged' | 'pod-gone';
-
-const statusOf = (error: unknown): number | undefined => (error as { code?: number }).code;
 
 export async function writePodStatuses(
   core: CoreV1Api,
@@ -30,7 +29,7 @@ export async function writePodStatuses(
     try {
       pod ??= await core.readNamespacedPod(target);
     } catch (error) {
-      if (statusOf(error) === 404) return 'pod-gone';
+      if (kubernetesErrorStatus(error) === 404) return 'pod-gone';
       throw error;
     }
     const annotations = pod.metadata?.annotations ?? {};
@@ -43,7 +42,7 @@ export async function writePodStatuses(
       await core.patchNamespacedPod({ ...target, body: patch, fieldManager: FIELD_MANAGER }, mergePatch);
       return 'written';
     } catch (error) {
-      const status = statusOf(error);
+      const status = kubernetesErrorStatus(error);
       if (status === 404) return 'pod-gone';
       if (status !== 409 || attempt >= maxAttempts) throw error;
       pod = undefined; // someone else wrote in between: read again and recompute

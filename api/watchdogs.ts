@@ -26,6 +26,7 @@ import {
   WATCHDOG_LEVELS,
   type ReadLevel,
 } from '../domain/watchdog-status';
+import { kubernetesErrorStatus } from '../platform/kubernetes';
 import type { Logger } from '../platform/logger';
 import type { Authorizer, Caller, PodAction } from './auth';
 import { HttpError, invalidInput, type ErrorDetail } from './http-errors';
@@ -148,7 +149,6 @@ export function watchdogView(record: WatchdogRecord): WatchdogView {
 
 const hasBody = (req: Request): boolean =>
   req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? '0') > 0;
-const statusOf = (error: unknown): number | undefined => (error as { code?: number }).code;
 const podNotFound = (namespace: string, pod: string) => new HttpError(404, `pod ${namespace}/${pod} not found`);
 
 interface Authenticated {
@@ -234,7 +234,7 @@ export function createWatchdogRouter(deps: WatchdogRouterDeps): Router {
       try {
         annotations = (await pods.readNamespacedPod({ namespace, name: pod })).metadata?.annotations;
       } catch (err) {
-        if (statusOf(err) === 404) throw podNotFound(namespace, pod);
+        if (kubernetesErrorStatus(err) === 404) throw podNotFound(namespace, pod);
         throw err;
       }
       const report = readWatchdogs(annotations);

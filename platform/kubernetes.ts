@@ -63,3 +63,9 @@ export async function checkKubernetes(kc: KubeConfig, timeoutMs = 3000): Promise
     throw new DependencyUnavailableError('kubernetes', `Kubernetes apiserver ${server}: ${reason}`, { cause: err });
   }
 }
+
+/** The HTTP status of a failed client-node request (ApiException.code), or undefined for other errors. */
+export const kubernetesErrorStatus = (error: unknown): number | undefined => {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+};

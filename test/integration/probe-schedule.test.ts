@@ -1,4 +1,3 @@
-import { KubeConfig } from '@kubernetes/client-node';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
@@ -46,8 +45,7 @@ describe('scheduled watchdog probing', () => {
 
   test('the schedule sweeps the namespace and the failing pod gets an error status', async () => {
     const stack = tierStack('integration');
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(stack.kubeconfig!);
+    const kubeConfig = k.kc;
     const taskQueue = uniqueTaskQueue('probing');
     const worker = await createWorker({
       connection: temporal.nativeConnection,

@@ -1,8 +1,7 @@
-import { KubeConfig } from '@kubernetes/client-node';
 import { createActivities } from '../../activities';
 import { createWorker } from '../../workers/worker-factory';
 import { clusterCheckWorkflow } from '../../workflows';
-import { eventually } from '../support/kube';
+import { eventually, sandboxClients } from '../support/kube';
 import { tierStack } from '../support/stacks';
 import { temporalClients, TemporalClients, uniqueTaskQueue } from '../support/temporal';
 
@@ -21,8 +20,7 @@ describe('worker on the dev server against the sandbox cluster', () => {
 
   test('clusterCheckWorkflow describes the sandbox and is found by AutoCraneState', async () => {
     const stack = tierStack('integration');
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(stack.kubeconfig!);
+    const kubeConfig = sandboxClients().kc;
     const taskQueue = uniqueTaskQueue('cluster-check');
     const worker = await createWorker({
       connection: temporal.nativeConnection,

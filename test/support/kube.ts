@@ -41,4 +41,4 @@ export const isPodReady = (pod: V1Pod) =>
   pod.status?.phase === 'Running' && !!pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 
 /** The HTTP status of a client-node ApiException, or undefined for other errors. */
-export const apiStatus = (error: unknown): number | undefined => (error as { code?: number }).code;
+export { kubernetesErrorStatus as apiStatus } from '../../platform/kubernetes';
