@@ -31,6 +31,17 @@ export const FIELD_MANAGER = 'autocrane';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'autocrane';
 
+/**
+ * Set by a rollout on the workload it changes, for as long as it changes it; the value is the
+ * rollout's ID. Repair leaves the pods of such a workload alone (README, "Repair and rollouts").
+ */
+export const ROLLOUT_ANNOTATION = 'rollout.autocrane.io/id';
+
+/** Reason of the Kubernetes Event repair records on each pod it evicts. */
+export const EVICTION_EVENT_REASON = 'AutoCraneEvicted';
+/** reportingController of AutoCrane's Kubernetes Events. */
+export const EVENT_REPORTING_CONTROLLER = 'autocrane.io/repair';
+
 /** Zone label used by the sandbox nodes and by zone-aware rollouts. */
 export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 
@@ -66,4 +77,15 @@ export const DEFAULTS = {
   probeTimeoutSeconds: 5,
   probeConcurrency: 64,
   probeNotReadyPods: false,
+  /** Repair: consecutive error sweeps before a pod is evicted, and the sweep interval. */
+  repairFailingSweeps: 3,
+  repairIntervalSeconds: 60,
+  /** Repair: grace period given to an evicted pod (AutoCrane's 120 s). */
+  repairGracePeriodSeconds: 120,
+  /** Repair failing limit: evictions allowed per workload and per namespace within the window. */
+  repairWorkloadLimit: '25%',
+  repairNamespaceLimit: '10%',
+  repairLimitWindowSeconds: 600,
+  /** Repair: what to do with failing pods that no PodDisruptionBudget covers. */
+  repairUnprotectedPods: 'skip',
 } as const;
