@@ -100,3 +100,9 @@ export interface EvictPodsInput {
   /** Pods held back in this sweep, by reason; only counted in metrics. */
   heldBack: Partial<Record<HoldReason, number>>;
 }
+
+/** The activities the repair workflow calls (activities/repair.ts implements them). */
+export interface RepairActivities {
+  listFailingPods(namespace: string): Promise<RepairObservation>;
+  evictPods(input: EvictPodsInput): Promise<EvictionOutcome[]>;
+}

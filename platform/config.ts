@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { DEFAULTS } from '../domain/keys';
 import { dns1123LabelError } from '../domain/k8s-names';
+import { parseFailingLimit, UNPROTECTED_POD_POLICIES, type FailingLimit, type RepairPolicy } from '../domain/repair';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -26,6 +27,8 @@ export interface Config {
     probeConcurrency: number;
     probeNotReadyPods: boolean;
   };
+  /** Repair of the watched namespaces (issue 4). */
+  repair: { enabled: boolean; policy: RepairPolicy };
 }
 
 export interface ConfigVariable {
@@ -75,6 +78,38 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     default: String(DEFAULTS.probeNotReadyPods),
     description: 'true also probes pods that are not Running or whose containers are not all ready (AutoCrane never does).',
   },
+  { name: 'AUTOCRANE_REPAIR_ENABLED', default: 'true', description: 'false stops the worker from starting repair workflows (running ones keep going; pause them through the API).' },
+  {
+    name: 'AUTOCRANE_REPAIR_FAILING_SWEEPS',
+    default: String(DEFAULTS.repairFailingSweeps),
+    description: 'Consecutive repair sweeps a pod must be in error before it is evicted (1 to 100).',
+  },
+  { name: 'AUTOCRANE_REPAIR_INTERVAL_SECONDS', default: String(DEFAULTS.repairIntervalSeconds), description: 'Interval of the repair sweeps (1 to 3600).' },
+  {
+    name: 'AUTOCRANE_REPAIR_GRACE_PERIOD_SECONDS',
+    default: String(DEFAULTS.repairGracePeriodSeconds),
+    description: 'Termination grace period given to an evicted pod (0 to 3600).',
+  },
+  {
+    name: 'AUTOCRANE_REPAIR_WORKLOAD_LIMIT',
+    default: DEFAULTS.repairWorkloadLimit,
+    description: 'Failing limit: evictions allowed per workload within the window, a count (2) or a percentage of its replicas (25%, rounded up, at least 1).',
+  },
+  {
+    name: 'AUTOCRANE_REPAIR_NAMESPACE_LIMIT',
+    default: DEFAULTS.repairNamespaceLimit,
+    description: 'Failing limit: evictions allowed per namespace within the window, a count or a percentage of its pods.',
+  },
+  {
+    name: 'AUTOCRANE_REPAIR_LIMIT_WINDOW_SECONDS',
+    default: String(DEFAULTS.repairLimitWindowSeconds),
+    description: 'The sliding window the failing limits count evictions over (1 to 86400).',
+  },
+  {
+    name: 'AUTOCRANE_REPAIR_UNPROTECTED_PODS',
+    default: DEFAULTS.repairUnprotectedPods,
+    description: `Failing pods no PodDisruptionBudget covers: ${UNPROTECTED_POD_POLICIES.join(' (leave them) or ')} (the failing limits still apply).`,
+  },
 ];
 
 /** Names whose values must never appear in an error message or a log line. */
@@ -109,6 +144,15 @@ const namespaceList = z
     }
   });
 
+const failingLimit = z.string().transform((text, ctx): FailingLimit => {
+  const limit = parseFailingLimit(text);
+  if (typeof limit === 'string') {
+    ctx.addIssue({ code: 'custom', message: limit.replace(/^'[^']*': /, '') });
+    return z.NEVER;
+  }
+  return limit;
+});
+
 const booleanFlag = z.enum(['true', 'false'], { error: 'expected true or false' }).transform((v) => v === 'true');
 
 const envSchema = z.object({
@@ -131,6 +175,16 @@ const envSchema = z.object({
   AUTOCRANE_PROBE_TIMEOUT_SECONDS: integer(1, 60).default(DEFAULTS.probeTimeoutSeconds),
   AUTOCRANE_PROBE_CONCURRENCY: integer(1, 1024).default(DEFAULTS.probeConcurrency),
   AUTOCRANE_PROBE_NOT_READY_PODS: booleanFlag.optional(),
+  AUTOCRANE_REPAIR_ENABLED: booleanFlag.optional(),
+  AUTOCRANE_REPAIR_FAILING_SWEEPS: integer(1, 100).default(DEFAULTS.repairFailingSweeps),
+  AUTOCRANE_REPAIR_INTERVAL_SECONDS: integer(1, 3600).default(DEFAULTS.repairIntervalSeconds),
+  AUTOCRANE_REPAIR_GRACE_PERIOD_SECONDS: integer(0, 3600).default(DEFAULTS.repairGracePeriodSeconds),
+  AUTOCRANE_REPAIR_WORKLOAD_LIMIT: failingLimit.prefault(DEFAULTS.repairWorkloadLimit),
+  AUTOCRANE_REPAIR_NAMESPACE_LIMIT: failingLimit.prefault(DEFAULTS.repairNamespaceLimit),
+  AUTOCRANE_REPAIR_LIMIT_WINDOW_SECONDS: integer(1, 86400).default(DEFAULTS.repairLimitWindowSeconds),
+  AUTOCRANE_REPAIR_UNPROTECTED_PODS: z
+    .enum(UNPROTECTED_POD_POLICIES, { error: `expected one of ${UNPROTECTED_POD_POLICIES.join(', ')}` })
+    .default(DEFAULTS.repairUnprotectedPods),
 });
 
 export interface ConfigProblem {
@@ -195,6 +249,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
       probeTimeoutSeconds: v.AUTOCRANE_PROBE_TIMEOUT_SECONDS,
       probeConcurrency: v.AUTOCRANE_PROBE_CONCURRENCY,
       probeNotReadyPods: v.AUTOCRANE_PROBE_NOT_READY_PODS ?? DEFAULTS.probeNotReadyPods,
+    },
+    repair: {
+      enabled: v.AUTOCRANE_REPAIR_ENABLED ?? true,
+      policy: {
+        failingSweeps: v.AUTOCRANE_REPAIR_FAILING_SWEEPS,
+        intervalSeconds: v.AUTOCRANE_REPAIR_INTERVAL_SECONDS,
+        gracePeriodSeconds: v.AUTOCRANE_REPAIR_GRACE_PERIOD_SECONDS,
+        workloadLimit: v.AUTOCRANE_REPAIR_WORKLOAD_LIMIT,
+        namespaceLimit: v.AUTOCRANE_REPAIR_NAMESPACE_LIMIT,
+        limitWindowSeconds: v.AUTOCRANE_REPAIR_LIMIT_WINDOW_SECONDS,
+        unprotectedPods: v.AUTOCRANE_REPAIR_UNPROTECTED_PODS,
+      },
     },
   };
 }

@@ -9,6 +9,7 @@ import { createWatchdogMetrics } from '../activities/watchdog-metrics';
 import { createMetricsRegistry } from '../platform/metrics';
 import { startMetricsServer } from './metrics-server';
 import { ensureProbeSchedules } from './probe-schedules';
+import { ensureRepairWorkflows } from './repair-workflows';
 import { createWorker } from './worker-factory';
 
 async function main(): Promise<void> {
@@ -45,6 +46,14 @@ async function main(): Promise<void> {
           probeNotReadyPods: config.watchdogs.probeNotReadyPods,
         });
         logger.info({ schedules, intervalSeconds: config.watchdogs.probeIntervalSeconds }, 'probe schedules in place');
+        if (config.repair.enabled) {
+          const repairs = await ensureRepairWorkflows(client, {
+            namespaces: config.watchdogs.namespaces,
+            policy: config.repair.policy,
+            taskQueue: config.temporal.taskQueue,
+          });
+          logger.info({ workflows: repairs, policy: config.repair.policy }, 'repair workflows in place');
+        }
       } finally {
         await clientConnection.close();
       }

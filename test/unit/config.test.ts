@@ -19,6 +19,46 @@ describe('loadConfig', () => {
       api: { host: '127.0.0.1', port: 8080, token: undefined },
       worker: { shutdownGraceSeconds: 30, metricsHost: '127.0.0.1', metricsPort: 9464 },
       watchdogs: { namespaces: [], probeIntervalSeconds: 30, probeTimeoutSeconds: 5, probeConcurrency: 64, probeNotReadyPods: false },
+      repair: {
+        enabled: true,
+        policy: {
+          failingSweeps: 3,
+          intervalSeconds: 60,
+          gracePeriodSeconds: 120,
+          workloadLimit: { percent: 25 },
+          namespaceLimit: { percent: 10 },
+          limitWindowSeconds: 600,
+          unprotectedPods: 'skip',
+        },
+      },
+    });
+  });
+
+  it('reads the repair settings', () => {
+    const config = loadConfig(
+      {
+        AUTOCRANE_REPAIR_ENABLED: 'false',
+        AUTOCRANE_REPAIR_FAILING_SWEEPS: '5',
+        AUTOCRANE_REPAIR_INTERVAL_SECONDS: '2',
+        AUTOCRANE_REPAIR_GRACE_PERIOD_SECONDS: '0',
+        AUTOCRANE_REPAIR_WORKLOAD_LIMIT: '1',
+        AUTOCRANE_REPAIR_NAMESPACE_LIMIT: '50%',
+        AUTOCRANE_REPAIR_LIMIT_WINDOW_SECONDS: '30',
+        AUTOCRANE_REPAIR_UNPROTECTED_PODS: 'evict',
+      },
+      { stdoutIsTTY: false },
+    );
+    expect(config.repair).toEqual({
+      enabled: false,
+      policy: {
+        failingSweeps: 5,
+        intervalSeconds: 2,
+        gracePeriodSeconds: 0,
+        workloadLimit: { count: 1 },
+        namespaceLimit: { percent: 50 },
+        limitWindowSeconds: 30,
+        unprotectedPods: 'evict',
+      },
     });
   });
 
@@ -48,6 +88,14 @@ describe('loadConfig', () => {
     ['AUTOCRANE_PROBE_TIMEOUT_SECONDS', '0', /from 1 to 60/],
     ['AUTOCRANE_PROBE_CONCURRENCY', '5000', /from 1 to 1024/],
     ['AUTOCRANE_PROBE_NOT_READY_PODS', 'yes', /true or false/],
+    ['AUTOCRANE_REPAIR_ENABLED', 'on', /true or false/],
+    ['AUTOCRANE_REPAIR_FAILING_SWEEPS', '0', /from 1 to 100/],
+    ['AUTOCRANE_REPAIR_INTERVAL_SECONDS', '0', /from 1 to 3600/],
+    ['AUTOCRANE_REPAIR_GRACE_PERIOD_SECONDS', '-5', /from 0 to 3600/],
+    ['AUTOCRANE_REPAIR_WORKLOAD_LIMIT', '150%', /^a percentage must be from 0% to 100%, got "150%"$/],
+    ['AUTOCRANE_REPAIR_NAMESPACE_LIMIT', 'some', /^expected a count \(e\.g\. 2\) or a percentage \(e\.g\. 25%\), got "some"$/],
+    ['AUTOCRANE_REPAIR_LIMIT_WINDOW_SECONDS', '100000', /from 1 to 86400/],
+    ['AUTOCRANE_REPAIR_UNPROTECTED_PODS', 'delete', /expected one of skip, evict/],
   ])('names %s when its value is invalid', (variable, value, reason) => {
     const error = configError({ [variable]: value });
     expect(error.problems).toEqual([{ variable, reason: expect.stringMatching(reason) }]);
@@ -78,6 +126,7 @@ describe('loadConfig', () => {
       api: { host: '0.0.0.0', port: 0, token: 's3cret' },
       worker: { shutdownGraceSeconds: 5, metricsHost: '127.0.0.1', metricsPort: 9464 },
       watchdogs: expect.any(Object),
+      repair: expect.any(Object),
     });
   });
 

@@ -10,35 +10,15 @@ import {
   repairView,
   resolveFailingLimit,
   RECENT_RECORDS,
-  type RepairPolicy,
   type RepairState,
 } from '../../domain/repair';
 import type { EvictionOutcome, FailingPod, RepairObservation } from '../../domain/repair-types';
+import { failingPod, FIXED_TIME, repairPolicy } from '../fixtures/repair';
 
-const policy: RepairPolicy = {
-  failingSweeps: 3,
-  intervalSeconds: 60,
-  gracePeriodSeconds: 120,
-  workloadLimit: { count: 10 },
-  namespaceLimit: { count: 100 },
-  limitWindowSeconds: 600,
-  unprotectedPods: 'evict',
-};
+const policy = repairPolicy();
 
-const at = (second: number) => new Date(Date.UTC(2026, 10, 22, 8, 0, 0) + second * 1000).toISOString();
-
-function pod(name: string, overrides: Partial<FailingPod> = {}): FailingPod {
-  return {
-    uid: `uid-${name}`,
-    name,
-    workload: { kind: 'Deployment', name: 'web' },
-    workloadReplicas: 6,
-    pdbs: ['web'],
-    rolloutId: null,
-    errorWatchdogs: [{ name: 'http', since: at(0), message: 'HTTP 500' }],
-    ...overrides,
-  };
-}
+const at = (second: number) => new Date(Date.parse(FIXED_TIME) + second * 1000).toISOString();
+const pod = failingPod;
 
 const observe = (second: number, failing: FailingPod[], podCount = 100): RepairObservation => ({
   namespace: 'ns',
