@@ -1,12 +1,13 @@
 /**
- * Who may call the watchdog API (issue 3 §5).
+ * Who may call the API (issue 3 §5, issue 4 §5).
  *
  * Authentication: a bearer token. The embedded default's token (AUTOCRANE_API_TOKEN) is
  * compared in constant time and allows everything; any other token is sent to the cluster in
  * a TokenReview.
  *
  * Authorization, for a reviewed user: a SubjectAccessReview with the user's name, groups, uid
- * and extra, on `pods` in the target namespace (`get` to read, `patch` to write). A pod may
+ * and extra, on the resource a route acts on (for watchdogs: `pods` in the target namespace,
+ * `get` to read, `patch` to write; each route states its own). A pod may
  * also write its own watchdogs with its own service-account token: a token bound to that pod
  * (TokenReview extra `authentication.kubernetes.io/pod-name`) of a service account in the
  * pod's namespace. The apiserver only accepts such a token while the pod it was bound to
@@ -29,25 +30,46 @@ export interface ReviewedUser {
 
 export type Caller = { kind: 'embedded' } | { kind: 'user'; user: ReviewedUser };
 
-export interface PodAction {
-  verb: 'get' | 'patch';
+/** A Kubernetes API action, as a SubjectAccessReview's resourceAttributes describe it. */
+export interface ResourceAction {
+  verb: string;
+  /** API group; '' for the core group. */
+  group: string;
+  resource: string;
+  subresource?: string;
   namespace: string;
-  pod: string;
+  name?: string;
+}
+
+/** The action on a pod that reading (`get`) or writing (`patch`) its watchdogs stands for. */
+export const podAction = (verb: 'get' | 'patch', namespace: string, pod: string): ResourceAction => ({
+  verb,
+  group: '',
+  resource: 'pods',
+  namespace,
+  name: pod,
+});
+
+/** "patch on pods/eviction in namespace shop", for 403 messages. */
+export function describeAction(action: ResourceAction): string {
+  const resource = action.subresource ? `${action.resource}/${action.subresource}` : action.resource;
+  const group = action.group === '' ? '' : `.${action.group}`;
+  return `${action.verb} on ${resource}${group}${action.name ? ` ${action.name}` : ''} in namespace ${action.namespace}`;
 }
 
 /** The two cluster calls authorization needs; the real one is kubernetesClusterAuth. */
 export interface ClusterAuth {
   /** The token's user, or null when the cluster does not accept the token. */
   reviewToken(token: string): Promise<ReviewedUser | null>;
-  /** Whether `user` may `verb` `pods` in `namespace` (SubjectAccessReview). */
-  canAccessPods(user: ReviewedUser, verb: PodAction['verb'], namespace: string): Promise<boolean>;
+  /** Whether `user` may do `action` (SubjectAccessReview). */
+  canAccess(user: ReviewedUser, action: ResourceAction): Promise<boolean>;
 }
 
 export interface Authorizer {
   /** The caller presenting this Authorization header; throws a 401 HttpError if none or not accepted. */
   authenticate(authorization: string | undefined): Promise<Caller>;
   /** Whether the caller may do `action`. */
-  authorize(caller: Caller, action: PodAction): Promise<boolean>;
+  authorize(caller: Caller, action: ResourceAction): Promise<boolean>;
 }
 
 export const POD_NAME_EXTRA = 'authentication.kubernetes.io/pod-name';
@@ -98,9 +120,10 @@ export function createAuthorizer(options: { cluster: ClusterAuth; embeddedToken?
 
     async authorize(caller, action) {
       if (caller.kind === 'embedded') return true;
-      if (action.verb === 'patch' && isPodOwnToken(caller.user, action.namespace, action.pod)) return true;
+      const ownPodWrite = action.verb === 'patch' && action.group === '' && action.resource === 'pods' && action.subresource === undefined;
+      if (ownPodWrite && action.name !== undefined && isPodOwnToken(caller.user, action.namespace, action.name)) return true;
       try {
-        return await cluster.canAccessPods(caller.user, action.verb, action.namespace);
+        return await cluster.canAccess(caller.user, action);
       } catch (err) {
         throw unavailable('cannot check permissions: the Kubernetes apiserver did not answer the SubjectAccessReview', err);
       }
@@ -122,7 +145,8 @@ export function kubernetesClusterAuth(kc: KubeConfig, timeoutMs = CLUSTER_TIMEOU
       const { username, uid, groups, extra } = status.user;
       return { username, ...(uid === undefined ? {} : { uid }), groups: groups ?? [], extra: extra ?? {} };
     },
-    async canAccessPods(user, verb, namespace) {
+    async canAccess(user, action) {
+      const { verb, group, resource, subresource, namespace, name } = action;
       const review = await authorization.createSubjectAccessReview(
         {
           body: {
@@ -131,7 +155,7 @@ export function kubernetesClusterAuth(kc: KubeConfig, timeoutMs = CLUSTER_TIMEOU
               groups: user.groups,
               ...(user.uid === undefined ? {} : { uid: user.uid }),
               extra: user.extra,
-              resourceAttributes: { namespace, verb, resource: 'pods', group: '' },
+              resourceAttributes: { namespace, verb, group, resource, ...(subresource ? { subresource } : {}), ...(name ? { name } : {}) },
             },
           },
         },

@@ -9,7 +9,7 @@
  * the pod read (404). Writes go through writePodStatuses: a merge patch of our own keys and the
  * recomputed health label, guarded by resourceVersion.
  */
-import express, { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import express, { Router, type Response } from 'express';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { writePodStatuses } from '../activities/pod-status';
@@ -28,8 +28,9 @@ import {
 } from '../domain/watchdog-status';
 import { kubernetesErrorStatus } from '../platform/kubernetes';
 import type { Logger } from '../platform/logger';
-import type { Authorizer, Caller, PodAction } from './auth';
-import { HttpError, invalidInput, type ErrorDetail } from './http-errors';
+import { podAction, type Authorizer } from './auth';
+import { fromProblem, hasBody, parseInput, routeHelpers } from './routes';
+import { HttpError } from './http-errors';
 
 /** The pod calls the API makes; a CoreV1Api has them. */
 export type PodAccessor = Pick<CoreV1Api, 'readNamespacedPod' | 'patchNamespacedPod'>;
@@ -75,13 +76,6 @@ export const MAX_BODY = '16kb';
 // Input
 // ---------------------------------------------------------------------------
 
-const fromProblem =
-  (problemOf: (value: string) => string | null) =>
-  (value: string, ctx: z.core.$RefinementCtx<string>): void => {
-    const problem = problemOf(value);
-    if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
-  };
-
 const podParams = z.object({
   namespace: z.string().superRefine(fromProblem((v) => (dns1123LabelError(v) === null ? null : `'${v}' is not a namespace name: ${dns1123LabelError(v)}`))),
   pod: z.string().superRefine(fromProblem((v) => (dns1123SubdomainError(v) === null ? null : `'${v}' is not a pod name: ${dns1123SubdomainError(v)}`))),
@@ -107,23 +101,8 @@ const putBody = z.strictObject({
     .default(''),
 });
 
-function issuesToDetails(issues: readonly z.core.$ZodIssue[], where: 'path' | 'body'): ErrorDetail[] {
-  return issues.flatMap((issue) => {
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({ field: key, message: 'unknown field, expected level or message' }));
-    }
-    if (issue.path.length === 0) {
-      return [{ field: where, message: issue.code === 'invalid_type' ? 'expected a JSON object {level, message}' : issue.message }];
-    }
-    return [{ field: issue.path.map(String).join('.'), message: issue.message }];
-  });
-}
-
-function parse<T extends z.ZodType>(schema: T, input: unknown, where: 'path' | 'body'): z.output<T> {
-  const parsed = schema.safeParse(input);
-  if (!parsed.success) throw invalidInput(issuesToDetails(parsed.error.issues, where));
-  return parsed.data;
-}
+const PATH = { where: 'path', expected: 'a path', fields: 'namespace, pod or name' };
+const BODY = { where: 'body', expected: 'a JSON object {level, message}', fields: 'level or message' };
 
 // ---------------------------------------------------------------------------
 // Output
@@ -147,53 +126,16 @@ export function watchdogView(record: WatchdogRecord): WatchdogView {
 // The router
 // ---------------------------------------------------------------------------
 
-const hasBody = (req: Request): boolean =>
-  req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? '0') > 0;
 const podNotFound = (namespace: string, pod: string) => new HttpError(404, `pod ${namespace}/${pod} not found`);
-
-interface Authenticated {
-  caller: Caller;
-}
 
 export function createWatchdogRouter(deps: WatchdogRouterDeps): Router {
   const { pods, authorizer, logger } = deps;
   const now = deps.now ?? (() => new Date());
   const router = Router();
 
-  /** 5xx HttpErrors (the cluster did not answer an auth review) are logged with their cause. */
-  const fail = (req: Request, next: NextFunction, err: unknown) => {
-    if (err instanceof HttpError && err.status >= 500) {
-      logger.warn({ err: (err as { cause?: unknown }).cause ?? err, method: req.method, path: req.path }, err.message);
-    }
-    next(err);
-  };
-  const handle =
-    (fn: (req: Request, res: Response) => Promise<void>): RequestHandler =>
-    (req, res, next) => {
-      fn(req, res).catch((err: unknown) => fail(req, next, err));
-    };
-
-  // Authentication comes before the body is read, so unauthenticated callers cost no parsing.
-  const requireCaller: RequestHandler = (req, res, next) => {
-    authorizer.authenticate(req.headers.authorization).then(
-      (caller) => {
-        (res.locals as Authenticated).caller = caller;
-        next();
-      },
-      (err: unknown) => {
-        if (err instanceof HttpError && err.status === 401) res.set('WWW-Authenticate', 'Bearer');
-        fail(req, next, err);
-      },
-    );
-  };
-
-  const authorize = async (res: Response, action: PodAction) => {
-    const { caller } = res.locals as Authenticated;
-    if (!(await authorizer.authorize(caller, action))) {
-      const what = action.verb === 'patch' ? 'write watchdogs of' : 'read watchdogs of';
-      throw new HttpError(403, `not allowed to ${what} pod ${action.namespace}/${action.pod} (needs ${action.verb} on pods in namespace ${action.namespace})`);
-    }
-  };
+  const { requireCaller, handle, authorize: allow } = routeHelpers(authorizer, logger);
+  const authorize = (res: Response, verb: 'get' | 'patch', namespace: string, pod: string) =>
+    allow(res, podAction(verb, namespace, pod), `${verb === 'patch' ? 'write' : 'read'} watchdogs of pod ${namespace}/${pod}`);
 
   const json = express.json({ type: () => true, limit: MAX_BODY });
 
@@ -202,10 +144,10 @@ export function createWatchdogRouter(deps: WatchdogRouterDeps): Router {
     requireCaller,
     json,
     handle(async (req, res) => {
-      const { namespace, pod, name } = parse(watchdogParams, req.params, 'path');
+      const { namespace, pod, name } = parseInput(watchdogParams, req.params, PATH);
       // body-parser turns an empty body into {}; an empty body is a missing one.
-      const { level, message } = parse(putBody, hasBody(req) ? req.body : undefined, 'body');
-      await authorize(res, { verb: 'patch', namespace, pod });
+      const { level, message } = parseInput(putBody, hasBody(req) ? req.body : undefined, BODY);
+      await authorize(res, 'patch', namespace, pod);
 
       const value = formatStatus({ level, time: now(), message });
       const key = statusAnnotationKey(name);
@@ -228,8 +170,8 @@ export function createWatchdogRouter(deps: WatchdogRouterDeps): Router {
     '/v1/namespaces/:namespace/pods/:pod/watchdogs',
     requireCaller,
     handle(async (req, res) => {
-      const { namespace, pod } = parse(podParams, req.params, 'path');
-      await authorize(res, { verb: 'get', namespace, pod });
+      const { namespace, pod } = parseInput(podParams, req.params, PATH);
+      await authorize(res, 'get', namespace, pod);
       let annotations: Record<string, string> | undefined;
       try {
         annotations = (await pods.readNamespacedPod({ namespace, name: pod })).metadata?.annotations;

@@ -66,7 +66,8 @@ function setup(options: { clusterDown?: boolean } = {}) {
   const sars: Array<{ user: string; verb: string; namespace: string }> = [];
   const cluster: ClusterAuth = {
     reviewToken: (token) => (options.clusterDown ? Promise.reject(new Error('ECONNREFUSED')) : Promise.resolve(users[token] ?? null)),
-    canAccessPods: (user, verb, namespace) => {
+    canAccess: (user, { verb, namespace, resource }) => {
+      expect(resource).toBe('pods');
       sars.push({ user: user.username, verb, namespace });
       return Promise.resolve(user === admin || (user === reader && verb === 'get'));
     },
