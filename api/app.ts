@@ -1,4 +1,4 @@
-/** The HTTP API: health, readiness, metrics and (when given its dependencies) the watchdog API. */
+/** The HTTP API: health, readiness, metrics and (when given their dependencies) the watchdog and repair APIs. */
 import express, { type Express, type RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 import { describeError } from '../platform/errors';
@@ -6,6 +6,7 @@ import type { Logger } from '../platform/logger';
 import { createHttpRequestDuration } from './http-metrics';
 import type { Authorizer } from './auth';
 import { errorHandler, notFound } from './http-errors';
+import { createRepairRouter, type RepairControl } from './repair';
 import { createWatchdogRouter, type PodAccessor } from './watchdogs';
 
 export type ReadinessCheck = () => Promise<void>;
@@ -24,6 +25,8 @@ export interface AppDeps {
    * them the /v1 watchdog routes are not served.
    */
   watchdogs?: { pods: PodAccessor; authorizer: Authorizer; now?: () => Date };
+  /** The repair routes' access to the repair workflows. Without it they are not served. */
+  repair?: { control: RepairControl; authorizer: Authorizer; temporalUi?: { url: string; namespace: string } };
 }
 
 const DEFAULT_CHECK_TIMEOUT_MS = 5000;
@@ -94,6 +97,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   if (deps.watchdogs) app.use(createWatchdogRouter({ ...deps.watchdogs, logger }));
+  if (deps.repair) app.use(createRepairRouter({ ...deps.repair, logger }));
 
   app.use(notFound);
   app.use(errorHandler(logger));

@@ -9,6 +9,7 @@ import { createMetricsRegistry } from '../platform/metrics';
 import { checkTemporal, connectClient } from '../platform/temporal';
 import { createApp } from './app';
 import { createAuthorizer, kubernetesClusterAuth } from './auth';
+import { temporalRepairControl } from './repair';
 
 async function main(): Promise<void> {
   const config = exitOnConfigError(() => loadConfig());
@@ -16,14 +17,20 @@ async function main(): Promise<void> {
   const logger = rootLogger.child({ component: 'api' });
   try {
     const kubeConfig = exitOnConfigError(() => loadKubeConfig(config));
-    const { connection } = await connectClient(config);
+    const { connection, client } = await connectClient(config);
+    const authorizer = createAuthorizer({ cluster: kubernetesClusterAuth(kubeConfig), embeddedToken: config.api.token });
     const app = createApp({
       logger: rootLogger,
       registry: createMetricsRegistry(),
       checks: { temporal: () => checkTemporal(connection), kubernetes: () => checkKubernetes(kubeConfig) },
       watchdogs: {
         pods: kubeConfig.makeApiClient(CoreV1Api),
-        authorizer: createAuthorizer({ cluster: kubernetesClusterAuth(kubeConfig), embeddedToken: config.api.token }),
+        authorizer,
+      },
+      repair: {
+        control: temporalRepairControl(client),
+        authorizer,
+        ...(config.temporal.uiUrl && { temporalUi: { url: config.temporal.uiUrl, namespace: config.temporal.namespace } }),
       },
     });
 

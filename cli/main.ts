@@ -6,6 +6,7 @@
  * value), 1 when a command itself fails.
  */
 import { Command, CommanderError, type OutputConfiguration } from 'commander';
+import { registerRepairCommand } from './repair';
 import { registerTestWorkloadCommand } from './test-workload';
 import { registerWatchdogCommand } from './watchdog';
 import { registerWatchdogHealthzCommand } from './watchdog-healthz';
@@ -28,6 +29,7 @@ export function createProgram(output?: OutputConfiguration): Command {
   registerTestWorkloadCommand(program);
   registerWatchdogCommand(program);
   registerWatchdogHealthzCommand(program);
+  registerRepairCommand(program);
   return program;
 }
 
