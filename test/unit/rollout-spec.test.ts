@@ -47,6 +47,13 @@ function withField(path: string, value: unknown): Record<string, unknown> {
   return spec;
 }
 
+function expectOneProblem(input: unknown, path: string, message: string): void {
+  const found = problems(input);
+  expect(found).toHaveLength(1);
+  expect(found[0]!.path).toBe(path);
+  expect(found[0]!.message).toContain(message);
+}
+
 describe('parseRolloutSpec: defaults', () => {
   it('fills gate, rollback, supersede and approval defaults', () => {
     const spec = parsed({ ...minimal(), stages: [{ replicas: 1, bakeSeconds: 0, approval: { timeoutSeconds: 30 } }] });
@@ -175,10 +182,7 @@ describe('parseRolloutSpec: target', () => {
     ['target.name', 5, 'target.name', 'expected a string'],
     ['target', 'shop/web', 'target', 'expected a JSON object, got string'],
   ])('%s = %p', (field, value, path, message) => {
-    const found = problems(withField(field, value));
-    expect(found).toHaveLength(1);
-    expect(found[0]!.path).toBe(path);
-    expect(found[0]!.message).toContain(message);
+    expectOneProblem(withField(field, value), path, message);
   });
 
   it('accepts a dotted workload name', () => {
@@ -248,10 +252,7 @@ describe('parseRolloutSpec: gate, rollback, requestId, supersede', () => {
     ['supersede', 'yes', 'supersede', 'expected true or false'],
     ['extra', 1, 'extra', 'unknown field'],
   ])('%s = %p', (field, value, path, message) => {
-    const found = problems(withField(field, value));
-    expect(found).toHaveLength(1);
-    expect(found[0]!.path).toBe(path);
-    expect(found[0]!.message).toContain(message);
+    expectOneProblem(withField(field, value), path, message);
   });
 
   it('accepts gate values at their bounds', () => {
