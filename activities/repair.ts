@@ -23,7 +23,7 @@ import {
   type V1PodDisruptionBudget,
 } from '@kubernetes/client-node';
 import { Context } from '@temporalio/activity';
-import { EVENT_REPORTING_CONTROLLER, EVICTION_EVENT_REASON, HEALTH_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ROLLOUT_ANNOTATION } from '../domain/keys';
+import { EVENT_REPORTING_CONTROLLER, EVICTION_EVENT_REASON, FIELD_MANAGER, HEALTH_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ROLLOUT_ANNOTATION } from '../domain/keys';
 import { labelSelectorMatches } from '../domain/label-selector';
 import type {
   ErrorWatchdog,
@@ -404,6 +404,7 @@ export async function evictPods(input: EvictPodsInput, kube: RepairKube, options
           metadata: { name: request.name, namespace },
           deleteOptions: { gracePeriodSeconds: input.gracePeriodSeconds, preconditions: { uid: request.uid } },
         },
+        fieldManager: FIELD_MANAGER,
       });
       const at = now();
       outcome = { uid: request.uid, name: request.name, result: 'evicted', httpStatus: response.httpStatusCode, message: 'evicted', at: at.toISOString() };
@@ -426,7 +427,7 @@ export async function evictPods(input: EvictPodsInput, kube: RepairKube, options
 /** Records the eviction Event; null when recorded (409: already recorded by an earlier attempt), else why not. */
 async function recordEvictionEvent(kube: RepairKube, namespace: string, request: EvictionRequest, at: Date, reportingInstance: string): Promise<string | null> {
   try {
-    await kube.events.createNamespacedEvent({ namespace, body: evictionEvent(namespace, request, at, reportingInstance) });
+    await kube.events.createNamespacedEvent({ namespace, body: evictionEvent(namespace, request, at, reportingInstance), fieldManager: FIELD_MANAGER });
     return null;
   } catch (error) {
     if (kubernetesErrorStatus(error) === 409) return null;

@@ -189,11 +189,13 @@ describe('evictPods', () => {
         metadata: { name: 'a', namespace: 'shop' },
         deleteOptions: { gracePeriodSeconds: 30, preconditions: { uid: 'uid-a' } },
       },
+      fieldManager: 'autocrane',
     });
     // An Event for the evicted pod only.
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
       namespace: 'shop',
+      fieldManager: 'autocrane',
       body: {
         metadata: { name: 'a.evicted.uid-a', namespace: 'shop' },
         reason: 'AutoCraneEvicted',
