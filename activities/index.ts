@@ -1,18 +1,22 @@
 /** All activities the worker registers, built from the process's dependencies. */
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { RepairActivities } from '../domain/repair-types';
 import { createClusterActivities } from './cluster';
+import { createRepairActivities, type RepairActivityOptions } from './repair';
 import { createWatchdogActivities, type WatchdogActivityOptions } from './watchdogs';
 
 export interface ActivityDeps {
   kubeConfig: KubeConfig;
   watchdogs: WatchdogActivityOptions;
+  repair?: RepairActivityOptions;
 }
 
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createClusterActivities(deps.kubeConfig),
     ...createWatchdogActivities(deps.kubeConfig, deps.watchdogs),
-  };
+    ...createRepairActivities(deps.kubeConfig, deps.repair),
+  } satisfies RepairActivities;
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -5,6 +5,7 @@ import { reportFatal } from '../platform/errors';
 import { loadKubeConfig } from '../platform/kubernetes';
 import { createLogger, installTemporalRuntimeLogger } from '../platform/logger';
 import { connectClient, connectTemporal } from '../platform/temporal';
+import { createRepairMetrics } from '../activities/repair-metrics';
 import { createWatchdogMetrics } from '../activities/watchdog-metrics';
 import { createMetricsRegistry } from '../platform/metrics';
 import { startMetricsServer } from './metrics-server';
@@ -33,7 +34,11 @@ async function main(): Promise<void> {
         connection,
         namespace: config.temporal.namespace,
         taskQueue: config.temporal.taskQueue,
-        activities: createActivities({ kubeConfig, watchdogs: { ...config.watchdogs, metrics: createWatchdogMetrics(registry) } }),
+        activities: createActivities({
+          kubeConfig,
+          watchdogs: { ...config.watchdogs, metrics: createWatchdogMetrics(registry) },
+          repair: { metrics: createRepairMetrics(registry) },
+        }),
         shutdownGraceTime: config.worker.shutdownGraceSeconds * 1000,
         logger,
       });

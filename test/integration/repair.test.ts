@@ -1,0 +1,276 @@
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import type { RepairPolicy, RepairView } from '../../domain/repair';
+import { EVICTION_EVENT_REASON } from '../../domain/keys';
+import { startStoppedComponent, stopComponent } from '../../stack/stack';
+import { createWorker } from '../../workers/worker-factory';
+import { repairWorkflow } from '../../workflows';
+import { repairStateQuery, repairWorkflowId } from '../../workflows/repair-messages';
+import { probeScheduleId } from '../../workers/probe-schedules';
+import { repairPolicy } from '../fixtures/repair';
+import { eventually, freshNamespace, type KubeClients, sandboxClients } from '../support/kube';
+import { killAndWait, spawnWorker } from '../support/processes';
+import { tierStack } from '../support/stacks';
+import { temporalClients, type TemporalClients, uniqueTaskQueue } from '../support/temporal';
+import { deployment, livePods, markPodError, markPodHealthy, readyPods, statefulSet, watchAvailability } from '../support/workloads';
+
+/** Issue 4 §6: repair on the sandbox cluster, with the real activities and the real dev server. */
+describe('repair on the sandbox cluster', () => {
+  let k: KubeClients;
+  let temporal: TemporalClients;
+  let worker: Worker;
+  let running: Promise<void>;
+  const taskQueue = uniqueTaskQueue('repair');
+  const handles: WorkflowHandle[] = [];
+  const namespaces: string[] = [];
+
+  beforeAll(async () => {
+    k = sandboxClients();
+    const stack = tierStack('integration');
+    temporal = await temporalClients(stack);
+    worker = await createWorker({
+      connection: temporal.nativeConnection,
+      namespace: stack.temporalNamespace,
+      taskQueue,
+      activities: createActivities({ kubeConfig: k.kc, watchdogs: { probeTimeoutSeconds: 5, probeConcurrency: 4 } }),
+    });
+    running = worker.run();
+  });
+
+  afterAll(async () => {
+    for (const handle of handles) await handle.terminate('test done').catch(() => undefined);
+    worker.shutdown();
+    await running;
+    await temporal.close();
+    for (const name of namespaces) await k.core.deleteNamespace({ name }).catch(() => undefined);
+  });
+
+  async function namespace(prefix: string): Promise<string> {
+    const name = await freshNamespace(k.core, prefix);
+    namespaces.push(name);
+    return name;
+  }
+
+  async function startRepair(ns: string, overrides: Partial<RepairPolicy>): Promise<WorkflowHandle<typeof repairWorkflow>> {
+    const policy = repairPolicy({ intervalSeconds: 1, gracePeriodSeconds: 0, failingSweeps: 2, workloadLimit: { percent: 100 }, namespaceLimit: { percent: 100 }, ...overrides });
+    const handle = await temporal.client.workflow.start(repairWorkflow, { taskQueue, workflowId: repairWorkflowId(ns), args: [{ namespace: ns, policy }] });
+    handles.push(handle);
+    return handle;
+  }
+
+  const view = (handle: WorkflowHandle): Promise<RepairView> => handle.query(repairStateQuery);
+
+  async function evictionEvents(ns: string) {
+    const events = (await k.core.listNamespacedEvent({ namespace: ns })).items;
+    return events.filter((e) => e.reason === EVICTION_EVENT_REASON);
+  }
+
+  test('6 pods, PDB maxUnavailable 1, 3 in error: never more than 1 unavailable, all 3 replaced', async () => {
+    const ns = await namespace('repair-pdb');
+    await k.apps.createNamespacedDeployment({ namespace: ns, body: deployment('web', 6) });
+    await k.policy.createNamespacedPodDisruptionBudget({
+      namespace: ns,
+      body: { metadata: { name: 'web' }, spec: { maxUnavailable: 1, selector: { matchLabels: { app: 'web' } } } },
+    });
+    const pods = await readyPods(k.core, ns, 'web', 6, eventually);
+    await eventually(async () => {
+      const pdb = await k.policy.readNamespacedPodDisruptionBudget({ name: 'web', namespace: ns });
+      if (pdb.status?.disruptionsAllowed !== 1) throw new Error(JSON.stringify(pdb.status));
+    });
+    const availability = await watchAvailability(k.kc, ns, 'web');
+    try {
+      await availability.arm(6, eventually);
+      const broken = pods.slice(0, 3).map((p) => ({ name: p.metadata!.name!, uid: p.metadata!.uid! }));
+      for (const pod of broken) await markPodError(k.core, ns, pod.name);
+      const handle = await startRepair(ns, {});
+
+      await eventually(async () => {
+        const live = await livePods(k.core, ns, 'web');
+        const uids = new Set(live.map((p) => p.metadata?.uid));
+        if (broken.some((b) => uids.has(b.uid))) throw new Error('broken pods not replaced yet');
+        await readyPods(k.core, ns, 'web', 6, (fn) => fn());
+      }, 120_000);
+
+      expect(availability.error).toBeUndefined();
+      expect(availability.minimum).toBeGreaterThanOrEqual(5);
+      const state = await view(handle);
+      expect(state.recentEvictions.map((e) => e.uid).sort()).toEqual(broken.map((b) => b.uid).sort());
+      // Three evictions at once meet the PDB: at least one 429 is on record with the PDB's message.
+      expect(state.refusals.length).toBeGreaterThan(0);
+      expect(state.refusals[0]).toMatchObject({ result: 'refused', httpStatus: 429, message: expect.stringMatching(/disruption budget/i) });
+      const events = await evictionEvents(ns);
+      expect(events.map((e) => e.involvedObject?.uid).sort()).toEqual(broken.map((b) => b.uid).sort());
+      expect(events[0]?.message).toMatch(/app/);
+    } finally {
+      availability.stop();
+    }
+  });
+
+  test('no PDB, failing limit 1 per window: at most 1 eviction per window', async () => {
+    const ns = await namespace('repair-limit');
+    await k.apps.createNamespacedDeployment({ namespace: ns, body: deployment('api', 3) });
+    const pods = await readyPods(k.core, ns, 'api', 3, eventually);
+    for (const pod of pods) await markPodError(k.core, ns, pod.metadata!.name!);
+    const windowSeconds = 12;
+    const handle = await startRepair(ns, { unprotectedPods: 'evict', workloadLimit: { count: 1 }, limitWindowSeconds: windowSeconds });
+
+    const first = await eventually(async () => {
+      const state = await view(handle);
+      if (state.recentEvictions.length === 0) throw new Error('no eviction yet');
+      return state;
+    }, 60_000);
+    expect(first.recentEvictions).toHaveLength(1);
+    const firstAt = Date.parse(first.recentEvictions[0]!.at);
+    // For the rest of the window the other two are held back by the limit, and nothing else is evicted.
+    await eventually(async () => {
+      const state = await view(handle);
+      expect(state.heldBack.filter((h) => h.reason === 'workload-limit')).toHaveLength(2);
+    }, 10_000);
+    const untilWindowEnd = firstAt + windowSeconds * 1000 - Date.now() - 1000;
+    if (untilWindowEnd > 0) await new Promise((r) => setTimeout(r, untilWindowEnd));
+    expect((await view(handle)).recentEvictions).toHaveLength(1);
+
+    const second = await eventually(async () => {
+      const state = await view(handle);
+      if (state.recentEvictions.length < 2) throw new Error('no second eviction yet');
+      return state;
+    }, 30_000);
+    const secondAt = Date.parse(second.recentEvictions[1]!.at);
+    expect(secondAt - firstAt).toBeGreaterThanOrEqual(windowSeconds * 1000);
+    expect(second.recentEvictions).toHaveLength(2);
+  });
+
+  test('a pod that recovers before the threshold is not evicted', async () => {
+    const ns = await namespace('repair-recover');
+    await k.apps.createNamespacedDeployment({ namespace: ns, body: deployment('web', 2) });
+    const [pod] = await readyPods(k.core, ns, 'web', 2, eventually);
+    const name = pod!.metadata!.name!;
+    await markPodError(k.core, ns, name);
+    const handle = await startRepair(ns, { failingSweeps: 5, unprotectedPods: 'evict' });
+    await eventually(async () => expect((await view(handle)).failing[0]?.failingSweeps).toBeGreaterThanOrEqual(2), 30_000);
+    await markPodHealthy(k.core, ns, name);
+    const sweepAtRecovery = (await view(handle)).sweep;
+    await eventually(async () => expect((await view(handle)).sweep).toBeGreaterThanOrEqual(sweepAtRecovery + 6), 30_000);
+
+    const state = await view(handle);
+    expect(state.failing).toEqual([]);
+    expect(state.recentEvictions).toEqual([]);
+    expect((await k.core.readNamespacedPod({ namespace: ns, name })).metadata?.uid).toBe(pod!.metadata!.uid);
+    expect(await evictionEvents(ns)).toEqual([]);
+  });
+
+  test('a StatefulSet pod replaced under the same name starts counting from 0', async () => {
+    const ns = await namespace('repair-sts');
+    await k.apps.createNamespacedStatefulSet({ namespace: ns, body: statefulSet('db', 1) });
+    const [old] = await readyPods(k.core, ns, 'db', 1, eventually);
+    await markPodError(k.core, ns, 'db-0');
+    const handle = await startRepair(ns, { failingSweeps: 4, unprotectedPods: 'evict' });
+    await eventually(async () => expect((await view(handle)).failing[0]?.failingSweeps).toBe(3), 30_000);
+
+    // Replaced by someone else (here a plain delete) before repair got to it.
+    await k.core.deleteNamespacedPod({ namespace: ns, name: 'db-0', gracePeriodSeconds: 0 });
+    const [replacement] = await eventually(async () => {
+      const pods = await readyPods(k.core, ns, 'db', 1, (fn) => fn());
+      if (pods[0]?.metadata?.uid === old!.metadata!.uid) throw new Error('not replaced yet');
+      return pods;
+    }, 60_000);
+    await markPodError(k.core, ns, 'db-0');
+    const newUid = replacement!.metadata!.uid!;
+
+    const first = await eventually(async () => {
+      const state = await view(handle);
+      const tracked = state.failing.find((f) => f.uid === newUid);
+      if (!tracked) throw new Error('replacement not tracked yet');
+      return tracked;
+    }, 30_000);
+    expect(first.failingSweeps).toBeLessThanOrEqual(2);
+    // It is evicted only after its own 4 sweeps.
+    const state = await eventually(async () => {
+      const s = await view(handle);
+      if (s.recentEvictions.length === 0) throw new Error('not evicted yet');
+      return s;
+    }, 60_000);
+    expect(state.recentEvictions).toEqual([expect.objectContaining({ uid: newUid, name: 'db-0', failingSweeps: 4, workload: 'StatefulSet/db' })]);
+  });
+
+  test('a Temporal server restart in the middle of a cycle: repair goes on and keeps its counts', async () => {
+    const stack = tierStack('integration');
+    const ns = await namespace('repair-restart');
+    await k.apps.createNamespacedDeployment({ namespace: ns, body: deployment('web', 2) });
+    const [pod] = await readyPods(k.core, ns, 'web', 2, eventually);
+    await markPodError(k.core, ns, pod!.metadata!.name!);
+    const handle = await startRepair(ns, { failingSweeps: 6, unprotectedPods: 'evict' });
+    await eventually(async () => expect((await view(handle)).failing[0]?.failingSweeps).toBeGreaterThanOrEqual(2), 30_000);
+    const before = await view(handle);
+
+    await stopComponent('temporal', stack.stateDir);
+    await startStoppedComponent('temporal', { stateDir: stack.stateDir });
+
+    const state = await eventually(async () => {
+      const s = await view(handle);
+      if (s.recentEvictions.length === 0) throw new Error('not evicted yet');
+      return s;
+    }, 90_000);
+    expect(state.recentEvictions[0]).toMatchObject({ uid: pod!.metadata!.uid, failingSweeps: 6, failingSince: before.failing[0]!.failingSince });
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+  });
+
+  describe('with the real worker process', () => {
+    const workers: ChildProcess[] = [];
+    afterAll(async () => {
+      for (const w of workers) await killAndWait(w, 'SIGKILL');
+    });
+
+    test('SIGKILL between sweeps loses no counts and evicts once', async () => {
+      const stack = tierStack('integration');
+      const ns = await namespace('repair-crash');
+      await k.apps.createNamespacedDeployment({ namespace: ns, body: deployment('web', 2) });
+      const [pod] = await readyPods(k.core, ns, 'web', 2, eventually);
+      const podName = pod!.metadata!.name!;
+      await markPodError(k.core, ns, podName);
+      const env = {
+        KUBECONFIG: stack.kubeconfig!,
+        TEMPORAL_ADDRESS: stack.temporalAddress,
+        AUTOCRANE_TASK_QUEUE: uniqueTaskQueue('repair-crash'),
+        AUTOCRANE_WATCH_NAMESPACES: ns,
+        AUTOCRANE_PROBE_INTERVAL_SECONDS: '3600',
+        AUTOCRANE_REPAIR_INTERVAL_SECONDS: '2',
+        AUTOCRANE_REPAIR_FAILING_SWEEPS: '5',
+        AUTOCRANE_REPAIR_GRACE_PERIOD_SECONDS: '0',
+        AUTOCRANE_REPAIR_UNPROTECTED_PODS: 'evict',
+      };
+      const log = (n: number) => join(stack.stateDir, 'logs', `repair-worker-${ns}-${n}.log`);
+      workers.push(spawnWorker(env, log(1)));
+      const handle = temporal.client.workflow.getHandle(repairWorkflowId(ns));
+      handles.push(handle);
+      try {
+        await eventually(async () => expect((await view(handle)).failing[0]?.failingSweeps).toBeGreaterThanOrEqual(2), 60_000);
+        // Between sweeps: right after one finished, with ~2 s until the next.
+        const before = await view(handle);
+        await killAndWait(workers[0]!, 'SIGKILL');
+        await new Promise((r) => setTimeout(r, 3000));
+        workers.push(spawnWorker(env, log(2)));
+
+        const state = await eventually(async () => {
+          const s = await view(handle);
+          if (s.recentEvictions.length === 0) throw new Error('not evicted yet');
+          return s;
+        }, 90_000);
+        // The streak that began before the crash is the one that reached the threshold.
+        expect(state.recentEvictions).toEqual([expect.objectContaining({ uid: pod!.metadata!.uid, failingSweeps: 5, failingSince: before.failing[0]!.failingSince })]);
+        // A few more sweeps later: still one eviction, one Event, and one replacement pod.
+        const sweepNow = state.sweep;
+        await eventually(async () => expect((await view(handle)).sweep).toBeGreaterThanOrEqual(sweepNow + 2), 30_000);
+        expect((await view(handle)).totals.evicted).toBe(1);
+        expect(await evictionEvents(ns)).toHaveLength(1);
+        const live = await readyPods(k.core, ns, 'web', 2, eventually);
+        expect(live.map((p) => p.metadata?.name)).not.toContain(podName);
+      } finally {
+        await temporal.client.schedule.getHandle(probeScheduleId(ns)).delete().catch(() => undefined);
+      }
+    });
+  });
+});
