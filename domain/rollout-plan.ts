@@ -1,0 +1,376 @@
+/**
+ * Stage arithmetic: how many replicas each stage puts on the new template, and the ordered
+ * Kubernetes actions that move a workload between stages, promote it and roll it back while
+ * ready pods stay at or above replicas − maxUnavailable (the workload's own promise).
+ *
+ * Deployments (a canary Deployment carries the new template; the stable one shrinks):
+ *  - Replicas move between the two in chunks. A chunk of `a` replicas uses surge first: the
+ *    receiver grows by `a` and, once its new pods are ready, the giver shrinks by `a`. Only
+ *    when `a` exceeds maxSurge does the giver shrink first, by `a − maxSurge` ≤ maxUnavailable.
+ *    So pods never exceed R + maxSurge and ready pods never drop below R − maxUnavailable
+ *    (R: the stable Deployment's replicas when the rollout began). Pods that are terminating
+ *    are not counted, as Kubernetes' own Deployment controller does not count them.
+ *  - Promotion: the stable Deployment gets the new template at its current size (Kubernetes
+ *    rolls it with its own maxSurge/maxUnavailable, resolved at that smaller size, which never
+ *    allow more than at R, so the bound holds with the canary's pods on top); then replicas move
+ *    from canary back to stable in chunks; then the canary is deleted.
+ *  - Rollback: canary pods that are not ready go first (a ReplicaSet removes not-ready pods
+ *    first when scaled down, and they do not count towards the bound); if the stable template
+ *    had been changed by a promotion, it is restored (Kubernetes rolls it back); then replicas
+ *    move from canary to stable in chunks; then the canary is deleted. Ready pods stay at or
+ *    above the bound (or what is left of them, when unready canary pods already broke it),
+ *    except in one case: unready canary pods after the stable template was promoted, where
+ *    Kubernetes' roll back of the stable Deployment may take its own maxUnavailable on top.
+ *  - maxSurge/maxUnavailable are resolved exactly like Kubernetes (ResolveFenceposts): surge
+ *    percentages round up, unavailable percentages round down, and when both come to 0,
+ *    maxUnavailable is 1. Recreate means maxSurge 0 and maxUnavailable R (Kubernetes stops
+ *    every pod at once for it), so AutoCrane may then do the same.
+ *
+ * StatefulSets (ordinal order, highest first, like Kubernetes):
+ *  - RollingUpdate: the new template is written together with partition = R, which updates no
+ *    pod; a stage of k updated pods sets partition = R − k. Kubernetes replaces the pods one at
+ *    a time (or maxUnavailable with its feature gate), keeping its own bound. Promotion sets
+ *    partition 0, then restores the partition the StatefulSet had before.
+ *  - OnDelete: a stage of k deletes the pods with ordinals R−k..R−1 that are not updated yet,
+ *    highest first, in batches of maxUnavailable (default 1), each batch waited for; pods
+ *    that are not ready go in the first batch, as deleting them costs no availability.
+ *  - Rollback restores the old template (with partition 0), deletes the updated pods that are
+ *    not ready (Kubernetes does not replace a stuck pod by itself, see "Forced rollback" in the
+ *    StatefulSet documentation), deletes the rest too for OnDelete (in batches), waits until
+ *    every pod runs the old template and is ready, and restores the original partition.
+ *
+ * Pure: no I/O, safe to import from workflows.
+ */
+import { parseShare, type StageReplicas } from './rollout-spec';
+
+// ---------------------------------------------------------------------------
+// int-or-percent, as Kubernetes resolves it
+// ---------------------------------------------------------------------------
+
+/** An IntOrString as found in a Kubernetes object: 3 or "25%". */
+export type IntOrPercent = number | string;
+
+const PERCENT_VALUE = /^([0-9]+)%$/;
+
+/**
+ * Kubernetes' GetScaledValueFromIntOrPercent: an integer as is; "N%" of `total`, rounded up
+ * or down. Throws RangeError for anything else (what the API server would not have accepted).
+ */
+export function scaledValue(value: IntOrPercent, total: number, roundUp: boolean): number {
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value) || value < 0) throw new RangeError(`invalid int-or-percent ${value}: expected a whole number ≥ 0`);
+    return value;
+  }
+  const match = PERCENT_VALUE.exec(value);
+  if (match === null) throw new RangeError(`invalid int-or-percent '${value}': expected a whole number or a percentage like '25%'`);
+  const scaled = (Number(match[1]) * total) / 100;
+  return roundUp ? Math.ceil(scaled) : Math.floor(scaled);
+}
+
+export interface DeploymentBudget {
+  maxSurge: number;
+  maxUnavailable: number;
+}
+
+/** Kubernetes' ResolveFenceposts: surge rounds up, unavailable down; both 0 → maxUnavailable 1. */
+export function resolveFenceposts(maxSurge: IntOrPercent | undefined, maxUnavailable: IntOrPercent | undefined, replicas: number): DeploymentBudget {
+  const surge = scaledValue(maxSurge ?? 0, replicas, true);
+  const unavailable = scaledValue(maxUnavailable ?? 0, replicas, false);
+  return { maxSurge: surge, maxUnavailable: surge === 0 && unavailable === 0 ? 1 : unavailable };
+}
+
+/** The part of a Deployment's spec.strategy that matters here. */
+export interface DeploymentStrategy {
+  type?: string;
+  rollingUpdate?: { maxSurge?: IntOrPercent; maxUnavailable?: IntOrPercent };
+}
+
+/** The API server's default for a missing maxSurge or maxUnavailable of a RollingUpdate Deployment. */
+export const DEFAULT_ROLLING_UPDATE = { maxSurge: '25%', maxUnavailable: '25%' } as const;
+
+/** A Deployment's maxSurge and maxUnavailable at `replicas` (see the module comment for Recreate). */
+export function deploymentBudget(strategy: DeploymentStrategy | undefined, replicas: number): DeploymentBudget {
+  if (strategy?.type === 'Recreate') return { maxSurge: 0, maxUnavailable: replicas };
+  const rolling = strategy?.rollingUpdate;
+  return resolveFenceposts(rolling?.maxSurge ?? DEFAULT_ROLLING_UPDATE.maxSurge, rolling?.maxUnavailable ?? DEFAULT_ROLLING_UPDATE.maxUnavailable, replicas);
+}
+
+/** A StatefulSet's maxUnavailable as Kubernetes resolves it: default 1, percentages round down, at least 1. */
+export function statefulSetMaxUnavailable(value: IntOrPercent | undefined, replicas: number): number {
+  return Math.max(1, scaledValue(value ?? 1, replicas, false));
+}
+
+// ---------------------------------------------------------------------------
+// Stage counts
+// ---------------------------------------------------------------------------
+
+/** Replicas on the new template for a stage share: percentages round up; at least 1, at most `total`. */
+export function stageUpdatedCount(replicas: StageReplicas, total: number): number {
+  if (total <= 0) return 0;
+  const share = parseShare(replicas);
+  const count = share.unit === 'percent' ? Math.ceil((share.value * total) / 100) : share.value;
+  return Math.min(total, Math.max(1, count));
+}
+
+/**
+ * Each stage's count of replicas on the new template. A stage never goes below the one before
+ * (a count followed by a smaller percentage keeps the count), since stages only move forward.
+ */
+export function resolveStageCounts(stages: readonly { replicas: StageReplicas }[], total: number): number[] {
+  const counts: number[] = [];
+  for (const stage of stages) counts.push(Math.max(counts[counts.length - 1] ?? 0, stageUpdatedCount(stage.replicas, total)));
+  return counts;
+}
+
+// ---------------------------------------------------------------------------
+// Deployments
+// ---------------------------------------------------------------------------
+
+export type DeploymentWorkload = 'canary' | 'stable';
+
+export type DeploymentAction =
+  /**
+   * Set the workload's replicas. wait: then wait until it has exactly `replicas` pods, all
+   * ready and on its current template; without wait, go on at once.
+   */
+  | { kind: 'scale'; workload: DeploymentWorkload; replicas: number; wait: boolean }
+  /** Give the stable Deployment the new or old template and wait until Kubernetes has rolled it and every pod is ready. */
+  | { kind: 'setStableTemplate'; template: 'new' | 'old' }
+  | { kind: 'deleteCanary' };
+
+export interface DeploymentCounts {
+  canary: number;
+  stable: number;
+}
+
+/**
+ * Moves `amount` replicas from `giver` to `receiver`, surge first (see the module comment).
+ * `counts` is updated as the actions are planned.
+ */
+function moveReplicas(counts: DeploymentCounts, giver: DeploymentWorkload, amount: number, budget: DeploymentBudget): DeploymentAction[] {
+  const receiver: DeploymentWorkload = giver === 'canary' ? 'stable' : 'canary';
+  const chunkSize = Math.max(1, budget.maxSurge + budget.maxUnavailable);
+  const actions: DeploymentAction[] = [];
+  let left = amount;
+  while (left > 0) {
+    const chunk = Math.min(left, chunkSize);
+    const first = Math.max(0, chunk - budget.maxSurge);
+    if (first > 0) {
+      counts[giver] -= first;
+      actions.push({ kind: 'scale', workload: giver, replicas: counts[giver], wait: false });
+    }
+    counts[receiver] += chunk;
+    actions.push({ kind: 'scale', workload: receiver, replicas: counts[receiver], wait: true });
+    if (chunk > first) {
+      counts[giver] -= chunk - first;
+      actions.push({ kind: 'scale', workload: giver, replicas: counts[giver], wait: true });
+    }
+    left -= chunk;
+  }
+  return actions;
+}
+
+/**
+ * The actions taking a Deployment rollout from `current` (canary + stable = total) to
+ * `canaryTarget` replicas on the canary. The canary must exist (with 0 replicas at first).
+ */
+export function planDeploymentStage(current: DeploymentCounts, canaryTarget: number, total: number, strategy: DeploymentStrategy | undefined): DeploymentAction[] {
+  checkCounts(current, total);
+  if (!Number.isInteger(canaryTarget) || canaryTarget < 0 || canaryTarget > total) {
+    throw new RangeError(`canary target ${canaryTarget} is outside 0..${total}`);
+  }
+  const counts = { ...current };
+  const budget = deploymentBudget(strategy, total);
+  const delta = canaryTarget - current.canary;
+  return delta >= 0 ? moveReplicas(counts, 'stable', delta, budget) : moveReplicas(counts, 'canary', -delta, budget);
+}
+
+/** The actions ending a Deployment rollout: stable on the new template with every replica, canary deleted. */
+export function planDeploymentPromotion(current: DeploymentCounts, total: number, strategy: DeploymentStrategy | undefined): DeploymentAction[] {
+  checkCounts(current, total);
+  const counts = { ...current };
+  return [
+    { kind: 'setStableTemplate', template: 'new' },
+    ...moveReplicas(counts, 'canary', counts.canary, deploymentBudget(strategy, total)),
+    { kind: 'deleteCanary' },
+  ];
+}
+
+export interface DeploymentRollbackState extends DeploymentCounts {
+  /** Canary pods that are ready now (≤ canary). */
+  canaryReady: number;
+  /** Whether a promotion has already given the stable Deployment the new template. */
+  stableOnNewTemplate: boolean;
+}
+
+/** The actions restoring the stable Deployment (old template, every replica) and deleting the canary. */
+export function planDeploymentRollback(state: DeploymentRollbackState, total: number, strategy: DeploymentStrategy | undefined): DeploymentAction[] {
+  checkCounts(state, total);
+  if (!Number.isInteger(state.canaryReady) || state.canaryReady < 0 || state.canaryReady > state.canary) {
+    throw new RangeError(`canaryReady ${state.canaryReady} is outside 0..${state.canary}`);
+  }
+  const counts: DeploymentCounts = { canary: state.canary, stable: state.stable };
+  const actions: DeploymentAction[] = [];
+  if (state.canaryReady < state.canary) {
+    counts.canary = state.canaryReady;
+    // No wait: the pods left may flap, and the ready count is not lowered by this step.
+    actions.push({ kind: 'scale', workload: 'canary', replicas: counts.canary, wait: false });
+  }
+  if (state.stableOnNewTemplate) actions.push({ kind: 'setStableTemplate', template: 'old' });
+  // Unready canary pods removed above are given back to the stable Deployment too.
+  const budget = deploymentBudget(strategy, total);
+  const missing = total - counts.canary - counts.stable;
+  if (missing > 0) {
+    counts.stable += missing;
+    actions.push({ kind: 'scale', workload: 'stable', replicas: counts.stable, wait: true });
+  }
+  actions.push(...moveReplicas(counts, 'canary', counts.canary, budget), { kind: 'deleteCanary' });
+  return actions;
+}
+
+function checkCounts(counts: DeploymentCounts, total: number): void {
+  if (!Number.isInteger(total) || total < 0) throw new RangeError(`total replicas ${total} must be a whole number ≥ 0`);
+  for (const workload of ['canary', 'stable'] as const) {
+    const n = counts[workload];
+    if (!Number.isInteger(n) || n < 0) throw new RangeError(`${workload} replicas ${n} must be a whole number ≥ 0`);
+  }
+  if (counts.canary + counts.stable !== total) {
+    throw new RangeError(`canary ${counts.canary} + stable ${counts.stable} must equal the total ${total}`);
+  }
+}
+
+export interface PlanEnvelope {
+  /** Fewest ready pods at any moment, counting the worst case of every action. */
+  minReady: number;
+  /** Most pods (not terminating) at any moment. */
+  maxPods: number;
+  end: DeploymentCounts;
+}
+
+/**
+ * Plays `actions` from `start` (every pod ready, unless `startReady` says otherwise) in the worst case: a scale-down removes ready
+ * pods at once, a scale-up adds pods that are ready only once waited for, and a template
+ * change is rolled by Kubernetes with the stable Deployment's own budget at its size. Lets a
+ * caller (and the tests) check a plan against the bound before running it.
+ */
+export function deploymentPlanEnvelope(
+  actions: readonly DeploymentAction[],
+  start: DeploymentCounts,
+  strategy: DeploymentStrategy | undefined,
+  startReady: DeploymentCounts = start,
+): PlanEnvelope {
+  const pods = { ...start };
+  const ready = { ...startReady };
+  let minReady = ready.canary + ready.stable;
+  let maxPods = pods.canary + pods.stable;
+  const observe = (readyNow: number, podsNow: number) => {
+    minReady = Math.min(minReady, readyNow);
+    maxPods = Math.max(maxPods, podsNow);
+  };
+  for (const action of actions) {
+    if (action.kind === 'scale') {
+      pods[action.workload] = action.replicas;
+      ready[action.workload] = Math.min(ready[action.workload], action.replicas);
+      observe(ready.canary + ready.stable, pods.canary + pods.stable);
+      if (action.wait) ready[action.workload] = action.replicas;
+    } else if (action.kind === 'setStableTemplate') {
+      const own = deploymentBudget(strategy, pods.stable);
+      observe(ready.canary + Math.max(0, pods.stable - own.maxUnavailable), pods.canary + pods.stable + own.maxSurge);
+      ready.stable = pods.stable;
+    } else {
+      pods.canary = 0;
+      ready.canary = 0;
+      observe(ready.stable, pods.stable);
+    }
+  }
+  return { minReady, maxPods, end: pods };
+}
+
+// ---------------------------------------------------------------------------
+// StatefulSets
+// ---------------------------------------------------------------------------
+
+export type StatefulSetUpdateStrategy = 'RollingUpdate' | 'OnDelete';
+
+export type StatefulSetAction =
+  /** One patch of the template and, for RollingUpdate, rollingUpdate.partition (null: leave it). */
+  | { kind: 'setTemplate'; template: 'new' | 'old'; partition: number | null }
+  | { kind: 'setPartition'; partition: number }
+  /** Delete these pods (by ordinal); the StatefulSet recreates them on its current template. */
+  | { kind: 'deletePods'; ordinals: number[] }
+  /** Wait until the pods of these ordinals run the StatefulSet's current template, and every pod is ready. */
+  | { kind: 'waitReady'; ordinals: number[] };
+
+/** Ordinals from..to−1, highest first. */
+const ordinalsDown = (from: number, to: number): number[] => Array.from({ length: Math.max(0, to - from) }, (_, i) => to - 1 - i);
+
+/** The first actions of a StatefulSet rollout: write the new template without updating any pod. */
+export function planStatefulSetStart(strategy: StatefulSetUpdateStrategy, total: number): StatefulSetAction[] {
+  return [{ kind: 'setTemplate', template: 'new', partition: strategy === 'RollingUpdate' ? total : null }];
+}
+
+export interface StatefulSetState {
+  strategy: StatefulSetUpdateStrategy;
+  total: number;
+  /** Ordinals of the pods running the new template now (OnDelete; ignored for RollingUpdate). */
+  updated: readonly number[];
+  /** Ordinals of the pods that are not ready now. */
+  unready: readonly number[];
+  /** spec.updateStrategy.rollingUpdate.maxUnavailable, as found. */
+  maxUnavailable?: IntOrPercent;
+}
+
+/** Deletes `ordinals` in batches: unready ones first all together, then ready ones `batch` at a time, highest first. */
+function deleteInBatches(ordinals: readonly number[], unready: readonly number[], batch: number): StatefulSetAction[] {
+  const sorted = [...ordinals].sort((a, b) => b - a);
+  const free = sorted.filter((o) => unready.includes(o));
+  const costly = sorted.filter((o) => !unready.includes(o));
+  const batches: number[][] = free.length > 0 ? [free] : [];
+  for (let i = 0; i < costly.length; i += batch) batches.push(costly.slice(i, i + batch));
+  return batches.flatMap((ordinals) => [
+    { kind: 'deletePods', ordinals },
+    { kind: 'waitReady', ordinals },
+  ]);
+}
+
+/** The actions updating the `count` highest ordinals of a StatefulSet (a stage, or promotion with count = total). */
+export function planStatefulSetStage(state: StatefulSetState, count: number): StatefulSetAction[] {
+  if (!Number.isInteger(count) || count < 0 || count > state.total) throw new RangeError(`updated count ${count} is outside 0..${state.total}`);
+  const target = ordinalsDown(state.total - count, state.total);
+  if (state.strategy === 'RollingUpdate') {
+    return [
+      { kind: 'setPartition', partition: state.total - count },
+      { kind: 'waitReady', ordinals: target },
+    ];
+  }
+  const pending = target.filter((o) => !state.updated.includes(o));
+  return deleteInBatches(pending, state.unready, statefulSetMaxUnavailable(state.maxUnavailable, state.total));
+}
+
+/** The actions ending a StatefulSet rollout: every pod updated, then the original partition back. */
+export function planStatefulSetPromotion(state: StatefulSetState, originalPartition: number): StatefulSetAction[] {
+  const actions = planStatefulSetStage(state, state.total);
+  if (state.strategy === 'RollingUpdate' && originalPartition !== 0) actions.push({ kind: 'setPartition', partition: originalPartition });
+  return actions;
+}
+
+/**
+ * The actions putting every pod of a StatefulSet back on the old template. `state.updated`
+ * lists the pods on the new template (for both strategies: the pods to unstick or replace).
+ */
+export function planStatefulSetRollback(state: StatefulSetState, originalPartition: number): StatefulSetAction[] {
+  const all = ordinalsDown(0, state.total);
+  const updated = [...state.updated].sort((a, b) => b - a);
+  if (state.strategy === 'RollingUpdate') {
+    const stuck = updated.filter((o) => state.unready.includes(o));
+    const actions: StatefulSetAction[] = [{ kind: 'setTemplate', template: 'old', partition: 0 }];
+    if (stuck.length > 0) actions.push({ kind: 'deletePods', ordinals: stuck });
+    actions.push({ kind: 'waitReady', ordinals: all });
+    if (originalPartition !== 0) actions.push({ kind: 'setPartition', partition: originalPartition });
+    return actions;
+  }
+  return [
+    { kind: 'setTemplate', template: 'old', partition: null },
+    ...deleteInBatches(updated, state.unready, statefulSetMaxUnavailable(state.maxUnavailable, state.total)),
+  ];
+}
