@@ -1,0 +1,196 @@
+/**
+ * A stage's gate: from what the updated pods look like now, pass, wait or fail.
+ *
+ * Order of the checks (the first that decides wins):
+ *  1. fail: more than maxErrorPods updated pods have an error-level watchdog (only the named
+ *     watchdogs count when gate.watchdogs is set). Checked first and always, even while pods
+ *     are still starting, so a bad version is caught as soon as a watchdog says so.
+ *  2. fail: gate.noData 'fail' and an updated pod that no (named) watchdog watches.
+ *  3. wait, or fail once the stage is older than progressDeadlineSeconds (the reason then says
+ *     what never settled): fewer updated pods than expected; pods not ready; pods ready for
+ *     less than minReadySeconds; under noData 'wait', pods without watchdog data.
+ *  4. wait: the scaling has not finished, or the bake has not (unless promote skipped it).
+ *  5. pass.
+ *
+ * "Watchdog data" for a pod: a status annotation of a (named) watchdog with a recognised level,
+ * or a probe declared for it on the pod. The prober writes a status only on a transition, so a
+ * declared probe with no status is a probe that has not failed; a pod with neither has nothing
+ * watching it. With named watchdogs, every named one must have data on the pod.
+ *
+ * Pure: no I/O, no clock (`now` is an input), safe to import from workflows.
+ */
+import type { GatePolicy } from './rollout-spec';
+import { parseStatusTime } from './watchdog-status';
+
+export interface WatchdogObservation {
+  name: string;
+  /** As read from the pod: info, warning, error, or anything else (unknown). */
+  level: string;
+  /** RFC 3339 time of the status, null when it could not be read. */
+  time: string | null;
+  message?: string;
+}
+
+export interface PodObservation {
+  name: string;
+  ready: boolean;
+  /** RFC 3339 time the pod's Ready condition last became true; null when not ready or unknown. */
+  readySince: string | null;
+  /** The pod's watchdog statuses. */
+  watchdogs: WatchdogObservation[];
+  /** Names of the probes declared on the pod (`probe.autocrane.io/<name>`). */
+  probes?: string[];
+}
+
+export type GatePolicyInput = Pick<GatePolicy, 'maxErrorPods' | 'minReadySeconds' | 'watchdogs' | 'noData' | 'progressDeadlineSeconds'>;
+
+export interface GateInput {
+  /** The stage's updated pods (running the new template), terminating ones left out. */
+  pods: readonly PodObservation[];
+  /** How many updated pods the stage should have. */
+  expectedPods: number;
+  policy: GatePolicyInput;
+  /** RFC 3339 time the stage began (its scaling started): the progress deadline counts from it. */
+  stageStartedAt: string;
+  /** RFC 3339 time the stage's scaling finished, when the bake begins; null while scaling. */
+  bakeStartedAt: string | null;
+  bakeSeconds: number;
+  /** promote: the rest of the bake is skipped (errors, readiness and data still count). */
+  bakeSkipped?: boolean;
+  now: Date;
+}
+
+export type GateVerdict = 'pass' | 'wait' | 'fail';
+
+export interface ErroringPod {
+  pod: string;
+  watchdogs: { name: string; time: string | null; message?: string }[];
+}
+
+export interface GateResult {
+  verdict: GateVerdict;
+  /** For people: names the pods and watchdogs concerned. */
+  reason: string;
+  counts: { expected: number; updated: number; ready: number; erroring: number };
+  erroring: ErroringPod[];
+  /**
+   * RFC 3339 time at which the verdict may change by the passing of time alone (bake or
+   * minReadySeconds over, progress deadline reached); null when time alone changes nothing.
+   * A workflow can sleep until then, or until the pods change.
+   */
+  recheckAt: string | null;
+}
+
+/** How many pods a reason lists by name before "and N more". */
+export const REASON_POD_LIMIT = 5;
+
+function listPods(names: readonly string[]): string {
+  const shown = names.slice(0, REASON_POD_LIMIT).join(', ');
+  return names.length > REASON_POD_LIMIT ? `${shown} and ${names.length - REASON_POD_LIMIT} more` : shown;
+}
+
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+function timeOf(text: string | null): number | undefined {
+  if (text === null) return undefined;
+  return parseStatusTime(text)?.getTime();
+}
+
+const KNOWN_LEVELS = new Set(['info', 'warning', 'error']);
+
+/** Evaluates a stage's gate; see the module comment for the order of the checks. */
+export function evaluateGate(input: GateInput): GateResult {
+  const { pods, policy, now } = input;
+  const nowMs = now.getTime();
+  const named = policy.watchdogs === undefined ? undefined : new Set(policy.watchdogs);
+  const counts = (watchdog: string) => named === undefined || named.has(watchdog);
+
+  const erroring: ErroringPod[] = [];
+  for (const pod of pods) {
+    const errors = pod.watchdogs.filter((w) => counts(w.name) && w.level.toLowerCase() === 'error');
+    if (errors.length > 0) {
+      erroring.push({
+        pod: pod.name,
+        watchdogs: errors.map((w) => (w.message === undefined ? { name: w.name, time: w.time } : { name: w.name, time: w.time, message: w.message })),
+      });
+    }
+  }
+  const ready = pods.filter((p) => p.ready);
+  const result = (verdict: GateVerdict, reason: string, recheckAt: number | null = null): GateResult => ({
+    verdict,
+    reason,
+    counts: { expected: input.expectedPods, updated: pods.length, ready: ready.length, erroring: erroring.length },
+    erroring,
+    recheckAt: recheckAt === null ? null : iso(recheckAt),
+  });
+
+  // 1. Errors.
+  if (erroring.length > policy.maxErrorPods) {
+    const detail = erroring.slice(0, REASON_POD_LIMIT).map((e) => `${e.pod} (${e.watchdogs.map((w) => w.name).join(', ')})`);
+    const more = erroring.length > REASON_POD_LIMIT ? ` and ${erroring.length - REASON_POD_LIMIT} more` : '';
+    return result(
+      'fail',
+      `${plural(erroring.length, 'updated pod has', 'updated pods have')} an error watchdog, more than the ${policy.maxErrorPods} allowed: ${detail.join(', ')}${more}`,
+    );
+  }
+
+  // 2. No data, under 'fail'.
+  const hasData = (pod: PodObservation, watchdog?: string) =>
+    pod.watchdogs.some((w) => (watchdog === undefined ? counts(w.name) : w.name === watchdog) && KNOWN_LEVELS.has(w.level.toLowerCase())) ||
+    (pod.probes ?? []).some((p) => (watchdog === undefined ? counts(p) : p === watchdog));
+  const missingData = pods.filter((pod) => (named === undefined ? !hasData(pod) : [...named].some((w) => !hasData(pod, w))));
+  const watchedBy = named === undefined ? 'no watchdog' : `not every one of the watchdogs ${[...named].join(', ')}`;
+  if (policy.noData === 'fail' && missingData.length > 0) {
+    return result('fail', `${watchedBy} watches ${listPods(missingData.map((p) => p.name))} (gate.noData is fail)`);
+  }
+
+  // 3. Pods settling, bounded by the progress deadline.
+  const stageStart = timeOf(input.stageStartedAt);
+  if (stageStart === undefined) throw new RangeError(`stageStartedAt '${input.stageStartedAt}' is not an RFC 3339 time`);
+  const deadline = stageStart + policy.progressDeadlineSeconds * 1000;
+  const unsettled = (reason: string, recheckAt: number | null): GateResult => {
+    if (nowMs >= deadline) return result('fail', `stage not settled ${policy.progressDeadlineSeconds}s after it began: ${reason}`);
+    return result('wait', reason, recheckAt === null ? deadline : Math.min(recheckAt, deadline));
+  };
+  if (pods.length < input.expectedPods) {
+    return unsettled(`${pods.length} of ${plural(input.expectedPods, 'updated pod', 'updated pods')} exist`, null);
+  }
+  const notReady = pods.filter((p) => !p.ready);
+  if (notReady.length > 0) return unsettled(`not ready: ${listPods(notReady.map((p) => p.name))}`, null);
+  if (policy.minReadySeconds > 0) {
+    const minReadyMs = policy.minReadySeconds * 1000;
+    const young: { name: string; until: number | undefined }[] = [];
+    for (const pod of pods) {
+      const since = timeOf(pod.readySince);
+      if (since === undefined) young.push({ name: pod.name, until: undefined });
+      else if (since + minReadyMs > nowMs) young.push({ name: pod.name, until: since + minReadyMs });
+    }
+    if (young.length > 0) {
+      const known = young.flatMap((y) => (y.until === undefined ? [] : [y.until]));
+      return unsettled(
+        `ready for less than ${policy.minReadySeconds}s: ${listPods(young.map((y) => (y.until === undefined ? `${y.name} (ready time unknown)` : y.name)))}`,
+        known.length > 0 ? Math.max(...known) : null,
+      );
+    }
+  }
+  if (policy.noData === 'wait' && missingData.length > 0) {
+    return unsettled(`waiting for watchdog data: ${watchedBy} watches ${listPods(missingData.map((p) => p.name))}`, null);
+  }
+
+  // 4. Scaling and bake.
+  if (input.bakeStartedAt === null) return result('wait', `scaling to ${plural(input.expectedPods, 'updated pod', 'updated pods')}`);
+  const bakeStart = timeOf(input.bakeStartedAt);
+  if (bakeStart === undefined) throw new RangeError(`bakeStartedAt '${input.bakeStartedAt}' is not an RFC 3339 time`);
+  const bakeEnd = bakeStart + input.bakeSeconds * 1000;
+  if (input.bakeSkipped !== true && nowMs < bakeEnd) {
+    const left = Math.ceil((bakeEnd - nowMs) / 1000);
+    return result('wait', `baking: ${left}s of ${input.bakeSeconds}s left`, bakeEnd);
+  }
+
+  // 5. Pass.
+  const allowed = erroring.length > 0 ? `; ${erroring.length} in error, within the ${policy.maxErrorPods} allowed: ${listPods(erroring.map((e) => e.pod))}` : '';
+  const bake = input.bakeSkipped === true && nowMs < bakeEnd ? 'bake skipped by promote' : `baked ${input.bakeSeconds}s`;
+  return result('pass', `${plural(pods.length, 'updated pod', 'updated pods')} ready, ${bake}${allowed}`);
+}
