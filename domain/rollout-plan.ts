@@ -41,7 +41,7 @@
  *
  * Pure: no I/O, safe to import from workflows.
  */
-import { parseShare, type StageReplicas } from './rollout-spec';
+import type { StageReplicas } from './rollout-spec';
 
 // ---------------------------------------------------------------------------
 // int-or-percent, as Kubernetes resolves it
@@ -98,6 +98,23 @@ export function deploymentBudget(strategy: DeploymentStrategy | undefined, repli
 /** A StatefulSet's maxUnavailable as Kubernetes resolves it: default 1, percentages round down, at least 1. */
 export function statefulSetMaxUnavailable(value: IntOrPercent | undefined, replicas: number): number {
   return Math.max(1, scaledValue(value ?? 1, replicas, false));
+}
+
+// ---------------------------------------------------------------------------
+// Shares (here rather than in rollout-spec so that workflows importing plans do not load zod)
+// ---------------------------------------------------------------------------
+
+export type Share = { unit: 'percent'; value: number } | { unit: 'count'; value: number };
+
+/** A stage's share as a unit and a number ("25%" → percent 25; 3 → count 3). Input must be valid. */
+export function parseShare(replicas: StageReplicas): Share {
+  return typeof replicas === 'number' ? { unit: 'count', value: replicas } : { unit: 'percent', value: Number(replicas.slice(0, -1)) };
+}
+
+/** "25%" or "3 replicas" (or "1 replica"). */
+export function formatShare(replicas: StageReplicas): string {
+  if (typeof replicas === 'string') return replicas;
+  return `${replicas} ${replicas === 1 ? 'replica' : 'replicas'}`;
 }
 
 // ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@
  */
 import { z } from 'zod';
 import { dns1123LabelError, dns1123SubdomainError } from './k8s-names';
+import { formatShare, parseShare } from './rollout-plan';
 import { validateWatchdogName } from './watchdog-status';
 
 // ---------------------------------------------------------------------------
@@ -326,22 +327,8 @@ export type RolloutStage = RolloutSpec['stages'][number];
 export type GatePolicy = RolloutSpec['gate'];
 export type StageReplicas = RolloutStage['replicas'];
 
-// ---------------------------------------------------------------------------
-// Shares
-// ---------------------------------------------------------------------------
-
-export type Share = { unit: 'percent'; value: number } | { unit: 'count'; value: number };
-
-/** A stage's share as a unit and a number ("25%" → percent 25; 3 → count 3). Input must be valid. */
-export function parseShare(replicas: StageReplicas): Share {
-  return typeof replicas === 'number' ? { unit: 'count', value: replicas } : { unit: 'percent', value: Number(replicas.slice(0, -1)) };
-}
-
-/** "25%" or "3 replicas" (or "1 replica"). */
-export function formatShare(replicas: StageReplicas): string {
-  if (typeof replicas === 'string') return replicas;
-  return `${replicas} ${replicas === 1 ? 'replica' : 'replicas'}`;
-}
+// Shares are read by rollout-plan, which workflows import: kept there, free of zod.
+export { formatShare, parseShare, type Share } from './rollout-plan';
 
 // ---------------------------------------------------------------------------
 // Parsing
