@@ -3,6 +3,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { RepairActivities } from '../domain/repair-types';
 import { createClusterActivities } from './cluster';
 import { createRepairActivities, type RepairActivityOptions } from './repair';
+import { createRolloutActivities } from './rollout';
 import { createWatchdogActivities, type WatchdogActivityOptions } from './watchdogs';
 
 export interface ActivityDeps {
@@ -16,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createClusterActivities(deps.kubeConfig),
     ...createWatchdogActivities(deps.kubeConfig, deps.watchdogs),
     ...createRepairActivities(deps.kubeConfig, deps.repair),
+    ...createRolloutActivities(deps.kubeConfig),
   } satisfies RepairActivities;
 }
 

@@ -37,6 +37,11 @@ export const MANAGED_BY_VALUE = 'autocrane';
  */
 export const ROLLOUT_ANNOTATION = 'rollout.autocrane.io/id';
 
+/** Label on a Deployment rollout's canary pods (and its selector); the value is the rollout ID. */
+export const CANARY_LABEL = 'rollout.autocrane.io/canary';
+/** Suffix of the canary Deployment's name: `<stable name>-canary`. */
+export const CANARY_SUFFIX = '-canary';
+
 /** Reason of the Kubernetes Event repair records on each pod it evicts. */
 export const EVICTION_EVENT_REASON = 'AutoCraneEvicted';
 /** reportingController of AutoCrane's Kubernetes Events. */
@@ -58,6 +63,8 @@ export const SEARCH_ATTRIBUTES = {
   state: { name: 'AutoCraneState', type: 'Keyword' },
   /** Index of the current stage (0-based). */
   stage: { name: 'AutoCraneStage', type: 'Int' },
+  /** A rollout's own short ID (one workflow ID per target holds many rollouts over time). */
+  rolloutId: { name: 'AutoCraneRolloutId', type: 'Keyword' },
 } as const;
 
 export type SearchAttributeSpec = (typeof SEARCH_ATTRIBUTES)[keyof typeof SEARCH_ATTRIBUTES];

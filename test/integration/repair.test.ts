@@ -1,58 +1,40 @@
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
-import { createActivities } from '../../activities';
 import type { RepairPolicy, RepairView } from '../../domain/repair';
 import { EVICTION_EVENT_REASON } from '../../domain/keys';
 import { startStoppedComponent, stopComponent } from '../../stack/stack';
-import { createWorker } from '../../workers/worker-factory';
 import { repairWorkflow } from '../../workflows';
 import { repairStateQuery, repairWorkflowId } from '../../workflows/repair-messages';
 import { probeScheduleId } from '../../workers/probe-schedules';
 import { repairPolicy } from '../fixtures/repair';
-import { eventually, freshNamespace, type KubeClients, sandboxClients } from '../support/kube';
+import { eventually, type KubeClients } from '../support/kube';
 import { killAndWait, spawnWorker } from '../support/processes';
+import { type SandboxWorker, startSandboxWorker } from '../support/sandbox-worker';
 import { tierStack } from '../support/stacks';
-import { temporalClients, type TemporalClients, uniqueTaskQueue } from '../support/temporal';
+import { type TemporalClients, uniqueTaskQueue } from '../support/temporal';
 import { deployment, livePods, markPodError, markPodHealthy, readyPods, statefulSet, watchAvailability } from '../support/workloads';
 
 /** Issue 4 §6: repair on the sandbox cluster, with the real activities and the real dev server. */
 describe('repair on the sandbox cluster', () => {
+  let sandbox: SandboxWorker;
   let k: KubeClients;
   let temporal: TemporalClients;
-  let worker: Worker;
-  let running: Promise<void>;
-  const taskQueue = uniqueTaskQueue('repair');
+  let taskQueue: string;
   const handles: WorkflowHandle[] = [];
-  const namespaces: string[] = [];
 
   beforeAll(async () => {
-    k = sandboxClients();
-    const stack = tierStack('integration');
-    temporal = await temporalClients(stack);
-    worker = await createWorker({
-      connection: temporal.nativeConnection,
-      namespace: stack.temporalNamespace,
-      taskQueue,
-      activities: createActivities({ kubeConfig: k.kc, watchdogs: { probeTimeoutSeconds: 5, probeConcurrency: 4 } }),
-    });
-    running = worker.run();
+    sandbox = await startSandboxWorker('repair');
+    ({ k, temporal, taskQueue } = sandbox);
   });
 
   afterAll(async () => {
     for (const handle of handles) await handle.terminate('test done').catch(() => undefined);
-    worker.shutdown();
-    await running;
-    await temporal.close();
-    for (const name of namespaces) await k.core.deleteNamespace({ name }).catch(() => undefined);
+    await sandbox.close();
   });
 
-  async function namespace(prefix: string): Promise<string> {
-    const name = await freshNamespace(k.core, prefix);
-    namespaces.push(name);
-    return name;
-  }
+  const namespace = (prefix: string) => sandbox.namespace(prefix);
+
 
   async function startRepair(ns: string, overrides: Partial<RepairPolicy>): Promise<WorkflowHandle<typeof repairWorkflow>> {
     const policy = repairPolicy({ intervalSeconds: 1, gracePeriodSeconds: 0, failingSweeps: 2, workloadLimit: { percent: 100 }, namespaceLimit: { percent: 100 }, ...overrides });

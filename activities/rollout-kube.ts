@@ -1,0 +1,201 @@
+/**
+ * The Kubernetes side of a rollout: reading a workload and its pods as plain JSON, writing
+ * only the fields a rollout owns (replicas, template, partition, the rollout annotation) and
+ * the canary Deployment (server-side apply under AutoCrane's field manager), and turning pods
+ * into the gate's observations. No decisions here: domain/rollout-plan.ts and
+ * domain/rollout-gate.ts make them.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import { CANARY_LABEL, CANARY_SUFFIX, FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ROLLOUT_ANNOTATION } from '../domain/keys';
+import type { PodTemplate } from '../domain/pod-template-change';
+import type { PodObservation } from '../domain/rollout-gate';
+import type { DeploymentStrategy, IntOrPercent } from '../domain/rollout-plan';
+import type { RolloutTarget } from '../domain/rollout-spec';
+import { listProbes } from '../domain/watchdog-probe';
+import { readWatchdogs } from '../domain/watchdog-annotations';
+import { CONTENT_TYPES, kubeJson, type JsonObject } from '../platform/kube-json';
+
+export interface WorkloadJson {
+  metadata: { name: string; namespace: string; uid: string; generation?: number; resourceVersion?: string; annotations?: Record<string, string>; labels?: Record<string, string> };
+  spec: {
+    replicas?: number;
+    selector: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] };
+    template: PodTemplate;
+    strategy?: DeploymentStrategy;
+    updateStrategy?: { type?: string; rollingUpdate?: { partition?: number; maxUnavailable?: IntOrPercent } };
+  };
+  status?: {
+    observedGeneration?: number;
+    replicas?: number;
+    readyReplicas?: number;
+    availableReplicas?: number;
+    updatedReplicas?: number;
+    currentRevision?: string;
+    updateRevision?: string;
+  };
+}
+
+export interface PodJson {
+  metadata: { name: string; uid: string; labels?: Record<string, string>; annotations?: Record<string, string>; deletionTimestamp?: string };
+  status?: { phase?: string; conditions?: { type: string; status: string; lastTransitionTime?: string }[] };
+}
+
+const RESOURCES = { Deployment: 'deployments', StatefulSet: 'statefulsets' } as const;
+
+export const workloadPath = (target: Pick<RolloutTarget, 'namespace' | 'kind' | 'name'>): string =>
+  `/apis/apps/v1/namespaces/${encodeURIComponent(target.namespace)}/${RESOURCES[target.kind]}/${encodeURIComponent(target.name)}`;
+
+/** `<name>-canary`, shortened so it stays a valid name (253) and its pods' names stay readable. */
+export function canaryName(stableName: string): string {
+  const room = 63 - CANARY_SUFFIX.length;
+  return `${stableName.slice(0, room).replace(/[-.]+$/, '')}${CANARY_SUFFIX}`;
+}
+
+export const canaryTarget = (target: RolloutTarget): RolloutTarget => ({ ...target, kind: 'Deployment', name: canaryName(target.name) });
+
+export class RolloutKube {
+  constructor(private readonly kc: KubeConfig) {}
+
+  readWorkload(target: RolloutTarget): Promise<WorkloadJson> {
+    return kubeJson<WorkloadJson>(this.kc, { method: 'GET', path: workloadPath(target) });
+  }
+
+  /** Merge patch of spec.replicas only. */
+  scale(target: RolloutTarget, replicas: number): Promise<WorkloadJson> {
+    return kubeJson<WorkloadJson>(this.kc, {
+      method: 'PATCH',
+      path: workloadPath(target),
+      query: { fieldManager: FIELD_MANAGER },
+      body: { spec: { replicas } },
+      contentType: CONTENT_TYPES.mergePatch,
+    });
+  }
+
+  /**
+   * Replaces spec.template (and, for a StatefulSet, sets the rolling update's partition in the
+   * same request, so no pod is updated in between), guarded by the workload's UID so a
+   * workload deleted and recreated under the same name is never written.
+   */
+  setTemplate(target: RolloutTarget, uid: string, template: PodTemplate, rollingUpdate?: { partition: number; maxUnavailable?: IntOrPercent }): Promise<WorkloadJson> {
+    const ops: JsonObject[] = [
+      { op: 'test', path: '/metadata/uid', value: uid },
+      { op: 'replace', path: '/spec/template', value: template },
+    ];
+    if (rollingUpdate) ops.push({ op: 'add', path: '/spec/updateStrategy/rollingUpdate', value: rollingUpdate });
+    return kubeJson<WorkloadJson>(this.kc, {
+      method: 'PATCH',
+      path: workloadPath(target),
+      query: { fieldManager: FIELD_MANAGER },
+      body: ops,
+      contentType: CONTENT_TYPES.jsonPatch,
+    });
+  }
+
+  setPartition(target: RolloutTarget, partition: number): Promise<WorkloadJson> {
+    return kubeJson<WorkloadJson>(this.kc, {
+      method: 'PATCH',
+      path: workloadPath(target),
+      query: { fieldManager: FIELD_MANAGER },
+      body: { spec: { updateStrategy: { rollingUpdate: { partition } } } },
+      contentType: CONTENT_TYPES.mergePatch,
+    });
+  }
+
+  /** Sets (or with null removes) the rollout annotation, a merge patch of that one key. */
+  setRolloutAnnotation(target: RolloutTarget, rolloutId: string | null): Promise<WorkloadJson> {
+    return kubeJson<WorkloadJson>(this.kc, {
+      method: 'PATCH',
+      path: workloadPath(target),
+      query: { fieldManager: FIELD_MANAGER },
+      body: { metadata: { annotations: { [ROLLOUT_ANNOTATION]: rolloutId } } },
+      contentType: CONTENT_TYPES.mergePatch,
+    });
+  }
+
+  /**
+   * Creates or updates the canary Deployment by server-side apply: the stable one's spec with
+   * the new template, 0 replicas at first, and a selector narrowed by the canary label so its
+   * pods are its own. It carries the rollout annotation (repair leaves it alone) and is owned
+   * by the stable Deployment, so deleting the stable one takes the canary with it.
+   */
+  applyCanary(stable: WorkloadJson, rolloutId: string, template: PodTemplate, replicas: number): Promise<WorkloadJson> {
+    const name = canaryName(stable.metadata.name);
+    const templateMetadata = (template.metadata ?? {}) as { labels?: Record<string, string> };
+    const body = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: {
+        name,
+        namespace: stable.metadata.namespace,
+        labels: { ...(stable.metadata.labels ?? {}), [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [CANARY_LABEL]: rolloutId },
+        annotations: { [ROLLOUT_ANNOTATION]: rolloutId },
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: stable.metadata.name, uid: stable.metadata.uid }],
+      },
+      spec: {
+        replicas,
+        selector: { ...stable.spec.selector, matchLabels: { ...(stable.spec.selector.matchLabels ?? {}), [CANARY_LABEL]: rolloutId } },
+        template: { ...template, metadata: { ...templateMetadata, labels: { ...(templateMetadata.labels ?? {}), [CANARY_LABEL]: rolloutId } } },
+        ...(stable.spec.strategy ? { strategy: stable.spec.strategy } : {}),
+      },
+    };
+    return kubeJson<WorkloadJson>(this.kc, {
+      method: 'PATCH',
+      path: workloadPath({ namespace: stable.metadata.namespace, kind: 'Deployment', name }),
+      query: { fieldManager: FIELD_MANAGER, force: true },
+      body,
+      contentType: CONTENT_TYPES.apply,
+    });
+  }
+
+  async deleteWorkload(target: RolloutTarget): Promise<void> {
+    try {
+      await kubeJson(this.kc, { method: 'DELETE', path: workloadPath(target), query: { propagationPolicy: 'Background' } });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 404) throw err;
+    }
+  }
+
+  async deletePod(namespace: string, name: string): Promise<void> {
+    try {
+      await kubeJson(this.kc, { method: 'DELETE', path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}` });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 404) throw err;
+    }
+  }
+
+  async listPods(namespace: string, labels: Record<string, string>): Promise<PodJson[]> {
+    const labelSelector = Object.entries(labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    const list = await kubeJson<{ items: PodJson[] }>(this.kc, { method: 'GET', path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, query: { labelSelector } });
+    return list.items.filter((p) => !p.metadata.deletionTimestamp);
+  }
+}
+
+const readyCondition = (pod: PodJson) => pod.status?.conditions?.find((c) => c.type === 'Ready');
+export const isPodReady = (pod: PodJson): boolean => pod.status?.phase === 'Running' && readyCondition(pod)?.status === 'True';
+
+/** A pod as the gate sees it: readiness (and since when), watchdog statuses, declared probes. */
+export function podObservation(pod: PodJson): PodObservation {
+  const ready = isPodReady(pod);
+  const report = readWatchdogs(pod.metadata.annotations);
+  return {
+    name: pod.metadata.name,
+    ready,
+    readySince: ready ? (readyCondition(pod)?.lastTransitionTime ?? null) : null,
+    watchdogs: report.watchdogs.map((w) => ({
+      name: w.name,
+      level: w.level === 'unknown' ? w.declaredLevel : w.level,
+      time: w.time === undefined ? null : w.time.toISOString(),
+      message: w.message,
+    })),
+    probes: listProbes(pod.metadata.annotations).map((p) => p.name),
+  };
+}
+
+/** The StatefulSet pod of an ordinal. */
+export const statefulSetPodName = (name: string, ordinal: number): string => `${name}-${ordinal}`;
+export const ordinalOf = (stsName: string, podName: string): number | null => {
+  const match = new RegExp(`^${stsName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(\\d+)$`).exec(podName);
+  return match ? Number(match[1]) : null;
+};

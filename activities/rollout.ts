@@ -1,0 +1,474 @@
+/**
+ * The rollout activities (issue 5). Each one observes the workload, asks the pure planners
+ * (domain/rollout-plan.ts) what to do, does it, and waits for it while checking the gate
+ * (domain/rollout-gate.ts) every POLL_MS, so a watchdog error stops a stage within a second.
+ * Every activity re-reads the cluster when it starts, so a retry after a worker crash picks
+ * up where the cluster is, not where the dead attempt thought it was.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { Context } from '@temporalio/activity';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { CANARY_LABEL, ROLLOUT_ANNOTATION } from '../domain/keys';
+import { applyTemplateChange, selectorMismatches, templatesEqual, type PodTemplate } from '../domain/pod-template-change';
+import { evaluateGate, type GatePolicyInput, type GateResult } from '../domain/rollout-gate';
+import {
+  planDeploymentPromotion,
+  planDeploymentRollback,
+  planDeploymentStage,
+  planStatefulSetPromotion,
+  planStatefulSetRollback,
+  planStatefulSetStage,
+  planStatefulSetStart,
+  type DeploymentAction,
+  type DeploymentCounts,
+  type DeploymentStrategy,
+  type IntOrPercent,
+  type StatefulSetAction,
+  type StatefulSetState,
+} from '../domain/rollout-plan';
+import type { RolloutSpec, RolloutTarget } from '../domain/rollout-spec';
+import { describeError } from '../platform/errors';
+import { toActivityFailure } from './kubernetes-errors';
+import { canaryTarget, isPodReady, ordinalOf, podObservation, RolloutKube, statefulSetPodName, type PodJson, type WorkloadJson } from './rollout-kube';
+
+/** How often waits and bakes look at the pods: reaction to a watchdog error is at most this plus one list. */
+export const POLL_MS = 250;
+
+/** What the rollout works from, read once when it starts. */
+export interface RolloutSnapshot {
+  target: RolloutTarget;
+  uid: string;
+  replicas: number;
+  /** The workload's selector.matchLabels. */
+  selector: Record<string, string>;
+  oldTemplate: PodTemplate;
+  newTemplate: PodTemplate;
+  deploymentStrategy?: DeploymentStrategy;
+  statefulSet?: { strategy: 'RollingUpdate' | 'OnDelete'; partition: number; maxUnavailable?: IntOrPercent };
+}
+
+export interface StageContext {
+  rolloutId: string;
+  snapshot: RolloutSnapshot;
+  gate: GatePolicyInput;
+  /** RFC 3339: when the stage began (the progress deadline counts from it). */
+  stageStartedAt: string;
+}
+
+export type StageOutcome =
+  | { outcome: 'done'; actions: string[]; finishedAt: string }
+  | { outcome: 'gate-failed'; actions: string[]; reason: string; erroring: string[] };
+
+export interface WatchGateInput extends StageContext {
+  /** Updated pods the stage should have. */
+  expectedPods: number;
+  bakeStartedAt: string;
+  bakeSeconds: number;
+  /** Keep watching after the gate passes, until cancelled (while paused or awaiting approval). */
+  holdAfterPass?: boolean;
+}
+
+export interface WatchGateResult {
+  verdict: 'pass' | 'fail';
+  reason: string;
+  counts: GateResult['counts'];
+  erroring: string[];
+}
+
+/** Heartbeat details of a waiting or baking activity: the API shows them as live counts. */
+export interface RolloutHeartbeat {
+  updated: number;
+  ready: number;
+  erroring: string[];
+  step?: string;
+}
+
+export const GATE_FAILED = 'GateFailed';
+export const INVALID_CHANGE = 'InvalidChange';
+
+const nonRetryable = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
+
+function currentContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
+}
+
+async function pause(ms: number): Promise<void> {
+  const context = currentContext();
+  if (context) await context.sleep(ms);
+  else await new Promise((r) => setTimeout(r, ms));
+}
+
+const heartbeat = (details: RolloutHeartbeat) => currentContext()?.heartbeat(details);
+
+const describeTarget = (t: RolloutTarget) => `${t.kind} ${t.namespace}/${t.name}`;
+
+// ---------------------------------------------------------------------------
+// Observing
+// ---------------------------------------------------------------------------
+
+/** Labels that pick the pods on the new template, or null while a StatefulSet has none yet. */
+async function updatedPods(kube: RolloutKube, ctx: { rolloutId: string; snapshot: RolloutSnapshot }): Promise<PodJson[]> {
+  const { snapshot } = ctx;
+  if (snapshot.target.kind === 'Deployment') {
+    return kube.listPods(snapshot.target.namespace, { ...snapshot.selector, [CANARY_LABEL]: ctx.rolloutId });
+  }
+  const sts = await kube.readWorkload(snapshot.target);
+  if (!templatesEqual(sts.spec.template, snapshot.newTemplate)) return [];
+  const revision = sts.status?.updateRevision;
+  const pods = await kube.listPods(snapshot.target.namespace, snapshot.selector);
+  return pods.filter((p) => revision !== undefined && p.metadata.labels?.['controller-revision-hash'] === revision);
+}
+
+async function checkGate(kube: RolloutKube, ctx: StageContext, expectedPods: number, bake: { startedAt: string | null; seconds: number }): Promise<GateResult> {
+  const pods = await updatedPods(kube, ctx);
+  const result = evaluateGate({
+    pods: pods.map(podObservation),
+    expectedPods,
+    policy: ctx.gate,
+    stageStartedAt: ctx.stageStartedAt,
+    bakeStartedAt: bake.startedAt,
+    bakeSeconds: bake.seconds,
+    now: new Date(),
+  });
+  heartbeat({ updated: result.counts.updated, ready: result.counts.ready, erroring: result.erroring.map((e) => e.pod) });
+  return result;
+}
+
+class GateFailure extends Error {
+  constructor(readonly result: GateResult) {
+    super(result.reason);
+  }
+}
+
+/**
+ * Polls until `settled()` is true. With a gate, each poll also checks the updated pods, and a
+ * failed gate (a watchdog error, or the progress deadline) ends the wait with a GateFailure.
+ */
+async function waitFor(kube: RolloutKube, what: string, settled: () => Promise<boolean>, gate?: { ctx: StageContext; expectedPods: number }): Promise<void> {
+  for (;;) {
+    if (gate) {
+      const result = await checkGate(kube, gate.ctx, gate.expectedPods, { startedAt: null, seconds: 0 });
+      if (result.verdict === 'fail') throw new GateFailure(result);
+    } else {
+      heartbeat({ updated: 0, ready: 0, erroring: [], step: what });
+    }
+    if (await settled()) return;
+    await pause(POLL_MS);
+  }
+}
+
+const deploymentSettled = (w: WorkloadJson, replicas: number): boolean => {
+  const s = w.status ?? {};
+  return (
+    (s.observedGeneration ?? 0) >= (w.metadata.generation ?? 0) &&
+    (w.spec.replicas ?? 1) === replicas &&
+    (s.replicas ?? 0) === replicas &&
+    (s.updatedReplicas ?? 0) === replicas &&
+    (s.readyReplicas ?? 0) === replicas
+  );
+};
+
+// ---------------------------------------------------------------------------
+// Deployments
+// ---------------------------------------------------------------------------
+
+async function deploymentCounts(kube: RolloutKube, snapshot: RolloutSnapshot): Promise<{ counts: DeploymentCounts; canaryReady: number; stable: WorkloadJson }> {
+  const stable = await kube.readWorkload(snapshot.target);
+  if (stable.metadata.uid !== snapshot.uid) throw nonRetryable('WorkloadReplaced', `${describeTarget(snapshot.target)} was deleted and recreated during the rollout`);
+  let canary: WorkloadJson | null = null;
+  try {
+    canary = await kube.readWorkload(canaryTarget(snapshot.target));
+  } catch (err) {
+    if ((err as { code?: number }).code !== 404) throw err;
+  }
+  const counts = { canary: canary?.spec.replicas ?? 0, stable: stable.spec.replicas ?? 1 };
+  return { counts, canaryReady: Math.min(counts.canary, canary?.status?.readyReplicas ?? 0), stable };
+}
+
+async function runDeploymentActions(kube: RolloutKube, rolloutId: string, snapshot: RolloutSnapshot, actions: DeploymentAction[], gate?: { ctx: StageContext; expectedPods: number }): Promise<string[]> {
+  const done: string[] = [];
+  const canary = canaryTarget(snapshot.target);
+  for (const action of actions) {
+    if (action.kind === 'scale') {
+      const target = action.workload === 'canary' ? canary : snapshot.target;
+      if (action.workload === 'canary') {
+        const stable = await kube.readWorkload(snapshot.target);
+        await kube.applyCanary(stable, rolloutId, snapshot.newTemplate, action.replicas);
+      } else {
+        await kube.scale(target, action.replicas);
+      }
+      done.push(`scale ${action.workload} to ${action.replicas}`);
+      if (action.wait) {
+        await waitFor(kube, `${action.workload} ${action.replicas} ready`, async () => deploymentSettled(await kube.readWorkload(target), action.replicas), gate);
+      }
+    } else if (action.kind === 'setStableTemplate') {
+      const template = action.template === 'new' ? snapshot.newTemplate : snapshot.oldTemplate;
+      await kube.setTemplate(snapshot.target, snapshot.uid, template);
+      done.push(`set the stable template to the ${action.template} one`);
+      await waitFor(kube, `stable rolled to the ${action.template} template`, async () => {
+        const w = await kube.readWorkload(snapshot.target);
+        return deploymentSettled(w, w.spec.replicas ?? 1);
+      });
+    } else {
+      await kube.deleteWorkload(canary);
+      done.push('delete the canary');
+    }
+  }
+  return done;
+}
+
+/** The first stage finds no canary: it is created (0 replicas) with the new template. */
+async function ensureSumMatches(kube: RolloutKube, snapshot: RolloutSnapshot, counts: DeploymentCounts): Promise<DeploymentCounts> {
+  // A crash between a planned shrink and grow leaves fewer than the total: give them back to stable.
+  const missing = snapshot.replicas - counts.canary - counts.stable;
+  if (missing === 0) return counts;
+  const stable = Math.max(0, counts.stable + missing);
+  await kube.scale(snapshot.target, stable);
+  return { canary: counts.canary, stable };
+}
+
+// ---------------------------------------------------------------------------
+// StatefulSets
+// ---------------------------------------------------------------------------
+
+async function statefulSetState(kube: RolloutKube, snapshot: RolloutSnapshot): Promise<{ sts: WorkloadJson; state: StatefulSetState }> {
+  const sts = await kube.readWorkload(snapshot.target);
+  if (sts.metadata.uid !== snapshot.uid) throw nonRetryable('WorkloadReplaced', `${describeTarget(snapshot.target)} was deleted and recreated during the rollout`);
+  const pods = await kube.listPods(snapshot.target.namespace, snapshot.selector);
+  const onNew = templatesEqual(sts.spec.template, snapshot.newTemplate);
+  const revision = sts.status?.updateRevision;
+  const updated: number[] = [];
+  const unready: number[] = [];
+  for (const pod of pods) {
+    const ordinal = ordinalOf(snapshot.target.name, pod.metadata.name);
+    if (ordinal === null) continue;
+    if (onNew && revision !== undefined && pod.metadata.labels?.['controller-revision-hash'] === revision) updated.push(ordinal);
+    if (!isPodReady(pod)) unready.push(ordinal);
+  }
+  const info = snapshot.statefulSet ?? { strategy: 'RollingUpdate' as const, partition: 0 };
+  return {
+    sts,
+    state: {
+      strategy: info.strategy,
+      total: snapshot.replicas,
+      updated,
+      unready,
+      ...(info.maxUnavailable === undefined ? {} : { maxUnavailable: info.maxUnavailable }),
+    },
+  };
+}
+
+async function statefulSetPodsSettled(kube: RolloutKube, snapshot: RolloutSnapshot, ordinals: readonly number[]): Promise<boolean> {
+  const sts = await kube.readWorkload(snapshot.target);
+  const s = sts.status ?? {};
+  if ((s.observedGeneration ?? 0) < (sts.metadata.generation ?? 0)) return false;
+  const pods = await kube.listPods(snapshot.target.namespace, snapshot.selector);
+  const byName = new Map(pods.map((p) => [p.metadata.name, p]));
+  const wanted = ordinals.every((o) => {
+    const pod = byName.get(statefulSetPodName(snapshot.target.name, o));
+    return pod !== undefined && isPodReady(pod) && pod.metadata.labels?.['controller-revision-hash'] === s.updateRevision;
+  });
+  return wanted && pods.length === snapshot.replicas && pods.every(isPodReady);
+}
+
+async function runStatefulSetActions(kube: RolloutKube, snapshot: RolloutSnapshot, actions: StatefulSetAction[], gate?: { ctx: StageContext; expectedPods: number }): Promise<string[]> {
+  const done: string[] = [];
+  const rollingUpdate = (partition: number) => ({
+    partition,
+    ...(snapshot.statefulSet?.maxUnavailable === undefined ? {} : { maxUnavailable: snapshot.statefulSet.maxUnavailable }),
+  });
+  for (const action of actions) {
+    switch (action.kind) {
+      case 'setTemplate':
+        await kube.setTemplate(
+          snapshot.target,
+          snapshot.uid,
+          action.template === 'new' ? snapshot.newTemplate : snapshot.oldTemplate,
+          action.partition === null ? undefined : rollingUpdate(action.partition),
+        );
+        done.push(`set the ${action.template} template${action.partition === null ? '' : ` with partition ${action.partition}`}`);
+        break;
+      case 'setPartition':
+        await kube.setPartition(snapshot.target, action.partition);
+        done.push(`set partition ${action.partition}`);
+        break;
+      case 'deletePods':
+        for (const ordinal of action.ordinals) await kube.deletePod(snapshot.target.namespace, statefulSetPodName(snapshot.target.name, ordinal));
+        done.push(`delete pods ${action.ordinals.map((o) => statefulSetPodName(snapshot.target.name, o)).join(', ')}`);
+        break;
+      case 'waitReady':
+        await waitFor(kube, `pods ${action.ordinals.join(',')} updated and ready`, () => statefulSetPodsSettled(kube, snapshot, action.ordinals), gate);
+        break;
+    }
+  }
+  return done;
+}
+
+// ---------------------------------------------------------------------------
+// The activities
+// ---------------------------------------------------------------------------
+
+export function createRolloutActivities(kc: KubeConfig) {
+  const kube = new RolloutKube(kc);
+
+  const guard = async <T>(action: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof ApplicationFailure) throw err;
+      if (err instanceof Error && err.name === 'CancelledFailure') throw err;
+      if ((err as { code?: number }).code === 422) throw nonRetryable(INVALID_CHANGE, `${action}: the apiserver refused it: ${describeError(err)}`);
+      throw toActivityFailure(err, action);
+    }
+  };
+
+  return {
+    /** Reads the target, computes the new template, marks the workload as under rollout, prepares the canary. */
+    async prepareRollout(input: { rolloutId: string; spec: RolloutSpec }): Promise<RolloutSnapshot> {
+      const { target, change } = input.spec;
+      return guard(`prepare the rollout of ${describeTarget(target)}`, async () => {
+        let workload: WorkloadJson;
+        try {
+          workload = await kube.readWorkload(target);
+        } catch (err) {
+          if ((err as { code?: number }).code === 404) throw nonRetryable('TargetNotFound', `${describeTarget(target)} not found`);
+          throw err;
+        }
+        const matchLabels = workload.spec.selector.matchLabels ?? {};
+        // A retry after the StatefulSet template was already written: the old template is gone
+        // from the object, but the annotation says this rollout wrote it.
+        const changed = applyTemplateChange(workload.spec.template, change);
+        if (!changed.ok) throw nonRetryable(INVALID_CHANGE, changed.error);
+        if (!changed.changed) throw nonRetryable(INVALID_CHANGE, `the change leaves the pod template of ${describeTarget(target)} as it is`);
+        const mismatched = selectorMismatches(changed.template, matchLabels);
+        if (mismatched.length > 0) {
+          throw nonRetryable(INVALID_CHANGE, `the new template lacks the selector's labels ${mismatched.join(', ')}: its pods would not belong to ${describeTarget(target)}`);
+        }
+        const held = workload.metadata.annotations?.[ROLLOUT_ANNOTATION];
+        if (held !== undefined && held !== input.rolloutId) {
+          currentContext()?.log.warn('taking over the rollout annotation of an ended rollout', { previous: held, rolloutId: input.rolloutId });
+        }
+        await kube.setRolloutAnnotation(target, input.rolloutId);
+        const snapshot: RolloutSnapshot = {
+          target,
+          uid: workload.metadata.uid,
+          replicas: workload.spec.replicas ?? 1,
+          selector: matchLabels,
+          oldTemplate: workload.spec.template,
+          newTemplate: changed.template,
+        };
+        if (target.kind === 'Deployment') {
+          snapshot.deploymentStrategy = workload.spec.strategy ?? {};
+          await kube.applyCanary(workload, input.rolloutId, changed.template, 0);
+        } else {
+          const strategy = workload.spec.updateStrategy?.type === 'OnDelete' ? 'OnDelete' : 'RollingUpdate';
+          const rolling = workload.spec.updateStrategy?.rollingUpdate;
+          snapshot.statefulSet = {
+            strategy,
+            partition: rolling?.partition ?? 0,
+            ...(rolling?.maxUnavailable === undefined ? {} : { maxUnavailable: rolling.maxUnavailable }),
+          };
+        }
+        return snapshot;
+      });
+    },
+
+    /** Moves the workload to `count` replicas on the new template, watching the gate's error check and deadline while it waits. */
+    async advanceStage(input: StageContext & { count: number }): Promise<StageOutcome> {
+      const { snapshot } = input;
+      const gate = { ctx: input, expectedPods: input.count };
+      const actions: string[] = [];
+      return guard(`advance ${describeTarget(snapshot.target)} to ${input.count} updated replicas`, async () => {
+        try {
+          if (snapshot.target.kind === 'Deployment') {
+            const observed = await deploymentCounts(kube, snapshot);
+            const counts = await ensureSumMatches(kube, snapshot, observed.counts);
+            const plan = planDeploymentStage(counts, input.count, snapshot.replicas, snapshot.deploymentStrategy);
+            actions.push(...(await runDeploymentActions(kube, input.rolloutId, snapshot, plan, gate)));
+          } else {
+            let { sts, state } = await statefulSetState(kube, snapshot);
+            if (!templatesEqual(sts.spec.template, snapshot.newTemplate)) {
+              actions.push(...(await runStatefulSetActions(kube, snapshot, planStatefulSetStart(state.strategy, snapshot.replicas))));
+              ({ sts, state } = await statefulSetState(kube, snapshot));
+            }
+            actions.push(...(await runStatefulSetActions(kube, snapshot, planStatefulSetStage(state, input.count), gate)));
+          }
+          // Settled is not enough: the gate's own check of the updated pods must not fail either.
+          const result = await checkGate(kube, input, input.count, { startedAt: null, seconds: 0 });
+          if (result.verdict === 'fail') throw new GateFailure(result);
+          return { outcome: 'done', actions, finishedAt: new Date().toISOString() };
+        } catch (err) {
+          if (err instanceof GateFailure) return { outcome: 'gate-failed', actions, reason: err.result.reason, erroring: err.result.erroring.map((e) => e.pod) };
+          throw err;
+        }
+      });
+    },
+
+    /**
+     * Watches the stage's updated pods until the gate passes (bake over, pods ready and clean)
+     * or fails. With holdAfterPass it goes on watching until cancelled, so a pod that turns to
+     * error while the rollout is paused or awaits approval still fails the gate.
+     */
+    async watchGate(input: WatchGateInput): Promise<WatchGateResult> {
+      return guard(`watch the gate of ${describeTarget(input.snapshot.target)}`, async () => {
+        for (;;) {
+          const result = await checkGate(kube, input, input.expectedPods, { startedAt: input.bakeStartedAt, seconds: input.bakeSeconds });
+          if (result.verdict === 'fail' || (result.verdict === 'pass' && !input.holdAfterPass)) {
+            return { verdict: result.verdict, reason: result.reason, counts: result.counts, erroring: result.erroring.map((e) => e.pod) };
+          }
+          await pause(POLL_MS);
+        }
+      });
+    },
+
+    /** Puts every replica on the new template (the stable workload itself) and removes the canary. */
+    async promoteRollout(input: StageContext): Promise<{ actions: string[] }> {
+      const { snapshot } = input;
+      return guard(`promote ${describeTarget(snapshot.target)}`, async () => {
+        if (snapshot.target.kind === 'Deployment') {
+          const { counts } = await deploymentCounts(kube, snapshot);
+          const fixed = await ensureSumMatches(kube, snapshot, counts);
+          return { actions: await runDeploymentActions(kube, input.rolloutId, snapshot, planDeploymentPromotion(fixed, snapshot.replicas, snapshot.deploymentStrategy)) };
+        }
+        const { state } = await statefulSetState(kube, snapshot);
+        return { actions: await runStatefulSetActions(kube, snapshot, planStatefulSetPromotion(state, snapshot.statefulSet?.partition ?? 0)) };
+      });
+    },
+
+    /** Restores the old template everywhere and waits until every pod is back and ready. */
+    async rollbackRollout(input: { rolloutId: string; snapshot: RolloutSnapshot }): Promise<{ actions: string[] }> {
+      const { snapshot } = input;
+      return guard(`roll back ${describeTarget(snapshot.target)}`, async () => {
+        if (snapshot.target.kind === 'Deployment') {
+          const { counts, canaryReady, stable } = await deploymentCounts(kube, snapshot);
+          const fixed = await ensureSumMatches(kube, snapshot, counts);
+          const stableOnNewTemplate = !templatesEqual(stable.spec.template, snapshot.oldTemplate);
+          const plan = planDeploymentRollback({ ...fixed, canaryReady: Math.min(canaryReady, fixed.canary), stableOnNewTemplate }, snapshot.replicas, snapshot.deploymentStrategy);
+          return { actions: await runDeploymentActions(kube, input.rolloutId, snapshot, plan) };
+        }
+        const { state } = await statefulSetState(kube, snapshot);
+        return { actions: await runStatefulSetActions(kube, snapshot, planStatefulSetRollback(state, snapshot.statefulSet?.partition ?? 0)) };
+      });
+    },
+
+    /** Removes the rollout annotation, if it is still this rollout's. */
+    async finishRollout(input: { rolloutId: string; target: RolloutTarget }): Promise<void> {
+      return guard(`release ${describeTarget(input.target)}`, async () => {
+        let workload: WorkloadJson;
+        try {
+          workload = await kube.readWorkload(input.target);
+        } catch (err) {
+          if ((err as { code?: number }).code === 404) return;
+          throw err;
+        }
+        if (workload.metadata.annotations?.[ROLLOUT_ANNOTATION] === input.rolloutId) await kube.setRolloutAnnotation(input.target, null);
+      });
+    },
+  };
+}
+
+export type RolloutActivities = ReturnType<typeof createRolloutActivities>;

@@ -1,0 +1,509 @@
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+  type RetryPolicy,
+} from '@temporalio/workflow';
+import type { RolloutActivities, RolloutSnapshot, StageContext, WatchGateResult } from '../activities/rollout';
+import {
+  appendDecision,
+  decideControl,
+  emptyDecisionLog,
+  isTerminal,
+  stateAfterGateFailure,
+  type Control,
+  type ControlDecision,
+  type DecisionKind,
+  type PausableState,
+  type RolloutState,
+} from '../domain/rollout-controls';
+import { formatShare, resolveStageCounts } from '../domain/rollout-plan';
+import { summarizeSpec, targetKey } from '../domain/rollout-summary';
+import {
+  MAX_CONTROL_REASON_LENGTH,
+  rolloutControlUpdates,
+  rolloutStatusQuery,
+  supersedeRolloutUpdate,
+  type ControlRequest,
+  type RolloutPods,
+  type RolloutStatus,
+  type RolloutWorkflowInput,
+  type StageStatus,
+  type SupersedeRequest,
+} from './rollout-messages';
+import { AUTOCRANE_NAMESPACE, AUTOCRANE_ROLLOUT_ID, AUTOCRANE_STAGE, AUTOCRANE_STATE, AUTOCRANE_TARGET } from './search-attributes';
+
+/** Retried without end: an apiserver that is down for a while only delays the rollout. */
+const retry: RetryPolicy = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds' };
+
+const { prepareRollout, finishRollout } = proxyActivities<RolloutActivities>({ startToCloseTimeout: '2 minutes', retry });
+/** Scaling, waiting and baking: long, so a dead worker is noticed by its silent heartbeat, not the timeout. */
+const { advanceStage, watchGate, promoteRollout, rollbackRollout } = proxyActivities<RolloutActivities>({
+  startToCloseTimeout: '25 hours',
+  heartbeatTimeout: '15 seconds',
+  retry,
+});
+
+type Interrupt = 'abort' | 'skipBake' | 'paused' | 'resumed' | 'approved' | 'override' | 'regate';
+
+class RolloutFailed extends Error {}
+
+const failureMessage = (err: unknown): string => {
+  let current: unknown = err;
+  // The activity's own message says what happened; the wrapper only says which activity.
+  while (current instanceof ActivityFailure && current.cause) current = current.cause;
+  return current instanceof Error ? current.message : String(err);
+};
+
+/**
+ * A staged rollout of a new pod template (issue 5). Orchestration only: the activities do
+ * the Kubernetes work and watch the gate; domain/rollout-plan decides the steps,
+ * domain/rollout-gate the verdicts and domain/rollout-controls what operators may do when.
+ * History stays small whatever the bake times: a stage is one activity to scale and one to
+ * bake, each waiting and polling inside the activity.
+ */
+export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<RolloutStatus> {
+  const { rolloutId, spec } = input;
+  const workflowId = workflowInfo().workflowId;
+  const startedAt = new Date().toISOString();
+  const summary = summarizeSpec(spec).text;
+
+  let state: RolloutState = 'Pending';
+  let pausedFrom: PausableState | undefined;
+  let stage = -1;
+  let decisions = emptyDecisionLog();
+  let pods: RolloutPods = { updated: 0, ready: 0, erroring: [] };
+  let endedAt: string | null = null;
+  let supersede: SupersedeRequest | null = null;
+  let totalReplicas: number | null = null;
+  const stages: StageStatus[] = spec.stages.map((s, index) => ({
+    index,
+    replicas: formatShare(s.replicas),
+    count: null,
+    bakeSeconds: s.bakeSeconds,
+    approval: s.approval ? { timeoutSeconds: s.approval.timeoutSeconds, onTimeout: s.approval.onTimeout } : null,
+    result: 'pending',
+    startedAt: null,
+    endedAt: null,
+    reason: null,
+  }));
+  // Operator requests the main flow has not acted on yet.
+  const pending = { abort: false, skipBake: false, approved: false, override: false, regate: false };
+
+  const now = () => new Date().toISOString();
+  const decide = (kind: DecisionKind, reason: string, by?: string) => {
+    decisions = appendDecision(decisions, { at: now(), kind, stage: stage < 0 ? null : stage, reason, ...(by === undefined ? {} : { by }) });
+    log.info(`rollout ${kind}`, { rolloutId, stage, reason });
+  };
+  const setState = (next: RolloutState) => {
+    if (next === state) return;
+    state = next;
+    upsertSearchAttributes([
+      { key: AUTOCRANE_STATE, value: state },
+      { key: AUTOCRANE_STAGE, value: Math.max(stage, 0) },
+    ]);
+  };
+  const status = (): RolloutStatus => ({
+    rolloutId,
+    workflowId,
+    target: spec.target,
+    summary,
+    state,
+    stage,
+    totalReplicas,
+    stages: stages.map((s) => ({ ...s })),
+    pods,
+    decisions: decisions.records,
+    decisionsDropped: decisions.dropped,
+    startedAt,
+    endedAt,
+    requestId: spec.requestId ?? null,
+    supersededBy: supersede?.rolloutId ?? null,
+  });
+
+  // Every run (the first, or one continued as new after a supersede) describes itself.
+  upsertSearchAttributes([
+    { key: AUTOCRANE_TARGET, value: targetKey(spec.target) },
+    { key: AUTOCRANE_NAMESPACE, value: spec.target.namespace },
+    { key: AUTOCRANE_ROLLOUT_ID, value: rolloutId },
+    { key: AUTOCRANE_STATE, value: state },
+    { key: AUTOCRANE_STAGE, value: 0 },
+  ]);
+  upsertMemo({ summary, rolloutId, requestId: spec.requestId ?? null });
+
+  // ---------------------------------------------------------------------------
+  // Operator controls
+  // ---------------------------------------------------------------------------
+
+  const controlContext = () => ({ state, ...(pausedFrom ? { pausedFrom } : {}), stage: stage < 0 ? null : stage, stageCount: spec.stages.length });
+  const validate = (control: Control) => (request: ControlRequest) => {
+    if (request?.reason !== undefined && (typeof request.reason !== 'string' || request.reason.length > MAX_CONTROL_REASON_LENGTH)) {
+      throw new Error(`reason: expected a string of at most ${MAX_CONTROL_REASON_LENGTH} characters`);
+    }
+    const decision = decideControl(control, controlContext());
+    if (!decision.accepted) throw new Error(decision.reason);
+  };
+  const apply = (decision: Extract<ControlDecision, { accepted: true }>, request: ControlRequest) => {
+    const reason = request?.reason ? `${decision.message}: ${request.reason}` : decision.message;
+    switch (decision.effect) {
+      case 'hold':
+        pausedFrom = decision.pausedFrom;
+        setState('Paused');
+        decide('paused', reason, request?.by);
+        break;
+      case 'continue':
+        pausedFrom = undefined;
+        setState(decision.to);
+        decide('resumed', reason, request?.by);
+        break;
+      case 'proceed':
+        pending.approved = true;
+        decide('approved', reason, request?.by);
+        break;
+      case 'rollback':
+        pending.abort = true;
+        decide('aborted', reason, request?.by);
+        break;
+      case 'skipBake':
+        pending.skipBake = true;
+        decide('bakeSkipped', reason, request?.by);
+        break;
+      case 'overrideGate':
+        pending.override = true;
+        decide('gateOverridden', reason, request?.by);
+        break;
+      case 'regate':
+        pending.regate = true;
+        decide('resumed', reason, request?.by);
+        break;
+    }
+  };
+  for (const control of Object.keys(rolloutControlUpdates) as Control[]) {
+    setHandler(
+      rolloutControlUpdates[control],
+      (request: ControlRequest) => {
+        const decision = decideControl(control, controlContext());
+        if (!decision.accepted) throw ApplicationFailure.nonRetryable(decision.reason, 'ControlRefused');
+        apply(decision, request ?? {});
+        return status();
+      },
+      { validator: validate(control) },
+    );
+  }
+  setHandler(
+    supersedeRolloutUpdate,
+    (request) => {
+      supersede = request;
+      pending.abort = true;
+      decide('superseded', `superseded by rollout ${request.rolloutId}; rolling back before it starts`);
+      return status();
+    },
+    {
+      validator: (request) => {
+        if (isTerminal(state) || state === 'RollingBack') throw new Error(`supersede: rollout ${rolloutId} is ${state} and can no longer be superseded`);
+        if (!request || typeof request.rolloutId !== 'string') throw new Error('supersede: a rolloutId and a spec are required');
+      },
+    },
+  );
+  setHandler(rolloutStatusQuery, status);
+
+  // ---------------------------------------------------------------------------
+  // Running activities that an operator can interrupt
+  // ---------------------------------------------------------------------------
+
+  const interrupted = (accept: readonly Interrupt[]): Interrupt | null => {
+    if (pending.abort) return 'abort';
+    for (const kind of accept) {
+      if (kind === 'paused' && state === 'Paused') return 'paused';
+      if (kind === 'resumed' && state !== 'Paused') return 'resumed';
+      if (kind !== 'paused' && kind !== 'resumed' && kind !== 'abort' && pending[kind]) return kind;
+    }
+    return null;
+  };
+
+  /** Runs an activity until it finishes or one of `accept` (or an abort) interrupts it; an interrupted activity is cancelled. */
+  async function interruptible<T>(run: () => Promise<T>, accept: readonly Interrupt[]): Promise<{ value: T } | { interrupt: Interrupt }> {
+    let outcome: { value: T } | { error: unknown } | undefined;
+    const scope = new CancellationScope();
+    const running = scope.run(run).then(
+      (value) => (outcome = { value }),
+      (error: unknown) => (outcome = { error }),
+    );
+    await condition(() => outcome !== undefined || interrupted(accept) !== null);
+    if (outcome === undefined) {
+      scope.cancel();
+      await running;
+      return { interrupt: interrupted(accept) as Interrupt };
+    }
+    if ('error' in outcome) {
+      if (isCancellation(outcome.error)) return { interrupt: interrupted(accept) ?? 'abort' };
+      throw outcome.error;
+    }
+    return outcome;
+  }
+
+  const stageContext = (snapshot: RolloutSnapshot, stageStartedAt: string): StageContext => ({ rolloutId, snapshot, gate: spec.gate, stageStartedAt });
+
+  const noteGate = (result: WatchGateResult) => {
+    pods = { updated: result.counts.updated, ready: result.counts.ready, erroring: result.erroring };
+  };
+
+  /**
+   * Holds while paused, watching the stage's gate meanwhile (pause holds progress, not
+   * protection). Returns a failure reason if the gate fails while held, 'abort', or null.
+   */
+  async function holdWhilePaused(snapshot: RolloutSnapshot, watching: { count: number; stageStartedAt: string } | null): Promise<string | 'abort' | null> {
+    while (state === 'Paused') {
+      if (!watching) {
+        await condition(() => state !== 'Paused' || pending.abort);
+      } else {
+        const result = await interruptible(
+          () => watchGate({ ...stageContext(snapshot, watching.stageStartedAt), expectedPods: watching.count, bakeStartedAt: now(), bakeSeconds: 0, holdAfterPass: true }),
+          ['resumed'],
+        );
+        if ('value' in result) {
+          noteGate(result.value);
+          return result.value.reason;
+        }
+      }
+      if (pending.abort) return 'abort';
+    }
+    return pending.abort ? 'abort' : null;
+  }
+
+  type StageVerdict = { verdict: 'passed' } | { verdict: 'failed'; reason: string } | { verdict: 'abort' };
+
+  /** Bakes a stage: the gate watched until it passes or fails; promote skips the bake, pause holds. */
+  async function bake(snapshot: RolloutSnapshot, index: number, count: number, stageStartedAt: string, bakeStartedAt: string): Promise<StageVerdict> {
+    let bakeSeconds = spec.stages[index]!.bakeSeconds;
+    for (;;) {
+      setState('Baking');
+      stages[index]!.result = 'baking';
+      const result = await interruptible(
+        () => watchGate({ ...stageContext(snapshot, stageStartedAt), expectedPods: count, bakeStartedAt, bakeSeconds }),
+        ['skipBake', 'paused'],
+      );
+      if ('value' in result) {
+        noteGate(result.value);
+        if (result.value.verdict === 'fail') return { verdict: 'failed', reason: result.value.reason };
+        if (state === 'Paused') {
+          const held = await holdWhilePaused(snapshot, { count, stageStartedAt });
+          if (held === 'abort') return { verdict: 'abort' };
+          if (held !== null) return { verdict: 'failed', reason: held };
+        }
+        return { verdict: 'passed' };
+      }
+      if (result.interrupt === 'abort') return { verdict: 'abort' };
+      if (result.interrupt === 'skipBake') {
+        pending.skipBake = false;
+        bakeSeconds = 0;
+        continue;
+      }
+      // Paused mid-bake: hold (still watching), then bake on.
+      const held = await holdWhilePaused(snapshot, { count, stageStartedAt });
+      if (held === 'abort') return { verdict: 'abort' };
+      if (held !== null) return { verdict: 'failed', reason: held };
+    }
+  }
+
+  /** The stage's approval: approve goes on; the timeout (not running while paused) takes onTimeout. */
+  async function awaitApproval(snapshot: RolloutSnapshot, index: number, count: number, stageStartedAt: string): Promise<StageVerdict> {
+    const approval = spec.stages[index]!.approval!;
+    let remainingMs = approval.timeoutSeconds * 1000;
+    decide('approvalRequested', `stage ${index + 1} passed its gate; waiting up to ${approval.timeoutSeconds}s for approve (then ${approval.onTimeout})`);
+    for (;;) {
+      setState('AwaitingApproval');
+      stages[index]!.result = 'awaiting-approval';
+      // The gate is watched while waiting: a pod turning to error ends the wait.
+      let gate: WatchGateResult | undefined;
+      let gateError: unknown;
+      const scope = new CancellationScope();
+      const watching = scope
+        .run(() => watchGate({ ...stageContext(snapshot, stageStartedAt), expectedPods: count, bakeStartedAt: now(), bakeSeconds: 0, holdAfterPass: true }))
+        .then(
+          (value) => (gate = value),
+          (error: unknown) => (gateError = error),
+        );
+      const waitStarted = Date.now();
+      const answered = await condition(() => gate !== undefined || gateError !== undefined || interrupted(['approved', 'paused']) !== null, remainingMs);
+      remainingMs -= Date.now() - waitStarted;
+      if (gate === undefined && gateError === undefined) {
+        scope.cancel();
+        await watching;
+      }
+      if (gateError !== undefined && !isCancellation(gateError)) throw gateError;
+      if (gate !== undefined) {
+        noteGate(gate);
+        return { verdict: 'failed', reason: gate.reason };
+      }
+      if (!answered) {
+        decide('approvalTimedOut', `no approval within ${approval.timeoutSeconds}s; taking onTimeout: ${approval.onTimeout}`);
+        return approval.onTimeout === 'proceed' ? { verdict: 'passed' } : { verdict: 'failed', reason: `approval of stage ${index + 1} timed out (onTimeout rollback)` };
+      }
+      const interrupt = interrupted(['approved', 'paused']);
+      if (interrupt === 'abort') return { verdict: 'abort' };
+      if (interrupt === 'approved') {
+        pending.approved = false;
+        return { verdict: 'passed' };
+      }
+      const held = await holdWhilePaused(snapshot, { count, stageStartedAt });
+      if (held === 'abort') return { verdict: 'abort' };
+      if (held !== null) return { verdict: 'failed', reason: held };
+    }
+  }
+
+  /** After a failed gate: roll back now, or freeze until an operator aborts, re-gates or overrides. */
+  async function onGateFailure(reason: string): Promise<'rollback' | 'regate' | 'override'> {
+    decide('gateFailed', reason);
+    if (stage >= 0) {
+      stages[stage]!.result = 'failed';
+      stages[stage]!.reason = reason;
+    }
+    const next = stateAfterGateFailure(spec.rollback);
+    if (next === 'RollingBack') return 'rollback';
+    setState('Frozen');
+    decide('frozen', 'rollback policy is freeze: holding everything as it is until an operator aborts, resumes or promotes');
+    await condition(() => pending.abort || pending.regate || pending.override);
+    if (pending.abort) return 'rollback';
+    if (pending.regate) {
+      pending.regate = false;
+      return 'regate';
+    }
+    pending.override = false;
+    return 'override';
+  }
+
+  // ---------------------------------------------------------------------------
+  // The rollout
+  // ---------------------------------------------------------------------------
+
+  decide('started', summary);
+  let snapshot: RolloutSnapshot | undefined;
+  let rollbackReason: string | null = null;
+  try {
+    try {
+      snapshot = await prepareRollout({ rolloutId, spec });
+    } catch (err) {
+      throw new RolloutFailed(`could not start: ${failureMessage(err)}`);
+    }
+    totalReplicas = snapshot.replicas;
+    const counts = resolveStageCounts(spec.stages, snapshot.replicas);
+    counts.forEach((count, i) => (stages[i]!.count = count));
+
+    stageLoop: for (let index = 0; index < spec.stages.length; index++) {
+      const held = await holdWhilePaused(snapshot, null);
+      if (held !== null || pending.abort) {
+        rollbackReason = 'aborted by an operator';
+        break;
+      }
+      stage = index;
+      const count = counts[index]!;
+      const stageStartedAt = now();
+      setState('Progressing');
+      Object.assign(stages[index]!, { result: 'progressing', startedAt: stageStartedAt });
+      decide('stageStarted', `stage ${index + 1} of ${spec.stages.length}: ${count} of ${snapshot.replicas} replicas on the new template`);
+
+      let advanced;
+      try {
+        advanced = await interruptible(() => advanceStage({ ...stageContext(snapshot!, stageStartedAt), count }), []);
+      } catch (err) {
+        rollbackReason = `stage ${index + 1} could not scale: ${failureMessage(err)}`;
+        stages[index]!.result = 'failed';
+        stages[index]!.reason = rollbackReason;
+        decide('gateFailed', rollbackReason);
+        break;
+      }
+      if ('interrupt' in advanced) {
+        rollbackReason = 'aborted by an operator';
+        stages[index]!.result = 'aborted';
+        break;
+      }
+      let verdict: StageVerdict;
+      if (advanced.value.outcome === 'gate-failed') {
+        verdict = { verdict: 'failed', reason: advanced.value.reason };
+      } else {
+        decide('stageScaled', `${count} updated replicas ready (${advanced.value.actions.join('; ') || 'nothing to change'})`);
+        verdict = await bake(snapshot, index, count, stageStartedAt, advanced.value.finishedAt);
+        if (verdict.verdict === 'passed' && spec.stages[index]!.approval) verdict = await awaitApproval(snapshot, index, count, stageStartedAt);
+      }
+
+      for (;;) {
+        if (verdict.verdict === 'passed') {
+          Object.assign(stages[index]!, { result: 'passed', endedAt: now(), reason: null });
+          decide('gatePassed', `stage ${index + 1} passed`);
+          continue stageLoop;
+        }
+        if (verdict.verdict === 'abort') {
+          rollbackReason = 'aborted by an operator';
+          Object.assign(stages[index]!, { result: 'aborted', endedAt: now() });
+          break stageLoop;
+        }
+        const next = await onGateFailure(verdict.reason);
+        if (next === 'rollback') {
+          rollbackReason = pending.abort ? 'aborted by an operator while frozen' : verdict.reason;
+          stages[index]!.endedAt = now();
+          break stageLoop;
+        }
+        if (next === 'override') {
+          verdict = { verdict: 'passed' };
+          continue;
+        }
+        verdict = await bake(snapshot, index, count, stageStartedAt, now());
+      }
+    }
+
+    if (rollbackReason === null) {
+      setState('Promoting');
+      decide('promotionStarted', `every replica goes to the new template`);
+      try {
+        const promoted = await promoteRollout(stageContext(snapshot, now()));
+        decide('succeeded', `all ${snapshot.replicas} replicas run the new template (${promoted.actions.join('; ')})`);
+        stages.forEach((s) => {
+          if (s.result === 'passed') s.result = 'promoted';
+        });
+        setState('Succeeded');
+      } catch (err) {
+        rollbackReason = `promotion failed: ${failureMessage(err)}`;
+      }
+    }
+
+    if (rollbackReason !== null) {
+      setState('RollingBack');
+      decide('rollbackStarted', rollbackReason);
+      try {
+        const rolledBack = await rollbackRollout({ rolloutId, snapshot });
+        decide('rolledBack', `every pod is back on the previous template and ready (${rolledBack.actions.join('; ')})`);
+        setState(supersede ? 'Superseded' : 'RolledBack');
+      } catch (err) {
+        throw new RolloutFailed(`rollback failed: ${failureMessage(err)}`);
+      }
+    }
+  } catch (err) {
+    if (!(err instanceof RolloutFailed)) throw err;
+    decide('failed', err.message);
+    setState('Failed');
+  } finally {
+    // The annotation marks the workload for repair; it goes whatever the outcome.
+    await CancellationScope.nonCancellable(() => finishRollout({ rolloutId, target: spec.target })).catch((err: unknown) =>
+      log.warn('could not remove the rollout annotation', { rolloutId, error: failureMessage(err) }),
+    );
+    endedAt = now();
+  }
+
+  await condition(allHandlersFinished);
+  if (supersede !== null) {
+    const next: SupersedeRequest = supersede;
+    return continueAsNew<typeof rolloutWorkflow>({ rolloutId: next.rolloutId, spec: next.spec });
+  }
+  return status();
+}
