@@ -1,4 +1,4 @@
-/** The HTTP API: health, readiness, metrics and (when given their dependencies) the watchdog and repair APIs. */
+/** The HTTP API: health, readiness, metrics and (when given their dependencies) the watchdog, repair and rollout APIs. */
 import express, { type Express, type RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 import { describeError } from '../platform/errors';
@@ -7,6 +7,8 @@ import { createHttpRequestDuration } from './http-metrics';
 import type { Authorizer } from './auth';
 import { errorHandler, notFound } from './http-errors';
 import { createRepairRouter, type RepairControl } from './repair';
+import { rolloutOpenApiDocument } from './rollout-openapi';
+import { createRolloutRouter, type RolloutControl, type WorkloadReader } from './rollouts';
 import { createWatchdogRouter, type PodAccessor } from './watchdogs';
 
 export type ReadinessCheck = () => Promise<void>;
@@ -27,6 +29,11 @@ export interface AppDeps {
   watchdogs?: { pods: PodAccessor; authorizer: Authorizer; now?: () => Date };
   /** The repair routes' access to the repair workflows. Without it they are not served. */
   repair?: { control: RepairControl; authorizer: Authorizer; temporalUi?: { url: string; namespace: string } };
+  /**
+   * The rollout routes' access to the rollout workflows and to the target workloads. Without
+   * them neither the rollout routes nor their /openapi.json are served.
+   */
+  rollouts?: { control: RolloutControl; workloads: WorkloadReader; authorizer: Authorizer; temporalUi?: { url: string; namespace: string } };
 }
 
 const DEFAULT_CHECK_TIMEOUT_MS = 5000;
@@ -98,6 +105,13 @@ export function createApp(deps: AppDeps): Express {
 
   if (deps.watchdogs) app.use(createWatchdogRouter({ ...deps.watchdogs, logger }));
   if (deps.repair) app.use(createRepairRouter({ ...deps.repair, logger }));
+  if (deps.rollouts) {
+    // Public: the document describes the API, it holds nothing about any rollout.
+    app.get('/openapi.json', (_req, res) => {
+      res.json(rolloutOpenApiDocument());
+    });
+    app.use(createRolloutRouter({ ...deps.rollouts, logger }));
+  }
 
   app.use(notFound);
   app.use(errorHandler(logger));

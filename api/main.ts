@@ -10,6 +10,7 @@ import { checkTemporal, connectClient } from '../platform/temporal';
 import { createApp } from './app';
 import { createAuthorizer, kubernetesClusterAuth } from './auth';
 import { temporalRepairControl } from './repair';
+import { kubernetesWorkloadReader, temporalRolloutControl } from './rollouts';
 
 async function main(): Promise<void> {
   const config = exitOnConfigError(() => loadConfig());
@@ -19,6 +20,7 @@ async function main(): Promise<void> {
     const kubeConfig = exitOnConfigError(() => loadKubeConfig(config));
     const { connection, client } = await connectClient(config);
     const authorizer = createAuthorizer({ cluster: kubernetesClusterAuth(kubeConfig), embeddedToken: config.api.token });
+    const temporalUi = config.temporal.uiUrl ? { temporalUi: { url: config.temporal.uiUrl, namespace: config.temporal.namespace } } : {};
     const app = createApp({
       logger: rootLogger,
       registry: createMetricsRegistry(),
@@ -27,10 +29,12 @@ async function main(): Promise<void> {
         pods: kubeConfig.makeApiClient(CoreV1Api),
         authorizer,
       },
-      repair: {
-        control: temporalRepairControl(client),
+      repair: { control: temporalRepairControl(client), authorizer, ...temporalUi },
+      rollouts: {
+        control: temporalRolloutControl(client, { taskQueue: config.temporal.taskQueue }),
+        workloads: kubernetesWorkloadReader(kubeConfig),
         authorizer,
-        ...(config.temporal.uiUrl && { temporalUi: { url: config.temporal.uiUrl, namespace: config.temporal.namespace } }),
+        ...temporalUi,
       },
     });
 

@@ -1,0 +1,590 @@
+/**
+ * The rollout REST API (issue 5 §3-§5):
+ *
+ *   POST /v1/rollouts                 RolloutSpec → 202 started (200 when the request ID was seen before)
+ *   GET  /v1/rollouts/{id}            the rollout's full status, with live pod counts during a bake
+ *   GET  /v1/rollouts?namespace=&state=   rollouts from visibility (search attributes and memo only)
+ *   POST /v1/rollouts/{id}/{pause|resume|approve|abort|promote}   {reason?} → the status after it
+ *
+ * Who may: starting and steering need `patch` on the target Deployment or StatefulSet (the
+ * power a rollout exercises), reading one needs `get` on it, listing needs `list` on
+ * deployments in the namespace (in every namespace without one).
+ *
+ * One workflow per target (rolloutWorkflowId) lets Temporal refuse a second running rollout
+ * atomically; each rollout run has its own short rollout ID, found again through the
+ * AutoCraneRolloutId search attribute.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import express, { Router, type Response } from 'express';
+import { AppsV1Api, type KubeConfig } from '@kubernetes/client-node';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowExecutionDescription,
+  type WorkflowExecutionInfo,
+} from '@temporalio/client';
+import { fromPayloadsAtIndex, type SearchAttributePair } from '@temporalio/common';
+import { z } from 'zod';
+import { dns1123LabelError } from '../domain/k8s-names';
+import { ROLLOUT_STATES } from '../domain/rollout-controls';
+import { parseRolloutSpec, WORKLOAD_KINDS, type RolloutSpec, type RolloutTarget, type WorkloadKind } from '../domain/rollout-spec';
+import { summarizeSpec, targetKey } from '../domain/rollout-summary';
+import { kubernetesErrorStatus, requestTimeout } from '../platform/kubernetes';
+import type { Logger } from '../platform/logger';
+import {
+  MAX_CONTROL_REASON_LENGTH,
+  ROLLOUT_CONTROLS,
+  rolloutControlUpdates,
+  rolloutStatusQuery,
+  rolloutWorkflowId,
+  supersedeRolloutUpdate,
+  type RolloutControl as RolloutControlName,
+  type RolloutPods,
+  type RolloutState,
+  type RolloutStatus,
+  type RolloutWorkflowInput,
+} from '../workflows/rollout-messages';
+import { AUTOCRANE_NAMESPACE, AUTOCRANE_ROLLOUT_ID, AUTOCRANE_STAGE, AUTOCRANE_STATE, AUTOCRANE_TARGET } from '../workflows/search-attributes';
+import type { Authorizer, ResourceAction } from './auth';
+import { HttpError, invalidInput, type ErrorBody } from './http-errors';
+import { fromProblem, hasBody, parseInput, routeHelpers } from './routes';
+
+/** The rollout workflow's type name (workflows/rollout.ts exports `rolloutWorkflow`). */
+export const ROLLOUT_WORKFLOW_TYPE = 'rolloutWorkflow';
+/** The activity whose heartbeats carry live pod counts during a bake. */
+export const WATCH_GATE_ACTIVITY = 'watchGate';
+
+
+/** Longest request body: a whole pod template may be large, but not this large. */
+export const MAX_SPEC_BODY = '256kb';
+/** Rows a list answers at most (`truncated` says when there were more). */
+export const MAX_LIST_ROWS = 200;
+
+// ---------------------------------------------------------------------------
+// What the routes need from Temporal and Kubernetes
+// ---------------------------------------------------------------------------
+
+/** A rollout as visibility describes it: enough to authorize, address and list it. */
+export interface RolloutRecord {
+  rolloutId: string;
+  workflowId: string;
+  runId: string;
+  target: RolloutTarget;
+  /** AutoCraneState, null when the workflow has not set a known state. */
+  state: RolloutState | null;
+  /** AutoCraneStage, null before the first stage. */
+  stage: number | null;
+  /** Temporal's status of the run: RUNNING, COMPLETED, CONTINUED_AS_NEW (superseded), TERMINATED… */
+  executionStatus: string;
+  running: boolean;
+  /** The memo's one-line spec summary (memo.summary). */
+  summary: string | null;
+  startedAt: string;
+  closedAt: string | null;
+}
+
+export type StartOutcome =
+  | { outcome: 'started'; runId: string }
+  /** The running rollout is this very one (same request ID, visibility not caught up yet). */
+  | { outcome: 'existing'; runId: string }
+  | { outcome: 'conflict'; runningRolloutId: string }
+  | { outcome: 'superseded'; supersededRolloutId: string };
+
+/** What the routes need from Temporal; temporalRolloutControl is the real one. */
+export interface RolloutControl {
+  /** The rollout with this ID, running or ended, or null. */
+  find(rolloutId: string): Promise<RolloutRecord | null>;
+  /** Starts the rollout unless one runs on the target; supersedes it when the spec asks. */
+  start(input: RolloutWorkflowInput): Promise<StartOutcome>;
+  /** The run's status query, and the running bake's live pod counts when there is one. */
+  status(record: RolloutRecord): Promise<{ status: RolloutStatus; livePods: RolloutPods | null }>;
+  list(filter: RolloutFilter, limit: number): Promise<{ records: RolloutRecord[]; truncated: boolean }>;
+  /** Sends the control; throws RolloutRefusedError or RolloutEndedError. */
+  control(record: RolloutRecord, action: RolloutControlName, reason: string | undefined): Promise<RolloutStatus>;
+}
+
+export interface RolloutFilter {
+  namespace?: string | undefined;
+  state?: RolloutState | undefined;
+}
+
+/** The workflow rejected a control or a supersede; the message is its reason. */
+export class RolloutRefusedError extends Error {}
+/** The run ended before the control reached it. */
+export class RolloutEndedError extends Error {}
+
+/** Reads whether a target workload exists; kubernetesWorkloadReader is the real one. */
+export interface WorkloadReader {
+  exists(target: RolloutTarget): Promise<boolean>;
+}
+
+const KUBERNETES_TIMEOUT_MS = 5000;
+
+export function kubernetesWorkloadReader(kc: KubeConfig): WorkloadReader {
+  const apps = kc.makeApiClient(AppsV1Api);
+  return {
+    async exists({ namespace, kind, name }) {
+      try {
+        if (kind === 'Deployment') await apps.readNamespacedDeployment({ name, namespace }, requestTimeout(KUBERNETES_TIMEOUT_MS));
+        else await apps.readNamespacedStatefulSet({ name, namespace }, requestTimeout(KUBERNETES_TIMEOUT_MS));
+        return true;
+      } catch (err) {
+        if (kubernetesErrorStatus(err) === 404) return false;
+        throw err;
+      }
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// The Temporal implementation
+// ---------------------------------------------------------------------------
+
+/** "Deployment shop/web". */
+export const describeTarget = (target: RolloutTarget): string => `${target.kind} ${target.namespace}/${target.name}`;
+
+/** `shop/Deployment/web` (AutoCraneTarget, or a workflow ID without its `rollout/`) → the target. */
+export function parseTargetKey(key: string): RolloutTarget | null {
+  const parts = key.split('/');
+  if (parts.length !== 3) return null;
+  const [namespace, kind, name] = parts as [string, string, string];
+  if (!(WORKLOAD_KINDS as readonly string[]).includes(kind)) return null;
+  return { namespace, kind: kind as WorkloadKind, name };
+}
+
+const isRolloutState = (value: unknown): value is RolloutState => (ROLLOUT_STATES as readonly unknown[]).includes(value);
+
+const WORKFLOW_ID_PREFIX = 'rollout/';
+
+function recordOf(info: WorkflowExecutionInfo | WorkflowExecutionDescription): RolloutRecord | null {
+  const attributes = info.typedSearchAttributes;
+  const memoId = info.memo?.rolloutId;
+  const rolloutId = attributes.get(AUTOCRANE_ROLLOUT_ID) ?? (typeof memoId === 'string' ? memoId : undefined);
+  const target = parseTargetKey(attributes.get(AUTOCRANE_TARGET) ?? info.workflowId.slice(WORKFLOW_ID_PREFIX.length));
+  if (rolloutId === undefined || target === null) return null;
+  const state = attributes.get(AUTOCRANE_STATE);
+  const stage = attributes.get(AUTOCRANE_STAGE);
+  const summary = info.memo?.summary;
+  return {
+    rolloutId,
+    workflowId: info.workflowId,
+    runId: info.runId,
+    target,
+    state: isRolloutState(state) ? state : null,
+    stage: typeof stage === 'number' && stage >= 0 ? stage : null,
+    executionStatus: info.status.name,
+    running: info.status.name === 'RUNNING',
+    summary: typeof summary === 'string' ? summary : null,
+    startedAt: info.startTime.toISOString(),
+    closedAt: info.closeTime?.toISOString() ?? null,
+  };
+}
+
+/** The running bake's heartbeat, when it has the shape watchGate gives it. */
+function heartbeatPods(description: WorkflowExecutionDescription, decode: (payloads: unknown[]) => unknown): RolloutPods | null {
+  const activity = description.raw.pendingActivities?.find((a) => a.activityType?.name === WATCH_GATE_ACTIVITY);
+  const payloads = activity?.heartbeatDetails?.payloads;
+  if (!payloads || payloads.length === 0) return null;
+  const details = decode(payloads) as Partial<RolloutPods> | null;
+  if (
+    details === null ||
+    typeof details !== 'object' ||
+    typeof details.updated !== 'number' ||
+    typeof details.ready !== 'number' ||
+    !Array.isArray(details.erroring) ||
+    !details.erroring.every((name) => typeof name === 'string')
+  ) {
+    return null;
+  }
+  return { updated: details.updated, ready: details.ready, erroring: details.erroring };
+}
+
+/** Updates and queries need a worker; without one they would wait for ever. */
+const QUERY_DEADLINE_MS = 10_000;
+const UPDATE_DEADLINE_MS = 30_000;
+const START_ATTEMPTS = 3;
+
+export interface TemporalRolloutOptions {
+  taskQueue: string;
+}
+
+export function temporalRolloutControl(client: Client, options: TemporalRolloutOptions): RolloutControl {
+  const converter = client.options.loadedDataConverter.payloadConverter;
+  const decode = (payloads: unknown[]) => fromPayloadsAtIndex(converter, 0, payloads as Parameters<typeof fromPayloadsAtIndex>[2]);
+  const within = <T>(ms: number, fn: () => Promise<T>) => client.withDeadline(Date.now() + ms, fn);
+
+  async function collect(query: string, limit: number): Promise<{ records: RolloutRecord[]; truncated: boolean }> {
+    const records: RolloutRecord[] = [];
+    for await (const info of client.workflow.list({ query, pageSize: Math.min(limit + 1, 1000) })) {
+      const record = recordOf(info);
+      if (record === null) continue;
+      if (records.length === limit) return { records, truncated: true };
+      records.push(record);
+    }
+    return { records, truncated: false };
+  }
+
+  async function startOnce(input: RolloutWorkflowInput): Promise<StartOutcome | 'retry'> {
+    const { rolloutId, spec } = input;
+    const workflowId = rolloutWorkflowId(spec.target);
+    const searchAttributes: SearchAttributePair[] = [
+      { key: AUTOCRANE_TARGET, value: targetKey(spec.target) },
+      { key: AUTOCRANE_NAMESPACE, value: spec.target.namespace },
+      { key: AUTOCRANE_ROLLOUT_ID, value: rolloutId },
+      { key: AUTOCRANE_STATE, value: 'Pending' },
+    ];
+    try {
+      const handle = await client.workflow.start(ROLLOUT_WORKFLOW_TYPE, {
+        taskQueue: options.taskQueue,
+        workflowId,
+        args: [input],
+        workflowIdConflictPolicy: 'FAIL',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        typedSearchAttributes: searchAttributes,
+        // The same memo the workflow upserts in every run (a run continued after a supersede overwrites it).
+        memo: { summary: summarizeSpec(spec).text, rolloutId, requestId: spec.requestId ?? null },
+      });
+      return { outcome: 'started', runId: handle.firstExecutionRunId };
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+    const description = await client.workflow.getHandle(workflowId).describe();
+    const running = recordOf(description);
+    // Ended between the refused start and now: start again.
+    if (description.status.name !== 'RUNNING' || running === null) return 'retry';
+    if (running.rolloutId === rolloutId) return { outcome: 'existing', runId: running.runId };
+    if (!spec.supersede) return { outcome: 'conflict', runningRolloutId: running.rolloutId };
+    try {
+      await within(UPDATE_DEADLINE_MS, () =>
+        client.workflow.getHandle(workflowId, running.runId).executeUpdate(supersedeRolloutUpdate, { args: [{ rolloutId, spec }] }),
+      );
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return 'retry';
+      if (err instanceof WorkflowUpdateFailedError) throw new RolloutRefusedError(err.cause?.message ?? err.message);
+      throw err;
+    }
+    return { outcome: 'superseded', supersededRolloutId: running.rolloutId };
+  }
+
+  return {
+    async find(rolloutId) {
+      const { records } = await collect(`WorkflowType = '${ROLLOUT_WORKFLOW_TYPE}' AND ${AUTOCRANE_ROLLOUT_ID.name} = '${rolloutId}'`, 10);
+      const own = records.filter((r) => r.rolloutId === rolloutId);
+      // Should a run continued from this one still carry its ID, the first run is the rollout.
+      return own.sort((a, b) => a.startedAt.localeCompare(b.startedAt))[0] ?? null;
+    },
+
+    async start(input) {
+      for (let attempt = 1; ; attempt++) {
+        const outcome = await startOnce(input);
+        if (outcome !== 'retry') return outcome;
+        if (attempt === START_ATTEMPTS) throw new Error(`could not start rollout ${input.rolloutId}: the rollout running on ${describeTarget(input.spec.target)} kept ending and starting`);
+      }
+    },
+
+    async status(record) {
+      const handle = client.workflow.getHandle(record.workflowId, record.runId);
+      const [status, description] = await Promise.all([
+        within(QUERY_DEADLINE_MS, () => handle.query(rolloutStatusQuery)),
+        // Live counts are a bonus: the status stands without them.
+        record.running ? handle.describe().catch(() => null) : Promise.resolve(null),
+      ]);
+      const livePods = description !== null && description.status.name === 'RUNNING' ? heartbeatPods(description, decode) : null;
+      return { status, livePods };
+    },
+
+    list(filter, limit) {
+      const clauses = [`WorkflowType = '${ROLLOUT_WORKFLOW_TYPE}'`];
+      if (filter.namespace !== undefined) clauses.push(`${AUTOCRANE_NAMESPACE.name} = '${filter.namespace}'`);
+      if (filter.state !== undefined) clauses.push(`${AUTOCRANE_STATE.name} = '${filter.state}'`);
+      return collect(clauses.join(' AND '), limit);
+    },
+
+    async control(record, action, reason) {
+      const handle = client.workflow.getHandle(record.workflowId, record.runId);
+      try {
+        return await within(UPDATE_DEADLINE_MS, () => handle.executeUpdate(rolloutControlUpdates[action], { args: [reason === undefined ? {} : { reason }] }));
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError) throw new RolloutRefusedError(err.cause?.message ?? err.message);
+        if (err instanceof WorkflowNotFoundError) throw new RolloutEndedError(`rollout ${record.rolloutId} is no longer running`);
+        throw err;
+      }
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Inputs (the OpenAPI document is generated from these same schemas)
+// ---------------------------------------------------------------------------
+
+/** Rollout IDs are 12 hex digits; anything safe in a visibility query string is accepted. */
+const ROLLOUT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export const RolloutIdParamsSchema = z.object({
+  id: z
+    .string()
+    .regex(ROLLOUT_ID, { error: 'expected a rollout ID: letters, digits, ".", "_" or "-", at most 64' })
+    .meta({ description: 'The rollout ID answered by POST /v1/rollouts.', example: '3f9a0c1b2d4e' }),
+});
+const ID_PARAMS = { where: 'path', expected: 'a path', fields: 'id' };
+
+export const RolloutListQuerySchema = z.strictObject({
+  namespace: z
+    .string({ error: 'expected one namespace name' })
+    .superRefine(fromProblem((v) => (dns1123LabelError(v) === null ? null : `'${v}' is not a namespace name: ${dns1123LabelError(v)}`)))
+    .optional()
+    .meta({ description: 'Only rollouts of workloads in this namespace (all namespaces when left out).' }),
+  state: z
+    .enum(ROLLOUT_STATES, { error: (issue) => `expected one of ${ROLLOUT_STATES.join(', ')}, got ${JSON.stringify(issue.input)}` })
+    .optional()
+    .meta({ description: 'Only rollouts in this state.' }),
+});
+const LIST_QUERY = { where: 'query', expected: 'a query string', fields: 'namespace, state' };
+
+export const RolloutControlRequestSchema = z
+  .strictObject({
+    reason: z
+      .string({ error: 'expected a string' })
+      .max(MAX_CONTROL_REASON_LENGTH, { error: `at most ${MAX_CONTROL_REASON_LENGTH} characters` })
+      .optional()
+      .meta({ description: 'Why, kept in the rollout’s decisions.' }),
+  })
+  .meta({ id: 'RolloutControlRequest' });
+const CONTROL_BODY = { where: 'body', expected: 'a JSON object {reason?}', fields: 'reason' };
+
+// ---------------------------------------------------------------------------
+// Answers
+// ---------------------------------------------------------------------------
+
+/** 202 (started, or superseding), or 200 with `existing: true` for a request ID seen before. */
+export interface RolloutStartedBody {
+  rolloutId: string;
+  workflowId: string;
+  statusUrl: string;
+  temporalUiUrl?: string;
+  existing: boolean;
+  /** The rollout this one replaced (supersede: true). */
+  supersededRolloutId?: string;
+}
+
+export interface RolloutStatusBody extends RolloutStatus {
+  runId: string;
+  statusUrl: string;
+  temporalUiUrl?: string;
+  /** True when `pods` comes from the running bake's last heartbeat rather than the workflow's last gate observation. */
+  podsLive: boolean;
+}
+
+/** A list row: the record as visibility has it. */
+export type RolloutListItem = Omit<RolloutRecord, 'running'>;
+
+export interface RolloutListBody {
+  rollouts: RolloutListItem[];
+  /** More rollouts matched than the answer holds (MAX_LIST_ROWS). */
+  truncated: boolean;
+}
+
+/** 409 for a start while another rollout runs on the target. */
+export interface RolloutConflictBody extends ErrorBody {
+  runningRolloutId: string;
+}
+
+// ---------------------------------------------------------------------------
+// The router
+// ---------------------------------------------------------------------------
+
+export interface RolloutRouterDeps {
+  control: RolloutControl;
+  workloads: WorkloadReader;
+  authorizer: Authorizer;
+  logger: Logger;
+  /** Temporal Web UI base URL and namespace, for links. */
+  temporalUi?: { url: string; namespace: string };
+  /** Random rollout IDs (tests pass their own). */
+  newRolloutId?: () => string;
+}
+
+/** A stable ID for a target and request ID: the same request started twice is one rollout. */
+export function requestRolloutId(target: RolloutTarget, requestId: string): string {
+  return createHash('sha256').update(`${targetKey(target)}\n${requestId}`, 'utf8').digest('hex').slice(0, 12);
+}
+
+const randomRolloutId = (): string => randomBytes(6).toString('hex');
+
+export const rolloutStatusUrl = (rolloutId: string): string => `/v1/rollouts/${encodeURIComponent(rolloutId)}`;
+
+const RESOURCES: Record<WorkloadKind, string> = { Deployment: 'deployments', StatefulSet: 'statefulsets' };
+
+const workloadAction = (verb: 'get' | 'patch', target: RolloutTarget): ResourceAction => ({
+  verb,
+  group: 'apps',
+  resource: RESOURCES[target.kind],
+  namespace: target.namespace,
+  name: target.name,
+});
+
+const listItem = ({ running: _running, ...item }: RolloutRecord): RolloutListItem => item;
+
+/** The state to name for an ended run: its last state, or how Temporal ended it. */
+const endedState = (r: RolloutRecord): string => r.state ?? r.executionStatus;
+
+export function createRolloutRouter(deps: RolloutRouterDeps): Router {
+  const { control, workloads, logger, temporalUi } = deps;
+  const newRolloutId = deps.newRolloutId ?? randomRolloutId;
+  const { requireCaller, handle, authorize } = routeHelpers(deps.authorizer, logger);
+  const router = Router();
+  const specJson = express.json({ type: () => true, limit: MAX_SPEC_BODY });
+  const controlJson = express.json({ type: () => true, limit: '4kb' });
+
+  const uiUrl = (workflowId: string, runId?: string): { temporalUiUrl?: string } =>
+    temporalUi
+      ? {
+          temporalUiUrl: `${temporalUi.url}/namespaces/${encodeURIComponent(temporalUi.namespace)}/workflows/${encodeURIComponent(workflowId)}${runId ? `/${encodeURIComponent(runId)}` : ''}`,
+        }
+      : {};
+
+  const startedBody = (rolloutId: string, workflowId: string, runId: string | undefined, extra: Partial<RolloutStartedBody>): RolloutStartedBody => ({
+    rolloutId,
+    workflowId,
+    statusUrl: rolloutStatusUrl(rolloutId),
+    ...uiUrl(workflowId, runId),
+    existing: false,
+    ...extra,
+  });
+
+  const statusBody = (record: RolloutRecord, status: RolloutStatus, livePods: RolloutPods | null): RolloutStatusBody => ({
+    ...status,
+    ...(livePods !== null && { pods: livePods }),
+    runId: record.runId,
+    statusUrl: rolloutStatusUrl(record.rolloutId),
+    ...uiUrl(record.workflowId, record.runId),
+    podsLive: livePods !== null,
+  });
+
+  const findOr404 = async (id: string): Promise<RolloutRecord> => {
+    const record = await control.find(id);
+    if (record === null) throw new HttpError(404, `no rollout ${id}`, [{ field: 'id', message: 'no rollout has this ID' }]);
+    return record;
+  };
+
+  const workloadExists = async (target: RolloutTarget): Promise<boolean> => {
+    try {
+      return await workloads.exists(target);
+    } catch (err) {
+      throw Object.assign(new HttpError(503, `cannot read ${describeTarget(target)}: the Kubernetes apiserver did not answer`), { cause: err });
+    }
+  };
+
+  router.post(
+    '/v1/rollouts',
+    requireCaller,
+    specJson,
+    handle(async (req, res) => {
+      const parsed = parseRolloutSpec(req.body);
+      if (!parsed.ok) throw invalidInput(parsed.problems.map((p) => ({ field: p.path === '' ? 'body' : p.path, message: p.message })));
+      const spec: RolloutSpec = parsed.spec;
+      const { target } = spec;
+      await authorize(res, workloadAction('patch', target), `roll out ${describeTarget(target)}`);
+      if (!(await workloadExists(target))) {
+        throw new HttpError(422, `${describeTarget(target)} does not exist`, [{ field: 'target', message: `no ${target.kind} named ${target.name} in namespace ${target.namespace}` }]);
+      }
+      const rolloutId = spec.requestId === undefined ? newRolloutId() : requestRolloutId(target, spec.requestId);
+      const workflowId = rolloutWorkflowId(target);
+
+      const answerExisting = (runId: string) => {
+        logger.info({ rolloutId, requestId: spec.requestId }, 'rollout start repeated: answering the existing rollout');
+        res.status(200).json(startedBody(rolloutId, workflowId, runId, { existing: true }));
+      };
+      if (spec.requestId !== undefined) {
+        const seen = await control.find(rolloutId);
+        if (seen !== null) return answerExisting(seen.runId);
+      }
+
+      const outcome = await control.start({ rolloutId, spec }).catch((err: unknown) => {
+        if (err instanceof RolloutRefusedError) throw new HttpError(409, `the running rollout refused to be superseded: ${err.message}`, [{ field: 'supersede', message: err.message }]);
+        throw err;
+      });
+      switch (outcome.outcome) {
+        case 'existing':
+          return answerExisting(outcome.runId);
+        case 'conflict': {
+          const message = `a rollout is already running on ${describeTarget(target)}: ${outcome.runningRolloutId}`;
+          res.status(409).json({
+            error: message,
+            details: [{ field: 'target', message: `rollout ${outcome.runningRolloutId} is running on this target; abort it first, or send supersede: true to replace it` }],
+            runningRolloutId: outcome.runningRolloutId,
+          } satisfies RolloutConflictBody);
+          return;
+        }
+        case 'superseded':
+          logger.info({ rolloutId, supersededRolloutId: outcome.supersededRolloutId, target: targetKey(target) }, 'rollout superseded through the API');
+          res.status(202).json(startedBody(rolloutId, workflowId, undefined, { supersededRolloutId: outcome.supersededRolloutId }));
+          return;
+        case 'started':
+          logger.info({ rolloutId, target: targetKey(target), requestId: spec.requestId }, 'rollout started through the API');
+          res.status(202).json(startedBody(rolloutId, workflowId, outcome.runId, {}));
+          return;
+      }
+    }),
+  );
+
+  router.get(
+    '/v1/rollouts',
+    requireCaller,
+    handle(async (req, res) => {
+      const filter = parseInput(RolloutListQuerySchema, req.query, LIST_QUERY);
+      const action: ResourceAction = { verb: 'list', group: 'apps', resource: 'deployments', namespace: filter.namespace ?? '' };
+      await authorize(res, action, filter.namespace === undefined ? 'list rollouts in every namespace' : `list rollouts in namespace ${filter.namespace}`);
+      const { records, truncated } = await control.list(filter, MAX_LIST_ROWS);
+      res.json({ rollouts: records.map(listItem), truncated } satisfies RolloutListBody);
+    }),
+  );
+
+  router.get(
+    '/v1/rollouts/:id',
+    requireCaller,
+    handle(async (req, res) => {
+      const { id } = parseInput(RolloutIdParamsSchema, req.params, ID_PARAMS);
+      const record = await findOr404(id);
+      await authorize(res, workloadAction('get', record.target), `read rollout ${id} of ${describeTarget(record.target)}`);
+      const { status, livePods } = await control.status(record);
+      res.json(statusBody(record, status, livePods));
+    }),
+  );
+
+  const refused = (res: Response, status: number, message: string, field: string) => {
+    res.status(status).json({ error: message, details: [{ field, message }] } satisfies ErrorBody);
+  };
+
+  for (const action of ROLLOUT_CONTROLS) {
+    router.post(
+      `/v1/rollouts/:id/${action}`,
+      requireCaller,
+      controlJson,
+      handle(async (req, res) => {
+        const { id } = parseInput(RolloutIdParamsSchema, req.params, ID_PARAMS);
+        const { reason } = parseInput(RolloutControlRequestSchema, hasBody(req) ? req.body : {}, CONTROL_BODY);
+        const record = await findOr404(id);
+        await authorize(res, workloadAction('patch', record.target), `${action} rollout ${id} of ${describeTarget(record.target)}`);
+        const ended = (r: RolloutRecord) => refused(res, 409, `cannot ${action} rollout ${id}: it has ended (${endedState(r)})`, 'id');
+        if (!record.running) return ended(record);
+        try {
+          const status = await control.control(record, action, reason);
+          logger.info({ rolloutId: id, action, reason }, 'rollout control accepted');
+          res.json(statusBody(record, status, null));
+        } catch (err) {
+          if (err instanceof RolloutRefusedError) {
+            logger.info({ rolloutId: id, action, refusal: err.message }, 'rollout control refused');
+            return refused(res, 409, err.message, 'action');
+          }
+          if (err instanceof RolloutEndedError) return ended((await control.find(id)) ?? { ...record, executionStatus: 'ended' });
+          throw err;
+        }
+      }),
+    );
+  }
+
+  return router;
+}
