@@ -7,6 +7,7 @@
  */
 import { Command, CommanderError, type OutputConfiguration } from 'commander';
 import { registerRepairCommand } from './repair';
+import { registerRolloutCommand } from './rollout';
 import { registerTestWorkloadCommand } from './test-workload';
 import { registerWatchdogCommand } from './watchdog';
 import { registerWatchdogHealthzCommand } from './watchdog-healthz';
@@ -30,6 +31,7 @@ export function createProgram(output?: OutputConfiguration): Command {
   registerWatchdogCommand(program);
   registerWatchdogHealthzCommand(program);
   registerRepairCommand(program);
+  registerRolloutCommand(program);
   return program;
 }
 
