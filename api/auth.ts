@@ -54,7 +54,8 @@ export const podAction = (verb: 'get' | 'patch', namespace: string, pod: string)
 export function describeAction(action: ResourceAction): string {
   const resource = action.subresource ? `${action.resource}/${action.subresource}` : action.resource;
   const group = action.group === '' ? '' : `.${action.group}`;
-  return `${action.verb} on ${resource}${group}${action.name ? ` ${action.name}` : ''} in namespace ${action.namespace}`;
+  const where = action.namespace === '' ? 'in every namespace' : `in namespace ${action.namespace}`;
+  return `${action.verb} on ${resource}${group}${action.name ? ` ${action.name}` : ''} ${where}`;
 }
 
 /** The two cluster calls authorization needs; the real one is kubernetesClusterAuth. */

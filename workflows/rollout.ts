@@ -172,6 +172,8 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
         break;
       case 'rollback':
         pending.abort = true;
+        // Said at once, so the caller's answer shows it; no control is accepted from here on.
+        setState('RollingBack');
         decide('aborted', reason, request?.by);
         break;
       case 'skipBake':

@@ -1,0 +1,116 @@
+import pino from 'pino';
+import request from 'supertest';
+import type { Express } from 'express';
+import { createApp } from '../../api/app';
+import { createAuthorizer, kubernetesClusterAuth } from '../../api/auth';
+import { kubernetesWorkloadReader, temporalRolloutControl } from '../../api/rollouts';
+import { createMetricsRegistry } from '../../platform/metrics';
+import { eventually } from '../support/kube';
+import { probedDeployment } from '../support/rollouts';
+import { type SandboxWorker, startSandboxWorker } from '../support/sandbox-worker';
+import { readyPods } from '../support/workloads';
+
+const TOKEN = 'rollout-api-test-token';
+const auth = { Authorization: `Bearer ${TOKEN}` };
+
+/** Issue 5 §8: the REST API on the real workflow, Temporal and sandbox cluster. */
+describe('rollout REST API on the sandbox', () => {
+  let sandbox: SandboxWorker;
+  let app: Express;
+  let ns: string;
+
+  beforeAll(async () => {
+    sandbox = await startSandboxWorker('rollout-api');
+    app = createApp({
+      logger: pino({ level: 'silent' }),
+      registry: createMetricsRegistry(),
+      checks: { temporal: () => Promise.resolve(), kubernetes: () => Promise.resolve() },
+      rollouts: {
+        control: temporalRolloutControl(sandbox.temporal.client, { taskQueue: sandbox.taskQueue }),
+        workloads: kubernetesWorkloadReader(sandbox.k.kc),
+        authorizer: createAuthorizer({ cluster: kubernetesClusterAuth(sandbox.k.kc), embeddedToken: TOKEN }),
+      },
+    });
+    ns = await sandbox.namespace('ro-api');
+    await sandbox.k.apps.createNamespacedDeployment({ namespace: ns, body: probedDeployment('web', 2) });
+    await readyPods(sandbox.k.core, ns, 'web', 2, eventually);
+  });
+  afterAll(async () => sandbox.close());
+
+  const spec = (overrides: Record<string, unknown> = {}) => ({
+    target: { namespace: ns, kind: 'Deployment', name: 'web' },
+    change: { images: { app: 'example.invalid/app:2' } },
+    stages: [{ replicas: 1, bakeSeconds: 600 }],
+    ...overrides,
+  });
+
+  test('an invalid spec gets 400 naming each field path; nothing starts', async () => {
+    const res = await request(app)
+      .post('/v1/rollouts')
+      .set(auth)
+      .send(spec({ stages: [{ replicas: '150%', bakeSeconds: -1 }], rollback: 'sometimes' }));
+    expect(res.status).toBe(400);
+    const fields = (res.body.details as { field: string }[]).map((d) => d.field);
+    expect(fields).toEqual(expect.arrayContaining(['stages[0].replicas', 'stages[0].bakeSeconds', 'rollback']));
+    const list = await request(app).get(`/v1/rollouts?namespace=${ns}`).set(auth);
+    expect(list.body.rollouts).toEqual([]);
+  });
+
+  test('a target that does not exist gets 422', async () => {
+    const res = await request(app)
+      .post('/v1/rollouts')
+      .set(auth)
+      .send(spec({ target: { namespace: ns, kind: 'Deployment', name: 'nope' } }));
+    expect(res.status).toBe(422);
+    expect(res.body.error).toContain('nope');
+  });
+
+  test('two concurrent starts: one 202, one 409 with the running rollout ID; then abort through the API rolls back', async () => {
+    const [a, b] = await Promise.all([request(app).post('/v1/rollouts').set(auth).send(spec()), request(app).post('/v1/rollouts').set(auth).send(spec())]);
+    const statuses = [a.status, b.status].sort();
+    expect(statuses).toEqual([202, 409]);
+    const started = a.status === 202 ? a : b;
+    const refused = a.status === 202 ? b : a;
+    expect(refused.body.runningRolloutId).toBe(started.body.rolloutId);
+    expect(started.body.statusUrl).toBe(`/v1/rollouts/${started.body.rolloutId}`);
+
+    const id = started.body.rolloutId as string;
+    await eventually(async () => {
+      const status = await request(app).get(`/v1/rollouts/${id}`).set(auth);
+      expect(status.body.state).toBe('Baking');
+    }, 60_000);
+    const listed = await request(app).get(`/v1/rollouts?namespace=${ns}&state=Baking`).set(auth);
+    expect(listed.body.rollouts.map((r: { rolloutId: string }) => r.rolloutId)).toContain(id);
+
+    const refusedControl = await request(app).post(`/v1/rollouts/${id}/approve`).set(auth).send({});
+    expect(refusedControl.status).toBe(409);
+    expect(refusedControl.body.error).toContain('not awaiting approval');
+
+    const abort = await request(app).post(`/v1/rollouts/${id}/abort`).set(auth).send({ reason: 'api test' });
+    expect(abort.status).toBe(200);
+    expect(abort.body.state).toBe('RollingBack');
+    await eventually(async () => {
+      const status = await request(app).get(`/v1/rollouts/${id}`).set(auth);
+      expect(status.body.state).toBe('RolledBack');
+    }, 60_000);
+  });
+
+  test('the same request ID twice starts one rollout', async () => {
+    const body = spec({ requestId: 'deploy-1234', stages: [{ replicas: 1, bakeSeconds: 0 }] });
+    const first = await request(app).post('/v1/rollouts').set(auth).send(body);
+    expect(first.status).toBe(202);
+    const again = await request(app).post('/v1/rollouts').set(auth).send(body);
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ rolloutId: first.body.rolloutId, existing: true });
+    await eventually(async () => {
+      const status = await request(app).get(`/v1/rollouts/${first.body.rolloutId}`).set(auth);
+      expect(status.body.state).toBe('Succeeded');
+    }, 60_000);
+  });
+
+  test('/openapi.json describes the rollout routes', async () => {
+    const res = await request(app).get('/openapi.json');
+    expect(res.status).toBe(200);
+    expect(Object.keys(res.body.paths)).toEqual(expect.arrayContaining(['/v1/rollouts', '/v1/rollouts/{id}']));
+  });
+});
