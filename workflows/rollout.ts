@@ -288,6 +288,12 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
   /** Bakes a stage: the gate watched until it passes or fails; promote skips the bake, pause holds. */
   async function bake(snapshot: RolloutSnapshot, index: number, count: number, stageStartedAt: string, bakeStartedAt: string): Promise<StageVerdict> {
     let bakeSeconds = spec.stages[index]!.bakeSeconds;
+    // A promote accepted as the previous bake ended is stale; it must not skip this one.
+    pending.skipBake = false;
+    // Paused while the stage was scaling: the pause takes hold now the scaling is done.
+    const heldBefore = await holdWhilePaused(snapshot, { count, stageStartedAt });
+    if (heldBefore === 'abort') return { verdict: 'abort' };
+    if (heldBefore !== null) return { verdict: 'failed', reason: heldBefore };
     for (;;) {
       setState('Baking');
       stages[index]!.result = 'baking';
@@ -430,13 +436,22 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
         stages[index]!.result = 'aborted';
         break;
       }
+      /** The stage's bake, then its approval if it has one; a gate that cannot be watched fails the stage. */
+      const bakeAndApprove = async (bakeStartedAt: string): Promise<StageVerdict> => {
+        try {
+          const baked = await bake(snapshot!, index, count, stageStartedAt, bakeStartedAt);
+          return baked.verdict === 'passed' && spec.stages[index]!.approval ? await awaitApproval(snapshot!, index, count, stageStartedAt) : baked;
+        } catch (err) {
+          if (!(err instanceof ActivityFailure) || isCancellation(err)) throw err;
+          return { verdict: 'failed', reason: `stage ${index + 1}: the gate could not be watched: ${failureMessage(err)}` };
+        }
+      };
       let verdict: StageVerdict;
       if (advanced.value.outcome === 'gate-failed') {
         verdict = { verdict: 'failed', reason: advanced.value.reason };
       } else {
         decide('stageScaled', `${count} updated replicas ready (${advanced.value.actions.join('; ') || 'nothing to change'})`);
-        verdict = await bake(snapshot, index, count, stageStartedAt, advanced.value.finishedAt);
-        if (verdict.verdict === 'passed' && spec.stages[index]!.approval) verdict = await awaitApproval(snapshot, index, count, stageStartedAt);
+        verdict = await bakeAndApprove(advanced.value.finishedAt);
       }
 
       for (;;) {
@@ -460,7 +475,7 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
           verdict = { verdict: 'passed' };
           continue;
         }
-        verdict = await bake(snapshot, index, count, stageStartedAt, now());
+        verdict = await bakeAndApprove(now());
       }
     }
 

@@ -1,0 +1,530 @@
+import { CancelledFailure, Context } from '@temporalio/activity';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Worker } from '@temporalio/worker';
+import type { RolloutActivities, RolloutSnapshot, StageContext, StageOutcome, WatchGateInput, WatchGateResult } from '../../activities/rollout';
+import { decideControl, type Control, type ControlContext } from '../../domain/rollout-controls';
+import type { RolloutSpec, RolloutSpecInput } from '../../domain/rollout-spec';
+import { createWorker } from '../../workers/worker-factory';
+import { rolloutWorkflow } from '../../workflows';
+import {
+  rolloutControlUpdates,
+  rolloutWorkflowId,
+  supersedeRolloutUpdate,
+  type ControlRequest,
+  type RolloutStatus,
+} from '../../workflows/rollout-messages';
+import { AUTOCRANE_NAMESPACE, AUTOCRANE_ROLLOUT_ID, AUTOCRANE_STAGE, AUTOCRANE_STATE, AUTOCRANE_TARGET } from '../../workflows/search-attributes';
+import { eventually } from '../support/kube';
+import { newRolloutId, recordHistory, rolloutSpec, rolloutState, waitForState } from '../support/rollouts';
+import { tierStack } from '../support/stacks';
+import { temporalClients, type TemporalClients, uniqueTaskQueue } from '../support/temporal';
+
+/**
+ * Workflow tier: the rollout workflow on the real dev server, its activities stubbed by a
+ * fake cluster the test drives (which stage scales, when a gate passes or fails).
+ */
+
+const POLL_MS = 50;
+
+interface GateWatch {
+  input: WatchGateInput;
+  /** Set by the test to end this watch with a verdict. */
+  verdict: WatchGateResult | null;
+  cancelled: boolean;
+}
+
+type AdvanceScript = 'gate-failed' | 'hold' | Error;
+
+const gateResult = (verdict: 'pass' | 'fail', reason: string, expected: number, erroring: string[] = []): WatchGateResult => ({
+  verdict,
+  reason,
+  counts: { expected, updated: expected, ready: verdict === 'pass' ? expected : expected - erroring.length, erroring: erroring.length },
+  erroring,
+});
+
+/** A cluster the test controls; every activity call is recorded. */
+class FakeCluster {
+  readonly calls: string[] = [];
+  readonly watches: GateWatch[] = [];
+  readonly advances: Array<StageContext & { count: number }> = [];
+  readonly rollbacks: string[] = [];
+  readonly prepared: string[] = [];
+  replicas = 4;
+  /** While set, every gate watch fails with this reason (a pod turned to error). */
+  failing: string | null = null;
+  prepareError: Error | null = null;
+  rollbackError: Error | null = null;
+  /** By advanceStage call number (1-based): what that call does instead of succeeding. */
+  readonly advanceScript = new Map<number, AdvanceScript>();
+  /** A 'hold' advanceStage waits until this is set. */
+  advanceReleased = false;
+  watchError: Error | null = null;
+
+  /** Sleeps in the activity, heartbeating; a cancelled activity stops here with CancelledFailure. */
+  private async tick(details: object): Promise<void> {
+    const ctx = Context.current();
+    ctx.heartbeat(details);
+    await ctx.sleep(POLL_MS);
+  }
+
+  activities(): RolloutActivities {
+    return {
+      prepareRollout: async ({ rolloutId, spec }) => {
+        this.calls.push('prepareRollout');
+        this.prepared.push(rolloutId);
+        if (this.prepareError) throw this.prepareError;
+        const template = { metadata: { labels: { app: spec.target.name } }, spec: { containers: [{ name: 'app', image: 'old' }] } };
+        const snapshot: RolloutSnapshot = {
+          target: spec.target,
+          uid: 'uid-1',
+          replicas: this.replicas,
+          selector: { app: spec.target.name },
+          oldTemplate: template,
+          newTemplate: { ...template, spec: { containers: [{ name: 'app', image: 'new' }] } },
+        };
+        return snapshot;
+      },
+      advanceStage: async (input): Promise<StageOutcome> => {
+        this.calls.push('advanceStage');
+        this.advances.push(input);
+        const script = this.advanceScript.get(this.advances.length);
+        if (script instanceof Error) throw script;
+        if (script === 'gate-failed') return { outcome: 'gate-failed', actions: ['scale canary'], reason: 'pod web-x errors while scaling', erroring: ['web-x'] };
+        if (script === 'hold') while (!this.advanceReleased) await this.tick({ updated: 0, ready: 0, erroring: [] });
+        return { outcome: 'done', actions: [`scale canary to ${input.count}`], finishedAt: new Date().toISOString() };
+      },
+      watchGate: async (input) => {
+        this.calls.push('watchGate');
+        const watch: GateWatch = { input, verdict: null, cancelled: false };
+        this.watches.push(watch);
+        const bakeEnds = Date.parse(input.bakeStartedAt) + input.bakeSeconds * 1000;
+        try {
+          for (;;) {
+            if (this.watchError) throw this.watchError;
+            if (this.failing) return gateResult('fail', this.failing, input.expectedPods, ['web-x']);
+            if (watch.verdict) return watch.verdict;
+            if (!input.holdAfterPass && Date.now() >= bakeEnds) return gateResult('pass', 'bake over, pods ready', input.expectedPods);
+            await this.tick({ updated: input.expectedPods, ready: input.expectedPods, erroring: [] });
+          }
+        } catch (err) {
+          if (err instanceof CancelledFailure) watch.cancelled = true;
+          throw err;
+        }
+      },
+      promoteRollout: async () => {
+        this.calls.push('promoteRollout');
+        return { actions: ['promote stable', 'delete canary'] };
+      },
+      rollbackRollout: async ({ rolloutId }) => {
+        this.calls.push('rollbackRollout');
+        this.rollbacks.push(rolloutId);
+        if (this.rollbackError) throw this.rollbackError;
+        return { actions: ['scale stable to 4', 'delete canary'] };
+      },
+      finishRollout: async () => {
+        this.calls.push('finishRollout');
+      },
+    };
+  }
+
+  /** The latest gate watch (bake or hold). */
+  get watch(): GateWatch {
+    const last = this.watches.at(-1);
+    if (!last) throw new Error('no gate watch yet');
+    return last;
+  }
+}
+
+const kinds = (s: RolloutStatus) => s.decisions.map((d) => d.kind);
+const decision = (s: RolloutStatus, kind: string) => s.decisions.find((d) => d.kind === kind);
+
+describe('rolloutWorkflow (stubbed activities)', () => {
+  let temporal: TemporalClients;
+  let worker: Worker;
+  let running: Promise<void>;
+  const fakes = new Map<string, FakeCluster>();
+  const handles: WorkflowHandle[] = [];
+  const taskQueue = uniqueTaskQueue('wf-rollout');
+
+  const fakeOf = (namespace: string) => {
+    const fake = fakes.get(namespace);
+    if (!fake) throw new Error(`no fake cluster for namespace ${namespace}`);
+    return fake.activities();
+  };
+
+  beforeAll(async () => {
+    temporal = await temporalClients(tierStack('workflow'));
+    // One worker for the file; each activity goes to the fake cluster of its target's namespace.
+    const dispatch: RolloutActivities = {
+      prepareRollout: (input) => fakeOf(input.spec.target.namespace).prepareRollout(input),
+      advanceStage: (input) => fakeOf(input.snapshot.target.namespace).advanceStage(input),
+      watchGate: (input) => fakeOf(input.snapshot.target.namespace).watchGate(input),
+      promoteRollout: (input) => fakeOf(input.snapshot.target.namespace).promoteRollout(input),
+      rollbackRollout: (input) => fakeOf(input.snapshot.target.namespace).rollbackRollout(input),
+      finishRollout: (input) => fakeOf(input.target.namespace).finishRollout(input),
+    };
+    worker = await createWorker({ connection: temporal.nativeConnection, namespace: tierStack('workflow').temporalNamespace, taskQueue, activities: dispatch });
+    running = worker.run();
+  });
+
+  afterEach(async () => {
+    for (const handle of handles.splice(0)) await handle.terminate('test done').catch(() => undefined);
+  });
+
+  afterAll(async () => {
+    worker.shutdown();
+    await running;
+    await temporal.close();
+  });
+
+  let counter = 0;
+  async function start(input: Partial<RolloutSpecInput> & Pick<RolloutSpecInput, 'stages'>, fake = new FakeCluster()) {
+    const namespace = `${taskQueue}-${++counter}`;
+    const spec = rolloutSpec({ target: { namespace, kind: 'Deployment', name: 'web' }, ...input });
+    fakes.set(namespace, fake);
+    const rolloutId = newRolloutId();
+    const handle = await temporal.client.workflow.start(rolloutWorkflow, { taskQueue, workflowId: rolloutWorkflowId(spec.target), args: [{ rolloutId, spec }] });
+    handles.push(handle);
+    return { fake, handle, spec, rolloutId };
+  }
+
+  const control = (handle: WorkflowHandle, name: Control, request: ControlRequest = {}) => handle.executeUpdate(rolloutControlUpdates[name], { args: [request] });
+  const until = (handle: WorkflowHandle, wanted: (s: RolloutStatus) => boolean) => waitForState(handle, wanted, 20_000);
+  const searchAttributes = async (handle: WorkflowHandle) => (await handle.describe()).typedSearchAttributes;
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  /** The update is rejected with exactly decideControl's reason for that state. */
+  async function expectRefused(handle: WorkflowHandle, name: Control, ctx: ControlContext) {
+    const expected = decideControl(name, ctx);
+    if (expected.accepted) throw new Error(`decideControl accepts ${name} in ${JSON.stringify(ctx)}`);
+    const error = await control(handle, name).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((error as WorkflowUpdateFailedError).cause?.message).toBe(expected.reason);
+  }
+
+  test('pause during a bake holds (the gate still watched), resume bakes on to success', async () => {
+    const { fake, handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 2 }, { replicas: '100%', bakeSeconds: 0 }] });
+    await until(handle, (s) => s.state === 'Baking');
+    const paused = await control(handle, 'pause', { reason: 'checking dashboards', by: 'alice' });
+    expect(paused.state).toBe('Paused');
+    expect(decision(paused, 'paused')).toMatchObject({ stage: 0, by: 'alice', reason: 'paused stage 1 of 2: checking dashboards' });
+
+    // Longer than the bake: a paused rollout does not move on.
+    await sleep(3000);
+    const held = await rolloutState(handle);
+    expect(held.state).toBe('Paused');
+    expect(held.stages[0]?.result).toBe('baking');
+    expect(fake.calls.filter((c) => c === 'advanceStage')).toHaveLength(1);
+    expect(fake.watches.map((w) => w.input.holdAfterPass ?? false)).toEqual([false, true]);
+    expect((await searchAttributes(handle)).get(AUTOCRANE_STATE)).toBe('Paused');
+
+    const resumed = await control(handle, 'resume', { by: 'alice' });
+    expect(resumed.state).toBe('Baking');
+    const result = await handle.result();
+    expect(result.state).toBe('Succeeded');
+    expect(result.stages.map((s) => s.result)).toEqual(['promoted', 'promoted']);
+    expect(kinds(result)).toEqual([
+      'started',
+      'stageStarted',
+      'stageScaled',
+      'paused',
+      'resumed',
+      'gatePassed',
+      'stageStarted',
+      'stageScaled',
+      'gatePassed',
+      'promotionStarted',
+      'succeeded',
+    ]);
+    // The bake resumed where it was (same start), after the hold watch was cancelled.
+    const [bake, hold, rebake] = fake.watches;
+    expect(rebake?.input).toMatchObject({ bakeStartedAt: bake?.input.bakeStartedAt, bakeSeconds: 2 });
+    expect(rebake?.input.holdAfterPass).toBeUndefined();
+    expect(hold?.input).toMatchObject({ bakeSeconds: 0, holdAfterPass: true, expectedPods: 1 });
+    expect(fake.calls).not.toContain('rollbackRollout');
+    await recordHistory(handle, 'wf-pause-resume');
+  });
+
+  test('a gate failure while paused rolls back', async () => {
+    const { fake, handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 3600 }, { replicas: '100%', bakeSeconds: 0 }] });
+    await until(handle, (s) => s.state === 'Baking');
+    await control(handle, 'pause');
+    await eventually(async () => expect(fake.watch.input.holdAfterPass).toBe(true), 10_000);
+    fake.failing = 'pod web-x: watchdog http is at error';
+    const result = await handle.result();
+    expect(result.state).toBe('RolledBack');
+    expect(result.stages[0]).toMatchObject({ result: 'failed', reason: 'pod web-x: watchdog http is at error' });
+    expect(decision(result, 'rollbackStarted')?.reason).toBe('pod web-x: watchdog http is at error');
+    expect(kinds(result).slice(-4)).toEqual(['paused', 'gateFailed', 'rollbackStarted', 'rolledBack']);
+    expect(fake.calls.filter((c) => c === 'rollbackRollout')).toHaveLength(1);
+    expect((await searchAttributes(handle)).get(AUTOCRANE_STATE)).toBe('RolledBack');
+  });
+
+  test('pause while a stage scales holds once it has scaled, until resume', async () => {
+    const fake = new FakeCluster();
+    fake.advanceScript.set(1, 'hold');
+    const { handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 0 }, { replicas: '100%', bakeSeconds: 0 }] }, fake);
+    await until(handle, (s) => s.state === 'Progressing');
+    expect((await control(handle, 'pause')).state).toBe('Paused');
+    fake.advanceReleased = true;
+    await eventually(async () => expect(kinds(await rolloutState(handle))).toContain('stageScaled'), 10_000);
+    await sleep(1000);
+    const held = await rolloutState(handle);
+    expect(held.state).toBe('Paused');
+    expect(fake.advances).toHaveLength(1);
+    expect(kinds(held)).not.toContain('gatePassed');
+
+    expect((await control(handle, 'resume')).state).toBe('Progressing');
+    const result = await handle.result();
+    expect(result.state).toBe('Succeeded');
+    expect(kinds(result)).toEqual(expect.arrayContaining(['paused', 'resumed', 'succeeded']));
+  });
+
+  test('promote during a bake skips the rest of it: the gate is checked once more with no bake', async () => {
+    const { fake, handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 3600 }, { replicas: '100%', bakeSeconds: 0 }] });
+    await until(handle, (s) => s.state === 'Baking');
+    await eventually(async () => expect(fake.watches).toHaveLength(1), 10_000);
+    const promoted = await control(handle, 'promote', { reason: 'metrics look fine', by: 'bob' });
+    expect(decision(promoted, 'bakeSkipped')).toMatchObject({ stage: 0, by: 'bob', reason: 'skipping the rest of the bake of stage 1 of 2: metrics look fine' });
+    const result = await handle.result();
+    expect(result.state).toBe('Succeeded');
+    const stage1 = fake.watches.filter((w) => w.input.expectedPods === 1);
+    expect(stage1.map((w) => w.input.bakeSeconds)).toEqual([3600, 0]);
+    expect(stage1[1]?.input.bakeStartedAt).toBe(stage1[0]?.input.bakeStartedAt);
+    expect(kinds(result)).toEqual(expect.arrayContaining(['bakeSkipped', 'gatePassed', 'succeeded']));
+    await recordHistory(handle, 'wf-promote-skips-bake');
+  });
+
+  test("rollback 'freeze': a failed gate freezes; resume re-gates with a fresh bake; promote overrides and goes on", async () => {
+    const { fake, handle } = await start({ rollback: 'freeze', stages: [{ replicas: 1, bakeSeconds: 3600 }, { replicas: '100%', bakeSeconds: 0 }] });
+    await until(handle, (s) => s.state === 'Baking');
+    fake.failing = 'pod web-x: watchdog http is at error';
+    const frozen = await until(handle, (s) => s.state === 'Frozen');
+    expect(frozen.stages[0]).toMatchObject({ result: 'failed', reason: 'pod web-x: watchdog http is at error' });
+    expect(kinds(frozen).slice(-2)).toEqual(['gateFailed', 'frozen']);
+    expect((await searchAttributes(handle)).get(AUTOCRANE_STATE)).toBe('Frozen');
+    expect(fake.calls).not.toContain('rollbackRollout');
+    await expectRefused(handle, 'pause', { state: 'Frozen', stage: 0, stageCount: 2 });
+
+    fake.failing = null;
+    const firstBake = fake.watch.input.bakeStartedAt;
+    await control(handle, 'resume', { reason: 'fixed the probe' });
+    const regated = await until(handle, (s) => s.state === 'Baking');
+    expect(regated.stages[0]?.result).toBe('baking');
+    await eventually(async () => expect(fake.watches).toHaveLength(2), 10_000);
+    expect(fake.watch.input.bakeSeconds).toBe(3600);
+    expect(Date.parse(fake.watch.input.bakeStartedAt)).toBeGreaterThan(Date.parse(firstBake));
+
+    fake.failing = 'pod web-x: watchdog http is at error again';
+    await until(handle, (s) => s.state === 'Frozen' && s.decisions.filter((d) => d.kind === 'frozen').length === 2);
+    const overridden = await control(handle, 'promote', { by: 'carol' });
+    expect(decision(overridden, 'gateOverridden')).toMatchObject({ by: 'carol', reason: 'overriding the failed gate of stage 1 of 2; going to stage 2' });
+    fake.failing = null;
+    const result = await handle.result();
+    expect(result.state).toBe('Succeeded');
+    expect(result.stages.map((s) => [s.result, s.reason])).toEqual([
+      ['promoted', null],
+      ['promoted', null],
+    ]);
+    expect(fake.calls).not.toContain('rollbackRollout');
+    await recordHistory(handle, 'wf-freeze-regate-override');
+  });
+
+  test("rollback 'freeze': abort while frozen rolls back", async () => {
+    const { fake, handle } = await start({ rollback: 'freeze', stages: [{ replicas: 2, bakeSeconds: 3600 }] });
+    await until(handle, (s) => s.state === 'Baking');
+    fake.failing = 'pod web-x: watchdog http is at error';
+    await until(handle, (s) => s.state === 'Frozen');
+    await control(handle, 'abort', { by: 'dave' });
+    const result = await handle.result();
+    expect(result.state).toBe('RolledBack');
+    expect(decision(result, 'rollbackStarted')?.reason).toBe('aborted by an operator while frozen');
+    expect(decision(result, 'aborted')).toMatchObject({ by: 'dave', stage: 0 });
+    expect(fake.rollbacks).toHaveLength(1);
+  });
+
+  test("rollback 'freeze': a re-gated stage with an approval still waits for it", async () => {
+    const { fake, handle } = await start({ rollback: 'freeze', stages: [{ replicas: 1, bakeSeconds: 3600, approval: { timeoutSeconds: 600 } }, { replicas: '100%', bakeSeconds: 0 }] });
+    await until(handle, (s) => s.state === 'Baking');
+    fake.failing = 'pod web-x: watchdog http is at error';
+    await until(handle, (s) => s.state === 'Frozen');
+    fake.failing = null;
+    await control(handle, 'resume');
+    await until(handle, (s) => s.state === 'Baking');
+    await control(handle, 'promote');
+    const awaiting = await until(handle, (s) => s.state === 'AwaitingApproval');
+    expect(awaiting.stages[0]?.result).toBe('awaiting-approval');
+    expect(fake.advances).toHaveLength(1);
+    await control(handle, 'approve');
+    expect((await handle.result()).state).toBe('Succeeded');
+  });
+
+  test('refused controls reject with the reason decideControl gives and leave no trace', async () => {
+    const { handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 3600, approval: { timeoutSeconds: 600 } }] });
+    await until(handle, (s) => s.state === 'Baking');
+    const baking: ControlContext = { state: 'Baking', stage: 0, stageCount: 1 };
+    await expectRefused(handle, 'approve', baking);
+    await expectRefused(handle, 'resume', baking);
+
+    await control(handle, 'pause');
+    const paused: ControlContext = { state: 'Paused', pausedFrom: 'Baking', stage: 0, stageCount: 1 };
+    await expectRefused(handle, 'pause', paused);
+    await expectRefused(handle, 'promote', paused);
+    await expectRefused(handle, 'approve', paused);
+    await control(handle, 'resume');
+
+    await control(handle, 'promote');
+    await until(handle, (s) => s.state === 'AwaitingApproval');
+    const awaiting: ControlContext = { state: 'AwaitingApproval', stage: 0, stageCount: 1 };
+    await expectRefused(handle, 'promote', awaiting);
+    await expectRefused(handle, 'resume', awaiting);
+    // A reason that is too long is refused before any history is written, too.
+    await expect(control(handle, 'approve', { reason: 'x'.repeat(300) })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    await control(handle, 'approve', { by: 'erin' });
+
+    const result = await handle.result();
+    expect(result.state).toBe('Succeeded');
+    expect(kinds(result)).not.toContain('controlRefused');
+    expect(kinds(result).filter((k) => ['paused', 'resumed', 'bakeSkipped', 'approved'].includes(k))).toEqual(['paused', 'resumed', 'bakeSkipped', 'approved']);
+    const history = await handle.fetchHistory();
+    const events = history.events ?? [];
+    // Only the four accepted updates are in history; the nine refused ones are not.
+    expect(events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(4);
+    expect(events.filter((e) => e.workflowExecutionUpdateRejectedEventAttributes)).toHaveLength(0);
+    await recordHistory(handle, 'wf-refused-controls');
+  });
+
+  test("an approval's timeout does not run while paused", async () => {
+    const { handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 0, approval: { timeoutSeconds: 2, onTimeout: 'rollback' } }, { replicas: '100%', bakeSeconds: 0 }] });
+    await until(handle, (s) => s.state === 'AwaitingApproval');
+    const waitStarted = Date.now();
+    expect((await control(handle, 'pause')).state).toBe('Paused');
+    await sleep(3000);
+    expect((await rolloutState(handle)).state).toBe('Paused');
+    expect((await control(handle, 'resume')).state).toBe('AwaitingApproval');
+    const after = await rolloutState(handle);
+    expect(after.state).toBe('AwaitingApproval');
+    expect(kinds(after)).not.toContain('approvalTimedOut');
+
+    // What was left of the 2 s runs after the resume, and then the timeout takes onTimeout.
+    const result = await handle.result();
+    expect(result.state).toBe('RolledBack');
+    const timedOut = decision(result, 'approvalTimedOut');
+    expect(timedOut?.reason).toBe('no approval within 2s; taking onTimeout: rollback');
+    expect(Date.parse(timedOut!.at) - waitStarted).toBeGreaterThanOrEqual(4500);
+    expect(decision(result, 'rollbackStarted')?.reason).toBe('approval of stage 1 timed out (onTimeout rollback)');
+    await recordHistory(handle, 'wf-approval-paused');
+  });
+
+  test('supersede rolls the running rollout back and continues as the new one', async () => {
+    const { fake, handle, spec, rolloutId } = await start({ stages: [{ replicas: 1, bakeSeconds: 3600 }, { replicas: '100%', bakeSeconds: 0 }] });
+    await until(handle, (s) => s.state === 'Baking');
+    const firstRunId = (await handle.describe()).runId;
+    const nextId = newRolloutId();
+    const nextSpec: RolloutSpec = rolloutSpec({ target: spec.target, change: { images: { app: 'example.invalid/app:3' } }, stages: [{ replicas: '100%', bakeSeconds: 0 }] });
+    const accepted = await handle.executeUpdate(supersedeRolloutUpdate, { args: [{ rolloutId: nextId, spec: nextSpec }] });
+    expect(accepted).toMatchObject({ rolloutId, supersededBy: nextId });
+
+    const result = await handle.result();
+    expect(result).toMatchObject({ rolloutId: nextId, state: 'Succeeded', supersededBy: null });
+    expect(result.summary).toContain('example.invalid/app:3');
+    expect(fake.prepared).toEqual([rolloutId, nextId]);
+    expect(fake.rollbacks).toEqual([rolloutId]);
+
+    const previous = temporal.client.workflow.getHandle(handle.workflowId, firstRunId);
+    const old = await rolloutState(previous);
+    expect(old).toMatchObject({ rolloutId, state: 'Superseded', supersededBy: nextId });
+    expect(old.stages[0]?.result).toBe('aborted');
+    expect(decision(old, 'superseded')?.reason).toBe(`superseded by rollout ${nextId}; rolling back before it starts`);
+    expect(kinds(old).slice(-3)).toEqual(['superseded', 'rollbackStarted', 'rolledBack']);
+    expect((await previous.describe()).status.name).toBe('CONTINUED_AS_NEW');
+
+    const described = await handle.describe();
+    expect(described.runId).not.toBe(firstRunId);
+    expect(described.typedSearchAttributes.get(AUTOCRANE_ROLLOUT_ID)).toBe(nextId);
+    expect(described.typedSearchAttributes.get(AUTOCRANE_STATE)).toBe('Succeeded');
+    expect(described.memo).toMatchObject({ rolloutId: nextId, summary: result.summary });
+    await recordHistory(previous, 'wf-superseded');
+  });
+
+  test('advanceStage failing non-retryably rolls back with a reason naming it', async () => {
+    const fake = new FakeCluster();
+    fake.advanceScript.set(2, ApplicationFailure.nonRetryable('the apiserver refused the canary: spec.replicas invalid', 'InvalidChange'));
+    const { handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 0 }, { replicas: 2, bakeSeconds: 0 }, { replicas: '100%', bakeSeconds: 0 }] }, fake);
+    const result = await handle.result();
+    expect(result.state).toBe('RolledBack');
+    const reason = 'stage 2 could not scale: the apiserver refused the canary: spec.replicas invalid';
+    expect(decision(result, 'rollbackStarted')?.reason).toBe(reason);
+    expect(result.stages.map((s) => s.result)).toEqual(['passed', 'failed', 'pending']);
+    expect(result.stages[1]?.reason).toBe(reason);
+    expect(fake.rollbacks).toHaveLength(1);
+    expect(fake.calls.at(-1)).toBe('finishRollout');
+  });
+
+  test('rollbackRollout failing ends the rollout Failed', async () => {
+    const fake = new FakeCluster();
+    fake.rollbackError = ApplicationFailure.nonRetryable('the canary Deployment web-canary was deleted by hand', 'WorkloadReplaced');
+    const { handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 3600 }] }, fake);
+    await until(handle, (s) => s.state === 'Baking');
+    await control(handle, 'abort');
+    const result = await handle.result();
+    expect(result.state).toBe('Failed');
+    expect(decision(result, 'failed')?.reason).toBe('rollback failed: the canary Deployment web-canary was deleted by hand');
+    expect(result.endedAt).not.toBeNull();
+    expect((await searchAttributes(handle)).get(AUTOCRANE_STATE)).toBe('Failed');
+    expect(fake.calls.at(-1)).toBe('finishRollout');
+  });
+
+  test('prepareRollout failing non-retryably ends Failed with its message and no rollback', async () => {
+    const fake = new FakeCluster();
+    fake.prepareError = ApplicationFailure.nonRetryable('Deployment wf/web not found', 'TargetNotFound');
+    const { handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 0 }] }, fake);
+    const result = await handle.result();
+    expect(result.state).toBe('Failed');
+    expect(kinds(result)).toEqual(['started', 'failed']);
+    expect(decision(result, 'failed')?.reason).toBe('could not start: Deployment wf/web not found');
+    expect(result.stage).toBe(-1);
+    expect(result.totalReplicas).toBeNull();
+    expect(fake.calls).toEqual(['prepareRollout', 'finishRollout']);
+  });
+
+  test('watchGate failing non-retryably rolls back with a reason naming it', async () => {
+    const { fake, handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 3600 }] });
+    await until(handle, (s) => s.state === 'Baking');
+    fake.watchError = ApplicationFailure.nonRetryable('Deployment wf/web was deleted and recreated during the rollout', 'WorkloadReplaced');
+    const result = await handle.result();
+    expect(result.state).toBe('RolledBack');
+    expect(decision(result, 'rollbackStarted')?.reason).toContain('Deployment wf/web was deleted and recreated during the rollout');
+    expect(result.stages[0]?.result).toBe('failed');
+  });
+
+  test('search attributes follow the state and stage; the memo holds the summary', async () => {
+    const { handle, spec, rolloutId } = await start({ stages: [{ replicas: 1, bakeSeconds: 0 }, { replicas: 2, bakeSeconds: 3600 }, { replicas: '100%', bakeSeconds: 0 }] });
+    const baking = await until(handle, (s) => s.state === 'Baking' && s.stage === 1);
+    await eventually(async () => {
+      const attributes = await searchAttributes(handle);
+      expect(attributes.get(AUTOCRANE_STATE)).toBe('Baking');
+      expect(attributes.get(AUTOCRANE_STAGE)).toBe(1);
+    }, 10_000);
+    const described = await handle.describe();
+    expect(described.typedSearchAttributes.get(AUTOCRANE_TARGET)).toBe(`${spec.target.namespace}/Deployment/web`);
+    expect(described.typedSearchAttributes.get(AUTOCRANE_NAMESPACE)).toBe(spec.target.namespace);
+    expect(described.typedSearchAttributes.get(AUTOCRANE_ROLLOUT_ID)).toBe(rolloutId);
+    // upsertMemo drops null values: no requestId key for a rollout started without one.
+    expect(described.memo).toEqual({ summary: baking.summary, rolloutId });
+    expect(baking.summary).toBe(`Deployment ${spec.target.namespace}/web: images app=example.invalid/app:2; 1 replica → 2 replicas → 100%, automatic rollback`);
+
+    await control(handle, 'pause');
+    await eventually(async () => expect((await searchAttributes(handle)).get(AUTOCRANE_STATE)).toBe('Paused'), 10_000);
+    await control(handle, 'resume');
+    await control(handle, 'promote');
+    expect((await handle.result()).state).toBe('Succeeded');
+    const done = await searchAttributes(handle);
+    expect(done.get(AUTOCRANE_STATE)).toBe('Succeeded');
+    expect(done.get(AUTOCRANE_STAGE)).toBe(2);
+  });
+});
