@@ -4,7 +4,7 @@
  * data repository announces each new version with signal-with-start; the API and CLI read
  * and steer it. Definitions only: importing them pulls no workflow code into a client.
  */
-import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineSignal } from '@temporalio/workflow';
 import type { DataVersion } from '../domain/data-contract';
 
 export const DATA_ROLLOUT_WORKFLOW_TYPE = 'dataRolloutWorkflow';
