@@ -395,6 +395,8 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
   // The rollout
   // ---------------------------------------------------------------------------
 
+  const abortReason = () => (supersede ? `superseded by rollout ${supersede.rolloutId}` : 'aborted by an operator');
+
   decide('started', summary);
   let snapshot: RolloutSnapshot | undefined;
   let rollbackReason: string | null = null;
@@ -411,7 +413,7 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
     stageLoop: for (let index = 0; index < spec.stages.length; index++) {
       const held = await holdWhilePaused(snapshot, null);
       if (held !== null || pending.abort) {
-        rollbackReason = 'aborted by an operator';
+        rollbackReason = abortReason();
         break;
       }
       stage = index;
@@ -432,7 +434,7 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
         break;
       }
       if ('interrupt' in advanced) {
-        rollbackReason = 'aborted by an operator';
+        rollbackReason = abortReason();
         stages[index]!.result = 'aborted';
         break;
       }
@@ -461,7 +463,7 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
           continue stageLoop;
         }
         if (verdict.verdict === 'abort') {
-          rollbackReason = 'aborted by an operator';
+          rollbackReason = abortReason();
           Object.assign(stages[index]!, { result: 'aborted', endedAt: now() });
           break stageLoop;
         }
