@@ -298,6 +298,8 @@ function serviceEnv(ctx: Context): NodeJS.ProcessEnv {
     AUTOCRANE_LOG_FORMAT: 'json',
     // The demo and the sandbox's own workloads live in `default`.
     AUTOCRANE_WATCH_NAMESPACES: process.env.AUTOCRANE_WATCH_NAMESPACES ?? 'default',
+    // The schedule's minimum, so the demo's failing version is probed within seconds of failing.
+    AUTOCRANE_PROBE_INTERVAL_SECONDS: process.env.AUTOCRANE_PROBE_INTERVAL_SECONDS ?? '5',
     ...(ctx.options.ui ? { AUTOCRANE_TEMPORAL_UI_URL: `http://127.0.0.1:${ctx.ports.temporalUi}` } : {}),
   };
 }
@@ -329,6 +331,7 @@ async function checkReady(name: ComponentName, ctx: Context): Promise<void> {
       const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}`, connectTimeout: 1000 });
       try {
         await connection.workflowService.describeNamespace({ namespace: DEFAULTS.temporalNamespace });
+        await ensureSearchAttributes(connection);
       } finally {
         await connection.close();
       }
@@ -342,6 +345,22 @@ async function checkReady(name: ComponentName, ctx: Context): Promise<void> {
       await expectOk(`http://127.0.0.1:${ports.api}/readyz`);
       return;
   }
+}
+
+/** Temporal's IndexedValueType numbers (temporal.api.enums.v1) for the types AutoCrane uses. */
+const INDEXED_VALUE_TYPES: Record<string, number> = { Keyword: 2, Int: 3 };
+
+/**
+ * The dev server's --search-attribute flags do not reach a database made before an attribute
+ * was added (an older state folder): register whatever is missing, so workflows that set it start.
+ */
+async function ensureSearchAttributes(connection: Connection): Promise<void> {
+  const namespace = DEFAULTS.temporalNamespace;
+  const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+  const missing = Object.values(SEARCH_ATTRIBUTES).filter((sa) => !(customAttributes && sa.name in customAttributes));
+  if (missing.length === 0) return;
+  const searchAttributes = Object.fromEntries(missing.map((sa) => [sa.name, INDEXED_VALUE_TYPES[sa.type]!]));
+  await connection.operatorService.addSearchAttributes({ namespace, searchAttributes });
 }
 
 async function expectWorkerPolling(ctx: Context): Promise<void> {
