@@ -4,10 +4,15 @@ STACK := node dist/stack/main.js
 
 .PHONY: run test up down status deps build tools
 
-## run: start the local stack, the worker and the API in the background and print where they are
-run: up
+## run: start the local stack, the worker and the API in the background, print where they are, then run the rollout demo
+# A second `make run` while the stack runs reuses it (a partly dead stack: `make down` first).
+run: build tools
+	@if $(STACK) status >/dev/null 2>&1 && ! $(STACK) status | grep -q 'not running'; then \
+	  echo 'The stack is already running; reusing it (make down stops it).'; \
+	else $(STACK) up --service; fi
 	@source .autocrane/stack.env && printf '\nAutoCrane is running.\n  Temporal UI: %s\n  API:         %s  (token in .autocrane/stack.env)\n  Kubeconfig:  %s\n  Try:         kubectl --kubeconfig %s get nodes\n  Stop with:   make down\n' \
 	  "$$AUTOCRANE_TEMPORAL_UI_URL" "$$AUTOCRANE_API_URL" "$$KUBECONFIG" "$$KUBECONFIG"
+	@source .autocrane/stack.env && node dist/demo/main.js
 
 ## test: typecheck, lint, then the unit, workflow and integration tiers (each on its own fresh stack)
 test: deps tools
@@ -18,6 +23,7 @@ up: build tools
 	$(STACK) up --service
 
 down:
+	@if [ -f dist/demo/main.js ]; then node dist/demo/main.js stop; fi
 	@if [ -f dist/stack/main.js ]; then $(STACK) down; fi
 
 status:
