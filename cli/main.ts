@@ -6,6 +6,7 @@
  * value), 1 when a command itself fails.
  */
 import { Command, CommanderError, type OutputConfiguration } from 'commander';
+import { registerDataDeployerCommand } from './data-deployer';
 import { registerRepairCommand } from './repair';
 import { registerRolloutCommand } from './rollout';
 import { registerTestWorkloadCommand } from './test-workload';
@@ -32,6 +33,7 @@ export function createProgram(output?: OutputConfiguration): Command {
   registerWatchdogHealthzCommand(program);
   registerRepairCommand(program);
   registerRolloutCommand(program);
+  registerDataDeployerCommand(program);
   return program;
 }
 

@@ -1,0 +1,207 @@
+/**
+ * `autocrane data-deployer`: puts the data versions its pod is asked for into the pod's drop
+ * folder (issue 6 §4). It runs next to the application, as a sidecar (forever) or as an init
+ * container (until every consumed source is active, or a timeout).
+ *
+ * The pod is named by POD_NAME and POD_NAMESPACE (downward API) and reached through the
+ * Kubernetes API (service account: get, watch and patch on pods in its namespace). It reads
+ * the pod's declaration (`store.autocrane.io/location`, `store.autocrane.io/data`), follows
+ * the pod with a watch, and for each `request.data.autocrane.io/<source>` activates that
+ * version and reports `status.data.autocrane.io/<source>`. The engine is datadeployer/.
+ */
+import { resolve } from 'node:path';
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { dataStatusKey, podDataDeclaration } from '../domain/data-contract';
+import { formatMissing } from '../domain/data-deployer';
+import { DATA_LOCATION_ANNOTATION, FIELD_MANAGER } from '../domain/keys';
+import { ConfigError, exitOnConfigError, loadConfig } from '../platform/config';
+import { describeError, reportFatal } from '../platform/errors';
+import { loadKubeConfig, requestTimeout } from '../platform/kubernetes';
+import { createLogger, type Logger } from '../platform/logger';
+import { DataDeployer } from '../datadeployer/deployer';
+import { DropFolder } from '../datadeployer/drop-folder';
+import { followPod, type PodRef } from '../datadeployer/pod-watch';
+import { podFromEnv, POD_NAME_VARIABLE, POD_NAMESPACE_VARIABLE } from './watchdog-healthz';
+
+export const DATA_DEPLOYER_DEFAULTS = {
+  mode: 'sidecar',
+  initTimeoutSeconds: 600,
+  maxEntries: 100_000,
+  maxExtractedBytes: 10 * 2 ** 30,
+  maxDownloadBytes: 10 * 2 ** 30,
+  idleTimeoutSeconds: 60,
+} as const;
+
+const MODES = ['sidecar', 'init'] as const;
+type Mode = (typeof MODES)[number];
+const PATCH_TIMEOUT_MS = 10_000;
+
+export interface DataDeployerCommandOptions {
+  mode: Mode;
+  location?: string;
+  timeout: number;
+  maxEntries: number;
+  maxExtractedBytes: number;
+  maxDownloadBytes: number;
+  idleTimeout: number;
+}
+
+const BYTE_UNITS: Record<string, number> = { '': 1, k: 1e3, ki: 2 ** 10, m: 1e6, mi: 2 ** 20, g: 1e9, gi: 2 ** 30, t: 1e12, ti: 2 ** 40 };
+
+/** A byte count: a whole number with an optional unit (k, M, G, T or Ki, Mi, Gi, Ti), at least 1. */
+export function parseByteCount(value: string): number {
+  const match = /^(\d+)\s*([kKmMgGtT]i?)?[bB]?$/.exec(value.trim());
+  const n = match ? Number(match[1]) * (BYTE_UNITS[(match[2] ?? '').toLowerCase()] ?? NaN) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('Expected a byte count of at least 1, e.g. 500Mi or 10Gi.');
+  return n;
+}
+
+/** A whole number from 1 to `max`. */
+const positiveInteger = (max: number) => (value: string): number => {
+  const text = value.trim();
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`Expected a whole number from 1 to ${max}.`);
+  return n;
+};
+
+function parseMode(value: string): Mode {
+  if (!(MODES as readonly string[]).includes(value)) throw new InvalidArgumentError(`Expected one of ${MODES.join(', ')}.`);
+  return value as Mode;
+}
+
+/** Writes one source's status annotation by a JSON merge patch of that key only. */
+function statusPublisher(kc: KubeConfig, pod: PodRef) {
+  const core = kc.makeApiClient(CoreV1Api);
+  const options = setHeaderOptions('Content-Type', PatchStrategy.MergePatch, requestTimeout(PATCH_TIMEOUT_MS));
+  return async (source: string, value: string) => {
+    await core.patchNamespacedPod({ ...pod, body: { metadata: { annotations: { [dataStatusKey(source)]: value } } }, fieldManager: FIELD_MANAGER }, options);
+  };
+}
+
+/** Runs the data deployer; resolves with the process's exit status. */
+export async function runDataDeployer(options: DataDeployerCommandOptions, kc: KubeConfig, pod: PodRef, logger: Logger): Promise<number> {
+  const stopWatch = new AbortController();
+  let deployer: DataDeployer | undefined;
+  let latest: Readonly<Record<string, string>> = {};
+  let settle: (code: number) => void = () => undefined;
+  const finished = new Promise<number>((r) => (settle = r));
+  let starting = false;
+
+  const start = async () => {
+    const declared = podDataDeclaration(latest);
+    const location = options.location ?? declared.location;
+    if (location === null || location.trim() === '') {
+      logger.fatal(`the pod ${pod.namespace}/${pod.name} has no ${DATA_LOCATION_ANNOTATION} annotation and no --location was given`);
+      return settle(2);
+    }
+    const drop = new DropFolder(resolve(location));
+    try {
+      await drop.prepare();
+    } catch (err) {
+      logger.fatal(`data deployer failed: ${describeError(err)}`);
+      return settle(1);
+    }
+    logger.info({ location: drop.location, consumes: declared.consumes, mode: options.mode }, 'data deployer started');
+    deployer = new DataDeployer({
+      drop,
+      limits: { maxEntries: options.maxEntries, maxBytes: options.maxExtractedBytes },
+      download: { idleTimeoutMs: options.idleTimeout * 1000, maxBytes: options.maxDownloadBytes },
+      publishStatus: statusPublisher(kc, pod),
+      logger,
+    });
+    if (options.mode === 'init') {
+      const check = () => {
+        const progress = deployer!.progress();
+        if (progress.every((p) => p.reason === null)) {
+          logger.info({ sources: progress.map((p) => p.source) }, 'every consumed source is active at its requested version');
+          settle(0);
+        }
+      };
+      deployer.onChange(check);
+      deployer.observe(latest);
+      check();
+    } else {
+      deployer.observe(latest);
+    }
+  };
+
+  const onPod = (p: V1Pod) => {
+    latest = p.metadata?.annotations ?? {};
+    if (deployer) deployer.observe(latest);
+    else if (!starting) {
+      starting = true;
+      void start();
+    }
+  };
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'data deployer stopping');
+    settle(options.mode === 'init' ? 1 : 0);
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  let timer: NodeJS.Timeout | undefined;
+  if (options.mode === 'init') {
+    timer = setTimeout(() => {
+      const missing = deployer?.progress().flatMap((p) => (p.reason === null ? [] : [{ source: p.source, reason: p.reason }])) ?? [
+        { source: '(all)', reason: `the pod ${pod.namespace}/${pod.name} could not be read` },
+      ];
+      const message = `data not active after ${options.timeout}s: ${formatMissing(missing)}`;
+      logger.fatal({ missing }, message);
+      process.stderr.write(`autocrane data-deployer: ${message}\n`);
+      settle(1);
+    }, options.timeout * 1000);
+  }
+
+  const watching = followPod(kc, pod, onPod, logger, stopWatch.signal);
+  const code = await finished;
+  clearTimeout(timer);
+  process.removeListener('SIGTERM', onSignal);
+  process.removeListener('SIGINT', onSignal);
+  stopWatch.abort();
+  await Promise.all([watching, deployer?.stop()]);
+  logger.info({ exitCode: code }, 'data deployer stopped');
+  return code;
+}
+
+export function registerDataDeployerCommand(program: Command): Command {
+  return program
+    .command('data-deployer')
+    .description("Activate the data versions this pod is asked for in its drop folder and report them (a sidecar or an init container).")
+    .addOption(new Option('--mode <mode>', 'sidecar: run until SIGTERM; init: exit 0 once every consumed source is active').argParser(parseMode).default(DATA_DEPLOYER_DEFAULTS.mode))
+    .option('--location <dir>', `drop folder (default: the pod's ${DATA_LOCATION_ANNOTATION} annotation)`)
+    .option('--timeout <seconds>', 'init mode: give up (exit 1) after this long, naming each missing source', positiveInteger(86_400), DATA_DEPLOYER_DEFAULTS.initTimeoutSeconds)
+    .option('--max-entries <n>', 'most entries an archive may hold', positiveInteger(100_000_000), DATA_DEPLOYER_DEFAULTS.maxEntries)
+    .option('--max-extracted-bytes <bytes>', 'most bytes an archive may extract to (e.g. 10Gi)', parseByteCount, DATA_DEPLOYER_DEFAULTS.maxExtractedBytes)
+    .option('--max-download-bytes <bytes>', 'most bytes a download may have (e.g. 10Gi)', parseByteCount, DATA_DEPLOYER_DEFAULTS.maxDownloadBytes)
+    .option('--idle-timeout <seconds>', 'a download that receives nothing for this long fails (and is retried)', positiveInteger(3600), DATA_DEPLOYER_DEFAULTS.idleTimeoutSeconds)
+    .addHelpText(
+      'after',
+      `
+Environment (required, from the downward API):
+  ${POD_NAME_VARIABLE}        fieldRef metadata.name
+  ${POD_NAMESPACE_VARIABLE}   fieldRef metadata.namespace
+
+Defaults: --timeout ${DATA_DEPLOYER_DEFAULTS.initTimeoutSeconds}, --max-entries ${DATA_DEPLOYER_DEFAULTS.maxEntries}, --max-extracted-bytes 10Gi,
+--max-download-bytes 10Gi, --idle-timeout ${DATA_DEPLOYER_DEFAULTS.idleTimeoutSeconds}.
+
+<location>/<source> is a symlink to .autocrane/versions/<source>/<version>; it is switched by
+a rename, so readers see the old version or the new one, whole. The previous version is kept.`,
+    )
+    .action(async (options: DataDeployerCommandOptions) => {
+      const config = exitOnConfigError(() => loadConfig());
+      const pod = exitOnConfigError(() => podFromEnv());
+      const kc = exitOnConfigError(() => loadKubeConfig(config));
+      const logger = createLogger(config).child({ component: 'data-deployer', pod: `${pod.namespace}/${pod.name}` });
+      try {
+        process.exitCode = await runDataDeployer(options, kc, pod, logger);
+      } catch (err) {
+        if (err instanceof ConfigError) throw err;
+        reportFatal(logger, 'data deployer failed', err);
+        process.exitCode = 1;
+      }
+      // Keep-alive sockets of the Kubernetes client must not hold an init container open.
+      setTimeout(() => process.exit(), 2000).unref();
+    });
+}
