@@ -2,9 +2,10 @@
  * The demo's test workload (`autocrane test-workload`) as a background process that outlives
  * the demo, so the sample app's probes keep being answered after the demo has shown its
  * rollback. Recorded in `<dir>/test-workload.json` (pid, kernel start time, port): a second
- * demo reuses it, and `stop` ends exactly that process, never a recycled pid.
+ * demo reuses it (or, once stopped, starts it again on the same port), and `stop` ends
+ * exactly that process, never a recycled pid.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { isRunning, type ManagedProcess, startProcess, stopProcess, tailLog } from '../stack/processes';
@@ -97,7 +98,8 @@ export async function ensureBackgroundWorkload(dir: string): Promise<BackgroundW
 export async function stopBackgroundWorkload(dir: string): Promise<string> {
   const record = readRecord(dir);
   if (!record) return 'no demo test workload recorded';
+  // The record stays: the next start takes its port again, so the sample app's probe
+  // declarations (and its pods) need not change.
   const result = await stopProcess(record.process);
-  rmSync(recordFile(dir), { force: true });
   return `demo test workload ${result} (pid ${record.process.pid})`;
 }
