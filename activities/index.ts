@@ -2,6 +2,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { RepairActivities } from '../domain/repair-types';
 import { createClusterActivities } from './cluster';
+import { createDataRolloutActivities, type DataRolloutActivityOptions } from './data-rollout';
 import { createRepairActivities, type RepairActivityOptions } from './repair';
 import { createRolloutActivities } from './rollout';
 import { createWatchdogActivities, type WatchdogActivityOptions } from './watchdogs';
@@ -10,6 +11,7 @@ export interface ActivityDeps {
   kubeConfig: KubeConfig;
   watchdogs: WatchdogActivityOptions;
   repair?: RepairActivityOptions;
+  dataRollouts?: DataRolloutActivityOptions;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -18,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createWatchdogActivities(deps.kubeConfig, deps.watchdogs),
     ...createRepairActivities(deps.kubeConfig, deps.repair),
     ...createRolloutActivities(deps.kubeConfig),
+    ...createDataRolloutActivities(deps.kubeConfig, deps.dataRollouts),
   } satisfies RepairActivities;
 }
 

@@ -88,7 +88,8 @@ export const INVALID_CHANGE = 'InvalidChange';
 
 const nonRetryable = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
 
-function currentContext(): Context | undefined {
+/** The running activity's context; undefined when called outside an activity (tools, tests). */
+export function currentContext(): Context | undefined {
   try {
     return Context.current();
   } catch {
@@ -96,7 +97,8 @@ function currentContext(): Context | undefined {
   }
 }
 
-async function pause(ms: number): Promise<void> {
+/** Sleeps; inside an activity, a cancellation ends the sleep with CancelledFailure. */
+export async function pause(ms: number): Promise<void> {
   const context = currentContext();
   if (context) await context.sleep(ms);
   else await new Promise((r) => setTimeout(r, ms));

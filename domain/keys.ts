@@ -95,4 +95,8 @@ export const DEFAULTS = {
   repairLimitWindowSeconds: 600,
   /** Repair: what to do with failing pods that no PodDisruptionBudget covers. */
   repairUnprotectedPods: 'skip',
+  /** Data rollouts: a new version starts one by itself; its stages and each stage's probation. */
+  dataAutoStart: true,
+  dataStages: '1,25%,100%',
+  dataProbationSeconds: 300,
 } as const;

@@ -210,8 +210,9 @@ export interface DecisionRecord {
   by?: string;
 }
 
-export interface DecisionLog {
-  records: DecisionRecord[];
+/** Generic over the record so the data rollouts (domain/data-rollout.ts) keep their own kinds in the same bounded log. */
+export interface DecisionLog<R extends { reason: string } = DecisionRecord> {
+  records: R[];
   /** Records dropped from the middle to keep the log bounded. */
   dropped: number;
 }
@@ -221,7 +222,7 @@ export const DECISION_LOG_LIMIT = 200;
 /** Reasons longer than this are cut (with '…'), so one record cannot bloat workflow state. */
 export const MAX_DECISION_REASON_LENGTH = 1000;
 
-export function emptyDecisionLog(): DecisionLog {
+export function emptyDecisionLog<R extends { reason: string } = DecisionRecord>(): DecisionLog<R> {
   return { records: [], dropped: 0 };
 }
 
@@ -230,7 +231,7 @@ export function emptyDecisionLog(): DecisionLog {
  * oldest after the first are dropped and counted, so the log keeps how the rollout began and
  * everything recent.
  */
-export function appendDecision(log: DecisionLog, record: DecisionRecord, limit: number = DECISION_LOG_LIMIT): DecisionLog {
+export function appendDecision<R extends { reason: string }>(log: DecisionLog<R>, record: R, limit: number = DECISION_LOG_LIMIT): DecisionLog<R> {
   if (!Number.isInteger(limit) || limit < 2) throw new RangeError(`decision log limit ${limit} must be a whole number ≥ 2`);
   const reason = Array.from(record.reason);
   const bounded = reason.length <= MAX_DECISION_REASON_LENGTH ? record : { ...record, reason: `${reason.slice(0, MAX_DECISION_REASON_LENGTH - 1).join('')}…` };

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { DEFAULTS } from '../domain/keys';
 import { dns1123LabelError } from '../domain/k8s-names';
 import { parseFailingLimit, UNPROTECTED_POD_POLICIES, type FailingLimit, type RepairPolicy } from '../domain/repair';
+import { DATA_ROLLOUT_LIMITS, parseDataStageShares } from '../domain/data-rollout';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -29,6 +30,8 @@ export interface Config {
   };
   /** Repair of the watched namespaces (issue 4). */
   repair: { enabled: boolean; policy: RepairPolicy };
+  /** Defaults of the data rollouts (issue 6 §2); a start through the API may override the stages. */
+  dataRollouts: { autoStart: boolean; stageShares: (number | string)[]; probationSeconds: number };
 }
 
 export interface ConfigVariable {
@@ -110,6 +113,21 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     default: DEFAULTS.repairUnprotectedPods,
     description: `Failing pods no PodDisruptionBudget covers: ${UNPROTECTED_POD_POLICIES.join(' (leave them) or ')} (the failing limits still apply).`,
   },
+  {
+    name: 'AUTOCRANE_DATA_AUTO_START',
+    default: String(DEFAULTS.dataAutoStart),
+    description: 'true: a new data version announced by the repository starts a data rollout (superseding a running one); false: it waits for `autocrane data start`.',
+  },
+  {
+    name: 'AUTOCRANE_DATA_STAGES',
+    default: DEFAULTS.dataStages,
+    description: 'Default stages of a data rollout: a comma list of pod counts or percentages of the consumers (rounded up, at least 1).',
+  },
+  {
+    name: 'AUTOCRANE_DATA_PROBATION_SECONDS',
+    default: String(DEFAULTS.dataProbationSeconds),
+    description: `Default probation of each data stage, counted from the pods' acknowledged activation (0 to ${DATA_ROLLOUT_LIMITS.maxProbationSeconds}).`,
+  },
 ];
 
 /** Names whose values must never appear in an error message or a log line. */
@@ -153,6 +171,15 @@ const failingLimit = z.string().transform((text, ctx): FailingLimit => {
   return limit;
 });
 
+const dataStageShares = z.string().transform((text, ctx) => {
+  const parsed = parseDataStageShares(text);
+  if (!parsed.ok) {
+    ctx.addIssue({ code: 'custom', message: parsed.problem });
+    return z.NEVER;
+  }
+  return parsed.shares;
+});
+
 const booleanFlag = z.enum(['true', 'false'], { error: 'expected true or false' }).transform((v) => v === 'true');
 
 const envSchema = z.object({
@@ -185,6 +212,9 @@ const envSchema = z.object({
   AUTOCRANE_REPAIR_UNPROTECTED_PODS: z
     .enum(UNPROTECTED_POD_POLICIES, { error: `expected one of ${UNPROTECTED_POD_POLICIES.join(', ')}` })
     .default(DEFAULTS.repairUnprotectedPods),
+  AUTOCRANE_DATA_AUTO_START: booleanFlag.optional(),
+  AUTOCRANE_DATA_STAGES: dataStageShares.prefault(DEFAULTS.dataStages),
+  AUTOCRANE_DATA_PROBATION_SECONDS: integer(0, DATA_ROLLOUT_LIMITS.maxProbationSeconds).default(DEFAULTS.dataProbationSeconds),
 });
 
 export interface ConfigProblem {
@@ -261,6 +291,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
         limitWindowSeconds: v.AUTOCRANE_REPAIR_LIMIT_WINDOW_SECONDS,
         unprotectedPods: v.AUTOCRANE_REPAIR_UNPROTECTED_PODS,
       },
+    },
+    dataRollouts: {
+      autoStart: v.AUTOCRANE_DATA_AUTO_START ?? DEFAULTS.dataAutoStart,
+      stageShares: v.AUTOCRANE_DATA_STAGES,
+      probationSeconds: v.AUTOCRANE_DATA_PROBATION_SECONDS,
     },
   };
 }

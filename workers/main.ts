@@ -38,6 +38,7 @@ async function main(): Promise<void> {
           kubeConfig,
           watchdogs: { ...config.watchdogs, metrics: createWatchdogMetrics(registry) },
           repair: { metrics: createRepairMetrics(registry) },
+          dataRollouts: config.dataRollouts,
         }),
         shutdownGraceTime: config.worker.shutdownGraceSeconds * 1000,
         logger,

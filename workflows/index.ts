@@ -3,3 +3,4 @@ export { clusterCheckWorkflow } from './cluster-check';
 export { watchdogSweepWorkflow } from './watchdog-sweep';
 export { repairWorkflow } from './repair';
 export { rolloutWorkflow } from './rollout';
+export { dataRolloutWorkflow } from './data-rollout';

@@ -31,7 +31,16 @@ describe('loadConfig', () => {
           unprotectedPods: 'skip',
         },
       },
+      dataRollouts: { autoStart: true, stageShares: [1, '25%', '100%'], probationSeconds: 300 },
     });
+  });
+
+  it('reads the data rollout settings', () => {
+    const config = loadConfig(
+      { AUTOCRANE_DATA_AUTO_START: 'false', AUTOCRANE_DATA_STAGES: ' 2, 50% ,100%', AUTOCRANE_DATA_PROBATION_SECONDS: '0' },
+      { stdoutIsTTY: false },
+    );
+    expect(config.dataRollouts).toEqual({ autoStart: false, stageShares: [2, '50%', '100%'], probationSeconds: 0 });
   });
 
   it('reads the repair settings', () => {
@@ -96,6 +105,9 @@ describe('loadConfig', () => {
     ['AUTOCRANE_REPAIR_NAMESPACE_LIMIT', 'some', /^expected a count \(e\.g\. 2\) or a percentage \(e\.g\. 25%\), got "some"$/],
     ['AUTOCRANE_REPAIR_LIMIT_WINDOW_SECONDS', '100000', /from 1 to 86400/],
     ['AUTOCRANE_REPAIR_UNPROTECTED_PODS', 'delete', /expected one of skip, evict/],
+    ['AUTOCRANE_DATA_AUTO_START', 'yes', /true or false/],
+    ['AUTOCRANE_DATA_STAGES', '1,0%', /^'0%' is not a share/],
+    ['AUTOCRANE_DATA_PROBATION_SECONDS', '90000', /from 0 to 86400/],
   ])('names %s when its value is invalid', (variable, value, reason) => {
     const error = configError({ [variable]: value });
     expect(error.problems).toEqual([{ variable, reason: expect.stringMatching(reason) }]);
@@ -127,6 +139,7 @@ describe('loadConfig', () => {
       worker: { shutdownGraceSeconds: 5, metricsHost: '127.0.0.1', metricsPort: 9464 },
       watchdogs: expect.any(Object),
       repair: expect.any(Object),
+      dataRollouts: expect.any(Object),
     });
   });
 

@@ -1,0 +1,374 @@
+/**
+ * The data-rollout activities (issue 6 §2): thin adapters between the workflow and the pods of
+ * a namespace. Each one lists the pods, asks domain/data-rollout.ts who should ask for which
+ * version, writes the requests that differ (a merge patch of the one request key), and waits
+ * inside the activity, polling every POLL_MS and heartbeating, so the workflow's history does
+ * not grow with the waiting. Every poll re-reads the pods, so a retry after a worker crash
+ * starts from what the cluster says, and pods that appear meanwhile get the LKG.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { dataRequestKey, dataStatusKey, formatDataRequest, parseDataStatus, podDataDeclaration, type DataStatus } from '../domain/data-contract';
+import {
+  acknowledgement,
+  dataGatePolicy,
+  dataMirrorName,
+  parseDataStageShares,
+  planDataRequests,
+  readRequest,
+  releaseRef,
+  requestOf,
+  type ConsumerView,
+  type DataRef,
+  type DataRelease,
+} from '../domain/data-rollout';
+import { DEFAULTS, FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/keys';
+import { evaluateGate, type GateResult } from '../domain/rollout-gate';
+import { CONTENT_TYPES, kubeJson } from '../platform/kube-json';
+import { toActivityFailure } from './kubernetes-errors';
+import { currentContext, pause } from './rollout';
+import { podObservation, type PodJson } from './rollout-kube';
+import type { DataRolloutSettings } from '../workflows/data-rollout-messages';
+
+/** How often waits look at the pods: an acknowledgement or a watchdog error is seen within this plus one list. */
+export const DATA_POLL_MS = 500;
+/** Idle, the consumers are tended this long per activity, then the workflow looks around and starts another. */
+export const DEFAULT_TEND_SECONDS = 600;
+/** Requests written at once. */
+const WRITE_CONCURRENCY = 16;
+
+export interface DataRolloutActivityOptions {
+  autoStart: boolean;
+  /** Stage shares ("1", "25%"…) and the probation each gets. */
+  stageShares: (number | string)[];
+  probationSeconds: number;
+  pollMs?: number;
+}
+
+/** The configuration's defaults, for tests and tools that build activities without a Config. */
+export const DEFAULT_DATA_ROLLOUT_OPTIONS: DataRolloutActivityOptions = {
+  autoStart: DEFAULTS.dataAutoStart,
+  stageShares: (parseDataStageShares(DEFAULTS.dataStages) as { shares: (number | string)[] }).shares,
+  probationSeconds: DEFAULTS.dataProbationSeconds,
+};
+
+export interface DataScope {
+  namespace: string;
+  source: string;
+}
+
+export interface AdvanceDataStageInput extends DataScope {
+  lkg: DataRelease;
+  target: DataRelease;
+  share: number | string;
+  ackTimeoutSeconds: number;
+  maxErrorPods: number;
+  /** Consumers the earlier stages had moved: the probation counts from the activations of the others. */
+  movedBefore: string[];
+  /** RFC 3339: when the stage began; a deployer error reported before then is stale. */
+  stageStartedAt: string;
+}
+
+export type DataStageOutcome =
+  | { outcome: 'acknowledged'; upgraded: string[]; count: number; consumers: number; probationStartedAt: string; written: number }
+  | { outcome: 'failed'; upgraded: string[]; reason: string };
+
+export interface WatchDataGateInput extends DataScope {
+  lkg: DataRelease;
+  target: DataRelease;
+  probationStartedAt: string;
+  probationSeconds: number;
+  maxErrorPods: number;
+  /** Keep watching after the probation passes, until cancelled (while paused). */
+  holdAfterPass?: boolean;
+}
+
+export interface DataGateResult {
+  verdict: 'pass' | 'fail';
+  reason: string;
+  /** Pods the gate covered: upgraded consumers and vouchers. */
+  watched: number;
+  erroring: string[];
+}
+
+export interface RevertDataInput extends DataScope {
+  lkg: DataRelease;
+  ackTimeoutSeconds: number;
+}
+
+export interface RevertDataResult {
+  consumers: number;
+  written: number;
+  /** Pods that had not acknowledged the LKG by the timeout, and those whose deployer reported an error for it. */
+  unacknowledged: string[];
+  failed: { pod: string; message: string }[];
+}
+
+export interface DataMirror {
+  lkg: DataRelease | null;
+  latest: DataRelease | null;
+  /** One line about the rollout in progress, or null. */
+  rollout: string | null;
+}
+
+const heartbeat = (details: object) => currentContext()?.heartbeat(details);
+
+interface DataPods {
+  consumers: (ConsumerView & { pod: PodJson })[];
+  vouchers: PodJson[];
+}
+
+function readStatus(text: string | undefined): DataStatus | null {
+  if (text === undefined) return null;
+  const parsed = parseDataStatus(text);
+  return parsed.ok ? parsed.value : null;
+}
+
+function listLimited(names: readonly string[], limit = 5): string {
+  return names.length > limit ? `${names.slice(0, limit).join(', ')} and ${names.length - limit} more` : names.join(', ');
+}
+
+export function createDataRolloutActivities(kc: KubeConfig, options: DataRolloutActivityOptions = DEFAULT_DATA_ROLLOUT_OPTIONS) {
+  const pollMs = options.pollMs ?? DATA_POLL_MS;
+  const podsPath = (namespace: string) => `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`;
+
+  const guard = async <T>(action: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof ApplicationFailure) throw err;
+      if (err instanceof Error && err.name === 'CancelledFailure') throw err;
+      throw toActivityFailure(err, action);
+    }
+  };
+
+  /** The source's consumers and vouchers among the namespace's pods (terminating ones left out). */
+  async function listDataPods(scope: DataScope): Promise<DataPods> {
+    const list = await kubeJson<{ items: PodJson[] }>(kc, { method: 'GET', path: podsPath(scope.namespace) });
+    const result: DataPods = { consumers: [], vouchers: [] };
+    for (const pod of list.items) {
+      if (pod.metadata.deletionTimestamp) continue;
+      const annotations = pod.metadata.annotations;
+      const declared = podDataDeclaration(annotations);
+      if (declared.consumes.includes(scope.source)) {
+        result.consumers.push({
+          name: pod.metadata.name,
+          request: readRequest(annotations?.[dataRequestKey(scope.source)]),
+          status: readStatus(annotations?.[dataStatusKey(scope.source)]),
+          pod,
+        });
+      }
+      if (declared.vouchesFor.includes(scope.source)) result.vouchers.push(pod);
+    }
+    return result;
+  }
+
+  async function writeRequests(scope: DataScope, writes: { pod: string; ref: DataRef }[], releases: DataRelease[]): Promise<number> {
+    const byVersion = new Map(releases.map((r) => [r.version.id, r]));
+    let written = 0;
+    for (let i = 0; i < writes.length; i += WRITE_CONCURRENCY) {
+      await Promise.all(
+        writes.slice(i, i + WRITE_CONCURRENCY).map(async ({ pod, ref }) => {
+          const release = byVersion.get(ref.version);
+          if (!release) throw new Error(`no release for version ${ref.version}`);
+          try {
+            await kubeJson(kc, {
+              method: 'PATCH',
+              path: `${podsPath(scope.namespace)}/${encodeURIComponent(pod)}`,
+              query: { fieldManager: FIELD_MANAGER },
+              body: { metadata: { annotations: { [dataRequestKey(scope.source)]: formatDataRequest(requestOf(release)) } } },
+              contentType: CONTENT_TYPES.mergePatch,
+            });
+            written += 1;
+          } catch (err) {
+            // Deleted since the list: nothing to ask of it.
+            if ((err as { code?: number }).code !== 404) throw err;
+          }
+        }),
+      );
+    }
+    return written;
+  }
+
+  /** The gate over the upgraded consumers and the vouchers: errors, readiness, probation. */
+  function checkGate(pods: DataPods, target: DataRef, policy: { probationStartedAt: string | null; probationSeconds: number; maxErrorPods: number }): GateResult {
+    const upgraded = pods.consumers.filter((c) => c.request?.version === target.version && c.request.sha256 === target.sha256).map((c) => c.pod);
+    const names = new Set(upgraded.map((p) => p.metadata.name));
+    const watched = [...upgraded, ...pods.vouchers.filter((p) => !names.has(p.metadata.name))];
+    const start = policy.probationStartedAt ?? new Date().toISOString();
+    return evaluateGate({
+      pods: watched.map(podObservation),
+      expectedPods: 0,
+      policy: dataGatePolicy(policy.probationSeconds, policy.maxErrorPods),
+      stageStartedAt: start,
+      bakeStartedAt: policy.probationStartedAt,
+      bakeSeconds: policy.probationSeconds,
+      now: new Date(),
+    });
+  }
+
+  return {
+    /** The configured defaults (AUTOCRANE_DATA_*), read by the workflow through history so it stays deterministic. */
+    async dataRolloutSettings(): Promise<DataRolloutSettings> {
+      return { autoStart: options.autoStart, stages: options.stageShares.map((pods) => ({ pods, probationSeconds: options.probationSeconds })) };
+    },
+
+    /** The LKG and latest as last mirrored, for a workflow that starts with no state of its own (it was terminated and started again). */
+    async readDataMirror(scope: DataScope): Promise<DataMirror | null> {
+      return guard(`read ConfigMap ${scope.namespace}/${dataMirrorName(scope.source)}`, async () => {
+        let cm: { data?: Record<string, string> };
+        try {
+          cm = await kubeJson(kc, { method: 'GET', path: `/api/v1/namespaces/${encodeURIComponent(scope.namespace)}/configmaps/${dataMirrorName(scope.source)}` });
+        } catch (err) {
+          if ((err as { code?: number }).code === 404) return null;
+          throw err;
+        }
+        const parse = (text: string | undefined): DataRelease | null => {
+          if (text === undefined) return null;
+          try {
+            const value = JSON.parse(text) as DataRelease;
+            return typeof value?.version?.id === 'string' && typeof value.version.sha256 === 'string' && typeof value.archiveUrl === 'string' ? value : null;
+          } catch {
+            return null;
+          }
+        };
+        return { lkg: parse(cm.data?.['lkg.json']), latest: parse(cm.data?.['latest.json']), rollout: cm.data?.rollout ?? null };
+      });
+    },
+
+    /** Writes our keys of the source's ConfigMap by server-side apply (other keys and managers are left alone). */
+    async mirrorDataVersions(input: DataScope & DataMirror): Promise<void> {
+      const name = dataMirrorName(input.source);
+      return guard(`apply ConfigMap ${input.namespace}/${name}`, async () => {
+        const data: Record<string, string> = { source: input.source, lkg: input.lkg?.version.id ?? '', latest: input.latest?.version.id ?? '', rollout: input.rollout ?? 'none' };
+        if (input.lkg) data['lkg.json'] = JSON.stringify(input.lkg);
+        if (input.latest) data['latest.json'] = JSON.stringify(input.latest);
+        await kubeJson(kc, {
+          method: 'PATCH',
+          path: `/api/v1/namespaces/${encodeURIComponent(input.namespace)}/configmaps/${name}`,
+          query: { fieldManager: FIELD_MANAGER, force: true },
+          body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: input.namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } }, data },
+          contentType: CONTENT_TYPES.apply,
+        });
+      });
+    },
+
+    /**
+     * Moves the stage's share of the consumers to the target version and waits until each of
+     * them acknowledges it (status.data.autocrane.io/<source>), never on our own write. A
+     * deployer's error for the version, a watchdog error beyond maxErrorPods, or the timeout
+     * ends the stage as failed.
+     */
+    async advanceDataStage(input: AdvanceDataStageInput): Promise<DataStageOutcome> {
+      const target = releaseRef(input.target);
+      return guard(`move the ${input.source} consumers of ${input.namespace} to ${target.version}`, async () => {
+        const deadline = Date.now() + input.ackTimeoutSeconds * 1000;
+        const movedBefore = new Set(input.movedBefore);
+        let written = 0;
+        for (;;) {
+          const pods = await listDataPods(input);
+          const plan = planDataRequests({ consumers: pods.consumers, lkg: releaseRef(input.lkg), rollout: { target, share: input.share } });
+          written += await writeRequests(input, plan.writes, [input.lkg, input.target]);
+          const byName = new Map(pods.consumers.map((c) => [c.name, c]));
+          const waiting: string[] = [];
+          const failed: string[] = [];
+          let probationStartedAt: string | null = null;
+          for (const name of plan.upgraded) {
+            const ack = acknowledgement(byName.get(name)?.status ?? null, target, input.stageStartedAt);
+            if (ack.state === 'failed') failed.push(`${name}: ${ack.message}`);
+            else if (ack.state === 'waiting') waiting.push(name);
+            else if (!movedBefore.has(name) && ack.activatedAt !== null && (probationStartedAt === null || ack.activatedAt > probationStartedAt)) probationStartedAt = ack.activatedAt;
+          }
+          if (failed.length > 0) return { outcome: 'failed', upgraded: plan.upgraded, reason: `the data deployer could not activate ${target.version}: ${listLimited(failed, 3)}` };
+          const gate = checkGate(pods, target, { probationStartedAt: null, probationSeconds: 0, maxErrorPods: input.maxErrorPods });
+          if (gate.verdict === 'fail' && gate.erroring.length > input.maxErrorPods) return { outcome: 'failed', upgraded: plan.upgraded, reason: gate.reason };
+          heartbeat({ step: 'acknowledgements', upgraded: plan.upgraded.length, waiting: waiting.length });
+          if (waiting.length === 0) {
+            return {
+              outcome: 'acknowledged',
+              upgraded: plan.upgraded,
+              count: plan.count,
+              consumers: pods.consumers.length,
+              probationStartedAt: probationStartedAt ?? new Date().toISOString(),
+              written,
+            };
+          }
+          if (Date.now() >= deadline) {
+            return { outcome: 'failed', upgraded: plan.upgraded, reason: `not acknowledged within ${input.ackTimeoutSeconds}s by ${listLimited(waiting)}` };
+          }
+          await pause(pollMs);
+        }
+      });
+    },
+
+    /**
+     * Watches the gate of the upgraded consumers and the vouchers until the probation is over
+     * with every pod ready and clean (pass) or a watchdog error (fail). Consumers that appear
+     * meanwhile get the LKG. With holdAfterPass it watches on until cancelled.
+     */
+    async watchDataGate(input: WatchDataGateInput): Promise<DataGateResult> {
+      const target = releaseRef(input.target);
+      const lkg = releaseRef(input.lkg);
+      return guard(`watch the gate of ${input.source} ${target.version} in ${input.namespace}`, async () => {
+        for (;;) {
+          const pods = await listDataPods(input);
+          // Newcomers (no request, or one for neither version) are not part of the stage: LKG.
+          const newcomers = pods.consumers.filter((c) => ![lkg, target].some((ref) => c.request?.version === ref.version && c.request.sha256 === ref.sha256));
+          await writeRequests(input, newcomers.map((c) => ({ pod: c.name, ref: lkg })), [input.lkg]);
+          const gate = checkGate(pods, target, input);
+          const erroring = gate.erroring.map((e) => e.pod);
+          heartbeat({ step: 'probation', watched: gate.counts.updated, erroring });
+          if (gate.verdict === 'fail' || (gate.verdict === 'pass' && !input.holdAfterPass)) return { verdict: gate.verdict, reason: gate.reason, watched: gate.counts.updated, erroring };
+          await pause(pollMs);
+        }
+      });
+    },
+
+    /**
+     * Asks every consumer for the LKG and waits until each acknowledges it, or the timeout: the
+     * pods still waiting and those whose deployer failed are reported, not retried forever.
+     */
+    async revertData(input: RevertDataInput): Promise<RevertDataResult> {
+      const lkg = releaseRef(input.lkg);
+      return guard(`send the ${input.source} consumers of ${input.namespace} back to ${lkg.version}`, async () => {
+        const deadline = Date.now() + input.ackTimeoutSeconds * 1000;
+        let written = 0;
+        for (;;) {
+          const pods = await listDataPods(input);
+          written += await writeRequests(input, planDataRequests({ consumers: pods.consumers, lkg, rollout: null }).writes, [input.lkg]);
+          const unacknowledged: string[] = [];
+          const failed: { pod: string; message: string }[] = [];
+          for (const c of pods.consumers) {
+            const ack = acknowledgement(c.status, lkg);
+            if (ack.state === 'failed') failed.push({ pod: c.name, message: ack.message });
+            else if (ack.state === 'waiting') unacknowledged.push(c.name);
+          }
+          heartbeat({ step: 'revert', waiting: unacknowledged.length, failed: failed.length });
+          if (unacknowledged.length === 0 || Date.now() >= deadline) return { consumers: pods.consumers.length, written, unacknowledged, failed };
+          await pause(pollMs);
+        }
+      });
+    },
+
+    /**
+     * Idle: keeps every consumer asking for the LKG (new pods, whose init-mode deployer waits
+     * for a request, get it within a poll) for `seconds`, then returns.
+     */
+    async tendDataConsumers(input: DataScope & { lkg: DataRelease; seconds: number }): Promise<{ written: number }> {
+      const lkg = releaseRef(input.lkg);
+      return guard(`keep the ${input.source} consumers of ${input.namespace} on ${lkg.version}`, async () => {
+        const until = Date.now() + input.seconds * 1000;
+        let written = 0;
+        do {
+          const pods = await listDataPods(input);
+          written += await writeRequests(input, planDataRequests({ consumers: pods.consumers, lkg, rollout: null }).writes, [input.lkg]);
+          heartbeat({ step: 'tend', consumers: pods.consumers.length, written });
+          await pause(pollMs * 4);
+        } while (Date.now() < until);
+        return { written };
+      });
+    },
+  };
+}
+
+export type DataRolloutActivities = ReturnType<typeof createDataRolloutActivities>;

@@ -1,0 +1,421 @@
+import { Context } from '@temporalio/activity';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import type { DataGateResult, DataMirror, DataRolloutActivities, DataStageOutcome, RevertDataResult } from '../../activities/data-rollout';
+import type { DataStatus, DataVersion } from '../../domain/data-contract';
+import { acknowledgement, planDataRequests, releaseRef, type DataRef, type DataRelease } from '../../domain/data-rollout';
+import { createWorker } from '../../workers/worker-factory';
+import { dataRolloutWorkflow } from '../../workflows';
+import {
+  dataRolloutControlUpdates,
+  dataRolloutStatusQuery,
+  dataRolloutWorkflowId,
+  startDataRolloutUpdate,
+  versionAvailableSignal,
+  type DataRolloutSettings,
+  type DataRolloutStatus,
+  type DataStartRequest,
+} from '../../workflows/data-rollout-messages';
+import { eventually } from '../support/kube';
+import { tierStack } from '../support/stacks';
+import { temporalClients, type TemporalClients, uniqueTaskQueue } from '../support/temporal';
+
+/**
+ * Workflow tier: the data-rollout workflow on the real dev server, its activities stubbed by a
+ * fake namespace of consumer pods whose "deployers" acknowledge requests at once (unless the
+ * test holds or fails a version) and whose gate the test turns red.
+ */
+
+const TICK_MS = 50;
+
+function release(n: number): DataRelease {
+  const sha256 = String(n).repeat(64).slice(0, 64).replace(/[^0-9]/g, '0');
+  const version: DataVersion = {
+    id: `2024010${n}T000000Z-${sha256.slice(0, 12)}`,
+    sha256,
+    size: 100 * n,
+    createdAt: `2024-01-0${n}T00:00:00Z`,
+    origin: { kind: 'local', ref: `v${n}` },
+  };
+  return { version, archiveUrl: `http://repo.test/v1/sources/cfg/versions/${version.id}/archive` };
+}
+
+interface FakePod {
+  request: DataRef | null;
+  status: DataStatus | null;
+}
+
+class FakeNamespace {
+  readonly pods = new Map<string, FakePod>();
+  readonly calls: string[] = [];
+  settings: DataRolloutSettings = { autoStart: true, stages: [{ pods: 1, probationSeconds: 1 }, { pods: '50%', probationSeconds: 1 }, { pods: '100%', probationSeconds: 1 }] };
+  mirror: DataMirror | null = null;
+  /** Versions whose requests the deployers do not acknowledge (a slow download). */
+  readonly held = new Set<string>();
+  /** Versions the deployers fail to activate. */
+  readonly broken = new Set<string>();
+  /** While set, every gate watch fails with it. */
+  gateFailing: string | null = null;
+  readonly gateWatches: { holdAfterPass: boolean; probationStartedAt: string }[] = [];
+  readonly stageShares: (number | string)[] = [];
+
+  constructor(count = 4) {
+    for (let i = 1; i <= count; i++) this.pods.set(`pod-${i}`, { request: null, status: null });
+  }
+
+  private async tick(): Promise<void> {
+    const ctx = Context.current();
+    ctx.heartbeat({});
+    await ctx.sleep(TICK_MS);
+  }
+
+  /** The deployers: each pod activates what it is asked for, unless held or broken. */
+  private deploy(): void {
+    for (const pod of this.pods.values()) {
+      const want = pod.request;
+      if (!want) continue;
+      const state = acknowledgement(pod.status, want).state;
+      // Like the real deployer: a failure is cleared once a request is activated or superseded.
+      if (state === 'acknowledged' && pod.status?.error) pod.status = { version: pod.status.version, sha256: pod.status.sha256, activatedAt: pod.status.activatedAt };
+      if (state !== 'waiting' || this.held.has(want.version)) continue;
+      const active = pod.status?.version ? { version: pod.status.version, sha256: pod.status.sha256, activatedAt: pod.status.activatedAt } : {};
+      pod.status = this.broken.has(want.version) ? { ...active, error: { version: want.version, message: 'sha256 mismatch', at: new Date().toISOString() } } : { ...want, activatedAt: new Date().toISOString() };
+    }
+  }
+
+  private apply(writes: { pod: string; ref: DataRef }[]): number {
+    for (const w of writes) this.pods.get(w.pod)!.request = w.ref;
+    this.deploy();
+    return writes.length;
+  }
+
+  private consumers() {
+    return [...this.pods.entries()].map(([name, p]) => ({ name, request: p.request, status: p.status }));
+  }
+
+  requests(): Record<string, string | undefined> {
+    return Object.fromEntries([...this.pods.entries()].map(([name, p]) => [name, p.request?.version]));
+  }
+
+  activities(): DataRolloutActivities {
+    return {
+      dataRolloutSettings: async () => this.settings,
+      readDataMirror: async () => this.mirror,
+      mirrorDataVersions: async (input) => {
+        this.calls.push('mirror');
+        this.mirror = { lkg: input.lkg, latest: input.latest, rollout: input.rollout };
+      },
+      advanceDataStage: async (input): Promise<DataStageOutcome> => {
+        this.calls.push(`advance ${input.target.version.id} ${input.share}`);
+        this.stageShares.push(input.share);
+        const target = releaseRef(input.target);
+        const deadline = Date.now() + input.ackTimeoutSeconds * 1000;
+        let written = 0;
+        for (;;) {
+          const plan = planDataRequests({ consumers: this.consumers(), lkg: releaseRef(input.lkg), rollout: { target, share: input.share } });
+          written += this.apply(plan.writes);
+          const states = plan.upgraded.map((name) => ({ name, ack: acknowledgement(this.pods.get(name)!.status, target, input.stageStartedAt) }));
+          const failed = states.find((s) => s.ack.state === 'failed');
+          if (failed) return { outcome: 'failed', upgraded: plan.upgraded, reason: `the data deployer could not activate ${target.version}: ${failed.name}: sha256 mismatch` };
+          if (states.every((s) => s.ack.state === 'acknowledged')) {
+            return { outcome: 'acknowledged', upgraded: plan.upgraded, count: plan.count, consumers: this.pods.size, probationStartedAt: new Date().toISOString(), written };
+          }
+          if (Date.now() >= deadline) return { outcome: 'failed', upgraded: plan.upgraded, reason: `not acknowledged within ${input.ackTimeoutSeconds}s` };
+          await this.tick();
+        }
+      },
+      watchDataGate: async (input): Promise<DataGateResult> => {
+        this.calls.push(`gate${input.holdAfterPass ? ' hold' : ''}`);
+        this.gateWatches.push({ holdAfterPass: input.holdAfterPass ?? false, probationStartedAt: input.probationStartedAt });
+        const ends = Date.parse(input.probationStartedAt) + input.probationSeconds * 1000;
+        for (;;) {
+          if (this.gateFailing) return { verdict: 'fail', reason: this.gateFailing, watched: 2, erroring: ['pod-1'] };
+          if (!input.holdAfterPass && Date.now() >= ends) return { verdict: 'pass', reason: 'probation over', watched: 2, erroring: [] };
+          await this.tick();
+        }
+      },
+      revertData: async (input): Promise<RevertDataResult> => {
+        this.calls.push(`revert ${input.lkg.version.id}`);
+        const written = this.apply(planDataRequests({ consumers: this.consumers(), lkg: releaseRef(input.lkg), rollout: null }).writes);
+        return { consumers: this.pods.size, written, unacknowledged: [], failed: [] };
+      },
+      tendDataConsumers: async (input) => {
+        const until = Date.now() + 1000;
+        let written = 0;
+        while (Date.now() < until) {
+          written += this.apply(planDataRequests({ consumers: this.consumers(), lkg: releaseRef(input.lkg), rollout: null }).writes);
+          await this.tick();
+        }
+        return { written };
+      },
+    };
+  }
+}
+
+const kinds = (s: DataRolloutStatus) => s.decisions.map((d) => d.kind);
+
+describe('dataRolloutWorkflow (stubbed activities)', () => {
+  let temporal: TemporalClients;
+  let worker: Worker;
+  let running: Promise<void>;
+  const fakes = new Map<string, FakeNamespace>();
+  const started: string[] = [];
+  const taskQueue = uniqueTaskQueue('wf-data');
+
+  const fakeOf = (namespace: string) => {
+    const fake = fakes.get(namespace);
+    if (!fake) throw new Error(`no fake namespace ${namespace}`);
+    return fake.activities();
+  };
+
+  beforeAll(async () => {
+    temporal = await temporalClients(tierStack('workflow'));
+    const dispatch: DataRolloutActivities = {
+      dataRolloutSettings: () => [...fakes.values()][0]!.activities().dataRolloutSettings(),
+      readDataMirror: (input) => fakeOf(input.namespace).readDataMirror(input),
+      mirrorDataVersions: (input) => fakeOf(input.namespace).mirrorDataVersions(input),
+      advanceDataStage: (input) => fakeOf(input.namespace).advanceDataStage(input),
+      watchDataGate: (input) => fakeOf(input.namespace).watchDataGate(input),
+      revertData: (input) => fakeOf(input.namespace).revertData(input),
+      tendDataConsumers: (input) => fakeOf(input.namespace).tendDataConsumers(input),
+    };
+    worker = await createWorker({ connection: temporal.nativeConnection, namespace: tierStack('workflow').temporalNamespace, taskQueue, activities: dispatch });
+    running = worker.run();
+  });
+
+  afterEach(async () => {
+    for (const id of started.splice(0)) await temporal.client.workflow.getHandle(id).terminate('test done').catch(() => undefined);
+  });
+
+  afterAll(async () => {
+    worker.shutdown();
+    await running;
+    await temporal.close();
+  });
+
+  let counter = 0;
+  /** A namespace whose workflow has bootstrapped on version 1 (every pod acknowledged it). */
+  async function bootstrapped(fake = new FakeNamespace()) {
+    const namespace = `${taskQueue}-${++counter}`;
+    fakes.clear();
+    fakes.set(namespace, fake);
+    const workflowId = dataRolloutWorkflowId(namespace, 'cfg');
+    started.push(workflowId);
+    await announce(namespace, 1);
+    const handle = temporal.client.workflow.getHandle(workflowId);
+    await eventually(async () => expect(Object.values(fake.requests())).toEqual(Array(fake.pods.size).fill(release(1).version.id)), 20_000, 100);
+    return { namespace, fake, handle };
+  }
+
+  const announce = (namespace: string, n: number) =>
+    temporal.client.workflow.signalWithStart(dataRolloutWorkflow, {
+      taskQueue,
+      workflowId: dataRolloutWorkflowId(namespace, 'cfg'),
+      args: [{ namespace, source: 'cfg' }],
+      signal: versionAvailableSignal,
+      signalArgs: [release(n)],
+    });
+  const status = (handle: WorkflowHandle): Promise<DataRolloutStatus> => handle.query(dataRolloutStatusQuery);
+  const until = (handle: WorkflowHandle, wanted: (s: DataRolloutStatus) => boolean) =>
+    eventually(
+      async () => {
+        const s = await status(handle);
+        if (!wanted(s)) throw new Error(`not yet: ${JSON.stringify({ rollout: s.rollout?.state, recent: s.recent.map((r) => r.state), decisions: kinds(s) })}`);
+        return s;
+      },
+      30_000,
+      100,
+    );
+  const start = (handle: WorkflowHandle, request: DataStartRequest = {}) => handle.executeUpdate(startDataRolloutUpdate, { args: [request] });
+  const control = (handle: WorkflowHandle, name: 'pause' | 'resume' | 'abort', by = 'alice') => handle.executeUpdate(dataRolloutControlUpdates[name], { args: [{ by }] });
+  const refusal = (p: Promise<unknown>) =>
+    p.then(
+      () => 'accepted',
+      (err: unknown) => {
+        expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+        return (err as WorkflowUpdateFailedError).cause?.message;
+      },
+    );
+  const v = (n: number) => release(n).version.id;
+
+  test('bootstrap makes the first version the LKG; a new version rolls out in stages on acknowledgement and is promoted; the next run keeps the state', async () => {
+    const { namespace, fake, handle } = await bootstrapped();
+    const first = await status(handle);
+    expect(first.lkg?.version.id).toBe(v(1));
+    expect(kinds(first)).toEqual(['versionAvailable', 'bootstrap']);
+    await eventually(async () => expect(fake.mirror?.lkg?.version.id).toBe(v(1)));
+    const firstRun = (await handle.describe()).runId;
+
+    await announce(namespace, 2);
+    const done = await until(handle, (s) => s.recent[0]?.state === 'Succeeded');
+    expect(done.lkg?.version.id).toBe(v(2));
+    expect(done.latest?.version.id).toBe(v(2));
+    expect(done.rollout).toBeNull();
+    const run = done.recent[0]!;
+    expect(run).toMatchObject({ number: 1, version: v(2), startedBy: 'auto', upgradedCount: 4 });
+    expect(run.stages.map((s) => [s.pods, s.count, s.result])).toEqual([
+      ['1 replica', 1, 'passed'],
+      ['50%', 2, 'passed'],
+      ['100%', 4, 'passed'],
+    ]);
+    expect(run.stages.every((s) => s.probationStartedAt !== null)).toBe(true);
+    expect(kinds(done).slice(2)).toEqual([
+      'versionAvailable',
+      'started',
+      'stageStarted',
+      'acknowledged',
+      'gatePassed',
+      'stageStarted',
+      'acknowledged',
+      'gatePassed',
+      'stageStarted',
+      'acknowledged',
+      'gatePassed',
+      'succeeded',
+    ]);
+    expect(fake.calls.filter((c) => c.startsWith('advance'))).toEqual([`advance ${v(2)} 1`, `advance ${v(2)} 50%`, `advance ${v(2)} 100%`]);
+    expect(Object.values(fake.requests())).toEqual(Array(4).fill(v(2)));
+    await eventually(async () => expect(fake.mirror).toMatchObject({ lkg: { version: { id: v(2) } }, rollout: null }));
+
+    // Continued as new after the rollout, carrying LKG, latest, the finished rollout and the decisions.
+    await eventually(async () => expect((await handle.describe()).runId).not.toBe(firstRun));
+    const after = await status(handle);
+    expect(after.lkg?.version.id).toBe(v(2));
+    expect(after.recent[0]?.state).toBe('Succeeded');
+    expect(kinds(after)).toEqual(kinds(done));
+
+    // A re-announced version is ignored; the next rollout is number 2.
+    await announce(namespace, 2);
+    await announce(namespace, 3);
+    const next = await until(handle, (s) => s.recent[0]?.version === v(3) && s.recent[0]?.state === 'Succeeded');
+    expect(next.recent[0]?.number).toBe(2);
+    expect(next.lkg?.version.id).toBe(v(3));
+  });
+
+  test('with auto-start off a new version waits for a person; start refuses the LKG and unknown versions', async () => {
+    const fake = new FakeNamespace(2);
+    fake.settings = { ...fake.settings, autoStart: false };
+    const { namespace, handle } = await bootstrapped(fake);
+    await announce(namespace, 2);
+    const waiting = await until(handle, (s) => s.latest?.version.id === v(2));
+    expect(waiting.rollout).toBeNull();
+    expect(kinds(waiting).at(-1)).toBe('waitingForStart');
+    expect(fake.calls.some((c) => c.startsWith('advance'))).toBe(false);
+
+    expect(await refusal(start(handle, { version: v(1) }))).toBe(`start: ${v(1)} is already the known-good version`);
+    expect(await refusal(start(handle, { version: v(7) }))).toContain(`start: version ${v(7)} is not known; known versions:`);
+    expect(await refusal(start(handle, { stages: [{ pods: '0%', probationSeconds: 1 }] }))).toContain('stages[0].pods');
+    expect(await refusal(control(handle, 'abort'))).toBe('abort: no data rollout of cfg is in progress');
+
+    const accepted = await start(handle, { stages: [{ pods: '100%', probationSeconds: 0 }], reason: 'ship it', by: 'bob' });
+    expect(accepted.lkg?.version.id).toBe(v(1));
+    const done = await until(handle, (s) => s.recent[0]?.state === 'Succeeded');
+    expect(done.recent[0]).toMatchObject({ version: v(2), startedBy: 'bob' });
+    expect(done.lkg?.version.id).toBe(v(2));
+  });
+
+  test('a newer version supersedes a running rollout: its pods go back to the LKG, then the newer one starts from stage 1', async () => {
+    const fake = new FakeNamespace(4);
+    const { namespace, handle } = await bootstrapped(fake);
+    fake.held.add(v(2));
+    await announce(namespace, 2);
+    await until(handle, (s) => s.rollout?.state === 'Progressing');
+    await eventually(async () => expect(fake.requests()['pod-1']).toBe(v(2)));
+
+    await announce(namespace, 3);
+    const done = await until(handle, (s) => s.recent[0]?.version === v(3) && s.recent[0]?.state === 'Succeeded');
+    expect(done.recent[1]).toMatchObject({ version: v(2), state: 'Superseded', reason: `superseded by ${v(3)}` });
+    expect(done.recent[1]?.stages[0]?.result).toBe('aborted');
+    expect(fake.calls).toContain(`revert ${v(1)}`);
+    const revertAt = fake.calls.indexOf(`revert ${v(1)}`);
+    expect(fake.calls.slice(revertAt).filter((c) => c.startsWith('advance'))[0]).toBe(`advance ${v(3)} 1`);
+    expect(done.lkg?.version.id).toBe(v(3));
+    expect(kinds(done)).toContain('superseded');
+  });
+
+  test('a gate failure in stage 2 sends every upgraded pod back to the LKG and records why', async () => {
+    const fake = new FakeNamespace(4);
+    fake.settings = { ...fake.settings, stages: [{ pods: 1, probationSeconds: 1 }, { pods: '50%', probationSeconds: 30 }, { pods: '100%', probationSeconds: 1 }] };
+    const { namespace, handle } = await bootstrapped(fake);
+    await announce(namespace, 2);
+    await until(handle, (s) => s.rollout?.stage === 1 && s.rollout.state === 'Baking');
+    expect(Object.values(fake.requests()).filter((r) => r === v(2))).toHaveLength(2);
+
+    fake.gateFailing = '1 updated pod has an error watchdog: pod-1 (http)';
+    const done = await until(handle, (s) => s.recent[0]?.state === 'RolledBack');
+    expect(done.lkg?.version.id).toBe(v(1));
+    expect(done.recent[0]?.reason).toBe(`stage 2: ${fake.gateFailing}`);
+    expect(done.recent[0]?.stages.map((s) => s.result)).toEqual(['passed', 'failed', 'pending']);
+    expect(kinds(done).slice(-4)).toEqual(['acknowledged', 'gateFailed', 'rollbackStarted', 'rolledBack']);
+    expect(Object.values(fake.requests())).toEqual(Array(4).fill(v(1)));
+    expect(Object.values([...fake.pods.values()].map((p) => p.status?.version))).toEqual(Array(4).fill(v(1)));
+    // The failed version is not started again by itself.
+    fake.gateFailing = null;
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await status(handle)).rollout).toBeNull();
+  });
+
+  test("a deployer's error for the version fails the stage; an acknowledgement that never comes fails it at the timeout", async () => {
+    const fake = new FakeNamespace(3);
+    fake.settings = { ...fake.settings, autoStart: false };
+    const { namespace, handle } = await bootstrapped(fake);
+    await announce(namespace, 2);
+    await until(handle, (s) => s.latest?.version.id === v(2));
+    fake.broken.add(v(2));
+    await start(handle);
+    const failed = await until(handle, (s) => s.recent[0]?.state === 'RolledBack');
+    expect(failed.recent[0]?.reason).toBe(`stage 1: the data deployer could not activate ${v(2)}: pod-1: sha256 mismatch`);
+    expect(fake.calls.filter((c) => c.startsWith('gate'))).toEqual([]);
+    expect(Object.values(fake.requests())).toEqual(Array(3).fill(v(1)));
+
+    fake.broken.clear();
+    fake.held.add(v(2));
+    await start(handle, { ackTimeoutSeconds: 1 });
+    const timedOut = await until(handle, (s) => s.recent[0]?.number === 2 && s.recent[0].state === 'RolledBack');
+    expect(timedOut.recent[0]?.reason).toBe('stage 1: not acknowledged within 1s');
+  });
+
+  test('pause holds a probation (the gate still watched) until resume; abort reverts to the LKG', async () => {
+    const fake = new FakeNamespace(2);
+    fake.settings = { ...fake.settings, stages: [{ pods: 1, probationSeconds: 2 }, { pods: '100%', probationSeconds: 30 }] };
+    const { namespace, handle } = await bootstrapped(fake);
+    await announce(namespace, 2);
+    await until(handle, (s) => s.rollout?.state === 'Baking');
+    const paused = await control(handle, 'pause');
+    expect(paused.rollout?.state).toBe('Paused');
+    expect(await refusal(control(handle, 'pause'))).toBe('pause: rollout is already paused (state Paused, from Baking)');
+    await new Promise((r) => setTimeout(r, 3000));
+    const held = await status(handle);
+    expect(held.rollout).toMatchObject({ state: 'Paused', stage: 0 });
+    expect(fake.gateWatches.some((w) => w.holdAfterPass)).toBe(true);
+
+    const resumed = await control(handle, 'resume');
+    expect(resumed.rollout?.state).toBe('Baking');
+    await until(handle, (s) => s.rollout?.stage === 1 && s.rollout.state === 'Baking');
+    const aborted = await control(handle, 'abort', 'carol');
+    expect(aborted.rollout?.state).toBe('RollingBack');
+    const done = await until(handle, (s) => s.recent[0]?.state === 'RolledBack');
+    expect(done.recent[0]?.reason).toBe('aborted by carol');
+    expect(done.decisions.find((d) => d.kind === 'aborted')).toMatchObject({ by: 'carol', stage: 1 });
+    expect(done.lkg?.version.id).toBe(v(1));
+    expect(Object.values(fake.requests())).toEqual([v(1), v(1)]);
+  });
+
+  test('a workflow started with no state restores the LKG from the ConfigMap', async () => {
+    const fake = new FakeNamespace(2);
+    fake.mirror = { lkg: release(4), latest: release(5), rollout: null };
+    fake.settings = { ...fake.settings, autoStart: false };
+    const namespace = `${taskQueue}-${++counter}`;
+    fakes.clear();
+    fakes.set(namespace, fake);
+    const workflowId = dataRolloutWorkflowId(namespace, 'cfg');
+    started.push(workflowId);
+    await temporal.client.workflow.start(dataRolloutWorkflow, { taskQueue, workflowId, args: [{ namespace, source: 'cfg' }] });
+    const handle = temporal.client.workflow.getHandle(workflowId);
+    const restored = await until(handle, (s) => s.lkg !== null);
+    expect(restored).toMatchObject({ lkg: { version: { id: v(4) } }, latest: { version: { id: v(5) } } });
+    await eventually(async () => expect(Object.values(fake.requests())).toEqual([v(4), v(4)]));
+    await start(handle, { version: v(5), stages: [{ pods: '100%', probationSeconds: 0 }] });
+    await until(handle, (s) => s.lkg?.version.id === v(5));
+  });
+});
