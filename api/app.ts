@@ -6,6 +6,7 @@ import type { Logger } from '../platform/logger';
 import { createHttpRequestDuration } from './http-metrics';
 import type { Authorizer } from './auth';
 import { errorHandler, notFound } from './http-errors';
+import { createDataRolloutRouter, type DataRolloutControlPort } from './data-rollouts';
 import { createRepairRouter, type RepairControl } from './repair';
 import { rolloutOpenApiDocument } from './rollout-openapi';
 import { createRolloutRouter, type RolloutControl, type WorkloadReader } from './rollouts';
@@ -34,6 +35,8 @@ export interface AppDeps {
    * them neither the rollout routes nor their /openapi.json are served.
    */
   rollouts?: { control: RolloutControl; workloads: WorkloadReader; authorizer: Authorizer; temporalUi?: { url: string; namespace: string } };
+  /** The data-rollout routes' access to the data-rollout workflows. Without it they are not served. */
+  dataRollouts?: { control: DataRolloutControlPort; authorizer: Authorizer; temporalUi?: { url: string; namespace: string } };
 }
 
 const DEFAULT_CHECK_TIMEOUT_MS = 5000;
@@ -105,6 +108,7 @@ export function createApp(deps: AppDeps): Express {
 
   if (deps.watchdogs) app.use(createWatchdogRouter({ ...deps.watchdogs, logger }));
   if (deps.repair) app.use(createRepairRouter({ ...deps.repair, logger }));
+  if (deps.dataRollouts) app.use(createDataRolloutRouter({ ...deps.dataRollouts, logger }));
   if (deps.rollouts) {
     // Public: the document describes the API, it holds nothing about any rollout.
     app.get('/openapi.json', (_req, res) => {

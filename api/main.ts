@@ -9,6 +9,7 @@ import { createMetricsRegistry } from '../platform/metrics';
 import { checkTemporal, connectClient } from '../platform/temporal';
 import { createApp } from './app';
 import { createAuthorizer, kubernetesClusterAuth } from './auth';
+import { temporalDataRolloutControl } from './data-rollouts';
 import { temporalRepairControl } from './repair';
 import { kubernetesWorkloadReader, temporalRolloutControl } from './rollouts';
 
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
         authorizer,
       },
       repair: { control: temporalRepairControl(client), authorizer, ...temporalUi },
+      dataRollouts: { control: temporalDataRolloutControl(client), authorizer, ...temporalUi },
       rollouts: {
         control: temporalRolloutControl(client, { taskQueue: config.temporal.taskQueue }),
         workloads: kubernetesWorkloadReader(kubeConfig),

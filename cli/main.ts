@@ -7,6 +7,7 @@
  */
 import { Command, CommanderError, type OutputConfiguration } from 'commander';
 import { registerDataDeployerCommand } from './data-deployer';
+import { registerDataRolloutCommand } from './data-rollout';
 import { registerRepairCommand } from './repair';
 import { registerRolloutCommand } from './rollout';
 import { registerTestWorkloadCommand } from './test-workload';
@@ -34,6 +35,7 @@ export function createProgram(output?: OutputConfiguration): Command {
   registerRepairCommand(program);
   registerRolloutCommand(program);
   registerDataDeployerCommand(program);
+  registerDataRolloutCommand(program);
   return program;
 }
 

@@ -1,0 +1,180 @@
+/**
+ * The data-rollout REST API (issue 6 §2), one workflow per namespace and source:
+ *
+ *   GET  /v1/namespaces/{ns}/data/{source}          → DataRolloutStatusBody (LKG, latest, rollout, recent, decisions)
+ *   POST /v1/namespaces/{ns}/data/{source}/start    {version?, stages?, maxErrorPods?, ackTimeoutSeconds?, reason?}
+ *   POST /v1/namespaces/{ns}/data/{source}/pause    {reason?}
+ *   POST /v1/namespaces/{ns}/data/{source}/resume   {reason?}
+ *   POST /v1/namespaces/{ns}/data/{source}/abort    {reason?}   (every upgraded pod back to the LKG)
+ *
+ * Each answers with the status after the control took effect. Who may: reading needs `get` on
+ * pods in the namespace; steering needs `patch` on pods there, the power a data rollout
+ * exercises (it writes the pods' request annotations). A source without a workflow gets 404 (it
+ * starts when the data repository first announces a version); a refused control, 409 with the
+ * workflow's reason ("pause: rollout is already paused (state Paused, from Baking)").
+ */
+import express, { Router } from 'express';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { z } from 'zod';
+import { sourceNameError } from '../domain/data-contract';
+import { DATA_ROLLOUT_LIMITS, shareError } from '../domain/data-rollout';
+import { dns1123LabelError } from '../domain/k8s-names';
+import type { Logger } from '../platform/logger';
+import {
+  dataRolloutControlUpdates,
+  dataRolloutStatusQuery,
+  dataRolloutWorkflowId,
+  MAX_DATA_CONTROL_REASON_LENGTH,
+  startDataRolloutUpdate,
+  type DataControlRequest,
+  type DataRolloutControl,
+  type DataRolloutStatus,
+  type DataStartRequest,
+} from '../workflows/data-rollout-messages';
+import type { Authorizer, Caller, ResourceAction } from './auth';
+import { HttpError } from './http-errors';
+import { fromProblem, hasBody, parseInput, routeHelpers } from './routes';
+
+/** What the routes need from Temporal; temporalDataRolloutControl is the real one. */
+export interface DataRolloutControlPort {
+  status(namespace: string, source: string): Promise<DataRolloutStatus>;
+  start(namespace: string, source: string, request: DataStartRequest): Promise<DataRolloutStatus>;
+  control(namespace: string, source: string, control: DataRolloutControl, request: DataControlRequest): Promise<DataRolloutStatus>;
+}
+
+export interface DataRolloutStatusBody extends DataRolloutStatus {
+  temporalUiUrl?: string;
+}
+
+/** No workflow for the source (404), or the workflow refused the control (409). */
+export class DataRolloutUnavailableError extends Error {}
+export class DataRolloutRefusedError extends Error {}
+
+export function temporalDataRolloutControl(client: Client): DataRolloutControlPort {
+  const call = async <T>(namespace: string, source: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) {
+        throw new DataRolloutUnavailableError(`no data rollout workflow for source ${source} in namespace ${namespace}: it starts when the data repository announces a version of ${source}`);
+      }
+      if (err instanceof WorkflowUpdateFailedError) throw new DataRolloutRefusedError(err.cause?.message ?? err.message);
+      throw err;
+    }
+  };
+  const handle = (namespace: string, source: string) => client.workflow.getHandle(dataRolloutWorkflowId(namespace, source));
+  return {
+    status: (namespace, source) => call(namespace, source, () => handle(namespace, source).query(dataRolloutStatusQuery)),
+    start: (namespace, source, request) => call(namespace, source, () => handle(namespace, source).executeUpdate(startDataRolloutUpdate, { args: [request] })),
+    control: (namespace, source, control, request) =>
+      call(namespace, source, () => handle(namespace, source).executeUpdate(dataRolloutControlUpdates[control], { args: [request] })),
+  };
+}
+
+export interface DataRolloutRouterDeps {
+  control: DataRolloutControlPort;
+  authorizer: Authorizer;
+  logger: Logger;
+  temporalUi?: { url: string; namespace: string };
+}
+
+const params = z.object({
+  namespace: z.string().superRefine(fromProblem((v) => (dns1123LabelError(v) === null ? null : `'${v}' is not a namespace name: ${dns1123LabelError(v)}`))),
+  source: z.string().superRefine(fromProblem(sourceNameError)),
+});
+const PATH = { where: 'path', expected: 'a path', fields: 'namespace, source' };
+
+const reason = z.string({ error: 'expected a string' }).max(MAX_DATA_CONTROL_REASON_LENGTH, { error: `at most ${MAX_DATA_CONTROL_REASON_LENGTH} characters` });
+const wholeNumber = (min: number, max: number) =>
+  z.number({ error: `expected a whole number from ${min} to ${max}` }).int({ error: `expected a whole number from ${min} to ${max}` }).min(min, { error: `expected a whole number from ${min} to ${max}` }).max(max, { error: `expected a whole number from ${min} to ${max}` });
+
+const startBody = z.strictObject({
+  version: z.string({ error: 'expected a version ID' }).optional(),
+  stages: z
+    .array(
+      z.strictObject({
+        pods: z.union([z.number(), z.string()], { error: 'expected a pod count or a percentage' }).superRefine((v, ctx) => {
+          const problem = shareError(v);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }),
+        probationSeconds: wholeNumber(0, DATA_ROLLOUT_LIMITS.maxProbationSeconds),
+      }),
+      { error: 'expected a list of {pods, probationSeconds}' },
+    )
+    .min(1, { error: `expected 1 to ${DATA_ROLLOUT_LIMITS.maxStages} stages` })
+    .max(DATA_ROLLOUT_LIMITS.maxStages, { error: `expected 1 to ${DATA_ROLLOUT_LIMITS.maxStages} stages` })
+    .optional(),
+  maxErrorPods: wholeNumber(0, DATA_ROLLOUT_LIMITS.maxErrorPods).optional(),
+  ackTimeoutSeconds: wholeNumber(1, DATA_ROLLOUT_LIMITS.maxAckTimeoutSeconds).optional(),
+  reason: reason.optional(),
+});
+const START_BODY = { where: 'body', expected: 'a JSON object {version?, stages?, maxErrorPods?, ackTimeoutSeconds?, reason?}', fields: 'version, stages, maxErrorPods, ackTimeoutSeconds, reason' };
+const controlBody = z.strictObject({ reason: reason.optional() });
+const CONTROL_BODY = { where: 'body', expected: 'a JSON object {reason?}', fields: 'reason' };
+
+const readAction = (namespace: string): ResourceAction => ({ verb: 'get', group: '', resource: 'pods', namespace });
+const steerAction = (namespace: string): ResourceAction => ({ verb: 'patch', group: '', resource: 'pods', namespace });
+
+export function createDataRolloutRouter(deps: DataRolloutRouterDeps): Router {
+  const { control, logger, temporalUi } = deps;
+  const { requireCaller, handle, authorize } = routeHelpers(deps.authorizer, logger);
+  const router = Router();
+  const json = express.json({ type: () => true, limit: '16kb' });
+  const base = '/v1/namespaces/:namespace/data/:source';
+
+  const body = (status: DataRolloutStatus): DataRolloutStatusBody => ({
+    ...(temporalUi && { temporalUiUrl: `${temporalUi.url}/namespaces/${encodeURIComponent(temporalUi.namespace)}/workflows/${encodeURIComponent(status.workflowId)}` }),
+    ...status,
+  });
+  const translate = (err: unknown): never => {
+    if (err instanceof DataRolloutUnavailableError) throw new HttpError(404, err.message);
+    if (err instanceof DataRolloutRefusedError) throw new HttpError(409, err.message);
+    throw err;
+  };
+  /** Who asked, for the decision log: the reviewed user, or the embedded token's holder. */
+  const callerName = (caller: Caller | undefined): string | undefined => (caller === undefined ? undefined : caller.kind === 'user' ? caller.user.username : 'api-token');
+
+  router.get(
+    base,
+    requireCaller,
+    handle(async (req, res) => {
+      const { namespace, source } = parseInput(params, req.params, PATH);
+      await authorize(res, readAction(namespace), `read the data rollouts of ${source} in namespace ${namespace}`);
+      res.json(body(await control.status(namespace, source).catch(translate)));
+    }),
+  );
+
+  router.post(
+    `${base}/start`,
+    requireCaller,
+    json,
+    handle(async (req, res) => {
+      const { namespace, source } = parseInput(params, req.params, PATH);
+      const request = parseInput(startBody, hasBody(req) ? req.body : {}, START_BODY);
+      await authorize(res, steerAction(namespace), `start a data rollout of ${source} in namespace ${namespace}`);
+      const by = callerName((res.locals as { caller?: Caller }).caller);
+      const status = await control.start(namespace, source, { ...request, ...(by === undefined ? {} : { by }) }).catch(translate);
+      logger.info({ namespace, source, version: status.rollout?.version ?? request.version, by }, 'data rollout started through the API');
+      res.json(body(status));
+    }),
+  );
+
+  for (const name of ['pause', 'resume', 'abort'] as const) {
+    router.post(
+      `${base}/${name}`,
+      requireCaller,
+      json,
+      handle(async (req, res) => {
+        const { namespace, source } = parseInput(params, req.params, PATH);
+        const request = parseInput(controlBody, hasBody(req) ? req.body : {}, CONTROL_BODY);
+        await authorize(res, steerAction(namespace), `${name} the data rollout of ${source} in namespace ${namespace}`);
+        const by = callerName((res.locals as { caller?: Caller }).caller);
+        const status = await control.control(namespace, source, name, { ...request, ...(by === undefined ? {} : { by }) }).catch(translate);
+        logger.info({ namespace, source, control: name, by }, `data rollout ${name} through the API`);
+        res.json(body(status));
+      }),
+    );
+  }
+
+  return router;
+}
