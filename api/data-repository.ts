@@ -1,0 +1,137 @@
+/**
+ * The data repository's routes (issue 6 §1):
+ *
+ *   GET /v1/sources                                      the sources and their newest version
+ *   GET /v1/sources/{name}/versions                      the manifest: {source, versions: [{id, sha256, size, createdAt, origin}]}, oldest first
+ *   GET /v1/sources/{name}/versions/{id}/archive         the archive (application/gzip), streamed from disk
+ *
+ * The archive has a strong ETag (its quoted SHA-256): If-None-Match answers 304. One
+ * `Range: bytes=` range answers 206 with Content-Range, 416 when it starts past the end;
+ * several ranges get the whole archive. The store is reached only through the manifest: a
+ * name or ID is checked against the contract's rules (400) and looked up (404) before anything
+ * touches the disk, so no request names a path.
+ */
+import { pipeline } from 'node:stream/promises';
+import express, { Router, type Express, type Request } from 'express';
+import { Counter, type Registry } from 'prom-client';
+import { sourceNameError, versionIdError } from '../domain/data-contract';
+import { answerRange, archiveEtag, ifRangeAllows, noneMatchHits, publicVersion } from '../domain/data-repository';
+import type { DataRepository } from '../datarepository/repository';
+import { METRICS_PREFIX } from '../platform/metrics';
+import type { Logger } from '../platform/logger';
+import { errorHandler, HttpError, invalidInput, notFound } from './http-errors';
+
+export interface DataRepositoryMetrics {
+  bytesServed: Counter<'source'>;
+}
+
+export function createDataRepositoryMetrics(registry: Registry): DataRepositoryMetrics {
+  return {
+    bytesServed: new Counter({
+      name: `${METRICS_PREFIX}data_repository_bytes_served_total`,
+      help: 'Archive bytes written to clients, by source (ranges count what they sent).',
+      labelNames: ['source'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export interface DataRepositoryRouterDeps {
+  repository: DataRepository;
+  metrics: DataRepositoryMetrics;
+  logger: Logger;
+}
+
+function checkedSource(repository: DataRepository, req: Request): string {
+  const name = String(req.params.name);
+  const problem = sourceNameError(name);
+  if (problem) throw invalidInput([{ field: 'name', message: problem }]);
+  if (!repository.source(name)) throw new HttpError(404, `no data source named '${name}'`);
+  return name;
+}
+
+export function createDataRepositoryRouter(deps: DataRepositoryRouterDeps): Router {
+  const { repository, metrics, logger } = deps;
+  const router = Router();
+
+  router.get('/v1/sources', async (_req, res) => {
+    const sources = await Promise.all(
+      repository.sources.map(async (source) => {
+        const { versions } = await repository.manifest(source.name);
+        const latest = versions.at(-1);
+        return { name: source.name, kind: source.kind, versions: versions.length, latest: latest ? publicVersion(latest) : null };
+      }),
+    );
+    res.json({ sources });
+  });
+
+  router.get('/v1/sources/:name/versions', async (req, res) => {
+    const name = checkedSource(repository, req);
+    const { versions } = await repository.manifest(name);
+    res.json({ source: name, versions: versions.map(publicVersion) });
+  });
+
+  router.get('/v1/sources/:name/versions/:id/archive', async (req, res) => {
+    const name = checkedSource(repository, req);
+    const id = String(req.params.id);
+    const problem = versionIdError(id);
+    if (problem) throw invalidInput([{ field: 'id', message: problem }]);
+    const version = (await repository.manifest(name)).versions.find((v) => v.id === id);
+    if (!version) throw new HttpError(404, `source '${name}' has no version '${id}'`);
+    const stored = await repository.blobs.stat(version.sha256);
+    if (!stored) throw new HttpError(404, `the archive of '${name}' version '${id}' was pruned`);
+
+    const etag = archiveEtag(version.sha256);
+    res.set({ ETag: etag, 'Accept-Ranges': 'bytes', 'Cache-Control': 'public, max-age=31536000, immutable' });
+    if (noneMatchHits(req.get('if-none-match'), etag)) {
+      res.status(304).end();
+      return;
+    }
+    const answer = ifRangeAllows(req.get('if-range'), etag) ? answerRange(req.get('range'), stored.size) : ({ kind: 'full' } as const);
+    if (answer.kind === 'unsatisfiable') {
+      res.set('Content-Range', `bytes */${stored.size}`);
+      throw new HttpError(416, `range ${req.get('range')} is outside the archive's ${stored.size} bytes`);
+    }
+    const range = answer.kind === 'partial' ? answer.range : undefined;
+    res.status(range ? 206 : 200).type('application/gzip');
+    res.set('Content-Length', String(range ? range.end - range.start + 1 : stored.size));
+    if (range) res.set('Content-Range', `bytes ${range.start}-${range.end}/${stored.size}`);
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    const body = await repository.blobs.open(version.sha256, range);
+    const served = metrics.bytesServed.labels({ source: name });
+    body.on('data', (chunk: Buffer) => served.inc(chunk.length));
+    try {
+      await pipeline(body, res);
+    } catch (err) {
+      // The client went away, or the disk failed mid-body: headers are gone, only the log can tell.
+      logger.debug({ err, source: name, version: id }, 'archive response ended early');
+    }
+  });
+
+  return router;
+}
+
+export interface DataRepositoryAppDeps extends Omit<DataRepositoryRouterDeps, 'metrics'> {
+  registry: Registry;
+}
+
+/** The data repository's HTTP server: its routes, /healthz and /metrics. */
+export function createDataRepositoryApp(deps: DataRepositoryAppDeps): Express {
+  const logger = deps.logger.child({ component: 'http' });
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(deps.registry.contentType).send(await deps.registry.metrics());
+  });
+  app.use(createDataRepositoryRouter({ repository: deps.repository, metrics: createDataRepositoryMetrics(deps.registry), logger }));
+  app.use(notFound);
+  app.use(errorHandler(logger));
+  return app;
+}
