@@ -99,4 +99,10 @@ export const DEFAULTS = {
   dataAutoStart: true,
   dataStages: '1,25%,100%',
   dataProbationSeconds: 300,
+  /** Data repository: its store folder, listening address, poll interval and versions kept per source. */
+  dataRepositoryRoot: '.autocrane/data-repository',
+  dataRepositoryHost: '127.0.0.1',
+  dataRepositoryPort: 8090,
+  dataPollIntervalSeconds: 60,
+  dataKeepVersions: 10,
 } as const;

@@ -32,6 +32,17 @@ export interface Config {
   repair: { enabled: boolean; policy: RepairPolicy };
   /** Defaults of the data rollouts (issue 6 §2); a start through the API may override the stages. */
   dataRollouts: { autoStart: boolean; stageShares: (number | string)[]; probationSeconds: number };
+  /** `autocrane data-repository` (issue 6 §1); the sources file itself is read by that command. */
+  dataRepository: {
+    sourcesFile: string | undefined;
+    root: string;
+    host: string;
+    port: number;
+    /** Public base URL pods download archives from; undefined: the listening address. */
+    publicUrl: string | undefined;
+    pollIntervalSeconds: number;
+    keepVersions: number;
+  };
 }
 
 export interface ConfigVariable {
@@ -128,6 +139,21 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     default: String(DEFAULTS.dataProbationSeconds),
     description: `Default probation of each data stage, counted from the pods' acknowledged activation (0 to ${DATA_ROLLOUT_LIMITS.maxProbationSeconds}).`,
   },
+  {
+    name: 'AUTOCRANE_DATA_SOURCES_FILE',
+    default: '(unset: data-repository refuses to start)',
+    description: 'JSON file of the sources the data repository polls: [{name, kind: git, http or local, url or path, ref?, keep?}] (README, "The data repository").',
+  },
+  { name: 'AUTOCRANE_DATA_REPOSITORY_ROOT', default: DEFAULTS.dataRepositoryRoot, description: 'Folder of the data repository\'s archive store, manifests and fetch caches.' },
+  { name: 'AUTOCRANE_DATA_REPOSITORY_HOST', default: DEFAULTS.dataRepositoryHost, description: 'Address the data repository\'s HTTP server listens on.' },
+  { name: 'AUTOCRANE_DATA_REPOSITORY_PORT', default: String(DEFAULTS.dataRepositoryPort), description: 'Port of the data repository\'s HTTP server; 0 picks a free port.' },
+  {
+    name: 'AUTOCRANE_DATA_REPOSITORY_URL',
+    default: '(unset: http://HOST:PORT)',
+    description: 'Base URL pods download archives from: announced versions carry <URL>/v1/sources/<name>/versions/<id>/archive.',
+  },
+  { name: 'AUTOCRANE_DATA_POLL_INTERVAL_SECONDS', default: String(DEFAULTS.dataPollIntervalSeconds), description: 'Interval of the data sources\' polling schedules (5 to 86400).' },
+  { name: 'AUTOCRANE_DATA_KEEP_VERSIONS', default: String(DEFAULTS.dataKeepVersions), description: 'Versions kept per source (1 to 1000) unless its entry sets keep; older archives are deleted.' },
 ];
 
 /** Names whose values must never appear in an error message or a log line. */
@@ -215,6 +241,13 @@ const envSchema = z.object({
   AUTOCRANE_DATA_AUTO_START: booleanFlag.optional(),
   AUTOCRANE_DATA_STAGES: dataStageShares.prefault(DEFAULTS.dataStages),
   AUTOCRANE_DATA_PROBATION_SECONDS: integer(0, DATA_ROLLOUT_LIMITS.maxProbationSeconds).default(DEFAULTS.dataProbationSeconds),
+  AUTOCRANE_DATA_SOURCES_FILE: z.string().optional(),
+  AUTOCRANE_DATA_REPOSITORY_ROOT: nonEmpty('a folder').default(DEFAULTS.dataRepositoryRoot),
+  AUTOCRANE_DATA_REPOSITORY_HOST: nonEmpty('a host name or address').default(DEFAULTS.dataRepositoryHost),
+  AUTOCRANE_DATA_REPOSITORY_PORT: integer(0, 65535).default(DEFAULTS.dataRepositoryPort),
+  AUTOCRANE_DATA_REPOSITORY_URL: httpUrl.optional(),
+  AUTOCRANE_DATA_POLL_INTERVAL_SECONDS: integer(5, 86400).default(DEFAULTS.dataPollIntervalSeconds),
+  AUTOCRANE_DATA_KEEP_VERSIONS: integer(1, 1000).default(DEFAULTS.dataKeepVersions),
 });
 
 export interface ConfigProblem {
@@ -296,6 +329,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
       autoStart: v.AUTOCRANE_DATA_AUTO_START ?? DEFAULTS.dataAutoStart,
       stageShares: v.AUTOCRANE_DATA_STAGES,
       probationSeconds: v.AUTOCRANE_DATA_PROBATION_SECONDS,
+    },
+    dataRepository: {
+      sourcesFile: v.AUTOCRANE_DATA_SOURCES_FILE,
+      root: v.AUTOCRANE_DATA_REPOSITORY_ROOT,
+      host: v.AUTOCRANE_DATA_REPOSITORY_HOST,
+      port: v.AUTOCRANE_DATA_REPOSITORY_PORT,
+      publicUrl: v.AUTOCRANE_DATA_REPOSITORY_URL?.replace(/\/+$/, ''),
+      pollIntervalSeconds: v.AUTOCRANE_DATA_POLL_INTERVAL_SECONDS,
+      keepVersions: v.AUTOCRANE_DATA_KEEP_VERSIONS,
     },
   };
 }

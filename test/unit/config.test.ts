@@ -32,6 +32,39 @@ describe('loadConfig', () => {
         },
       },
       dataRollouts: { autoStart: true, stageShares: [1, '25%', '100%'], probationSeconds: 300 },
+      dataRepository: {
+        sourcesFile: undefined,
+        root: '.autocrane/data-repository',
+        host: '127.0.0.1',
+        port: 8090,
+        publicUrl: undefined,
+        pollIntervalSeconds: 60,
+        keepVersions: 10,
+      },
+    });
+  });
+
+  it('reads the data repository settings', () => {
+    const config = loadConfig(
+      {
+        AUTOCRANE_DATA_SOURCES_FILE: '/etc/autocrane/sources.json',
+        AUTOCRANE_DATA_REPOSITORY_ROOT: '/var/lib/data',
+        AUTOCRANE_DATA_REPOSITORY_HOST: '0.0.0.0',
+        AUTOCRANE_DATA_REPOSITORY_PORT: '0',
+        AUTOCRANE_DATA_REPOSITORY_URL: 'http://data.autocrane:8090/',
+        AUTOCRANE_DATA_POLL_INTERVAL_SECONDS: '5',
+        AUTOCRANE_DATA_KEEP_VERSIONS: '1',
+      },
+      { stdoutIsTTY: false },
+    );
+    expect(config.dataRepository).toEqual({
+      sourcesFile: '/etc/autocrane/sources.json',
+      root: '/var/lib/data',
+      host: '0.0.0.0',
+      port: 0,
+      publicUrl: 'http://data.autocrane:8090',
+      pollIntervalSeconds: 5,
+      keepVersions: 1,
     });
   });
 
@@ -108,6 +141,9 @@ describe('loadConfig', () => {
     ['AUTOCRANE_DATA_AUTO_START', 'yes', /true or false/],
     ['AUTOCRANE_DATA_STAGES', '1,0%', /^'0%' is not a share/],
     ['AUTOCRANE_DATA_PROBATION_SECONDS', '90000', /from 0 to 86400/],
+    ['AUTOCRANE_DATA_REPOSITORY_URL', 'data:8090', /http\(s\) URL/],
+    ['AUTOCRANE_DATA_POLL_INTERVAL_SECONDS', '4', /from 5 to 86400/],
+    ['AUTOCRANE_DATA_KEEP_VERSIONS', '0', /from 1 to 1000/],
   ])('names %s when its value is invalid', (variable, value, reason) => {
     const error = configError({ [variable]: value });
     expect(error.problems).toEqual([{ variable, reason: expect.stringMatching(reason) }]);
@@ -140,6 +176,7 @@ describe('loadConfig', () => {
       watchdogs: expect.any(Object),
       repair: expect.any(Object),
       dataRollouts: expect.any(Object),
+      dataRepository: expect.any(Object),
     });
   });
 
