@@ -25,7 +25,7 @@ const gitSource = z.strictObject({
   name: sourceName,
   kind: z.literal('git'),
   /** Anything `git fetch` accepts: https://, ssh://, file:// or a local path. */
-  url: z.string().trim().min(1, { error: 'expected a git repository URL or path' }),
+  url: z.string({ error: 'expected a git repository URL or path' }).trim().min(1, { error: 'expected a git repository URL or path' }),
   /** A branch, tag or other ref of the remote; default: its HEAD. */
   ref: z
     .string()
@@ -44,7 +44,7 @@ const localSource = z.strictObject({
   name: sourceName,
   kind: z.literal('local'),
   /** A folder; relative to the sources file's folder. */
-  path: z.string().trim().min(1, { error: 'expected a folder path' }),
+  path: z.string({ error: 'expected a folder path' }).trim().min(1, { error: 'expected a folder path' }),
   keep,
 });
 

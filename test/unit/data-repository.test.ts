@@ -112,7 +112,8 @@ describe('the sources file', () => {
     expect(problems([{ name: 'a', kind: 'git', url: 'u', ref: '--upload-pack=evil' }])).toEqual([expect.stringMatching(/^sources\[0\] \('a'\): ref: /)]);
     expect(problems([{ name: 'a', kind: 'git', url: 'u', refs: 'main' }])).toEqual([expect.stringMatching(/^sources\[0\] \('a'\): .*refs/)]);
     expect(problems([{ name: 'a', kind: 'local', path: 'x', keep: 0 }])).toEqual([expect.stringMatching(/^sources\[0\] \('a'\): keep: /)]);
-    expect(problems([{ name: 'a', kind: 'local' }])).toEqual([expect.stringMatching(/^sources\[0\] \('a'\): path: /)]);
+    expect(problems([{ name: 'a', kind: 'local' }])).toEqual(["sources[0] ('a'): path: expected a folder path"]);
+    expect(problems([{ name: 'a', kind: 'git' }])).toEqual(["sources[0] ('a'): url: expected a git repository URL or path"]);
     expect(problems([{ name: 'a', kind: 'local', path: 'x' }, { name: 'a', kind: 'local', path: 'y' }])).toEqual([
       "sources[1] ('a'): name: already used by sources[0]",
     ]);
