@@ -8,6 +8,7 @@
 import { Command, CommanderError, type OutputConfiguration } from 'commander';
 import { registerDataDeployerCommand } from './data-deployer';
 import { registerDataRolloutCommand } from './data-rollout';
+import { registerDataRepositoryCommand } from './data-repository';
 import { registerRepairCommand } from './repair';
 import { registerRolloutCommand } from './rollout';
 import { registerTestWorkloadCommand } from './test-workload';
@@ -36,6 +37,7 @@ export function createProgram(output?: OutputConfiguration): Command {
   registerRolloutCommand(program);
   registerDataDeployerCommand(program);
   registerDataRolloutCommand(program);
+  registerDataRepositoryCommand(program);
   return program;
 }
 

@@ -4,3 +4,4 @@ export { watchdogSweepWorkflow } from './watchdog-sweep';
 export { repairWorkflow } from './repair';
 export { rolloutWorkflow } from './rollout';
 export { dataRolloutWorkflow } from './data-rollout';
+export { dataPollWorkflow } from './data-poll';

@@ -1,0 +1,105 @@
+/**
+ * The data repository's one activity: poll a source, store a new version, and announce every
+ * version not announced yet to each watched namespace's data-rollout workflow, by
+ * signal-with-start (so the first announcement creates the workflow).
+ *
+ * Idempotent. The same content packs to the same archive, so a retry finds the version the
+ * manifest already holds and stores nothing. Announcing is recorded in the manifest entry
+ * (`announced`) only after every namespace was signalled: a poll that stored a version and
+ * failed to announce it announces it on its retry or on the next poll. A crash between the
+ * signals and that record repeats the signals; the data-rollout workflow ignores a version it
+ * already knows.
+ */
+import { ApplicationFailure, type Client } from '@temporalio/client';
+import { Context } from '@temporalio/activity';
+import { publicVersion } from '../domain/data-repository';
+import { SourceFetchError } from '../datarepository/fetch';
+import type { DataRepository } from '../datarepository/repository';
+import { describeError } from '../platform/errors';
+import type { Logger } from '../platform/logger';
+import { DATA_ROLLOUT_WORKFLOW_TYPE, dataRolloutWorkflowId, versionAvailableSignal, type DataRolloutWorkflowInput, type VersionAnnouncement } from '../workflows/data-rollout-messages';
+
+export interface DataPollInput {
+  source: string;
+}
+
+export interface DataPollSummary {
+  source: string;
+  /** The version this poll stored, or null. */
+  created: string | null;
+  pruned: string[];
+  /** Versions announced by this poll (to every namespace). */
+  announced: string[];
+  namespaces: number;
+}
+
+export interface DataRepositoryActivityDeps {
+  repository: DataRepository;
+  /** Signals the data-rollout workflows. */
+  client: Client;
+  /** Namespaces whose data-rollout workflow hears of each new version (AUTOCRANE_WATCH_NAMESPACES). */
+  namespaces: readonly string[];
+  /** The main task queue, where the data-rollout workflows run. */
+  taskQueue: string;
+  /** Base URL of this repository as pods reach it. */
+  publicUrl: string;
+  logger: Logger;
+}
+
+export const archiveUrl = (publicUrl: string, source: string, id: string): string =>
+  `${publicUrl.replace(/\/+$/, '')}/v1/sources/${encodeURIComponent(source)}/versions/${encodeURIComponent(id)}/archive`;
+
+const HEARTBEAT_MS = 5000;
+
+export function createDataRepositoryActivities(deps: DataRepositoryActivityDeps) {
+  const { repository, client, logger } = deps;
+
+  async function announce(source: string, announcement: VersionAnnouncement): Promise<void> {
+    for (const namespace of deps.namespaces) {
+      await client.workflow.signalWithStart(DATA_ROLLOUT_WORKFLOW_TYPE, {
+        workflowId: dataRolloutWorkflowId(namespace, source),
+        taskQueue: deps.taskQueue,
+        args: [{ namespace, source } satisfies DataRolloutWorkflowInput],
+        signal: versionAvailableSignal,
+        signalArgs: [announcement],
+      });
+    }
+  }
+
+  return {
+    async pollDataSource(input: DataPollInput): Promise<DataPollSummary> {
+      const context = Context.current();
+      const heartbeat = setInterval(() => context.heartbeat(), HEARTBEAT_MS);
+      try {
+        if (!repository.source(input.source)) {
+          throw ApplicationFailure.nonRetryable(`no data source named '${input.source}' is configured in this data repository`, 'UnknownDataSource');
+        }
+        let result;
+        try {
+          result = await repository.poll(input.source, context.cancellationSignal);
+        } catch (err) {
+          throw ApplicationFailure.create({
+            message: `poll of data source '${input.source}': ${describeError(err)}`,
+            type: 'DataSourcePollFailed',
+            nonRetryable: err instanceof SourceFetchError && !err.retryable,
+            cause: err instanceof Error ? err : undefined,
+          });
+        }
+        const announced: string[] = [];
+        for (const version of result.unannounced) {
+          try {
+            await announce(input.source, { version: publicVersion(version), archiveUrl: archiveUrl(deps.publicUrl, input.source, version.id) });
+          } catch (err) {
+            throw ApplicationFailure.retryable(`announcing version ${version.id} of '${input.source}': ${describeError(err)}`, 'DataAnnouncementFailed');
+          }
+          await repository.markAnnounced(input.source, [version.id]);
+          announced.push(version.id);
+        }
+        if (announced.length > 0) logger.info({ source: input.source, versions: announced, namespaces: deps.namespaces }, 'data versions announced');
+        return { source: input.source, created: result.created?.id ?? null, pruned: result.pruned, announced, namespaces: deps.namespaces.length };
+      } finally {
+        clearInterval(heartbeat);
+      }
+    },
+  };
+}
