@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
-import { createLogger, createTemporalLogger } from '../../platform/logger';
+import { createLogger } from '../../platform/logger';
+import { createTemporalLogger } from '../../platform/temporal-logging';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
