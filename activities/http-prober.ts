@@ -10,6 +10,7 @@
  */
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
 import { DEFAULTS } from '../domain/keys';
 import type { ProbeResult as DomainProbeResult } from '../domain/watchdog-probe';
 import { describeError } from '../platform/errors';
@@ -41,10 +42,16 @@ export interface HttpProberOptions {
   keepAlive?: boolean;
   /**
    * How long an idle kept-alive connection is held, default 4000 ms: below the 5 s idle timeout
-   * of Node's http server, so the prober does not race servers closing it, and short enough
-   * that a sweep over thousands of pods does not leave thousands of idle sockets open.
+   * of Node's http server, so the prober does not race servers closing it.
    */
   idleSocketTimeoutMs?: number;
+  /**
+   * Idle kept-alive connections held at most, over all pods; past it the longest idle is
+   * closed. Default: `concurrency`. Every pod is a host of its own, so without a cap a sweep
+   * over 10,000 pods would hold up to 10,000 idle sockets until they time out. Connections
+   * are still reused where it pays: several probes of one pod, and probes in quick succession.
+   */
+  maxIdleSockets?: number;
 }
 
 export interface ProbeTargetRequest {
@@ -120,23 +127,66 @@ function describeNetworkError(err: unknown): { outcome: ProbeOutcome; text: stri
   }
 }
 
+/**
+ * An http.Agent that holds at most `maxIdle` idle kept-alive sockets over all hosts (Node's
+ * maxFreeSockets is per host): when one more is freed, the longest idle one is closed.
+ */
+class IdleCappedAgent extends http.Agent {
+  /** Idle sockets, longest idle first (a Set keeps insertion order). */
+  private readonly idle = new Set<Duplex>();
+  private readonly watched = new WeakSet<Duplex>();
+
+  constructor(
+    options: http.AgentOptions,
+    private readonly maxIdle: number,
+  ) {
+    super(options);
+  }
+
+  override keepSocketAlive(socket: Duplex): boolean {
+    // Node's own check (it declines when the server's keep-alive hint is too short).
+    if (this.maxIdle === 0 || (super.keepSocketAlive(socket) as unknown) === false) return false;
+    if (!this.watched.has(socket)) {
+      this.watched.add(socket);
+      socket.once('close', () => this.idle.delete(socket));
+    }
+    this.idle.add(socket);
+    for (const oldest of this.idle) {
+      if (this.idle.size <= this.maxIdle) break;
+      this.idle.delete(oldest);
+      oldest.destroy();
+    }
+    return true;
+  }
+
+  override reuseSocket(socket: Duplex, request: http.ClientRequest): void {
+    this.idle.delete(socket);
+    super.reuseSocket(socket, request);
+  }
+}
+
 export function createHttpProber(options: HttpProberOptions = {}): HttpProber {
   const timeoutMs = positiveInteger('timeoutMs', options.timeoutMs, DEFAULTS.probeTimeoutSeconds * 1000);
   const maxBodyBytes = positiveInteger('maxBodyBytes', options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 0);
   const concurrency = positiveInteger('concurrency', options.concurrency, DEFAULT_PROBE_CONCURRENCY);
   const idleSocketTimeoutMs = positiveInteger('idleSocketTimeoutMs', options.idleSocketTimeoutMs, DEFAULT_IDLE_SOCKET_TIMEOUT_MS);
   const keepAlive = options.keepAlive ?? true;
+  const maxIdleSockets = positiveInteger('maxIdleSockets', options.maxIdleSockets, concurrency, 0);
 
   // maxSockets is per host; the total is bounded by probeAll's worker pool. No
   // maxTotalSockets: idle sockets count towards it, so requests to new pods would wait for
-  // other pods' idle sockets to expire. `timeout` is what expires idle sockets.
-  const agent = new http.Agent({
-    keepAlive,
-    maxSockets: concurrency,
-    maxFreeSockets: concurrency,
-    timeout: idleSocketTimeoutMs,
-    scheduling: 'lifo',
-  });
+  // other pods' idle sockets to expire. `timeout` expires idle sockets, maxFreeSockets caps
+  // them per host, and maxIdleSockets over all hosts.
+  const agent = new IdleCappedAgent(
+    {
+      keepAlive,
+      maxSockets: concurrency,
+      maxFreeSockets: Math.max(1, Math.min(concurrency, maxIdleSockets)),
+      timeout: idleSocketTimeoutMs,
+      scheduling: 'lifo',
+    },
+    maxIdleSockets,
+  );
   let closed = false;
 
   function probe(url: string): Promise<HttpProbeResult> {

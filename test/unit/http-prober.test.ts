@@ -150,6 +150,40 @@ describe('probe', () => {
     expect(connections).toBeLessThanOrEqual(2);
   });
 
+  test('idle connections are capped over all hosts: the longest idle is closed first', async () => {
+    // One server on every loopback address stands in for many pods, each a host of its own.
+    const server = http.createServer((_req, res) => res.writeHead(200).end('ok'));
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
+    const { port } = server.address() as AddressInfo;
+    const opened: string[] = [];
+    server.on('connection', (socket) => opened.push(socket.remoteAddress ?? '?'));
+    const openConnections = () => new Promise<number>((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+    const url = (host: number) => `http://127.0.0.${host}:${port}/w`;
+
+    const p = prober({ maxIdleSockets: 5, idleSocketTimeoutMs: 60_000 });
+    for (let host = 1; host <= 30; host++) expect((await p.probe(url(host))).healthy).toBe(true);
+    expect(opened).toHaveLength(30);
+    // The 25 longest idle were closed by the prober; the server sees them go.
+    for (let i = 0; i < 100 && (await openConnections()) > 5; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await openConnections()).toBe(5);
+
+    // The most recent host is still connected; the first one was closed and reconnects.
+    await p.probe(url(30));
+    expect(opened).toHaveLength(30);
+    await p.probe(url(1));
+    expect(opened).toHaveLength(31);
+  });
+
+  test('maxIdleSockets 0 keeps no connection open', async () => {
+    let connections = 0;
+    const { server, base } = await serve((_req, res) => res.writeHead(200).end('ok'));
+    server.on('connection', () => connections++);
+    const p = prober({ maxIdleSockets: 0 });
+    for (let i = 0; i < 3; i++) expect((await p.probe(`${base}/w`)).healthy).toBe(true);
+    expect(connections).toBe(3);
+  });
+
   test('a result feeds decideProbeWrite as is', async () => {
     const { base } = await serve((_req, res) => res.writeHead(500).end('boom'));
     const result = await prober().probe(`${base}/w`);
@@ -161,6 +195,7 @@ describe('probe', () => {
   test('use after close and bad options throw', async () => {
     expect(() => createHttpProber({ timeoutMs: 0 })).toThrow(RangeError);
     expect(() => createHttpProber({ concurrency: 1.5 })).toThrow(RangeError);
+    expect(() => createHttpProber({ maxIdleSockets: -1 })).toThrow(RangeError);
     const p = createHttpProber();
     p.close();
     await expect(p.probe('http://127.0.0.1:1/')).rejects.toThrow('closed');
