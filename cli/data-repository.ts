@@ -86,8 +86,8 @@ export async function runDataRepository(config: Config, sources: DataSource[], r
       shutdownGraceTime: config.worker.shutdownGraceSeconds * 1000,
       logger,
     });
-    const schedules = await ensureDataPollSchedules(client, { sources: sources.map((s) => s.name), intervalSeconds: settings.pollIntervalSeconds, taskQueue });
-    logger.info({ schedules, intervalSeconds: settings.pollIntervalSeconds, taskQueue }, 'data poll schedules in place');
+    const schedules = await ensureDataPollSchedules(client, { sources: sources.map((s) => s.name), intervalSeconds: settings.pollIntervalSeconds, taskQueue, removeStale: true });
+    logger.info({ schedules: schedules.ensured, removed: schedules.deleted, intervalSeconds: settings.pollIntervalSeconds, taskQueue }, 'data poll schedules in place');
     await worker.run();
     logger.info('data repository worker stopped');
   } finally {

@@ -1,12 +1,15 @@
 /**
  * One Temporal Schedule per data source starts dataPollWorkflow every interval on the data
  * repository's task queue. Made idempotently when the data repository starts: an existing
- * schedule is brought to the configured interval and task queue.
+ * schedule is brought to the configured interval and task queue, and (with removeStale) the
+ * schedules of sources no longer in the sources file are deleted.
  */
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptionsAction, type ScheduleSpec } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { DataPollInput } from '../activities/data-repository';
+import { reconcileSchedules, type DesiredSchedule, type ScheduleReconciliation } from './schedules';
 
-export const dataPollScheduleId = (source: string) => `data-poll/${source}`;
+const DATA_POLL_SCHEDULE_PREFIX = 'data-poll/';
+export const dataPollScheduleId = (source: string) => `${DATA_POLL_SCHEDULE_PREFIX}${source}`;
 /** The data repository's own task queue: its activity must run where its store is. */
 export const dataRepositoryTaskQueue = (taskQueue: string) => `${taskQueue}-data-repository`;
 
@@ -15,35 +18,23 @@ export interface DataPollScheduleOptions {
   intervalSeconds: number;
   /** The data repository's task queue. */
   taskQueue: string;
+  /** Delete this task queue's poll schedules of sources not in `sources`. */
+  removeStale?: boolean;
 }
 
-export async function ensureDataPollSchedules(client: Client, options: DataPollScheduleOptions): Promise<string[]> {
-  const ids: string[] = [];
-  for (const source of options.sources) {
-    const scheduleId = dataPollScheduleId(source);
-    const spec: ScheduleSpec = { intervals: [{ every: `${options.intervalSeconds}s` }] };
-    const action: ScheduleOptionsAction = {
-      type: 'startWorkflow',
+export async function ensureDataPollSchedules(client: Client, options: DataPollScheduleOptions): Promise<ScheduleReconciliation> {
+  const desired = options.sources.map((source): DesiredSchedule => ({
+    scheduleId: dataPollScheduleId(source),
+    spec: { intervals: [{ every: `${options.intervalSeconds}s` }] },
+    action: {
+      type: 'startWorkflow' as const,
       workflowType: 'dataPollWorkflow',
       args: [{ source } satisfies DataPollInput],
       taskQueue: options.taskQueue,
       workflowId: `data-poll/${source}`,
       workflowExecutionTimeout: '1 hour',
-    };
-    try {
-      await client.schedule.create({
-        scheduleId,
-        spec,
-        action,
-        // A poll still running (a long first clone) when the next is due is skipped: the next finds the same content.
-        policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
-        state: { note: `polling of data source ${source}` },
-      });
-    } catch (err) {
-      if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-      await client.schedule.getHandle(scheduleId).update((previous) => ({ ...previous, spec, action }));
-    }
-    ids.push(scheduleId);
-  }
-  return ids;
+    },
+    note: `polling of data source ${source}`,
+  }));
+  return reconcileSchedules(client, desired, options.removeStale ? { idPrefix: DATA_POLL_SCHEDULE_PREFIX, taskQueue: options.taskQueue } : undefined);
 }

@@ -51,8 +51,9 @@ async function main(): Promise<void> {
           intervalSeconds: config.watchdogs.probeIntervalSeconds,
           taskQueue: config.temporal.taskQueue,
           probeNotReadyPods: config.watchdogs.probeNotReadyPods,
+          removeStale: true,
         });
-        logger.info({ schedules, intervalSeconds: config.watchdogs.probeIntervalSeconds }, 'probe schedules in place');
+        logger.info({ schedules: schedules.ensured, removed: schedules.deleted, intervalSeconds: config.watchdogs.probeIntervalSeconds }, 'probe schedules in place');
         if (config.repair.enabled) {
           const repairs = await ensureRepairWorkflows(client, {
             namespaces: config.watchdogs.namespaces,

@@ -106,7 +106,7 @@ describe('data repository polling a git source through its schedule', () => {
 
     await worker.runUntil(async () => {
       // A long interval: the test triggers each poll itself.
-      expect(await ensureDataPollSchedules(temporal.client, { sources: [source], intervalSeconds: 3600, taskQueue })).toEqual([dataPollScheduleId(source)]);
+      expect((await ensureDataPollSchedules(temporal.client, { sources: [source], intervalSeconds: 3600, taskQueue, removeStale: true })).ensured).toEqual([dataPollScheduleId(source)]);
       const schedule = temporal.client.schedule.getHandle(dataPollScheduleId(source));
       await schedule.trigger();
 

@@ -57,7 +57,7 @@ describe('scheduled watchdog probing', () => {
 
     await worker.runUntil(async () => {
       const options = { namespaces: [namespace], intervalSeconds: 2, taskQueue, probeNotReadyPods: false };
-      expect(await ensureProbeSchedules(temporal.client, options)).toEqual([probeScheduleId(namespace)]);
+      expect((await ensureProbeSchedules(temporal.client, options)).ensured).toEqual([probeScheduleId(namespace)]);
       // Idempotent: a second start updates the schedule in place.
       await ensureProbeSchedules(temporal.client, { ...options, intervalSeconds: 3 });
 
@@ -74,5 +74,30 @@ describe('scheduled watchdog probing', () => {
       const sweep = temporal.client.workflow.getHandle(description.info.recentActions[0]!.action.workflow.workflowId);
       expect((await sweep.describe()).type).toBe('watchdogSweepWorkflow');
     });
+  });
+
+  test('a namespace no longer watched loses its schedule at the next start, other task queues keep theirs', async () => {
+    const taskQueue = uniqueTaskQueue('stale');
+    const otherQueue = uniqueTaskQueue('other');
+    const base = { intervalSeconds: 3600, probeNotReadyPods: false };
+    const [kept, dropped, foreign] = [`${namespace}-kept`, `${namespace}-dropped`, `${namespace}-foreign`];
+    try {
+      await ensureProbeSchedules(temporal.client, { ...base, taskQueue, namespaces: [kept, dropped] });
+      await ensureProbeSchedules(temporal.client, { ...base, taskQueue: otherQueue, namespaces: [foreign] });
+      // Schedules are listed through visibility, which trails their creation.
+      await eventually(async () => {
+        const listed = new Set<string>();
+        for await (const s of temporal.client.schedule.list()) listed.add(s.scheduleId);
+        for (const ns of [kept, dropped, foreign]) if (!listed.has(probeScheduleId(ns))) throw new Error(`${ns} not listed yet`);
+      }, 30_000);
+
+      const result = await ensureProbeSchedules(temporal.client, { ...base, taskQueue, namespaces: [kept], removeStale: true });
+      expect(result).toEqual({ ensured: [probeScheduleId(kept)], deleted: [probeScheduleId(dropped)] });
+      await expect(temporal.client.schedule.getHandle(probeScheduleId(dropped)).describe()).rejects.toThrow(/not found/i);
+      expect((await temporal.client.schedule.getHandle(probeScheduleId(foreign)).describe()).action).toMatchObject({ taskQueue: otherQueue });
+      expect((await temporal.client.schedule.getHandle(probeScheduleId(kept)).describe()).action).toMatchObject({ taskQueue });
+    } finally {
+      for (const ns of [kept, dropped, foreign]) await temporal.client.schedule.getHandle(probeScheduleId(ns)).delete().catch(() => undefined);
+    }
   });
 });
