@@ -2,6 +2,7 @@
 import { ApiException, KubeConfig, Observable, VersionApi, type ConfigurationOptions } from '@kubernetes/client-node';
 import { ConfigError, type Config } from './config';
 import { DependencyUnavailableError, describeError } from './errors';
+import { kubeJson, type JsonObject } from './kube-json';
 
 /**
  * KUBECONFIG when set; else the pod's service account when running in a cluster; else
@@ -69,3 +70,59 @@ export const kubernetesErrorStatus = (error: unknown): number | undefined => {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'number' ? code : undefined;
 };
+
+/** One page of a list, as plain JSON (no typed models): what a paged LIST returned. */
+export interface ListPage<T = JsonObject> {
+  items: T[];
+  /** The token for the next page; undefined on the last page. */
+  continueToken?: string;
+  /** The list's resourceVersion (the snapshot every page of one list is read at). */
+  resourceVersion?: string;
+  /** How many items are left after this page, when the apiserver says (not with selectors). */
+  remainingItemCount?: number;
+}
+
+export interface ListPageRequest {
+  /** The collection's path, e.g. /api/v1/namespaces/ns/pods. */
+  path: string;
+  limit: number;
+  continueToken?: string;
+  labelSelector?: string;
+  timeoutMs?: number;
+}
+
+/**
+ * One page of a paged LIST as plain JSON, with no typed models in between: for readers of
+ * large collections that keep only a few fields of each item, page by page. A continue
+ * token older than the apiserver's compaction window fails with 410 (kubernetesErrorStatus).
+ */
+export async function getListPage(kc: KubeConfig, request: ListPageRequest): Promise<ListPage> {
+  const list = await kubeJson<{ items?: JsonObject[] | null; metadata?: { continue?: string; resourceVersion?: string; remainingItemCount?: number } }>(kc, {
+    method: 'GET',
+    path: request.path,
+    query: { limit: request.limit, continue: request.continueToken || undefined, labelSelector: request.labelSelector },
+    ...(request.timeoutMs !== undefined && { timeoutMs: request.timeoutMs }),
+  });
+  const page: ListPage = { items: list.items ?? [] };
+  if (list.metadata?.continue) page.continueToken = list.metadata.continue;
+  if (list.metadata?.resourceVersion) page.resourceVersion = list.metadata.resourceVersion;
+  if (typeof list.metadata?.remainingItemCount === 'number') page.remainingItemCount = list.metadata.remainingItemCount;
+  return page;
+}
+
+/**
+ * For a LIST whose continue token expired (410 ResourceExpired): the token the apiserver sent
+ * with the error, which continues the list where it stopped but no longer from one consistent
+ * snapshot. Undefined for any other error, or when the apiserver sent none.
+ */
+export function expiredListContinueToken(error: unknown): string | undefined {
+  if (kubernetesErrorStatus(error) !== 410) return undefined;
+  const body = (error as { body?: unknown }).body;
+  try {
+    const status = (typeof body === 'string' ? JSON.parse(body) : body) as { metadata?: { continue?: unknown } } | null;
+    const token = status?.metadata?.continue;
+    return typeof token === 'string' && token !== '' ? token : undefined;
+  } catch {
+    return undefined;
+  }
+}
