@@ -5,7 +5,7 @@
  * rather than overwrite: on 409 the pod is read again and the updates recomputed. This is
  * what AutoCrane's whole-map replacement got wrong (lost updates).
  */
-import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type CoreV1Api } from '@kubernetes/client-node';
 import { FIELD_MANAGER, HEALTH_LABEL } from '../domain/keys';
 import { buildStatusPatch, type Annotations } from '../domain/watchdog-annotations';
 import { kubernetesErrorStatus } from '../platform/kubernetes';
@@ -17,14 +17,30 @@ export type StatusUpdates = (annotations: Annotations) => Readonly<Record<string
 
 export type StatusWriteOutcome = 'written' | 'unchanged' | 'pod-gone';
 
+/**
+ * What the writer needs of a pod already read: a V1Pod will do, and so will the few fields a
+ * sweep keeps of each listed pod (only its status.* annotations and its health label need be
+ * there: the updates are decided, and the label computed, from status annotations alone).
+ */
+export interface PodStatusSnapshot {
+  metadata?: {
+    resourceVersion?: string;
+    annotations?: Readonly<Record<string, string>>;
+    labels?: Readonly<Record<string, string>>;
+  };
+}
+
+/** The two pod calls the writer makes. */
+export type PodStatusApi = Pick<CoreV1Api, 'readNamespacedPod' | 'patchNamespacedPod'>;
+
 export async function writePodStatuses(
-  core: CoreV1Api,
+  core: PodStatusApi,
   target: { namespace: string; name: string },
   computeUpdates: StatusUpdates,
-  options: { pod?: V1Pod; maxAttempts?: number } = {},
+  options: { pod?: PodStatusSnapshot; maxAttempts?: number } = {},
 ): Promise<StatusWriteOutcome> {
   const maxAttempts = options.maxAttempts ?? 10;
-  let pod = options.pod;
+  let pod: PodStatusSnapshot | undefined = options.pod;
   for (let attempt = 1; ; attempt++) {
     try {
       pod ??= await core.readNamespacedPod(target);
