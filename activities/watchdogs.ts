@@ -1,10 +1,14 @@
-/** The watchdog activities: a sweep, heartbeating its progress so a dead worker is noticed fast. */
+/**
+ * The watchdog activities: a sweep, heartbeating its progress so a dead worker is noticed
+ * fast, and resuming on retry from the page the last heartbeat was at.
+ */
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { Context } from '@temporalio/activity';
+import { z } from 'zod';
 import { createHttpProber, type HttpProber } from './http-prober';
 import { toActivityFailure } from './kubernetes-errors';
 import type { WatchdogMetrics } from './watchdog-metrics';
-import { sweepWatchdogs, type SweepInput, type SweepSummary } from './watchdog-sweep';
+import { sweepPodLister, sweepWatchdogs, type SweepInput, type SweepProgress, type SweepSummary } from './watchdog-sweep';
 
 export interface WatchdogActivityOptions {
   probeTimeoutSeconds: number;
@@ -12,8 +16,31 @@ export interface WatchdogActivityOptions {
   metrics?: WatchdogMetrics;
 }
 
+const count = z.number().int().nonnegative();
+const counters = z.object({
+  pods: count,
+  probedPods: count,
+  probes: count,
+  failedProbes: count,
+  podsWritten: count,
+  podsGone: count,
+  outcomes: z.partialRecord(z.enum(['ok', 'http-status', 'timeout', 'refused', 'error', 'refused-target']), count),
+  health: z.record(z.string(), count),
+});
+/** What an earlier attempt heartbeated; anything else is ignored and the sweep starts over. */
+const resumePoint = z.object({ pageToken: z.string().min(1).optional(), pagesDone: count, done: counters });
+
+/** The progress an earlier attempt of this sweep reported, if it is one (undefined otherwise). */
+export function parseSweepResumePoint(details: unknown): SweepProgress | undefined {
+  const parsed = resumePoint.safeParse(details);
+  if (!parsed.success || parsed.data.pageToken === undefined) return undefined;
+  const { pageToken, pagesDone, done } = parsed.data;
+  return { pageToken, pagesDone, done, page: { pods: 0, probes: 0, probesDone: 0, writes: 0 } };
+}
+
 export function createWatchdogActivities(kc: KubeConfig, options: WatchdogActivityOptions) {
   const core = kc.makeApiClient(CoreV1Api);
+  const listPods = sweepPodLister(kc);
   // One prober per worker process: its keep-alive sockets serve every sweep.
   let prober: HttpProber | undefined;
   const sharedProber = () =>
@@ -22,14 +49,17 @@ export function createWatchdogActivities(kc: KubeConfig, options: WatchdogActivi
   return {
     async sweepWatchdogs(input: SweepInput): Promise<SweepSummary> {
       const context = Context.current();
+      const resumeFrom = parseSweepResumePoint(context.info.heartbeatDetails);
       try {
         const summary = await sweepWatchdogs(input, {
+          listPods,
           core,
           prober: sharedProber(),
           onProgress: (progress) => context.heartbeat(progress),
+          ...(resumeFrom && { resumeFrom }),
         });
         options.metrics?.record(summary);
-        context.log.info('watchdog sweep done', { ...summary });
+        context.log.info('watchdog sweep done', { ...summary, ...(resumeFrom && { resumedAtPage: resumeFrom.pagesDone + 1 }) });
         return summary;
       } catch (err) {
         throw toActivityFailure(err, `sweep watchdogs in namespace ${input.namespace}`);

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import request from 'supertest';
 import { createHttpProber, HttpProber } from '../../activities/http-prober';
-import { sweepWatchdogs, SweepSummary } from '../../activities/watchdog-sweep';
+import { sweepPodLister, sweepWatchdogs, SweepSummary } from '../../activities/watchdog-sweep';
 import { createTestWorkloadServer } from '../../cli/test-workload';
 import { HEALTH_LABEL } from '../../domain/keys';
 import { eventually, freshNamespace, isPodReady, KubeClients, sandboxClients } from '../support/kube';
@@ -20,7 +20,7 @@ describe('watchdog sweep on the sandbox cluster', () => {
   let prober: HttpProber;
   const workload = createTestWorkloadServer({ logger: pino({ level: 'silent' }) });
 
-  const sweep = (): Promise<SweepSummary> => sweepWatchdogs({ namespace }, { core: k.core, prober });
+  const sweep = (): Promise<SweepSummary> => sweepWatchdogs({ namespace }, { listPods: sweepPodLister(k.kc), core: k.core, prober });
   const pod = (name: string) => k.core.readNamespacedPod({ namespace, name });
   const status = async (name: string, watchdog = 'http') => (await pod(name)).metadata?.annotations?.[`status.autocrane.io/${watchdog}`];
 
@@ -89,12 +89,20 @@ describe('watchdog sweep on the sandbox cluster', () => {
     const slowProber = createHttpProber({ timeoutMs: 300 });
     try {
       await request(workload).post('/slow/app-0').send({ ms: 2000 }).expect(200);
-      const summary = await sweepWatchdogs({ namespace }, { core: k.core, prober: slowProber });
+      const summary = await sweepWatchdogs({ namespace }, { listPods: sweepPodLister(k.kc), core: k.core, prober: slowProber });
       expect(summary.podsWritten).toBe(1);
       expect(await status('app-0')).toMatch(/^error\/.*timed out after 300 ms/);
     } finally {
       await request(workload).post('/recover/app-0').expect(200);
       slowProber.close();
     }
+  });
+
+  test('one pod per page: continue tokens of the real apiserver, the same decisions', async () => {
+    const paged = () => sweepWatchdogs({ namespace }, { listPods: sweepPodLister(k.kc, 1), core: k.core, prober });
+    // app-0 recovered at the end of the previous test: its error clears, once.
+    expect(await paged()).toMatchObject({ pages: 4, pods: 4, probedPods: 3, probes: 3, podsWritten: 1, health: { info: 2, error: 1 } });
+    expect(await status('app-0')).toMatch(/^info\/.*\/error cleared$/);
+    expect(await paged()).toMatchObject({ pages: 4, pods: 4, probedPods: 3, podsWritten: 0 });
   });
 });

@@ -12,6 +12,7 @@ const summary = (over: Partial<SweepSummary>): SweepSummary => ({
   podsGone: 0,
   outcomes: { ok: 3, timeout: 1, 'refused-target': 1 },
   health: { info: 2, error: 1, none: 1 },
+  pages: 1,
   durationMs: 1500,
   ...over,
 });
