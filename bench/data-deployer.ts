@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -24,12 +24,12 @@ import { pack } from 'tar-stream';
 import { dataRequestKey, dataStatusKey, formatDataRequest, parseDataStatus, versionId } from '../domain/data-contract';
 import { DATA_LOCATION_ANNOTATION, DATA_SOURCES_ANNOTATION } from '../domain/keys';
 import { down, REPO_ROOT, up } from '../stack/stack';
+import { ensureNamespace, procMemoryMb, sleep } from './support';
 
 const NAMESPACE = 'bench-data';
 const POD = 'consumer-0';
 const FILES = 20;
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Writes a gzip-compressed tar of `mb` MB (FILES files) to `file`, streaming; returns its SHA-256 and size. */
 async function writeArchive(file: string, mb: number): Promise<{ sha256: string; bytes: number }> {
@@ -69,12 +69,6 @@ async function writeArchive(file: string, mb: number): Promise<{ sha256: string;
   return { sha256: hash.digest('hex'), bytes };
 }
 
-async function peakRssMb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]);
-  return Math.round(kb / 1024);
-}
-
 async function main(): Promise<void> {
   const mbArg = process.argv.indexOf('--mb');
   const mb = mbArg >= 0 ? Number(process.argv[mbArg + 1]) : 200;
@@ -101,16 +95,7 @@ async function main(): Promise<void> {
     const kc = new KubeConfig();
     kc.loadFromFile(stack.kubeconfig!);
     const core = kc.makeApiClient(CoreV1Api);
-    await core.createNamespace({ body: { metadata: { name: NAMESPACE } } }).catch(() => undefined);
-    for (let i = 0; ; i++) {
-      try {
-        await core.readNamespacedServiceAccount({ name: 'default', namespace: NAMESPACE });
-        break;
-      } catch (err) {
-        if (i > 100) throw err;
-        await sleep(200);
-      }
-    }
+    await ensureNamespace(core, NAMESPACE);
     await core.deleteNamespacedPod({ name: POD, namespace: NAMESPACE, gracePeriodSeconds: 0 }).catch(() => undefined);
     await sleep(500);
     const drop = join(work, 'drop');
@@ -127,7 +112,7 @@ async function main(): Promise<void> {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     await sleep(1000);
-    const idleRss = await peakRssMb(deployer.pid!);
+    const idleRss = await procMemoryMb(deployer.pid!);
     const version = versionId(new Date(), sha256);
     const requestedAt = Date.now();
     await core.patchNamespacedPod(
@@ -142,7 +127,7 @@ async function main(): Promise<void> {
       await sleep(100);
     }
     const seconds = (Date.now() - requestedAt) / 1000;
-    const peak = await peakRssMb(deployer.pid!);
+    const peak = await procMemoryMb(deployer.pid!);
     deployer.kill('SIGTERM');
     server.close();
     const extracted = (await stat(join(drop, 'bulk', 'data', 'part-0.bin'))).size;
