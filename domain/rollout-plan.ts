@@ -7,9 +7,12 @@
  *  - Replicas move between the two in chunks. A chunk of `a` replicas uses surge first: the
  *    receiver grows by `a` and, once its new pods are ready, the giver shrinks by `a`. Only
  *    when `a` exceeds maxSurge does the giver shrink first, by `a − maxSurge` ≤ maxUnavailable.
- *    So pods never exceed R + maxSurge and ready pods never drop below R − maxUnavailable
- *    (R: the stable Deployment's replicas when the rollout began). Pods that are terminating
- *    are not counted, as Kubernetes' own Deployment controller does not count them.
+ *    Only growth is waited for: a scale-down can only lower the pod count, so the next step
+ *    starts at once (ready pods are then at least what the bound counts on). So the replicas
+ *    asked for never exceed R + maxSurge (counted by spec, as Kubernetes' own Deployment
+ *    controller counts them: a pod being scaled away may linger a moment) and ready pods never
+ *    drop below R − maxUnavailable (R: the stable Deployment's replicas when the rollout
+ *    began). Pods that are terminating are not counted, as Kubernetes does not count them.
  *  - Promotion: the stable Deployment gets the new template at its current size (Kubernetes
  *    rolls it with its own maxSurge/maxUnavailable, resolved at that smaller size, which never
  *    allow more than at R, so the bound holds with the canary's pods on top); then replicas move
@@ -180,7 +183,8 @@ function moveReplicas(counts: DeploymentCounts, giver: DeploymentWorkload, amoun
     actions.push({ kind: 'scale', workload: receiver, replicas: counts[receiver], wait: true });
     if (chunk > first) {
       counts[giver] -= chunk - first;
-      actions.push({ kind: 'scale', workload: giver, replicas: counts[giver], wait: true });
+      // Not waited for: a scale-down only lowers the pod count (see the module comment).
+      actions.push({ kind: 'scale', workload: giver, replicas: counts[giver], wait: false });
     }
     left -= chunk;
   }

@@ -133,10 +133,10 @@ describe('planDeploymentStage', () => {
       5,
       10,
       undefined,
-      [scale('stable', 8, false), scale('canary', 5), scale('stable', 5)],
+      [scale('stable', 8, false), scale('canary', 5), scale('stable', 5, false)],
     ],
-    ['default, a chunk within surge: canary first, then stable', { canary: 0, stable: 10 }, 3, 10, undefined, [scale('canary', 3), scale('stable', 7)]],
-    ['1 replica, default (surge 1, unavailable 0)', { canary: 0, stable: 1 }, 1, 1, undefined, [scale('canary', 1), scale('stable', 0)]],
+    ['default, a chunk within surge: canary first, then stable', { canary: 0, stable: 10 }, 3, 10, undefined, [scale('canary', 3), scale('stable', 7, false)]],
+    ['1 replica, default (surge 1, unavailable 0)', { canary: 0, stable: 1 }, 1, 1, undefined, [scale('canary', 1), scale('stable', 0, false)]],
     [
       'maxSurge 0, maxUnavailable 1: one swap at a time',
       { canary: 0, stable: 4 },
@@ -151,13 +151,13 @@ describe('planDeploymentStage', () => {
       3,
       4,
       rolling(1, 0),
-      [scale('canary', 2), scale('stable', 2), scale('canary', 3), scale('stable', 1)],
+      [scale('canary', 2), scale('stable', 2, false), scale('canary', 3), scale('stable', 1, false)],
     ],
     ['maxSurge 0, maxUnavailable 10% of 5 resolves to 1', { canary: 0, stable: 5 }, 1, 5, rolling(0, '10%'), [scale('stable', 4, false), scale('canary', 1)]],
     ['Recreate: everything at once', { canary: 0, stable: 6 }, 6, 6, { type: 'Recreate' }, [scale('stable', 0, false), scale('canary', 6)]],
     ['no move', { canary: 2, stable: 2 }, 2, 4, undefined, []],
     ['0 replicas', { canary: 0, stable: 0 }, 0, 0, undefined, []],
-    ['backwards (towards the stable)', { canary: 4, stable: 0 }, 1, 4, rolling(1, 0), [scale('stable', 1), scale('canary', 3), scale('stable', 2), scale('canary', 2), scale('stable', 3), scale('canary', 1)]],
+    ['backwards (towards the stable)', { canary: 4, stable: 0 }, 1, 4, rolling(1, 0), [scale('stable', 1), scale('canary', 3, false), scale('stable', 2), scale('canary', 2, false), scale('stable', 3), scale('canary', 1, false)]],
   ])('%s', (_what, current, target, total, strategy, expected) => {
     expect(planDeploymentStage(current, target, total, strategy)).toEqual(expected);
   });
@@ -180,7 +180,7 @@ describe('planDeploymentPromotion and planDeploymentRollback', () => {
       { kind: 'setStableTemplate', template: 'new' },
       scale('canary', 3, false),
       scale('stable', 10),
-      scale('canary', 0),
+      scale('canary', 0, false),
       { kind: 'deleteCanary' },
     ]);
   });
@@ -189,9 +189,9 @@ describe('planDeploymentPromotion and planDeploymentRollback', () => {
     expect(planDeploymentPromotion({ canary: 2, stable: 0 }, 2, rolling(1, 0))).toEqual([
       { kind: 'setStableTemplate', template: 'new' },
       scale('stable', 1),
-      scale('canary', 1),
+      scale('canary', 1, false),
       scale('stable', 2),
-      scale('canary', 0),
+      scale('canary', 0, false),
       { kind: 'deleteCanary' },
     ]);
   });
@@ -199,7 +199,7 @@ describe('planDeploymentPromotion and planDeploymentRollback', () => {
   it('rolls back a healthy-looking canary within the budget', () => {
     expect(planDeploymentRollback({ canary: 3, stable: 7, canaryReady: 3, stableOnNewTemplate: false }, 10, undefined)).toEqual([
       scale('stable', 10),
-      scale('canary', 0),
+      scale('canary', 0, false),
       { kind: 'deleteCanary' },
     ]);
   });
@@ -209,7 +209,7 @@ describe('planDeploymentPromotion and planDeploymentRollback', () => {
       scale('canary', 1, false),
       scale('stable', 9),
       scale('stable', 10),
-      scale('canary', 0),
+      scale('canary', 0, false),
       { kind: 'deleteCanary' },
     ]);
   });
@@ -218,7 +218,7 @@ describe('planDeploymentPromotion and planDeploymentRollback', () => {
     expect(planDeploymentRollback({ canary: 2, stable: 8, canaryReady: 2, stableOnNewTemplate: true }, 10, undefined)).toEqual([
       { kind: 'setStableTemplate', template: 'old' },
       scale('stable', 10),
-      scale('canary', 0),
+      scale('canary', 0, false),
       { kind: 'deleteCanary' },
     ]);
   });
@@ -259,6 +259,15 @@ describe('Deployment plans keep the bound, exhaustively', () => {
     const ceiling = total + maxSurge;
     // Collected rather than asserted one by one: thousands of plans per case.
     const violations: string[] = [];
+    // Only growth is waited for: a scale-down goes on at once, a scale-up waits for its pods.
+    const checkWaits = (what: string, plan: readonly DeploymentAction[], start: DeploymentCounts) => {
+      const played = { ...start };
+      for (const action of plan) {
+        if (action.kind !== 'scale') continue;
+        if (action.wait !== action.replicas > played[action.workload]) violations.push(`${what}: ${JSON.stringify(action)} from ${played[action.workload]}`);
+        played[action.workload] = action.replicas;
+      }
+    };
     const check = (what: string, envelope: PlanEnvelope, minReady: number, end: DeploymentCounts) => {
       if (envelope.minReady < minReady) violations.push(`${what}: ${envelope.minReady} ready < ${minReady}`);
       if (envelope.maxPods > ceiling) violations.push(`${what}: ${envelope.maxPods} pods > ${ceiling}`);
@@ -267,6 +276,7 @@ describe('Deployment plans keep the bound, exhaustively', () => {
     const checkRollback = (counts: DeploymentCounts, stableOnNewTemplate: boolean) => {
       for (const canaryReady of new Set([counts.canary, Math.max(0, counts.canary - 1), 0])) {
         const plan = planDeploymentRollback({ ...counts, canaryReady, stableOnNewTemplate }, total, strategy);
+        checkWaits(`rollback from ${JSON.stringify(counts)}`, plan, counts);
         const envelope = deploymentPlanEnvelope(plan, counts, strategy, { canary: canaryReady, stable: counts.stable });
         // Unready canary pods already break the bound; the rollback never makes it worse, except
         // that restoring a promoted stable template is rolled by Kubernetes with the stable's own
@@ -280,7 +290,9 @@ describe('Deployment plans keep the bound, exhaustively', () => {
     for (const stages of stageLists) {
       let counts: DeploymentCounts = { canary: 0, stable: total };
       for (const target of resolveStageCounts(stages.map((replicas) => ({ replicas })), total)) {
-        const envelope = deploymentPlanEnvelope(planDeploymentStage(counts, target, total, strategy), counts, strategy);
+        const stage = planDeploymentStage(counts, target, total, strategy);
+        checkWaits(`stage ${JSON.stringify(counts)} → ${target}`, stage, counts);
+        const envelope = deploymentPlanEnvelope(stage, counts, strategy);
         check(`stage ${JSON.stringify(counts)} → ${target}`, envelope, floor, { canary: target, stable: total - target });
         counts = { canary: target, stable: total - target };
         checkRollback(counts, false);
