@@ -18,7 +18,7 @@
 import { acknowledges, parseDataRequest, type DataStatus, type DataVersion } from './data-contract';
 import type { GatePolicyInput } from './rollout-gate';
 import type { DecisionLog } from './rollout-controls';
-import { formatShare, stageUpdatedCount } from './rollout-plan';
+import { stageUpdatedCount } from './rollout-plan';
 
 /** A version with where pods download it (the repository's announcement). */
 export interface DataRelease {
@@ -176,7 +176,10 @@ export function parseDataStageShares(text: string): { ok: true; shares: (number 
   return { ok: true, shares };
 }
 
-export const describeStage = (stage: DataStage): string => `${formatShare(stage.pods)} of the consumers, probation ${stage.probationSeconds}s`;
+/** A stage's share for people: "1 pod", "3 pods" or "25%" (data stages count pods, not replicas). */
+export const formatDataShare = (pods: number | string): string => (typeof pods === 'number' ? `${pods} ${pods === 1 ? 'pod' : 'pods'}` : pods);
+
+export const describeStage = (stage: DataStage): string => `${formatDataShare(stage.pods)} of the consumers, probation ${stage.probationSeconds}s`;
 
 /**
  * The gate of a data stage, as an app-rollout gate policy: any error watchdog (beyond

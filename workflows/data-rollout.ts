@@ -21,6 +21,7 @@ import {
   DEFAULT_ACK_TIMEOUT_SECONDS,
   dataStagesProblems,
   describeStage,
+  formatDataShare,
   isDataRolloutFinished,
   UPGRADED_NAMES_LIMIT,
   type DataDecision,
@@ -32,7 +33,6 @@ import {
   type DataStage,
 } from '../domain/data-rollout';
 import { appendDecision, decideControl, type Control } from '../domain/rollout-controls';
-import { formatShare } from '../domain/rollout-plan';
 import {
   dataRolloutControlUpdates,
   dataRolloutStatusQuery,
@@ -341,7 +341,7 @@ export async function dataRolloutWorkflow(input: DataRolloutWorkflowInput): Prom
       stage: -1,
       stages: stages.map((s, index) => ({
         index,
-        pods: formatShare(s.pods),
+        pods: formatDataShare(s.pods),
         probationSeconds: s.probationSeconds,
         count: null,
         result: 'pending',

@@ -31,7 +31,7 @@ const status: DataRolloutStatus = {
     state: 'Baking',
     stage: 0,
     stages: [
-      { index: 0, pods: '1 replica', probationSeconds: 300, count: 1, result: 'baking', startedAt: '2024-01-02T00:00:00Z', probationStartedAt: '2024-01-02T00:00:05Z', endedAt: null, reason: null },
+      { index: 0, pods: '1 pod', probationSeconds: 300, count: 1, result: 'baking', startedAt: '2024-01-02T00:00:00Z', probationStartedAt: '2024-01-02T00:00:05Z', endedAt: null, reason: null },
       { index: 1, pods: '100%', probationSeconds: 300, count: null, result: 'pending', startedAt: null, probationStartedAt: null, endedAt: null, reason: null },
     ],
     maxErrorPods: 0,
@@ -69,7 +69,7 @@ describe('autocrane data', () => {
     expect(text).toContain(`LKG:        ${V1} (2048 bytes, git abc123)`);
     expect(text).toContain('Settings:   auto-start off; stages 1:300s, 100%:300s');
     expect(text).toContain(`Rollout #3: ${V2}  BAKING  stage 1/2, 1 pods on it (started 2024-01-02T00:00:00Z by alice)`);
-    expect(text).toMatch(/ {2}1 +1 replica +1 +300s +baking +2024-01-02T00:00:05Z/);
+    expect(text).toMatch(/ {2}1 +1 pod +1 +300s +baking +2024-01-02T00:00:05Z/);
     expect(text).toMatch(/started +20240102T000000Z-222222222222 +rolling out \(by alice\)/);
     expect(formatDataRolloutStatus({ ...status, rollout: null })).toContain('No rollout in progress.');
   });

@@ -2,6 +2,8 @@ import {
   acknowledgement,
   dataGatePolicy,
   dataStagesProblems,
+  describeStage,
+  formatDataShare,
   parseDataStageShares,
   planDataRequests,
   readRequest,
@@ -120,6 +122,12 @@ describe('stages', () => {
       { field: 'stages[1].pods', message: "'0%' is not a share (expected a count like 1 or a percentage like 25%)" },
       { field: 'stages[1].probationSeconds', message: 'expected a whole number of seconds from 0 to 86400' },
     ]);
+  });
+
+  it('describes stages in pods, not replicas', () => {
+    expect([1, 3, '25%'].map(formatDataShare)).toEqual(['1 pod', '3 pods', '25%']);
+    expect(describeStage({ pods: 1, probationSeconds: 60 })).toBe('1 pod of the consumers, probation 60s');
+    expect(describeStage({ pods: '100%', probationSeconds: 0 })).toBe('100% of the consumers, probation 0s');
   });
 
   it('the gate policy: errors count at once, pods without watchdogs do not hold the stage, readiness has probation + settle time', () => {

@@ -254,7 +254,7 @@ describe('dataRolloutWorkflow (stubbed activities)', () => {
     const run = done.recent[0]!;
     expect(run).toMatchObject({ number: 1, version: v(2), startedBy: 'auto', upgradedCount: 4 });
     expect(run.stages.map((s) => [s.pods, s.count, s.result])).toEqual([
-      ['1 replica', 1, 'passed'],
+      ['1 pod', 1, 'passed'],
       ['50%', 2, 'passed'],
       ['100%', 4, 'passed'],
     ]);
