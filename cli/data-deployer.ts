@@ -4,25 +4,26 @@
  * container (until every consumed source is active, or a timeout).
  *
  * The pod is named by POD_NAME and POD_NAMESPACE (downward API) and reached through the
- * Kubernetes API (service account: get, watch and patch on pods in its namespace). It reads
+ * Kubernetes API (service account: get, watch and patch on pods in its namespace), by
+ * platform/kube-http.ts rather than client-node, which alone would take the process past
+ * its 100 MB budget (issue 6 §6). It reads
  * the pod's declaration (`store.autocrane.io/location`, `store.autocrane.io/data`), follows
  * the pod with a watch, and for each `request.data.autocrane.io/<source>` activates that
  * version and reports `status.data.autocrane.io/<source>`. The engine is datadeployer/.
  */
 import { resolve } from 'node:path';
-import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { dataStatusKey, podDataDeclaration } from '../domain/data-contract';
 import { formatMissing } from '../domain/data-deployer';
 import { DATA_LOCATION_ANNOTATION, FIELD_MANAGER } from '../domain/keys';
 import { ConfigError, exitOnConfigError, loadConfig } from '../platform/config';
 import { describeError, reportFatal } from '../platform/errors';
-import { loadKubeConfig, requestTimeout } from '../platform/kubernetes';
+import { KubeHttp, loadKubeAccess } from '../platform/kube-http';
 import { createLogger, type Logger } from '../platform/logger';
 import { DataDeployer } from '../datadeployer/deployer';
 import { DropFolder } from '../datadeployer/drop-folder';
-import { followPod, type PodRef } from '../datadeployer/pod-watch';
-import { podFromEnv, POD_NAME_VARIABLE, POD_NAMESPACE_VARIABLE } from './watchdog-healthz';
+import { followPod, patchPodAnnotations, type PodObject, type PodRef } from '../datadeployer/pod-watch';
+import { podFromEnv, POD_NAME_VARIABLE, POD_NAMESPACE_VARIABLE } from './pod-env';
 
 export const DATA_DEPLOYER_DEFAULTS = {
   mode: 'sidecar',
@@ -35,7 +36,6 @@ export const DATA_DEPLOYER_DEFAULTS = {
 
 const MODES = ['sidecar', 'init'] as const;
 type Mode = (typeof MODES)[number];
-const PATCH_TIMEOUT_MS = 10_000;
 
 export interface DataDeployerCommandOptions {
   mode: Mode;
@@ -71,16 +71,11 @@ function parseMode(value: string): Mode {
 }
 
 /** Writes one source's status annotation by a JSON merge patch of that key only. */
-function statusPublisher(kc: KubeConfig, pod: PodRef) {
-  const core = kc.makeApiClient(CoreV1Api);
-  const options = setHeaderOptions('Content-Type', PatchStrategy.MergePatch, requestTimeout(PATCH_TIMEOUT_MS));
-  return async (source: string, value: string) => {
-    await core.patchNamespacedPod({ ...pod, body: { metadata: { annotations: { [dataStatusKey(source)]: value } } }, fieldManager: FIELD_MANAGER }, options);
-  };
-}
+const statusPublisher = (kube: KubeHttp, pod: PodRef) => (source: string, value: string) =>
+  patchPodAnnotations(kube, pod, { [dataStatusKey(source)]: value }, FIELD_MANAGER);
 
 /** Runs the data deployer; resolves with the process's exit status. */
-export async function runDataDeployer(options: DataDeployerCommandOptions, kc: KubeConfig, pod: PodRef, logger: Logger): Promise<number> {
+export async function runDataDeployer(options: DataDeployerCommandOptions, kube: KubeHttp, pod: PodRef, logger: Logger): Promise<number> {
   const stopWatch = new AbortController();
   let deployer: DataDeployer | undefined;
   let latest: Readonly<Record<string, string>> = {};
@@ -107,7 +102,7 @@ export async function runDataDeployer(options: DataDeployerCommandOptions, kc: K
       drop,
       limits: { maxEntries: options.maxEntries, maxBytes: options.maxExtractedBytes },
       download: { idleTimeoutMs: options.idleTimeout * 1000, maxBytes: options.maxDownloadBytes },
-      publishStatus: statusPublisher(kc, pod),
+      publishStatus: statusPublisher(kube, pod),
       logger,
     });
     if (options.mode === 'init') {
@@ -126,7 +121,7 @@ export async function runDataDeployer(options: DataDeployerCommandOptions, kc: K
     }
   };
 
-  const onPod = (p: V1Pod) => {
+  const onPod = (p: PodObject) => {
     latest = p.metadata?.annotations ?? {};
     if (deployer) deployer.observe(latest);
     else if (!starting) {
@@ -154,7 +149,7 @@ export async function runDataDeployer(options: DataDeployerCommandOptions, kc: K
     }, options.timeout * 1000);
   }
 
-  const watching = followPod(kc, pod, onPod, logger, stopWatch.signal);
+  const watching = followPod(kube, pod, onPod, logger, stopWatch.signal);
   const code = await finished;
   clearTimeout(timer);
   process.removeListener('SIGTERM', onSignal);
@@ -192,16 +187,17 @@ a rename, so readers see the old version or the new one, whole. The previous ver
     .action(async (options: DataDeployerCommandOptions) => {
       const config = exitOnConfigError(() => loadConfig());
       const pod = exitOnConfigError(() => podFromEnv());
-      const kc = exitOnConfigError(() => loadKubeConfig(config));
+      const kube = new KubeHttp(exitOnConfigError(() => loadKubeAccess(config)));
       const logger = createLogger(config).child({ component: 'data-deployer', pod: `${pod.namespace}/${pod.name}` });
       try {
-        process.exitCode = await runDataDeployer(options, kc, pod, logger);
+        process.exitCode = await runDataDeployer(options, kube, pod, logger);
       } catch (err) {
         if (err instanceof ConfigError) throw err;
         reportFatal(logger, 'data deployer failed', err);
         process.exitCode = 1;
       }
-      // Keep-alive sockets of the Kubernetes client must not hold an init container open.
+      // Keep-alive sockets must not hold an init container open.
+      kube.close();
       setTimeout(() => process.exit(), 2000).unref();
     });
 }

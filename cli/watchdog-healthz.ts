@@ -20,15 +20,15 @@ import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import express, { type Express } from 'express';
 import { decideHealthz } from '../domain/healthz';
-import { dns1123LabelError, dns1123SubdomainError } from '../domain/k8s-names';
 import { readWatchdogs, type Annotations, type WatchdogRecord } from '../domain/watchdog-annotations';
 import type { ReadLevel } from '../domain/watchdog-status';
-import { ConfigError, exitOnConfigError, loadConfig } from '../platform/config';
+import { exitOnConfigError, loadConfig } from '../platform/config';
 import { describeError, reportFatal } from '../platform/errors';
 import { isRequestTimeout, loadKubeConfig, requestTimeout } from '../platform/kubernetes';
 import { createLogger, type Logger } from '../platform/logger';
 import { errorHandler, notFound } from '../api/http-errors';
 import { parseListenHost, parseListenPort } from './options';
+import { podFromEnv, POD_NAME_VARIABLE, POD_NAMESPACE_VARIABLE, type PodRef } from './pod-env';
 import { stopOnSignals } from './serve';
 
 export const DEFAULT_HEALTHZ_HOST = '0.0.0.0';
@@ -37,9 +37,6 @@ export const DEFAULT_HEALTHZ_PORT = 8082;
 export const DEFAULT_POD_CACHE_MS = 1000;
 /** Deadline of one read of the pod; below the kubelet's default probe timeout (1 s) would be too tight for a busy apiserver. */
 export const POD_READ_TIMEOUT_MS = 3000;
-/** Environment variables naming the pod (set them from the downward API). */
-export const POD_NAME_VARIABLE = 'POD_NAME';
-export const POD_NAMESPACE_VARIABLE = 'POD_NAMESPACE';
 export const MIN_READY_SECONDS_VARIABLE = 'AUTOCRANE_MIN_READY_SECONDS';
 export const ALWAYS_HEALTHY_AFTER_SECONDS_VARIABLE = 'AUTOCRANE_ALWAYS_HEALTHY_AFTER_SECONDS';
 /** Largest accepted number of seconds (Kubernetes' int32 maximum, as for minReadySeconds). */
@@ -48,10 +45,8 @@ export const MAX_SECONDS = 2_147_483_647;
 /** The pod's annotations; throws (any error) when the pod cannot be read. */
 export type PodReader = () => Promise<Annotations>;
 
-export interface PodRef {
-  namespace: string;
-  name: string;
-}
+export type { PodRef };
+export { podFromEnv, POD_NAME_VARIABLE, POD_NAMESPACE_VARIABLE };
 
 /** Reads the pod `ref` through the Kubernetes API; errors say which pod and why. */
 export function createPodReader(kc: KubeConfig, ref: PodRef, timeoutMs = POD_READ_TIMEOUT_MS): PodReader {
@@ -195,25 +190,6 @@ export function parseSeconds(value: string): number {
     throw new InvalidArgumentError(`Expected a whole number of seconds from 0 to ${MAX_SECONDS}.`);
   }
   return n;
-}
-
-/** The pod named by POD_NAME and POD_NAMESPACE; throws a ConfigError naming each missing or invalid one. */
-export function podFromEnv(env: NodeJS.ProcessEnv = process.env): PodRef {
-  const problems: { variable: string; reason: string }[] = [];
-  const read = (variable: string, check: (v: string) => string | null, field: string): string => {
-    const value = env[variable]?.trim() ?? '';
-    if (value === '') {
-      problems.push({ variable, reason: `required: set it from the downward API (fieldRef: ${field})` });
-    } else {
-      const problem = check(value);
-      if (problem !== null) problems.push({ variable, reason: `${JSON.stringify(value)} ${problem}` });
-    }
-    return value;
-  };
-  const name = read(POD_NAME_VARIABLE, dns1123SubdomainError, 'metadata.name');
-  const namespace = read(POD_NAMESPACE_VARIABLE, dns1123LabelError, 'metadata.namespace');
-  if (problems.length > 0) throw new ConfigError(problems);
-  return { namespace, name };
 }
 
 export interface WatchdogHealthzCommandOptions {
