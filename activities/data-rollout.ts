@@ -34,6 +34,8 @@ import type { DataRolloutSettings } from '../workflows/data-rollout-messages';
 export const DATA_POLL_MS = 500;
 /** Idle, the consumers are tended this long per activity, then the workflow looks around and starts another. */
 export const DEFAULT_TEND_SECONDS = 600;
+/** The ConfigMap mirror's calls give up before their activity's 15 s start-to-close timeout (workflows/data-rollout.ts). */
+const MIRROR_TIMEOUT_MS = 10_000;
 /** Requests written at once. */
 const WRITE_CONCURRENCY = 16;
 
@@ -218,7 +220,7 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
       return guard(`read ConfigMap ${scope.namespace}/${dataMirrorName(scope.source)}`, async () => {
         let cm: { data?: Record<string, string> };
         try {
-          cm = await kubeJson(kc, { method: 'GET', path: `/api/v1/namespaces/${encodeURIComponent(scope.namespace)}/configmaps/${dataMirrorName(scope.source)}` });
+          cm = await kubeJson(kc, { method: 'GET', path: `/api/v1/namespaces/${encodeURIComponent(scope.namespace)}/configmaps/${dataMirrorName(scope.source)}`, timeoutMs: MIRROR_TIMEOUT_MS });
         } catch (err) {
           if ((err as { code?: number }).code === 404) return null;
           throw err;
@@ -249,6 +251,7 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
           query: { fieldManager: FIELD_MANAGER, force: true },
           body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: input.namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } }, data },
           contentType: CONTENT_TYPES.apply,
+          timeoutMs: MIRROR_TIMEOUT_MS,
         });
       });
     },

@@ -52,7 +52,12 @@ import { AUTOCRANE_NAMESPACE, AUTOCRANE_STATE, AUTOCRANE_TARGET } from './search
 /** Retried without end: an apiserver that is down for a while only delays the rollout. */
 const retry: RetryPolicy = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds' };
 
-const { dataRolloutSettings, readDataMirror, mirrorDataVersions } = proxyActivities<DataRolloutActivities>({ startToCloseTimeout: '1 minute', retry });
+/**
+ * One apiserver call each, with no heartbeat: an attempt lost with a dead worker is noticed only
+ * when this timeout expires, so it is short (it was a minute, which stalled a rollout whose worker
+ * died at a stage transition); the calls themselves give up after 10 s (activities/data-rollout.ts).
+ */
+const { dataRolloutSettings, readDataMirror, mirrorDataVersions } = proxyActivities<DataRolloutActivities>({ startToCloseTimeout: '15 seconds', retry });
 /** Waiting for acknowledgements and probations: long, so a dead worker is noticed by its silent heartbeat. */
 const { advanceDataStage, watchDataGate, revertData, tendDataConsumers } = proxyActivities<DataRolloutActivities>({
   startToCloseTimeout: '25 hours',

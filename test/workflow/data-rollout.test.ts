@@ -54,6 +54,8 @@ class FakeNamespace {
   readonly held = new Set<string>();
   /** Versions the deployers fail to activate. */
   readonly broken = new Set<string>();
+  /** Mirror writes that never answer, as if their worker had died with them. */
+  lostMirrors = 0;
   /** While set, every gate watch fails with it. */
   gateFailing: string | null = null;
   readonly gateWatches: { holdAfterPass: boolean; probationStartedAt: string }[] = [];
@@ -102,6 +104,11 @@ class FakeNamespace {
       dataRolloutSettings: async () => this.settings,
       readDataMirror: async () => this.mirror,
       mirrorDataVersions: async (input) => {
+        if (this.lostMirrors > 0) {
+          this.lostMirrors -= 1;
+          this.calls.push('mirror lost');
+          await Context.current().sleep(120_000);
+        }
         this.calls.push('mirror');
         this.mirror = { lkg: input.lkg, latest: input.latest, rollout: input.rollout };
       },
@@ -290,6 +297,25 @@ describe('dataRolloutWorkflow (stubbed activities)', () => {
     const next = await until(handle, (s) => s.recent[0]?.version === v(3) && s.recent[0]?.state === 'Succeeded');
     expect(next.recent[0]?.number).toBe(2);
     expect(next.lkg?.version.id).toBe(v(3));
+  });
+
+  test('a ConfigMap write lost with its worker is tried again within seconds, not after a minute, and the rollout goes on', async () => {
+    const { namespace, fake, handle } = await bootstrapped();
+    await eventually(async () => expect(fake.mirror?.lkg?.version.id).toBe(v(1)));
+    fake.lostMirrors = 1;
+    await announce(namespace, 2);
+    // The short activities' start-to-close timeout bounds the wait (it was a minute).
+    const done = await eventually(
+      async () => {
+        const s = await status(handle);
+        if (s.recent[0]?.state !== 'Succeeded') throw new Error(`not yet: ${JSON.stringify({ rollout: s.rollout?.state, calls: fake.calls.slice(-3) })}`);
+        return s;
+      },
+      45_000,
+      200,
+    );
+    expect(done.lkg?.version.id).toBe(v(2));
+    expect(fake.calls.filter((c) => c.startsWith('mirror lost'))).toHaveLength(1);
   });
 
   test('with auto-start off a new version waits for a person; start refuses the LKG and unknown versions', async () => {
