@@ -10,14 +10,14 @@
  * signals and that record repeats the signals; the data-rollout workflow ignores a version it
  * already knows.
  */
-import { ApplicationFailure, type Client } from '@temporalio/client';
+import { ApplicationFailure, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
-import { publicVersion } from '../domain/data-repository';
+import { publicVersion, type PinnedVersions } from '../domain/data-repository';
 import { SourceFetchError } from '../datarepository/fetch';
 import type { DataRepository } from '../datarepository/repository';
 import { describeError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
-import { DATA_ROLLOUT_WORKFLOW_TYPE, dataRolloutWorkflowId, versionAvailableSignal, type DataRolloutWorkflowInput, type VersionAnnouncement } from '../workflows/data-rollout-messages';
+import { DATA_ROLLOUT_WORKFLOW_TYPE, dataRolloutStatusQuery, dataRolloutWorkflowId, versionAvailableSignal, type DataRolloutWorkflowInput, type VersionAnnouncement } from '../workflows/data-rollout-messages';
 
 export interface DataPollInput {
   source: string;
@@ -50,6 +50,7 @@ export const archiveUrl = (publicUrl: string, source: string, id: string): strin
   `${publicUrl.replace(/\/+$/, '')}/v1/sources/${encodeURIComponent(source)}/versions/${encodeURIComponent(id)}/archive`;
 
 const HEARTBEAT_MS = 5000;
+const PIN_QUERY_DEADLINE_MS = 5000;
 
 export function createDataRepositoryActivities(deps: DataRepositoryActivityDeps) {
   const { repository, client, logger } = deps;
@@ -66,6 +67,30 @@ export function createDataRepositoryActivities(deps: DataRepositoryActivityDeps)
     }
   }
 
+  /**
+   * The versions each watched namespace's data-rollout workflow still needs (its LKG and the
+   * version it is rolling out), so pruning never deletes an archive a pod may have to
+   * download to revert or to join. A namespace without a workflow pins nothing; one that
+   * cannot be asked (no worker answering) makes the pins unknown, and this poll prunes nothing.
+   */
+  async function pinnedVersions(source: string): Promise<PinnedVersions> {
+    const pinned = new Set<string>();
+    for (const namespace of deps.namespaces) {
+      try {
+        const handle = client.workflow.getHandle(dataRolloutWorkflowId(namespace, source));
+        // A query waits for a worker; with none polling it would hold the poll for the RPC's whole default deadline.
+        const status = await client.connection.withDeadline(Date.now() + PIN_QUERY_DEADLINE_MS, () => handle.query(dataRolloutStatusQuery));
+        if (status.lkg) pinned.add(status.lkg.version.id);
+        if (status.rollout) pinned.add(status.rollout.version);
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) continue;
+        logger.warn({ source, namespace, err: describeError(err) }, 'data-rollout workflow not answering: this poll prunes no version');
+        return 'unknown';
+      }
+    }
+    return pinned;
+  }
+
   return {
     async pollDataSource(input: DataPollInput): Promise<DataPollSummary> {
       const context = Context.current();
@@ -76,7 +101,7 @@ export function createDataRepositoryActivities(deps: DataRepositoryActivityDeps)
         }
         let result;
         try {
-          result = await repository.poll(input.source, context.cancellationSignal);
+          result = await repository.poll(input.source, context.cancellationSignal, () => pinnedVersions(input.source));
         } catch (err) {
           throw ApplicationFailure.create({
             message: `poll of data source '${input.source}': ${describeError(err)}`,

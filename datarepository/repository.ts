@@ -10,7 +10,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { versionId } from '../domain/data-contract';
-import { planPrune, unreferencedBlobs, type SourceManifest, type StoredVersion } from '../domain/data-repository';
+import { planPrune, unreferencedBlobs, type PinnedVersions, type SourceManifest, type StoredVersion } from '../domain/data-repository';
 import type { Logger } from '../platform/logger';
 import type { BlobStore } from './blob-store';
 import { fetchSource, type FetchOutcome } from './fetch';
@@ -72,13 +72,17 @@ export class DataRepository {
     return run;
   }
 
-  poll(name: string, signal?: AbortSignal): Promise<PollResult> {
+  /**
+   * `pinned` tells, when a new version is stored, which versions must survive pruning (see
+   * planPrune; 'unknown' prunes nothing). It is asked only then, as it may be slow.
+   */
+  poll(name: string, signal?: AbortSignal, pinned: () => Promise<PinnedVersions> = async () => new Set()): Promise<PollResult> {
     const source = this.byName.get(name);
     if (!source) return Promise.reject(new Error(`no data source named '${name}' is configured`));
-    return this.exclusive(() => this.pollLocked(source, signal));
+    return this.exclusive(() => this.pollLocked(source, signal, pinned));
   }
 
-  private async pollLocked(source: DataSource, signal?: AbortSignal): Promise<PollResult> {
+  private async pollLocked(source: DataSource, signal: AbortSignal | undefined, pinned: () => Promise<PinnedVersions>): Promise<PollResult> {
     const { manifests, blobs, logger } = this.options;
     const manifest = await manifests.read(source.name);
     const latest = manifest.versions.at(-1);
@@ -107,7 +111,7 @@ export class DataRepository {
       origin: { kind: source.kind, ref: outcome.ref },
       announced: false,
     };
-    const { kept, dropped } = planPrune([...manifest.versions, created], source.keep ?? this.options.keepVersions);
+    const { kept, dropped } = planPrune([...manifest.versions, created], source.keep ?? this.options.keepVersions, await pinned());
     const next = { source: source.name, versions: kept };
     await manifests.write(next);
 

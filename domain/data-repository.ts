@@ -23,10 +23,19 @@ export interface SourceManifest {
 /** The contract's fields only, as served by GET /v1/sources/{name}/versions. */
 export const publicVersion = (v: DataVersion): DataVersion => ({ id: v.id, sha256: v.sha256, size: v.size, createdAt: v.createdAt, origin: { kind: v.origin.kind, ref: v.origin.ref } });
 
-/** The newest `keep` versions stay; the rest are dropped, oldest first. */
-export function planPrune<V extends DataVersion>(versions: readonly V[], keep: number): { kept: V[]; dropped: V[] } {
+/**
+ * What to prune: the newest `keep` versions stay, and so do the pinned ones (a namespace's
+ * known good version, or the one it is rolling out: pods may still have to download them,
+ * whatever arrived since). `pinned: 'unknown'` (the pins could not be read) prunes nothing.
+ * The rest are dropped, oldest first.
+ */
+export type PinnedVersions = ReadonlySet<string> | 'unknown';
+
+export function planPrune<V extends DataVersion>(versions: readonly V[], keep: number, pinned: PinnedVersions = new Set()): { kept: V[]; dropped: V[] } {
+  if (pinned === 'unknown') return { kept: [...versions], dropped: [] };
   const cut = Math.max(0, versions.length - Math.max(1, keep));
-  return { kept: versions.slice(cut), dropped: versions.slice(0, cut) };
+  const kept = versions.filter((v, i) => i >= cut || pinned.has(v.id));
+  return { kept, dropped: versions.filter((v, i) => i < cut && !pinned.has(v.id)) };
 }
 
 /** The archives of `dropped` that no manifest (the pruned one included, as it will be written) still names. */

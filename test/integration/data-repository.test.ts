@@ -149,4 +149,51 @@ describe('data repository polling a git source through its schedule', () => {
       expect(await announcements(namespaces[0]!)).toHaveLength(2);
     });
   });
+
+  test("pruning keeps a namespace's LKG however many versions came after it, and drops the others beyond keep", async () => {
+    const pinRoot = await mkdtemp(join(tmpdir(), 'data-store-pin-'));
+    const pinSource = 'pinned';
+    const pinNamespaces = [`ns-pin-${Date.now().toString(36)}`];
+    const standInQueue = uniqueTaskQueue('data-main-pin');
+    const pinQueue = dataRepositoryTaskQueue(uniqueTaskQueue('data-pin'));
+    const blobs = new FileBlobStore(pinRoot);
+    const manifests = new ManifestStore(pinRoot);
+    await blobs.prepare();
+    await manifests.prepare();
+    const pinRepository = new DataRepository({ root: pinRoot, sources: [{ name: pinSource, kind: 'git', url: repo }], blobs, manifests, keepVersions: 1, logger });
+    const stack = tierStack('integration');
+    const repositoryWorker = await createWorker({
+      connection: temporal.nativeConnection,
+      namespace: stack.temporalNamespace,
+      taskQueue: pinQueue,
+      activities: createDataRepositoryActivities({ repository: pinRepository, client: temporal.client, namespaces: pinNamespaces, taskQueue: standInQueue, publicUrl: base, logger }),
+    });
+    const standInWorker = await createWorker({
+      connection: temporal.nativeConnection,
+      namespace: stack.temporalNamespace,
+      taskQueue: standInQueue,
+      workflowsPath: require.resolve('../fixtures/data-rollout-stand-in'),
+      activities: {},
+    });
+    const poll = async (message: string) => {
+      await writeFile(join(repo, 'items.json'), `{"poll": ${JSON.stringify(message)}}\n`);
+      commit(repo, message);
+      return temporal.client.workflow.execute('dataPollWorkflow', { taskQueue: pinQueue, workflowId: `data-poll-pin-${message}-${Date.now()}`, args: [{ source: pinSource }] });
+    };
+    try {
+      await repositoryWorker.runUntil(standInWorker.runUntil(async () => {
+        const first = await poll('pin-1');
+        expect(first).toMatchObject({ announced: [first.created], pruned: [] });
+        const second = await poll('pin-2');
+        // keep 1 would drop the first version, but the namespace's workflow holds it as LKG.
+        expect(second).toMatchObject({ pruned: [] });
+        const third = await poll('pin-3');
+        expect(third).toMatchObject({ pruned: [second.created] });
+        expect((await pinRepository.manifest(pinSource)).versions.map((v) => v.id)).toEqual([first.created, third.created]);
+      }));
+    } finally {
+      for (const ns of pinNamespaces) await temporal.client.workflow.getHandle(dataRolloutWorkflowId(ns, pinSource)).terminate('test over').catch(() => undefined);
+      await rm(pinRoot, { recursive: true, force: true });
+    }
+  });
 });

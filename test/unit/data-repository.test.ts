@@ -67,6 +67,15 @@ describe('pruning', () => {
     expect(planPrune(versions, 10)).toEqual({ kept: versions, dropped: [] });
     expect(planPrune(versions, 0).kept).toEqual(versions.slice(3));
   });
+  test('a pinned version (a namespace\'s LKG or rollout target) stays however old', () => {
+    const [v1, v2, v3, v4] = versions as [DataVersion, DataVersion, DataVersion, DataVersion];
+    expect(planPrune(versions, 2, new Set([v1.id]))).toEqual({ kept: [v1, v3, v4], dropped: [v2] });
+    expect(planPrune(versions, 1, new Set([v2.id, v4.id, 'gone']))).toEqual({ kept: [v2, v4], dropped: [v1, v3] });
+    expect(planPrune(versions, 4, new Set([v1.id]))).toEqual({ kept: versions, dropped: [] });
+  });
+  test('pins that could not be read prune nothing', () => {
+    expect(planPrune(versions, 1, 'unknown')).toEqual({ kept: versions, dropped: [] });
+  });
   test('an archive still named by a kept version or another source is not deleted', () => {
     const shared = sha('s');
     const dropped = [version(1), version(2, shared), version(3)];
