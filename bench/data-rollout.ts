@@ -41,6 +41,8 @@ const STAGES: DataStage[] = [
   { pods: '100%', probationSeconds: 0 },
 ];
 const POLL_MS = 250;
+/** Deployers started at once. */
+const DEPLOYER_BATCH = 5;
 const MIB = 2 ** 20;
 /** Stop the run when the disk gets this close to full. */
 const MIN_FREE_DISK = 2 * 2 ** 30;
@@ -171,7 +173,7 @@ async function folderBytes(dir: string): Promise<number> {
 /** The commit the checkout is at, and whether tracked files differ from it (dist/ is built from the working tree). */
 function describeCheckout(): string {
   try {
-    const git = (...args: string[]) => execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     const changed = git('status', '--porcelain', '--untracked-files=no').split('\n').filter(Boolean).length;
     return `${git('rev-parse', '--short', 'HEAD')}${changed ? ` with ${changed} tracked files changed` : ''}`;
   } catch {
@@ -279,14 +281,28 @@ async function main(): Promise<void> {
       AUTOCRANE_LOG_LEVEL: 'warn',
     });
 
+    const schedule = client.schedule.getHandle(dataPollScheduleId(SOURCE));
+    // The repository and the worker first: on 2 busy cores, 50 starting deployers would slow their connections to Temporal.
+    await waitFor('the data repository to create its poll schedule', 300_000, async () => ((await schedule.describe()) ? { value: true } : { waiting: 'no schedule' }), guard);
+
     const pods = Array.from({ length: options.pods }, (_, i) => `consumer-${i}`);
     const drop = (pod: string) => join(work, 'drops', pod);
-    for (const pod of pods) {
-      await mkdir(drop(pod), { recursive: true });
-      await createDataPod(core, namespace, pod, drop(pod), [SOURCE]);
-      processes.add(`deployer-${pod}`, spawnDataDeployer({ namespace, pod, kubeconfig: stack.kubeconfig!, logFile: join(logDir, `deployer-${pod}.log`) }), join(logDir, `deployer-${pod}.log`));
+    const deployerLog = (pod: string) => join(logDir, `deployer-${pod}.log`);
+    // A few at a time, each batch started (watching its pod) before the next.
+    for (let i = 0; i < pods.length; i += DEPLOYER_BATCH) {
+      const batch = pods.slice(i, i + DEPLOYER_BATCH);
+      for (const pod of batch) {
+        await mkdir(drop(pod), { recursive: true });
+        await createDataPod(core, namespace, pod, drop(pod), [SOURCE]);
+        processes.add(`deployer-${pod}`, spawnDataDeployer({ namespace, pod, kubeconfig: stack.kubeconfig!, logFile: deployerLog(pod) }), deployerLog(pod));
+      }
+      await waitFor(`the data deployers of ${batch[0]}…${batch.at(-1)} to start`, 300_000, async () => {
+        const starting = [];
+        for (const pod of batch) if (!(await readFile(deployerLog(pod), 'utf8')).includes('"data deployer started"')) starting.push(pod);
+        return starting.length === 0 ? { value: true } : { waiting: `${starting.join(', ')} not started` };
+      }, guard);
     }
-    log(`${options.pods} pods in ${namespace}, one data deployer each; the repository at ${repoUrl}`);
+    log(`${options.pods} pods in ${namespace}, one data deployer each, started; the repository at ${repoUrl}`);
 
     const versions = async (): Promise<DataVersion[]> => {
       const res = await fetch(`${repoUrl}/v1/sources/${SOURCE}/versions`);
@@ -298,7 +314,6 @@ async function main(): Promise<void> {
       const line = text.split('\n').find((l) => l.startsWith(`autocrane_data_repository_bytes_served_total{source="${SOURCE}"}`));
       return line === undefined ? 0 : Number(line.split(' ').at(-1));
     };
-    const schedule = client.schedule.getHandle(dataPollScheduleId(SOURCE));
     const workflow = client.workflow.getHandle(dataRolloutWorkflowId(namespace, SOURCE));
     const workflowStatus = () => workflow.query(dataRolloutStatusQuery);
     const statuses = async (): Promise<Map<string, DataStatus | undefined>> => {
@@ -320,7 +335,6 @@ async function main(): Promise<void> {
     };
     /** Triggers one poll and waits until the manifest has `count` versions and the workflow knows the newest as its latest. */
     const poll = async (count: number): Promise<DataVersion> => {
-      await waitFor('the poll schedule', 60_000, async () => ((await schedule.describe()) ? { value: true } : { waiting: 'no schedule' }), guard);
       await schedule.trigger();
       const listed = await waitFor<DataVersion[]>(`version ${count} in the repository's manifest`, Math.min(timeLeft(), 20 * 60_000), async () => {
         const now = await versions();
@@ -336,7 +350,7 @@ async function main(): Promise<void> {
 
     // 1. A small version bootstraps the LKG: every pod gets it (and its deployer is warmed up).
     const v1 = await poll(1);
-    await waitFor(`every pod on the first version ${v1.id}`, 300_000, allOn(v1.id), guard);
+    await waitFor(`every pod on the first version ${v1.id}`, 600_000, allOn(v1.id), guard);
     log(`every pod runs the bootstrap version ${v1.id} (${v1.size} bytes)`);
 
     // 2. The large version: stored and announced, waiting for a start (auto-start is off).
