@@ -108,6 +108,10 @@ export async function extractArchive(archive: string, root: string, limits: Extr
   extractor.on('entry', (header, entryStream, next) => {
     // A streamx Readable: node's pipeline() and resume() work with it as with a node one.
     const body = entryStream as unknown as Readable;
+    // An abort destroys the extractor and with it this stream, which then emits its error,
+    // also when no pipeline holds it (before writeEntry pipes it, or after): unheard, that
+    // error would end the process. The failure itself reaches the caller through the pipelines.
+    body.on('error', () => undefined);
     writeEntry(header, body).then(
       () => {
         body.resume(); // a skipped entry's bytes (directories, pax headers) must still be read

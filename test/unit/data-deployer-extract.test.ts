@@ -136,6 +136,39 @@ describe('extractArchive', () => {
     await expect(lstat(join(root, 'b'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  it('stops when aborted between or inside entries, rejecting with the reason and emitting no stray error', async () => {
+    const { randomBytes } = await import('node:crypto');
+    const archive = await writeArchive(
+      join(dir, 'a.tar.gz'),
+      Array.from({ length: 200 }, (_, i) => ({ header: { name: `d${i % 7}/f${i}.bin` }, content: randomBytes(20_000) })),
+    );
+    const strays: unknown[] = [];
+    const onStray = (err: unknown) => strays.push(err);
+    process.on('uncaughtException', onStray);
+    try {
+      // Aborted once n entries are on disk: the abort lands at various points of an entry's writing.
+      for (const n of [1, 3, 5, 10, 20, 40]) {
+        await rm(root, { recursive: true, force: true });
+        await mkdir(root);
+        const controller = new AbortController();
+        const watcher = setInterval(() => {
+          void readdir(root, { recursive: true }).then(
+            (names) => names.length >= n && controller.abort(new Error('superseded')),
+            () => undefined,
+          );
+        }, 1);
+        const error = await extractArchive(archive, root, { maxEntries: 1000, maxBytes: 2 ** 30 }, controller.signal).catch((e: unknown) => e);
+        clearInterval(watcher);
+        expect((error as Error).message).toBe('superseded');
+        // An entry's stream that errors after the pipelines have settled, unheard, would end the process.
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(strays).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onStray);
+    }
+  });
+
   it('refuses bytes that are not a gzip-compressed tar', async () => {
     const { writeFile } = await import('node:fs/promises');
     await writeFile(join(dir, 'junk'), 'not gzip at all');
