@@ -2,13 +2,17 @@
  * Streams an archive to a file while hashing it: nothing is buffered beyond the stream's own
  * chunks, so memory stays flat whatever the size. The caller only sees a file whose SHA-256
  * matched; on any failure the partial file is removed.
+ *
+ * Over node:http(s), not fetch: fetch (undici) costs ~16 MB more of RSS to load, and its web
+ * stream adds a buffer of its own before the file (issue 6 §6's 100 MB budget).
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { Readable, Transform } from 'node:stream';
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { describeError } from '../platform/errors';
 import { ActivationError } from './errors';
 
@@ -33,19 +37,16 @@ export async function downloadVerified(url: string, file: string, sha256: string
   let bytes = 0;
   try {
     touch();
-    let response: Response;
+    let response: IncomingMessage;
     try {
-      response = await fetch(url, { signal, redirect: 'follow' });
+      response = await get(url, signal);
     } catch (err) {
+      if (err instanceof ActivationError) throw err;
       throw downloadError(url, err, options.signal, idle.signal);
     }
-    if (!response.ok || response.body === null) {
-      await response.body?.cancel().catch(() => undefined);
-      throw new ActivationError('download', `GET ${url} answered HTTP ${response.status}`);
-    }
-    const expectedLength = Number(response.headers.get('content-length') ?? NaN);
+    const expectedLength = Number(response.headers['content-length'] ?? NaN);
     if (expectedLength > options.maxBytes) {
-      await response.body.cancel().catch(() => undefined);
+      response.destroy();
       throw new ActivationError('download', `GET ${url}: ${expectedLength} bytes exceed the limit of ${options.maxBytes}`);
     }
     const meter = new Transform({
@@ -61,7 +62,7 @@ export async function downloadVerified(url: string, file: string, sha256: string
       },
     });
     try {
-      await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), meter, createWriteStream(file), { signal });
+      await pipeline(response, meter, createWriteStream(file), { signal });
     } catch (err) {
       if (err instanceof ActivationError) throw err;
       throw downloadError(url, err, options.signal, idle.signal, bytes);
@@ -79,6 +80,36 @@ export async function downloadVerified(url: string, file: string, sha256: string
     throw err;
   } finally {
     clearTimeout(timer);
+  }
+}
+
+const MAX_REDIRECTS = 5;
+
+/** GETs `url`, following redirects; resolves with a 2xx response whose body is unread. */
+async function get(url: string, signal: AbortSignal): Promise<IncomingMessage> {
+  let current = new URL(url);
+  for (let redirects = 0; ; redirects++) {
+    const transport = current.protocol === 'https:' ? https : current.protocol === 'http:' ? http : undefined;
+    if (transport === undefined) throw new ActivationError('download', `GET ${url}: ${current.protocol} URLs are not supported (http or https)`);
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      // No keep-alive (agent: false): one download per version, and an abort then never meets a pooled socket.
+      transport.get(current, { signal, agent: false }, resolve).on('error', reject);
+    });
+    const status = response.statusCode ?? 0;
+    const location = response.headers.location;
+    if ([301, 302, 303, 307, 308].includes(status) && location !== undefined) {
+      response.resume();
+      if (redirects >= MAX_REDIRECTS) throw new ActivationError('download', `GET ${url}: more than ${MAX_REDIRECTS} redirects`);
+      current = new URL(location, current);
+      continue;
+    }
+    if (status < 200 || status >= 300) {
+      response.resume();
+      throw new ActivationError('download', `GET ${url} answered HTTP ${status}`);
+    }
+    // A body error (reset, abort) surfaces through the pipeline that reads it.
+    response.on('error', () => undefined);
+    return response;
   }
 }
 

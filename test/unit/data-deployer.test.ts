@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { CommanderError } from 'commander';
@@ -95,6 +97,44 @@ describe('data deployer: download, drop folder, engine', () => {
       await expect(downloadVerified(truncated, join(dir, 'f'), v.sha256, downloadOptions)).rejects.toMatchObject({ kind: 'download' });
       await expect(downloadVerified(`${server.url}/missing`, join(dir, 'f'), v.sha256, downloadOptions)).rejects.toMatchObject({ kind: 'download', message: expect.stringMatching(/answered HTTP 404/) });
       await expect(downloadVerified(v.url, join(dir, 'f'), v.sha256, { ...downloadOptions, maxBytes: 10 })).rejects.toMatchObject({ message: expect.stringMatching(/exceed the limit of 10/) });
+      expect(await readdir(dir)).toEqual([]);
+    });
+
+    it('follows redirects (relative or not, up to 5), refuses a loop and URLs other than http(s)', async () => {
+      const v = await version(server, 'target', { 'a.txt': 'A' });
+      const redirector = createServer((req, res) => {
+        const hop = Number(/^\/hop\/(\d+)$/.exec(req.url ?? '')?.[1]);
+        res.statusCode = hop % 2 === 0 ? 302 : 307;
+        res.setHeader('location', req.url === '/loop' ? '/loop' : hop > 1 ? `/hop/${hop - 1}` : v.url);
+        res.end();
+      });
+      await new Promise<void>((r) => redirector.listen(0, '127.0.0.1', r));
+      const base = `http://127.0.0.1:${(redirector.address() as AddressInfo).port}`;
+      try {
+        await expect(downloadVerified(`${base}/hop/5`, join(dir, 'f'), v.sha256, downloadOptions)).resolves.toEqual({ bytes: v.body.length });
+        await expect(downloadVerified(`${base}/loop`, join(dir, 'g'), v.sha256, downloadOptions)).rejects.toMatchObject({ kind: 'download', message: `GET ${base}/loop: more than 5 redirects` });
+      } finally {
+        redirector.closeAllConnections();
+        await new Promise((r) => redirector.close(r));
+      }
+      await expect(downloadVerified('ftp://example.invalid/a', join(dir, 'h'), v.sha256, downloadOptions)).rejects.toMatchObject({ kind: 'download', message: expect.stringMatching(/ftp: URLs are not supported/) });
+      expect(await readdir(dir)).toEqual(['f']);
+    });
+
+    it('gives up on a server that stops sending, saying after how many bytes', async () => {
+      const v = await version(server, 'stall', { 'a.txt': randomBytes(50_000).toString('hex') }); // incompressible: over 1000 bytes
+      const staller = createServer((_req, res) => {
+        res.setHeader('content-length', v.body.length);
+        res.write(v.body.subarray(0, 1000)); // then nothing
+      });
+      await new Promise<void>((r) => staller.listen(0, '127.0.0.1', r));
+      const url = `http://127.0.0.1:${(staller.address() as AddressInfo).port}/a`;
+      try {
+        await expect(downloadVerified(url, join(dir, 'f'), v.sha256, { ...downloadOptions, idleTimeoutMs: 300 })).rejects.toMatchObject({ kind: 'download', message: `GET ${url} after 1000 bytes: no data for 300 ms` });
+      } finally {
+        staller.closeAllConnections();
+        await new Promise((r) => staller.close(r));
+      }
       expect(await readdir(dir)).toEqual([]);
     });
   });
