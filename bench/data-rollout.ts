@@ -43,6 +43,8 @@ const STAGES: DataStage[] = [
 const POLL_MS = 250;
 /** Deployers started at once. */
 const DEPLOYER_BATCH = 5;
+/** Deployer crashes the bench restarts (and reports) before it gives up. */
+const MAX_RESTARTS = 10;
 const MIB = 2 ** 20;
 /** Stop the run when the disk gets this close to full. */
 const MIN_FREE_DISK = 2 * 2 ** 30;
@@ -73,12 +75,16 @@ const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** Processes the bench started, by name, with their log files: each is watched and always stopped. */
 class Processes {
-  private readonly children = new Map<string, { child: ChildProcess; logFile: string }>();
+  private readonly children = new Map<string, { child: ChildProcess; logFile: string; respawn?: () => ChildProcess }>();
+  private readonly peaks = new Map<string, number>();
+  /** Restarts after a crash, as the kubelet restarts a sidecar: name, exit and the last line of its log. */
+  readonly crashes: { name: string; exit: string; lastLine: string }[] = [];
 
   constructor(private readonly logDir: string) {}
 
-  add(name: string, child: ChildProcess, logFile: string): ChildProcess {
-    this.children.set(name, { child, logFile });
+  /** `respawn`, when given, starts the process again after it exits on its own (at most MAX_RESTARTS times in all). */
+  add(name: string, child: ChildProcess, logFile: string, respawn?: () => ChildProcess): ChildProcess {
+    this.children.set(name, { child, logFile, ...(respawn ? { respawn } : {}) });
     child.once('error', (err) => log(`${name}: ${err.message}`));
     return child;
   }
@@ -96,12 +102,39 @@ class Processes {
     return pid;
   }
 
-  /** Throws, with the end of its log, when any process has exited. */
+  /** Reads every running process's VmHWM, so the peak of one that crashes later is not lost. */
+  async samplePeaks(): Promise<void> {
+    for (const [name, { child }] of this.children) {
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) continue;
+      const peak = await procMemoryMb(child.pid).catch(() => 0);
+      this.peaks.set(name, Math.max(peak, this.peaks.get(name) ?? 0));
+    }
+  }
+
+  /** The highest VmHWM seen of `name`, over its restarts, including now. */
+  async peak(name: string): Promise<number> {
+    await this.samplePeaks();
+    return this.peaks.get(name) ?? Number.NaN;
+  }
+
+  /**
+   * Throws, with the end of its log, when a process has exited; a restartable one is started
+   * again (and recorded) instead, until MAX_RESTARTS in all.
+   */
   async assertAlive(): Promise<void> {
-    for (const [name, { child, logFile }] of this.children) {
+    for (const [name, entry] of this.children) {
+      const { child, logFile, respawn } = entry;
       if (child.exitCode === null && child.signalCode === null) continue;
-      const tail = (await readFile(logFile, 'utf8').catch(() => '')).trimEnd().split('\n').slice(-15).join('\n');
-      throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}); the end of ${logFile}:\n${tail}`);
+      const exit = String(child.exitCode ?? child.signalCode);
+      const lines = (await readFile(logFile, 'utf8').catch(() => '')).trimEnd().split('\n');
+      if (respawn && this.crashes.length < MAX_RESTARTS) {
+        const lastLine = [...lines].reverse().find((l) => /Error|error/.test(l)) ?? lines.at(-1) ?? '';
+        this.crashes.push({ name, exit, lastLine: lastLine.trim().slice(0, 300) });
+        log(`${name} exited (${exit}): restarting it, as the kubelet would; ${lastLine.trim().slice(0, 200)}`);
+        entry.child = respawn();
+        continue;
+      }
+      throw new Error(`${name} exited (${exit}); the end of ${logFile}:\n${lines.slice(-15).join('\n')}`);
     }
   }
 
@@ -234,6 +267,7 @@ async function main(): Promise<void> {
   let minFreeDisk = diskFree;
   const guard = async () => {
     await processes.assertAlive();
+    await processes.samplePeaks();
     const free = await freeDisk(work);
     minFreeDisk = Math.min(minFreeDisk, free);
     if (free < MIN_FREE_DISK) throw new Error(`only ${(free / 2 ** 30).toFixed(1)} GiB of disk left: stopping`);
@@ -294,7 +328,8 @@ async function main(): Promise<void> {
       for (const pod of batch) {
         await mkdir(drop(pod), { recursive: true });
         await createDataPod(core, namespace, pod, drop(pod), [SOURCE]);
-        processes.add(`deployer-${pod}`, spawnDataDeployer({ namespace, pod, kubeconfig: stack.kubeconfig!, logFile: deployerLog(pod) }), deployerLog(pod));
+        const start = () => spawnDataDeployer({ namespace, pod, kubeconfig: stack.kubeconfig!, logFile: deployerLog(pod) });
+        processes.add(`deployer-${pod}`, start(), deployerLog(pod), start);
       }
       await waitFor(`the data deployers of ${batch[0]}…${batch.at(-1)} to start`, 300_000, async () => {
         const starting = [];
@@ -387,9 +422,9 @@ async function main(): Promise<void> {
     }, guard);
     const allAckedMs = Math.max(...ackedAt.values()) - requested;
     const servedBytes = (await bytesServed()) - servedBefore;
-    const peaks = await Promise.all(pods.map((p) => procMemoryMb(processes.pid(`deployer-${p}`))));
-    const repositoryPeak = await procMemoryMb(processes.pid('data-repository'));
-    const workerPeak = await procMemoryMb(processes.pid('worker'));
+    const peaks = await Promise.all(pods.map((p) => processes.peak(`deployer-${p}`)));
+    const repositoryPeak = await processes.peak('data-repository');
+    const workerPeak = await processes.peak('worker');
 
     // Every pod's active folder holds the whole version: the same bytes as the source.
     const expectedBytes = await folderBytes(join(sourceDir, 'data'));
@@ -442,11 +477,12 @@ async function main(): Promise<void> {
       `| deployer peak RSS (VmHWM), max / median / min | ${Math.max(...peaks)} / ${median(peaks)} / ${Math.min(...peaks)} MB (target ≤ 100 MB) |`,
       `| deployer before the rollout (after the bootstrap version): VmRSS median / VmHWM median | ${median(idleRss)} / ${median(idlePeak)} MB |`,
       `| data repository peak RSS / worker peak RSS | ${repositoryPeak} / ${workerPeak} MB |`,
+      `| deployer crashes (restarted by the bench) | ${processes.crashes.length === 0 ? 'none' : processes.crashes.map((c) => `${c.name} (exit ${c.exit})`).join(', ')} |`,
       `| least free disk seen | ${(minFreeDisk / 2 ** 30).toFixed(1)} GiB |`,
     ];
     process.stdout.write(lines.join('\n') + '\n');
     process.stdout.write(
-      `${JSON.stringify({ pods: options.pods, mb: options.mb, archiveBytes: v2.size, allAckedSeconds: allAckedMs / 1000, servedBytes, ratio, downloadsBegun, switchesBack, peakRssMb: { max: Math.max(...peaks), median: median(peaks), all: peaks }, targetMet: { rss: Math.max(...peaks) <= 100, oneDownloadPerPod: Math.abs(ratio - 1) < 0.01 } })}\n`,
+      `${JSON.stringify({ pods: options.pods, mb: options.mb, archiveBytes: v2.size, allAckedSeconds: allAckedMs / 1000, servedBytes, ratio, downloadsBegun, switchesBack, crashes: processes.crashes, peakRssMb: { max: Math.max(...peaks), median: median(peaks), all: peaks }, targetMet: { rss: Math.max(...peaks) <= 100, oneDownloadPerPod: Math.abs(ratio - 1) < 0.01 } })}\n`,
     );
   } finally {
     await teardown();
