@@ -15,6 +15,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describeError } from '../platform/errors';
 import { ActivationError } from './errors';
+import { paceGc } from './gc-pacer';
 
 export interface DownloadOptions {
   signal?: AbortSignal;
@@ -58,6 +59,7 @@ export async function downloadVerified(url: string, file: string, sha256: string
           return;
         }
         hash.update(chunk);
+        paceGc(chunk.length);
         callback(null, chunk);
       },
     });

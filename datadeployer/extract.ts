@@ -16,6 +16,7 @@ import { extract as tarExtract, type Header } from 'tar-stream';
 import { archiveEntryPath, symlinkTargetProblem, throughSymlinkProblem } from '../domain/data-deployer';
 import { describeError } from '../platform/errors';
 import { ActivationError } from './errors';
+import { gcPacer } from './gc-pacer';
 
 export interface ExtractLimits {
   /** Most entries (files, folders, links) an archive may hold. */
@@ -124,7 +125,7 @@ export async function extractArchive(archive: string, root: string, limits: Extr
     );
   });
   try {
-    await pipeline(createReadStream(archive), createGunzip(), extractor, { signal });
+    await pipeline(createReadStream(archive), createGunzip(), gcPacer(), extractor, { signal });
   } catch (err) {
     if (signal?.aborted) throw signal.reason;
     if (err instanceof ActivationError) throw err;

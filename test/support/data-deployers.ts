@@ -5,6 +5,7 @@ import { PatchStrategy, setHeaderOptions, type CoreV1Api } from '@kubernetes/cli
 import { dataRequestKey, dataStatusKey, formatDataRequest, parseDataStatus, type DataRequest, type DataStatus } from '../../domain/data-contract';
 import { DATA_LOCATION_ANNOTATION, DATA_SOURCES_ANNOTATION } from '../../domain/keys';
 import { REPO_ROOT } from '../../stack/stack';
+import { DATA_DEPLOYER_NODE_FLAGS } from '../../cli/data-deployer';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
@@ -16,7 +17,8 @@ export function spawnDataDeployer(options: { namespace: string; pod: string; kub
   const main = join(REPO_ROOT, 'dist', 'cli', 'main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing: data-deployer tests need \`npm run build\` (make test does it)`);
   const log = openSync(options.logFile, 'a');
-  return spawn(process.execPath, [main, 'data-deployer', ...(options.args ?? [])], {
+  // Started as it is deployed: with the node flags of its memory budget.
+  return spawn(process.execPath, [...DATA_DEPLOYER_NODE_FLAGS, main, 'data-deployer', ...(options.args ?? [])], {
     env: { ...process.env, KUBECONFIG: options.kubeconfig, POD_NAME: options.pod, POD_NAMESPACE: options.namespace, AUTOCRANE_LOG_FORMAT: 'json' },
     stdio: ['ignore', log, log],
   });
