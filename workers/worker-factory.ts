@@ -37,6 +37,10 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     taskQueue: options.taskQueue,
     activities: options.activities,
     ...(useBundle ? { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } } : { workflowsPath }),
+    // A cancellation reaches an activity only with the answer to one of its heartbeats, which the
+    // worker sends at most every 80% of the heartbeat timeout (12 s for 15 s) unless capped: the
+    // workflows wait for interrupted activities to stop, so they must hear of it soon.
+    maxHeartbeatThrottleInterval: '1 second',
     // Omitted rather than undefined: Temporal's option defaults don't survive an explicit undefined.
     ...(options.shutdownGraceTime !== undefined && { shutdownGraceTime: options.shutdownGraceTime }),
   });

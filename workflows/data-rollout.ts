@@ -1,4 +1,5 @@
 import {
+  ActivityCancellationType,
   ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
@@ -58,10 +59,18 @@ const retry: RetryPolicy = { initialInterval: '1 second', backoffCoefficient: 2,
  * died at a stage transition); the calls themselves give up after 10 s (activities/data-rollout.ts).
  */
 const { dataRolloutSettings, readDataMirror, mirrorDataVersions } = proxyActivities<DataRolloutActivities>({ startToCloseTimeout: '15 seconds', retry });
-/** Waiting for acknowledgements and probations: long, so a dead worker is noticed by its silent heartbeat. */
+/**
+ * Waiting for acknowledgements and probations: long, so a dead worker is noticed by its silent
+ * heartbeat. An interrupted one (a start wakes the idle tending, a pause or stop cuts a watch)
+ * must have stopped before the workflow goes on: under Temporal's default (TRY_CANCEL) it ran on
+ * until a heartbeat brought it the cancellation, and the idle tending, still asking every
+ * consumer for the LKG, moved the first stages' pods back (the worker throttles heartbeats to 1 s,
+ * workers/worker-factory.ts, so the wait is short).
+ */
 const { advanceDataStage, watchDataGate, revertData, tendDataConsumers } = proxyActivities<DataRolloutActivities>({
   startToCloseTimeout: '25 hours',
   heartbeatTimeout: '15 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry,
 });
 

@@ -54,6 +54,8 @@ class FakeNamespace {
   readonly held = new Set<string>();
   /** Versions the deployers fail to activate. */
   readonly broken = new Set<string>();
+  /** How long one tending activity runs (the real one runs 10 minutes). */
+  tendMs = 1000;
   /** Mirror writes that never answer, as if their worker had died with them. */
   lostMirrors = 0;
   /** While set, every gate watch fails with it. */
@@ -147,10 +149,12 @@ class FakeNamespace {
         return { consumers: this.pods.size, written, unacknowledged: [], failed: [] };
       },
       tendDataConsumers: async (input) => {
-        const until = Date.now() + 1000;
+        const until = Date.now() + this.tendMs;
         let written = 0;
         while (Date.now() < until) {
-          written += this.apply(planDataRequests({ consumers: this.consumers(), lkg: releaseRef(input.lkg), rollout: null }).writes);
+          const wrote = this.apply(planDataRequests({ consumers: this.consumers(), lkg: releaseRef(input.lkg), rollout: null }).writes);
+          if (wrote > 0) this.calls.push(`tend wrote ${wrote}`);
+          written += wrote;
           await this.tick();
         }
         return { written };
@@ -316,6 +320,19 @@ describe('dataRolloutWorkflow (stubbed activities)', () => {
     );
     expect(done.lkg?.version.id).toBe(v(2));
     expect(fake.calls.filter((c) => c.startsWith('mirror lost'))).toHaveLength(1);
+  });
+
+  test('an interrupted activity has stopped before the workflow goes on: idle tending never undoes a stage', async () => {
+    const fake = new FakeNamespace();
+    fake.tendMs = 120_000;
+    const { namespace, handle } = await bootstrapped(fake);
+    await announce(namespace, 2);
+    await until(handle, (s) => s.recent[0]?.state === 'Succeeded');
+    const firstAdvance = fake.calls.findIndex((c) => c.startsWith('advance'));
+    expect(firstAdvance).toBeGreaterThan(0);
+    // The tending activity asks every pod for the LKG; still running during the rollout, it moved stage pods back.
+    expect(fake.calls.slice(firstAdvance).filter((c) => c.startsWith('tend wrote'))).toEqual([]);
+    expect(fake.calls.filter((c) => c.startsWith('advance'))).toEqual([`advance ${v(2)} 1`, `advance ${v(2)} 50%`, `advance ${v(2)} 100%`]);
   });
 
   test('with auto-start off a new version waits for a person; start refuses the LKG and unknown versions', async () => {
