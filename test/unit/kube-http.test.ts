@@ -147,7 +147,7 @@ interface Seen {
   url: string;
   headers: http.IncomingHttpHeaders;
   body: string;
-  clientCn?: string;
+  clientCn?: string | string[];
 }
 
 /** A local server answering each request with `handler`; records what it received. */
