@@ -7,6 +7,9 @@
  * is at most 100 MB whatever the archive's size.
  *
  *   npm run build && node dist/bench/data-deployer.js [--mb 200] [--node-options '<flags for the deployer's node>']
+ *
+ * The deployer's node is started with DATA_DEPLOYER_NODE_FLAGS, as deployed (README, "The data
+ * deployer"); `--node-options ''` measures it without them.
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -24,6 +27,7 @@ import { pack } from 'tar-stream';
 import { dataRequestKey, dataStatusKey, formatDataRequest, parseDataStatus, versionId } from '../domain/data-contract';
 import { DATA_LOCATION_ANNOTATION, DATA_SOURCES_ANNOTATION } from '../domain/keys';
 import { down, REPO_ROOT, up } from '../stack/stack';
+import { DATA_DEPLOYER_NODE_FLAGS } from '../cli/data-deployer';
 import { ensureNamespace, procMemoryMb, sleep } from './support';
 
 const NAMESPACE = 'bench-data';
@@ -77,7 +81,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const nodeOptionsArg = process.argv.indexOf('--node-options');
-  const nodeOptions = nodeOptionsArg >= 0 ? (process.argv[nodeOptionsArg + 1] ?? '') : '';
+  const nodeOptions = nodeOptionsArg >= 0 ? (process.argv[nodeOptionsArg + 1] ?? '') : DATA_DEPLOYER_NODE_FLAGS.join(' ');
   const work = await mkdtemp(join(tmpdir(), 'bench-data-deployer-'));
   const stateDir = join(REPO_ROOT, '.autocrane', 'bench-data-deployer');
   const archive = join(work, 'archive.tar.gz');
