@@ -405,30 +405,45 @@ async function main(): Promise<void> {
     await workflow.executeUpdate(startDataRolloutUpdate, { args: [{ version: v2.id, stages: STAGES, ackTimeoutSeconds: Math.ceil(timeLeft() / 1000), reason: 'bench', by: 'bench' }] });
     const ackedAt = new Map<string, number>();
     let lastReport = Date.now();
+    /** Taken when every pod has acknowledged, before the gate's verdict (a rollback would ask for the first version again). */
+    let measured: { allAckedMs: number; servedBytes: number; peaks: number[] } | undefined;
     const finished = await waitFor<{ run: DataRolloutRun; decisions: DataRolloutStatus['decisions'] }>(`every pod to acknowledge ${v2.id} and the rollout to end`, timeLeft(), async () => {
       const now = await statuses();
       for (const pod of pods) if (!ackedAt.has(pod) && now.get(pod)?.version === v2.id) ackedAt.set(pod, Date.now());
+      if (measured === undefined && ackedAt.size === pods.length) {
+        measured = {
+          allAckedMs: Math.max(...ackedAt.values()) - requested,
+          servedBytes: (await bytesServed()) - servedBefore,
+          peaks: await Promise.all(pods.map((p) => processes.peak(`deployer-${p}`))),
+        };
+      }
       const s: DataRolloutStatus = await workflowStatus();
       const run = s.rollout ?? s.recent.find((r) => r.version === v2.id) ?? null;
-      if (run && run.state !== 'Succeeded' && run.endedAt !== null) {
-        throw new BenchFailure(`the rollout ended ${run.state}: ${run.reason ?? ''}; last decisions: ${JSON.stringify(s.decisions.slice(-4))}`);
-      }
       if (Date.now() - lastReport > 10_000) {
         lastReport = Date.now();
         log(`${ackedAt.size}/${pods.length} acknowledged; rollout ${run ? `${run.state} stage ${run.stage + 1}/${run.stages.length}` : 'not seen yet'}; ${((await freeDisk(work)) / 2 ** 30).toFixed(1)} GiB disk free`);
       }
-      if (ackedAt.size === pods.length && run?.state === 'Succeeded') return { value: { run, decisions: s.decisions } };
+      if (run !== null && run.endedAt !== null && (measured !== undefined || run.state !== 'Succeeded')) return { value: { run, decisions: s.decisions } };
       return { waiting: `${ackedAt.size}/${pods.length} acknowledged, rollout ${run?.state ?? 'not seen'}` };
     }, guard);
-    const allAckedMs = Math.max(...ackedAt.values()) - requested;
-    const servedBytes = (await bytesServed()) - servedBefore;
-    const peaks = await Promise.all(pods.map((p) => processes.peak(`deployer-${p}`)));
+    const run: DataRolloutRun = finished.run;
+    const succeeded = run.state === 'Succeeded';
+    if (measured === undefined) {
+      throw new BenchFailure(`the rollout ended ${run.state} with ${ackedAt.size}/${pods.length} pods acknowledged: ${run.reason ?? ''}; last decisions: ${JSON.stringify(finished.decisions.slice(-4))}`);
+    }
+    const { allAckedMs, servedBytes, peaks } = measured;
     const repositoryPeak = await processes.peak('data-repository');
     const workerPeak = await processes.peak('worker');
+    // The sandbox's readiness at the end: kwok nodes that miss their lease renewals under load make the pods not ready.
+    const nodes = (await core.listNode()).items.map((n) => {
+      const ready = n.status?.conditions?.find((c) => c.type === 'Ready');
+      return `${n.metadata?.name} ${ready?.status ?? '?'}${ready?.status === 'True' ? '' : ` (${ready?.reason ?? ''} since ${ready?.lastTransitionTime ? new Date(ready.lastTransitionTime).toISOString().slice(11, 19) : '?'})`}`;
+    });
+    const readyPods = (await core.listNamespacedPod({ namespace })).items.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length;
 
     // Every pod's active folder holds the whole version: the same bytes as the source.
     const expectedBytes = await folderBytes(join(sourceDir, 'data'));
-    for (const pod of pods) {
+    for (const pod of succeeded ? pods : []) {
       const link = await readlink(join(drop(pod), SOURCE));
       if (!link.endsWith(v2.id)) throw new Error(`${pod}: ${SOURCE} links to ${link}, not ${v2.id}`);
       const bytes = await folderBytes(join(drop(pod), SOURCE, 'data'));
@@ -451,7 +466,6 @@ async function main(): Promise<void> {
     const downloadsBegun = activity.reduce((n, a) => n + a.downloads, 0);
     const switchesBack = activity.reduce((n, a) => n + a.backToFirst, 0);
 
-    const run: DataRolloutRun = finished.run;
     const at = (iso: string | null) => (iso === null ? NaN : Date.parse(iso) - requested);
     const ackDecisions = finished.decisions.filter((d) => d.kind === 'acknowledged' && d.version === v2.id);
     const ratio = servedBytes / (options.pods * v2.size);
@@ -463,7 +477,8 @@ async function main(): Promise<void> {
       '| measure | value |',
       '| --- | --- |',
       `| start request → every pod acknowledged | ${secs(allAckedMs)} |`,
-      `| start request → rollout Succeeded (workflow) | ${secs(at(run.endedAt))} |`,
+      `| rollout outcome | ${run.state}${succeeded ? '' : `: ${run.reason ?? ''}`} |`,
+      `| start request → rollout ended (workflow) | ${secs(at(run.endedAt))} |`,
       ...run.stages.map((stage, i) => {
         const decision = ackDecisions[i];
         const acked = decision ? Date.parse(decision.at) - requested : NaN;
@@ -478,12 +493,14 @@ async function main(): Promise<void> {
       `| deployer before the rollout (after the bootstrap version): VmRSS median / VmHWM median | ${median(idleRss)} / ${median(idlePeak)} MB |`,
       `| data repository peak RSS / worker peak RSS | ${repositoryPeak} / ${workerPeak} MB |`,
       `| deployer crashes (restarted by the bench) | ${processes.crashes.length === 0 ? 'none' : processes.crashes.map((c) => `${c.name} (exit ${c.exit})`).join(', ')} |`,
+      `| at the end: consumer pods Ready / nodes | ${readyPods}/${pods.length} / ${nodes.join(', ')} |`,
       `| least free disk seen | ${(minFreeDisk / 2 ** 30).toFixed(1)} GiB |`,
     ];
     process.stdout.write(lines.join('\n') + '\n');
     process.stdout.write(
-      `${JSON.stringify({ pods: options.pods, mb: options.mb, archiveBytes: v2.size, allAckedSeconds: allAckedMs / 1000, servedBytes, ratio, downloadsBegun, switchesBack, crashes: processes.crashes, peakRssMb: { max: Math.max(...peaks), median: median(peaks), all: peaks }, targetMet: { rss: Math.max(...peaks) <= 100, oneDownloadPerPod: Math.abs(ratio - 1) < 0.01 } })}\n`,
+      `${JSON.stringify({ outcome: run.state, pods: options.pods, mb: options.mb, archiveBytes: v2.size, allAckedSeconds: allAckedMs / 1000, servedBytes, ratio, downloadsBegun, switchesBack, crashes: processes.crashes, peakRssMb: { max: Math.max(...peaks), median: median(peaks), all: peaks }, targetMet: { rss: Math.max(...peaks) <= 100, oneDownloadPerPod: Math.abs(ratio - 1) < 0.01 } })}\n`,
     );
+    if (!succeeded) throw new BenchFailure(`the rollout ended ${run.state} after every pod had acknowledged (the numbers above stand): ${run.reason ?? ''}`);
   } finally {
     await teardown();
   }
