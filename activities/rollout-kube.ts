@@ -5,7 +5,7 @@
  * into the gate's observations. No decisions here: domain/rollout-plan.ts and
  * domain/rollout-gate.ts make them.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import { CANARY_LABEL, CANARY_SUFFIX, FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ROLLOUT_ANNOTATION } from '../domain/keys';
 import type { PodTemplate } from '../domain/pod-template-change';
 import type { PodObservation } from '../domain/rollout-gate';
@@ -53,8 +53,78 @@ export function canaryName(stableName: string): string {
 
 export const canaryTarget = (target: RolloutTarget): RolloutTarget => ({ ...target, kind: 'Deployment', name: canaryName(target.name) });
 
+/**
+ * One workload followed by a watch (fieldSelector metadata.name), so a wait wakes when the
+ * workload's status changes rather than on the next poll. It never fails: when the watch
+ * cannot be opened or ends, `current` turns null and the caller reads the workload itself.
+ */
+export class WorkloadFollower {
+  /** The workload as last seen by the watch; null before its first event or once the watch ended. */
+  current: WorkloadJson | null = null;
+  private wake: (() => void) | null = null;
+  private controller: AbortController | null = null;
+  private closed = false;
+
+  constructor(kc: KubeConfig, target: Pick<RolloutTarget, 'namespace' | 'kind' | 'name'>) {
+    const path = `/apis/apps/v1/namespaces/${encodeURIComponent(target.namespace)}/${RESOURCES[target.kind]}`;
+    new Watch(kc)
+      .watch(
+        path,
+        { fieldSelector: `metadata.name=${target.name}` },
+        (type: string, object: WorkloadJson) => {
+          if (type === 'ADDED' || type === 'MODIFIED') this.current = object;
+          else this.current = null; // DELETED, or an ERROR event (e.g. 410 Gone)
+          this.notify();
+        },
+        () => this.end(),
+      )
+      .then(
+        (controller) => {
+          this.controller = controller;
+          if (this.closed) controller.abort();
+        },
+        () => this.end(),
+      );
+  }
+
+  /** Resolves at the workload's next change, or after `ms`, whichever comes first. */
+  next(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        if (this.wake === done) this.wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.controller?.abort();
+    this.end();
+  }
+
+  private end(): void {
+    this.current = null;
+    this.notify();
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+}
+
 export class RolloutKube {
   constructor(private readonly kc: KubeConfig) {}
+
+  /** Follows a workload by a watch until closed (see WorkloadFollower). */
+  follow(target: Pick<RolloutTarget, 'namespace' | 'kind' | 'name'>): WorkloadFollower {
+    return new WorkloadFollower(this.kc, target);
+  }
 
   readWorkload(target: RolloutTarget): Promise<WorkloadJson> {
     return kubeJson<WorkloadJson>(this.kc, { method: 'GET', path: workloadPath(target) });

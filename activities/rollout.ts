@@ -163,9 +163,47 @@ async function waitFor(kube: RolloutKube, what: string, settled: () => Promise<b
   }
 }
 
-const deploymentSettled = (w: WorkloadJson, replicas: number): boolean => {
+/**
+ * Waits until `settled` holds for a workload, woken by a watch on it (WorkloadFollower) rather
+ * than by the poll alone; the gate, when given, is still checked every POLL_MS.
+ */
+async function waitForWorkload(
+  kube: RolloutKube,
+  target: RolloutTarget,
+  what: string,
+  settled: (w: WorkloadJson) => boolean,
+  gate?: { ctx: StageContext; expectedPods: number },
+): Promise<void> {
+  const follower = kube.follow(target);
+  try {
+    let gateCheckedAt = Number.NEGATIVE_INFINITY;
+    for (;;) {
+      if (gate && Date.now() - gateCheckedAt >= POLL_MS) {
+        gateCheckedAt = Date.now();
+        const result = await checkGate(kube, gate.ctx, gate.expectedPods, { startedAt: null, seconds: 0 });
+        if (result.verdict === 'fail') throw new GateFailure(result);
+      } else if (!gate) {
+        heartbeat({ updated: 0, ready: 0, erroring: [], step: what });
+      }
+      if (settled(follower.current ?? (await kube.readWorkload(target)))) return;
+      const wait = gate ? Math.max(1, POLL_MS - (Date.now() - gateCheckedAt)) : POLL_MS;
+      const context = currentContext();
+      await (context ? Promise.race([follower.next(wait), context.cancelled]) : follower.next(wait));
+    }
+  } finally {
+    follower.close();
+  }
+}
+
+/**
+ * Every pod of the Deployment on its current template and ready, `replicas` of them, as the
+ * Deployment reports it for a spec at least as new as `sinceGeneration` (what the write that
+ * is waited for returned: a watch may show an older version first).
+ */
+const deploymentSettled = (w: WorkloadJson, replicas: number, sinceGeneration = 0): boolean => {
   const s = w.status ?? {};
   return (
+    (w.metadata.generation ?? 0) >= sinceGeneration &&
     (s.observedGeneration ?? 0) >= (w.metadata.generation ?? 0) &&
     (w.spec.replicas ?? 1) === replicas &&
     (s.replicas ?? 0) === replicas &&
@@ -197,24 +235,24 @@ async function runDeploymentActions(kube: RolloutKube, rolloutId: string, snapsh
   for (const action of actions) {
     if (action.kind === 'scale') {
       const target = action.workload === 'canary' ? canary : snapshot.target;
+      let written: WorkloadJson;
       if (action.workload === 'canary') {
         const stable = await kube.readWorkload(snapshot.target);
-        await kube.applyCanary(stable, rolloutId, snapshot.newTemplate, action.replicas);
+        written = await kube.applyCanary(stable, rolloutId, snapshot.newTemplate, action.replicas);
       } else {
-        await kube.scale(target, action.replicas);
+        written = await kube.scale(target, action.replicas);
       }
       done.push(`scale ${action.workload} to ${action.replicas}`);
       if (action.wait) {
-        await waitFor(kube, `${action.workload} ${action.replicas} ready`, async () => deploymentSettled(await kube.readWorkload(target), action.replicas), gate);
+        const since = written.metadata.generation ?? 0;
+        await waitForWorkload(kube, target, `${action.workload} ${action.replicas} ready`, (w) => deploymentSettled(w, action.replicas, since), gate);
       }
     } else if (action.kind === 'setStableTemplate') {
       const template = action.template === 'new' ? snapshot.newTemplate : snapshot.oldTemplate;
-      await kube.setTemplate(snapshot.target, snapshot.uid, template);
+      const written = await kube.setTemplate(snapshot.target, snapshot.uid, template);
       done.push(`set the stable template to the ${action.template} one`);
-      await waitFor(kube, `stable rolled to the ${action.template} template`, async () => {
-        const w = await kube.readWorkload(snapshot.target);
-        return deploymentSettled(w, w.spec.replicas ?? 1);
-      });
+      const since = written.metadata.generation ?? 0;
+      await waitForWorkload(kube, snapshot.target, `stable rolled to the ${action.template} template`, (w) => deploymentSettled(w, w.spec.replicas ?? 1, since));
     } else {
       await kube.deleteWorkload(canary);
       done.push('delete the canary');
