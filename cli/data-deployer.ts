@@ -38,7 +38,7 @@ export const DATA_DEPLOYER_DEFAULTS = {
 /**
  * The node flags to start the data deployer with (`node <flags> dist/cli/main.js data-deployer`
  * or NODE_OPTIONS), for its 100 MB budget (issue 6 §6; bench/RESULTS.md "Data deployer"):
- * --expose-gc lets datadeployer/gc-pacer.ts collect the streamed chunks' buffers every 8 MB,
+ * --expose-gc lets datadeployer/gc-pacer.ts collect the streamed chunks' buffers every 4 MB,
  * which V8 would otherwise leave to pile up by tens of MB; --max-semi-space-size=1 keeps the
  * young generation at 1 MB instead of growing to 16, as the process allocates little that
  * lives. Without them it works the same with a peak about 20 MB higher.

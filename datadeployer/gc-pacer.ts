@@ -15,7 +15,7 @@
  */
 import { Transform } from 'node:stream';
 
-export const PACE_BYTES = 8 * 2 ** 20;
+export const PACE_BYTES = 4 * 2 ** 20;
 
 type Gc = (options?: { type?: 'major' | 'minor'; execution?: 'sync' | 'async' }) => void;
 
