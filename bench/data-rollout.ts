@@ -13,6 +13,9 @@
  *   - the archive bytes the repository served meanwhile (its /metrics counter) against
  *     pods × archive size: the target is one download per pod;
  *   - the data deployers' peak RSS (VmHWM of each process): max and median; target ≤ 100 MB.
+ * These are taken when every pod has acknowledged; the table is printed whatever the gate
+ * then decides, with the rollout's outcome and the pods' and kwok nodes' readiness (an
+ * outcome other than Succeeded exits 1). A deployer that exits is restarted and reported.
  *
  *   npm run build && node dist/bench/data-rollout.js [--pods 50] [--mb 200] [--deadline-minutes 60]
  */
@@ -406,12 +409,13 @@ async function main(): Promise<void> {
     const ackedAt = new Map<string, number>();
     let lastReport = Date.now();
     /** Taken when every pod has acknowledged, before the gate's verdict (a rollback would ask for the first version again). */
-    let measured: { allAckedMs: number; servedBytes: number; peaks: number[] } | undefined;
+    let measured: { allAckedAt: number; allAckedMs: number; servedBytes: number; peaks: number[] } | undefined;
     const finished = await waitFor<{ run: DataRolloutRun; decisions: DataRolloutStatus['decisions'] }>(`every pod to acknowledge ${v2.id} and the rollout to end`, timeLeft(), async () => {
       const now = await statuses();
       for (const pod of pods) if (!ackedAt.has(pod) && now.get(pod)?.version === v2.id) ackedAt.set(pod, Date.now());
       if (measured === undefined && ackedAt.size === pods.length) {
         measured = {
+          allAckedAt: Date.now(),
           allAckedMs: Math.max(...ackedAt.values()) - requested,
           servedBytes: (await bytesServed()) - servedBefore,
           peaks: await Promise.all(pods.map((p) => processes.peak(`deployer-${p}`))),
@@ -431,7 +435,7 @@ async function main(): Promise<void> {
     if (measured === undefined) {
       throw new BenchFailure(`the rollout ended ${run.state} with ${ackedAt.size}/${pods.length} pods acknowledged: ${run.reason ?? ''}; last decisions: ${JSON.stringify(finished.decisions.slice(-4))}`);
     }
-    const { allAckedMs, servedBytes, peaks } = measured;
+    const { allAckedAt, allAckedMs, servedBytes, peaks } = measured;
     const repositoryPeak = await processes.peak('data-repository');
     const workerPeak = await processes.peak('worker');
     // The sandbox's readiness at the end: kwok nodes that miss their lease renewals under load make the pods not ready.
@@ -450,7 +454,7 @@ async function main(): Promise<void> {
       if (bytes !== expectedBytes) throw new Error(`${pod}: the active version holds ${bytes} bytes, the source ${expectedBytes}`);
     }
 
-    // What the deployers did, from their logs: downloads of the version begun, and switches back to the first version during the rollout.
+    // What the deployers did until every pod had acknowledged, from their logs: downloads of the version begun, switches back to the first version.
     const activity = await Promise.all(
       pods.map(async (pod) => {
         const entries = (await readFile(join(logDir, `deployer-${pod}.log`), 'utf8'))
@@ -458,8 +462,8 @@ async function main(): Promise<void> {
           .filter((l) => l.startsWith('{'))
           .map((l) => JSON.parse(l) as { msg?: string; version?: string; time?: number });
         return {
-          downloads: entries.filter((e) => e.msg === 'downloading' && e.version === v2.id).length,
-          backToFirst: entries.filter((e) => e.msg === 'activated' && e.version === v1.id && (e.time ?? 0) >= requested).length,
+          downloads: entries.filter((e) => e.msg === 'downloading' && e.version === v2.id && (e.time ?? 0) <= allAckedAt).length,
+          backToFirst: entries.filter((e) => e.msg === 'activated' && e.version === v1.id && (e.time ?? 0) >= requested && (e.time ?? 0) <= allAckedAt).length,
         };
       }),
     );
@@ -487,8 +491,8 @@ async function main(): Promise<void> {
       `| acknowledgements after the request: first / median / last | ${secs(sortedAcks[0]!)} / ${secs(median(sortedAcks))} / ${secs(sortedAcks.at(-1)!)} |`,
       `| bytes served by the repository during the rollout | ${servedBytes} (${(servedBytes / MIB).toFixed(0)} MiB) |`,
       `| served / (pods × archive size) | ${ratio.toFixed(3)} (target 1: one download per pod) |`,
-      `| downloads of the version begun (deployers' logs): total / most by one pod | ${downloadsBegun} / ${Math.max(...activity.map((a) => a.downloads))} |`,
-      `| pods switched back to the first version during the rollout (deployers' logs): pods / switches | ${activity.filter((a) => a.backToFirst > 0).length} / ${switchesBack} |`,
+      `| downloads of the version begun until every pod acknowledged (deployers' logs): total / most by one pod | ${downloadsBegun} / ${Math.max(...activity.map((a) => a.downloads))} |`,
+      `| pods switched back to the first version before every pod acknowledged (deployers' logs): pods / switches | ${activity.filter((a) => a.backToFirst > 0).length} / ${switchesBack} |`,
       `| deployer peak RSS (VmHWM), max / median / min | ${Math.max(...peaks)} / ${median(peaks)} / ${Math.min(...peaks)} MB (target ≤ 100 MB) |`,
       `| deployer before the rollout (after the bootstrap version): VmRSS median / VmHWM median | ${median(idleRss)} / ${median(idlePeak)} MB |`,
       `| data repository peak RSS / worker peak RSS | ${repositoryPeak} / ${workerPeak} MB |`,
