@@ -15,10 +15,28 @@ import { listProbes } from '../domain/watchdog-probe';
 import { readWatchdogs } from '../domain/watchdog-annotations';
 import { CONTENT_TYPES, kubeJson, type JsonObject } from '../platform/kube-json';
 
+export interface OwnerReference {
+  apiVersion?: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+}
+
 export interface WorkloadJson {
-  metadata: { name: string; namespace: string; uid: string; generation?: number; resourceVersion?: string; annotations?: Record<string, string>; labels?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    generation?: number;
+    resourceVersion?: string;
+    deletionTimestamp?: string;
+    annotations?: Record<string, string>;
+    labels?: Record<string, string>;
+  };
   spec: {
     replicas?: number;
+    paused?: boolean;
     selector: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] };
     template: PodTemplate;
     strategy?: DeploymentStrategy;
@@ -36,11 +54,35 @@ export interface WorkloadJson {
 }
 
 export interface PodJson {
-  metadata: { name: string; uid: string; labels?: Record<string, string>; annotations?: Record<string, string>; deletionTimestamp?: string };
+  metadata: {
+    name: string;
+    uid: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    deletionTimestamp?: string;
+    ownerReferences?: OwnerReference[];
+  };
   status?: { phase?: string; conditions?: { type: string; status: string; lastTransitionTime?: string }[] };
 }
 
+export interface ReplicaSetJson {
+  metadata: { name: string; uid: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: OwnerReference[] };
+  spec: { replicas?: number };
+}
+
 const RESOURCES = { Deployment: 'deployments', StatefulSet: 'statefulsets' } as const;
+
+/** The label the Deployment controller puts on each of its ReplicaSets and their pods. */
+export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
+/** The Deployment controller's revision of a ReplicaSet. */
+const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
+
+export const controllerOf = (owners: readonly OwnerReference[] | undefined): OwnerReference | undefined => owners?.find((o) => o.controller === true);
+
+const labelSelector = (labels: Record<string, string>): string =>
+  Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
 
 export const workloadPath = (target: Pick<RolloutTarget, 'namespace' | 'kind' | 'name'>): string =>
   `/apis/apps/v1/namespaces/${encodeURIComponent(target.namespace)}/${RESOURCES[target.kind]}/${encodeURIComponent(target.name)}`;
@@ -132,13 +174,7 @@ export class RolloutKube {
 
   /** Merge patch of spec.replicas only. */
   scale(target: RolloutTarget, replicas: number): Promise<WorkloadJson> {
-    return kubeJson<WorkloadJson>(this.kc, {
-      method: 'PATCH',
-      path: workloadPath(target),
-      query: { fieldManager: FIELD_MANAGER },
-      body: { spec: { replicas } },
-      contentType: CONTENT_TYPES.mergePatch,
-    });
+    return this.mergePatch(target, { spec: { replicas } });
   }
 
   /**
@@ -152,45 +188,28 @@ export class RolloutKube {
       { op: 'replace', path: '/spec/template', value: template },
     ];
     if (rollingUpdate) ops.push({ op: 'add', path: '/spec/updateStrategy/rollingUpdate', value: rollingUpdate });
-    return kubeJson<WorkloadJson>(this.kc, {
-      method: 'PATCH',
-      path: workloadPath(target),
-      query: { fieldManager: FIELD_MANAGER },
-      body: ops,
-      contentType: CONTENT_TYPES.jsonPatch,
-    });
+    return this.jsonPatch(target, ops);
   }
 
   setPartition(target: RolloutTarget, partition: number): Promise<WorkloadJson> {
-    return kubeJson<WorkloadJson>(this.kc, {
-      method: 'PATCH',
-      path: workloadPath(target),
-      query: { fieldManager: FIELD_MANAGER },
-      body: { spec: { updateStrategy: { rollingUpdate: { partition } } } },
-      contentType: CONTENT_TYPES.mergePatch,
-    });
+    return this.mergePatch(target, { spec: { updateStrategy: { rollingUpdate: { partition } } } });
   }
 
   /** Sets (or with null removes) the rollout annotation, a merge patch of that one key. */
   setRolloutAnnotation(target: RolloutTarget, rolloutId: string | null): Promise<WorkloadJson> {
-    return kubeJson<WorkloadJson>(this.kc, {
-      method: 'PATCH',
-      path: workloadPath(target),
-      query: { fieldManager: FIELD_MANAGER },
-      body: { metadata: { annotations: { [ROLLOUT_ANNOTATION]: rolloutId } } },
-      contentType: CONTENT_TYPES.mergePatch,
-    });
+    return this.mergePatch(target, { metadata: { annotations: { [ROLLOUT_ANNOTATION]: rolloutId } } });
   }
 
   /**
-   * Creates or updates the canary Deployment by server-side apply: the stable one's spec with
-   * the new template, 0 replicas at first, and a selector narrowed by the canary label so its
-   * pods are its own. It carries the rollout annotation (repair leaves it alone) and is owned
-   * by the stable Deployment, so deleting the stable one takes the canary with it.
+   * Creates or updates the canary Deployment by server-side apply: the stable one's selector
+   * and strategy, exactly the new template (no label of its own, so that promotion can hand
+   * its ReplicaSet to the stable Deployment: domain/rollout-plan.ts), `replicas`. It carries
+   * the rollout annotation (repair leaves it alone; Kubernetes copies it onto its ReplicaSet)
+   * and the canary label, and is owned by the stable Deployment, so deleting the stable one
+   * takes the canary with it.
    */
   applyCanary(stable: WorkloadJson, rolloutId: string, template: PodTemplate, replicas: number): Promise<WorkloadJson> {
     const name = canaryName(stable.metadata.name);
-    const templateMetadata = (template.metadata ?? {}) as { labels?: Record<string, string> };
     const body = {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -203,8 +222,8 @@ export class RolloutKube {
       },
       spec: {
         replicas,
-        selector: { ...stable.spec.selector, matchLabels: { ...(stable.spec.selector.matchLabels ?? {}), [CANARY_LABEL]: rolloutId } },
-        template: { ...template, metadata: { ...templateMetadata, labels: { ...(templateMetadata.labels ?? {}), [CANARY_LABEL]: rolloutId } } },
+        selector: stable.spec.selector,
+        template,
         ...(stable.spec.strategy ? { strategy: stable.spec.strategy } : {}),
       },
     };
@@ -217,9 +236,99 @@ export class RolloutKube {
     });
   }
 
-  async deleteWorkload(target: RolloutTarget): Promise<void> {
+  /** Scales the canary Deployment (a merge patch of spec.replicas), creating it as applyCanary does if it is missing. */
+  async scaleCanary(target: RolloutTarget, rolloutId: string, template: PodTemplate, replicas: number): Promise<WorkloadJson> {
     try {
-      await kubeJson(this.kc, { method: 'DELETE', path: workloadPath(target), query: { propagationPolicy: 'Background' } });
+      return await this.scale(canaryTarget(target), replicas);
+    } catch (err) {
+      if ((err as { code?: number }).code !== 404) throw err;
+    }
+    return this.applyCanary(await this.readWorkload(target), rolloutId, template, replicas);
+  }
+
+  /** Merge patch of spec.paused only. */
+  setPaused(target: RolloutTarget, paused: boolean): Promise<WorkloadJson> {
+    return this.mergePatch(target, { spec: { paused } });
+  }
+
+  /**
+   * Promotion's hand-over: template and replicas in one JSON patch, applied only if the
+   * Deployment is still the one the rollout began with and is paused (unpaused, it would
+   * start every replica at once).
+   */
+  handOver(target: RolloutTarget, uid: string, template: PodTemplate, replicas: number): Promise<WorkloadJson> {
+    return this.jsonPatch(target, [
+      { op: 'test', path: '/metadata/uid', value: uid },
+      { op: 'test', path: '/spec/paused', value: true },
+      { op: 'replace', path: '/spec/template', value: template },
+      { op: 'replace', path: '/spec/replicas', value: replicas },
+    ]);
+  }
+
+  /** A hand-over undone: template, replicas and resumed, in one JSON patch guarded by the UID. */
+  takeBack(target: RolloutTarget, uid: string, template: PodTemplate, replicas: number): Promise<WorkloadJson> {
+    return this.jsonPatch(target, [
+      { op: 'test', path: '/metadata/uid', value: uid },
+      { op: 'replace', path: '/spec/template', value: template },
+      { op: 'replace', path: '/spec/replicas', value: replicas },
+      { op: 'add', path: '/spec/paused', value: false },
+    ]);
+  }
+
+  private jsonPatch(target: RolloutTarget, ops: JsonObject[]): Promise<WorkloadJson> {
+    return this.patch(target, ops, CONTENT_TYPES.jsonPatch);
+  }
+
+  private mergePatch(target: RolloutTarget, body: JsonObject): Promise<WorkloadJson> {
+    return this.patch(target, body, CONTENT_TYPES.mergePatch);
+  }
+
+  private patch(target: RolloutTarget, body: unknown, contentType: string): Promise<WorkloadJson> {
+    return kubeJson<WorkloadJson>(this.kc, { method: 'PATCH', path: workloadPath(target), query: { fieldManager: FIELD_MANAGER }, body, contentType });
+  }
+
+  /** ReplicaSets whose labels match `labels`. */
+  async listReplicaSets(namespace: string, labels: Record<string, string>): Promise<ReplicaSetJson[]> {
+    const list = await kubeJson<{ items: ReplicaSetJson[] }>(this.kc, {
+      method: 'GET',
+      path: `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/replicasets`,
+      query: { labelSelector: labelSelector(labels) },
+    });
+    return list.items;
+  }
+
+  /** Deletes a ReplicaSet (its pods go with it), only if it is still the one with `uid`; gone already is fine. */
+  async deleteReplicaSet(namespace: string, name: string, uid: string): Promise<void> {
+    try {
+      await kubeJson(this.kc, {
+        method: 'DELETE',
+        path: `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/replicasets/${encodeURIComponent(name)}`,
+        body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background', preconditions: { uid } },
+      });
+    } catch (err) {
+      const code = (err as { code?: number }).code;
+      if (code !== 404 && code !== 409) throw err;
+    }
+  }
+
+  /**
+   * The canary Deployment's current ReplicaSet (its highest revision), or null before the
+   * Deployment controller has made one. Its pods are the rollout's updated pods.
+   */
+  async canaryReplicaSet(target: RolloutTarget, selector: Record<string, string>): Promise<ReplicaSetJson | null> {
+    const name = canaryName(target.name);
+    const owned = (await this.listReplicaSets(target.namespace, selector)).filter((rs) => {
+      const owner = controllerOf(rs.metadata.ownerReferences);
+      return owner?.kind === 'Deployment' && owner.name === name;
+    });
+    const revision = (rs: ReplicaSetJson) => Number(rs.metadata.annotations?.[REVISION_ANNOTATION] ?? 0);
+    return owned.sort((a, b) => revision(b) - revision(a))[0] ?? null;
+  }
+
+  /** Deletes a workload: 'Background' takes its ReplicaSets and pods along, 'Orphan' leaves them without owner. */
+  async deleteWorkload(target: RolloutTarget, propagationPolicy: 'Background' | 'Orphan' = 'Background'): Promise<void> {
+    try {
+      await kubeJson(this.kc, { method: 'DELETE', path: workloadPath(target), query: { propagationPolicy } });
     } catch (err) {
       if ((err as { code?: number }).code !== 404) throw err;
     }
@@ -234,10 +343,11 @@ export class RolloutKube {
   }
 
   async listPods(namespace: string, labels: Record<string, string>): Promise<PodJson[]> {
-    const labelSelector = Object.entries(labels)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',');
-    const list = await kubeJson<{ items: PodJson[] }>(this.kc, { method: 'GET', path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, query: { labelSelector } });
+    const list = await kubeJson<{ items: PodJson[] }>(this.kc, {
+      method: 'GET',
+      path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`,
+      query: { labelSelector: labelSelector(labels) },
+    });
     return list.items.filter((p) => !p.metadata.deletionTimestamp);
   }
 }

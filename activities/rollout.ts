@@ -8,7 +8,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { CANARY_LABEL, ROLLOUT_ANNOTATION } from '../domain/keys';
+import { ROLLOUT_ANNOTATION } from '../domain/keys';
 import { applyTemplateChange, selectorMismatches, templatesEqual, type PodTemplate } from '../domain/pod-template-change';
 import { evaluateGate, type GatePolicyInput, type GateResult } from '../domain/rollout-gate';
 import {
@@ -20,7 +20,7 @@ import {
   planStatefulSetStage,
   planStatefulSetStart,
   type DeploymentAction,
-  type DeploymentCounts,
+  type DeploymentState,
   type DeploymentStrategy,
   type IntOrPercent,
   type StatefulSetAction,
@@ -29,7 +29,18 @@ import {
 import type { RolloutSpec, RolloutTarget } from '../domain/rollout-spec';
 import { describeError } from '../platform/errors';
 import { toActivityFailure } from './kubernetes-errors';
-import { canaryTarget, isPodReady, ordinalOf, podObservation, RolloutKube, statefulSetPodName, type PodJson, type WorkloadJson } from './rollout-kube';
+import {
+  canaryTarget,
+  controllerOf,
+  isPodReady,
+  ordinalOf,
+  POD_TEMPLATE_HASH_LABEL,
+  podObservation,
+  RolloutKube,
+  statefulSetPodName,
+  type PodJson,
+  type WorkloadJson,
+} from './rollout-kube';
 
 /** How often waits and bakes look at the pods: reaction to a watchdog error is at most this plus one list. */
 export const POLL_MS = 250;
@@ -112,11 +123,29 @@ const describeTarget = (t: RolloutTarget) => `${t.kind} ${t.namespace}/${t.name}
 // Observing
 // ---------------------------------------------------------------------------
 
-/** Labels that pick the pods on the new template, or null while a StatefulSet has none yet. */
+/**
+ * The canary ReplicaSet of each rollout, once found: it is made when the canary Deployment is
+ * created and stays the same until the rollout ends, so the gate lists its pods in one request.
+ */
+const canaryReplicaSets = new Map<string, { uid: string; hash: string }>();
+const CANARY_CACHE_LIMIT = 256;
+
+/** The pods on the new template: the canary ReplicaSet's (Deployment), or the update revision's (StatefulSet). */
 async function updatedPods(kube: RolloutKube, ctx: { rolloutId: string; snapshot: RolloutSnapshot }): Promise<PodJson[]> {
   const { snapshot } = ctx;
   if (snapshot.target.kind === 'Deployment') {
-    return kube.listPods(snapshot.target.namespace, { ...snapshot.selector, [CANARY_LABEL]: ctx.rolloutId });
+    let canary = canaryReplicaSets.get(ctx.rolloutId);
+    if (canary === undefined) {
+      const rs = await kube.canaryReplicaSet(snapshot.target, snapshot.selector);
+      const hash = rs?.metadata.labels?.[POD_TEMPLATE_HASH_LABEL];
+      if (rs === null || hash === undefined) return [];
+      canary = { uid: rs.metadata.uid, hash };
+      if (canaryReplicaSets.size >= CANARY_CACHE_LIMIT) canaryReplicaSets.delete(canaryReplicaSets.keys().next().value!);
+      canaryReplicaSets.set(ctx.rolloutId, canary);
+    }
+    const { uid, hash } = canary;
+    const pods = await kube.listPods(snapshot.target.namespace, { ...snapshot.selector, [POD_TEMPLATE_HASH_LABEL]: hash });
+    return pods.filter((p) => controllerOf(p.metadata.ownerReferences)?.uid === uid);
   }
   const sts = await kube.readWorkload(snapshot.target);
   if (!templatesEqual(sts.spec.template, snapshot.newTemplate)) return [];
@@ -216,59 +245,160 @@ const deploymentSettled = (w: WorkloadJson, replicas: number, sinceGeneration = 
 // Deployments
 // ---------------------------------------------------------------------------
 
-async function deploymentCounts(kube: RolloutKube, snapshot: RolloutSnapshot): Promise<{ counts: DeploymentCounts; canaryReady: number; stable: WorkloadJson }> {
-  const stable = await kube.readWorkload(snapshot.target);
-  if (stable.metadata.uid !== snapshot.uid) throw nonRetryable('WorkloadReplaced', `${describeTarget(snapshot.target)} was deleted and recreated during the rollout`);
+interface DeploymentObservation {
+  state: DeploymentState;
+  canaryReady: number;
+  stable: WorkloadJson;
+}
+
+/** Where a Deployment rollout stands (domain/rollout-plan.ts plans from it). */
+async function observeDeployment(kube: RolloutKube, snapshot: RolloutSnapshot): Promise<DeploymentObservation> {
+  const stable = await readStable(kube, snapshot);
   let canary: WorkloadJson | null = null;
   try {
     canary = await kube.readWorkload(canaryTarget(snapshot.target));
   } catch (err) {
     if ((err as { code?: number }).code !== 404) throw err;
   }
-  const counts = { canary: canary?.spec.replicas ?? 0, stable: stable.spec.replicas ?? 1 };
-  return { counts, canaryReady: Math.min(counts.canary, canary?.status?.readyReplicas ?? 0), stable };
+  // A canary being deleted (released, or rolled back) no longer holds replicas of its own.
+  const canaryExists = canary !== null && canary.metadata.deletionTimestamp === undefined;
+  const state: DeploymentState = {
+    canary: canaryExists ? (canary!.spec.replicas ?? 1) : 0,
+    stable: stable.spec.replicas ?? 1,
+    stablePaused: stable.spec.paused === true,
+    stableOnNewTemplate: !templatesEqual(stable.spec.template, snapshot.oldTemplate),
+    canaryExists,
+  };
+  return { state, canaryReady: canaryExists ? Math.min(state.canary, canary!.status?.readyReplicas ?? 0) : 0, stable };
 }
+
+async function readStable(kube: RolloutKube, snapshot: RolloutSnapshot): Promise<WorkloadJson> {
+  const stable = await kube.readWorkload(snapshot.target);
+  if (stable.metadata.uid !== snapshot.uid) throw nonRetryable('WorkloadReplaced', `${describeTarget(snapshot.target)} was deleted and recreated during the rollout`);
+  return stable;
+}
+
+/** A promotion step found the cluster other than planned (someone else wrote it): the retry re-reads it and plans again. */
+const replan = (message: string) => ApplicationFailure.create({ type: 'RolloutReplan', message, nonRetryable: false });
 
 async function runDeploymentActions(kube: RolloutKube, rolloutId: string, snapshot: RolloutSnapshot, actions: DeploymentAction[], gate?: { ctx: StageContext; expectedPods: number }): Promise<string[]> {
   const done: string[] = [];
   const canary = canaryTarget(snapshot.target);
+  const stableTarget = snapshot.target;
+  const waitStable = (what: string, replicas: number, since: number) =>
+    waitForWorkload(kube, stableTarget, what, (w) => deploymentSettled(w, replicas, since));
   for (const action of actions) {
-    if (action.kind === 'scale') {
-      const target = action.workload === 'canary' ? canary : snapshot.target;
-      let written: WorkloadJson;
-      if (action.workload === 'canary') {
-        const stable = await kube.readWorkload(snapshot.target);
-        written = await kube.applyCanary(stable, rolloutId, snapshot.newTemplate, action.replicas);
-      } else {
-        written = await kube.scale(target, action.replicas);
+    switch (action.kind) {
+      case 'scale': {
+        const target = action.workload === 'canary' ? canary : stableTarget;
+        const written =
+          action.workload === 'canary' ? await kube.scaleCanary(stableTarget, rolloutId, snapshot.newTemplate, action.replicas) : await kube.scale(target, action.replicas);
+        done.push(`scale ${action.workload} to ${action.replicas}`);
+        if (action.wait) {
+          const since = written.metadata.generation ?? 0;
+          await waitForWorkload(kube, target, `${action.workload} ${action.replicas} ready`, (w) => deploymentSettled(w, action.replicas, since), gate);
+        }
+        break;
       }
-      done.push(`scale ${action.workload} to ${action.replicas}`);
-      if (action.wait) {
-        const since = written.metadata.generation ?? 0;
-        await waitForWorkload(kube, target, `${action.workload} ${action.replicas} ready`, (w) => deploymentSettled(w, action.replicas, since), gate);
+      case 'setStableTemplate': {
+        const written = await kube.setTemplate(stableTarget, snapshot.uid, snapshot.oldTemplate);
+        done.push('set the stable template to the old one');
+        await waitStable('stable rolled back to the old template', written.spec.replicas ?? 1, written.metadata.generation ?? 0);
+        break;
       }
-    } else if (action.kind === 'setStableTemplate') {
-      const template = action.template === 'new' ? snapshot.newTemplate : snapshot.oldTemplate;
-      const written = await kube.setTemplate(snapshot.target, snapshot.uid, template);
-      done.push(`set the stable template to the ${action.template} one`);
-      const since = written.metadata.generation ?? 0;
-      await waitForWorkload(kube, snapshot.target, `stable rolled to the ${action.template} template`, (w) => deploymentSettled(w, w.spec.replicas ?? 1, since));
-    } else {
-      await kube.deleteWorkload(canary);
-      done.push('delete the canary');
+      case 'pauseStable':
+        await kube.setPaused(stableTarget, true);
+        done.push('pause stable');
+        break;
+      case 'deleteStableReplicaSets': {
+        // Only a paused stable Deployment at 0 replicas on the old template: anything else means
+        // the cluster is not where the plan thought, and the activity plans again.
+        const stable = await readStable(kube, snapshot);
+        if (stable.spec.paused !== true || (stable.spec.replicas ?? 1) !== 0 || !templatesEqual(stable.spec.template, snapshot.oldTemplate)) {
+          throw replan(`${describeTarget(stableTarget)} is not paused at 0 replicas on the old template; its ReplicaSets are left alone`);
+        }
+        const owned = (await kube.listReplicaSets(stableTarget.namespace, snapshot.selector)).filter((rs) => controllerOf(rs.metadata.ownerReferences)?.uid === snapshot.uid);
+        for (const rs of owned) await kube.deleteReplicaSet(stableTarget.namespace, rs.metadata.name, rs.metadata.uid);
+        done.push(`delete the stable ReplicaSets (${owned.map((rs) => rs.metadata.name).join(', ') || 'none'})`);
+        break;
+      }
+      case 'handOver':
+        await kube.handOver(stableTarget, snapshot.uid, snapshot.newTemplate, action.replicas);
+        done.push(`hand the new template and ${action.replicas} replicas to stable`);
+        break;
+      case 'releaseCanary': {
+        await kube.deleteWorkload(canary, 'Orphan');
+        done.push('release the canary ReplicaSet to stable');
+        // Adopted: the paused stable Deployment, which has no ReplicaSet of its own, counts the canary's pods.
+        await waitForWorkload(kube, stableTarget, 'stable adopting the canary ReplicaSet', (w) => {
+          const s = w.status ?? {};
+          return (s.observedGeneration ?? 0) >= (w.metadata.generation ?? 0) && (s.replicas ?? 0) === action.replicas;
+        });
+        break;
+      }
+      case 'resumeStable': {
+        const written = await kube.setPaused(stableTarget, false);
+        done.push('resume stable');
+        await waitStable(`stable ${action.replicas} ready`, action.replicas, written.metadata.generation ?? 0);
+        break;
+      }
+      case 'takeBack':
+        await kube.takeBack(stableTarget, snapshot.uid, snapshot.oldTemplate, action.replicas);
+        done.push(`take stable back to the old template with ${action.replicas} replicas`);
+        break;
+      case 'deleteCanary':
+        await kube.deleteWorkload(canary);
+        done.push('delete the canary');
+        break;
     }
   }
   return done;
 }
 
-/** The first stage finds no canary: it is created (0 replicas) with the new template. */
-async function ensureSumMatches(kube: RolloutKube, snapshot: RolloutSnapshot, counts: DeploymentCounts): Promise<DeploymentCounts> {
-  // A crash between a planned shrink and grow leaves fewer than the total: give them back to stable.
-  const missing = snapshot.replicas - counts.canary - counts.stable;
-  if (missing === 0) return counts;
-  const stable = Math.max(0, counts.stable + missing);
+/**
+ * A canary Deployment left by an ended rollout of an earlier AutoCrane, whose selector was
+ * narrowed by a label: a selector cannot be changed, so it is deleted (with its pods, which the
+ * stable Deployment never counted) before this rollout's canary is applied.
+ */
+async function removeForeignCanary(kube: RolloutKube, stable: WorkloadJson): Promise<void> {
+  const target: RolloutTarget = { namespace: stable.metadata.namespace, kind: 'Deployment', name: stable.metadata.name };
+  let canary: WorkloadJson;
+  try {
+    canary = await kube.readWorkload(canaryTarget(target));
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return;
+    throw err;
+  }
+  if (templatesEqual(canary.spec.selector, stable.spec.selector)) return;
+  currentContext()?.log.warn('deleting a canary Deployment whose selector is not the stable one', { canary: canary.metadata.name });
+  await kube.deleteWorkload(canaryTarget(target));
+  for (let i = 0; i < 120; i++) {
+    try {
+      await kube.readWorkload(canaryTarget(target));
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return;
+      throw err;
+    }
+    await pause(POLL_MS);
+  }
+  throw new Error(`the old canary Deployment ${canary.metadata.name} is still being deleted`);
+}
+
+/**
+ * During the stages (stable unpaused, on the old template), a crash between a planned shrink
+ * and grow leaves fewer than the total: they go back to the stable Deployment. A crash between
+ * a grow of the canary and the stable's shrink leaves more: once the canary's pods are ready
+ * (the wait the crash cut short), the stable Deployment shrinks by the excess.
+ */
+async function ensureSumMatches(kube: RolloutKube, snapshot: RolloutSnapshot, state: DeploymentState, gate?: { ctx: StageContext; expectedPods: number }): Promise<DeploymentState> {
+  const missing = snapshot.replicas - state.canary - state.stable;
+  if (missing === 0 || state.stablePaused || state.stableOnNewTemplate) return state;
+  if (missing < 0) {
+    await waitForWorkload(kube, canaryTarget(snapshot.target), `canary ${state.canary} ready`, (w) => deploymentSettled(w, state.canary), gate);
+  }
+  const stable = Math.max(0, state.stable + missing);
   await kube.scale(snapshot.target, stable);
-  return { canary: counts.canary, stable };
+  return { ...state, stable };
 }
 
 // ---------------------------------------------------------------------------
@@ -403,6 +533,7 @@ export function createRolloutActivities(kc: KubeConfig) {
         };
         if (target.kind === 'Deployment') {
           snapshot.deploymentStrategy = workload.spec.strategy ?? {};
+          await removeForeignCanary(kube, workload);
           await kube.applyCanary(workload, input.rolloutId, changed.template, 0);
         } else {
           const strategy = workload.spec.updateStrategy?.type === 'OnDelete' ? 'OnDelete' : 'RollingUpdate';
@@ -425,8 +556,8 @@ export function createRolloutActivities(kc: KubeConfig) {
       return guard(`advance ${describeTarget(snapshot.target)} to ${input.count} updated replicas`, async () => {
         try {
           if (snapshot.target.kind === 'Deployment') {
-            const observed = await deploymentCounts(kube, snapshot);
-            const counts = await ensureSumMatches(kube, snapshot, observed.counts);
+            const { state } = await observeDeployment(kube, snapshot);
+            const counts = await ensureSumMatches(kube, snapshot, state, gate);
             const plan = planDeploymentStage(counts, input.count, snapshot.replicas, snapshot.deploymentStrategy);
             actions.push(...(await runDeploymentActions(kube, input.rolloutId, snapshot, plan, gate)));
           } else {
@@ -470,8 +601,8 @@ export function createRolloutActivities(kc: KubeConfig) {
       const { snapshot } = input;
       return guard(`promote ${describeTarget(snapshot.target)}`, async () => {
         if (snapshot.target.kind === 'Deployment') {
-          const { counts } = await deploymentCounts(kube, snapshot);
-          const fixed = await ensureSumMatches(kube, snapshot, counts);
+          const { state } = await observeDeployment(kube, snapshot);
+          const fixed = await ensureSumMatches(kube, snapshot, state);
           return { actions: await runDeploymentActions(kube, input.rolloutId, snapshot, planDeploymentPromotion(fixed, snapshot.replicas, snapshot.deploymentStrategy)) };
         }
         const { state } = await statefulSetState(kube, snapshot);
@@ -484,10 +615,16 @@ export function createRolloutActivities(kc: KubeConfig) {
       const { snapshot } = input;
       return guard(`roll back ${describeTarget(snapshot.target)}`, async () => {
         if (snapshot.target.kind === 'Deployment') {
-          const { counts, canaryReady, stable } = await deploymentCounts(kube, snapshot);
-          const fixed = await ensureSumMatches(kube, snapshot, counts);
-          const stableOnNewTemplate = !templatesEqual(stable.spec.template, snapshot.oldTemplate);
-          const plan = planDeploymentRollback({ ...fixed, canaryReady: Math.min(canaryReady, fixed.canary), stableOnNewTemplate }, snapshot.replicas, snapshot.deploymentStrategy);
+          let observed = await observeDeployment(kube, snapshot);
+          const { state } = observed;
+          if (state.canary + state.stable > snapshot.replicas && !state.stablePaused && !state.stableOnNewTemplate) {
+            // A crash between a grow and its shrink. If the stable Deployment grew (an earlier
+            // rollback attempt), its pods (the old template) are waited for; the canary then
+            // gives up the excess, unready pods first (planDeploymentRollback).
+            await waitForWorkload(kube, snapshot.target, `stable ${state.stable} ready`, (w) => deploymentSettled(w, state.stable));
+            observed = await observeDeployment(kube, snapshot);
+          }
+          const plan = planDeploymentRollback({ ...observed.state, canaryReady: Math.min(observed.canaryReady, observed.state.canary) }, snapshot.replicas, snapshot.deploymentStrategy);
           return { actions: await runDeploymentActions(kube, input.rolloutId, snapshot, plan) };
         }
         const { state } = await statefulSetState(kube, snapshot);

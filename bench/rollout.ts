@@ -18,7 +18,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { createTestWorkloadServer } from '../cli/test-workload';
-import { CANARY_LABEL, DEFAULTS, HEALTH_LABEL, PROBE_ANNOTATION_PREFIX, STATUS_ANNOTATION_PREFIX } from '../domain/keys';
+import { CANARY_SUFFIX, DEFAULTS, HEALTH_LABEL, PROBE_ANNOTATION_PREFIX, STATUS_ANNOTATION_PREFIX } from '../domain/keys';
 import { parseRolloutSpec, type RolloutSpec, type RolloutSpecInput } from '../domain/rollout-spec';
 import { down, REPO_ROOT, up } from '../stack/stack';
 import { rolloutStatusQuery, rolloutWorkflowId, type RolloutStatus, type RolloutWorkflowInput } from '../workflows/rollout-messages';
@@ -172,7 +172,7 @@ async function main(): Promise<void> {
   try {
     await core.createNamespace({ body: { metadata: { name: NAMESPACE } } }).catch(() => undefined);
     await apps.deleteNamespacedDeployment({ name: APP, namespace: NAMESPACE }).catch(() => undefined);
-    await apps.deleteNamespacedDeployment({ name: `${APP}-canary`, namespace: NAMESPACE }).catch(() => undefined);
+    await apps.deleteNamespacedDeployment({ name: `${APP}${CANARY_SUFFIX}`, namespace: NAMESPACE }).catch(() => undefined);
     for (;;) {
       const left = await core.listNamespacedPod({ namespace: NAMESPACE });
       if (left.items.length === 0) break;
@@ -226,7 +226,13 @@ async function main(): Promise<void> {
       version++;
       const handle = await startRollout(client, spec({ change: { images: { app: image(version) } }, stages: [{ replicas: '10%', bakeSeconds: 3600 }] }));
       await waitForState(handle, (s) => s.state === 'Baking');
-      const canary = (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: CANARY_LABEL })).items.find((p) => !p.metadata?.deletionTimestamp);
+      // The canary's pods carry no label of their own: they are its ReplicaSet's (after a
+      // promotion, the stable Deployment's pods are named like canary pods too).
+      const canaryReplicaSet = (await apps.listNamespacedReplicaSet({ namespace: NAMESPACE, labelSelector: `app=${APP}` })).items.find((rs) =>
+        rs.metadata?.ownerReferences?.some((o) => o.controller && o.kind === 'Deployment' && o.name === `${APP}${CANARY_SUFFIX}`),
+      );
+      const hash = canaryReplicaSet?.metadata?.labels?.['pod-template-hash'];
+      const canary = hash === undefined ? undefined : (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: `app=${APP},pod-template-hash=${hash}` })).items.find((p) => !p.metadata?.deletionTimestamp);
       if (!canary) throw new Error('no canary pod while baking');
       const posted = Date.now();
       // As the app would post its own watchdog: the status annotation and the health label, one merge patch.

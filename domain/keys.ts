@@ -37,7 +37,11 @@ export const MANAGED_BY_VALUE = 'autocrane';
  */
 export const ROLLOUT_ANNOTATION = 'rollout.autocrane.io/id';
 
-/** Label on a Deployment rollout's canary pods (and its selector); the value is the rollout ID. */
+/**
+ * Label on a Deployment rollout's canary Deployment, the object only; the value is the rollout
+ * ID. Its pods and selector carry no label of their own (the canary's ReplicaSet is handed to
+ * the stable Deployment at promotion): they are told apart by their ReplicaSet.
+ */
 export const CANARY_LABEL = 'rollout.autocrane.io/canary';
 /** Suffix of the canary Deployment's name: `<stable name>-canary`. */
 export const CANARY_SUFFIX = '-canary';

@@ -13,17 +13,41 @@
  *    controller counts them: a pod being scaled away may linger a moment) and ready pods never
  *    drop below R − maxUnavailable (R: the stable Deployment's replicas when the rollout
  *    began). Pods that are terminating are not counted, as Kubernetes does not count them.
- *  - Promotion: the stable Deployment gets the new template at its current size (Kubernetes
- *    rolls it with its own maxSurge/maxUnavailable, resolved at that smaller size, which never
- *    allow more than at R, so the bound holds with the canary's pods on top); then replicas move
- *    from canary back to stable in chunks; then the canary is deleted.
+ *  - The canary Deployment has the stable one's selector and exactly the new template (no
+ *    label of its own: its pods are told apart by their ReplicaSet), so that promotion can hand
+ *    its ReplicaSet, pods and all, to the stable Deployment without starting a pod:
+ *      1. the replicas still on the stable Deployment move to the canary (a stage to 100%,
+ *         nothing when the last stage was 100%);
+ *      2. pause the stable Deployment (now at 0 replicas);
+ *      3. delete its ReplicaSets (all at 0). Paused, Kubernetes scales the one active
+ *         ReplicaSet to spec.replicas, or with none active the newest old one: step 4 would
+ *         otherwise start every replica again on the old template;
+ *      4. hand over: the stable Deployment gets the new template and every replica, in one
+ *         write that checks it is paused (paused, with no ReplicaSet, it starts nothing);
+ *      5. release the canary: delete the canary Deployment with propagationPolicy Orphan. Its
+ *         ReplicaSet, now without owner and matching the stable selector, is adopted by the
+ *         stable Deployment, which takes it as its new ReplicaSet (its template equals the
+ *         Deployment's but for pod-template-hash); wait until the stable Deployment counts
+ *         every replica;
+ *      6. resume the stable Deployment and wait until every pod is updated and ready.
+ *    No pod is created or deleted, so the bound holds trivially. Each step is idempotent and
+ *    the state after each one can be told from the cluster (stable paused or not, stable
+ *    template new or old, canary Deployment present or not), so a retried activity picks up
+ *    where the last attempt stopped. Should the templates not compare equal after all, the
+ *    adopted ReplicaSet is an old one and step 6 has Kubernetes roll the stable Deployment
+ *    with its own budget: slower, still within the bound.
  *  - Rollback: canary pods that are not ready go first (a ReplicaSet removes not-ready pods
- *    first when scaled down, and they do not count towards the bound); if the stable template
- *    had been changed by a promotion, it is restored (Kubernetes rolls it back); then replicas
- *    move from canary to stable in chunks; then the canary is deleted. Ready pods stay at or
- *    above the bound (or what is left of them, when unready canary pods already broke it),
- *    except in one case: unready canary pods after the stable template was promoted, where
- *    Kubernetes' roll back of the stable Deployment may take its own maxUnavailable on top.
+ *    first when scaled down, and they do not count towards the bound), and so does any excess
+ *    over the total that a crash between a grow and its shrink left; then replicas move
+ *    from canary to stable in chunks; then the canary is deleted. Ready pods stay at or above
+ *    the bound (or what is left of them, when unready canary pods already broke it). From a
+ *    promotion under way: a paused stable Deployment on the old template is resumed first;
+ *    one handed over while the canary still exists is taken back (old template, the replicas
+ *    it had, resumed: one write, starting nothing since it has no pods); one that has adopted
+ *    the canary's ReplicaSet gets the old template back, and Kubernetes rolls it with its
+ *    own budget (a Deployment promoted by an earlier AutoCrane, whose stable Deployment rolled
+ *    to the new template itself, is restored the same way). In that last case, unready
+ *    updated pods and Kubernetes' own maxUnavailable may add up.
  *  - maxSurge/maxUnavailable are resolved exactly like Kubernetes (ResolveFenceposts): surge
  *    percentages round up, unavailable percentages round down, and when both come to 0,
  *    maxUnavailable is 1. Recreate means maxSurge 0 and maxUnavailable R (Kubernetes stops
@@ -154,8 +178,20 @@ export type DeploymentAction =
    * ready and on its current template; without wait, go on at once.
    */
   | { kind: 'scale'; workload: DeploymentWorkload; replicas: number; wait: boolean }
-  /** Give the stable Deployment the new or old template and wait until Kubernetes has rolled it and every pod is ready. */
-  | { kind: 'setStableTemplate'; template: 'new' | 'old' }
+  /** Give the stable Deployment the old template back and wait until Kubernetes has rolled it and every pod is ready. */
+  | { kind: 'setStableTemplate'; template: 'old' }
+  /** Promotion step 2: set spec.paused on the stable Deployment. */
+  | { kind: 'pauseStable' }
+  /** Promotion step 3: delete the ReplicaSets the paused stable Deployment owns (it must be at 0 replicas). */
+  | { kind: 'deleteStableReplicaSets' }
+  /** Promotion step 4: the paused stable Deployment gets the new template and `replicas`, in one write. */
+  | { kind: 'handOver'; replicas: number }
+  /** Promotion step 5: orphan-delete the canary Deployment; wait until it is gone and the stable Deployment counts `replicas` pods. */
+  | { kind: 'releaseCanary'; replicas: number }
+  /** Unpause the stable Deployment and wait until it has `replicas` pods, all updated and ready. */
+  | { kind: 'resumeStable'; replicas: number }
+  /** Rollback of a hand-over: the paused stable Deployment gets the old template, `replicas` and is resumed, in one write. */
+  | { kind: 'takeBack'; replicas: number }
   | { kind: 'deleteCanary' };
 
 export interface DeploymentCounts {
@@ -206,38 +242,89 @@ export function planDeploymentStage(current: DeploymentCounts, canaryTarget: num
   return delta >= 0 ? moveReplicas(counts, 'stable', delta, budget) : moveReplicas(counts, 'canary', -delta, budget);
 }
 
-/** The actions ending a Deployment rollout: stable on the new template with every replica, canary deleted. */
-export function planDeploymentPromotion(current: DeploymentCounts, total: number, strategy: DeploymentStrategy | undefined): DeploymentAction[] {
-  checkCounts(current, total);
-  const counts = { ...current };
-  return [
-    { kind: 'setStableTemplate', template: 'new' },
-    ...moveReplicas(counts, 'canary', counts.canary, deploymentBudget(strategy, total)),
-    { kind: 'deleteCanary' },
-  ];
+/** A Deployment rollout as observed: each workload's spec.replicas, and how far a promotion went. */
+export interface DeploymentState extends DeploymentCounts {
+  /** spec.paused of the stable Deployment. */
+  stablePaused: boolean;
+  /** The stable Deployment's template is no longer the old one (a promotion handed it over, or an earlier AutoCrane rolled it). */
+  stableOnNewTemplate: boolean;
+  /** The canary Deployment exists and is not being deleted (canary is 0 otherwise). */
+  canaryExists: boolean;
 }
 
-export interface DeploymentRollbackState extends DeploymentCounts {
+/**
+ * The actions ending a Deployment rollout: the stable Deployment takes the canary's
+ * ReplicaSet over as it is (see the module comment), from wherever an earlier attempt stopped.
+ */
+export function planDeploymentPromotion(state: DeploymentState, total: number, strategy: DeploymentStrategy | undefined): DeploymentAction[] {
+  checkState(state, total);
+  const handOver: DeploymentAction[] = [
+    { kind: 'handOver', replicas: total },
+    { kind: 'releaseCanary', replicas: total },
+    { kind: 'resumeStable', replicas: total },
+  ];
+  if (!state.stableOnNewTemplate) {
+    checkCounts(state, total);
+    const counts: DeploymentCounts = { canary: state.canary, stable: state.stable };
+    const actions: DeploymentAction[] = [];
+    let paused = state.stablePaused;
+    if (counts.stable > 0) {
+      // Replicas left on the stable Deployment (a last stage under 100%) go to the canary first.
+      if (paused) actions.push({ kind: 'resumeStable', replicas: counts.stable });
+      paused = false;
+      actions.push(...moveReplicas(counts, 'stable', counts.stable, deploymentBudget(strategy, total)));
+    }
+    if (!paused) actions.push({ kind: 'pauseStable' });
+    return [...actions, { kind: 'deleteStableReplicaSets' }, ...handOver];
+  }
+  if (state.stablePaused) return handOver; // handed over, maybe released: both steps are idempotent
+  if (state.canaryExists) {
+    // Promoted the way an earlier AutoCrane did: the stable Deployment rolled to the new
+    // template itself; replicas move back from the canary in chunks.
+    checkCounts(state, total);
+    return [...moveReplicas({ canary: state.canary, stable: state.stable }, 'canary', state.canary, deploymentBudget(strategy, total)), { kind: 'deleteCanary' }];
+  }
+  return [{ kind: 'resumeStable', replicas: total }]; // done: only wait until it is settled
+}
+
+export interface DeploymentRollbackState extends DeploymentState {
   /** Canary pods that are ready now (≤ canary). */
   canaryReady: number;
-  /** Whether a promotion has already given the stable Deployment the new template. */
-  stableOnNewTemplate: boolean;
 }
 
 /** The actions restoring the stable Deployment (old template, every replica) and deleting the canary. */
 export function planDeploymentRollback(state: DeploymentRollbackState, total: number, strategy: DeploymentStrategy | undefined): DeploymentAction[] {
-  checkCounts(state, total);
+  checkState(state, total);
   if (!Number.isInteger(state.canaryReady) || state.canaryReady < 0 || state.canaryReady > state.canary) {
     throw new RangeError(`canaryReady ${state.canaryReady} is outside 0..${state.canary}`);
   }
-  const counts: DeploymentCounts = { canary: state.canary, stable: state.stable };
   const actions: DeploymentAction[] = [];
-  if (state.canaryReady < state.canary) {
-    counts.canary = state.canaryReady;
-    // No wait: the pods left may flap, and the ready count is not lowered by this step.
+  let stableOnNewTemplate = state.stableOnNewTemplate;
+  let stable = state.stable;
+  if (state.stablePaused) {
+    if (!stableOnNewTemplate) {
+      actions.push({ kind: 'resumeStable', replicas: stable });
+    } else if (state.canaryExists) {
+      // Handed over, not released: the stable Deployment has no pod of its own yet.
+      stable = total - state.canary;
+      stableOnNewTemplate = false;
+      actions.push({ kind: 'takeBack', replicas: stable });
+    } else {
+      // Released: the stable Deployment owns (or is adopting) the canary's pods.
+      actions.push({ kind: 'releaseCanary', replicas: total }, { kind: 'resumeStable', replicas: total });
+    }
+  }
+  const counts: DeploymentCounts = { canary: state.canary, stable };
+  // More than the total: a crash between a grow and its shrink. The canary gives up the excess
+  // (the caller waited until the stable Deployment's pods were ready, if it was the one that grew).
+  const keep = Math.min(state.canaryReady, Math.max(0, total - counts.stable));
+  if (keep < counts.canary) {
+    counts.canary = keep;
+    // No wait: the pods left may flap, and the ready count is not lowered by this step
+    // (a ReplicaSet removes its pods that are not ready first).
     actions.push({ kind: 'scale', workload: 'canary', replicas: counts.canary, wait: false });
   }
-  if (state.stableOnNewTemplate) actions.push({ kind: 'setStableTemplate', template: 'old' });
+  if (stableOnNewTemplate) actions.push({ kind: 'setStableTemplate', template: 'old' });
   // Unready canary pods removed above are given back to the stable Deployment too.
   const budget = deploymentBudget(strategy, total);
   const missing = total - counts.canary - counts.stable;
@@ -249,14 +336,24 @@ export function planDeploymentRollback(state: DeploymentRollbackState, total: nu
   return actions;
 }
 
-function checkCounts(counts: DeploymentCounts, total: number): void {
+function checkState(state: DeploymentState, total: number): void {
+  checkCounts(state, total, true, true);
+  if (!state.canaryExists && state.canary !== 0) throw new RangeError(`canary replicas ${state.canary} without a canary Deployment`);
+}
+
+/**
+ * Counts are whole numbers ≥ 0 that add up to `total` (`atMost`: to at most `total`, as a crash
+ * between a shrink and a grow leaves them; `any`: each at most `total`, as during a hand-over).
+ */
+function checkCounts(counts: DeploymentCounts, total: number, atMost = false, any = false): void {
   if (!Number.isInteger(total) || total < 0) throw new RangeError(`total replicas ${total} must be a whole number ≥ 0`);
   for (const workload of ['canary', 'stable'] as const) {
     const n = counts[workload];
-    if (!Number.isInteger(n) || n < 0) throw new RangeError(`${workload} replicas ${n} must be a whole number ≥ 0`);
+    if (!Number.isInteger(n) || n < 0 || (any && n > total)) throw new RangeError(`${workload} replicas ${n} must be a whole number in 0..${total}`);
   }
-  if (counts.canary + counts.stable !== total) {
-    throw new RangeError(`canary ${counts.canary} + stable ${counts.stable} must equal the total ${total}`);
+  const sum = counts.canary + counts.stable;
+  if (!any && (atMost ? sum > total : sum !== total)) {
+    throw new RangeError(`canary ${counts.canary} + stable ${counts.stable} must ${atMost ? 'not exceed' : 'equal'} the total ${total}`);
   }
 }
 
@@ -265,46 +362,93 @@ export interface PlanEnvelope {
   minReady: number;
   /** Most pods (not terminating) at any moment. */
   maxPods: number;
+  /** Pods created along the way (each one Kubernetes has to start). */
+  podsStarted: number;
+  /** The pods each workload has at the end (a hand-over gives the stable Deployment a spec but no pod until it is released). */
   end: DeploymentCounts;
 }
 
 /**
- * Plays `actions` from `start` (every pod ready, unless `startReady` says otherwise) in the worst case: a scale-down removes ready
- * pods at once, a scale-up adds pods that are ready only once waited for, and a template
- * change is rolled by Kubernetes with the stable Deployment's own budget at its size. Lets a
- * caller (and the tests) check a plan against the bound before running it.
+ * Plays `actions` from `start` pods (every one ready, unless `startReady` says otherwise) in
+ * the worst case: a scale-down removes ready pods at once, a scale-up adds pods that are ready
+ * only once waited for, and a template change is rolled by Kubernetes with the stable
+ * Deployment's own budget at its size. A paused stable Deployment starts nothing once its
+ * ReplicaSets are deleted: pausing, handing over and deleting its (empty) ReplicaSets change no
+ * pod, and releasing the canary makes the canary's pods the stable's; a hand-over while it
+ * still has a ReplicaSet starts every replica on it (Kubernetes scales the newest one). Lets a caller (and the tests) check a plan against
+ * the bound before running it.
  */
 export function deploymentPlanEnvelope(
   actions: readonly DeploymentAction[],
   start: DeploymentCounts,
   strategy: DeploymentStrategy | undefined,
   startReady: DeploymentCounts = start,
+  /** Whether the stable Deployment may own a ReplicaSet at the start (not once a promotion deleted them and handed over). */
+  stableOwnsReplicaSets = true,
 ): PlanEnvelope {
   const pods = { ...start };
   const ready = { ...startReady };
   let minReady = ready.canary + ready.stable;
   let maxPods = pods.canary + pods.stable;
+  let podsStarted = 0;
+  // Whether the stable Deployment may still own a ReplicaSet (until deleteStableReplicaSets).
+  let stableReplicaSets = stableOwnsReplicaSets;
   const observe = (readyNow: number, podsNow: number) => {
     minReady = Math.min(minReady, readyNow);
     maxPods = Math.max(maxPods, podsNow);
   };
+  const setPods = (workload: DeploymentWorkload, replicas: number, wait: boolean) => {
+    podsStarted += Math.max(0, replicas - pods[workload]);
+    pods[workload] = replicas;
+    ready[workload] = Math.min(ready[workload], replicas);
+    observe(ready.canary + ready.stable, pods.canary + pods.stable);
+    if (wait) ready[workload] = replicas;
+  };
   for (const action of actions) {
-    if (action.kind === 'scale') {
-      pods[action.workload] = action.replicas;
-      ready[action.workload] = Math.min(ready[action.workload], action.replicas);
-      observe(ready.canary + ready.stable, pods.canary + pods.stable);
-      if (action.wait) ready[action.workload] = action.replicas;
-    } else if (action.kind === 'setStableTemplate') {
-      const own = deploymentBudget(strategy, pods.stable);
-      observe(ready.canary + Math.max(0, pods.stable - own.maxUnavailable), pods.canary + pods.stable + own.maxSurge);
-      ready.stable = pods.stable;
-    } else {
-      pods.canary = 0;
-      ready.canary = 0;
-      observe(ready.stable, pods.stable);
+    switch (action.kind) {
+      case 'scale':
+        setPods(action.workload, action.replicas, action.wait);
+        if (action.workload === 'stable') stableReplicaSets = true;
+        break;
+      case 'setStableTemplate': {
+        const own = deploymentBudget(strategy, pods.stable);
+        observe(ready.canary + Math.max(0, pods.stable - own.maxUnavailable), pods.canary + pods.stable + own.maxSurge);
+        podsStarted += pods.stable;
+        ready.stable = pods.stable;
+        break;
+      }
+      case 'pauseStable':
+        break;
+      case 'handOver':
+        // Paused, Kubernetes scales the newest ReplicaSet it still owns to the new replicas.
+        if (stableReplicaSets) setPods('stable', action.replicas, false);
+        break;
+      case 'deleteStableReplicaSets':
+        setPods('stable', 0, false);
+        stableReplicaSets = false;
+        break;
+      case 'releaseCanary':
+        pods.stable += pods.canary;
+        ready.stable += ready.canary;
+        pods.canary = 0;
+        ready.canary = 0;
+        // Fewer than `replicas` adopted: the paused stable Deployment scales its one ReplicaSet up.
+        setPods('stable', Math.max(pods.stable, action.replicas), false);
+        break;
+      case 'resumeStable':
+        setPods('stable', action.replicas, true);
+        stableReplicaSets = true;
+        break;
+      case 'takeBack':
+        setPods('stable', action.replicas, false);
+        stableReplicaSets = true;
+        break;
+      case 'deleteCanary':
+        setPods('canary', 0, false);
+        break;
     }
   }
-  return { minReady, maxPods, end: pods };
+  return { minReady, maxPods, podsStarted, end: pods };
 }
 
 // ---------------------------------------------------------------------------

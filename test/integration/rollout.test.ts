@@ -67,6 +67,13 @@ describe('rollouts on the sandbox cluster', () => {
       ]);
       expect(decisionKinds(result)).toEqual(expect.arrayContaining(['started', 'stageStarted', 'stageScaled', 'gatePassed', 'promotionStarted', 'succeeded']));
       await expectCleanDeployment(ns, 'web', IMAGE_V2, 4);
+      // Promotion started no pod: the stable Deployment adopted the canary's ReplicaSet, pods and all.
+      const promoted = Date.parse(result.decisions.find((d) => d.kind === 'promotionStarted')!.at);
+      const pods = await livePods(k.core, ns, 'web');
+      expect(pods.map((p) => p.metadata?.name)).toEqual(pods.map(() => expect.stringMatching(/^web-canary-/)));
+      expect(pods.filter((p) => (availability.firstSeen(p.metadata!.uid!) ?? Infinity) >= promoted)).toEqual([]);
+      const stable = await k.apps.readNamespacedDeployment({ namespace: ns, name: 'web' });
+      expect(stable.spec?.paused ?? false).toBe(false);
       // The stable Deployment's own maxUnavailable is 1: at least 3 of 4 ready throughout.
       expect(availability.minimum).toBeGreaterThanOrEqual(3);
       const history = await handle.fetchHistory();

@@ -62,6 +62,7 @@ export async function watchAvailability(kc: KubeConfig, namespace: string, app: 
   let minimum = Number.POSITIVE_INFINITY;
   let armed = false;
   const seen = new Set<string>();
+  const firstSeen = new Map<string, number>();
   let failure: unknown;
   const available = () => [...pods.values()].filter((p) => !p.metadata?.deletionTimestamp && isPodReady(p)).length;
   const controller = await new Watch(kc).watch(
@@ -70,6 +71,7 @@ export async function watchAvailability(kc: KubeConfig, namespace: string, app: 
     (type: string, pod: V1Pod) => {
       const uid = String(pod.metadata?.uid);
       seen.add(uid);
+      if (!firstSeen.has(uid)) firstSeen.set(uid, Date.now());
       if (type === 'DELETED') pods.delete(uid);
       else pods.set(uid, pod);
       if (armed) minimum = Math.min(minimum, available());
@@ -97,6 +99,8 @@ export async function watchAvailability(kc: KubeConfig, namespace: string, app: 
     get podsSeen() {
       return seen.size;
     },
+    /** When the watch first saw the pod with this UID (Date.now()), if it did. */
+    firstSeen: (uid: string) => firstSeen.get(uid),
     get error() {
       return failure;
     },

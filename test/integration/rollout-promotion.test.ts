@@ -1,0 +1,141 @@
+import type { V1Pod } from '@kubernetes/client-node';
+import { createRolloutActivities, type RolloutSnapshot, type StageContext } from '../../activities/rollout';
+import { canaryTarget, RolloutKube } from '../../activities/rollout-kube';
+import { CANARY_SUFFIX } from '../../domain/keys';
+import { planDeploymentPromotion, type DeploymentAction } from '../../domain/rollout-plan';
+import type { RolloutTarget } from '../../domain/rollout-spec';
+import { apiStatus, eventually, freshNamespace, sandboxClients, type KubeClients } from '../support/kube';
+import { IMAGE_V1, IMAGE_V2, newRolloutId, probedDeployment, rolloutSpec } from '../support/rollouts';
+import { livePods, readyPods, watchAvailability } from '../support/workloads';
+
+/**
+ * Promotion hands the canary's ReplicaSet to the stable Deployment (domain/rollout-plan.ts).
+ * A worker may die after any of its steps: here the cluster is left after each step, as a dead
+ * attempt would leave it, and the real activities, run again, must finish the promotion without
+ * starting a pod, or roll everything back, from there.
+ */
+describe('a promotion interrupted after each of its steps', () => {
+  const R = 3;
+  let k: KubeClients;
+  let kube: RolloutKube;
+  const namespaces: string[] = [];
+  const activities = () => createRolloutActivities(k.kc);
+
+  beforeAll(() => {
+    k = sandboxClients();
+    kube = new RolloutKube(k.kc);
+  });
+
+  afterAll(async () => {
+    for (const name of namespaces) await k.core.deleteNamespace({ name }).catch(() => undefined);
+  });
+
+  /** A Deployment of R pods rolled to 100% on its canary, ready to be promoted. */
+  async function atFullCanary(prefix: string): Promise<{ ctx: StageContext; canaryPods: string[] }> {
+    const ns = await freshNamespace(k.core, prefix);
+    namespaces.push(ns);
+    await k.apps.createNamespacedDeployment({ namespace: ns, body: probedDeployment('web', R) });
+    await readyPods(k.core, ns, 'web', R, eventually);
+    const target: RolloutTarget = { namespace: ns, kind: 'Deployment', name: 'web' };
+    const spec = rolloutSpec({ target, stages: [{ replicas: '100%', bakeSeconds: 0 }], gate: { noData: 'pass' } });
+    const rolloutId = newRolloutId();
+    const snapshot: RolloutSnapshot = await activities().prepareRollout({ rolloutId, spec });
+    const ctx: StageContext = { rolloutId, snapshot, gate: spec.gate, stageStartedAt: new Date().toISOString() };
+    const advanced = await activities().advanceStage({ ...ctx, count: R });
+    expect(advanced.outcome).toBe('done');
+    const pods = await readyPods(k.core, ns, 'web', R, eventually);
+    expect(pods.map((p) => p.spec?.containers[0]?.image)).toEqual(Array(R).fill(IMAGE_V2));
+    return { ctx, canaryPods: pods.map((p) => p.metadata!.uid!).sort() };
+  }
+
+  /** The first `steps` promotion steps, done as a worker that then died would have done them (no waits). */
+  async function promoteOnly(ctx: StageContext, steps: number): Promise<DeploymentAction[]> {
+    const { snapshot } = ctx;
+    const plan = planDeploymentPromotion({ canary: R, stable: 0, stablePaused: false, stableOnNewTemplate: false, canaryExists: true }, R, snapshot.deploymentStrategy);
+    const done = plan.slice(0, steps);
+    for (const action of done) {
+      switch (action.kind) {
+        case 'pauseStable':
+          await kube.setPaused(snapshot.target, true);
+          break;
+        case 'deleteStableReplicaSets':
+          for (const rs of await kube.listReplicaSets(snapshot.target.namespace, snapshot.selector)) {
+            if (rs.metadata.ownerReferences?.some((o) => o.controller && o.uid === snapshot.uid)) await kube.deleteReplicaSet(snapshot.target.namespace, rs.metadata.name, rs.metadata.uid);
+          }
+          break;
+        case 'handOver':
+          await kube.handOver(snapshot.target, snapshot.uid, snapshot.newTemplate, action.replicas);
+          break;
+        case 'releaseCanary':
+          await kube.deleteWorkload(canaryTarget(snapshot.target), 'Orphan');
+          break;
+        default:
+          throw new Error(`not a step this test plays: ${action.kind}`);
+      }
+    }
+    return done;
+  }
+
+  async function expectEnd(ns: string, image: string): Promise<V1Pod[]> {
+    const pods = await eventually(async () => {
+      const live = await livePods(k.core, ns, 'web');
+      expect(live.map((p) => p.spec?.containers[0]?.image)).toEqual(Array(R).fill(image));
+      return live;
+    }, 60_000);
+    await readyPods(k.core, ns, 'web', R, eventually);
+    const stable = await k.apps.readNamespacedDeployment({ namespace: ns, name: 'web' });
+    expect(stable.spec?.paused ?? false).toBe(false);
+    expect(stable.spec?.template.spec?.containers[0]?.image).toBe(image);
+    expect(await k.apps.readNamespacedDeployment({ namespace: ns, name: `web${CANARY_SUFFIX}` }).catch((e: unknown) => apiStatus(e))).toBe(404);
+    return pods;
+  }
+
+  it.each([
+    [0, 'nothing done yet'],
+    [1, 'paused'],
+    [2, 'ReplicaSets deleted'],
+    [3, 'handed over'],
+    [4, 'canary released'],
+  ])('after %p steps (%s), promoting again finishes with the same pods', async (steps) => {
+    const { ctx, canaryPods } = await atFullCanary(`ro-promo-${steps}`);
+    const ns = ctx.snapshot.target.namespace;
+    const watch = await watchAvailability(k.kc, ns, 'web');
+    let promoted: { actions: string[] };
+    try {
+      await watch.arm(R, eventually);
+      expect((await promoteOnly(ctx, steps)).length).toBe(steps);
+      promoted = await activities().promoteRollout({ ...ctx, stageStartedAt: new Date().toISOString() });
+      const pods = await expectEnd(ns, IMAGE_V2);
+      expect(pods.map((p) => p.metadata!.uid!).sort()).toEqual(canaryPods);
+      // Not one pod started meanwhile (not even one scaled away again), none unready.
+      expect(watch.podsSeen).toBe(R);
+      expect(watch.minimum).toBe(R);
+    } finally {
+      watch.stop();
+    }
+    expect(promoted.actions.at(-1)).toBe('resume stable');
+    // A retry after the end changes nothing.
+    expect((await activities().promoteRollout(ctx)).actions).toEqual(['resume stable']);
+    expect((await livePods(k.core, ctx.snapshot.target.namespace, 'web')).map((p) => p.metadata!.uid!).sort()).toEqual(canaryPods);
+  });
+
+  it.each([
+    [1, 'paused'],
+    [3, 'handed over'],
+    [4, 'canary released'],
+  ])('after %p steps (%s), a rollback restores the old template with availability held', async (steps) => {
+    const { ctx } = await atFullCanary(`ro-promo-rb-${steps}`);
+    const ns = ctx.snapshot.target.namespace;
+    await promoteOnly(ctx, steps);
+    const availability = await watchAvailability(k.kc, ns, 'web');
+    try {
+      await availability.arm(R, eventually);
+      await activities().rollbackRollout({ rolloutId: ctx.rolloutId, snapshot: ctx.snapshot });
+      await expectEnd(ns, IMAGE_V1);
+      // maxUnavailable 1 of 3.
+      expect(availability.minimum).toBeGreaterThanOrEqual(R - 1);
+    } finally {
+      availability.stop();
+    }
+  });
+});
