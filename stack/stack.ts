@@ -220,8 +220,9 @@ function commandFor(name: ComponentName, ctx: Context): { command: string[]; env
           // The default 20 requests/s makes a 10,000-replica scale-up take ten minutes.
           '--kube-api-qps=500',
           '--kube-api-burst=1000',
-          // kwok's node heartbeats lag when 2 cores carry thousands of pods; at the default
-          // 50 s the nodes go NotReady, every pod is marked NotReady and kwok never restores it.
+          // kwok's node heartbeats (its lease, below) lag when 2 cores carry thousands of pods;
+          // at the default 50 s the nodes go NotReady, every pod is marked NotReady and kwok
+          // never restores it.
           '--node-monitor-grace-period=5m',
           '--profiling=false',
         ],
@@ -250,6 +251,12 @@ function commandFor(name: ComponentName, ctx: Context): { command: string[]; env
           `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=fake`,
           `--cidr=${POD_CIDR}`,
           '--node-ip=127.0.0.1',
+          // Without a lease kwok posts a node's status only when it changes, never as a
+          // heartbeat: the node lifecycle controller then marks every node NotReady once
+          // the grace period has passed since it registered, and every pod Ready=False,
+          // which kwok never restores (an idle stack's pods were all unready after ~6 min).
+          // With a lease kwok renews it and refreshes the node's status every ~20 s.
+          '--node-lease-duration-seconds=40',
           `--server-address=127.0.0.1:${ports.kwok}`,
         ],
         // kwok reads ~/.kwok/kwok.yaml when present; keep a user's own file out of the sandbox.
