@@ -13,7 +13,7 @@ import type { DeploymentStrategy, IntOrPercent } from '../domain/rollout-plan';
 import type { RolloutTarget } from '../domain/rollout-spec';
 import { listProbes } from '../domain/watchdog-probe';
 import { readWatchdogs } from '../domain/watchdog-annotations';
-import { CONTENT_TYPES, kubeJson, type JsonObject } from '../platform/kube-json';
+import { CONTENT_TYPES, kubeJson, type JsonObject, type KubeJsonRequest } from '../platform/kube-json';
 
 export interface OwnerReference {
   apiVersion?: string;
@@ -161,7 +161,15 @@ export class WorkloadFollower {
 }
 
 export class RolloutKube {
-  constructor(private readonly kc: KubeConfig) {}
+  /** `timeoutMs` bounds each apiserver call (kubeJson's default when omitted). */
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly timeoutMs?: number,
+  ) {}
+
+  private json<T = JsonObject>(request: KubeJsonRequest): Promise<T> {
+    return kubeJson<T>(this.kc, this.timeoutMs === undefined ? request : { ...request, timeoutMs: this.timeoutMs });
+  }
 
   /** Follows a workload by a watch until closed (see WorkloadFollower). */
   follow(target: Pick<RolloutTarget, 'namespace' | 'kind' | 'name'>): WorkloadFollower {
@@ -169,7 +177,7 @@ export class RolloutKube {
   }
 
   readWorkload(target: RolloutTarget): Promise<WorkloadJson> {
-    return kubeJson<WorkloadJson>(this.kc, { method: 'GET', path: workloadPath(target) });
+    return this.json<WorkloadJson>({ method: 'GET', path: workloadPath(target) });
   }
 
   /** Merge patch of spec.replicas only. */
@@ -227,7 +235,7 @@ export class RolloutKube {
         ...(stable.spec.strategy ? { strategy: stable.spec.strategy } : {}),
       },
     };
-    return kubeJson<WorkloadJson>(this.kc, {
+    return this.json<WorkloadJson>({
       method: 'PATCH',
       path: workloadPath({ namespace: stable.metadata.namespace, kind: 'Deployment', name }),
       query: { fieldManager: FIELD_MANAGER, force: true },
@@ -284,12 +292,12 @@ export class RolloutKube {
   }
 
   private patch(target: RolloutTarget, body: unknown, contentType: string): Promise<WorkloadJson> {
-    return kubeJson<WorkloadJson>(this.kc, { method: 'PATCH', path: workloadPath(target), query: { fieldManager: FIELD_MANAGER }, body, contentType });
+    return this.json<WorkloadJson>({ method: 'PATCH', path: workloadPath(target), query: { fieldManager: FIELD_MANAGER }, body, contentType });
   }
 
   /** ReplicaSets whose labels match `labels`. */
   async listReplicaSets(namespace: string, labels: Record<string, string>): Promise<ReplicaSetJson[]> {
-    const list = await kubeJson<{ items: ReplicaSetJson[] }>(this.kc, {
+    const list = await this.json<{ items: ReplicaSetJson[] }>({
       method: 'GET',
       path: `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/replicasets`,
       query: { labelSelector: labelSelector(labels) },
@@ -300,7 +308,7 @@ export class RolloutKube {
   /** Deletes a ReplicaSet (its pods go with it), only if it is still the one with `uid`; gone already is fine. */
   async deleteReplicaSet(namespace: string, name: string, uid: string): Promise<void> {
     try {
-      await kubeJson(this.kc, {
+      await this.json({
         method: 'DELETE',
         path: `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/replicasets/${encodeURIComponent(name)}`,
         body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background', preconditions: { uid } },
@@ -328,7 +336,7 @@ export class RolloutKube {
   /** Deletes a workload: 'Background' takes its ReplicaSets and pods along, 'Orphan' leaves them without owner. */
   async deleteWorkload(target: RolloutTarget, propagationPolicy: 'Background' | 'Orphan' = 'Background'): Promise<void> {
     try {
-      await kubeJson(this.kc, { method: 'DELETE', path: workloadPath(target), query: { propagationPolicy } });
+      await this.json({ method: 'DELETE', path: workloadPath(target), query: { propagationPolicy } });
     } catch (err) {
       if ((err as { code?: number }).code !== 404) throw err;
     }
@@ -336,14 +344,14 @@ export class RolloutKube {
 
   async deletePod(namespace: string, name: string): Promise<void> {
     try {
-      await kubeJson(this.kc, { method: 'DELETE', path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}` });
+      await this.json({ method: 'DELETE', path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}` });
     } catch (err) {
       if ((err as { code?: number }).code !== 404) throw err;
     }
   }
 
   async listPods(namespace: string, labels: Record<string, string>): Promise<PodJson[]> {
-    const list = await kubeJson<{ items: PodJson[] }>(this.kc, {
+    const list = await this.json<{ items: PodJson[] }>({
       method: 'GET',
       path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`,
       query: { labelSelector: labelSelector(labels) },

@@ -44,6 +44,13 @@ import {
 
 /** How often waits and bakes look at the pods: reaction to a watchdog error is at most this plus one list. */
 export const POLL_MS = 250;
+/**
+ * prepareRollout and finishRollout do not heartbeat: a worker dying in one is noticed only when
+ * their 30 s start-to-close timeout expires (workflows/rollout.ts), so each of their apiserver
+ * calls gives up after 5 s and the foreign canary's deletion is waited for 10 s per attempt.
+ */
+const SHORT_CALL_TIMEOUT_MS = 5_000;
+const FOREIGN_CANARY_POLLS = 40;
 
 /** What the rollout works from, read once when it starts. */
 export interface RolloutSnapshot {
@@ -116,6 +123,15 @@ export async function pause(ms: number): Promise<void> {
 }
 
 const heartbeat = (details: RolloutHeartbeat) => currentContext()?.heartbeat(details);
+
+/**
+ * Throws the activity's CancelledFailure once its cancellation has arrived. Called before every
+ * write: the workflow waits for a cancelled activity to stop before it goes on (to roll back,
+ * say), and a wait that happens to be settled already would not notice the cancellation itself.
+ */
+export function stopIfCancelled(): void {
+  currentContext()?.cancellationSignal.throwIfAborted();
+}
 
 const describeTarget = (t: RolloutTarget) => `${t.kind} ${t.namespace}/${t.name}`;
 
@@ -288,6 +304,7 @@ async function runDeploymentActions(kube: RolloutKube, rolloutId: string, snapsh
   const waitStable = (what: string, replicas: number, since: number) =>
     waitForWorkload(kube, stableTarget, what, (w) => deploymentSettled(w, replicas, since));
   for (const action of actions) {
+    stopIfCancelled();
     switch (action.kind) {
       case 'scale': {
         const target = action.workload === 'canary' ? canary : stableTarget;
@@ -318,7 +335,10 @@ async function runDeploymentActions(kube: RolloutKube, rolloutId: string, snapsh
           throw replan(`${describeTarget(stableTarget)} is not paused at 0 replicas on the old template; its ReplicaSets are left alone`);
         }
         const owned = (await kube.listReplicaSets(stableTarget.namespace, snapshot.selector)).filter((rs) => controllerOf(rs.metadata.ownerReferences)?.uid === snapshot.uid);
-        for (const rs of owned) await kube.deleteReplicaSet(stableTarget.namespace, rs.metadata.name, rs.metadata.uid);
+        for (const rs of owned) {
+          stopIfCancelled();
+          await kube.deleteReplicaSet(stableTarget.namespace, rs.metadata.name, rs.metadata.uid);
+        }
         done.push(`delete the stable ReplicaSets (${owned.map((rs) => rs.metadata.name).join(', ') || 'none'})`);
         break;
       }
@@ -372,7 +392,8 @@ async function removeForeignCanary(kube: RolloutKube, stable: WorkloadJson): Pro
   if (templatesEqual(canary.spec.selector, stable.spec.selector)) return;
   currentContext()?.log.warn('deleting a canary Deployment whose selector is not the stable one', { canary: canary.metadata.name });
   await kube.deleteWorkload(canaryTarget(target));
-  for (let i = 0; i < 120; i++) {
+  // Waited for briefly (prepareRollout has 30 s in all); a retry of the activity waits on.
+  for (let i = 0; i < FOREIGN_CANARY_POLLS; i++) {
     try {
       await kube.readWorkload(canaryTarget(target));
     } catch (err) {
@@ -381,7 +402,7 @@ async function removeForeignCanary(kube: RolloutKube, stable: WorkloadJson): Pro
     }
     await pause(POLL_MS);
   }
-  throw new Error(`the old canary Deployment ${canary.metadata.name} is still being deleted`);
+  throw ApplicationFailure.create({ type: 'CanaryStillDeleting', message: `the old canary Deployment ${canary.metadata.name} is still being deleted`, nonRetryable: false });
 }
 
 /**
@@ -397,6 +418,7 @@ async function ensureSumMatches(kube: RolloutKube, snapshot: RolloutSnapshot, st
     await waitForWorkload(kube, canaryTarget(snapshot.target), `canary ${state.canary} ready`, (w) => deploymentSettled(w, state.canary), gate);
   }
   const stable = Math.max(0, state.stable + missing);
+  stopIfCancelled();
   await kube.scale(snapshot.target, stable);
   return { ...state, stable };
 }
@@ -452,6 +474,7 @@ async function runStatefulSetActions(kube: RolloutKube, snapshot: RolloutSnapsho
     ...(snapshot.statefulSet?.maxUnavailable === undefined ? {} : { maxUnavailable: snapshot.statefulSet.maxUnavailable }),
   });
   for (const action of actions) {
+    stopIfCancelled();
     switch (action.kind) {
       case 'setTemplate':
         await kube.setTemplate(
@@ -467,7 +490,10 @@ async function runStatefulSetActions(kube: RolloutKube, snapshot: RolloutSnapsho
         done.push(`set partition ${action.partition}`);
         break;
       case 'deletePods':
-        for (const ordinal of action.ordinals) await kube.deletePod(snapshot.target.namespace, statefulSetPodName(snapshot.target.name, ordinal));
+        for (const ordinal of action.ordinals) {
+          stopIfCancelled();
+          await kube.deletePod(snapshot.target.namespace, statefulSetPodName(snapshot.target.name, ordinal));
+        }
         done.push(`delete pods ${action.ordinals.map((o) => statefulSetPodName(snapshot.target.name, o)).join(', ')}`);
         break;
       case 'waitReady':
@@ -484,6 +510,7 @@ async function runStatefulSetActions(kube: RolloutKube, snapshot: RolloutSnapsho
 
 export function createRolloutActivities(kc: KubeConfig) {
   const kube = new RolloutKube(kc);
+  const shortKube = new RolloutKube(kc, SHORT_CALL_TIMEOUT_MS);
 
   const guard = async <T>(action: string, fn: () => Promise<T>): Promise<T> => {
     try {
@@ -503,7 +530,7 @@ export function createRolloutActivities(kc: KubeConfig) {
       return guard(`prepare the rollout of ${describeTarget(target)}`, async () => {
         let workload: WorkloadJson;
         try {
-          workload = await kube.readWorkload(target);
+          workload = await shortKube.readWorkload(target);
         } catch (err) {
           if ((err as { code?: number }).code === 404) throw nonRetryable('TargetNotFound', `${describeTarget(target)} not found`);
           throw err;
@@ -522,7 +549,7 @@ export function createRolloutActivities(kc: KubeConfig) {
         if (held !== undefined && held !== input.rolloutId) {
           currentContext()?.log.warn('taking over the rollout annotation of an ended rollout', { previous: held, rolloutId: input.rolloutId });
         }
-        await kube.setRolloutAnnotation(target, input.rolloutId);
+        await shortKube.setRolloutAnnotation(target, input.rolloutId);
         const snapshot: RolloutSnapshot = {
           target,
           uid: workload.metadata.uid,
@@ -533,8 +560,8 @@ export function createRolloutActivities(kc: KubeConfig) {
         };
         if (target.kind === 'Deployment') {
           snapshot.deploymentStrategy = workload.spec.strategy ?? {};
-          await removeForeignCanary(kube, workload);
-          await kube.applyCanary(workload, input.rolloutId, changed.template, 0);
+          await removeForeignCanary(shortKube, workload);
+          await shortKube.applyCanary(workload, input.rolloutId, changed.template, 0);
         } else {
           const strategy = workload.spec.updateStrategy?.type === 'OnDelete' ? 'OnDelete' : 'RollingUpdate';
           const rolling = workload.spec.updateStrategy?.rollingUpdate;
@@ -637,12 +664,12 @@ export function createRolloutActivities(kc: KubeConfig) {
       return guard(`release ${describeTarget(input.target)}`, async () => {
         let workload: WorkloadJson;
         try {
-          workload = await kube.readWorkload(input.target);
+          workload = await shortKube.readWorkload(input.target);
         } catch (err) {
           if ((err as { code?: number }).code === 404) return;
           throw err;
         }
-        if (workload.metadata.annotations?.[ROLLOUT_ANNOTATION] === input.rolloutId) await kube.setRolloutAnnotation(input.target, null);
+        if (workload.metadata.annotations?.[ROLLOUT_ANNOTATION] === input.rolloutId) await shortKube.setRolloutAnnotation(input.target, null);
       });
     },
   };

@@ -1,4 +1,5 @@
 import {
+  ActivityCancellationType,
   ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
@@ -46,13 +47,23 @@ import { AUTOCRANE_NAMESPACE, AUTOCRANE_ROLLOUT_ID, AUTOCRANE_STAGE, AUTOCRANE_S
 /** Retried without end: an apiserver that is down for a while only delays the rollout. */
 const retry: RetryPolicy = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds' };
 
-const { prepareRollout, finishRollout } = proxyActivities<RolloutActivities>({ startToCloseTimeout: '2 minutes', retry });
+/**
+ * A few apiserver calls each, with no heartbeat: an attempt lost with a dead worker is noticed
+ * only when this timeout expires, so it is short (it was 2 minutes); the calls themselves give up
+ * after 5 s and a foreign canary's deletion is waited for 10 s per attempt (activities/rollout.ts).
+ */
+const { prepareRollout, finishRollout } = proxyActivities<RolloutActivities>({ startToCloseTimeout: '30 seconds', retry });
 /** Scaling, waiting and baking: long, so a dead worker is noticed by its silent heartbeat, not the timeout. */
-const { advanceStage, watchGate, promoteRollout, rollbackRollout } = proxyActivities<RolloutActivities>({
-  startToCloseTimeout: '25 hours',
-  heartbeatTimeout: '15 seconds',
-  retry,
-});
+const long = { startToCloseTimeout: '25 hours', heartbeatTimeout: '15 seconds', retry } as const;
+/**
+ * The stage's scaling and gate watches, which an operator's control (abort, pause, promote, a
+ * supersede) interrupts: an interrupted one must have stopped before the workflow goes on. Under
+ * Temporal's default (TRY_CANCEL) the workflow went on at once, e.g. to the rollback, while the
+ * cancelled advanceStage still scaled the canary until a heartbeat brought it the cancellation
+ * (the worker throttles heartbeats to 1 s, workers/worker-factory.ts, so the wait is short).
+ */
+const { advanceStage, watchGate } = proxyActivities<RolloutActivities>({ ...long, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED });
+const { promoteRollout, rollbackRollout } = proxyActivities<RolloutActivities>(long);
 
 type Interrupt = 'abort' | 'skipBake' | 'paused' | 'resumed' | 'approved' | 'override' | 'regate';
 
@@ -243,9 +254,12 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
     );
     await condition(() => outcome !== undefined || interrupted(accept) !== null);
     if (outcome === undefined) {
+      const interrupt = interrupted(accept) as Interrupt;
       scope.cancel();
+      // Waits until the activity has stopped (WAIT_CANCELLATION_COMPLETED), whatever it ended with;
+      // a request that came meanwhile (an abort after a pause) takes precedence.
       await running;
-      return { interrupt: interrupted(accept) as Interrupt };
+      return { interrupt: interrupted(accept) ?? interrupt };
     }
     if ('error' in outcome) {
       if (isCancellation(outcome.error)) return { interrupt: interrupted(accept) ?? 'abort' };
@@ -347,7 +361,10 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
       remainingMs -= Date.now() - waitStarted;
       if (gate === undefined && gateError === undefined) {
         scope.cancel();
+        // Waits until the watch has stopped; however it ended, what interrupted it decides.
         await watching;
+        gate = undefined;
+        gateError = undefined;
       }
       if (gateError !== undefined && !isCancellation(gateError)) throw gateError;
       if (gate !== undefined) {

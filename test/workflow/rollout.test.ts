@@ -34,7 +34,8 @@ interface GateWatch {
   cancelled: boolean;
 }
 
-type AdvanceScript = 'gate-failed' | 'hold' | Error;
+/** 'linger': once cancelled, goes on scaling a while before it stops (as the real one did until its next heartbeat). */
+type AdvanceScript = 'gate-failed' | 'hold' | 'linger' | Error;
 
 const gateResult = (verdict: 'pass' | 'fail', reason: string, expected: number, erroring: string[] = []): WatchGateResult => ({
   verdict,
@@ -92,6 +93,17 @@ class FakeCluster {
         if (script instanceof Error) throw script;
         if (script === 'gate-failed') return { outcome: 'gate-failed', actions: ['scale canary'], reason: 'pod web-x errors while scaling', erroring: ['web-x'] };
         if (script === 'hold') while (!this.advanceReleased) await this.tick({ updated: 0, ready: 0, erroring: [] });
+        if (script === 'linger') {
+          const ctx = Context.current();
+          while (!ctx.cancellationSignal.aborted) {
+            ctx.heartbeat({ updated: 0, ready: 0, erroring: [] });
+            await new Promise((r) => setTimeout(r, POLL_MS));
+          }
+          await new Promise((r) => setTimeout(r, 1000));
+          this.calls.push('advanceStage scaled after its cancellation');
+          this.calls.push('advanceStage stopped');
+          ctx.cancellationSignal.throwIfAborted();
+        }
         return { outcome: 'done', actions: [`scale canary to ${input.count}`], finishedAt: new Date().toISOString() };
       },
       watchGate: async (input) => {
@@ -449,6 +461,19 @@ describe('rolloutWorkflow (stubbed activities)', () => {
     expect(described.typedSearchAttributes.get(AUTOCRANE_STATE)).toBe('Succeeded');
     expect(described.memo).toMatchObject({ rolloutId: nextId, summary: result.summary });
     await recordHistory(previous, 'wf-superseded');
+  });
+
+  test('abort while a stage scales: the rollback starts only once the cancelled advanceStage has stopped', async () => {
+    const fake = new FakeCluster();
+    fake.advanceScript.set(1, 'linger');
+    const { handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 0 }, { replicas: '100%', bakeSeconds: 0 }] }, fake);
+    await eventually(async () => expect(fake.calls).toContain('advanceStage'), 10_000);
+    await control(handle, 'abort', { reason: 'wrong image' });
+    const result = await handle.result();
+    expect(result.state).toBe('RolledBack');
+    expect(result.stages[0]?.result).toBe('aborted');
+    // Under TRY_CANCEL the rollback began at once, while the cancelled stage still scaled the canary.
+    expect(fake.calls).toEqual(['prepareRollout', 'advanceStage', 'advanceStage scaled after its cancellation', 'advanceStage stopped', 'rollbackRollout', 'finishRollout']);
   });
 
   test('advanceStage failing non-retryably rolls back with a reason naming it', async () => {
