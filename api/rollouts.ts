@@ -28,7 +28,7 @@ import {
 import { fromPayloadsAtIndex, type SearchAttributePair } from '@temporalio/common';
 import { z } from 'zod';
 import { dns1123LabelError } from '../domain/k8s-names';
-import { ROLLOUT_STATES } from '../domain/rollout-controls';
+import { isTerminal, ROLLOUT_STATES } from '../domain/rollout-controls';
 import { parseRolloutSpec, WORKLOAD_KINDS, type RolloutSpec, type RolloutTarget, type WorkloadKind } from '../domain/rollout-spec';
 import { summarizeSpec, targetKey } from '../domain/rollout-summary';
 import { kubernetesErrorStatus, requestTimeout } from '../platform/kubernetes';
@@ -205,6 +205,8 @@ function heartbeatPods(description: WorkflowExecutionDescription, decode: (paylo
 const QUERY_DEADLINE_MS = 10_000;
 const UPDATE_DEADLINE_MS = 30_000;
 const START_ATTEMPTS = 3;
+/** How long a start waits for a rollout in its end state to close. */
+const FINISHING_WAIT_MS = 15_000;
 
 export interface TemporalRolloutOptions {
   taskQueue: string;
@@ -224,6 +226,13 @@ export function temporalRolloutControl(client: Client, options: TemporalRolloutO
       records.push(record);
     }
     return { records, truncated: false };
+  }
+
+  async function closesWithin(workflowId: string, runId: string, ms: number): Promise<boolean> {
+    const handle = client.workflow.getHandle(workflowId, runId);
+    // Its outcome is not ours to report; only whether it closed in time matters.
+    await within(ms, () => handle.result()).catch(() => undefined);
+    return (await handle.describe()).status.name !== 'RUNNING';
   }
 
   async function startOnce(input: RolloutWorkflowInput): Promise<StartOutcome | 'retry'> {
@@ -255,6 +264,9 @@ export function temporalRolloutControl(client: Client, options: TemporalRolloutO
     // Ended between the refused start and now: start again.
     if (description.status.name !== 'RUNNING' || running === null) return 'retry';
     if (running.rolloutId === rolloutId) return { outcome: 'existing', runId: running.runId };
+    // A rollout already in its end state is only tidying up (finishRollout); a client that saw
+    // it end may start the next one at once, so wait for it to close rather than refuse.
+    if (running.state !== null && isTerminal(running.state) && (await closesWithin(workflowId, running.runId, FINISHING_WAIT_MS))) return 'retry';
     if (!spec.supersede) return { outcome: 'conflict', runningRolloutId: running.rolloutId };
     try {
       await within(UPDATE_DEADLINE_MS, () =>
