@@ -12,9 +12,12 @@ import { createMetricsRegistry } from '../platform/metrics';
 import { startMetricsServer } from './metrics-server';
 import { ensureProbeSchedules } from './probe-schedules';
 import { ensureRepairWorkflows } from './repair-workflows';
+import { applyWorkerV8Flags } from './v8-flags';
 import { createWorker } from './worker-factory';
 
 async function main(): Promise<void> {
+  // Before anything allocates much, and before the Temporal Worker starts its workflow thread.
+  applyWorkerV8Flags();
   const config = exitOnConfigError(() => loadConfig());
   if (config.watchdogs.namespaces.length === 0) {
     process.stderr.write('AUTOCRANE_WATCH_NAMESPACES: no namespace to watch; set a comma list of Kubernetes namespaces\n');
