@@ -1,23 +1,27 @@
 /**
  * Benchmark of one watchdog sweep (issue 3): N kwok pods, each with a probe answered by
  * the test workload, swept by the real worker process through a Temporal Schedule,
- * against a floor measured in the same run: the same paged pod list plus N raw GETs at the
- * same concurrency, with no Temporal. Also counts apiserver writes in a steady-state sweep
- * and the worker's peak RSS.
+ * against a floor measured in the same run: the same paged pod list (plain JSON, the
+ * cheapest way to read it) plus N raw GETs at the same concurrency, with no Temporal. Also
+ * counts apiserver writes in steady-state sweeps and the worker's idle and peak RSS.
  *
  *   npm run build && node dist/bench/watchdog-sweep.js 1000 10000
+ *
+ * BENCH_WORKER_NODE_OPTIONS, if set, becomes the worker's NODE_OPTIONS (to compare V8 flags
+ * or preload a memory logger); it is printed with the results.
  */
 import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { Agent, get } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { createTestWorkloadServer } from '../cli/test-workload';
 import { DEFAULTS } from '../domain/keys';
+import { getListPage } from '../platform/kubernetes';
 import { httpGet } from '../stack/http-check';
 import { down, REPO_ROOT, up } from '../stack/stack';
 import type { SweepSummary } from '../activities/watchdog-sweep';
@@ -26,15 +30,18 @@ import { probeScheduleId } from '../workers/probe-schedules';
 const CONCURRENCY = DEFAULTS.probeConcurrency;
 const NAMESPACE = 'bench';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Steady-state sweeps, and floors, measured per size; the median is reported. */
+const TRIALS = 3;
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-async function rawFloor(core: CoreV1Api, port: number): Promise<{ ms: number; pods: number }> {
+async function rawFloor(kc: KubeConfig, port: number): Promise<{ ms: number; pods: number }> {
   const started = Date.now();
   const ips: string[] = [];
   let token: string | undefined;
   do {
-    const page = await core.listNamespacedPod({ namespace: NAMESPACE, limit: 500, _continue: token });
-    for (const pod of page.items) if (pod.status?.podIP) ips.push(pod.status.podIP);
-    token = page.metadata?._continue || undefined;
+    const page = await getListPage(kc, { path: `/api/v1/namespaces/${NAMESPACE}/pods`, limit: 500, continueToken: token });
+    for (const pod of page.items as Array<{ status?: { podIP?: string } }>) if (pod.status?.podIP) ips.push(pod.status.podIP);
+    token = page.continueToken;
   } while (token);
   // One GET per pod IP: with every IP a distinct host, keep-alive would only park up to N idle
   // sockets, and here the test workload's server sockets share this process's descriptor limit.
@@ -70,9 +77,10 @@ async function podWrites(apiserverUrl: string, ca: Buffer, token: string): Promi
   return total;
 }
 
-function peakRssMb(pid: number): number {
+/** VmHWM: the peak resident set so far; VmRSS: the current one. */
+function rssMb(pid: number, field: 'VmHWM' | 'VmRSS' = 'VmHWM'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024;
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]) / 1024;
 }
 
 async function main(): Promise<void> {
@@ -81,7 +89,11 @@ async function main(): Promise<void> {
     process.stderr.write('usage: node dist/bench/watchdog-sweep.js <pods> [<pods> ...]\n');
     process.exit(2);
   }
-  const stateDir = join(REPO_ROOT, '.autocrane', 'bench');
+  const stateDir = join(REPO_ROOT, '.autocrane', 'bench-watchdog');
+  // A fresh private cluster every run: a Deployment left by an earlier run would roll all its
+  // pods over to this run's probe port first.
+  await down({ stateDir }).catch(() => undefined);
+  rmSync(stateDir, { recursive: true, force: true });
   const stack = await up({ stateDir, log: (l) => process.stderr.write(`[stack] ${l}\n`) });
   const workload = createTestWorkloadServer({ logger: pino({ level: 'silent' }) }).listen(0, '0.0.0.0');
   await new Promise((r) => workload.once('listening', r));
@@ -119,7 +131,9 @@ async function main(): Promise<void> {
         await sleep(1000);
       }
 
-      const floor = await rawFloor(core, port);
+      const floors: number[] = [];
+      for (let i = 0; i < TRIALS; i++) floors.push((await rawFloor(kc, port)).ms);
+      const floorMs = median(floors);
       const worker = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'workers', 'main.js')], {
         env: {
           ...process.env,
@@ -129,6 +143,7 @@ async function main(): Promise<void> {
           AUTOCRANE_PROBE_INTERVAL_SECONDS: '3600',
           AUTOCRANE_WORKER_METRICS_PORT: '0',
           AUTOCRANE_LOG_LEVEL: 'warn',
+          NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS ?? '',
         },
         stdio: ['ignore', 'ignore', 'inherit'],
       });
@@ -156,13 +171,19 @@ async function main(): Promise<void> {
             await sleep(500);
           }
         }
-        await sweepOnce(); // the first sweep also warms connections and the JIT
+        await sleep(2000);
+        const idleRss = rssMb(worker.pid!, 'VmRSS');
+        const first = await sweepOnce(); // the first sweep also warms the JIT
         const writesBefore = await podWrites(stack.apiserverUrl!, ca, adminToken);
-        const steady = await sweepOnce();
+        const steady: Array<Awaited<ReturnType<typeof sweepOnce>>> = [];
+        for (let i = 0; i < TRIALS; i++) steady.push(await sweepOnce());
         const writes = (await podWrites(stack.apiserverUrl!, ca, adminToken)) - writesBefore;
-        const rss = peakRssMb(worker.pid!);
+        const rss = rssMb(worker.pid!);
+        const sweepMs = median(steady.map((s) => s.ms));
+        const written = steady.reduce((n, s) => n + s.summary.podsWritten, 0);
+        const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
         rows.push(
-          `| ${pods} | ${(steady.ms / 1000).toFixed(2)} s | ${(floor.ms / 1000).toFixed(2)} s | ${(steady.ms / floor.ms).toFixed(2)} | ${steady.summary.podsWritten} | ${writes} | ${rss.toFixed(0)} MB | ${steady.events} |`,
+          `| ${pods} | ${seconds(sweepMs)} (${steady.map((s) => (s.ms / 1000).toFixed(2)).join(', ')}) | ${seconds(floorMs)} (${floors.map((f) => (f / 1000).toFixed(2)).join(', ')}) | ${(sweepMs / floorMs).toFixed(2)} | ${seconds(first.ms)} | ${written} | ${writes} | ${idleRss.toFixed(0)} MB | ${rss.toFixed(0)} MB | ${steady[0]!.events} | ${loadavg()[0]!.toFixed(1)} |`,
         );
         process.stderr.write(`[bench] ${rows[rows.length - 1]}\n`);
       } finally {
@@ -178,8 +199,10 @@ async function main(): Promise<void> {
   const header = [
     `Watchdog sweep benchmark, ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${cpus()[0]?.model}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
     '',
-    '| pods | sweep (steady state, via Temporal) | floor (list + raw GETs) | ratio | AutoCrane pod writes in that sweep | all apiserver pod writes meanwhile | worker peak RSS | history events |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    `Steady-state sweeps and floors: median of ${TRIALS} (each in brackets). Worker NODE_OPTIONS: ${JSON.stringify(process.env.BENCH_WORKER_NODE_OPTIONS ?? '')}.`,
+    '',
+    '| pods | sweep (steady state, via Temporal) | floor (list + raw GETs) | ratio | first sweep | AutoCrane pod writes in the steady sweeps | all apiserver pod writes meanwhile | worker idle RSS | worker peak RSS | history events per sweep | load (1 min) at the end |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   process.stdout.write([...header, ...rows].join('\n') + '\n');
 }
