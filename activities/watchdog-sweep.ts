@@ -1,6 +1,6 @@
 /**
  * One probing sweep of a namespace, page by page: list a page of pods as plain JSON, keep
- * only what a decision needs of each pod, probe that page with bounded concurrency, write
+ * only what a decision needs of each pod as it arrives, probe that page with bounded concurrency, write
  * the pods whose status changes, and drop the page before the next. The next page is
  * fetched while the current one is probed, so listing and probing overlap, and the worker
  * holds at most two pages whatever the number of pods.
@@ -16,7 +16,7 @@ import { buildStatusPatch, type Annotations } from '../domain/watchdog-annotatio
 import { decideProbeWrite, isProbeEligible, listProbes, probeUrl, type ProbeResult } from '../domain/watchdog-probe';
 import { parseStatus } from '../domain/watchdog-status';
 import type { JsonObject } from '../platform/kube-json';
-import { expiredListContinueToken, getListPage, kubernetesErrorStatus } from '../platform/kubernetes';
+import { expiredListContinueToken, kubernetesErrorStatus, streamListPage } from '../platform/kubernetes';
 import type { HttpProber, ProbeOutcome, ProbeTargetRequest } from './http-prober';
 import { writePodStatuses, type PodStatusApi, type PodStatusSnapshot } from './pod-status';
 
@@ -150,23 +150,25 @@ export function toSweepPod(item: JsonObject): SweepPod | undefined {
   return pod;
 }
 
-/** Pages of a namespace's pods read as plain JSON through the kubeconfig's apiserver. */
+/**
+ * Pages of a namespace's pods read through the kubeconfig's apiserver: each pod is reduced to
+ * a SweepPod as soon as it has arrived, so neither the page's text nor its full objects are
+ * ever held at once.
+ */
 export function sweepPodLister(kc: KubeConfig, pageSize = LIST_PAGE_SIZE): ListSweepPods {
   return async (namespace, continueToken) => {
-    const page = await getListPage(kc, {
-      path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`,
-      limit: pageSize,
-      continueToken,
-      timeoutMs: LIST_TIMEOUT_MS,
-    });
     const pods: SweepPod[] = [];
-    for (const item of page.items) {
-      const pod = toSweepPod(item);
-      if (pod) pods.push(pod);
-    }
+    const info = await streamListPage(
+      kc,
+      { path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, limit: pageSize, continueToken, timeoutMs: LIST_TIMEOUT_MS },
+      (item) => {
+        const pod = toSweepPod(item);
+        if (pod) pods.push(pod);
+      },
+    );
     const result: SweepPodPage = { pods };
-    if (page.continueToken !== undefined) result.continueToken = page.continueToken;
-    if (page.remainingItemCount !== undefined) result.remainingItemCount = page.remainingItemCount;
+    if (info.continueToken !== undefined) result.continueToken = info.continueToken;
+    if (info.remainingItemCount !== undefined) result.remainingItemCount = info.remainingItemCount;
     return result;
   };
 }

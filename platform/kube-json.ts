@@ -30,6 +30,18 @@ export interface KubeJsonRequest {
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 
+/** The ApiException for an answer with error status `status`: its message quotes the apiserver's Status message. */
+export function apiStatusError(where: string, status: number, text: string, headers: http.IncomingHttpHeaders): ApiException<string> {
+  let message = `${where} answered HTTP ${status}`;
+  try {
+    const body = JSON.parse(text) as { message?: unknown };
+    if (typeof body.message === 'string') message = `${message}: ${body.message}`;
+  } catch {
+    // Not a Status object; keep the bare message.
+  }
+  return new ApiException(status, message, text, headers as Record<string, string>);
+}
+
 export async function kubeJson<T = JsonObject>(kc: KubeConfig, request: KubeJsonRequest): Promise<T> {
   const server = kc.getCurrentCluster()?.server;
   if (!server) throw new Error(`kubeconfig context "${kc.getCurrentContext()}" names no cluster`);
@@ -54,14 +66,7 @@ export async function kubeJson<T = JsonObject>(kc: KubeConfig, request: KubeJson
         const status = response.statusCode ?? 0;
         const text = Buffer.concat(chunks).toString('utf8');
         if (status < 200 || status >= 300) {
-          let message = `${where} answered HTTP ${status}`;
-          try {
-            const body = JSON.parse(text) as { message?: unknown };
-            if (typeof body.message === 'string') message = `${message}: ${body.message}`;
-          } catch {
-            // Not a Status object; keep the bare message.
-          }
-          reject(new ApiException(status, message, text, response.headers as Record<string, string>));
+          reject(apiStatusError(where, status, text, response.headers));
           return;
         }
         try {

@@ -2,7 +2,10 @@
 import { ApiException, KubeConfig, Observable, VersionApi, type ConfigurationOptions } from '@kubernetes/client-node';
 import { ConfigError, type Config } from './config';
 import { DependencyUnavailableError, describeError } from './errors';
-import { kubeJson, type JsonObject } from './kube-json';
+import http from 'node:http';
+import https from 'node:https';
+import { JsonListSplitter } from './json-list-splitter';
+import { apiStatusError, type JsonObject } from './kube-json';
 
 /**
  * KUBECONFIG when set; else the pod's service account when running in a cluster; else
@@ -91,23 +94,78 @@ export interface ListPageRequest {
   timeoutMs?: number;
 }
 
+/** What a page of a LIST says besides its items. */
+export type ListPageInfo = Omit<ListPage, 'items'>;
+
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
 /**
- * One page of a paged LIST as plain JSON, with no typed models in between: for readers of
- * large collections that keep only a few fields of each item, page by page. A continue
- * token older than the apiserver's compaction window fails with 410 (kubernetesErrorStatus).
+ * One page of a paged LIST, read as it streams in: each item is parsed on its own and handed
+ * to onItem as soon as it has arrived (platform/json-list-splitter), so a reader that keeps
+ * only a few fields of each item never holds the page's full objects, nor its text. No
+ * typed models. Errors are ApiExceptions like the typed clients' (and kubeJson's); a
+ * continue token older than the apiserver's compaction window fails with 410. If onItem
+ * throws, the request is abandoned and the promise rejects with that error.
  */
-export async function getListPage(kc: KubeConfig, request: ListPageRequest): Promise<ListPage> {
-  const list = await kubeJson<{ items?: JsonObject[] | null; metadata?: { continue?: string; resourceVersion?: string; remainingItemCount?: number } }>(kc, {
-    method: 'GET',
-    path: request.path,
-    query: { limit: request.limit, continue: request.continueToken || undefined, labelSelector: request.labelSelector },
-    ...(request.timeoutMs !== undefined && { timeoutMs: request.timeoutMs }),
+export async function streamListPage(kc: KubeConfig, request: ListPageRequest, onItem: (item: JsonObject) => void): Promise<ListPageInfo> {
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw new Error(`kubeconfig context "${kc.getCurrentContext()}" names no cluster`);
+  const url = new URL(server.replace(/\/+$/, '') + request.path);
+  url.searchParams.set('limit', String(request.limit));
+  if (request.continueToken) url.searchParams.set('continue', request.continueToken);
+  if (request.labelSelector) url.searchParams.set('labelSelector', request.labelSelector);
+  const timeoutMs = request.timeoutMs ?? 30_000;
+  const options: https.RequestOptions = { method: 'GET', headers: { accept: 'application/json' }, timeout: timeoutMs };
+  await kc.applyToHTTPSOptions(options);
+  const where = `GET ${url.pathname}`;
+  return new Promise<ListPageInfo>((resolve, reject) => {
+    const req = (url.protocol === 'http:' ? http : https).request(url, options, (response) => {
+      const status = response.statusCode ?? 0;
+      if (status < 200 || status >= 300) {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          if (size < MAX_ERROR_BODY_BYTES) chunks.push(chunk);
+          size += chunk.length;
+        });
+        response.on('end', () => reject(apiStatusError(where, status, Buffer.concat(chunks).toString('utf8').slice(0, MAX_ERROR_BODY_BYTES), response.headers)));
+        response.on('error', reject);
+        return;
+      }
+      const splitter = new JsonListSplitter(onItem);
+      response.on('data', (chunk: Buffer) => {
+        try {
+          splitter.write(chunk);
+        } catch (err) {
+          req.destroy();
+          reject(err instanceof SyntaxError ? new Error(`${where}: the answer is not JSON`, { cause: err }) : err);
+        }
+      });
+      response.on('error', reject);
+      response.on('end', () => {
+        try {
+          const list = splitter.end() as { metadata?: { continue?: unknown; resourceVersion?: unknown; remainingItemCount?: unknown } };
+          const info: ListPageInfo = {};
+          if (typeof list.metadata?.continue === 'string' && list.metadata.continue) info.continueToken = list.metadata.continue;
+          if (typeof list.metadata?.resourceVersion === 'string' && list.metadata.resourceVersion) info.resourceVersion = list.metadata.resourceVersion;
+          if (typeof list.metadata?.remainingItemCount === 'number') info.remainingItemCount = list.metadata.remainingItemCount;
+          resolve(info);
+        } catch (err) {
+          reject(new Error(`${where}: the answer is not a complete JSON list`, { cause: err }));
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`${where}: no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
   });
-  const page: ListPage = { items: list.items ?? [] };
-  if (list.metadata?.continue) page.continueToken = list.metadata.continue;
-  if (list.metadata?.resourceVersion) page.resourceVersion = list.metadata.resourceVersion;
-  if (typeof list.metadata?.remainingItemCount === 'number') page.remainingItemCount = list.metadata.remainingItemCount;
-  return page;
+}
+
+/** One page of a paged LIST as plain JSON objects, with no typed models (streamListPage, keeping every item). */
+export async function getListPage(kc: KubeConfig, request: ListPageRequest): Promise<ListPage> {
+  const items: JsonObject[] = [];
+  const info = await streamListPage(kc, request, (item) => items.push(item));
+  return { items, ...info };
 }
 
 /**
