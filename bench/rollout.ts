@@ -124,6 +124,48 @@ function phaseTimes(result: RolloutStatus, startedMs: number, endedMs: number): 
 
 const formatPhases = (p: Phase[]) => p.map((x) => `${x.name} ${seconds(x.ms)}`).join(', ');
 
+const eventMs = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => Number(t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6);
+
+interface HistoryBreakdown {
+  /** Activities from started to completed: the Kubernetes work and its waits. */
+  activityMs: number;
+  /** Activities from scheduled to started: dispatch through the task queue. */
+  dispatchMs: number;
+  /** Workflow tasks from scheduled to completed. */
+  workflowTaskMs: number;
+  /** Of which from started to completed: the worker running the workflow code. */
+  workflowTaskRunMs: number;
+  activities: number;
+  workflowTasks: number;
+}
+
+/** Where the rollout's time went by Temporal's own clock: in activities, waiting for dispatch, in workflow tasks. */
+async function historyBreakdown(handle: WorkflowHandle): Promise<HistoryBreakdown> {
+  const history = await handle.fetchHistory();
+  const byId = new Map<string, number>();
+  const out: HistoryBreakdown = { activityMs: 0, dispatchMs: 0, workflowTaskMs: 0, workflowTaskRunMs: 0, activities: 0, workflowTasks: 0 };
+  for (const event of history.events ?? []) {
+    const id = String(event.eventId);
+    const t = eventMs(event.eventTime);
+    byId.set(id, t);
+    if (event.activityTaskScheduledEventAttributes) out.activities++;
+    const started = event.activityTaskStartedEventAttributes;
+    if (started) out.dispatchMs += t - byId.get(String(started.scheduledEventId))!;
+    const completed = event.activityTaskCompletedEventAttributes;
+    if (completed) out.activityMs += t - byId.get(String(completed.startedEventId))!;
+    const wft = event.workflowTaskCompletedEventAttributes;
+    if (wft) {
+      out.workflowTasks++;
+      out.workflowTaskMs += t - byId.get(String(Number(wft.startedEventId) - 1))!;
+      out.workflowTaskRunMs += t - byId.get(String(wft.startedEventId))!;
+    }
+  }
+  return out;
+}
+
+const formatBreakdown = (b: HistoryBreakdown) =>
+  `in ${b.activities} activities ${seconds(b.activityMs)}, their dispatch ${seconds(b.dispatchMs)}, ${b.workflowTasks} workflow tasks ${seconds(b.workflowTaskMs)} (${seconds(b.workflowTaskRunMs)} from started to completed)`;
+
 /** The time of the first event of `type` scheduling activity `activity`, from the run's history. */
 async function activityScheduledAt(handle: WorkflowHandle, activity: string): Promise<number | null> {
   const history = await handle.fetchHistory();
@@ -168,6 +210,7 @@ async function main(): Promise<void> {
   const events: number[] = [];
   const reactions: { decision: number; activity: number }[] = [];
   const phases: Phase[][] = [];
+  const breakdowns: HistoryBreakdown[] = [];
   let version = 1;
   try {
     await core.createNamespace({ body: { metadata: { name: NAMESPACE } } }).catch(() => undefined);
@@ -214,12 +257,14 @@ async function main(): Promise<void> {
       if (result.state !== 'Succeeded') throw new Error(`rollout ended ${result.state}: ${JSON.stringify(result.decisions.slice(-3))}`);
       await waitRolledOut(apps, options.replicas);
       const historyLength = (await handle.describe()).historyLength;
+      const breakdown = await historyBreakdown(handle);
       if (counted) {
         walls.push(wallMs);
         events.push(historyLength);
         phases.push(phaseTimes(result, started, started + wallMs));
+        breakdowns.push(breakdown);
       }
-      log(`rollout ${counted ? pair : 'warm-up'}: 3 stages to :${version} in ${seconds(wallMs)}, ${historyLength} events; ${formatPhases(phaseTimes(result, started, started + wallMs))}`);
+      log(`rollout ${counted ? pair : 'warm-up'}: 3 stages to :${version} in ${seconds(wallMs)}, ${historyLength} events; ${formatPhases(phaseTimes(result, started, started + wallMs))}; ${formatBreakdown(breakdown)}`);
     }
 
     for (let trial = 0; trial < options.trials; trial++) {
@@ -270,6 +315,10 @@ async function main(): Promise<void> {
     `| floor: plain image update, every pod updated and ready (median) | ${seconds(floor)} | ${floors.map(seconds).join(', ')} |`,
     `| ratio (median rollout / median floor) | ${(wall / floor).toFixed(2)} | ${walls.map((w, i) => (w / floors[i]!).toFixed(2)).join(', ')} |`,
     ...phases[0]!.map((p, i) => `| rollout phase: ${p.name} (median) | ${seconds(median(phases.map((r) => r[i]!.ms)))} | ${phases.map((r) => seconds(r[i]!.ms)).join(', ')} |`),
+    ...(['activityMs', 'dispatchMs', 'workflowTaskMs', 'workflowTaskRunMs'] as const).map(
+      (k) =>
+        `| rollout ${{ activityMs: 'time inside activities', dispatchMs: 'activity dispatch (scheduled → started)', workflowTaskMs: 'workflow tasks (scheduled → completed)', workflowTaskRunMs: 'of which started → completed' }[k]} (median) | ${seconds(median(breakdowns.map((b) => b[k])))} | ${breakdowns.map((b) => seconds(b[k])).join(', ')} |`,
+    ),
     `| history events of the 3-stage rollout | ${Math.max(...events)} (max) | ${events.join(', ')} |`,
     `| reaction: error posted → rollbackStarted decision (median) | ${reaction} ms | ${reactions.map((r) => r.decision).join(', ')} |`,
     `| reaction: error posted → rollbackRollout scheduled (median) | ${reactionActivity} ms | ${reactions.map((r) => r.activity).join(', ')} |`,
