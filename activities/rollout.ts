@@ -15,6 +15,8 @@ import {
   planDeploymentPromotion,
   planDeploymentRollback,
   planDeploymentStage,
+  planDeploymentPromotionStart,
+  planDeploymentStageStart,
   planStatefulSetPromotion,
   planStatefulSetRollback,
   planStatefulSetStage,
@@ -74,7 +76,21 @@ export interface StageContext {
 }
 
 export type StageOutcome =
-  | { outcome: 'done'; actions: string[]; finishedAt: string }
+  | {
+      outcome: 'done';
+      actions: string[];
+      finishedAt: string;
+      /**
+       * With `gateAfterScaling`, the gate evaluated for a bake of 0 s from `finishedAt`, when it
+       * passed then; absent when it must still be watched (minReadySeconds not yet over).
+       */
+      gatePassed?: WatchGateResult;
+      /**
+       * With `nextCount` or `beginPromotion`, once the gate passed: the writes that began the next
+       * stage (planDeploymentStageStart) or the promotion (planDeploymentPromotionStart).
+       */
+      nextStarted?: string[];
+    }
   | { outcome: 'gate-failed'; actions: string[]; reason: string; erroring: string[] };
 
 export interface WatchGateInput extends StageContext {
@@ -257,6 +273,18 @@ const deploymentSettled = (w: WorkloadJson, replicas: number, sinceGeneration = 
   );
 };
 
+/** Removes the rollout annotation (the repair hold) from the target, if it is still this rollout's. */
+async function releaseTarget(kube: RolloutKube, rolloutId: string, target: RolloutTarget): Promise<void> {
+  let workload: WorkloadJson;
+  try {
+    workload = await kube.readWorkload(target);
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return;
+    throw err;
+  }
+  if (workload.metadata.annotations?.[ROLLOUT_ANNOTATION] === rolloutId) await kube.setRolloutAnnotation(target, null);
+}
+
 // ---------------------------------------------------------------------------
 // Deployments
 // ---------------------------------------------------------------------------
@@ -269,13 +297,13 @@ interface DeploymentObservation {
 
 /** Where a Deployment rollout stands (domain/rollout-plan.ts plans from it). */
 async function observeDeployment(kube: RolloutKube, snapshot: RolloutSnapshot): Promise<DeploymentObservation> {
-  const stable = await readStable(kube, snapshot);
-  let canary: WorkloadJson | null = null;
-  try {
-    canary = await kube.readWorkload(canaryTarget(snapshot.target));
-  } catch (err) {
-    if ((err as { code?: number }).code !== 404) throw err;
-  }
+  const [stable, canary] = await Promise.all([
+    readStable(kube, snapshot),
+    kube.readWorkload(canaryTarget(snapshot.target)).catch((err: unknown) => {
+      if ((err as { code?: number }).code !== 404) throw err;
+      return null;
+    }),
+  ]);
   // A canary being deleted (released, or rolled back) no longer holds replicas of its own.
   const canaryExists = canary !== null && canary.metadata.deletionTimestamp === undefined;
   const state: DeploymentState = {
@@ -335,10 +363,8 @@ async function runDeploymentActions(kube: RolloutKube, rolloutId: string, snapsh
           throw replan(`${describeTarget(stableTarget)} is not paused at 0 replicas on the old template; its ReplicaSets are left alone`);
         }
         const owned = (await kube.listReplicaSets(stableTarget.namespace, snapshot.selector)).filter((rs) => controllerOf(rs.metadata.ownerReferences)?.uid === snapshot.uid);
-        for (const rs of owned) {
-          stopIfCancelled();
-          await kube.deleteReplicaSet(stableTarget.namespace, rs.metadata.name, rs.metadata.uid);
-        }
+        stopIfCancelled();
+        await Promise.all(owned.map((rs) => kube.deleteReplicaSet(stableTarget.namespace, rs.metadata.name, rs.metadata.uid)));
         done.push(`delete the stable ReplicaSets (${owned.map((rs) => rs.metadata.name).join(', ') || 'none'})`);
         break;
       }
@@ -349,6 +375,7 @@ async function runDeploymentActions(kube: RolloutKube, rolloutId: string, snapsh
       case 'releaseCanary': {
         await kube.deleteWorkload(canary, 'Orphan');
         done.push('release the canary ReplicaSet to stable');
+        if (action.wait === false) break;
         // Adopted: the paused stable Deployment, which has no ReplicaSet of its own, counts the canary's pods.
         await waitForWorkload(kube, stableTarget, 'stable adopting the canary ReplicaSet', (w) => {
           const s = w.status ?? {};
@@ -575,18 +602,28 @@ export function createRolloutActivities(kc: KubeConfig) {
       });
     },
 
-    /** Moves the workload to `count` replicas on the new template, watching the gate's error check and deadline while it waits. */
-    async advanceStage(input: StageContext & { count: number }): Promise<StageOutcome> {
+    /**
+     * Moves the workload to `count` replicas on the new template, watching the gate's error
+     * check and deadline while it waits. With `gateAfterScaling` (a stage without bake), the
+     * gate is evaluated once more as a bake of 0 s that began when the scaling finished, so a
+     * stage that passes then needs no watchGate activity and workflow task of its own.
+     */
+    async advanceStage(input: StageContext & { count: number; gateAfterScaling?: boolean; nextCount?: number; beginPromotion?: boolean }): Promise<StageOutcome> {
       const { snapshot } = input;
       const gate = { ctx: input, expectedPods: input.count };
       const actions: string[] = [];
       return guard(`advance ${describeTarget(snapshot.target)} to ${input.count} updated replicas`, async () => {
+        let trailing: Promise<string[]> = Promise.resolve([]);
         try {
           if (snapshot.target.kind === 'Deployment') {
             const { state } = await observeDeployment(kube, snapshot);
             const counts = await ensureSumMatches(kube, snapshot, state, gate);
             const plan = planDeploymentStage(counts, input.count, snapshot.replicas, snapshot.deploymentStrategy);
-            actions.push(...(await runDeploymentActions(kube, input.rolloutId, snapshot, plan, gate)));
+            // A last scale-down is not waited for: it goes out alongside the gate's check below.
+            const last = plan.at(-1);
+            const shrinkLast = last?.kind === 'scale' && !last.wait;
+            actions.push(...(await runDeploymentActions(kube, input.rolloutId, snapshot, shrinkLast ? plan.slice(0, -1) : plan, gate)));
+            if (shrinkLast) trailing = runDeploymentActions(kube, input.rolloutId, snapshot, [last]);
           } else {
             let { sts, state } = await statefulSetState(kube, snapshot);
             if (!templatesEqual(sts.spec.template, snapshot.newTemplate)) {
@@ -596,9 +633,22 @@ export function createRolloutActivities(kc: KubeConfig) {
             actions.push(...(await runStatefulSetActions(kube, snapshot, planStatefulSetStage(state, input.count), gate)));
           }
           // Settled is not enough: the gate's own check of the updated pods must not fail either.
-          const result = await checkGate(kube, input, input.count, { startedAt: null, seconds: 0 });
+          const finishedAt = new Date().toISOString();
+          const [result, trailed] = await Promise.all([checkGate(kube, input, input.count, { startedAt: input.gateAfterScaling ? finishedAt : null, seconds: 0 }), trailing]);
+          actions.push(...trailed);
           if (result.verdict === 'fail') throw new GateFailure(result);
-          return { outcome: 'done', actions, finishedAt: new Date().toISOString() };
+          if (input.gateAfterScaling && result.verdict === 'pass') {
+            const gatePassed: WatchGateResult = { verdict: 'pass', reason: result.reason, counts: result.counts, erroring: result.erroring.map((e) => e.pod) };
+            if (snapshot.target.kind !== 'Deployment' || (input.nextCount === undefined && !input.beginPromotion)) return { outcome: 'done', actions, finishedAt, gatePassed };
+            const now = { canary: input.count, stable: snapshot.replicas - input.count };
+            const start =
+              input.nextCount !== undefined
+                ? planDeploymentStageStart(now, input.nextCount, snapshot.replicas, snapshot.deploymentStrategy)
+                : planDeploymentPromotionStart({ ...now, stablePaused: false, stableOnNewTemplate: false, canaryExists: true }, snapshot.replicas, snapshot.deploymentStrategy);
+            const nextStarted = await runDeploymentActions(kube, input.rolloutId, snapshot, start);
+            return { outcome: 'done', actions, finishedAt, gatePassed, nextStarted };
+          }
+          return { outcome: 'done', actions, finishedAt };
         } catch (err) {
           if (err instanceof GateFailure) return { outcome: 'gate-failed', actions, reason: err.result.reason, erroring: err.result.erroring.map((e) => e.pod) };
           throw err;
@@ -623,17 +673,25 @@ export function createRolloutActivities(kc: KubeConfig) {
       });
     },
 
-    /** Puts every replica on the new template (the stable workload itself) and removes the canary. */
-    async promoteRollout(input: StageContext): Promise<{ actions: string[] }> {
+    /**
+     * Puts every replica on the new template (the stable workload itself), removes the canary,
+     * and then the rollout annotation (`released`), so that a successful rollout needs no
+     * finishRollout activity and workflow task of its own.
+     */
+    async promoteRollout(input: StageContext): Promise<{ actions: string[]; released: boolean }> {
       const { snapshot } = input;
       return guard(`promote ${describeTarget(snapshot.target)}`, async () => {
+        let actions: string[];
         if (snapshot.target.kind === 'Deployment') {
           const { state } = await observeDeployment(kube, snapshot);
           const fixed = await ensureSumMatches(kube, snapshot, state);
-          return { actions: await runDeploymentActions(kube, input.rolloutId, snapshot, planDeploymentPromotion(fixed, snapshot.replicas, snapshot.deploymentStrategy)) };
+          actions = await runDeploymentActions(kube, input.rolloutId, snapshot, planDeploymentPromotion(fixed, snapshot.replicas, snapshot.deploymentStrategy));
+        } else {
+          const { state } = await statefulSetState(kube, snapshot);
+          actions = await runStatefulSetActions(kube, snapshot, planStatefulSetPromotion(state, snapshot.statefulSet?.partition ?? 0));
         }
-        const { state } = await statefulSetState(kube, snapshot);
-        return { actions: await runStatefulSetActions(kube, snapshot, planStatefulSetPromotion(state, snapshot.statefulSet?.partition ?? 0)) };
+        await releaseTarget(kube, input.rolloutId, snapshot.target);
+        return { actions, released: true };
       });
     },
 
@@ -661,16 +719,7 @@ export function createRolloutActivities(kc: KubeConfig) {
 
     /** Removes the rollout annotation, if it is still this rollout's. */
     async finishRollout(input: { rolloutId: string; target: RolloutTarget }): Promise<void> {
-      return guard(`release ${describeTarget(input.target)}`, async () => {
-        let workload: WorkloadJson;
-        try {
-          workload = await shortKube.readWorkload(input.target);
-        } catch (err) {
-          if ((err as { code?: number }).code === 404) return;
-          throw err;
-        }
-        if (workload.metadata.annotations?.[ROLLOUT_ANNOTATION] === input.rolloutId) await shortKube.setRolloutAnnotation(input.target, null);
-      });
+      return guard(`release ${describeTarget(input.target)}`, () => releaseTarget(shortKube, input.rolloutId, input.target));
     },
   };
 }

@@ -186,8 +186,12 @@ export type DeploymentAction =
   | { kind: 'deleteStableReplicaSets' }
   /** Promotion step 4: the paused stable Deployment gets the new template and `replicas`, in one write. */
   | { kind: 'handOver'; replicas: number }
-  /** Promotion step 5: orphan-delete the canary Deployment; wait until it is gone and the stable Deployment counts `replicas` pods. */
-  | { kind: 'releaseCanary'; replicas: number }
+  /**
+   * Promotion step 5: orphan-delete the canary Deployment; wait until it is gone and the stable
+   * Deployment counts `replicas` pods (unless wait is false: promotion begun early, whose own
+   * activity then waits).
+   */
+  | { kind: 'releaseCanary'; replicas: number; wait?: false }
   /** Unpause the stable Deployment and wait until it has `replicas` pods, all updated and ready. */
   | { kind: 'resumeStable'; replicas: number }
   /** Rollback of a hand-over: the paused stable Deployment gets the old template, `replicas` and is resumed, in one write. */
@@ -242,6 +246,21 @@ export function planDeploymentStage(current: DeploymentCounts, canaryTarget: num
   return delta >= 0 ? moveReplicas(counts, 'stable', delta, budget) : moveReplicas(counts, 'canary', -delta, budget);
 }
 
+/**
+ * The writes that begin the move to `canaryTarget`, for a stage without bake whose gate has
+ * just passed: planDeploymentStage's actions up to its first scale-up, which is not waited
+ * for. The next stage's activity then finds the canary grown past the total, waits for its
+ * pods and shrinks the stable Deployment (the path of a crash between a grow and its shrink),
+ * so the next stage's pods start while the workflow is still recording the last stage's
+ * verdict. Empty when the move has no scale-up (nothing is gained by starting it early).
+ */
+export function planDeploymentStageStart(current: DeploymentCounts, canaryTarget: number, total: number, strategy: DeploymentStrategy | undefined): DeploymentAction[] {
+  const plan = planDeploymentStage(current, canaryTarget, total, strategy);
+  const firstGrowth = plan.findIndex((a) => a.kind === 'scale' && a.wait);
+  if (firstGrowth < 0) return [];
+  return plan.slice(0, firstGrowth + 1).map((a, i) => (i === firstGrowth && a.kind === 'scale' ? { ...a, wait: false } : a));
+}
+
 /** A Deployment rollout as observed: each workload's spec.replicas, and how far a promotion went. */
 export interface DeploymentState extends DeploymentCounts {
   /** spec.paused of the stable Deployment. */
@@ -285,6 +304,20 @@ export function planDeploymentPromotion(state: DeploymentState, total: number, s
     return [...moveReplicas({ canary: state.canary, stable: state.stable }, 'canary', state.canary, deploymentBudget(strategy, total)), { kind: 'deleteCanary' }];
   }
   return [{ kind: 'resumeStable', replicas: total }]; // done: only wait until it is settled
+}
+
+/**
+ * The promotion steps a last stage without bake or approval takes as its gate passes, when
+ * promotion starts no pod (the last stage was 100%): pause, drop the empty ReplicaSets, hand
+ * over, release the canary, without waiting for the adoption, which Kubernetes then does
+ * while the workflow records the verdict. The promotion activity finds the cluster at step 5
+ * and goes on from there. Empty when replicas would still have to move.
+ */
+export function planDeploymentPromotionStart(state: DeploymentState, total: number, strategy: DeploymentStrategy | undefined): DeploymentAction[] {
+  const plan = planDeploymentPromotion(state, total, strategy);
+  const release = plan.findIndex((a) => a.kind === 'releaseCanary');
+  if (release < 0 || plan.slice(0, release).some((a) => a.kind === 'scale')) return [];
+  return plan.slice(0, release + 1).map((a) => (a.kind === 'releaseCanary' ? { ...a, wait: false as const } : a));
 }
 
 export interface DeploymentRollbackState extends DeploymentState {

@@ -417,6 +417,10 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
   decide('started', summary);
   let snapshot: RolloutSnapshot | undefined;
   let rollbackReason: string | null = null;
+  /** The rollout annotation is off the target already (a promotion removes it). */
+  let released = false;
+  /** The writes with which the last stage's activity began the next stage, once its gate passed. */
+  let begunEarly: string[] | null = null;
   try {
     try {
       snapshot = await prepareRollout({ rolloutId, spec });
@@ -438,11 +442,20 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
       const stageStartedAt = now();
       setState('Progressing');
       Object.assign(stages[index]!, { result: 'progressing', startedAt: stageStartedAt });
-      decide('stageStarted', `stage ${index + 1} of ${spec.stages.length}: ${count} of ${snapshot.replicas} replicas on the new template`);
+      const begun = begunEarly !== null && begunEarly.length > 0 ? ` (begun as stage ${index}'s gate passed: ${begunEarly.join('; ')})` : '';
+      begunEarly = null;
+      decide('stageStarted', `stage ${index + 1} of ${spec.stages.length}: ${count} of ${snapshot.replicas} replicas on the new template${begun}`);
 
       let advanced;
       try {
-        advanced = await interruptible(() => advanceStage({ ...stageContext(snapshot!, stageStartedAt), count }), []);
+        // A stage without bake has its gate evaluated by advanceStage as the scaling ends, and,
+        // with no approval either, nothing to wait for between its gate and the next stage: the
+        // activity begins the next stage's scaling as soon as the gate passes.
+        const gateAfterScaling = spec.stages[index]!.bakeSeconds === 0;
+        const beginNext = gateAfterScaling && !spec.stages[index]!.approval;
+        const nextCount = beginNext ? counts[index + 1] : undefined;
+        const next = nextCount !== undefined ? { nextCount } : beginNext ? { beginPromotion: true } : {};
+        advanced = await interruptible(() => advanceStage({ ...stageContext(snapshot!, stageStartedAt), count, gateAfterScaling, ...next }), []);
       } catch (err) {
         rollbackReason = `stage ${index + 1} could not scale: ${failureMessage(err)}`;
         stages[index]!.result = 'failed';
@@ -455,10 +468,22 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
         stages[index]!.result = 'aborted';
         break;
       }
-      /** The stage's bake, then its approval if it has one; a gate that cannot be watched fails the stage. */
-      const bakeAndApprove = async (bakeStartedAt: string): Promise<StageVerdict> => {
+      /**
+       * The stage's bake, then its approval if it has one; a gate that cannot be watched fails
+       * the stage. A gate that already passed with no bake (`passed`) needs no watching, unless
+       * the rollout was paused meanwhile: a pause holds the stage, watching its gate.
+       */
+      const bakeAndApprove = async (bakeStartedAt: string, passed?: WatchGateResult): Promise<StageVerdict> => {
         try {
-          const baked = await bake(snapshot!, index, count, stageStartedAt, bakeStartedAt);
+          let baked: StageVerdict;
+          if (passed !== undefined && state !== 'Paused') {
+            noteGate(passed);
+            // As in bake(): a promote accepted before this stage's bake must not skip the next one.
+            pending.skipBake = false;
+            baked = pending.abort ? { verdict: 'abort' } : { verdict: 'passed' };
+          } else {
+            baked = await bake(snapshot!, index, count, stageStartedAt, bakeStartedAt);
+          }
           return baked.verdict === 'passed' && spec.stages[index]!.approval ? await awaitApproval(snapshot!, index, count, stageStartedAt) : baked;
         } catch (err) {
           if (!(err instanceof ActivityFailure) || isCancellation(err)) throw err;
@@ -470,7 +495,8 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
         verdict = { verdict: 'failed', reason: advanced.value.reason };
       } else {
         decide('stageScaled', `${count} updated replicas ready (${advanced.value.actions.join('; ') || 'nothing to change'})`);
-        verdict = await bakeAndApprove(advanced.value.finishedAt);
+        begunEarly = advanced.value.nextStarted ?? null;
+        verdict = await bakeAndApprove(advanced.value.finishedAt, advanced.value.gatePassed);
       }
 
       for (;;) {
@@ -500,9 +526,11 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
 
     if (rollbackReason === null) {
       setState('Promoting');
-      decide('promotionStarted', `every replica goes to the new template`);
+      const begun = begunEarly !== null && begunEarly.length > 0 ? ` (begun as the last stage's gate passed: ${begunEarly.join('; ')})` : '';
+      decide('promotionStarted', `every replica goes to the new template${begun}`);
       try {
         const promoted = await promoteRollout(stageContext(snapshot, now()));
+        released = promoted.released;
         decide('succeeded', `all ${snapshot.replicas} replicas run the new template (${promoted.actions.join('; ')})`);
         stages.forEach((s) => {
           if (s.result === 'passed') s.result = 'promoted';
@@ -529,10 +557,12 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
     decide('failed', err.message);
     setState('Failed');
   } finally {
-    // The annotation marks the workload for repair; it goes whatever the outcome.
-    await CancellationScope.nonCancellable(() => finishRollout({ rolloutId, target: spec.target })).catch((err: unknown) =>
-      log.warn('could not remove the rollout annotation', { rolloutId, error: failureMessage(err) }),
-    );
+    // The annotation holds the workload's repair; it goes whatever the outcome.
+    if (!released) {
+      await CancellationScope.nonCancellable(() => finishRollout({ rolloutId, target: spec.target })).catch((err: unknown) =>
+        log.warn('could not remove the rollout annotation', { rolloutId, error: failureMessage(err) }),
+      );
+    }
     endedAt = now();
   }
 

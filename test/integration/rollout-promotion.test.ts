@@ -3,7 +3,7 @@ import { createRolloutActivities, type RolloutSnapshot, type StageContext } from
 import { canaryTarget, RolloutKube } from '../../activities/rollout-kube';
 import { CANARY_SUFFIX } from '../../domain/keys';
 import { planDeploymentPromotion, type DeploymentAction } from '../../domain/rollout-plan';
-import type { RolloutTarget } from '../../domain/rollout-spec';
+import type { RolloutSpecInput, RolloutTarget } from '../../domain/rollout-spec';
 import { apiStatus, eventually, freshNamespace, sandboxClients, type KubeClients } from '../support/kube';
 import { IMAGE_V1, IMAGE_V2, newRolloutId, probedDeployment, rolloutSpec } from '../support/rollouts';
 import { livePods, readyPods, watchAvailability } from '../support/workloads';
@@ -30,17 +30,23 @@ describe('a promotion interrupted after each of its steps', () => {
     for (const name of namespaces) await k.core.deleteNamespace({ name }).catch(() => undefined);
   });
 
-  /** A Deployment of R pods rolled to 100% on its canary, ready to be promoted. */
-  async function atFullCanary(prefix: string): Promise<{ ctx: StageContext; canaryPods: string[] }> {
+  /** A fresh Deployment of R ready pods, and a rollout of it to `stages`, prepared. */
+  async function prepared(prefix: string, stages: RolloutSpecInput['stages']): Promise<StageContext> {
     const ns = await freshNamespace(k.core, prefix);
     namespaces.push(ns);
     await k.apps.createNamespacedDeployment({ namespace: ns, body: probedDeployment('web', R) });
     await readyPods(k.core, ns, 'web', R, eventually);
     const target: RolloutTarget = { namespace: ns, kind: 'Deployment', name: 'web' };
-    const spec = rolloutSpec({ target, stages: [{ replicas: '100%', bakeSeconds: 0 }], gate: { noData: 'pass' } });
+    const spec = rolloutSpec({ target, stages, gate: { noData: 'pass' } });
     const rolloutId = newRolloutId();
     const snapshot: RolloutSnapshot = await activities().prepareRollout({ rolloutId, spec });
-    const ctx: StageContext = { rolloutId, snapshot, gate: spec.gate, stageStartedAt: new Date().toISOString() };
+    return { rolloutId, snapshot, gate: spec.gate, stageStartedAt: new Date().toISOString() };
+  }
+
+  /** A Deployment of R pods rolled to 100% on its canary, ready to be promoted. */
+  async function atFullCanary(prefix: string): Promise<{ ctx: StageContext; canaryPods: string[] }> {
+    const ctx = await prepared(prefix, [{ replicas: '100%', bakeSeconds: 0 }]);
+    const ns = ctx.snapshot.target.namespace;
     const advanced = await activities().advanceStage({ ...ctx, count: R });
     expect(advanced.outcome).toBe('done');
     const pods = await readyPods(k.core, ns, 'web', R, eventually);
@@ -76,6 +82,28 @@ describe('a promotion interrupted after each of its steps', () => {
     return done;
   }
 
+  /**
+   * Runs `before` (steps of an earlier attempt) and then the promotion activity, and checks it
+   * ends on the canary's own pods: not one pod started meanwhile (not even one scaled away
+   * again), none unready.
+   */
+  async function promoteKeepingPods(ctx: StageContext, canaryPods: string[], before?: () => Promise<void>): Promise<{ actions: string[] }> {
+    const ns = ctx.snapshot.target.namespace;
+    const watch = await watchAvailability(k.kc, ns, 'web');
+    try {
+      await watch.arm(R, eventually);
+      await before?.();
+      const promoted = await activities().promoteRollout({ ...ctx, stageStartedAt: new Date().toISOString() });
+      const pods = await expectEnd(ns, IMAGE_V2);
+      expect(pods.map((p) => p.metadata!.uid!).sort()).toEqual(canaryPods);
+      expect(watch.podsSeen).toBe(R);
+      expect(watch.minimum).toBe(R);
+      return promoted;
+    } finally {
+      watch.stop();
+    }
+  }
+
   async function expectEnd(ns: string, image: string): Promise<V1Pod[]> {
     const pods = await eventually(async () => {
       const live = await livePods(k.core, ns, 'web');
@@ -98,21 +126,7 @@ describe('a promotion interrupted after each of its steps', () => {
     [4, 'canary released'],
   ])('after %p steps (%s), promoting again finishes with the same pods', async (steps) => {
     const { ctx, canaryPods } = await atFullCanary(`ro-promo-${steps}`);
-    const ns = ctx.snapshot.target.namespace;
-    const watch = await watchAvailability(k.kc, ns, 'web');
-    let promoted: { actions: string[] };
-    try {
-      await watch.arm(R, eventually);
-      expect((await promoteOnly(ctx, steps)).length).toBe(steps);
-      promoted = await activities().promoteRollout({ ...ctx, stageStartedAt: new Date().toISOString() });
-      const pods = await expectEnd(ns, IMAGE_V2);
-      expect(pods.map((p) => p.metadata!.uid!).sort()).toEqual(canaryPods);
-      // Not one pod started meanwhile (not even one scaled away again), none unready.
-      expect(watch.podsSeen).toBe(R);
-      expect(watch.minimum).toBe(R);
-    } finally {
-      watch.stop();
-    }
+    const promoted = await promoteKeepingPods(ctx, canaryPods, async () => expect((await promoteOnly(ctx, steps)).length).toBe(steps));
     expect(promoted.actions.at(-1)).toBe('resume stable');
     // A retry after the end changes nothing.
     expect((await activities().promoteRollout(ctx)).actions).toEqual(['resume stable']);
@@ -136,6 +150,46 @@ describe('a promotion interrupted after each of its steps', () => {
       expect(availability.minimum).toBeGreaterThanOrEqual(R - 1);
     } finally {
       availability.stop();
+    }
+  });
+
+  it('a last stage without bake begins the promotion as its gate passes; the promotion then finishes from there with the same pods', async () => {
+    const ctx = await prepared('ro-promo-begun', [{ replicas: '100%', bakeSeconds: 0 }]);
+    const ns = ctx.snapshot.target.namespace;
+    const advanced = await activities().advanceStage({ ...ctx, count: R, gateAfterScaling: true, beginPromotion: true });
+    expect(advanced).toMatchObject({ outcome: 'done', gatePassed: { verdict: 'pass' } });
+    expect(advanced.outcome === 'done' && advanced.nextStarted).toEqual([
+      'pause stable',
+      expect.stringMatching(/^delete the stable ReplicaSets /),
+      `hand the new template and ${R} replicas to stable`,
+      'release the canary ReplicaSet to stable',
+    ]);
+    const canaryPods = (await readyPods(k.core, ns, 'web', R, eventually)).map((p) => p.metadata!.uid!).sort();
+    await promoteKeepingPods(ctx, canaryPods);
+  });
+
+  it('a stage without bake begins the next one as its gate passes; the next stage finishes it within the bound', async () => {
+    const ctx = await prepared('ro-stage-begun', [
+      { replicas: 1, bakeSeconds: 0 },
+      { replicas: '100%', bakeSeconds: 0 },
+    ]);
+    const ns = ctx.snapshot.target.namespace;
+    const watch = await watchAvailability(k.kc, ns, 'web');
+    try {
+      await watch.arm(R, eventually);
+      const first = await activities().advanceStage({ ...ctx, count: 1, gateAfterScaling: true, nextCount: R });
+      // maxSurge 1, maxUnavailable 1: one chunk of 2, the stable Deployment gives 1 first.
+      expect(first.outcome === 'done' && first.nextStarted).toEqual(['scale stable to 1', 'scale canary to 3']);
+      const second = await activities().advanceStage({ ...ctx, stageStartedAt: new Date().toISOString(), count: R, gateAfterScaling: true });
+      expect(second).toMatchObject({ outcome: 'done', gatePassed: { verdict: 'pass' } });
+      const canary = await k.apps.readNamespacedDeployment({ namespace: ns, name: `web${CANARY_SUFFIX}` });
+      const stable = await k.apps.readNamespacedDeployment({ namespace: ns, name: 'web' });
+      expect([canary.spec?.replicas, stable.spec?.replicas]).toEqual([R, 0]);
+      await eventually(async () => expect((await livePods(k.core, ns, 'web')).map((p) => p.spec?.containers[0]?.image)).toEqual(Array(R).fill(IMAGE_V2)), 60_000);
+      // maxUnavailable 1 of 3.
+      expect(watch.minimum).toBeGreaterThanOrEqual(R - 1);
+    } finally {
+      watch.stop();
     }
   });
 });

@@ -2,8 +2,10 @@ import {
   deploymentBudget,
   deploymentPlanEnvelope,
   planDeploymentPromotion,
+  planDeploymentPromotionStart,
   planDeploymentRollback,
   planDeploymentStage,
+  planDeploymentStageStart,
   planStatefulSetPromotion,
   planStatefulSetRollback,
   planStatefulSetStage,
@@ -176,6 +178,42 @@ describe('planDeploymentStage', () => {
   });
 });
 
+describe('planDeploymentStageStart (the next stage begun as a gate without bake passes)', () => {
+  it.each<[string, DeploymentCounts, number, number, DeploymentStrategy | undefined, DeploymentAction[]]>([
+    ['default 25%/25% of 30, 3 → 15: the shrink by chunk − maxSurge, then the growth, not waited for', { canary: 3, stable: 27 }, 15, 30, undefined, [scale('stable', 23, false), scale('canary', 15, false)]],
+    ['a growth within surge: only the growth', { canary: 0, stable: 10 }, 3, 10, undefined, [scale('canary', 3, false)]],
+    ['several chunks: only the first chunk begins', { canary: 0, stable: 4 }, 2, 4, rolling(0, 1), [scale('stable', 3, false), scale('canary', 1, false)]],
+    ['no move: nothing', { canary: 2, stable: 2 }, 2, 4, undefined, []],
+    ['backwards: the stable growth begins', { canary: 4, stable: 0 }, 1, 4, rolling(1, 0), [scale('stable', 1, false)]],
+  ])('%s', (_what, current, target, total, strategy, expected) => {
+    expect(planDeploymentStageStart(current, target, total, strategy)).toEqual(expected);
+  });
+
+  it.each<[DeploymentCounts, number, number, DeploymentStrategy | undefined]>([
+    [{ canary: 3, stable: 27 }, 15, 30, undefined],
+    [{ canary: 15, stable: 15 }, 30, 30, undefined],
+    [{ canary: 0, stable: 4 }, 2, 4, rolling(0, 1)],
+    [{ canary: 1, stable: 3 }, 3, 4, rolling(1, 0)],
+    [{ canary: 0, stable: 6 }, 6, 6, { type: 'Recreate' }],
+  ])('%j → %p of %p: the start, the wait for its growth and the stage plan from there make up the stage plan itself, so the bound is the same', (current, target, total, strategy) => {
+    const start = planDeploymentStageStart(current, target, total, strategy);
+    const growth = start.at(-1);
+    if (growth?.kind !== 'scale') throw new Error(`the start ends with ${JSON.stringify(growth)}, not a scale`);
+    expect(growth.wait).toBe(false);
+    // What the next stage's activity does: wait for the grown workload, shrink the other by the excess, plan on.
+    const after = { ...current };
+    for (const a of start) if (a.kind === 'scale') after[a.workload] = a.replicas;
+    const giver = growth.workload === 'canary' ? 'stable' : 'canary';
+    const excess = after.canary + after.stable - total;
+    const resumed: DeploymentAction[] = [{ ...growth, wait: true }, ...(excess > 0 ? [scale(giver, after[giver] - excess, false)] : [])];
+    if (excess > 0) after[giver] -= excess;
+    const rest = planDeploymentStage(after, target, total, strategy);
+    const whole = planDeploymentStage(current, target, total, strategy);
+    expect([...start.slice(0, -1), ...resumed, ...rest]).toEqual(whole);
+    expect(deploymentPlanEnvelope([...start.slice(0, -1), ...resumed, ...rest], current, strategy)).toEqual(deploymentPlanEnvelope(whole, current, strategy));
+  });
+});
+
 const pauseStable: DeploymentAction = { kind: 'pauseStable' };
 const deleteStableReplicaSets: DeploymentAction = { kind: 'deleteStableReplicaSets' };
 const handOver = (replicas: number): DeploymentAction => ({ kind: 'handOver', replicas });
@@ -187,6 +225,19 @@ const deleteCanary: DeploymentAction = { kind: 'deleteCanary' };
 
 /** During the stages: stable unpaused on the old template, canary present. */
 const staged = (canary: number, stable: number): DeploymentState => ({ canary, stable, stablePaused: false, stableOnNewTemplate: false, canaryExists: true });
+
+describe('planDeploymentPromotionStart (promotion begun as a last stage without bake passes)', () => {
+  it('from 100%: the promotion up to the release of the canary, its adoption not waited for; the promotion then goes on from the hand-over', () => {
+    expect(planDeploymentPromotionStart(staged(10, 0), 10, undefined)).toEqual([pauseStable, deleteStableReplicaSets, handOver(10), { ...releaseCanary(10), wait: false }]);
+    // What the promotion activity then finds: paused, on the new template, the canary being deleted.
+    const after: DeploymentState = { canary: 0, stable: 10, stablePaused: true, stableOnNewTemplate: true, canaryExists: false };
+    expect(planDeploymentPromotion(after, 10, undefined)).toEqual([handOver(10), releaseCanary(10), resumeStable(10)]);
+  });
+
+  it('nothing when replicas would still move (a last stage under 100%)', () => {
+    expect(planDeploymentPromotionStart(staged(5, 5), 10, undefined)).toEqual([]);
+  });
+});
 
 describe('planDeploymentPromotion', () => {
   it('from 100%: pause, drop the empty ReplicaSets, hand over, release the canary, resume; no pod started', () => {

@@ -2,7 +2,7 @@ import { CancelledFailure, Context } from '@temporalio/activity';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Worker } from '@temporalio/worker';
-import type { RolloutActivities, RolloutSnapshot, StageContext, StageOutcome, WatchGateInput, WatchGateResult } from '../../activities/rollout';
+import type { RolloutActivities, RolloutSnapshot, StageOutcome, WatchGateInput, WatchGateResult } from '../../activities/rollout';
 import { decideControl, type Control, type ControlContext } from '../../domain/rollout-controls';
 import type { RolloutSpec, RolloutSpecInput } from '../../domain/rollout-spec';
 import { createWorker } from '../../workers/worker-factory';
@@ -48,7 +48,7 @@ const gateResult = (verdict: 'pass' | 'fail', reason: string, expected: number, 
 class FakeCluster {
   readonly calls: string[] = [];
   readonly watches: GateWatch[] = [];
-  readonly advances: Array<StageContext & { count: number }> = [];
+  readonly advances: Array<Parameters<RolloutActivities['advanceStage']>[0]> = [];
   readonly rollbacks: string[] = [];
   readonly prepared: string[] = [];
   replicas = 4;
@@ -61,6 +61,8 @@ class FakeCluster {
   /** A 'hold' advanceStage waits until this is set. */
   advanceReleased = false;
   watchError: Error | null = null;
+  /** advanceStage's gate does not pass yet as the scaling ends (e.g. minReadySeconds not over). */
+  gateWaitsAfterScaling = false;
 
   /** Sleeps in the activity, heartbeating; a cancelled activity stops here with CancelledFailure. */
   private async tick(details: object): Promise<void> {
@@ -104,7 +106,14 @@ class FakeCluster {
           this.calls.push('advanceStage stopped');
           ctx.cancellationSignal.throwIfAborted();
         }
-        return { outcome: 'done', actions: [`scale canary to ${input.count}`], finishedAt: new Date().toISOString() };
+        const done = { outcome: 'done' as const, actions: [`scale canary to ${input.count}`], finishedAt: new Date().toISOString() };
+        // Like the activity: with no bake, a gate that passes as the scaling ends says so.
+        if (input.gateAfterScaling && !this.gateWaitsAfterScaling && !this.failing && !this.watchError) {
+          const gatePassed = gateResult('pass', 'pods ready, no bake', input.count);
+          const nextStarted = input.nextCount !== undefined ? [`scale canary to ${input.nextCount}`] : input.beginPromotion ? ['pause stable', 'release the canary'] : undefined;
+          return { ...done, gatePassed, ...(nextStarted ? { nextStarted } : {}) };
+        }
+        return done;
       },
       watchGate: async (input) => {
         this.calls.push('watchGate');
@@ -126,7 +135,7 @@ class FakeCluster {
       },
       promoteRollout: async () => {
         this.calls.push('promoteRollout');
-        return { actions: ['promote stable', 'delete canary'] };
+        return { actions: ['promote stable', 'delete canary'], released: true };
       },
       rollbackRollout: async ({ rolloutId }) => {
         this.calls.push('rollbackRollout');
@@ -218,6 +227,54 @@ describe('rolloutWorkflow (stubbed activities)', () => {
     expect((error as WorkflowUpdateFailedError).cause?.message).toBe(expected.reason);
   }
 
+  test('stages without bake whose gate passes as they scale need no watchGate; promotion releases the target, so no finishRollout', async () => {
+    const { fake, handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 0 }, { replicas: '100%', bakeSeconds: 0 }] });
+    const result = await handle.result();
+    expect(result.state).toBe('Succeeded');
+    expect(fake.calls).toEqual(['prepareRollout', 'advanceStage', 'advanceStage', 'promoteRollout']);
+    expect(fake.advances.map((a) => a.gateAfterScaling)).toEqual([true, true]);
+    expect(kinds(result)).toEqual(['started', 'stageStarted', 'stageScaled', 'gatePassed', 'stageStarted', 'stageScaled', 'gatePassed', 'promotionStarted', 'succeeded']);
+    expect(result.pods).toEqual({ updated: 4, ready: 4, erroring: [] });
+  });
+
+  test('a stage without bake or approval begins the next stage as its gate passes, and the next stage says so; one with an approval does not', async () => {
+    const { fake, handle } = await start({
+      stages: [
+        { replicas: 1, bakeSeconds: 0 },
+        { replicas: 2, bakeSeconds: 0, approval: { timeoutSeconds: 1, onTimeout: 'proceed' } },
+        { replicas: 3, bakeSeconds: 0 },
+        { replicas: '100%', bakeSeconds: 0 },
+      ],
+    });
+    const result = await handle.result();
+    expect(result.state).toBe('Succeeded');
+    expect(fake.advances.map((a) => a.nextCount)).toEqual([2, undefined, 4, undefined]);
+    // The last stage begins the promotion instead, which still has an activity of its own.
+    expect(fake.advances.map((a) => a.beginPromotion)).toEqual([undefined, undefined, undefined, true]);
+    expect(fake.calls.filter((c) => c === 'promoteRollout')).toHaveLength(1);
+    expect(decision(result, 'promotionStarted')?.reason).toBe("every replica goes to the new template (begun as the last stage's gate passed: pause stable; release the canary)");
+    // Released by the promotion: no finishRollout.
+    expect(fake.calls.at(-1)).toBe('promoteRollout');
+    await recordHistory(handle, 'wf-stages-begun-early');
+    const started = result.decisions.filter((d) => d.kind === 'stageStarted').map((d) => d.reason);
+    expect(started).toEqual([
+      'stage 1 of 4: 1 of 4 replicas on the new template',
+      "stage 2 of 4: 2 of 4 replicas on the new template (begun as stage 1's gate passed: scale canary to 2)",
+      'stage 3 of 4: 3 of 4 replicas on the new template',
+      "stage 4 of 4: 4 of 4 replicas on the new template (begun as stage 3's gate passed: scale canary to 4)",
+    ]);
+  });
+
+  test('a stage without bake whose gate has not passed as it scales is watched; a stage with a bake always is', async () => {
+    const fake = new FakeCluster();
+    fake.gateWaitsAfterScaling = true;
+    const { handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 1 }, { replicas: '100%', bakeSeconds: 0 }] }, fake);
+    expect((await handle.result()).state).toBe('Succeeded');
+    expect(fake.calls).toEqual(['prepareRollout', 'advanceStage', 'watchGate', 'advanceStage', 'watchGate', 'promoteRollout']);
+    expect(fake.advances.map((a) => a.gateAfterScaling)).toEqual([false, true]);
+    expect(fake.watches.map((w) => w.input.bakeSeconds)).toEqual([1, 0]);
+  });
+
   test('pause during a bake holds (the gate still watched), resume bakes on to success', async () => {
     const { fake, handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 2 }, { replicas: '100%', bakeSeconds: 0 }] });
     await until(handle, (s) => s.state === 'Baking');
@@ -287,8 +344,11 @@ describe('rolloutWorkflow (stubbed activities)', () => {
     await sleep(1000);
     const held = await rolloutState(handle);
     expect(held.state).toBe('Paused');
+    // Held at stage 1 although its activity had begun stage 2 (the pause came before the gate passed).
     expect(fake.advances).toHaveLength(1);
+    expect(fake.advances[0]?.nextCount).toBe(4);
     expect(kinds(held)).not.toContain('gatePassed');
+    expect(held.stage).toBe(0);
 
     expect((await control(handle, 'resume')).state).toBe('Progressing');
     const result = await handle.result();
