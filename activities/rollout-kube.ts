@@ -96,26 +96,22 @@ export function canaryName(stableName: string): string {
 export const canaryTarget = (target: RolloutTarget): RolloutTarget => ({ ...target, kind: 'Deployment', name: canaryName(target.name) });
 
 /**
- * One workload followed by a watch (fieldSelector metadata.name), so a wait wakes when the
- * workload's status changes rather than on the next poll. It never fails: when the watch
- * cannot be opened or ends, `current` turns null and the caller reads the workload itself.
+ * A watch followed until closed, so that a wait wakes when something changes rather than on the
+ * next poll. It never fails: when the watch cannot be opened or ends, `ended()` is called and
+ * the caller falls back to reading for itself.
  */
-export class WorkloadFollower {
-  /** The workload as last seen by the watch; null before its first event or once the watch ended. */
-  current: WorkloadJson | null = null;
+abstract class WatchFollower<T> {
   private wake: (() => void) | null = null;
   private controller: AbortController | null = null;
   private closed = false;
 
-  constructor(kc: KubeConfig, target: Pick<RolloutTarget, 'namespace' | 'kind' | 'name'>) {
-    const path = `/apis/apps/v1/namespaces/${encodeURIComponent(target.namespace)}/${RESOURCES[target.kind]}`;
+  constructor(kc: KubeConfig, path: string, query: Record<string, string>) {
     new Watch(kc)
       .watch(
         path,
-        { fieldSelector: `metadata.name=${target.name}` },
-        (type: string, object: WorkloadJson) => {
-          if (type === 'ADDED' || type === 'MODIFIED') this.current = object;
-          else this.current = null; // DELETED, or an ERROR event (e.g. 410 Gone)
+        query,
+        (type: string, object: T) => {
+          this.onEvent(type, object);
           this.notify();
         },
         () => this.end(),
@@ -129,7 +125,12 @@ export class WorkloadFollower {
       );
   }
 
-  /** Resolves at the workload's next change, or after `ms`, whichever comes first. */
+  /** Applies one watch event (ADDED, MODIFIED, DELETED or ERROR) to what is followed. */
+  protected abstract onEvent(type: string, object: T): void;
+  /** Forgets what was followed: the watch has ended. */
+  protected abstract ended(): void;
+
+  /** Resolves at the next change, or after `ms`, whichever comes first. */
   next(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
@@ -149,7 +150,7 @@ export class WorkloadFollower {
   }
 
   private end(): void {
-    this.current = null;
+    this.ended();
     this.notify();
   }
 
@@ -157,6 +158,54 @@ export class WorkloadFollower {
     const wake = this.wake;
     this.wake = null;
     wake?.();
+  }
+}
+
+/** One workload followed by a watch (fieldSelector metadata.name). */
+export class WorkloadFollower extends WatchFollower<WorkloadJson> {
+  /** The workload as last seen by the watch; null before its first event or once the watch ended. */
+  current: WorkloadJson | null = null;
+
+  constructor(kc: KubeConfig, target: Pick<RolloutTarget, 'namespace' | 'kind' | 'name'>) {
+    super(kc, `/apis/apps/v1/namespaces/${encodeURIComponent(target.namespace)}/${RESOURCES[target.kind]}`, { fieldSelector: `metadata.name=${target.name}` });
+  }
+
+  protected onEvent(type: string, object: WorkloadJson): void {
+    // DELETED, or an ERROR event (e.g. 410 Gone), leaves nothing current.
+    this.current = type === 'ADDED' || type === 'MODIFIED' ? object : null;
+  }
+
+  protected ended(): void {
+    this.current = null;
+  }
+}
+
+/**
+ * The pods matching a label selector, followed by a watch (its first events list them all).
+ * Pods turn ready some 25-45 ms before their Deployment's status says so (two controllers
+ * update in turn), which a wait for a canary's growth saves.
+ */
+export class PodsFollower extends WatchFollower<PodJson> {
+  private readonly byUid = new Map<string, PodJson>();
+  private live = true;
+
+  constructor(kc: KubeConfig, namespace: string, labels: Record<string, string>) {
+    super(kc, `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, { labelSelector: labelSelector(labels) });
+  }
+
+  /** The pods as the watch has seen them so far; null once the watch ended (or failed: an ERROR event). */
+  get pods(): PodJson[] | null {
+    return this.live ? [...this.byUid.values()] : null;
+  }
+
+  protected onEvent(type: string, pod: PodJson): void {
+    if (type === 'ADDED' || type === 'MODIFIED') this.byUid.set(pod.metadata.uid, pod);
+    else if (type === 'DELETED') this.byUid.delete(pod.metadata.uid);
+    else this.live = false;
+  }
+
+  protected ended(): void {
+    this.live = false;
   }
 }
 
@@ -174,6 +223,11 @@ export class RolloutKube {
   /** Follows a workload by a watch until closed (see WorkloadFollower). */
   follow(target: Pick<RolloutTarget, 'namespace' | 'kind' | 'name'>): WorkloadFollower {
     return new WorkloadFollower(this.kc, target);
+  }
+
+  /** Follows the pods matching `labels` by a watch until closed (see PodsFollower). */
+  followPods(namespace: string, labels: Record<string, string>): PodsFollower {
+    return new PodsFollower(this.kc, namespace, labels);
   }
 
   readWorkload(target: RolloutTarget): Promise<WorkloadJson> {

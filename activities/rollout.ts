@@ -21,6 +21,7 @@ import {
   planStatefulSetRollback,
   planStatefulSetStage,
   planStatefulSetStart,
+  resolveStageCounts,
   type DeploymentAction,
   type DeploymentState,
   type DeploymentStrategy,
@@ -65,6 +66,8 @@ export interface RolloutSnapshot {
   newTemplate: PodTemplate;
   deploymentStrategy?: DeploymentStrategy;
   statefulSet?: { strategy: 'RollingUpdate' | 'OnDelete'; partition: number; maxUnavailable?: IntOrPercent };
+  /** With beginFirstStage: the writes with which prepareRollout began stage 1 (a canary created at its count). */
+  firstStageBegun?: string[];
 }
 
 export interface StageContext {
@@ -162,22 +165,31 @@ const describeTarget = (t: RolloutTarget) => `${t.kind} ${t.namespace}/${t.name}
 const canaryReplicaSets = new Map<string, { uid: string; hash: string }>();
 const CANARY_CACHE_LIMIT = 256;
 
+/** The canary ReplicaSet of a Deployment rollout, once the Deployment controller has made it (null before). */
+async function canaryReplicaSetOf(kube: RolloutKube, ctx: { rolloutId: string; snapshot: RolloutSnapshot }): Promise<{ uid: string; hash: string } | null> {
+  let canary = canaryReplicaSets.get(ctx.rolloutId);
+  if (canary === undefined) {
+    const rs = await kube.canaryReplicaSet(ctx.snapshot.target, ctx.snapshot.selector);
+    const hash = rs?.metadata.labels?.[POD_TEMPLATE_HASH_LABEL];
+    if (rs === null || hash === undefined) return null;
+    canary = { uid: rs.metadata.uid, hash };
+    if (canaryReplicaSets.size >= CANARY_CACHE_LIMIT) canaryReplicaSets.delete(canaryReplicaSets.keys().next().value!);
+    canaryReplicaSets.set(ctx.rolloutId, canary);
+  }
+  return canary;
+}
+
+/** The canary's pods: its ReplicaSet's, told by pod-template-hash and controller (a label alone could match another ReplicaSet's). */
+const canaryPodsLabels = (snapshot: RolloutSnapshot, canary: { hash: string }) => ({ ...snapshot.selector, [POD_TEMPLATE_HASH_LABEL]: canary.hash });
+const ownedBy = (canary: { uid: string }) => (p: PodJson) => controllerOf(p.metadata.ownerReferences)?.uid === canary.uid;
+
 /** The pods on the new template: the canary ReplicaSet's (Deployment), or the update revision's (StatefulSet). */
 async function updatedPods(kube: RolloutKube, ctx: { rolloutId: string; snapshot: RolloutSnapshot }): Promise<PodJson[]> {
   const { snapshot } = ctx;
   if (snapshot.target.kind === 'Deployment') {
-    let canary = canaryReplicaSets.get(ctx.rolloutId);
-    if (canary === undefined) {
-      const rs = await kube.canaryReplicaSet(snapshot.target, snapshot.selector);
-      const hash = rs?.metadata.labels?.[POD_TEMPLATE_HASH_LABEL];
-      if (rs === null || hash === undefined) return [];
-      canary = { uid: rs.metadata.uid, hash };
-      if (canaryReplicaSets.size >= CANARY_CACHE_LIMIT) canaryReplicaSets.delete(canaryReplicaSets.keys().next().value!);
-      canaryReplicaSets.set(ctx.rolloutId, canary);
-    }
-    const { uid, hash } = canary;
-    const pods = await kube.listPods(snapshot.target.namespace, { ...snapshot.selector, [POD_TEMPLATE_HASH_LABEL]: hash });
-    return pods.filter((p) => controllerOf(p.metadata.ownerReferences)?.uid === uid);
+    const canary = await canaryReplicaSetOf(kube, ctx);
+    if (canary === null) return [];
+    return (await kube.listPods(snapshot.target.namespace, canaryPodsLabels(snapshot, canary))).filter(ownedBy(canary));
   }
   const sts = await kube.readWorkload(snapshot.target);
   if (!templatesEqual(sts.spec.template, snapshot.newTemplate)) return [];
@@ -234,6 +246,7 @@ async function waitForWorkload(
   what: string,
   settled: (w: WorkloadJson) => boolean,
   gate?: { ctx: StageContext; expectedPods: number },
+  alsoWokenBy?: { next(ms: number): Promise<void> },
 ): Promise<void> {
   const follower = kube.follow(target);
   try {
@@ -249,10 +262,32 @@ async function waitForWorkload(
       if (settled(follower.current ?? (await kube.readWorkload(target)))) return;
       const wait = gate ? Math.max(1, POLL_MS - (Date.now() - gateCheckedAt)) : POLL_MS;
       const context = currentContext();
-      await (context ? Promise.race([follower.next(wait), context.cancelled]) : follower.next(wait));
+      const woken = alsoWokenBy ? Promise.race([follower.next(wait), alsoWokenBy.next(wait)]) : follower.next(wait);
+      await (context ? Promise.race([woken, context.cancelled]) : woken);
     }
   } finally {
     follower.close();
+  }
+}
+
+/**
+ * Waits until the canary Deployment has `replicas` ready pods: as its status says (see
+ * deploymentSettled), or as its ReplicaSet's pods themselves say, which they do some 25-45 ms
+ * sooner (the ReplicaSet's and then the Deployment's status follow). Only growth is waited for,
+ * so ready pods of the canary's ReplicaSet are all it takes.
+ */
+async function waitForCanary(kube: RolloutKube, rolloutId: string, snapshot: RolloutSnapshot, replicas: number, sinceGeneration: number, gate?: { ctx: StageContext; expectedPods: number }): Promise<void> {
+  const canary = await canaryReplicaSetOf(kube, { rolloutId, snapshot });
+  const pods = canary === null ? null : kube.followPods(snapshot.target.namespace, canaryPodsLabels(snapshot, canary));
+  const podsReady = (w: WorkloadJson) => {
+    const seen = pods?.pods;
+    if (canary === null || !seen || (w.spec.replicas ?? 1) !== replicas) return false;
+    return seen.filter((p) => ownedBy(canary)(p) && !p.metadata.deletionTimestamp && isPodReady(p)).length >= replicas;
+  };
+  try {
+    await waitForWorkload(kube, canaryTarget(snapshot.target), `canary ${replicas} ready`, (w) => deploymentSettled(w, replicas, sinceGeneration) || podsReady(w), gate, pods ?? undefined);
+  } finally {
+    pods?.close();
   }
 }
 
@@ -341,7 +376,8 @@ async function runDeploymentActions(kube: RolloutKube, rolloutId: string, snapsh
         done.push(`scale ${action.workload} to ${action.replicas}`);
         if (action.wait) {
           const since = written.metadata.generation ?? 0;
-          await waitForWorkload(kube, target, `${action.workload} ${action.replicas} ready`, (w) => deploymentSettled(w, action.replicas, since), gate);
+          if (action.workload === 'canary') await waitForCanary(kube, rolloutId, snapshot, action.replicas, since, gate);
+          else await waitForWorkload(kube, target, `${action.workload} ${action.replicas} ready`, (w) => deploymentSettled(w, action.replicas, since), gate);
         }
         break;
       }
@@ -438,11 +474,17 @@ async function removeForeignCanary(kube: RolloutKube, stable: WorkloadJson): Pro
  * a grow of the canary and the stable's shrink leaves more: once the canary's pods are ready
  * (the wait the crash cut short), the stable Deployment shrinks by the excess.
  */
-async function ensureSumMatches(kube: RolloutKube, snapshot: RolloutSnapshot, state: DeploymentState, gate?: { ctx: StageContext; expectedPods: number }): Promise<DeploymentState> {
+async function ensureSumMatches(
+  kube: RolloutKube,
+  rolloutId: string,
+  snapshot: RolloutSnapshot,
+  state: DeploymentState,
+  gate?: { ctx: StageContext; expectedPods: number },
+): Promise<DeploymentState> {
   const missing = snapshot.replicas - state.canary - state.stable;
   if (missing === 0 || state.stablePaused || state.stableOnNewTemplate) return state;
   if (missing < 0) {
-    await waitForWorkload(kube, canaryTarget(snapshot.target), `canary ${state.canary} ready`, (w) => deploymentSettled(w, state.canary), gate);
+    await waitForCanary(kube, rolloutId, snapshot, state.canary, 0, gate);
   }
   const stable = Math.max(0, state.stable + missing);
   stopIfCancelled();
@@ -552,7 +594,14 @@ export function createRolloutActivities(kc: KubeConfig) {
 
   return {
     /** Reads the target, computes the new template, marks the workload as under rollout, prepares the canary. */
-    async prepareRollout(input: { rolloutId: string; spec: RolloutSpec }): Promise<RolloutSnapshot> {
+    /**
+     * Reads the target, marks it as under rollout and creates the canary (Deployment). With
+     * beginFirstStage, a canary whose first stage needs no scale-down of the stable Deployment
+     * first (within maxSurge) is created at that stage's count, so its pods start while the
+     * workflow goes on to stage 1; the stable Deployment is not touched, so a retry reads the
+     * same total and writes the same canary again.
+     */
+    async prepareRollout(input: { rolloutId: string; spec: RolloutSpec; beginFirstStage?: boolean }): Promise<RolloutSnapshot> {
       const { target, change } = input.spec;
       return guard(`prepare the rollout of ${describeTarget(target)}`, async () => {
         let workload: WorkloadJson;
@@ -588,7 +637,10 @@ export function createRolloutActivities(kc: KubeConfig) {
         if (target.kind === 'Deployment') {
           snapshot.deploymentStrategy = workload.spec.strategy ?? {};
           await removeForeignCanary(shortKube, workload);
-          await shortKube.applyCanary(workload, input.rolloutId, changed.template, 0);
+          const first = input.beginFirstStage ? planDeploymentStageStart({ canary: 0, stable: snapshot.replicas }, resolveStageCounts(input.spec.stages, snapshot.replicas)[0]!, snapshot.replicas, snapshot.deploymentStrategy) : [];
+          const begin = first.length === 1 && first[0]!.kind === 'scale' && first[0]!.workload === 'canary' ? first[0]!.replicas : 0;
+          await shortKube.applyCanary(workload, input.rolloutId, changed.template, begin);
+          if (begin > 0) snapshot.firstStageBegun = [`create the canary with ${begin} replicas`];
         } else {
           const strategy = workload.spec.updateStrategy?.type === 'OnDelete' ? 'OnDelete' : 'RollingUpdate';
           const rolling = workload.spec.updateStrategy?.rollingUpdate;
@@ -617,7 +669,7 @@ export function createRolloutActivities(kc: KubeConfig) {
         try {
           if (snapshot.target.kind === 'Deployment') {
             const { state } = await observeDeployment(kube, snapshot);
-            const counts = await ensureSumMatches(kube, snapshot, state, gate);
+            const counts = await ensureSumMatches(kube, input.rolloutId, snapshot, state, gate);
             const plan = planDeploymentStage(counts, input.count, snapshot.replicas, snapshot.deploymentStrategy);
             // A last scale-down is not waited for: it goes out alongside the gate's check below.
             const last = plan.at(-1);
@@ -684,7 +736,7 @@ export function createRolloutActivities(kc: KubeConfig) {
         let actions: string[];
         if (snapshot.target.kind === 'Deployment') {
           const { state } = await observeDeployment(kube, snapshot);
-          const fixed = await ensureSumMatches(kube, snapshot, state);
+          const fixed = await ensureSumMatches(kube, input.rolloutId, snapshot, state);
           actions = await runDeploymentActions(kube, input.rolloutId, snapshot, planDeploymentPromotion(fixed, snapshot.replicas, snapshot.deploymentStrategy));
         } else {
           const { state } = await statefulSetState(kube, snapshot);

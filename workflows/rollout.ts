@@ -423,7 +423,8 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
   let begunEarly: string[] | null = null;
   try {
     try {
-      snapshot = await prepareRollout({ rolloutId, spec });
+      // Stage 1 follows the preparation whatever happens (a pause holds once it has scaled), so the preparation may begin it.
+      snapshot = await prepareRollout({ rolloutId, spec, beginFirstStage: true });
     } catch (err) {
       throw new RolloutFailed(`could not start: ${failureMessage(err)}`);
     }
@@ -431,8 +432,10 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
     const counts = resolveStageCounts(spec.stages, snapshot.replicas);
     counts.forEach((count, i) => (stages[i]!.count = count));
 
+    begunEarly = snapshot.firstStageBegun ?? null;
     stageLoop: for (let index = 0; index < spec.stages.length; index++) {
-      const held = await holdWhilePaused(snapshot, null);
+      // A stage already begun is held once it has scaled, as when paused while it scales.
+      const held = begunEarly !== null && begunEarly.length > 0 ? null : await holdWhilePaused(snapshot, null);
       if (held !== null || pending.abort) {
         rollbackReason = abortReason();
         break;
@@ -440,9 +443,11 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
       stage = index;
       const count = counts[index]!;
       const stageStartedAt = now();
-      setState('Progressing');
+      // Paused before a stage already begun: the pause holds once it has scaled.
+      if ((state as RolloutState) !== 'Paused') setState('Progressing');
       Object.assign(stages[index]!, { result: 'progressing', startedAt: stageStartedAt });
-      const begun = begunEarly !== null && begunEarly.length > 0 ? ` (begun as stage ${index}'s gate passed: ${begunEarly.join('; ')})` : '';
+      const begunBy = index === 0 ? 'the rollout was prepared' : `stage ${index}'s gate passed`;
+      const begun = begunEarly !== null && begunEarly.length > 0 ? ` (begun as ${begunBy}: ${begunEarly.join('; ')})` : '';
       begunEarly = null;
       decide('stageStarted', `stage ${index + 1} of ${spec.stages.length}: ${count} of ${snapshot.replicas} replicas on the new template${begun}`);
 

@@ -14,7 +14,7 @@ import { livePods, readyPods, watchAvailability } from '../support/workloads';
  * attempt would leave it, and the real activities, run again, must finish the promotion without
  * starting a pod, or roll everything back, from there.
  */
-describe('a promotion interrupted after each of its steps', () => {
+describe('a promotion interrupted after each of its steps; steps begun early', () => {
   const R = 3;
   let k: KubeClients;
   let kube: RolloutKube;
@@ -31,7 +31,7 @@ describe('a promotion interrupted after each of its steps', () => {
   });
 
   /** A fresh Deployment of R ready pods, and a rollout of it to `stages`, prepared. */
-  async function prepared(prefix: string, stages: RolloutSpecInput['stages']): Promise<StageContext> {
+  async function prepared(prefix: string, stages: RolloutSpecInput['stages'], beginFirstStage = false): Promise<StageContext> {
     const ns = await freshNamespace(k.core, prefix);
     namespaces.push(ns);
     await k.apps.createNamespacedDeployment({ namespace: ns, body: probedDeployment('web', R) });
@@ -39,7 +39,7 @@ describe('a promotion interrupted after each of its steps', () => {
     const target: RolloutTarget = { namespace: ns, kind: 'Deployment', name: 'web' };
     const spec = rolloutSpec({ target, stages, gate: { noData: 'pass' } });
     const rolloutId = newRolloutId();
-    const snapshot: RolloutSnapshot = await activities().prepareRollout({ rolloutId, spec });
+    const snapshot: RolloutSnapshot = await activities().prepareRollout({ rolloutId, spec, beginFirstStage });
     return { rolloutId, snapshot, gate: spec.gate, stageStartedAt: new Date().toISOString() };
   }
 
@@ -187,6 +187,33 @@ describe('a promotion interrupted after each of its steps', () => {
       expect([canary.spec?.replicas, stable.spec?.replicas]).toEqual([R, 0]);
       await eventually(async () => expect((await livePods(k.core, ns, 'web')).map((p) => p.spec?.containers[0]?.image)).toEqual(Array(R).fill(IMAGE_V2)), 60_000);
       // maxUnavailable 1 of 3.
+      expect(watch.minimum).toBeGreaterThanOrEqual(R - 1);
+    } finally {
+      watch.stop();
+    }
+  });
+
+  it('the preparation begins stage 1 within maxSurge; a retried preparation writes the same; stage 1 finishes it within the bound', async () => {
+    const stages = [
+      { replicas: 1, bakeSeconds: 0 },
+      { replicas: '100%', bakeSeconds: 0 },
+    ];
+    const ctx = await prepared('ro-first-begun', stages, true);
+    const ns = ctx.snapshot.target.namespace;
+    expect(ctx.snapshot.replicas).toBe(R);
+    expect(ctx.snapshot.firstStageBegun).toEqual(['create the canary with 1 replicas']);
+    const watch = await watchAvailability(k.kc, ns, 'web');
+    try {
+      await watch.arm(R, eventually);
+      // A retry (the first attempt's answer lost): the stable Deployment was not touched, so the total is the same.
+      const spec = rolloutSpec({ target: ctx.snapshot.target, stages, gate: { noData: 'pass' } });
+      const again = await activities().prepareRollout({ rolloutId: ctx.rolloutId, spec, beginFirstStage: true });
+      expect([again.replicas, again.firstStageBegun]).toEqual([R, ['create the canary with 1 replicas']]);
+      const stage1 = await activities().advanceStage({ ...ctx, count: 1, gateAfterScaling: true });
+      expect(stage1).toMatchObject({ outcome: 'done', gatePassed: { verdict: 'pass' } });
+      const canary = await k.apps.readNamespacedDeployment({ namespace: ns, name: `web${CANARY_SUFFIX}` });
+      const stable = await k.apps.readNamespacedDeployment({ namespace: ns, name: 'web' });
+      expect([canary.spec?.replicas, stable.spec?.replicas]).toEqual([1, R - 1]);
       expect(watch.minimum).toBeGreaterThanOrEqual(R - 1);
     } finally {
       watch.stop();

@@ -61,6 +61,10 @@ class FakeCluster {
   /** A 'hold' advanceStage waits until this is set. */
   advanceReleased = false;
   watchError: Error | null = null;
+  /** prepareRollout waits while this is set. */
+  prepareHeld = false;
+  /** prepareRollout begins stage 1 when asked (as for a first stage within maxSurge). */
+  firstStageBegins = true;
   /** advanceStage's gate does not pass yet as the scaling ends (e.g. minReadySeconds not over). */
   gateWaitsAfterScaling = false;
 
@@ -73,10 +77,11 @@ class FakeCluster {
 
   activities(): RolloutActivities {
     return {
-      prepareRollout: async ({ rolloutId, spec }) => {
+      prepareRollout: async ({ rolloutId, spec, beginFirstStage }) => {
         this.calls.push('prepareRollout');
         this.prepared.push(rolloutId);
         if (this.prepareError) throw this.prepareError;
+        while (this.prepareHeld) await this.tick({});
         const template = { metadata: { labels: { app: spec.target.name } }, spec: { containers: [{ name: 'app', image: 'old' }] } };
         const snapshot: RolloutSnapshot = {
           target: spec.target,
@@ -85,6 +90,7 @@ class FakeCluster {
           selector: { app: spec.target.name },
           oldTemplate: template,
           newTemplate: { ...template, spec: { containers: [{ name: 'app', image: 'new' }] } },
+          ...(beginFirstStage && this.firstStageBegins ? { firstStageBegun: ['create the canary'] } : {}),
         };
         return snapshot;
       },
@@ -258,7 +264,7 @@ describe('rolloutWorkflow (stubbed activities)', () => {
     await recordHistory(handle, 'wf-stages-begun-early');
     const started = result.decisions.filter((d) => d.kind === 'stageStarted').map((d) => d.reason);
     expect(started).toEqual([
-      'stage 1 of 4: 1 of 4 replicas on the new template',
+      'stage 1 of 4: 1 of 4 replicas on the new template (begun as the rollout was prepared: create the canary)',
       "stage 2 of 4: 2 of 4 replicas on the new template (begun as stage 1's gate passed: scale canary to 2)",
       'stage 3 of 4: 3 of 4 replicas on the new template',
       "stage 4 of 4: 4 of 4 replicas on the new template (begun as stage 3's gate passed: scale canary to 4)",
@@ -331,6 +337,26 @@ describe('rolloutWorkflow (stubbed activities)', () => {
     expect(kinds(result).slice(-4)).toEqual(['paused', 'gateFailed', 'rollbackStarted', 'rolledBack']);
     expect(fake.calls.filter((c) => c === 'rollbackRollout')).toHaveLength(1);
     expect((await searchAttributes(handle)).get(AUTOCRANE_STATE)).toBe('RolledBack');
+  });
+
+  test.each([
+    [true, 'begun by the preparation: held once stage 1 has scaled', 1],
+    [false, 'not begun: held before stage 1 starts', 0],
+  ])('pause while the rollout is prepared, stage 1 %s (%s)', async (begins, _what, advancesWhileHeld) => {
+    const fake = new FakeCluster();
+    fake.prepareHeld = true;
+    fake.firstStageBegins = begins;
+    const { handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 0 }, { replicas: '100%', bakeSeconds: 0 }] }, fake);
+    await eventually(async () => expect(fake.calls).toContain('prepareRollout'), 10_000);
+    expect((await control(handle, 'pause')).state).toBe('Paused');
+    fake.prepareHeld = false;
+    await sleep(1500);
+    const held = await rolloutState(handle);
+    expect(held.state).toBe('Paused');
+    expect(fake.advances).toHaveLength(advancesWhileHeld);
+    expect(kinds(held)).not.toContain('gatePassed');
+    expect((await control(handle, 'resume')).state).not.toBe('Paused');
+    expect((await handle.result()).state).toBe('Succeeded');
   });
 
   test('pause while a stage scales holds once it has scaled, until resume', async () => {
