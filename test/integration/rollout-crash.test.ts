@@ -87,17 +87,21 @@ describe('rollouts survive crashes', () => {
     });
 
     test('SIGKILL during a stage transition: the restarted worker finishes the rollout', async () => {
-      const ns = await deploymentWith('ro-kill-step', 4);
+      // Stage 2 moves 17 replicas in chunks of 2 (maxSurge 1 + maxUnavailable 1), each waited
+      // for: a window of a second or more in which it is Progressing, where a stage of a few
+      // pods on kwok lasts less than the 200 ms between two looks at the state.
+      const replicas = 20;
+      const ns = await deploymentWith('ro-kill-step', replicas);
       const w = await workerFor(ns);
       try {
         const first = w.spawnOne();
-        const handle = await start(rolloutSpec({ target: { namespace: ns, kind: 'Deployment', name: 'web' }, stages: [{ replicas: 1, bakeSeconds: 0 }, { replicas: 3, bakeSeconds: 0 }] }), w.taskQueue);
+        const handle = await start(rolloutSpec({ target: { namespace: ns, kind: 'Deployment', name: 'web' }, stages: [{ replicas: 1, bakeSeconds: 0 }, { replicas: 18, bakeSeconds: 0 }] }), w.taskQueue);
         await waitForState(handle, (s) => s.state === 'Progressing' && s.stage === 1, 60_000);
         await killAndWait(first, 'SIGKILL');
         w.spawnOne();
         const result = await handle.result();
         expect(result.state).toBe('Succeeded');
-        await expectAllOnNewImage(ns, 4);
+        await expectAllOnNewImage(ns, replicas);
         await recordHistory(handle, 'worker-killed-during-transition');
       } finally {
         await cleanupSchedules(ns);
