@@ -209,6 +209,12 @@ export class PodsFollower extends WatchFollower<PodJson> {
   }
 }
 
+/** The JSON patch operations that set a workload's template and replicas together. */
+const templateAndReplicas = (template: PodTemplate, replicas: number): JsonObject[] => [
+  { op: 'replace', path: '/spec/template', value: template },
+  { op: 'replace', path: '/spec/replicas', value: replicas },
+];
+
 export class RolloutKube {
   /** `timeoutMs` bounds each apiserver call (kubeJson's default when omitted). */
   constructor(
@@ -232,6 +238,16 @@ export class RolloutKube {
 
   readWorkload(target: RolloutTarget): Promise<WorkloadJson> {
     return this.json<WorkloadJson>({ method: 'GET', path: workloadPath(target) });
+  }
+
+  /** The workload, or null when it does not exist (404). */
+  async readWorkloadIfExists(target: RolloutTarget): Promise<WorkloadJson | null> {
+    try {
+      return await this.readWorkload(target);
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return null;
+      throw err;
+    }
   }
 
   /** Merge patch of spec.replicas only. */
@@ -319,22 +335,12 @@ export class RolloutKube {
    * start every replica at once).
    */
   handOver(target: RolloutTarget, uid: string, template: PodTemplate, replicas: number): Promise<WorkloadJson> {
-    return this.jsonPatch(target, [
-      { op: 'test', path: '/metadata/uid', value: uid },
-      { op: 'test', path: '/spec/paused', value: true },
-      { op: 'replace', path: '/spec/template', value: template },
-      { op: 'replace', path: '/spec/replicas', value: replicas },
-    ]);
+    return this.jsonPatch(target, [{ op: 'test', path: '/metadata/uid', value: uid }, { op: 'test', path: '/spec/paused', value: true }, ...templateAndReplicas(template, replicas)]);
   }
 
   /** A hand-over undone: template, replicas and resumed, in one JSON patch guarded by the UID. */
   takeBack(target: RolloutTarget, uid: string, template: PodTemplate, replicas: number): Promise<WorkloadJson> {
-    return this.jsonPatch(target, [
-      { op: 'test', path: '/metadata/uid', value: uid },
-      { op: 'replace', path: '/spec/template', value: template },
-      { op: 'replace', path: '/spec/replicas', value: replicas },
-      { op: 'add', path: '/spec/paused', value: false },
-    ]);
+    return this.jsonPatch(target, [{ op: 'test', path: '/metadata/uid', value: uid }, ...templateAndReplicas(template, replicas), { op: 'add', path: '/spec/paused', value: false }]);
   }
 
   private jsonPatch(target: RolloutTarget, ops: JsonObject[]): Promise<WorkloadJson> {

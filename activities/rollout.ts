@@ -12,6 +12,7 @@ import { ROLLOUT_ANNOTATION } from '../domain/keys';
 import { applyTemplateChange, selectorMismatches, templatesEqual, type PodTemplate } from '../domain/pod-template-change';
 import { evaluateGate, type GatePolicyInput, type GateResult } from '../domain/rollout-gate';
 import {
+  canaryAtPreparation,
   planDeploymentPromotion,
   planDeploymentRollback,
   planDeploymentStage,
@@ -213,6 +214,14 @@ async function checkGate(kube: RolloutKube, ctx: StageContext, expectedPods: num
   return result;
 }
 
+/** A settled gate verdict as the workflow gets it: the erroring pods by name. */
+const toWatchGateResult = (result: GateResult, verdict: WatchGateResult['verdict']): WatchGateResult => ({
+  verdict,
+  reason: result.reason,
+  counts: result.counts,
+  erroring: result.erroring.map((e) => e.pod),
+});
+
 class GateFailure extends Error {
   constructor(readonly result: GateResult) {
     super(result.reason);
@@ -310,14 +319,8 @@ const deploymentSettled = (w: WorkloadJson, replicas: number, sinceGeneration = 
 
 /** Removes the rollout annotation (the repair hold) from the target, if it is still this rollout's. */
 async function releaseTarget(kube: RolloutKube, rolloutId: string, target: RolloutTarget): Promise<void> {
-  let workload: WorkloadJson;
-  try {
-    workload = await kube.readWorkload(target);
-  } catch (err) {
-    if ((err as { code?: number }).code === 404) return;
-    throw err;
-  }
-  if (workload.metadata.annotations?.[ROLLOUT_ANNOTATION] === rolloutId) await kube.setRolloutAnnotation(target, null);
+  const workload = await kube.readWorkloadIfExists(target);
+  if (workload?.metadata.annotations?.[ROLLOUT_ANNOTATION] === rolloutId) await kube.setRolloutAnnotation(target, null);
 }
 
 // ---------------------------------------------------------------------------
@@ -332,13 +335,7 @@ interface DeploymentObservation {
 
 /** Where a Deployment rollout stands (domain/rollout-plan.ts plans from it). */
 async function observeDeployment(kube: RolloutKube, snapshot: RolloutSnapshot): Promise<DeploymentObservation> {
-  const [stable, canary] = await Promise.all([
-    readStable(kube, snapshot),
-    kube.readWorkload(canaryTarget(snapshot.target)).catch((err: unknown) => {
-      if ((err as { code?: number }).code !== 404) throw err;
-      return null;
-    }),
-  ]);
+  const [stable, canary] = await Promise.all([readStable(kube, snapshot), kube.readWorkloadIfExists(canaryTarget(snapshot.target))]);
   // A canary being deleted (released, or rolled back) no longer holds replicas of its own.
   const canaryExists = canary !== null && canary.metadata.deletionTimestamp === undefined;
   const state: DeploymentState = {
@@ -445,24 +442,13 @@ async function runDeploymentActions(kube: RolloutKube, rolloutId: string, snapsh
  */
 async function removeForeignCanary(kube: RolloutKube, stable: WorkloadJson): Promise<void> {
   const target: RolloutTarget = { namespace: stable.metadata.namespace, kind: 'Deployment', name: stable.metadata.name };
-  let canary: WorkloadJson;
-  try {
-    canary = await kube.readWorkload(canaryTarget(target));
-  } catch (err) {
-    if ((err as { code?: number }).code === 404) return;
-    throw err;
-  }
-  if (templatesEqual(canary.spec.selector, stable.spec.selector)) return;
+  const canary = await kube.readWorkloadIfExists(canaryTarget(target));
+  if (canary === null || templatesEqual(canary.spec.selector, stable.spec.selector)) return;
   currentContext()?.log.warn('deleting a canary Deployment whose selector is not the stable one', { canary: canary.metadata.name });
   await kube.deleteWorkload(canaryTarget(target));
   // Waited for briefly (prepareRollout has 30 s in all); a retry of the activity waits on.
   for (let i = 0; i < FOREIGN_CANARY_POLLS; i++) {
-    try {
-      await kube.readWorkload(canaryTarget(target));
-    } catch (err) {
-      if ((err as { code?: number }).code === 404) return;
-      throw err;
-    }
+    if ((await kube.readWorkloadIfExists(canaryTarget(target))) === null) return;
     await pause(POLL_MS);
   }
   throw ApplicationFailure.create({ type: 'CanaryStillDeleting', message: `the old canary Deployment ${canary.metadata.name} is still being deleted`, nonRetryable: false });
@@ -593,7 +579,6 @@ export function createRolloutActivities(kc: KubeConfig) {
   };
 
   return {
-    /** Reads the target, computes the new template, marks the workload as under rollout, prepares the canary. */
     /**
      * Reads the target, marks it as under rollout and creates the canary (Deployment). With
      * beginFirstStage, a canary whose first stage needs no scale-down of the stable Deployment
@@ -637,8 +622,7 @@ export function createRolloutActivities(kc: KubeConfig) {
         if (target.kind === 'Deployment') {
           snapshot.deploymentStrategy = workload.spec.strategy ?? {};
           await removeForeignCanary(shortKube, workload);
-          const first = input.beginFirstStage ? planDeploymentStageStart({ canary: 0, stable: snapshot.replicas }, resolveStageCounts(input.spec.stages, snapshot.replicas)[0]!, snapshot.replicas, snapshot.deploymentStrategy) : [];
-          const begin = first.length === 1 && first[0]!.kind === 'scale' && first[0]!.workload === 'canary' ? first[0]!.replicas : 0;
+          const begin = input.beginFirstStage ? canaryAtPreparation(resolveStageCounts(input.spec.stages, snapshot.replicas)[0]!, snapshot.replicas, snapshot.deploymentStrategy) : 0;
           await shortKube.applyCanary(workload, input.rolloutId, changed.template, begin);
           if (begin > 0) snapshot.firstStageBegun = [`create the canary with ${begin} replicas`];
         } else {
@@ -690,7 +674,7 @@ export function createRolloutActivities(kc: KubeConfig) {
           actions.push(...trailed);
           if (result.verdict === 'fail') throw new GateFailure(result);
           if (input.gateAfterScaling && result.verdict === 'pass') {
-            const gatePassed: WatchGateResult = { verdict: 'pass', reason: result.reason, counts: result.counts, erroring: result.erroring.map((e) => e.pod) };
+            const gatePassed = toWatchGateResult(result, result.verdict);
             if (snapshot.target.kind !== 'Deployment' || (input.nextCount === undefined && !input.beginPromotion)) return { outcome: 'done', actions, finishedAt, gatePassed };
             const now = { canary: input.count, stable: snapshot.replicas - input.count };
             const start =
@@ -718,7 +702,7 @@ export function createRolloutActivities(kc: KubeConfig) {
         for (;;) {
           const result = await checkGate(kube, input, input.expectedPods, { startedAt: input.bakeStartedAt, seconds: input.bakeSeconds });
           if (result.verdict === 'fail' || (result.verdict === 'pass' && !input.holdAfterPass)) {
-            return { verdict: result.verdict, reason: result.reason, counts: result.counts, erroring: result.erroring.map((e) => e.pod) };
+            return toWatchGateResult(result, result.verdict);
           }
           await pause(POLL_MS);
         }

@@ -256,9 +256,25 @@ export function planDeploymentStage(current: DeploymentCounts, canaryTarget: num
  */
 export function planDeploymentStageStart(current: DeploymentCounts, canaryTarget: number, total: number, strategy: DeploymentStrategy | undefined): DeploymentAction[] {
   const plan = planDeploymentStage(current, canaryTarget, total, strategy);
-  const firstGrowth = plan.findIndex((a) => a.kind === 'scale' && a.wait);
-  if (firstGrowth < 0) return [];
-  return plan.slice(0, firstGrowth + 1).map((a, i) => (i === firstGrowth && a.kind === 'scale' ? { ...a, wait: false } : a));
+  return beginThrough(plan, plan.findIndex((a) => a.kind === 'scale' && a.wait));
+}
+
+/**
+ * The canary's replicas when the rollout is prepared: stage 1's count when its first chunk is
+ * a growth of the canary alone (within maxSurge, no scale-down of the stable Deployment first),
+ * so its pods start at once and a retried preparation, finding the stable Deployment as it
+ * was, writes the same; 0 otherwise.
+ */
+export function canaryAtPreparation(firstCount: number, total: number, strategy: DeploymentStrategy | undefined): number {
+  const start = planDeploymentStageStart({ canary: 0, stable: total }, firstCount, total, strategy);
+  const only = start.length === 1 ? start[0] : undefined;
+  return only?.kind === 'scale' && only.workload === 'canary' ? only.replicas : 0;
+}
+
+/** `plan` up to and including `last`, whose wait is dropped: the early start of a step (empty when last < 0). */
+function beginThrough(plan: DeploymentAction[], last: number): DeploymentAction[] {
+  if (last < 0) return [];
+  return plan.slice(0, last + 1).map((a, i) => (i === last && (a.kind === 'scale' || a.kind === 'releaseCanary') ? { ...a, wait: false as const } : a));
 }
 
 /** A Deployment rollout as observed: each workload's spec.replicas, and how far a promotion went. */
@@ -316,8 +332,7 @@ export function planDeploymentPromotion(state: DeploymentState, total: number, s
 export function planDeploymentPromotionStart(state: DeploymentState, total: number, strategy: DeploymentStrategy | undefined): DeploymentAction[] {
   const plan = planDeploymentPromotion(state, total, strategy);
   const release = plan.findIndex((a) => a.kind === 'releaseCanary');
-  if (release < 0 || plan.slice(0, release).some((a) => a.kind === 'scale')) return [];
-  return plan.slice(0, release + 1).map((a) => (a.kind === 'releaseCanary' ? { ...a, wait: false as const } : a));
+  return plan.slice(0, release).some((a) => a.kind === 'scale') ? [] : beginThrough(plan, release);
 }
 
 export interface DeploymentRollbackState extends DeploymentState {
@@ -408,8 +423,8 @@ export interface PlanEnvelope {
  * Deployment's own budget at its size. A paused stable Deployment starts nothing once its
  * ReplicaSets are deleted: pausing, handing over and deleting its (empty) ReplicaSets change no
  * pod, and releasing the canary makes the canary's pods the stable's; a hand-over while it
- * still has a ReplicaSet starts every replica on it (Kubernetes scales the newest one). Lets a caller (and the tests) check a plan against
- * the bound before running it.
+ * still has a ReplicaSet starts every replica on it (Kubernetes scales the newest one). Lets a
+ * caller (and the tests) check a plan against the bound before running it.
  */
 export function deploymentPlanEnvelope(
   actions: readonly DeploymentAction[],

@@ -417,10 +417,15 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
   decide('started', summary);
   let snapshot: RolloutSnapshot | undefined;
   let rollbackReason: string | null = null;
-  /** The rollout annotation is off the target already (a promotion removes it). */
+  /**
+   * The rollout annotation is off the target already (a promotion removes it). Read from the
+   * promotion's result, not assumed: a history recorded before promotions released the target
+   * has a finishRollout to replay.
+   */
   let released = false;
-  /** The writes with which the last stage's activity began the next stage, once its gate passed. */
-  let begunEarly: string[] | null = null;
+  /** The writes that began the next step early (the preparation, or the last stage's activity once its gate passed); empty when none did. */
+  let begunEarly: string[] = [];
+  const begunNote = (by: string) => (begunEarly.length > 0 ? ` (begun as ${by}: ${begunEarly.join('; ')})` : '');
   try {
     try {
       // Stage 1 follows the preparation whatever happens (a pause holds once it has scaled), so the preparation may begin it.
@@ -432,10 +437,10 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
     const counts = resolveStageCounts(spec.stages, snapshot.replicas);
     counts.forEach((count, i) => (stages[i]!.count = count));
 
-    begunEarly = snapshot.firstStageBegun ?? null;
+    begunEarly = snapshot.firstStageBegun ?? [];
     stageLoop: for (let index = 0; index < spec.stages.length; index++) {
       // A stage already begun is held once it has scaled, as when paused while it scales.
-      const held = begunEarly !== null && begunEarly.length > 0 ? null : await holdWhilePaused(snapshot, null);
+      const held = begunEarly.length > 0 ? null : await holdWhilePaused(snapshot, null);
       if (held !== null || pending.abort) {
         rollbackReason = abortReason();
         break;
@@ -446,9 +451,8 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
       // Paused before a stage already begun: the pause holds once it has scaled.
       if ((state as RolloutState) !== 'Paused') setState('Progressing');
       Object.assign(stages[index]!, { result: 'progressing', startedAt: stageStartedAt });
-      const begunBy = index === 0 ? 'the rollout was prepared' : `stage ${index}'s gate passed`;
-      const begun = begunEarly !== null && begunEarly.length > 0 ? ` (begun as ${begunBy}: ${begunEarly.join('; ')})` : '';
-      begunEarly = null;
+      const begun = begunNote(index === 0 ? 'the rollout was prepared' : `stage ${index}'s gate passed`);
+      begunEarly = [];
       decide('stageStarted', `stage ${index + 1} of ${spec.stages.length}: ${count} of ${snapshot.replicas} replicas on the new template${begun}`);
 
       let advanced;
@@ -500,7 +504,7 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
         verdict = { verdict: 'failed', reason: advanced.value.reason };
       } else {
         decide('stageScaled', `${count} updated replicas ready (${advanced.value.actions.join('; ') || 'nothing to change'})`);
-        begunEarly = advanced.value.nextStarted ?? null;
+        begunEarly = advanced.value.nextStarted ?? [];
         verdict = await bakeAndApprove(advanced.value.finishedAt, advanced.value.gatePassed);
       }
 
@@ -531,8 +535,7 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
 
     if (rollbackReason === null) {
       setState('Promoting');
-      const begun = begunEarly !== null && begunEarly.length > 0 ? ` (begun as the last stage's gate passed: ${begunEarly.join('; ')})` : '';
-      decide('promotionStarted', `every replica goes to the new template${begun}`);
+      decide('promotionStarted', `every replica goes to the new template${begunNote("the last stage's gate passed")}`);
       try {
         const promoted = await promoteRollout(stageContext(snapshot, now()));
         released = promoted.released;

@@ -3,6 +3,7 @@ import {
   deploymentPlanEnvelope,
   planDeploymentPromotion,
   planDeploymentPromotionStart,
+  canaryAtPreparation,
   planDeploymentRollback,
   planDeploymentStage,
   planDeploymentStageStart,
@@ -27,6 +28,9 @@ import {
 import type { StageReplicas } from '../../domain/rollout-spec';
 
 const scale = (workload: 'canary' | 'stable', replicas: number, wait = true): DeploymentAction => ({ kind: 'scale', workload, replicas, wait });
+/** Replicas moving from canary back to stable one at a time (maxSurge 1, maxUnavailable 0), from `stable` of `total` on the stable Deployment. */
+const oneAtATimeToStable = (stable: number, total: number): DeploymentAction[] =>
+  Array.from({ length: total - stable }, (_, i) => [scale('stable', stable + i + 1), scale('canary', total - stable - i - 1, false)]).flat();
 const rolling = (maxSurge: IntOrPercent, maxUnavailable: IntOrPercent): DeploymentStrategy => ({ type: 'RollingUpdate', rollingUpdate: { maxSurge, maxUnavailable } });
 
 describe('int-or-percent, as Kubernetes resolves it', () => {
@@ -226,6 +230,18 @@ const deleteCanary: DeploymentAction = { kind: 'deleteCanary' };
 /** During the stages: stable unpaused on the old template, canary present. */
 const staged = (canary: number, stable: number): DeploymentState => ({ canary, stable, stablePaused: false, stableOnNewTemplate: false, canaryExists: true });
 
+describe('canaryAtPreparation (stage 1 begun by the preparation)', () => {
+  it.each<[string, number, number, DeploymentStrategy | undefined, number]>([
+    ['default 25% of 30, stage 1 of 3: within maxSurge 8', 3, 30, undefined, 3],
+    ['exactly maxSurge', 8, 30, undefined, 8],
+    ['over maxSurge: the stable Deployment would shrink first, so nothing begins', 9, 30, undefined, 0],
+    ['maxSurge 0: every chunk shrinks the stable Deployment first', 1, 4, rolling(0, 1), 0],
+    ['0 replicas', 0, 0, undefined, 0],
+  ])('%s', (_what, firstCount, total, strategy, expected) => {
+    expect(canaryAtPreparation(firstCount, total, strategy)).toBe(expected);
+  });
+});
+
 describe('planDeploymentPromotionStart (promotion begun as a last stage without bake passes)', () => {
   it('from 100%: the promotion up to the release of the canary, its adoption not waited for; the promotion then goes on from the hand-over', () => {
     expect(planDeploymentPromotionStart(staged(10, 0), 10, undefined)).toEqual([pauseStable, deleteStableReplicaSets, handOver(10), { ...releaseCanary(10), wait: false }]);
@@ -291,12 +307,7 @@ describe('planDeploymentPromotion', () => {
 
   it('a promotion begun by an earlier AutoCrane (stable rolled itself to the new template) moves the replicas back', () => {
     expect(planDeploymentPromotion({ canary: 3, stable: 1, stablePaused: false, stableOnNewTemplate: true, canaryExists: true }, 4, rolling(1, 0))).toEqual([
-      scale('stable', 2),
-      scale('canary', 2, false),
-      scale('stable', 3),
-      scale('canary', 1, false),
-      scale('stable', 4),
-      scale('canary', 0, false),
+      ...oneAtATimeToStable(1, 4),
       deleteCanary,
     ]);
   });
@@ -360,14 +371,7 @@ describe('planDeploymentRollback', () => {
   it('resumes a stable Deployment paused by a promotion before it handed over', () => {
     expect(planDeploymentRollback(rollbackState({ canary: 4, stable: 0, stablePaused: true }), 4, rolling(1, 0))).toEqual([
       resumeStable(0),
-      scale('stable', 1),
-      scale('canary', 3, false),
-      scale('stable', 2),
-      scale('canary', 2, false),
-      scale('stable', 3),
-      scale('canary', 1, false),
-      scale('stable', 4),
-      scale('canary', 0, false),
+      ...oneAtATimeToStable(0, 4),
       deleteCanary,
     ]);
   });
@@ -377,12 +381,7 @@ describe('planDeploymentRollback', () => {
       takeBack(0),
       scale('canary', 3, false),
       scale('stable', 1),
-      scale('stable', 2),
-      scale('canary', 2, false),
-      scale('stable', 3),
-      scale('canary', 1, false),
-      scale('stable', 4),
-      scale('canary', 0, false),
+      ...oneAtATimeToStable(1, 4),
       deleteCanary,
     ]);
   });
