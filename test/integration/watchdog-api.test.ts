@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions } from '@kubernetes/client-node';
 import pino from 'pino';
 import { createApp } from '../../api/app';
 import { createAuthorizer, kubernetesClusterAuth } from '../../api/auth';
@@ -135,6 +135,65 @@ describe('watchdog API on the sandbox apiserver', () => {
     expect(p.metadata?.annotations?.['status.autocrane.io/self']).toMatch(/^info\/.*Z\/from my own token$/);
     expect(p.metadata?.annotations?.['team.example.com/owner']).toBe('payments');
     expect((await read('web-1')).metadata?.annotations?.['status.autocrane.io/self']).toBeUndefined();
+  });
+
+  test.each([
+    ['a bad level', 'ok', { level: 'fatal', message: 'x' }, 'level'],
+    ['a long message', 'ok', { level: 'info', message: 'x'.repeat(1025) }, 'message'],
+    ['a bad name', '-bad-', { level: 'info' }, 'name'],
+  ])('%s → 400 naming the field, and the pod is left as it was', async (_what, name, body, field) => {
+    const before = await read('web-1');
+    const res = await fetch(`${apiUrl}/v1/namespaces/${namespace}/pods/web-1/watchdogs/${name}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(res.status).toBe(400);
+    const answer = (await res.json()) as { error: string; details: { field: string }[] };
+    expect(answer.error).toContain(field);
+    expect(answer.details.map((d) => d.field)).toEqual([field]);
+    const after = await read('web-1');
+    expect(after.metadata?.resourceVersion).toBe(before.metadata?.resourceVersion);
+  });
+
+  test("aggregation on a real pod follows AutoCrane: order, ties, unknown levels counting for nothing", async () => {
+    const at = '2021-03-01T12:34:56Z';
+    // Statuses as AutoCrane and other writers left them: capitalised, unknown levels, garbage.
+    await k.core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: {
+          name: 'web-agg',
+          labels: { app: 'web' },
+          annotations: { 'status.autocrane.io/a': `Info/${at}/ok`, 'status.autocrane.io/b': 'bogus/whenever/x', 'status.autocrane.io/c': `Unknown/${at}/?` },
+        },
+        spec: { containers: [{ name: 'app', image: 'example.invalid/app:1' }] },
+      },
+    });
+    const target = { namespace, pod: 'web-agg' };
+    // Unknown levels alone aggregate to unknown; info outranks them.
+    expect((await getWatchdogs(as(adminToken), target)).aggregate).toBe('info');
+    // Order: a warning posted outranks the info; the label is recomputed from every status on the pod.
+    expect((await postWatchdog(as(adminToken), target, 'disk', 'warning', 'slow')).aggregate).toBe('warning');
+    expect((await read('web-agg')).metadata?.labels?.[HEALTH_LABEL]).toBe('warning');
+    // A tie of errors in two spellings: still error, and an error outranks the warning.
+    await k.core.patchNamespacedPod(
+      { namespace, name: 'web-agg', body: { metadata: { annotations: { 'status.autocrane.io/old': `Error/${at}/from AutoCrane` } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    expect((await postWatchdog(as(adminToken), target, 'latency', 'error', 'p99 2s')).aggregate).toBe('error');
+    expect((await read('web-agg')).metadata?.labels?.[HEALTH_LABEL]).toBe('error');
+    // Clearing the new error leaves AutoCrane's: still error.
+    expect((await postWatchdog(as(adminToken), target, 'latency', 'info', 'cleared')).aggregate).toBe('error');
+    // Only unknown levels left on a pod: unknown.
+    await k.core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name: 'web-unknown', annotations: { 'status.autocrane.io/a': 'bogus/x/y', 'status.autocrane.io/b': `Unknown/${at}/?` } },
+        spec: { containers: [{ name: 'app', image: 'example.invalid/app:1' }] },
+      },
+    });
+    expect((await getWatchdogs(as(adminToken), { namespace, pod: 'web-unknown' })).aggregate).toBe('unknown');
   });
 
   test('the CLI posts and prints a table, and reports API errors with exit status 1', async () => {
