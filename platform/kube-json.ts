@@ -7,8 +7,10 @@
  * kubernetesErrorStatus() and toActivityFailure() read them the same way.
  */
 import { ApiException, type KubeConfig } from '@kubernetes/client-node';
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -42,6 +44,61 @@ export function apiStatusError(where: string, status: number, text: string, head
   return new ApiException(status, message, text, headers as Record<string, string>);
 }
 
+/**
+ * How long an idle connection is kept for the next request: under the apiserver's own idle
+ * timeout (90 s), so it is our side that closes it.
+ */
+export const IDLE_CONNECTION_MS = 30_000;
+
+const keepAliveAgents = new WeakMap<KubeConfig, { material: string; agent: https.Agent }>();
+
+/** A TLS option's value as text, for telling whether the material changed (a rotated certificate). */
+const asText = (value: unknown): unknown => (Buffer.isBuffer(value) ? value.toString('base64') : Array.isArray(value) ? value.map(asText) : (value ?? null));
+
+/**
+ * Sets `options` up for a request to the apiserver of `kc`: its credentials as
+ * applyToHTTPSOptions gives them, over one keep-alive agent per kubeconfig and TLS material.
+ * applyToHTTPSOptions makes a new agent for every request, so every request opened a TLS
+ * connection of its own, with a full handshake on both ends: during a rollout, TLS setup was
+ * the worker's largest CPU cost after Temporal's own (bench/RESULTS.md, Rollout). A proxy's
+ * agent is left as client-node made it.
+ */
+export async function applyKubeAccess(kc: KubeConfig, options: https.RequestOptions): Promise<void> {
+  await kc.applyToHTTPSOptions(options);
+  if (kc.getCurrentCluster()?.proxyUrl || !(options.agent instanceof https.Agent)) return;
+  const access = {
+    ca: options.ca,
+    cert: options.cert,
+    key: options.key,
+    pfx: options.pfx,
+    passphrase: options.passphrase,
+    rejectUnauthorized: options.rejectUnauthorized,
+    servername: options.servername,
+  };
+  const material = createHash('sha256').update(JSON.stringify(Object.values(access).map(asText))).digest('hex');
+  let cached = keepAliveAgents.get(kc);
+  if (cached?.material !== material) {
+    cached?.agent.destroy();
+    // Built once: given the PEM material instead, every new connection would parse it again.
+    const secureContext = tls.createSecureContext({ ca: access.ca, cert: access.cert, key: access.key, pfx: access.pfx, passphrase: access.passphrase });
+    const agentOptions: https.AgentOptions = { secureContext, keepAlive: true, timeout: IDLE_CONNECTION_MS };
+    if (access.rejectUnauthorized !== undefined) agentOptions.rejectUnauthorized = access.rejectUnauthorized;
+    if (access.servername !== undefined) agentOptions.servername = access.servername;
+    cached = { material, agent: new https.Agent(agentOptions) };
+    keepAliveAgents.set(kc, cached);
+  }
+  options.agent = cached.agent;
+}
+
+/**
+ * Whether a request failed only because the kept-alive connection it was sent on had just been
+ * closed by the other end: nothing was answered, so it is sent again once on a new connection.
+ */
+export function isStaleConnection(req: http.ClientRequest, err: unknown, answered: boolean): boolean {
+  const code = (err as { code?: string }).code;
+  return !answered && req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE');
+}
+
 export async function kubeJson<T = JsonObject>(kc: KubeConfig, request: KubeJsonRequest): Promise<T> {
   const server = kc.getCurrentCluster()?.server;
   if (!server) throw new Error(`kubeconfig context "${kc.getCurrentContext()}" names no cluster`);
@@ -54,31 +111,38 @@ export async function kubeJson<T = JsonObject>(kc: KubeConfig, request: KubeJson
     headers['content-length'] = String(payload.length);
   }
   const options: https.RequestOptions = { method: request.method, headers, timeout: request.timeoutMs ?? DEFAULT_TIMEOUT_MS };
-  await kc.applyToHTTPSOptions(options);
+  await applyKubeAccess(kc, options);
   const transport = url.protocol === 'http:' ? http : https;
   const where = `${request.method} ${url.pathname}`;
-  return new Promise<T>((resolve, reject) => {
-    const req = transport.request(url, options, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('error', reject);
-      response.on('end', () => {
-        const status = response.statusCode ?? 0;
-        const text = Buffer.concat(chunks).toString('utf8');
-        if (status < 200 || status >= 300) {
-          reject(apiStatusError(where, status, text, response.headers));
-          return;
-        }
-        try {
-          resolve((text === '' ? {} : JSON.parse(text)) as T);
-        } catch (err) {
-          reject(new Error(`${where}: the answer is not JSON`, { cause: err }));
-        }
+  const send = (retried: boolean) =>
+    new Promise<T>((resolve, reject) => {
+      let answered = false;
+      const req = transport.request(url, options, (response) => {
+        answered = true;
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', reject);
+        response.on('end', () => {
+          const status = response.statusCode ?? 0;
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (status < 200 || status >= 300) {
+            reject(apiStatusError(where, status, text, response.headers));
+            return;
+          }
+          try {
+            resolve((text === '' ? {} : JSON.parse(text)) as T);
+          } catch (err) {
+            reject(new Error(`${where}: the answer is not JSON`, { cause: err }));
+          }
+        });
       });
+      req.on('timeout', () => req.destroy(new Error(`${where}: no answer within ${options.timeout} ms`)));
+      req.on('error', (err) => {
+        if (!retried && isStaleConnection(req, err, answered)) send(true).then(resolve, reject);
+        else reject(err);
+      });
+      if (payload) req.write(payload);
+      req.end();
     });
-    req.on('timeout', () => req.destroy(new Error(`${where}: no answer within ${options.timeout} ms`)));
-    req.on('error', reject);
-    if (payload) req.write(payload);
-    req.end();
-  });
+  return send(false);
 }

@@ -5,7 +5,7 @@ import { DependencyUnavailableError, describeError } from './errors';
 import http from 'node:http';
 import https from 'node:https';
 import { JsonListSplitter } from './json-list-splitter';
-import { apiStatusError, type JsonObject } from './kube-json';
+import { apiStatusError, applyKubeAccess, isStaleConnection, type JsonObject } from './kube-json';
 
 /**
  * KUBECONFIG when set; else the pod's service account when running in a cluster; else
@@ -116,49 +116,56 @@ export async function streamListPage(kc: KubeConfig, request: ListPageRequest, o
   if (request.labelSelector) url.searchParams.set('labelSelector', request.labelSelector);
   const timeoutMs = request.timeoutMs ?? 30_000;
   const options: https.RequestOptions = { method: 'GET', headers: { accept: 'application/json' }, timeout: timeoutMs };
-  await kc.applyToHTTPSOptions(options);
+  await applyKubeAccess(kc, options);
   const where = `GET ${url.pathname}`;
-  return new Promise<ListPageInfo>((resolve, reject) => {
-    const req = (url.protocol === 'http:' ? http : https).request(url, options, (response) => {
-      const status = response.statusCode ?? 0;
-      if (status < 200 || status >= 300) {
-        const chunks: Buffer[] = [];
-        let size = 0;
+  const send = (retried: boolean) =>
+    new Promise<ListPageInfo>((resolve, reject) => {
+      let answered = false;
+      const req = (url.protocol === 'http:' ? http : https).request(url, options, (response) => {
+        answered = true;
+        const status = response.statusCode ?? 0;
+        if (status < 200 || status >= 300) {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          response.on('data', (chunk: Buffer) => {
+            if (size < MAX_ERROR_BODY_BYTES) chunks.push(chunk);
+            size += chunk.length;
+          });
+          response.on('end', () => reject(apiStatusError(where, status, Buffer.concat(chunks).toString('utf8').slice(0, MAX_ERROR_BODY_BYTES), response.headers)));
+          response.on('error', reject);
+          return;
+        }
+        const splitter = new JsonListSplitter(onItem);
         response.on('data', (chunk: Buffer) => {
-          if (size < MAX_ERROR_BODY_BYTES) chunks.push(chunk);
-          size += chunk.length;
+          try {
+            splitter.write(chunk);
+          } catch (err) {
+            req.destroy();
+            reject(err instanceof SyntaxError ? new Error(`${where}: the answer is not JSON`, { cause: err }) : err);
+          }
         });
-        response.on('end', () => reject(apiStatusError(where, status, Buffer.concat(chunks).toString('utf8').slice(0, MAX_ERROR_BODY_BYTES), response.headers)));
         response.on('error', reject);
-        return;
-      }
-      const splitter = new JsonListSplitter(onItem);
-      response.on('data', (chunk: Buffer) => {
-        try {
-          splitter.write(chunk);
-        } catch (err) {
-          req.destroy();
-          reject(err instanceof SyntaxError ? new Error(`${where}: the answer is not JSON`, { cause: err }) : err);
-        }
+        response.on('end', () => {
+          try {
+            const list = splitter.end() as { metadata?: { continue?: unknown; resourceVersion?: unknown; remainingItemCount?: unknown } };
+            const info: ListPageInfo = {};
+            if (typeof list.metadata?.continue === 'string' && list.metadata.continue) info.continueToken = list.metadata.continue;
+            if (typeof list.metadata?.resourceVersion === 'string' && list.metadata.resourceVersion) info.resourceVersion = list.metadata.resourceVersion;
+            if (typeof list.metadata?.remainingItemCount === 'number') info.remainingItemCount = list.metadata.remainingItemCount;
+            resolve(info);
+          } catch (err) {
+            reject(new Error(`${where}: the answer is not a complete JSON list`, { cause: err }));
+          }
+        });
       });
-      response.on('error', reject);
-      response.on('end', () => {
-        try {
-          const list = splitter.end() as { metadata?: { continue?: unknown; resourceVersion?: unknown; remainingItemCount?: unknown } };
-          const info: ListPageInfo = {};
-          if (typeof list.metadata?.continue === 'string' && list.metadata.continue) info.continueToken = list.metadata.continue;
-          if (typeof list.metadata?.resourceVersion === 'string' && list.metadata.resourceVersion) info.resourceVersion = list.metadata.resourceVersion;
-          if (typeof list.metadata?.remainingItemCount === 'number') info.remainingItemCount = list.metadata.remainingItemCount;
-          resolve(info);
-        } catch (err) {
-          reject(new Error(`${where}: the answer is not a complete JSON list`, { cause: err }));
-        }
+      req.on('timeout', () => req.destroy(new Error(`${where}: no answer within ${timeoutMs} ms`)));
+      req.on('error', (err) => {
+        if (!retried && isStaleConnection(req, err, answered)) send(true).then(resolve, reject);
+        else reject(err);
       });
+      req.end();
     });
-    req.on('timeout', () => req.destroy(new Error(`${where}: no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end();
-  });
+  return send(false);
 }
 
 /** One page of a paged LIST as plain JSON objects, with no typed models (streamListPage, keeping every item). */
