@@ -324,9 +324,9 @@ export class RolloutKube {
     return this.applyCanary(await this.readWorkload(target), rolloutId, template, replicas);
   }
 
-  /** Merge patch of spec.paused only. */
-  setPaused(target: RolloutTarget, paused: boolean): Promise<WorkloadJson> {
-    return this.mergePatch(target, { spec: { paused } });
+  /** Merge patch of spec.paused only, or of spec.paused and spec.replicas together when `replicas` is given. */
+  setPaused(target: RolloutTarget, paused: boolean, replicas?: number): Promise<WorkloadJson> {
+    return this.mergePatch(target, { spec: replicas === undefined ? { paused } : { paused, replicas } });
   }
 
   /**

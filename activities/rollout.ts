@@ -19,6 +19,7 @@ import {
   planDeploymentPromotionStart,
   planDeploymentStageStart,
   planStatefulSetPromotion,
+  withOwedScaleDown,
   planStatefulSetRollback,
   planStatefulSetStage,
   planStatefulSetStart,
@@ -43,6 +44,7 @@ import {
   RolloutKube,
   statefulSetPodName,
   type PodJson,
+  type ReplicaSetJson,
   type WorkloadJson,
 } from './rollout-kube';
 
@@ -199,8 +201,12 @@ async function updatedPods(kube: RolloutKube, ctx: { rolloutId: string; snapshot
   return pods.filter((p) => revision !== undefined && p.metadata.labels?.['controller-revision-hash'] === revision);
 }
 
-async function checkGate(kube: RolloutKube, ctx: StageContext, expectedPods: number, bake: { startedAt: string | null; seconds: number }): Promise<GateResult> {
-  const pods = await updatedPods(kube, ctx);
+/**
+ * The gate over the updated pods: `seen` when the caller's own watch has them (see
+ * Seen.canaryPods), listed otherwise.
+ */
+async function checkGate(kube: RolloutKube, ctx: StageContext, expectedPods: number, bake: { startedAt: string | null; seconds: number }, seen?: PodJson[]): Promise<GateResult> {
+  const pods = seen ?? (await updatedPods(kube, ctx));
   const result = evaluateGate({
     pods: pods.map(podObservation),
     expectedPods,
@@ -256,19 +262,28 @@ async function waitForWorkload(
   settled: (w: WorkloadJson) => boolean,
   gate?: { ctx: StageContext; expectedPods: number },
   alsoWokenBy?: { next(ms: number): Promise<void> },
-): Promise<void> {
+  /** The updated pods as a watch of the caller's sees them (null when it cannot tell): the gate is checked on them at every change. */
+  watchedPods?: () => PodJson[] | null,
+): Promise<WorkloadJson> {
   const follower = kube.follow(target);
   try {
     let gateCheckedAt = Number.NEGATIVE_INFINITY;
     for (;;) {
-      if (gate && Date.now() - gateCheckedAt >= POLL_MS) {
+      const watched = watchedPods?.() ?? null;
+      if (gate && (watched !== null || Date.now() - gateCheckedAt >= POLL_MS)) {
         gateCheckedAt = Date.now();
-        const result = await checkGate(kube, gate.ctx, gate.expectedPods, { startedAt: null, seconds: 0 });
+        const bake = { startedAt: null, seconds: 0 };
+        let result = await checkGate(kube, gate.ctx, gate.expectedPods, bake, watched ?? undefined);
+        // A watch may not have shown every pod yet: a failure is confirmed by a list.
+        if (result.verdict === 'fail' && watched !== null) result = await checkGate(kube, gate.ctx, gate.expectedPods, bake);
         if (result.verdict === 'fail') throw new GateFailure(result);
       } else if (!gate) {
         heartbeat({ updated: 0, ready: 0, erroring: [], step: what });
       }
-      if (settled(follower.current ?? (await kube.readWorkload(target)))) return;
+      // The watch's first event comes as soon as a read would.
+      if (follower.current === null) await follower.next(POLL_MS);
+      const current = follower.current ?? (await kube.readWorkload(target));
+      if (settled(current)) return current;
       const wait = gate ? Math.max(1, POLL_MS - (Date.now() - gateCheckedAt)) : POLL_MS;
       const context = currentContext();
       const woken = alsoWokenBy ? Promise.race([follower.next(wait), alsoWokenBy.next(wait)]) : follower.next(wait);
@@ -283,9 +298,17 @@ async function waitForWorkload(
  * Waits until the canary Deployment has `replicas` ready pods: as its status says (see
  * deploymentSettled), or as its ReplicaSet's pods themselves say, which they do some 25-45 ms
  * sooner (the ReplicaSet's and then the Deployment's status follow). Only growth is waited for,
- * so ready pods of the canary's ReplicaSet are all it takes.
+ * so ready pods of the canary's ReplicaSet are all it takes. Returns the canary's pods as the
+ * watch saw them when it ended, if they were the ones that showed it settled (null otherwise).
  */
-async function waitForCanary(kube: RolloutKube, rolloutId: string, snapshot: RolloutSnapshot, replicas: number, sinceGeneration: number, gate?: { ctx: StageContext; expectedPods: number }): Promise<void> {
+async function waitForCanary(
+  kube: RolloutKube,
+  rolloutId: string,
+  snapshot: RolloutSnapshot,
+  replicas: number,
+  sinceGeneration: number,
+  gate?: { ctx: StageContext; expectedPods: number },
+): Promise<PodJson[] | null> {
   const canary = await canaryReplicaSetOf(kube, { rolloutId, snapshot });
   const pods = canary === null ? null : kube.followPods(snapshot.target.namespace, canaryPodsLabels(snapshot, canary));
   const podsReady = (w: WorkloadJson) => {
@@ -294,7 +317,22 @@ async function waitForCanary(kube: RolloutKube, rolloutId: string, snapshot: Rol
     return seen.filter((p) => ownedBy(canary)(p) && !p.metadata.deletionTimestamp && isPodReady(p)).length >= replicas;
   };
   try {
-    await waitForWorkload(kube, canaryTarget(snapshot.target), `canary ${replicas} ready`, (w) => deploymentSettled(w, replicas, sinceGeneration) || podsReady(w), gate, pods ?? undefined);
+    const watched = () => (canary === null ? null : (pods?.pods?.filter(ownedBy(canary)) ?? null));
+    const settled = await waitForWorkload(
+      kube,
+      canaryTarget(snapshot.target),
+      `canary ${replicas} ready`,
+      (w) => deploymentSettled(w, replicas, sinceGeneration) || podsReady(w),
+      gate,
+      pods ?? undefined,
+      watched,
+    );
+    // The Deployment's status may say so first when the watch of the pods lags: it gets a moment
+    // to catch up, which spares the gate a list of the pods.
+    const catchUp = Date.now() + POLL_MS / 2;
+    while (pods?.pods && !podsReady(settled) && Date.now() < catchUp) await pods.next(catchUp - Date.now());
+    const seen = pods?.pods;
+    return seen && canary !== null && podsReady(settled) ? seen.filter(ownedBy(canary)) : null;
   } finally {
     pods?.close();
   }
@@ -317,9 +355,12 @@ const deploymentSettled = (w: WorkloadJson, replicas: number, sinceGeneration = 
   );
 };
 
-/** Removes the rollout annotation (the repair hold) from the target, if it is still this rollout's. */
-async function releaseTarget(kube: RolloutKube, rolloutId: string, target: RolloutTarget): Promise<void> {
-  const workload = await kube.readWorkloadIfExists(target);
+/**
+ * Removes the rollout annotation (the repair hold) from the target, if it is still this
+ * rollout's: as `known` shows it (what the caller's last write or wait returned), or as read.
+ */
+async function releaseTarget(kube: RolloutKube, rolloutId: string, target: RolloutTarget, known?: WorkloadJson): Promise<void> {
+  const workload = known ?? (await kube.readWorkloadIfExists(target));
   if (workload?.metadata.annotations?.[ROLLOUT_ANNOTATION] === rolloutId) await kube.setRolloutAnnotation(target, null);
 }
 
@@ -331,6 +372,23 @@ interface DeploymentObservation {
   state: DeploymentState;
   canaryReady: number;
   stable: WorkloadJson;
+}
+
+/**
+ * What an activity's own writes, watches and reads have just shown, so that the step after
+ * them needs no request of its own. Each saves a round trip to an apiserver that is busy
+ * starting pods, on the path from one stage's pods being ready to the next stage's starting
+ * (bench/RESULTS.md, Rollout). Only what the same activity saw moments before goes in.
+ */
+interface Seen {
+  /** The stable Deployment as the activity's latest write, wait or read of it returned it. */
+  stable?: WorkloadJson;
+  /** The canary Deployment was found released (gone, or being deleted) when the activity began. */
+  canaryReleased?: boolean;
+  /** The canary ReplicaSet's pods as the watch of the latest canary wait saw them, `replicas` of them ready. */
+  canaryPods?: { replicas: number; pods: PodJson[] };
+  /** The stable Deployment's ReplicaSets, listed alongside the write that paused it. */
+  stableReplicaSets?: ReplicaSetJson[];
 }
 
 /** Where a Deployment rollout stands (domain/rollout-plan.ts plans from it). */
@@ -357,60 +415,92 @@ async function readStable(kube: RolloutKube, snapshot: RolloutSnapshot): Promise
 /** A promotion step found the cluster other than planned (someone else wrote it): the retry re-reads it and plans again. */
 const replan = (message: string) => ApplicationFailure.create({ type: 'RolloutReplan', message, nonRetryable: false });
 
-async function runDeploymentActions(kube: RolloutKube, rolloutId: string, snapshot: RolloutSnapshot, actions: DeploymentAction[], gate?: { ctx: StageContext; expectedPods: number }): Promise<string[]> {
+async function runDeploymentActions(
+  kube: RolloutKube,
+  rolloutId: string,
+  snapshot: RolloutSnapshot,
+  actions: DeploymentAction[],
+  gate?: { ctx: StageContext; expectedPods: number },
+  seen: Seen = {},
+): Promise<string[]> {
   const done: string[] = [];
   const canary = canaryTarget(snapshot.target);
   const stableTarget = snapshot.target;
   const waitStable = (what: string, replicas: number, since: number) =>
     waitForWorkload(kube, stableTarget, what, (w) => deploymentSettled(w, replicas, since));
-  for (const action of actions) {
+  for (const [i, action] of actions.entries()) {
     stopIfCancelled();
     switch (action.kind) {
       case 'scale': {
-        const target = action.workload === 'canary' ? canary : stableTarget;
-        const written =
-          action.workload === 'canary' ? await kube.scaleCanary(stableTarget, rolloutId, snapshot.newTemplate, action.replicas) : await kube.scale(target, action.replicas);
-        done.push(`scale ${action.workload} to ${action.replicas}`);
-        if (action.wait) {
-          const since = written.metadata.generation ?? 0;
-          if (action.workload === 'canary') await waitForCanary(kube, rolloutId, snapshot, action.replicas, since, gate);
-          else await waitForWorkload(kube, target, `${action.workload} ${action.replicas} ready`, (w) => deploymentSettled(w, action.replicas, since), gate);
+        if (action.workload === 'canary') {
+          const written = await kube.scaleCanary(stableTarget, rolloutId, snapshot.newTemplate, action.replicas);
+          done.push(`scale canary to ${action.replicas}`);
+          delete seen.canaryPods;
+          if (action.wait) {
+            const pods = await waitForCanary(kube, rolloutId, snapshot, action.replicas, written.metadata.generation ?? 0, gate);
+            if (pods !== null) seen.canaryPods = { replicas: action.replicas, pods };
+          }
+        } else {
+          seen.stable = await kube.scale(stableTarget, action.replicas);
+          done.push(`scale stable to ${action.replicas}`);
+          if (action.wait) {
+            const since = seen.stable.metadata.generation ?? 0;
+            seen.stable = await waitForWorkload(kube, stableTarget, `stable ${action.replicas} ready`, (w) => deploymentSettled(w, action.replicas, since), gate);
+          }
         }
         break;
       }
       case 'setStableTemplate': {
         const written = await kube.setTemplate(stableTarget, snapshot.uid, snapshot.oldTemplate);
         done.push('set the stable template to the old one');
-        await waitStable('stable rolled back to the old template', written.spec.replicas ?? 1, written.metadata.generation ?? 0);
+        seen.stable = await waitStable('stable rolled back to the old template', written.spec.replicas ?? 1, written.metadata.generation ?? 0);
         break;
       }
-      case 'pauseStable':
-        await kube.setPaused(stableTarget, true);
-        done.push('pause stable');
+      case 'pauseStable': {
+        // The ReplicaSets the next step deletes are listed meanwhile: a stable Deployment on its
+        // old template makes none, paused or not (the check before deleting is on the write's answer).
+        const listing = actions[i + 1]?.kind === 'deleteStableReplicaSets' ? kube.listReplicaSets(stableTarget.namespace, snapshot.selector) : null;
+        [seen.stable] = await Promise.all([kube.setPaused(stableTarget, true, action.replicas), listing?.then((rss) => (seen.stableReplicaSets = rss))]);
+        done.push(action.replicas === undefined ? 'pause stable' : `pause stable at ${action.replicas} replicas`);
         break;
+      }
       case 'deleteStableReplicaSets': {
         // Only a paused stable Deployment at 0 replicas on the old template: anything else means
         // the cluster is not where the plan thought, and the activity plans again.
-        const stable = await readStable(kube, snapshot);
-        if (stable.spec.paused !== true || (stable.spec.replicas ?? 1) !== 0 || !templatesEqual(stable.spec.template, snapshot.oldTemplate)) {
+        const stable = seen.stable ?? (await readStable(kube, snapshot));
+        if (stable.metadata.uid !== snapshot.uid || stable.spec.paused !== true || (stable.spec.replicas ?? 1) !== 0 || !templatesEqual(stable.spec.template, snapshot.oldTemplate)) {
           throw replan(`${describeTarget(stableTarget)} is not paused at 0 replicas on the old template; its ReplicaSets are left alone`);
         }
-        const owned = (await kube.listReplicaSets(stableTarget.namespace, snapshot.selector)).filter((rs) => controllerOf(rs.metadata.ownerReferences)?.uid === snapshot.uid);
+        const listed = seen.stableReplicaSets ?? (await kube.listReplicaSets(stableTarget.namespace, snapshot.selector));
+        delete seen.stableReplicaSets;
+        const owned = listed.filter((rs) => controllerOf(rs.metadata.ownerReferences)?.uid === snapshot.uid);
         stopIfCancelled();
         await Promise.all(owned.map((rs) => kube.deleteReplicaSet(stableTarget.namespace, rs.metadata.name, rs.metadata.uid)));
         done.push(`delete the stable ReplicaSets (${owned.map((rs) => rs.metadata.name).join(', ') || 'none'})`);
         break;
       }
-      case 'handOver':
-        await kube.handOver(stableTarget, snapshot.uid, snapshot.newTemplate, action.replicas);
-        done.push(`hand the new template and ${action.replicas} replicas to stable`);
+      case 'handOver': {
+        // A retried promotion that finds it handed over already (paused, on the new template with
+        // every replica) writes nothing.
+        const stable = seen.stable;
+        const handedOver =
+          stable !== undefined &&
+          stable.metadata.uid === snapshot.uid &&
+          stable.spec.paused === true &&
+          (stable.spec.replicas ?? 1) === action.replicas &&
+          templatesEqual(stable.spec.template, snapshot.newTemplate);
+        if (!handedOver) seen.stable = await kube.handOver(stableTarget, snapshot.uid, snapshot.newTemplate, action.replicas);
+        done.push(handedOver ? `stable has the new template and ${action.replicas} replicas` : `hand the new template and ${action.replicas} replicas to stable`);
         break;
+      }
       case 'releaseCanary': {
-        await kube.deleteWorkload(canary, 'Orphan');
-        done.push('release the canary ReplicaSet to stable');
+        // Released already (being deleted, or gone): only the adoption is left to wait for.
+        if (!seen.canaryReleased) await kube.deleteWorkload(canary, 'Orphan');
+        done.push(seen.canaryReleased ? 'the canary ReplicaSet is released to stable' : 'release the canary ReplicaSet to stable');
+        seen.canaryReleased = true;
         if (action.wait === false) break;
         // Adopted: the paused stable Deployment, which has no ReplicaSet of its own, counts the canary's pods.
-        await waitForWorkload(kube, stableTarget, 'stable adopting the canary ReplicaSet', (w) => {
+        seen.stable = await waitForWorkload(kube, stableTarget, 'stable adopting the canary ReplicaSet', (w) => {
           const s = w.status ?? {};
           return (s.observedGeneration ?? 0) >= (w.metadata.generation ?? 0) && (s.replicas ?? 0) === action.replicas;
         });
@@ -419,11 +509,11 @@ async function runDeploymentActions(kube: RolloutKube, rolloutId: string, snapsh
       case 'resumeStable': {
         const written = await kube.setPaused(stableTarget, false);
         done.push('resume stable');
-        await waitStable(`stable ${action.replicas} ready`, action.replicas, written.metadata.generation ?? 0);
+        seen.stable = await waitStable(`stable ${action.replicas} ready`, action.replicas, written.metadata.generation ?? 0);
         break;
       }
       case 'takeBack':
-        await kube.takeBack(stableTarget, snapshot.uid, snapshot.oldTemplate, action.replicas);
+        seen.stable = await kube.takeBack(stableTarget, snapshot.uid, snapshot.oldTemplate, action.replicas);
         done.push(`take stable back to the old template with ${action.replicas} replicas`);
         break;
       case 'deleteCanary':
@@ -466,16 +556,21 @@ async function ensureSumMatches(
   snapshot: RolloutSnapshot,
   state: DeploymentState,
   gate?: { ctx: StageContext; expectedPods: number },
-): Promise<DeploymentState> {
+  seen: Seen = {},
+  /** Leave the shrink of an excess to the caller (`owedStable`), to go out with its next write to the stable Deployment. */
+  deferShrink = false,
+): Promise<{ state: DeploymentState; owedStable?: number }> {
   const missing = snapshot.replicas - state.canary - state.stable;
-  if (missing === 0 || state.stablePaused || state.stableOnNewTemplate) return state;
+  if (missing === 0 || state.stablePaused || state.stableOnNewTemplate) return { state };
   if (missing < 0) {
-    await waitForCanary(kube, rolloutId, snapshot, state.canary, 0, gate);
+    const pods = await waitForCanary(kube, rolloutId, snapshot, state.canary, 0, gate);
+    if (pods !== null) seen.canaryPods = { replicas: state.canary, pods };
   }
   const stable = Math.max(0, state.stable + missing);
+  if (missing < 0 && deferShrink) return { state: { ...state, stable }, owedStable: stable };
   stopIfCancelled();
-  await kube.scale(snapshot.target, stable);
-  return { ...state, stable };
+  seen.stable = await kube.scale(snapshot.target, stable);
+  return { state: { ...state, stable } };
 }
 
 // ---------------------------------------------------------------------------
@@ -610,7 +705,9 @@ export function createRolloutActivities(kc: KubeConfig) {
         if (held !== undefined && held !== input.rolloutId) {
           currentContext()?.log.warn('taking over the rollout annotation of an ended rollout', { previous: held, rolloutId: input.rolloutId });
         }
-        await shortKube.setRolloutAnnotation(target, input.rolloutId);
+        // The check for a foreign canary below touches nothing of the target's, so it need not
+        // wait for the annotation to land.
+        const annotated = shortKube.setRolloutAnnotation(target, input.rolloutId);
         const snapshot: RolloutSnapshot = {
           target,
           uid: workload.metadata.uid,
@@ -621,11 +718,12 @@ export function createRolloutActivities(kc: KubeConfig) {
         };
         if (target.kind === 'Deployment') {
           snapshot.deploymentStrategy = workload.spec.strategy ?? {};
-          await removeForeignCanary(shortKube, workload);
+          await Promise.all([annotated, removeForeignCanary(shortKube, workload)]);
           const begin = input.beginFirstStage ? canaryAtPreparation(resolveStageCounts(input.spec.stages, snapshot.replicas)[0]!, snapshot.replicas, snapshot.deploymentStrategy) : 0;
           await shortKube.applyCanary(workload, input.rolloutId, changed.template, begin);
           if (begin > 0) snapshot.firstStageBegun = [`create the canary with ${begin} replicas`];
         } else {
+          await annotated;
           const strategy = workload.spec.updateStrategy?.type === 'OnDelete' ? 'OnDelete' : 'RollingUpdate';
           const rolling = workload.spec.updateStrategy?.rollingUpdate;
           snapshot.statefulSet = {
@@ -649,17 +747,29 @@ export function createRolloutActivities(kc: KubeConfig) {
       const gate = { ctx: input, expectedPods: input.count };
       const actions: string[] = [];
       return guard(`advance ${describeTarget(snapshot.target)} to ${input.count} updated replicas`, async () => {
-        let trailing: Promise<string[]> = Promise.resolve([]);
+        const seen: Seen = {};
+        // With the next step to begin once the gate passes, the stage's last scale-down (the one
+        // not waited for) is held until the gate's verdict: if it passes, the next step's first
+        // write to the stable Deployment makes it (withOwedScaleDown); otherwise it goes out then.
+        const beginsNext = snapshot.target.kind === 'Deployment' && input.gateAfterScaling === true && (input.nextCount !== undefined || input.beginPromotion === true);
+        let owed: DeploymentAction | undefined;
+        const writeOwed = async (): Promise<string[]> => {
+          const action = owed;
+          owed = undefined;
+          return action ? runDeploymentActions(kube, input.rolloutId, snapshot, [action], undefined, seen) : [];
+        };
         try {
           if (snapshot.target.kind === 'Deployment') {
             const { state } = await observeDeployment(kube, snapshot);
-            const counts = await ensureSumMatches(kube, input.rolloutId, snapshot, state, gate);
-            const plan = planDeploymentStage(counts, input.count, snapshot.replicas, snapshot.deploymentStrategy);
+            const fixed = await ensureSumMatches(kube, input.rolloutId, snapshot, state, gate, seen, beginsNext);
+            if (fixed.owedStable !== undefined) owed = { kind: 'scale', workload: 'stable', replicas: fixed.owedStable, wait: false };
+            const plan = planDeploymentStage(fixed.state, input.count, snapshot.replicas, snapshot.deploymentStrategy);
+            if (plan.length > 0) actions.push(...(await writeOwed()));
             // A last scale-down is not waited for: it goes out alongside the gate's check below.
             const last = plan.at(-1);
             const shrinkLast = last?.kind === 'scale' && !last.wait;
-            actions.push(...(await runDeploymentActions(kube, input.rolloutId, snapshot, shrinkLast ? plan.slice(0, -1) : plan, gate)));
-            if (shrinkLast) trailing = runDeploymentActions(kube, input.rolloutId, snapshot, [last]);
+            actions.push(...(await runDeploymentActions(kube, input.rolloutId, snapshot, shrinkLast ? plan.slice(0, -1) : plan, gate, seen)));
+            if (shrinkLast) owed = last;
           } else {
             let { sts, state } = await statefulSetState(kube, snapshot);
             if (!templatesEqual(sts.spec.template, snapshot.newTemplate)) {
@@ -669,19 +779,29 @@ export function createRolloutActivities(kc: KubeConfig) {
             actions.push(...(await runStatefulSetActions(kube, snapshot, planStatefulSetStage(state, input.count), gate)));
           }
           // Settled is not enough: the gate's own check of the updated pods must not fail either.
+          // The pods the canary's wait watched become ready are the ones a list would return now.
           const finishedAt = new Date().toISOString();
-          const [result, trailed] = await Promise.all([checkGate(kube, input, input.count, { startedAt: input.gateAfterScaling ? finishedAt : null, seconds: 0 }), trailing]);
+          const watched = seen.canaryPods?.replicas === input.count ? seen.canaryPods.pods : undefined;
+          const holdOwed = beginsNext && owed?.kind === 'scale' && owed.workload === 'stable';
+          const [result, trailed] = await Promise.all([
+            checkGate(kube, input, input.count, { startedAt: input.gateAfterScaling ? finishedAt : null, seconds: 0 }, watched),
+            holdOwed ? [] : writeOwed(),
+          ]);
           actions.push(...trailed);
+          const passed = input.gateAfterScaling === true && result.verdict === 'pass';
+          if (!passed) actions.push(...(await writeOwed()));
           if (result.verdict === 'fail') throw new GateFailure(result);
-          if (input.gateAfterScaling && result.verdict === 'pass') {
-            const gatePassed = toWatchGateResult(result, result.verdict);
-            if (snapshot.target.kind !== 'Deployment' || (input.nextCount === undefined && !input.beginPromotion)) return { outcome: 'done', actions, finishedAt, gatePassed };
+          if (passed) {
+            const gatePassed = toWatchGateResult(result, 'pass');
+            if (!beginsNext) return { outcome: 'done', actions, finishedAt, gatePassed };
             const now = { canary: input.count, stable: snapshot.replicas - input.count };
             const start =
               input.nextCount !== undefined
                 ? planDeploymentStageStart(now, input.nextCount, snapshot.replicas, snapshot.deploymentStrategy)
                 : planDeploymentPromotionStart({ ...now, stablePaused: false, stableOnNewTemplate: false, canaryExists: true }, snapshot.replicas, snapshot.deploymentStrategy);
-            const nextStarted = await runDeploymentActions(kube, input.rolloutId, snapshot, start);
+            const begin = withOwedScaleDown(start, owed);
+            owed = undefined;
+            const nextStarted = await runDeploymentActions(kube, input.rolloutId, snapshot, begin);
             return { outcome: 'done', actions, finishedAt, gatePassed, nextStarted };
           }
           return { outcome: 'done', actions, finishedAt };
@@ -718,15 +838,19 @@ export function createRolloutActivities(kc: KubeConfig) {
       const { snapshot } = input;
       return guard(`promote ${describeTarget(snapshot.target)}`, async () => {
         let actions: string[];
+        let settledStable: WorkloadJson | undefined;
         if (snapshot.target.kind === 'Deployment') {
-          const { state } = await observeDeployment(kube, snapshot);
-          const fixed = await ensureSumMatches(kube, input.rolloutId, snapshot, state);
-          actions = await runDeploymentActions(kube, input.rolloutId, snapshot, planDeploymentPromotion(fixed, snapshot.replicas, snapshot.deploymentStrategy));
+          const { state, stable } = await observeDeployment(kube, snapshot);
+          const seen: Seen = { stable, canaryReleased: !state.canaryExists };
+          const fixed = await ensureSumMatches(kube, input.rolloutId, snapshot, state, undefined, seen);
+          actions = await runDeploymentActions(kube, input.rolloutId, snapshot, planDeploymentPromotion(fixed.state, snapshot.replicas, snapshot.deploymentStrategy), undefined, seen);
+          // The stable Deployment as the wait for it to settle left it, moments ago.
+          settledStable = seen.stable;
         } else {
           const { state } = await statefulSetState(kube, snapshot);
           actions = await runStatefulSetActions(kube, snapshot, planStatefulSetPromotion(state, snapshot.statefulSet?.partition ?? 0));
         }
-        await releaseTarget(kube, input.rolloutId, snapshot.target);
+        await releaseTarget(kube, input.rolloutId, snapshot.target, settledStable);
         return { actions, released: true };
       });
     },

@@ -180,8 +180,11 @@ export type DeploymentAction =
   | { kind: 'scale'; workload: DeploymentWorkload; replicas: number; wait: boolean }
   /** Give the stable Deployment the old template back and wait until Kubernetes has rolled it and every pod is ready. */
   | { kind: 'setStableTemplate'; template: 'old' }
-  /** Promotion step 2: set spec.paused on the stable Deployment. */
-  | { kind: 'pauseStable' }
+  /**
+   * Promotion step 2: set spec.paused on the stable Deployment; with `replicas`, its last
+   * scale-down (to 0) goes out in the same write (a scale-down owed by the last stage).
+   */
+  | { kind: 'pauseStable'; replicas?: number }
   /** Promotion step 3: delete the ReplicaSets the paused stable Deployment owns (it must be at 0 replicas). */
   | { kind: 'deleteStableReplicaSets' }
   /** Promotion step 4: the paused stable Deployment gets the new template and `replicas`, in one write. */
@@ -269,6 +272,23 @@ export function canaryAtPreparation(firstCount: number, total: number, strategy:
   const start = planDeploymentStageStart({ canary: 0, stable: total }, firstCount, total, strategy);
   const only = start.length === 1 ? start[0] : undefined;
   return only?.kind === 'scale' && only.workload === 'canary' ? only.replicas : 0;
+}
+
+/**
+ * The writes that begin the next step (`start`) with a scale-down the stage still owes folded
+ * in (`owed`: the stage's last one, not waited for, held while its gate was evaluated). `start`
+ * was planned from the counts `owed` leads to, so a first scale-down of the same workload in it
+ * takes that workload further, and a first pause of the stable Deployment can carry it in the
+ * same write; otherwise `owed` goes first. The workloads pass through no count that `owed` and
+ * then `start` would not, in one write fewer.
+ */
+export function withOwedScaleDown(start: DeploymentAction[], owed: DeploymentAction | undefined): DeploymentAction[] {
+  if (owed === undefined) return start;
+  if (owed.kind !== 'scale' || owed.wait) throw new RangeError(`only a scale-down not waited for can be owed, not ${JSON.stringify(owed)}`);
+  const first = start[0];
+  if (first?.kind === 'scale' && first.workload === owed.workload && !first.wait && first.replicas <= owed.replicas) return start;
+  if (first?.kind === 'pauseStable' && first.replicas === undefined && owed.workload === 'stable') return [{ ...first, replicas: owed.replicas }, ...start.slice(1)];
+  return [owed, ...start];
 }
 
 /** `plan` up to and including `last`, whose wait is dropped: the early start of a step (empty when last < 0). */
@@ -466,6 +486,7 @@ export function deploymentPlanEnvelope(
         break;
       }
       case 'pauseStable':
+        if (action.replicas !== undefined) setPods('stable', action.replicas, false);
         break;
       case 'handOver':
         // Paused, Kubernetes scales the newest ReplicaSet it still owns to the new replicas.

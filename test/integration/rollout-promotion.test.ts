@@ -156,16 +156,40 @@ describe('a promotion interrupted after each of its steps; steps begun early', (
   it('a last stage without bake begins the promotion as its gate passes; the promotion then finishes from there with the same pods', async () => {
     const ctx = await prepared('ro-promo-begun', [{ replicas: '100%', bakeSeconds: 0 }]);
     const ns = ctx.snapshot.target.namespace;
-    const advanced = await activities().advanceStage({ ...ctx, count: R, gateAfterScaling: true, beginPromotion: true });
-    expect(advanced).toMatchObject({ outcome: 'done', gatePassed: { verdict: 'pass' } });
-    expect(advanced.outcome === 'done' && advanced.nextStarted).toEqual([
-      'pause stable',
-      expect.stringMatching(/^delete the stable ReplicaSets /),
-      `hand the new template and ${R} replicas to stable`,
-      'release the canary ReplicaSet to stable',
-    ]);
-    const canaryPods = (await readyPods(k.core, ns, 'web', R, eventually)).map((p) => p.metadata!.uid!).sort();
-    await promoteKeepingPods(ctx, canaryPods);
+    const availability = await watchAvailability(k.kc, ns, 'web');
+    try {
+      await availability.arm(R, eventually);
+      const advanced = await activities().advanceStage({ ...ctx, count: R, gateAfterScaling: true, beginPromotion: true });
+      expect(advanced).toMatchObject({ outcome: 'done', gatePassed: { verdict: 'pass' } });
+      // The stage's last scale-down of the stable Deployment (to 0) waited for the gate and went
+      // out with the pause, in one write.
+      expect(advanced.actions.at(-1)).not.toMatch(/^scale stable/);
+      expect(advanced.outcome === 'done' && advanced.nextStarted).toEqual([
+        'pause stable at 0 replicas',
+        expect.stringMatching(/^delete the stable ReplicaSets /),
+        `hand the new template and ${R} replicas to stable`,
+        'release the canary ReplicaSet to stable',
+      ]);
+      const canaryPods = (await readyPods(k.core, ns, 'web', R, eventually)).map((p) => p.metadata!.uid!).sort();
+      await promoteKeepingPods(ctx, canaryPods);
+      // maxUnavailable 1 of 3.
+      expect(availability.minimum).toBeGreaterThanOrEqual(R - 1);
+    } finally {
+      availability.stop();
+    }
+  });
+
+  it('a last stage without bake whose gate has not passed as its scaling ends makes its held scale-down then, and begins nothing', async () => {
+    const ctx = await prepared('ro-promo-wait', [{ replicas: '100%', bakeSeconds: 0 }]);
+    const ns = ctx.snapshot.target.namespace;
+    // Pods ready for less than minReadySeconds: the gate says wait, not pass.
+    const advanced = await activities().advanceStage({ ...ctx, gate: { ...ctx.gate, minReadySeconds: 600 }, count: R, gateAfterScaling: true, beginPromotion: true });
+    expect(advanced.outcome).toBe('done');
+    if (advanced.outcome !== 'done') return;
+    expect([advanced.gatePassed, advanced.nextStarted]).toEqual([undefined, undefined]);
+    expect(advanced.actions.at(-1)).toBe('scale stable to 0');
+    const stable = await k.apps.readNamespacedDeployment({ namespace: ns, name: 'web' });
+    expect([stable.spec?.replicas, stable.spec?.paused ?? false]).toEqual([0, false]);
   });
 
   it('a stage without bake begins the next one as its gate passes; the next stage finishes it within the bound', async () => {

@@ -24,6 +24,7 @@ import {
   type IntOrPercent,
   type PlanEnvelope,
   type StatefulSetState,
+  withOwedScaleDown,
 } from '../../domain/rollout-plan';
 import type { StageReplicas } from '../../domain/rollout-spec';
 
@@ -255,6 +256,72 @@ describe('planDeploymentPromotionStart (promotion begun as a last stage without 
   });
 });
 
+describe('withOwedScaleDown (a stage\'s last scale-down held for its gate, then folded into the next step)', () => {
+  it('a next stage that shrinks the stable Deployment first takes it further: the owed write is not made', () => {
+    // Stage 2 of 3 over 30 (25%/25%): the stage owes stable 15; stage 3 begins with stable 8.
+    const start = planDeploymentStageStart({ canary: 15, stable: 15 }, 30, 30, undefined);
+    expect(start).toEqual([scale('stable', 8, false), scale('canary', 30, false)]);
+    expect(withOwedScaleDown(start, scale('stable', 15, false))).toEqual(start);
+  });
+
+  it('a promotion begins by pausing the stable Deployment: the owed scale-down goes in the same write', () => {
+    const start = planDeploymentPromotionStart(staged(10, 0), 10, undefined);
+    expect(withOwedScaleDown(start, scale('stable', 0, false))).toEqual([{ kind: 'pauseStable', replicas: 0 }, ...start.slice(1)]);
+  });
+
+  it('otherwise the owed write goes first', () => {
+    const growFirst = [scale('canary', 6, false)];
+    expect(withOwedScaleDown(growFirst, scale('stable', 4, false))).toEqual([scale('stable', 4, false), ...growFirst]);
+    expect(withOwedScaleDown([], scale('stable', 4, false))).toEqual([scale('stable', 4, false)]);
+    // A canary owed a scale-down (a stage that shrinks it) is never folded into the stable's write.
+    expect(withOwedScaleDown([scale('stable', 2, false)], scale('canary', 3, false))).toEqual([scale('canary', 3, false), scale('stable', 2, false)]);
+    expect(withOwedScaleDown([pauseStable], scale('canary', 0, false))).toEqual([scale('canary', 0, false), pauseStable]);
+  });
+
+  it('nothing owed: the start as it is; only a scale-down not waited for can be owed', () => {
+    const start = [scale('stable', 3, false)];
+    expect(withOwedScaleDown(start, undefined)).toBe(start);
+    expect(() => withOwedScaleDown(start, scale('stable', 4, true))).toThrow(RangeError);
+    expect(() => withOwedScaleDown(start, pauseStable)).toThrow(RangeError);
+  });
+
+  it('passes through no count the owed write and then the start would not, for every stage list, strategy and size', () => {
+    const strategies: (DeploymentStrategy | undefined)[] = [undefined, rolling(1, 0), rolling(0, 1), rolling('50%', '0%'), rolling(3, '40%'), rolling('30%', '20%')];
+    const stageLists: StageReplicas[][] = [['10%', '50%', '100%'], [1, '100%'], ['1%', '2%', 3, '99%', '100%'], [2, '34%', '67%', '100%']];
+    const mismatches: string[] = [];
+    let folded = 0;
+    for (const strategy of strategies) {
+      for (let total = 0; total <= 25; total++) {
+        for (const stages of stageLists) {
+          const counts = resolveStageCounts(stages.map((replicas) => ({ replicas })), total);
+          let at: DeploymentCounts = { canary: 0, stable: total };
+          counts.forEach((count, i) => {
+            const plan = planDeploymentStage(at, count, total, strategy);
+            const last = plan.at(-1);
+            const owed = last?.kind === 'scale' && !last.wait ? last : undefined;
+            const before = owed ? plan.slice(0, -1).reduce((c, a) => (a.kind === 'scale' ? { ...c, [a.workload]: a.replicas } : c), at) : undefined;
+            at = { canary: count, stable: total - count };
+            if (!owed || !before) return;
+            const next = counts[i + 1];
+            const start = next !== undefined ? planDeploymentStageStart(at, next, total, strategy) : planDeploymentPromotionStart(staged(at.canary, at.stable), total, strategy);
+            const merged = withOwedScaleDown(start, owed);
+            if (merged.length < start.length + 1) folded++;
+            const separate = deploymentPlanEnvelope([owed, ...start], before, strategy, before, true);
+            const together = deploymentPlanEnvelope(merged, before, strategy, before, true);
+            const where = `${JSON.stringify(strategy ?? 'default')} ${total} ${JSON.stringify(stages)} stage ${i + 1}`;
+            if (together.minReady < separate.minReady || together.maxPods > separate.maxPods || JSON.stringify(together.end) !== JSON.stringify(separate.end)) {
+              mismatches.push(`${where}: ${JSON.stringify(together)} against ${JSON.stringify(separate)}`);
+            }
+          });
+        }
+      }
+    }
+    expect(mismatches).toEqual([]);
+    // The fold happens (this is no test of an empty set).
+    expect(folded).toBeGreaterThan(100);
+  });
+});
+
 describe('planDeploymentPromotion', () => {
   it('from 100%: pause, drop the empty ReplicaSets, hand over, release the canary, resume; no pod started', () => {
     const plan = planDeploymentPromotion(staged(10, 0), 10, undefined);
@@ -458,6 +525,7 @@ function play(from: Played, action: DeploymentAction): Played {
       break;
     case 'pauseStable':
       state.stablePaused = true;
+      if (action.replicas !== undefined) state.stable = pods.stable = action.replicas;
       break;
     case 'deleteStableReplicaSets':
       pods.stable = 0;
