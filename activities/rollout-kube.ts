@@ -5,7 +5,7 @@
  * into the gate's observations. No decisions here: domain/rollout-plan.ts and
  * domain/rollout-gate.ts make them.
  */
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { CANARY_LABEL, CANARY_SUFFIX, FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ROLLOUT_ANNOTATION } from '../domain/keys';
 import type { PodTemplate } from '../domain/pod-template-change';
 import type { PodObservation } from '../domain/rollout-gate';
@@ -13,7 +13,7 @@ import type { DeploymentStrategy, IntOrPercent } from '../domain/rollout-plan';
 import type { RolloutTarget } from '../domain/rollout-spec';
 import { listProbes } from '../domain/watchdog-probe';
 import { readWatchdogs } from '../domain/watchdog-annotations';
-import { CONTENT_TYPES, kubeJson, type JsonObject, type KubeJsonRequest } from '../platform/kube-json';
+import { CONTENT_TYPES, kubeJson, kubeWatch, type JsonObject, type KubeJsonRequest } from '../platform/kube-json';
 
 export interface OwnerReference {
   apiVersion?: string;
@@ -106,23 +106,22 @@ abstract class WatchFollower<T> {
   private closed = false;
 
   constructor(kc: KubeConfig, path: string, query: Record<string, string>) {
-    new Watch(kc)
-      .watch(
-        path,
-        query,
-        (type: string, object: T) => {
-          this.onEvent(type, object);
-          this.notify();
-        },
-        () => this.end(),
-      )
-      .then(
-        (controller) => {
-          this.controller = controller;
-          if (this.closed) controller.abort();
-        },
-        () => this.end(),
-      );
+    kubeWatch(
+      kc,
+      path,
+      query,
+      (type, object) => {
+        this.onEvent(type, object as T);
+        this.notify();
+      },
+      () => this.end(),
+    ).then(
+      (controller) => {
+        this.controller = controller;
+        if (this.closed) controller.abort();
+      },
+      () => this.end(),
+    );
   }
 
   /** Applies one watch event (ADDED, MODIFIED, DELETED or ERROR) to what is followed. */

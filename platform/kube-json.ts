@@ -146,3 +146,79 @@ export async function kubeJson<T = JsonObject>(kc: KubeConfig, request: KubeJson
     });
   return send(false);
 }
+
+/** Longest watch line kept (a pod is at most ~1.5 MB). */
+const MAX_WATCH_LINE = 16 * 2 ** 20;
+
+/**
+ * A watch of `path` (`watch=true` is added), over the same keep-alive agent as kubeJson: one
+ * TLS handshake fewer per watch than client-node's Watch, which makes a new agent for each.
+ * Resolves once the apiserver has answered 200, with a controller that ends the watch;
+ * rejects, like kubeJson, when it answers an error. Each line's event goes to `onEvent`, as
+ * parsed; `onEnd` is called once when the watch ends, whatever ended it (the apiserver, an
+ * error, a line that is not JSON, or the controller).
+ */
+export async function kubeWatch(
+  kc: KubeConfig,
+  path: string,
+  query: Record<string, string>,
+  onEvent: (type: string, object: JsonObject) => void,
+  onEnd: (err?: unknown) => void,
+): Promise<AbortController> {
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw new Error(`kubeconfig context "${kc.getCurrentContext()}" names no cluster`);
+  const url = new URL(server.replace(/\/+$/, '') + path);
+  for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
+  url.searchParams.set('watch', 'true');
+  // No request timeout: a watch may stay quiet for as long as nothing changes.
+  const options: https.RequestOptions = { method: 'GET', headers: { accept: 'application/json' }, timeout: 0 };
+  await applyKubeAccess(kc, options);
+  const where = `WATCH ${url.pathname}`;
+  const controller = new AbortController();
+  let ended = false;
+  const end = (err?: unknown) => {
+    if (ended) return;
+    ended = true;
+    onEnd(err);
+  };
+  return new Promise<AbortController>((resolve, reject) => {
+    const req = (url.protocol === 'http:' ? http : https).request(url, { ...options, signal: controller.signal }, (response) => {
+      const status = response.statusCode ?? 0;
+      if (status < 200 || status >= 300) {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => reject(apiStatusError(where, status, Buffer.concat(chunks).toString('utf8').slice(0, MAX_WATCH_LINE), response.headers)));
+        response.on('error', reject);
+        return;
+      }
+      resolve(controller);
+      response.setEncoding('utf8');
+      let pending = '';
+      response.on('data', (chunk: string) => {
+        pending += chunk;
+        let newline: number;
+        try {
+          while (!ended && (newline = pending.indexOf('\n')) >= 0) {
+            const line = pending.slice(0, newline).trim();
+            pending = pending.slice(newline + 1);
+            if (line === '') continue;
+            const event = JSON.parse(line) as { type?: unknown; object?: unknown };
+            onEvent(String(event.type), (event.object ?? {}) as JsonObject);
+          }
+          if (pending.length > MAX_WATCH_LINE) throw new Error(`${where}: a line longer than ${MAX_WATCH_LINE} bytes`);
+        } catch (err) {
+          req.destroy();
+          end(err instanceof SyntaxError ? new Error(`${where}: a line is not JSON`, { cause: err }) : err);
+        }
+      });
+      response.on('end', () => end());
+      response.on('error', (err) => end(err));
+      response.on('close', () => end());
+    });
+    req.on('error', (err) => {
+      reject(err);
+      end(err);
+    });
+    req.end();
+  });
+}

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applyKubeAccess, kubeJson } from '../../platform/kube-json';
+import { applyKubeAccess, kubeJson, kubeWatch } from '../../platform/kube-json';
 import { ensurePki, type ClusterPki } from '../../stack/pki';
 
 let dir: string;
@@ -23,6 +23,9 @@ let perConnection: number[] = [];
 /** Which request (counted over all connections, from 1) the server drops instead of answering. */
 let dropRequest = 0;
 let requests = 0;
+/** The watch requests' URLs, and the response of the last one, kept open for the test to write to. */
+let watchRequests: string[] = [];
+let openWatch: import('node:http').ServerResponse | null = null;
 
 function kubeConfig(caPath = pki.caCert): KubeConfig {
   const kc = new KubeConfig();
@@ -44,6 +47,18 @@ beforeAll(async () => {
     perConnection[socket.index!]!++;
     if (requests === dropRequest) {
       socket.destroy();
+      return;
+    }
+    if (req.url?.startsWith('/watch/')) {
+      watchRequests.push(req.url);
+      if (req.url.startsWith('/watch/forbidden')) {
+        res.statusCode = 403;
+        res.end(JSON.stringify({ kind: 'Status', message: 'pods is forbidden' }));
+        return;
+      }
+      res.setHeader('content-type', 'application/json');
+      res.flushHeaders();
+      openWatch = res;
       return;
     }
     res.setHeader('content-type', 'application/json');
@@ -68,6 +83,8 @@ beforeEach(() => {
   perConnection = [];
   requests = 0;
   dropRequest = 0;
+  watchRequests = [];
+  openWatch = null;
   server.closeAllConnections();
 });
 
@@ -127,5 +144,64 @@ describe('kubeJson connections', () => {
     dropRequest = 1;
     await expect(kubeJson(kc, { method: 'GET', path: '/only' })).rejects.toMatchObject({ code: 'ECONNRESET' });
     expect(requests).toBe(1);
+  });
+});
+
+describe('kubeWatch', () => {
+  /** Resolves when `check` holds, polling every 5 ms (at most 2 s). */
+  const until = async (check: () => boolean) => {
+    for (let i = 0; i < 400 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(check()).toBe(true);
+  };
+
+  it('streams each event as its line completes, over the connection a request left idle', async () => {
+    const kc = kubeConfig();
+    await kubeJson(kc, { method: 'GET', path: '/before' });
+    const events: [string, unknown][] = [];
+    const ends: unknown[] = [];
+    const controller = await kubeWatch(kc, '/watch/pods', { labelSelector: 'app=web' }, (type, object) => events.push([type, object]), (err) => ends.push(err));
+    expect(watchRequests).toEqual(['/watch/pods?labelSelector=app%3Dweb&watch=true']);
+    // Reused: no second TLS connection.
+    expect(connections).toBe(1);
+    openWatch!.write('{"type":"ADDED","object":{"metadata":{"name":"a"}}}\n{"type":"MODI');
+    await until(() => events.length === 1);
+    openWatch!.write('FIED","object":{"metadata":{"name":"a"},"x":1}}\n\n');
+    await until(() => events.length === 2);
+    expect(events).toEqual([
+      ['ADDED', { metadata: { name: 'a' } }],
+      ['MODIFIED', { metadata: { name: 'a' }, x: 1 }],
+    ]);
+    expect(ends).toEqual([]);
+    controller.abort();
+    await until(() => ends.length === 1);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(ends).toHaveLength(1);
+  });
+
+  it('ends once when the apiserver ends the watch', async () => {
+    const ends: unknown[] = [];
+    await kubeWatch(kubeConfig(), '/watch/pods', {}, () => undefined, (err) => ends.push(err));
+    openWatch!.end('{"type":"ADDED","object":{}}\n');
+    await until(() => ends.length === 1);
+    expect(ends).toEqual([undefined]);
+  });
+
+  it('a line that is not JSON ends the watch with an error that says where', async () => {
+    const ends: unknown[] = [];
+    const events: string[] = [];
+    await kubeWatch(kubeConfig(), '/watch/pods', {}, (type) => events.push(type), (err) => ends.push(err));
+    openWatch!.write('{"type":"ADDED","object":{}}\nnot json\n{"type":"DELETED","object":{}}\n');
+    await until(() => ends.length === 1);
+    expect(events).toEqual(['ADDED']);
+    expect(String(ends[0])).toContain('WATCH /watch/pods: a line is not JSON');
+  });
+
+  it('an error answer rejects with the apiserver\'s message, and no event', async () => {
+    const events: string[] = [];
+    await expect(kubeWatch(kubeConfig(), '/watch/forbidden', {}, (type) => events.push(type), () => undefined)).rejects.toMatchObject({
+      code: 403,
+      message: expect.stringContaining('pods is forbidden'),
+    });
+    expect(events).toEqual([]);
   });
 });
