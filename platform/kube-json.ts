@@ -93,10 +93,13 @@ export async function applyKubeAccess(kc: KubeConfig, options: https.RequestOpti
 /**
  * Whether a request failed only because the kept-alive connection it was sent on had just been
  * closed by the other end: nothing was answered, so it is sent again once on a new connection.
+ * Not a POST: it creates, and if the apiserver did act on it, a second one would not be the
+ * same request (AutoCrane's other writes, merge patches, guarded JSON patches, applies and
+ * deletes, come out the same when repeated).
  */
 export function isStaleConnection(req: http.ClientRequest, err: unknown, answered: boolean): boolean {
   const code = (err as { code?: string }).code;
-  return !answered && req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE');
+  return !answered && req.reusedSocket && req.method !== 'POST' && (code === 'ECONNRESET' || code === 'EPIPE');
 }
 
 export async function kubeJson<T = JsonObject>(kc: KubeConfig, request: KubeJsonRequest): Promise<T> {

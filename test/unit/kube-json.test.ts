@@ -139,6 +139,14 @@ describe('kubeJson connections', () => {
     expect(perConnection).toEqual([2, 1]);
   });
 
+  it('a POST is not sent again, even on a kept connection: it creates', async () => {
+    const kc = kubeConfig();
+    await kubeJson(kc, { method: 'GET', path: '/first' });
+    dropRequest = 2;
+    await expect(kubeJson(kc, { method: 'POST', path: '/create', body: { a: 1 } })).rejects.toMatchObject({ code: 'ECONNRESET' });
+    expect(requests).toBe(2);
+  });
+
   it('a request dropped on a new connection is not sent again: the error reaches the caller', async () => {
     const kc = kubeConfig();
     dropRequest = 1;
