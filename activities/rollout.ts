@@ -268,6 +268,7 @@ async function waitForWorkload(
   const follower = kube.follow(target);
   try {
     let gateCheckedAt = Number.NEGATIVE_INFINITY;
+    let first = true;
     for (;;) {
       const watched = watchedPods?.() ?? null;
       if (gate && (watched !== null || Date.now() - gateCheckedAt >= POLL_MS)) {
@@ -280,8 +281,10 @@ async function waitForWorkload(
       } else if (!gate) {
         heartbeat({ updated: 0, ready: 0, erroring: [], step: what });
       }
-      // The watch's first event comes as soon as a read would.
-      if (follower.current === null) await follower.next(POLL_MS);
+      // The watch's first event comes as soon as a read would (waited for once: a watch that
+      // failed, or a workload that is gone, is read at every turn).
+      if (first && follower.current === null) await follower.next(POLL_MS);
+      first = false;
       const current = follower.current ?? (await kube.readWorkload(target));
       if (settled(current)) return current;
       const wait = gate ? Math.max(1, POLL_MS - (Date.now() - gateCheckedAt)) : POLL_MS;
