@@ -186,9 +186,16 @@ export class WorkloadFollower extends WatchFollower<WorkloadJson> {
  */
 export class PodsFollower extends WatchFollower<PodJson> {
   private readonly byUid = new Map<string, PodJson>();
+  /** UIDs of the pods `counts` holds for, kept as events come so a wait's check costs nothing per pod. */
+  private readonly countedUids = new Set<string>();
   private live = true;
 
-  constructor(kc: KubeConfig, namespace: string, labels: Record<string, string>) {
+  constructor(
+    kc: KubeConfig,
+    namespace: string,
+    labels: Record<string, string>,
+    private readonly counts: (pod: PodJson) => boolean = () => false,
+  ) {
     super(kc, `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, { labelSelector: labelSelector(labels) });
   }
 
@@ -197,10 +204,23 @@ export class PodsFollower extends WatchFollower<PodJson> {
     return this.live ? [...this.byUid.values()] : null;
   }
 
+  /** How many of the pods seen so far `counts` holds for; null once the watch ended. */
+  get counted(): number | null {
+    return this.live ? this.countedUids.size : null;
+  }
+
   protected onEvent(type: string, pod: PodJson): void {
-    if (type === 'ADDED' || type === 'MODIFIED') this.byUid.set(pod.metadata.uid, pod);
-    else if (type === 'DELETED') this.byUid.delete(pod.metadata.uid);
-    else this.live = false;
+    const uid = pod.metadata.uid;
+    if (type === 'ADDED' || type === 'MODIFIED') {
+      this.byUid.set(uid, pod);
+      if (this.counts(pod)) this.countedUids.add(uid);
+      else this.countedUids.delete(uid);
+    } else if (type === 'DELETED') {
+      this.byUid.delete(uid);
+      this.countedUids.delete(uid);
+    } else {
+      this.live = false;
+    }
   }
 
   protected ended(): void {
@@ -230,9 +250,9 @@ export class RolloutKube {
     return new WorkloadFollower(this.kc, target);
   }
 
-  /** Follows the pods matching `labels` by a watch until closed (see PodsFollower). */
-  followPods(namespace: string, labels: Record<string, string>): PodsFollower {
-    return new PodsFollower(this.kc, namespace, labels);
+  /** Follows the pods matching `labels` by a watch until closed, counting those `counts` holds for (see PodsFollower). */
+  followPods(namespace: string, labels: Record<string, string>, counts?: (pod: PodJson) => boolean): PodsFollower {
+    return new PodsFollower(this.kc, namespace, labels, counts);
   }
 
   readWorkload(target: RolloutTarget): Promise<WorkloadJson> {

@@ -202,11 +202,11 @@ async function updatedPods(kube: RolloutKube, ctx: { rolloutId: string; snapshot
 }
 
 /**
- * The gate over the updated pods: `seen` when the caller's own watch has them (see
+ * The gate over the updated pods: `watched` when the caller's own watch has them (see
  * Seen.canaryPods), listed otherwise.
  */
-async function checkGate(kube: RolloutKube, ctx: StageContext, expectedPods: number, bake: { startedAt: string | null; seconds: number }, seen?: PodJson[]): Promise<GateResult> {
-  const pods = seen ?? (await updatedPods(kube, ctx));
+async function checkGate(kube: RolloutKube, ctx: StageContext, expectedPods: number, bake: { startedAt: string | null; seconds: number }, watched?: PodJson[]): Promise<GateResult> {
+  const pods = watched ?? (await updatedPods(kube, ctx));
   const result = evaluateGate({
     pods: pods.map(podObservation),
     expectedPods,
@@ -251,32 +251,30 @@ async function waitFor(kube: RolloutKube, what: string, settled: () => Promise<b
   }
 }
 
+interface WorkloadWait {
+  /** The gate's error check and deadline, checked every POLL_MS meanwhile. */
+  gate?: { ctx: StageContext; expectedPods: number };
+  /** A watch of the updated pods: it wakes the wait too, and the gate is checked on what it shows (null when it cannot tell) instead of a list. */
+  pods?: { next(ms: number): Promise<void>; updated(): PodJson[] | null };
+}
+
 /**
  * Waits until `settled` holds for a workload, woken by a watch on it (WorkloadFollower) rather
  * than by the poll alone; the gate, when given, is still checked every POLL_MS.
  */
-async function waitForWorkload(
-  kube: RolloutKube,
-  target: RolloutTarget,
-  what: string,
-  settled: (w: WorkloadJson) => boolean,
-  gate?: { ctx: StageContext; expectedPods: number },
-  alsoWokenBy?: { next(ms: number): Promise<void> },
-  /** The updated pods as a watch of the caller's sees them (null when it cannot tell): the gate is checked on them at every change. */
-  watchedPods?: () => PodJson[] | null,
-): Promise<WorkloadJson> {
+async function waitForWorkload(kube: RolloutKube, target: RolloutTarget, what: string, settled: (w: WorkloadJson) => boolean, { gate, pods }: WorkloadWait = {}): Promise<WorkloadJson> {
   const follower = kube.follow(target);
   try {
     let gateCheckedAt = Number.NEGATIVE_INFINITY;
     let first = true;
     for (;;) {
-      const watched = watchedPods?.() ?? null;
-      if (gate && (watched !== null || Date.now() - gateCheckedAt >= POLL_MS)) {
+      if (gate && Date.now() - gateCheckedAt >= POLL_MS) {
         gateCheckedAt = Date.now();
         const bake = { startedAt: null, seconds: 0 };
-        let result = await checkGate(kube, gate.ctx, gate.expectedPods, bake, watched ?? undefined);
+        const watched = pods?.updated() ?? undefined;
+        let result = await checkGate(kube, gate.ctx, gate.expectedPods, bake, watched);
         // A watch may not have shown every pod yet: a failure is confirmed by a list.
-        if (result.verdict === 'fail' && watched !== null) result = await checkGate(kube, gate.ctx, gate.expectedPods, bake);
+        if (result.verdict === 'fail' && watched !== undefined) result = await checkGate(kube, gate.ctx, gate.expectedPods, bake);
         if (result.verdict === 'fail') throw new GateFailure(result);
       } else if (!gate) {
         heartbeat({ updated: 0, ready: 0, erroring: [], step: what });
@@ -289,7 +287,7 @@ async function waitForWorkload(
       if (settled(current)) return current;
       const wait = gate ? Math.max(1, POLL_MS - (Date.now() - gateCheckedAt)) : POLL_MS;
       const context = currentContext();
-      const woken = alsoWokenBy ? Promise.race([follower.next(wait), alsoWokenBy.next(wait)]) : follower.next(wait);
+      const woken = pods ? Promise.race([follower.next(wait), pods.next(wait)]) : follower.next(wait);
       await (context ? Promise.race([woken, context.cancelled]) : woken);
     }
   } finally {
@@ -313,31 +311,26 @@ async function waitForCanary(
   gate?: { ctx: StageContext; expectedPods: number },
 ): Promise<PodJson[] | null> {
   const canary = await canaryReplicaSetOf(kube, { rolloutId, snapshot });
-  const pods = canary === null ? null : kube.followPods(snapshot.target.namespace, canaryPodsLabels(snapshot, canary));
-  const podsReady = (w: WorkloadJson) => {
-    const seen = pods?.pods;
-    if (canary === null || !seen || (w.spec.replicas ?? 1) !== replicas) return false;
-    return seen.filter((p) => ownedBy(canary)(p) && !p.metadata.deletionTimestamp && isPodReady(p)).length >= replicas;
-  };
+  if (canary === null) {
+    await waitForWorkload(kube, canaryTarget(snapshot.target), `canary ${replicas} ready`, (w) => deploymentSettled(w, replicas, sinceGeneration), { gate });
+    return null;
+  }
+  const owned = ownedBy(canary);
+  const pods = kube.followPods(snapshot.target.namespace, canaryPodsLabels(snapshot, canary), (p) => owned(p) && !p.metadata.deletionTimestamp && isPodReady(p));
+  const podsReady = (w: WorkloadJson) => (w.spec.replicas ?? 1) === replicas && (pods.counted ?? 0) >= replicas;
+  const updated = () => pods.pods?.filter(owned) ?? null;
   try {
-    const watched = () => (canary === null ? null : (pods?.pods?.filter(ownedBy(canary)) ?? null));
-    const settled = await waitForWorkload(
-      kube,
-      canaryTarget(snapshot.target),
-      `canary ${replicas} ready`,
-      (w) => deploymentSettled(w, replicas, sinceGeneration) || podsReady(w),
+    const settled = await waitForWorkload(kube, canaryTarget(snapshot.target), `canary ${replicas} ready`, (w) => deploymentSettled(w, replicas, sinceGeneration) || podsReady(w), {
       gate,
-      pods ?? undefined,
-      watched,
-    );
+      pods: { next: (ms) => pods.next(ms), updated },
+    });
     // The Deployment's status may say so first when the watch of the pods lags: it gets a moment
     // to catch up, which spares the gate a list of the pods.
     const catchUp = Date.now() + POLL_MS / 2;
-    while (pods?.pods && !podsReady(settled) && Date.now() < catchUp) await pods.next(catchUp - Date.now());
-    const seen = pods?.pods;
-    return seen && canary !== null && podsReady(settled) ? seen.filter(ownedBy(canary)) : null;
+    while (pods.counted !== null && !podsReady(settled) && Date.now() < catchUp) await pods.next(catchUp - Date.now());
+    return podsReady(settled) ? updated() : null;
   } finally {
-    pods?.close();
+    pods.close();
   }
 }
 
@@ -418,14 +411,14 @@ async function readStable(kube: RolloutKube, snapshot: RolloutSnapshot): Promise
 /** A promotion step found the cluster other than planned (someone else wrote it): the retry re-reads it and plans again. */
 const replan = (message: string) => ApplicationFailure.create({ type: 'RolloutReplan', message, nonRetryable: false });
 
-async function runDeploymentActions(
-  kube: RolloutKube,
-  rolloutId: string,
-  snapshot: RolloutSnapshot,
-  actions: DeploymentAction[],
-  gate?: { ctx: StageContext; expectedPods: number },
-  seen: Seen = {},
-): Promise<string[]> {
+interface ActionsOptions {
+  /** Checked while the actions' waits last. */
+  gate?: { ctx: StageContext; expectedPods: number };
+  /** What the caller has just seen, updated by the actions' own writes and waits. */
+  seen?: Seen;
+}
+
+async function runDeploymentActions(kube: RolloutKube, rolloutId: string, snapshot: RolloutSnapshot, actions: DeploymentAction[], { gate, seen = {} }: ActionsOptions = {}): Promise<string[]> {
   const done: string[] = [];
   const canary = canaryTarget(snapshot.target);
   const stableTarget = snapshot.target;
@@ -448,7 +441,7 @@ async function runDeploymentActions(
           done.push(`scale stable to ${action.replicas}`);
           if (action.wait) {
             const since = seen.stable.metadata.generation ?? 0;
-            seen.stable = await waitForWorkload(kube, stableTarget, `stable ${action.replicas} ready`, (w) => deploymentSettled(w, action.replicas, since), gate);
+            seen.stable = await waitForWorkload(kube, stableTarget, `stable ${action.replicas} ready`, (w) => deploymentSettled(w, action.replicas, since), { gate });
           }
         }
         break;
@@ -558,10 +551,14 @@ async function ensureSumMatches(
   rolloutId: string,
   snapshot: RolloutSnapshot,
   state: DeploymentState,
-  gate?: { ctx: StageContext; expectedPods: number },
-  seen: Seen = {},
-  /** Leave the shrink of an excess to the caller (`owedStable`), to go out with its next write to the stable Deployment. */
-  deferShrink = false,
+  {
+    gate,
+    seen = {},
+    deferShrink = false,
+  }: ActionsOptions & {
+    /** Leave the shrink of an excess to the caller (`owedStable`), to go out with its next write to the stable Deployment. */
+    deferShrink?: boolean;
+  } = {},
 ): Promise<{ state: DeploymentState; owedStable?: number }> {
   const missing = snapshot.replicas - state.canary - state.stable;
   if (missing === 0 || state.stablePaused || state.stableOnNewTemplate) return { state };
@@ -759,19 +756,19 @@ export function createRolloutActivities(kc: KubeConfig) {
         const writeOwed = async (): Promise<string[]> => {
           const action = owed;
           owed = undefined;
-          return action ? runDeploymentActions(kube, input.rolloutId, snapshot, [action], undefined, seen) : [];
+          return action ? runDeploymentActions(kube, input.rolloutId, snapshot, [action], { seen }) : [];
         };
         try {
           if (snapshot.target.kind === 'Deployment') {
             const { state } = await observeDeployment(kube, snapshot);
-            const fixed = await ensureSumMatches(kube, input.rolloutId, snapshot, state, gate, seen, beginsNext);
+            const fixed = await ensureSumMatches(kube, input.rolloutId, snapshot, state, { gate, seen, deferShrink: beginsNext });
             if (fixed.owedStable !== undefined) owed = { kind: 'scale', workload: 'stable', replicas: fixed.owedStable, wait: false };
             const plan = planDeploymentStage(fixed.state, input.count, snapshot.replicas, snapshot.deploymentStrategy);
             if (plan.length > 0) actions.push(...(await writeOwed()));
             // A last scale-down is not waited for: it goes out alongside the gate's check below.
             const last = plan.at(-1);
             const shrinkLast = last?.kind === 'scale' && !last.wait;
-            actions.push(...(await runDeploymentActions(kube, input.rolloutId, snapshot, shrinkLast ? plan.slice(0, -1) : plan, gate, seen)));
+            actions.push(...(await runDeploymentActions(kube, input.rolloutId, snapshot, shrinkLast ? plan.slice(0, -1) : plan, { gate, seen })));
             if (shrinkLast) owed = last;
           } else {
             let { sts, state } = await statefulSetState(kube, snapshot);
@@ -845,8 +842,8 @@ export function createRolloutActivities(kc: KubeConfig) {
         if (snapshot.target.kind === 'Deployment') {
           const { state, stable } = await observeDeployment(kube, snapshot);
           const seen: Seen = { stable, canaryReleased: !state.canaryExists };
-          const fixed = await ensureSumMatches(kube, input.rolloutId, snapshot, state, undefined, seen);
-          actions = await runDeploymentActions(kube, input.rolloutId, snapshot, planDeploymentPromotion(fixed.state, snapshot.replicas, snapshot.deploymentStrategy), undefined, seen);
+          const fixed = await ensureSumMatches(kube, input.rolloutId, snapshot, state, { seen });
+          actions = await runDeploymentActions(kube, input.rolloutId, snapshot, planDeploymentPromotion(fixed.state, snapshot.replicas, snapshot.deploymentStrategy), { seen });
           // The stable Deployment as the wait for it to settle left it, moments ago.
           settledStable = seen.stable;
         } else {

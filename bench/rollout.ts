@@ -137,13 +137,15 @@ interface HistoryBreakdown {
   workflowTaskRunMs: number;
   activities: number;
   workflowTasks: number;
+  /** The history's length in events. */
+  events: number;
 }
 
 /** Where the rollout's time went by Temporal's own clock: in activities, waiting for dispatch, in workflow tasks. */
 async function historyBreakdown(handle: WorkflowHandle): Promise<HistoryBreakdown> {
   const history = await handle.fetchHistory();
   const byId = new Map<string, number>();
-  const out: HistoryBreakdown = { activityMs: 0, dispatchMs: 0, workflowTaskMs: 0, workflowTaskRunMs: 0, activities: 0, workflowTasks: 0 };
+  const out: HistoryBreakdown = { activityMs: 0, dispatchMs: 0, workflowTaskMs: 0, workflowTaskRunMs: 0, activities: 0, workflowTasks: 0, events: history.events?.length ?? 0 };
   for (const event of history.events ?? []) {
     const id = String(event.eventId);
     const t = eventMs(event.eventTime);
@@ -162,6 +164,13 @@ async function historyBreakdown(handle: WorkflowHandle): Promise<HistoryBreakdow
   }
   return out;
 }
+
+const BREAKDOWN_ROWS = [
+  ['activityMs', 'time inside activities'],
+  ['dispatchMs', 'activity dispatch (scheduled → started)'],
+  ['workflowTaskMs', 'workflow tasks (scheduled → completed)'],
+  ['workflowTaskRunMs', 'of which started → completed'],
+] as const;
 
 const formatBreakdown = (b: HistoryBreakdown) =>
   `in ${b.activities} activities ${seconds(b.activityMs)}, their dispatch ${seconds(b.dispatchMs)}, ${b.workflowTasks} workflow tasks ${seconds(b.workflowTaskMs)} (${seconds(b.workflowTaskRunMs)} from started to completed)`;
@@ -256,8 +265,8 @@ async function main(): Promise<void> {
       const wallMs = Date.now() - started;
       if (result.state !== 'Succeeded') throw new Error(`rollout ended ${result.state}: ${JSON.stringify(result.decisions.slice(-3))}`);
       await waitRolledOut(apps, options.replicas);
-      const historyLength = (await handle.describe()).historyLength;
       const breakdown = await historyBreakdown(handle);
+      const historyLength = breakdown.events;
       if (counted) {
         walls.push(wallMs);
         events.push(historyLength);
@@ -315,10 +324,7 @@ async function main(): Promise<void> {
     `| floor: plain image update, every pod updated and ready (median) | ${seconds(floor)} | ${floors.map(seconds).join(', ')} |`,
     `| ratio (median rollout / median floor) | ${(wall / floor).toFixed(2)} | ${walls.map((w, i) => (w / floors[i]!).toFixed(2)).join(', ')} |`,
     ...phases[0]!.map((p, i) => `| rollout phase: ${p.name} (median) | ${seconds(median(phases.map((r) => r[i]!.ms)))} | ${phases.map((r) => seconds(r[i]!.ms)).join(', ')} |`),
-    ...(['activityMs', 'dispatchMs', 'workflowTaskMs', 'workflowTaskRunMs'] as const).map(
-      (k) =>
-        `| rollout ${{ activityMs: 'time inside activities', dispatchMs: 'activity dispatch (scheduled → started)', workflowTaskMs: 'workflow tasks (scheduled → completed)', workflowTaskRunMs: 'of which started → completed' }[k]} (median) | ${seconds(median(breakdowns.map((b) => b[k])))} | ${breakdowns.map((b) => seconds(b[k])).join(', ')} |`,
-    ),
+    ...BREAKDOWN_ROWS.map(([k, label]) => `| rollout ${label} (median) | ${seconds(median(breakdowns.map((b) => b[k])))} | ${breakdowns.map((b) => seconds(b[k])).join(', ')} |`),
     `| history events of the 3-stage rollout | ${Math.max(...events)} (max) | ${events.join(', ')} |`,
     `| reaction: error posted → rollbackStarted decision (median) | ${reaction} ms | ${reactions.map((r) => r.decision).join(', ')} |`,
     `| reaction: error posted → rollbackRollout scheduled (median) | ${reactionActivity} ms | ${reactions.map((r) => r.activity).join(', ')} |`,

@@ -102,42 +102,58 @@ export function isStaleConnection(req: http.ClientRequest, err: unknown, answere
   return !answered && req.reusedSocket && req.method !== 'POST' && (code === 'ECONNRESET' || code === 'EPIPE');
 }
 
-export async function kubeJson<T = JsonObject>(kc: KubeConfig, request: KubeJsonRequest): Promise<T> {
+/** Longest error answer kept: a Status is small, and anything longer is cut. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+/** The URL of `path` on the apiserver of `kc`, with those of `query` that are set. */
+export function kubeUrl(kc: KubeConfig, path: string, query: Record<string, string | number | boolean | undefined> = {}): URL {
   const server = kc.getCurrentCluster()?.server;
   if (!server) throw new Error(`kubeconfig context "${kc.getCurrentContext()}" names no cluster`);
-  const url = new URL(server.replace(/\/+$/, '') + request.path);
-  for (const [key, value] of Object.entries(request.query ?? {})) if (value !== undefined) url.searchParams.set(key, String(value));
-  const payload = request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body), 'utf8');
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (payload) {
-    headers['content-type'] = request.contentType ?? CONTENT_TYPES.json;
-    headers['content-length'] = String(payload.length);
-  }
-  const options: https.RequestOptions = { method: request.method, headers, timeout: request.timeoutMs ?? DEFAULT_TIMEOUT_MS };
-  await applyKubeAccess(kc, options);
-  const transport = url.protocol === 'http:' ? http : https;
-  const where = `${request.method} ${url.pathname}`;
+  const url = new URL(server.replace(/\/+$/, '') + path);
+  for (const [key, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(key, String(value));
+  return url;
+}
+
+const isSuccess = (response: http.IncomingMessage) => (response.statusCode ?? 0) >= 200 && (response.statusCode ?? 0) < 300;
+
+/** An error answer (its first 64 KiB) as the ApiException it stands for. */
+function readErrorAnswer(response: http.IncomingMessage, where: string): Promise<ApiException<string>> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    response.on('data', (chunk: Buffer) => {
+      if (size < MAX_ERROR_BODY_BYTES) chunks.push(chunk);
+      size += chunk.length;
+    });
+    response.on('end', () => resolve(apiStatusError(where, response.statusCode ?? 0, Buffer.concat(chunks).toString('utf8').slice(0, MAX_ERROR_BODY_BYTES), response.headers)));
+    response.on('error', reject);
+  });
+}
+
+interface Settle<T> {
+  resolve(value: T): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Sends one request to the apiserver and hands its answer to `onResponse`, which settles the
+ * returned promise. What every request shares is here: one that takes longer than
+ * `options.timeout` is destroyed with an error that says where, and one that failed on a
+ * stale kept-alive connection before any answer is sent once more (isStaleConnection).
+ */
+function sendKubeRequest<T>(
+  url: URL,
+  options: https.RequestOptions,
+  where: string,
+  payload: Buffer | undefined,
+  onResponse: (response: http.IncomingMessage, settle: Settle<T>, req: http.ClientRequest) => void,
+): Promise<T> {
   const send = (retried: boolean) =>
     new Promise<T>((resolve, reject) => {
       let answered = false;
-      const req = transport.request(url, options, (response) => {
+      const req = (url.protocol === 'http:' ? http : https).request(url, options, (response) => {
         answered = true;
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('error', reject);
-        response.on('end', () => {
-          const status = response.statusCode ?? 0;
-          const text = Buffer.concat(chunks).toString('utf8');
-          if (status < 200 || status >= 300) {
-            reject(apiStatusError(where, status, text, response.headers));
-            return;
-          }
-          try {
-            resolve((text === '' ? {} : JSON.parse(text)) as T);
-          } catch (err) {
-            reject(new Error(`${where}: the answer is not JSON`, { cause: err }));
-          }
-        });
+        onResponse(response, { resolve, reject }, req);
       });
       req.on('timeout', () => req.destroy(new Error(`${where}: no answer within ${options.timeout} ms`)));
       req.on('error', (err) => {
@@ -150,6 +166,56 @@ export async function kubeJson<T = JsonObject>(kc: KubeConfig, request: KubeJson
   return send(false);
 }
 
+export async function kubeJson<T = JsonObject>(kc: KubeConfig, request: KubeJsonRequest): Promise<T> {
+  const url = kubeUrl(kc, request.path, request.query);
+  const payload = request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body), 'utf8');
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (payload) {
+    headers['content-type'] = request.contentType ?? CONTENT_TYPES.json;
+    headers['content-length'] = String(payload.length);
+  }
+  const options: https.RequestOptions = { method: request.method, headers, timeout: request.timeoutMs ?? DEFAULT_TIMEOUT_MS };
+  await applyKubeAccess(kc, options);
+  const where = `${request.method} ${url.pathname}`;
+  return sendKubeRequest<T>(url, options, where, payload, (response, { resolve, reject }) => {
+    const chunks: Buffer[] = [];
+    response.on('data', (chunk: Buffer) => chunks.push(chunk));
+    response.on('error', reject);
+    response.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (!isSuccess(response)) {
+        reject(apiStatusError(where, response.statusCode ?? 0, text, response.headers));
+        return;
+      }
+      try {
+        resolve((text === '' ? {} : JSON.parse(text)) as T);
+      } catch (err) {
+        reject(new Error(`${where}: the answer is not JSON`, { cause: err }));
+      }
+    });
+  });
+}
+
+/**
+ * A streamed GET whose answer, when it succeeds, goes to `onSuccess` (which settles the
+ * returned promise), and which rejects with the ApiException of an error answer: the shape of
+ * a paged LIST read as it arrives, and of a watch.
+ */
+export async function streamKube<T>(
+  kc: KubeConfig,
+  request: { path: string; query?: Record<string, string | number | boolean | undefined>; timeoutMs: number; signal?: AbortSignal; verb?: string },
+  onSuccess: (response: http.IncomingMessage, settle: Settle<T>, req: http.ClientRequest, where: string) => void,
+): Promise<T> {
+  const url = kubeUrl(kc, request.path, request.query);
+  const options: https.RequestOptions = { method: 'GET', headers: { accept: 'application/json' }, timeout: request.timeoutMs, ...(request.signal ? { signal: request.signal } : {}) };
+  await applyKubeAccess(kc, options);
+  const where = `${request.verb ?? 'GET'} ${url.pathname}`;
+  return sendKubeRequest<T>(url, options, where, undefined, (response, settle, req) => {
+    if (isSuccess(response)) onSuccess(response, settle, req, where);
+    else readErrorAnswer(response, where).then(settle.reject, settle.reject);
+  });
+}
+
 /** Longest watch line kept (a pod is at most ~1.5 MB). */
 const MAX_WATCH_LINE = 16 * 2 ** 20;
 
@@ -157,9 +223,9 @@ const MAX_WATCH_LINE = 16 * 2 ** 20;
  * A watch of `path` (`watch=true` is added), over the same keep-alive agent as kubeJson: one
  * TLS handshake fewer per watch than client-node's Watch, which makes a new agent for each.
  * Resolves once the apiserver has answered 200, with a controller that ends the watch;
- * rejects, like kubeJson, when it answers an error. Each line's event goes to `onEvent`, as
- * parsed; `onEnd` is called once when the watch ends, whatever ended it (the apiserver, an
- * error, a line that is not JSON, or the controller).
+ * rejects, like kubeJson, when it answers an error or cannot be reached. Each line's event
+ * goes to `onEvent`, as parsed; once the watch has started, `onEnd` is called once when it
+ * ends, whatever ended it (the apiserver, an error, a line that is not JSON, or the controller).
  */
 export async function kubeWatch(
   kc: KubeConfig,
@@ -168,15 +234,6 @@ export async function kubeWatch(
   onEvent: (type: string, object: JsonObject) => void,
   onEnd: (err?: unknown) => void,
 ): Promise<AbortController> {
-  const server = kc.getCurrentCluster()?.server;
-  if (!server) throw new Error(`kubeconfig context "${kc.getCurrentContext()}" names no cluster`);
-  const url = new URL(server.replace(/\/+$/, '') + path);
-  for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
-  url.searchParams.set('watch', 'true');
-  // No request timeout: a watch may stay quiet for as long as nothing changes.
-  const options: https.RequestOptions = { method: 'GET', headers: { accept: 'application/json' }, timeout: 0 };
-  await applyKubeAccess(kc, options);
-  const where = `WATCH ${url.pathname}`;
   const controller = new AbortController();
   let ended = false;
   const end = (err?: unknown) => {
@@ -184,44 +241,31 @@ export async function kubeWatch(
     ended = true;
     onEnd(err);
   };
-  return new Promise<AbortController>((resolve, reject) => {
-    const req = (url.protocol === 'http:' ? http : https).request(url, { ...options, signal: controller.signal }, (response) => {
-      const status = response.statusCode ?? 0;
-      if (status < 200 || status >= 300) {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => reject(apiStatusError(where, status, Buffer.concat(chunks).toString('utf8').slice(0, MAX_WATCH_LINE), response.headers)));
-        response.on('error', reject);
-        return;
-      }
-      resolve(controller);
-      response.setEncoding('utf8');
-      let pending = '';
-      response.on('data', (chunk: string) => {
-        pending += chunk;
-        let newline: number;
-        try {
-          while (!ended && (newline = pending.indexOf('\n')) >= 0) {
-            const line = pending.slice(0, newline).trim();
-            pending = pending.slice(newline + 1);
-            if (line === '') continue;
-            const event = JSON.parse(line) as { type?: unknown; object?: unknown };
-            onEvent(String(event.type), (event.object ?? {}) as JsonObject);
-          }
-          if (pending.length > MAX_WATCH_LINE) throw new Error(`${where}: a line longer than ${MAX_WATCH_LINE} bytes`);
-        } catch (err) {
-          req.destroy();
-          end(err instanceof SyntaxError ? new Error(`${where}: a line is not JSON`, { cause: err }) : err);
+  // No request timeout: a watch may stay quiet for as long as nothing changes.
+  const request = { path, query: { ...query, watch: 'true' }, timeoutMs: 0, signal: controller.signal, verb: 'WATCH' };
+  return streamKube<AbortController>(kc, request, (response, { resolve }, req, where) => {
+    resolve(controller);
+    response.setEncoding('utf8');
+    let pending = '';
+    response.on('data', (chunk: string) => {
+      pending += chunk;
+      let newline: number;
+      try {
+        while (!ended && (newline = pending.indexOf('\n')) >= 0) {
+          const line = pending.slice(0, newline).trim();
+          pending = pending.slice(newline + 1);
+          if (line === '') continue;
+          const event = JSON.parse(line) as { type?: unknown; object?: unknown };
+          onEvent(String(event.type), (event.object ?? {}) as JsonObject);
         }
-      });
-      response.on('end', () => end());
-      response.on('error', (err) => end(err));
-      response.on('close', () => end());
+        if (pending.length > MAX_WATCH_LINE) throw new Error(`${where}: a line longer than ${MAX_WATCH_LINE} bytes`);
+      } catch (err) {
+        req.destroy();
+        end(err instanceof SyntaxError ? new Error(`${where}: a line is not JSON`, { cause: err }) : err);
+      }
     });
-    req.on('error', (err) => {
-      reject(err);
-      end(err);
-    });
-    req.end();
+    response.on('end', () => end());
+    response.on('error', (err) => end(err));
+    response.on('close', () => end());
   });
 }

@@ -2,10 +2,8 @@
 import { ApiException, KubeConfig, Observable, VersionApi, type ConfigurationOptions } from '@kubernetes/client-node';
 import { ConfigError, type Config } from './config';
 import { DependencyUnavailableError, describeError } from './errors';
-import http from 'node:http';
-import https from 'node:https';
 import { JsonListSplitter } from './json-list-splitter';
-import { apiStatusError, applyKubeAccess, isStaleConnection, type JsonObject } from './kube-json';
+import { streamKube, type JsonObject } from './kube-json';
 
 /**
  * KUBECONFIG when set; else the pod's service account when running in a cluster; else
@@ -97,8 +95,6 @@ export interface ListPageRequest {
 /** What a page of a LIST says besides its items. */
 export type ListPageInfo = Omit<ListPage, 'items'>;
 
-const MAX_ERROR_BODY_BYTES = 64 * 1024;
-
 /**
  * One page of a paged LIST, read as it streams in: each item is parsed on its own and handed
  * to onItem as soon as it has arrived (platform/json-list-splitter), so a reader that keeps
@@ -108,64 +104,31 @@ const MAX_ERROR_BODY_BYTES = 64 * 1024;
  * throws, the request is abandoned and the promise rejects with that error.
  */
 export async function streamListPage(kc: KubeConfig, request: ListPageRequest, onItem: (item: JsonObject) => void): Promise<ListPageInfo> {
-  const server = kc.getCurrentCluster()?.server;
-  if (!server) throw new Error(`kubeconfig context "${kc.getCurrentContext()}" names no cluster`);
-  const url = new URL(server.replace(/\/+$/, '') + request.path);
-  url.searchParams.set('limit', String(request.limit));
-  if (request.continueToken) url.searchParams.set('continue', request.continueToken);
-  if (request.labelSelector) url.searchParams.set('labelSelector', request.labelSelector);
-  const timeoutMs = request.timeoutMs ?? 30_000;
-  const options: https.RequestOptions = { method: 'GET', headers: { accept: 'application/json' }, timeout: timeoutMs };
-  await applyKubeAccess(kc, options);
-  const where = `GET ${url.pathname}`;
-  const send = (retried: boolean) =>
-    new Promise<ListPageInfo>((resolve, reject) => {
-      let answered = false;
-      const req = (url.protocol === 'http:' ? http : https).request(url, options, (response) => {
-        answered = true;
-        const status = response.statusCode ?? 0;
-        if (status < 200 || status >= 300) {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          response.on('data', (chunk: Buffer) => {
-            if (size < MAX_ERROR_BODY_BYTES) chunks.push(chunk);
-            size += chunk.length;
-          });
-          response.on('end', () => reject(apiStatusError(where, status, Buffer.concat(chunks).toString('utf8').slice(0, MAX_ERROR_BODY_BYTES), response.headers)));
-          response.on('error', reject);
-          return;
-        }
-        const splitter = new JsonListSplitter(onItem);
-        response.on('data', (chunk: Buffer) => {
-          try {
-            splitter.write(chunk);
-          } catch (err) {
-            req.destroy();
-            reject(err instanceof SyntaxError ? new Error(`${where}: the answer is not JSON`, { cause: err }) : err);
-          }
-        });
-        response.on('error', reject);
-        response.on('end', () => {
-          try {
-            const list = splitter.end() as { metadata?: { continue?: unknown; resourceVersion?: unknown; remainingItemCount?: unknown } };
-            const info: ListPageInfo = {};
-            if (typeof list.metadata?.continue === 'string' && list.metadata.continue) info.continueToken = list.metadata.continue;
-            if (typeof list.metadata?.resourceVersion === 'string' && list.metadata.resourceVersion) info.resourceVersion = list.metadata.resourceVersion;
-            if (typeof list.metadata?.remainingItemCount === 'number') info.remainingItemCount = list.metadata.remainingItemCount;
-            resolve(info);
-          } catch (err) {
-            reject(new Error(`${where}: the answer is not a complete JSON list`, { cause: err }));
-          }
-        });
-      });
-      req.on('timeout', () => req.destroy(new Error(`${where}: no answer within ${timeoutMs} ms`)));
-      req.on('error', (err) => {
-        if (!retried && isStaleConnection(req, err, answered)) send(true).then(resolve, reject);
-        else reject(err);
-      });
-      req.end();
+  const query = { limit: request.limit, continue: request.continueToken || undefined, labelSelector: request.labelSelector || undefined };
+  return streamKube<ListPageInfo>(kc, { path: request.path, query, timeoutMs: request.timeoutMs ?? 30_000 }, (response, { resolve, reject }, req, where) => {
+    const splitter = new JsonListSplitter(onItem);
+    response.on('data', (chunk: Buffer) => {
+      try {
+        splitter.write(chunk);
+      } catch (err) {
+        req.destroy();
+        reject(err instanceof SyntaxError ? new Error(`${where}: the answer is not JSON`, { cause: err }) : err);
+      }
     });
-  return send(false);
+    response.on('error', reject);
+    response.on('end', () => {
+      try {
+        const list = splitter.end() as { metadata?: { continue?: unknown; resourceVersion?: unknown; remainingItemCount?: unknown } };
+        const info: ListPageInfo = {};
+        if (typeof list.metadata?.continue === 'string' && list.metadata.continue) info.continueToken = list.metadata.continue;
+        if (typeof list.metadata?.resourceVersion === 'string' && list.metadata.resourceVersion) info.resourceVersion = list.metadata.resourceVersion;
+        if (typeof list.metadata?.remainingItemCount === 'number') info.remainingItemCount = list.metadata.remainingItemCount;
+        resolve(info);
+      } catch (err) {
+        reject(new Error(`${where}: the answer is not a complete JSON list`, { cause: err }));
+      }
+    });
+  });
 }
 
 /** One page of a paged LIST as plain JSON objects, with no typed models (streamListPage, keeping every item). */

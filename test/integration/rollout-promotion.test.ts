@@ -8,6 +8,8 @@ import { apiStatus, eventually, freshNamespace, sandboxClients, type KubeClients
 import { IMAGE_V1, IMAGE_V2, newRolloutId, probedDeployment, rolloutSpec } from '../support/rollouts';
 import { livePods, readyPods, watchAvailability } from '../support/workloads';
 
+type Availability = Awaited<ReturnType<typeof watchAvailability>>;
+
 /**
  * Promotion hands the canary's ReplicaSet to the stable Deployment (domain/rollout-plan.ts).
  * A worker may die after any of its steps: here the cluster is left after each step, as a dead
@@ -29,6 +31,17 @@ describe('a promotion interrupted after each of its steps; steps begun early', (
   afterAll(async () => {
     for (const name of namespaces) await k.core.deleteNamespace({ name }).catch(() => undefined);
   });
+
+  /** Runs `body` with the availability of `web` watched from its R available pods on, and stops the watch after. */
+  async function whileWatchingAvailability<T>(ns: string, body: (watch: Availability) => Promise<T>): Promise<T> {
+    const watch = await watchAvailability(k.kc, ns, 'web');
+    try {
+      await watch.arm(R, eventually);
+      return await body(watch);
+    } finally {
+      watch.stop();
+    }
+  }
 
   /** A fresh Deployment of R ready pods, and a rollout of it to `stages`, prepared. */
   async function prepared(prefix: string, stages: RolloutSpecInput['stages'], beginFirstStage = false): Promise<StageContext> {
@@ -89,9 +102,7 @@ describe('a promotion interrupted after each of its steps; steps begun early', (
    */
   async function promoteKeepingPods(ctx: StageContext, canaryPods: string[], before?: () => Promise<void>): Promise<{ actions: string[] }> {
     const ns = ctx.snapshot.target.namespace;
-    const watch = await watchAvailability(k.kc, ns, 'web');
-    try {
-      await watch.arm(R, eventually);
+    return whileWatchingAvailability(ns, async (watch) => {
       await before?.();
       const promoted = await activities().promoteRollout({ ...ctx, stageStartedAt: new Date().toISOString() });
       const pods = await expectEnd(ns, IMAGE_V2);
@@ -99,9 +110,7 @@ describe('a promotion interrupted after each of its steps; steps begun early', (
       expect(watch.podsSeen).toBe(R);
       expect(watch.minimum).toBe(R);
       return promoted;
-    } finally {
-      watch.stop();
-    }
+    });
   }
 
   async function expectEnd(ns: string, image: string): Promise<V1Pod[]> {
@@ -141,24 +150,18 @@ describe('a promotion interrupted after each of its steps; steps begun early', (
     const { ctx } = await atFullCanary(`ro-promo-rb-${steps}`);
     const ns = ctx.snapshot.target.namespace;
     await promoteOnly(ctx, steps);
-    const availability = await watchAvailability(k.kc, ns, 'web');
-    try {
-      await availability.arm(R, eventually);
+    await whileWatchingAvailability(ns, async (availability) => {
       await activities().rollbackRollout({ rolloutId: ctx.rolloutId, snapshot: ctx.snapshot });
       await expectEnd(ns, IMAGE_V1);
       // maxUnavailable 1 of 3.
       expect(availability.minimum).toBeGreaterThanOrEqual(R - 1);
-    } finally {
-      availability.stop();
-    }
+    });
   });
 
   it('a last stage without bake begins the promotion as its gate passes; the promotion then finishes from there with the same pods', async () => {
     const ctx = await prepared('ro-promo-begun', [{ replicas: '100%', bakeSeconds: 0 }]);
     const ns = ctx.snapshot.target.namespace;
-    const availability = await watchAvailability(k.kc, ns, 'web');
-    try {
-      await availability.arm(R, eventually);
+    await whileWatchingAvailability(ns, async (availability) => {
       const advanced = await activities().advanceStage({ ...ctx, count: R, gateAfterScaling: true, beginPromotion: true });
       expect(advanced).toMatchObject({ outcome: 'done', gatePassed: { verdict: 'pass' } });
       // The stage's last scale-down of the stable Deployment (to 0) waited for the gate and went
@@ -174,9 +177,7 @@ describe('a promotion interrupted after each of its steps; steps begun early', (
       await promoteKeepingPods(ctx, canaryPods);
       // maxUnavailable 1 of 3.
       expect(availability.minimum).toBeGreaterThanOrEqual(R - 1);
-    } finally {
-      availability.stop();
-    }
+    });
   });
 
   it('a last stage without bake whose gate has not passed as its scaling ends makes its held scale-down then, and begins nothing', async () => {
@@ -198,9 +199,7 @@ describe('a promotion interrupted after each of its steps; steps begun early', (
       { replicas: '100%', bakeSeconds: 0 },
     ]);
     const ns = ctx.snapshot.target.namespace;
-    const watch = await watchAvailability(k.kc, ns, 'web');
-    try {
-      await watch.arm(R, eventually);
+    await whileWatchingAvailability(ns, async (watch) => {
       const first = await activities().advanceStage({ ...ctx, count: 1, gateAfterScaling: true, nextCount: R });
       // maxSurge 1, maxUnavailable 1: one chunk of 2, the stable Deployment gives 1 first.
       expect(first.outcome === 'done' && first.nextStarted).toEqual(['scale stable to 1', 'scale canary to 3']);
@@ -212,9 +211,7 @@ describe('a promotion interrupted after each of its steps; steps begun early', (
       await eventually(async () => expect((await livePods(k.core, ns, 'web')).map((p) => p.spec?.containers[0]?.image)).toEqual(Array(R).fill(IMAGE_V2)), 60_000);
       // maxUnavailable 1 of 3.
       expect(watch.minimum).toBeGreaterThanOrEqual(R - 1);
-    } finally {
-      watch.stop();
-    }
+    });
   });
 
   it('the preparation begins stage 1 within maxSurge; a retried preparation writes the same; stage 1 finishes it within the bound', async () => {
@@ -226,9 +223,7 @@ describe('a promotion interrupted after each of its steps; steps begun early', (
     const ns = ctx.snapshot.target.namespace;
     expect(ctx.snapshot.replicas).toBe(R);
     expect(ctx.snapshot.firstStageBegun).toEqual(['create the canary with 1 replicas']);
-    const watch = await watchAvailability(k.kc, ns, 'web');
-    try {
-      await watch.arm(R, eventually);
+    await whileWatchingAvailability(ns, async (watch) => {
       // A retry (the first attempt's answer lost): the stable Deployment was not touched, so the total is the same.
       const spec = rolloutSpec({ target: ctx.snapshot.target, stages, gate: { noData: 'pass' } });
       const again = await activities().prepareRollout({ rolloutId: ctx.rolloutId, spec, beginFirstStage: true });
@@ -239,8 +234,6 @@ describe('a promotion interrupted after each of its steps; steps begun early', (
       const stable = await k.apps.readNamespacedDeployment({ namespace: ns, name: 'web' });
       expect([canary.spec?.replicas, stable.spec?.replicas]).toEqual([1, R - 1]);
       expect(watch.minimum).toBeGreaterThanOrEqual(R - 1);
-    } finally {
-      watch.stop();
-    }
+    });
   });
 });
