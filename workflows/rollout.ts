@@ -8,6 +8,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertMemo,
@@ -52,6 +53,9 @@ const retry: RetryPolicy = { initialInterval: '1 second', backoffCoefficient: 2,
  * only when this timeout expires, so it is short (it was 2 minutes); the calls themselves give up
  * after 5 s and a foreign canary's deletion is waited for 10 s per attempt (activities/rollout.ts).
  */
+/** Workflow patch: the stage search attribute is upserted when the stage changes with the state unchanged. */
+const STAGE_ATTRIBUTE_PATCH = 'stage-search-attribute';
+
 const { prepareRollout, finishRollout } = proxyActivities<RolloutActivities>({ startToCloseTimeout: '30 seconds', retry });
 /** Scaling, waiting and baking: long, so a dead worker is noticed by its silent heartbeat, not the timeout. */
 const long = { startToCloseTimeout: '25 hours', heartbeatTimeout: '15 seconds', retry } as const;
@@ -116,12 +120,18 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
     decisions = appendDecision(decisions, { at: now(), kind, stage: stage < 0 ? null : stage, reason, ...(by === undefined ? {} : { by }) });
     log.info(`rollout ${kind}`, { rolloutId, stage, reason });
   };
+  /** The stage the search attributes say. */
+  let stageAttribute = 0;
   const setState = (next: RolloutState) => {
-    if (next === state) return;
+    const stageNow = Math.max(stage, 0);
+    // A stage that follows one without bake starts in the same state (Progressing), so the
+    // stage alone changes. Histories recorded before the patch have no upsert there.
+    if (next === state && (stageNow === stageAttribute || !patched(STAGE_ATTRIBUTE_PATCH))) return;
     state = next;
+    stageAttribute = stageNow;
     upsertSearchAttributes([
       { key: AUTOCRANE_STATE, value: state },
-      { key: AUTOCRANE_STAGE, value: Math.max(stage, 0) },
+      { key: AUTOCRANE_STAGE, value: stageNow },
     ]);
   };
   const status = (): RolloutStatus => ({

@@ -613,6 +613,21 @@ describe('rolloutWorkflow (stubbed activities)', () => {
     expect(result.stages[0]?.result).toBe('failed');
   });
 
+  test('the stage search attribute follows a stage that starts in the same state as the one before (stages without bake)', async () => {
+    const fake = new FakeCluster();
+    fake.advanceScript.set(2, 'hold');
+    const { handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 0 }, { replicas: 2, bakeSeconds: 0 }, { replicas: '100%', bakeSeconds: 0 }] }, fake);
+    await until(handle, (s) => s.state === 'Progressing' && s.stage === 1);
+    await eventually(async () => {
+      const attributes = await searchAttributes(handle);
+      expect(attributes.get(AUTOCRANE_STATE)).toBe('Progressing');
+      expect(attributes.get(AUTOCRANE_STAGE)).toBe(1);
+    }, 10_000);
+    fake.advanceReleased = true;
+    expect((await handle.result()).state).toBe('Succeeded');
+    expect((await searchAttributes(handle)).get(AUTOCRANE_STAGE)).toBe(2);
+  });
+
   test('search attributes follow the state and stage; the memo holds the summary', async () => {
     const { handle, spec, rolloutId } = await start({ stages: [{ replicas: 1, bakeSeconds: 0 }, { replicas: 2, bakeSeconds: 3600 }, { replicas: '100%', bakeSeconds: 0 }] });
     const baking = await until(handle, (s) => s.state === 'Baking' && s.stage === 1);
