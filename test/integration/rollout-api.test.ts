@@ -1,14 +1,17 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import request from 'supertest';
 import type { Express } from 'express';
 import { createApp } from '../../api/app';
+import { createProgram } from '../../cli/main';
 import { createAuthorizer, kubernetesClusterAuth } from '../../api/auth';
 import { kubernetesWorkloadReader, temporalRolloutControl } from '../../api/rollouts';
 import { createMetricsRegistry } from '../../platform/metrics';
 import { eventually } from '../support/kube';
 import { probedDeployment } from '../support/rollouts';
 import { type SandboxWorker, startSandboxWorker } from '../support/sandbox-worker';
-import { readyPods } from '../support/workloads';
+import { livePods, readyPods } from '../support/workloads';
 
 const TOKEN = 'rollout-api-test-token';
 const auth = { Authorization: `Bearer ${TOKEN}` };
@@ -106,6 +109,46 @@ describe('rollout REST API on the sandbox', () => {
       const status = await request(app).get(`/v1/rollouts/${first.body.rolloutId}`).set(auth);
       expect(status.body.state).toBe('Succeeded');
     }, 60_000);
+  });
+
+  test('the CLI steers a rollout through the real API: start, pause (listed as Paused), resume, promote, status', async () => {
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const out: string[] = [];
+    const err: string[] = [];
+    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
+    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => (err.push(String(chunk)), true));
+    const exitCode = process.exitCode;
+    const run = async (...args: string[]) => {
+      out.length = 0;
+      await createProgram().parseAsync(['node', 'autocrane', 'rollout', ...args, '--api-url', apiUrl, '--token', TOKEN]);
+      return out.join('');
+    };
+    const statusOf = async (id: string) => JSON.parse(await run('status', id, '--json')) as { state: string; decisions: { kind: string; reason: string }[] };
+    try {
+      const started = JSON.parse(await run('start', '--target', `${ns}/Deployment/web`, '--image', 'app=example.invalid/app:3', '--stage', '1:10m', '--json')) as { rolloutId: string };
+      const id = started.rolloutId;
+      await eventually(async () => expect((await statusOf(id)).state).toBe('Baking'), 60_000);
+      expect(JSON.parse(await run('pause', id, '--reason', 'cli test', '--json')).state).toBe('Paused');
+      // The list comes from visibility: the state search attribute followed the pause.
+      await eventually(async () => expect(await run('list', '--namespace', ns, '--state', 'Paused')).toContain(id), 30_000);
+      expect(JSON.parse(await run('resume', id, '--json')).state).toBe('Baking');
+      await run('promote', id, '--reason', 'enough', '--json');
+      await eventually(async () => expect((await statusOf(id)).state).toBe('Succeeded'), 60_000);
+      const kinds = (await statusOf(id)).decisions.map((d) => d.kind);
+      expect(kinds).toEqual(expect.arrayContaining(['paused', 'resumed', 'bakeSkipped', 'succeeded']));
+      expect(kinds.indexOf('paused')).toBeLessThan(kinds.indexOf('bakeSkipped'));
+      await eventually(async () => expect((await livePods(sandbox.k.core, ns, 'web')).map((p) => p.spec?.containers[0]?.image)).toEqual(['example.invalid/app:3', 'example.invalid/app:3']), 60_000);
+      expect(process.exitCode ?? 0).toBe(0);
+      // (The in-process worker logs to stderr too: only the CLI's own error lines count.)
+      expect(err.join('')).not.toMatch(/^error:/m);
+    } finally {
+      process.exitCode = exitCode;
+      stdout.mockRestore();
+      stderr.mockRestore();
+      server.close();
+    }
   });
 
   test('/openapi.json describes the rollout routes', async () => {
