@@ -194,7 +194,7 @@ async function updatedPods(kube: RolloutKube, ctx: { rolloutId: string; snapshot
     if (canary === null) return [];
     return (await kube.listPods(snapshot.target.namespace, canaryPodsLabels(snapshot, canary))).filter(ownedBy(canary));
   }
-  const sts = await kube.readWorkload(snapshot.target);
+  const sts = await readObservedStatefulSet(kube, snapshot.target);
   if (!templatesEqual(sts.spec.template, snapshot.newTemplate)) return [];
   const revision = sts.status?.updateRevision;
   const pods = await kube.listPods(snapshot.target.namespace, snapshot.selector);
@@ -577,8 +577,22 @@ async function ensureSumMatches(
 // StatefulSets
 // ---------------------------------------------------------------------------
 
+/**
+ * The StatefulSet once its controller has seen its current spec. Until then its
+ * status.updateRevision is the revision from before a template change, which the old pods still
+ * carry: read just after the new template was written, every pod would look updated.
+ */
+async function readObservedStatefulSet(kube: RolloutKube, target: RolloutTarget): Promise<WorkloadJson> {
+  for (;;) {
+    const sts = await kube.readWorkload(target);
+    if ((sts.status?.observedGeneration ?? 0) >= (sts.metadata.generation ?? 0)) return sts;
+    stopIfCancelled();
+    await pause(POLL_MS / 5);
+  }
+}
+
 async function statefulSetState(kube: RolloutKube, snapshot: RolloutSnapshot): Promise<{ sts: WorkloadJson; state: StatefulSetState }> {
-  const sts = await kube.readWorkload(snapshot.target);
+  const sts = await readObservedStatefulSet(kube, snapshot.target);
   if (sts.metadata.uid !== snapshot.uid) throw nonRetryable('WorkloadReplaced', `${describeTarget(snapshot.target)} was deleted and recreated during the rollout`);
   const pods = await kube.listPods(snapshot.target.namespace, snapshot.selector);
   const onNew = templatesEqual(sts.spec.template, snapshot.newTemplate);

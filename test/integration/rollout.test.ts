@@ -98,6 +98,46 @@ describe('rollouts on the sandbox cluster', () => {
     await recordHistory(handle, 'statefulset-happy-path');
   });
 
+  test('StatefulSet OnDelete: stages by deleting pods, every pod on the new revision, the strategy kept', async () => {
+    const ns = await namespace('ro-sts-ondelete');
+    await k.apps.createNamespacedStatefulSet({ namespace: ns, body: probedStatefulSet('db', 3, { type: 'OnDelete' }) });
+    await readyPods(k.core, ns, 'db', 3, eventually);
+    const handle = await start(rolloutSpec({ target: { namespace: ns, kind: 'StatefulSet', name: 'db' }, stages: [{ replicas: 1, bakeSeconds: 1 }, { replicas: '100%', bakeSeconds: 0 }] }));
+    const result = await handle.result();
+    expect(result.state).toBe('Succeeded');
+    const sts = await k.apps.readNamespacedStatefulSet({ namespace: ns, name: 'db' });
+    expect(sts.spec?.updateStrategy?.type).toBe('OnDelete');
+    expect(sts.spec?.template.spec?.containers[0]?.image).toBe(IMAGE_V2);
+    await eventually(async () => expect(await images(ns, 'db')).toEqual([IMAGE_V2, IMAGE_V2, IMAGE_V2]), 60_000);
+    await readyPods(k.core, ns, 'db', 3, eventually);
+  });
+
+  test('StatefulSet: an error watchdog in stage 2 rolls every pod back to the old template, availability held', async () => {
+    const ns = await namespace('ro-sts-fail');
+    await k.apps.createNamespacedStatefulSet({ namespace: ns, body: probedStatefulSet('db', 3) });
+    await readyPods(k.core, ns, 'db', 3, eventually);
+    const availability = await watchAvailability(k.kc, ns, 'db');
+    try {
+      await availability.arm(3, eventually);
+      const handle = await start(rolloutSpec({ target: { namespace: ns, kind: 'StatefulSet', name: 'db' }, stages: [{ replicas: 1, bakeSeconds: 1 }, { replicas: 2, bakeSeconds: 60 }, { replicas: '100%', bakeSeconds: 1 }] }));
+      await waitForState(handle, (s) => s.stage === 1 && s.state === 'Baking');
+      const updated = (await livePods(k.core, ns, 'db')).find((p) => p.spec?.containers[0]?.image === IMAGE_V2);
+      await markPodError(k.core, ns, updated!.metadata!.name!, 'http', 'HTTP 500');
+      const result = await handle.result();
+      expect(result.state).toBe('RolledBack');
+      expect(result.decisions.find((d) => d.kind === 'rollbackStarted')?.reason).toContain(updated!.metadata!.name!);
+      const sts = await k.apps.readNamespacedStatefulSet({ namespace: ns, name: 'db' });
+      expect(sts.spec?.template.spec?.containers[0]?.image).toBe(IMAGE_V1);
+      expect(sts.spec?.updateStrategy?.rollingUpdate?.partition ?? 0).toBe(0);
+      await eventually(async () => expect(await images(ns, 'db')).toEqual([IMAGE_V1, IMAGE_V1, IMAGE_V1]), 60_000);
+      await readyPods(k.core, ns, 'db', 3, eventually);
+      // The StatefulSet's own maxUnavailable: 1 of 3.
+      expect(availability.minimum).toBeGreaterThanOrEqual(2);
+    } finally {
+      availability.stop();
+    }
+  });
+
   test('an error watchdog in stage 2 rolls everything back within 2 s, availability held', async () => {
     const ns = await namespace('ro-fail');
     await k.apps.createNamespacedDeployment({ namespace: ns, body: probedDeployment('web', 4) });

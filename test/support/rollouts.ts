@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1Deployment, V1StatefulSet, V1StatefulSetUpdateStrategy } from '@kubernetes/client-node';
 import { PROBE_ANNOTATION_PREFIX } from '../../domain/keys';
 import type { RolloutSpec, RolloutSpecInput } from '../../domain/rollout-spec';
 import { parseRolloutSpec } from '../../domain/rollout-spec';
@@ -25,9 +25,9 @@ export const probedDeployment = (name: string, replicas: number, rollingUpdate =
   spec: { replicas, selector: { matchLabels: { app: name } }, template: template(name), strategy: { type: 'RollingUpdate', rollingUpdate } },
 });
 
-export const probedStatefulSet = (name: string, replicas: number): V1StatefulSet => ({
+export const probedStatefulSet = (name: string, replicas: number, updateStrategy?: V1StatefulSetUpdateStrategy): V1StatefulSet => ({
   metadata: { name },
-  spec: { replicas, serviceName: name, podManagementPolicy: 'Parallel', selector: { matchLabels: { app: name } }, template: template(name) },
+  spec: { replicas, serviceName: name, podManagementPolicy: 'Parallel', selector: { matchLabels: { app: name } }, template: template(name), ...(updateStrategy ? { updateStrategy } : {}) },
 });
 
 export function rolloutSpec(input: Omit<RolloutSpecInput, 'change'> & { change?: RolloutSpecInput['change'] }): RolloutSpec {
