@@ -9,7 +9,7 @@ import { createAuthorizer, kubernetesClusterAuth } from '../../api/auth';
 import { kubernetesWorkloadReader, temporalRolloutControl } from '../../api/rollouts';
 import { createMetricsRegistry } from '../../platform/metrics';
 import { eventually } from '../support/kube';
-import { probedDeployment } from '../support/rollouts';
+import { probedDeployment, recordHistory } from '../support/rollouts';
 import { type SandboxWorker, startSandboxWorker } from '../support/sandbox-worker';
 import { livePods, readyPods } from '../support/workloads';
 
@@ -39,6 +39,12 @@ describe('rollout REST API on the sandbox', () => {
     await readyPods(sandbox.k.core, ns, 'web', 2, eventually);
   });
   afterAll(async () => sandbox.close());
+
+  /** Records the history of a rollout started through the API, as the replay test reads it. */
+  const recordRollout = async (id: string, scenario: string) => {
+    const status = await request(app).get(`/v1/rollouts/${id}`).set(auth);
+    await recordHistory(sandbox.temporal.client.workflow.getHandle(status.body.workflowId as string, status.body.runId as string), scenario);
+  };
 
   const spec = (overrides: Record<string, unknown> = {}) => ({
     target: { namespace: ns, kind: 'Deployment', name: 'web' },
@@ -96,6 +102,7 @@ describe('rollout REST API on the sandbox', () => {
       const status = await request(app).get(`/v1/rollouts/${id}`).set(auth);
       expect(status.body.state).toBe('RolledBack');
     }, 60_000);
+    await recordRollout(id, 'api-abort');
   });
 
   test('the same request ID twice starts one rollout', async () => {
@@ -109,6 +116,7 @@ describe('rollout REST API on the sandbox', () => {
       const status = await request(app).get(`/v1/rollouts/${first.body.rolloutId}`).set(auth);
       expect(status.body.state).toBe('Succeeded');
     }, 60_000);
+    await recordRollout(first.body.rolloutId as string, 'api-request-id');
   });
 
   test('the CLI steers a rollout through the real API: start, pause (listed as Paused), resume, promote, status', async () => {
@@ -141,6 +149,7 @@ describe('rollout REST API on the sandbox', () => {
       expect(kinds.indexOf('paused')).toBeLessThan(kinds.indexOf('bakeSkipped'));
       await eventually(async () => expect((await livePods(sandbox.k.core, ns, 'web')).map((p) => p.spec?.containers[0]?.image)).toEqual(['example.invalid/app:3', 'example.invalid/app:3']), 60_000);
       expect(process.exitCode ?? 0).toBe(0);
+      await recordRollout(id, 'cli-pause-resume-promote');
       // (The in-process worker logs to stderr too: only the CLI's own error lines count.)
       expect(err.join('')).not.toMatch(/^error:/m);
     } finally {

@@ -119,6 +119,7 @@ describe('rollouts survive crashes', () => {
     const result = await handle.result();
     expect(result.state).toBe('Succeeded');
     await expectAllOnNewImage(ns, 3);
+    await recordHistory(handle, 'temporal-restarted');
   });
 
   test('the apiserver stopped for a while: the rollout waits, then completes', async () => {
@@ -135,5 +136,6 @@ describe('rollouts survive crashes', () => {
     expect(result.state).toBe('Succeeded');
     await expectAllOnNewImage(ns, 3);
     expect((await livePods(sandbox.k.core, ns, 'web')).length).toBe(3);
+    await recordHistory(handle, 'apiserver-stopped');
   });
 });

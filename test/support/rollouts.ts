@@ -61,6 +61,8 @@ export async function waitForState(handle: WorkflowHandle, wanted: (s: RolloutSt
  */
 export async function recordHistory(handle: WorkflowHandle, scenario: string): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
+  // A rollout in its end state may still be tidying up: record the whole run, closed.
+  await handle.result().catch(() => undefined);
   const history = await handle.fetchHistory();
   const dir = join(REPO_ROOT, 'test', 'fixtures', 'histories');
   mkdirSync(dir, { recursive: true });
