@@ -1,14 +1,11 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import pino from 'pino';
 import request from 'supertest';
 import type { Express } from 'express';
-import { createApp } from '../../api/app';
 import { createProgram } from '../../cli/main';
 import { createAuthorizer, kubernetesClusterAuth } from '../../api/auth';
-import { kubernetesWorkloadReader, temporalRolloutControl } from '../../api/rollouts';
-import { createMetricsRegistry } from '../../platform/metrics';
 import { eventually } from '../support/kube';
+import { rolloutApiApp } from '../support/rollout-app';
 import { probedDeployment, recordHistory } from '../support/rollouts';
 import { type SandboxWorker, startSandboxWorker } from '../support/sandbox-worker';
 import { livePods, readyPods } from '../support/workloads';
@@ -24,16 +21,7 @@ describe('rollout REST API on the sandbox', () => {
 
   beforeAll(async () => {
     sandbox = await startSandboxWorker('rollout-api');
-    app = createApp({
-      logger: pino({ level: 'silent' }),
-      registry: createMetricsRegistry(),
-      checks: { temporal: () => Promise.resolve(), kubernetes: () => Promise.resolve() },
-      rollouts: {
-        control: temporalRolloutControl(sandbox.temporal.client, { taskQueue: sandbox.taskQueue }),
-        workloads: kubernetesWorkloadReader(sandbox.k.kc),
-        authorizer: createAuthorizer({ cluster: kubernetesClusterAuth(sandbox.k.kc), embeddedToken: TOKEN }),
-      },
-    });
+    app = rolloutApiApp(sandbox, createAuthorizer({ cluster: kubernetesClusterAuth(sandbox.k.kc), embeddedToken: TOKEN }));
     ns = await sandbox.namespace('ro-api');
     await sandbox.k.apps.createNamespacedDeployment({ namespace: ns, body: probedDeployment('web', 2) });
     await readyPods(sandbox.k.core, ns, 'web', 2, eventually);
