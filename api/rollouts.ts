@@ -12,7 +12,9 @@
  *
  * One workflow per target (rolloutWorkflowId) lets Temporal refuse a second running rollout
  * atomically; each rollout run has its own short rollout ID, found again through the
- * AutoCraneRolloutId search attribute.
+ * AutoCraneRolloutId search attribute. A rollout that superseded the running one is found,
+ * Pending, through the old run's AutoCraneSupersededBy until that run rolls back and
+ * continues as it.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import express, { Router, type Response } from 'express';
@@ -40,13 +42,14 @@ import {
   rolloutStatusQuery,
   rolloutWorkflowId,
   supersedeRolloutUpdate,
+  supersedingStatusQuery,
   type RolloutControl as RolloutControlName,
   type RolloutPods,
   type RolloutState,
   type RolloutStatus,
   type RolloutWorkflowInput,
 } from '../workflows/rollout-messages';
-import { AUTOCRANE_NAMESPACE, AUTOCRANE_ROLLOUT_ID, AUTOCRANE_STAGE, AUTOCRANE_STATE, AUTOCRANE_TARGET } from '../workflows/search-attributes';
+import { AUTOCRANE_NAMESPACE, AUTOCRANE_ROLLOUT_ID, AUTOCRANE_STAGE, AUTOCRANE_STATE, AUTOCRANE_SUPERSEDED_BY, AUTOCRANE_TARGET } from '../workflows/search-attributes';
 import type { Authorizer, ResourceAction } from './auth';
 import { HttpError, invalidInput, type ErrorBody } from './http-errors';
 import { fromProblem, hasBody, parseInput, routeHelpers } from './routes';
@@ -83,6 +86,12 @@ export interface RolloutRecord {
   summary: string | null;
   startedAt: string;
   closedAt: string | null;
+  /**
+   * Set on a rollout that superseded another and waits, Pending, for its rollback: the ID of
+   * the rollout it waits for. workflowId and runId are then that rollout's run, which holds
+   * this one's status until it continues as this rollout.
+   */
+  waitsFor?: string;
 }
 
 export type StartOutcome =
@@ -207,6 +216,18 @@ const UPDATE_DEADLINE_MS = 30_000;
 const START_ATTEMPTS = 3;
 /** How long a start waits for a rollout in its end state to close. */
 const FINISHING_WAIT_MS = 15_000;
+/** How long a start waits for visibility to find the rollout it answers. */
+const VISIBLE_WAIT_MS = 5_000;
+
+/** The superseding rollout `rolloutId`, Pending in the run of the rollout it superseded. */
+const pendingRecord = (superseded: RolloutRecord, rolloutId: string): RolloutRecord => ({
+  ...superseded,
+  rolloutId,
+  state: 'Pending',
+  stage: null,
+  summary: null,
+  waitsFor: superseded.rolloutId,
+});
 
 export interface TemporalRolloutOptions {
   taskQueue: string;
@@ -235,6 +256,29 @@ export function temporalRolloutControl(client: Client, options: TemporalRolloutO
     return (await handle.describe()).status.name !== 'RUNNING';
   }
 
+  async function find(rolloutId: string): Promise<RolloutRecord | null> {
+    const own: RolloutRecord[] = [];
+    let waiting: RolloutRecord | null = null;
+    const query = `WorkflowType = '${ROLLOUT_WORKFLOW_TYPE}' AND (${AUTOCRANE_ROLLOUT_ID.name} = '${rolloutId}' OR ${AUTOCRANE_SUPERSEDED_BY.name} = '${rolloutId}')`;
+    for await (const info of client.workflow.list({ query, pageSize: 10 })) {
+      const record = recordOf(info);
+      if (record === null) continue;
+      if (record.rolloutId === rolloutId) own.push(record);
+      else if (info.typedSearchAttributes.get(AUTOCRANE_SUPERSEDED_BY) === rolloutId) waiting = pendingRecord(record, rolloutId);
+    }
+    // Should a run continued from this one still carry its ID, the first run is the rollout.
+    return own.sort((a, b) => a.startedAt.localeCompare(b.startedAt))[0] ?? waiting;
+  }
+
+  /**
+   * Answers a 202 once GET on its status URL finds the rollout: visibility follows a start or a
+   * supersede a moment later. Not finding it in time is no error; the CLI waits a 404 out.
+   */
+  async function untilFound(rolloutId: string): Promise<void> {
+    const deadline = Date.now() + VISIBLE_WAIT_MS;
+    while ((await find(rolloutId)) === null && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+
   async function startOnce(input: RolloutWorkflowInput): Promise<StartOutcome | 'retry'> {
     const { rolloutId, spec } = input;
     const workflowId = rolloutWorkflowId(spec.target);
@@ -255,6 +299,7 @@ export function temporalRolloutControl(client: Client, options: TemporalRolloutO
         // The same memo the workflow upserts in every run (a run continued after a supersede overwrites it).
         memo: { summary: summarizeSpec(spec).text, rolloutId, requestId: spec.requestId ?? null },
       });
+      await untilFound(rolloutId);
       return { outcome: 'started', runId: handle.firstExecutionRunId };
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
@@ -264,6 +309,8 @@ export function temporalRolloutControl(client: Client, options: TemporalRolloutO
     // Ended between the refused start and now: start again.
     if (description.status.name !== 'RUNNING' || running === null) return 'retry';
     if (running.rolloutId === rolloutId) return { outcome: 'existing', runId: running.runId };
+    // This very rollout already superseded the running one, which is rolling back before it starts.
+    if (description.typedSearchAttributes.get(AUTOCRANE_SUPERSEDED_BY) === rolloutId) return { outcome: 'existing', runId: running.runId };
     // A rollout already in its end state is only tidying up (finishRollout); a client that saw
     // it end may start the next one at once, so wait for it to close rather than refuse.
     if (running.state !== null && isTerminal(running.state) && (await closesWithin(workflowId, running.runId, FINISHING_WAIT_MS))) return 'retry';
@@ -277,16 +324,12 @@ export function temporalRolloutControl(client: Client, options: TemporalRolloutO
       if (err instanceof WorkflowUpdateFailedError) throw new RolloutRefusedError(err.cause?.message ?? err.message);
       throw err;
     }
+    await untilFound(rolloutId);
     return { outcome: 'superseded', supersededRolloutId: running.rolloutId };
   }
 
   return {
-    async find(rolloutId) {
-      const { records } = await collect(`WorkflowType = '${ROLLOUT_WORKFLOW_TYPE}' AND ${AUTOCRANE_ROLLOUT_ID.name} = '${rolloutId}'`, 10);
-      const own = records.filter((r) => r.rolloutId === rolloutId);
-      // Should a run continued from this one still carry its ID, the first run is the rollout.
-      return own.sort((a, b) => a.startedAt.localeCompare(b.startedAt))[0] ?? null;
-    },
+    find: (rolloutId) => find(rolloutId),
 
     async start(input) {
       for (let attempt = 1; ; attempt++) {
@@ -298,6 +341,11 @@ export function temporalRolloutControl(client: Client, options: TemporalRolloutO
 
     async status(record) {
       const handle = client.workflow.getHandle(record.workflowId, record.runId);
+      if (record.waitsFor !== undefined) {
+        const waiting = await within(QUERY_DEADLINE_MS, () => handle.query(supersedingStatusQuery));
+        if (waiting === null) throw new Error(`rollout ${record.waitsFor} holds no status of rollout ${record.rolloutId}, which superseded it`);
+        return { status: waiting, livePods: null };
+      }
       const [status, description] = await Promise.all([
         within(QUERY_DEADLINE_MS, () => handle.query(rolloutStatusQuery)),
         // Live counts are a bonus: the status stands without them.
@@ -581,6 +629,9 @@ export function createRolloutRouter(deps: RolloutRouterDeps): Router {
         const record = await findOr404(id);
         await authorize(res, workloadAction('patch', record.target), `${action} rollout ${id} of ${describeTarget(record.target)}`);
         const ended = (r: RolloutRecord) => refused(res, 409, `cannot ${action} rollout ${id}: it has ended (${endedState(r)})`, 'id');
+        if (record.waitsFor !== undefined) {
+          return refused(res, 409, `cannot ${action} rollout ${id}: it has not started; it waits for rollout ${record.waitsFor}, which it superseded, to roll back`, 'id');
+        }
         if (!record.running) return ended(record);
         try {
           const status = await control.control(record, action, reason);

@@ -69,6 +69,11 @@ export const SEARCH_ATTRIBUTES = {
   stage: { name: 'AutoCraneStage', type: 'Int' },
   /** A rollout's own short ID (one workflow ID per target holds many rollouts over time). */
   rolloutId: { name: 'AutoCraneRolloutId', type: 'Keyword' },
+  /**
+   * The rollout that superseded this run's rollout and waits for its rollback: its ID is
+   * found (and its status URL answers) before the run continues as it.
+   */
+  supersededBy: { name: 'AutoCraneSupersededBy', type: 'Keyword' },
 } as const;
 
 export type SearchAttributeSpec = (typeof SEARCH_ATTRIBUTES)[keyof typeof SEARCH_ATTRIBUTES];

@@ -195,6 +195,8 @@ export const DECISION_KINDS = [
   'succeeded',
   'failed',
   'superseded',
+  /** A superseding rollout, waiting for the one it replaced to roll back (domain/rollout-supersede.ts). */
+  'waiting',
   'controlRefused',
 ] as const;
 export type DecisionKind = (typeof DECISION_KINDS)[number];

@@ -115,3 +115,8 @@ export interface SupersedeRequest {
  * rollout's status at acceptance.
  */
 export const supersedeRolloutUpdate = defineUpdate<RolloutStatus, [SupersedeRequest]>('supersede');
+/**
+ * The status of the rollout that superseded this one while it waits, Pending, for this one's
+ * rollback (null when none did): what its status URL answers until the run continues as it.
+ */
+export const supersedingStatusQuery = defineQuery<RolloutStatus | null>('supersedingStatus');

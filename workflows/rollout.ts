@@ -8,6 +8,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  makeContinueAsNewFunc,
   patched,
   proxyActivities,
   setHandler,
@@ -21,7 +22,6 @@ import {
   appendDecision,
   decideControl,
   emptyDecisionLog,
-  isTerminal,
   stateAfterGateFailure,
   type Control,
   type ControlDecision,
@@ -31,11 +31,14 @@ import {
 } from '../domain/rollout-controls';
 import { formatShare, resolveStageCounts } from '../domain/rollout-plan';
 import { summarizeSpec, targetKey } from '../domain/rollout-summary';
+import { decideSupersede, supersededReason, waitingReason } from '../domain/rollout-supersede';
+import type { RolloutSpec } from '../domain/rollout-spec';
 import {
   MAX_CONTROL_REASON_LENGTH,
   rolloutControlUpdates,
   rolloutStatusQuery,
   supersedeRolloutUpdate,
+  supersedingStatusQuery,
   type ControlRequest,
   type RolloutPods,
   type RolloutStatus,
@@ -43,7 +46,7 @@ import {
   type StageStatus,
   type SupersedeRequest,
 } from './rollout-messages';
-import { AUTOCRANE_NAMESPACE, AUTOCRANE_ROLLOUT_ID, AUTOCRANE_STAGE, AUTOCRANE_STATE, AUTOCRANE_TARGET } from './search-attributes';
+import { AUTOCRANE_NAMESPACE, AUTOCRANE_ROLLOUT_ID, AUTOCRANE_STAGE, AUTOCRANE_STATE, AUTOCRANE_SUPERSEDED_BY, AUTOCRANE_TARGET } from './search-attributes';
 
 /** Retried without end: an apiserver that is down for a while only delays the rollout. */
 const retry: RetryPolicy = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds' };
@@ -55,6 +58,35 @@ const retry: RetryPolicy = { initialInterval: '1 second', backoffCoefficient: 2,
  */
 /** Workflow patch: the stage search attribute is upserted when the stage changes with the state unchanged. */
 const STAGE_ATTRIBUTE_PATCH = 'stage-search-attribute';
+/**
+ * Workflow patch: a supersede upserts AutoCraneSupersededBy (so the new rollout's ID is found
+ * while this run rolls back), and the run continued as the new rollout starts with the new
+ * rollout's search attributes and memo rather than a copy of this run's.
+ */
+const SUPERSEDE_ATTRIBUTE_PATCH = 'supersede-search-attribute';
+
+/** Every stage of a spec, none begun. */
+const initialStages = (spec: RolloutSpec): StageStatus[] =>
+  spec.stages.map((s, index) => ({
+    index,
+    replicas: formatShare(s.replicas),
+    count: null,
+    bakeSeconds: s.bakeSeconds,
+    approval: s.approval ? { timeoutSeconds: s.approval.timeoutSeconds, onTimeout: s.approval.onTimeout } : null,
+    result: 'pending',
+    startedAt: null,
+    endedAt: null,
+    reason: null,
+  }));
+
+/** The search attributes a rollout's run starts with (the API's start sets the same). */
+const runSearchAttributes = (rolloutId: string, spec: RolloutSpec) => [
+  { key: AUTOCRANE_TARGET, value: targetKey(spec.target) },
+  { key: AUTOCRANE_NAMESPACE, value: spec.target.namespace },
+  { key: AUTOCRANE_ROLLOUT_ID, value: rolloutId },
+  { key: AUTOCRANE_STATE, value: 'Pending' },
+  { key: AUTOCRANE_STAGE, value: 0 },
+];
 
 const { prepareRollout, finishRollout } = proxyActivities<RolloutActivities>({ startToCloseTimeout: '30 seconds', retry });
 /** Scaling, waiting and baking: long, so a dead worker is noticed by its silent heartbeat, not the timeout. */
@@ -100,18 +132,9 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
   let pods: RolloutPods = { updated: 0, ready: 0, erroring: [] };
   let endedAt: string | null = null;
   let supersede: SupersedeRequest | null = null;
+  let supersededAt: string | null = null;
   let totalReplicas: number | null = null;
-  const stages: StageStatus[] = spec.stages.map((s, index) => ({
-    index,
-    replicas: formatShare(s.replicas),
-    count: null,
-    bakeSeconds: s.bakeSeconds,
-    approval: s.approval ? { timeoutSeconds: s.approval.timeoutSeconds, onTimeout: s.approval.onTimeout } : null,
-    result: 'pending',
-    startedAt: null,
-    endedAt: null,
-    reason: null,
-  }));
+  const stages: StageStatus[] = initialStages(spec);
   // Operator requests the main flow has not acted on yet.
   const pending = { abort: false, skipBake: false, approved: false, override: false, regate: false };
 
@@ -153,13 +176,7 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
   });
 
   // Every run (the first, or one continued as new after a supersede) describes itself.
-  upsertSearchAttributes([
-    { key: AUTOCRANE_TARGET, value: targetKey(spec.target) },
-    { key: AUTOCRANE_NAMESPACE, value: spec.target.namespace },
-    { key: AUTOCRANE_ROLLOUT_ID, value: rolloutId },
-    { key: AUTOCRANE_STATE, value: state },
-    { key: AUTOCRANE_STAGE, value: 0 },
-  ]);
+  upsertSearchAttributes(runSearchAttributes(rolloutId, spec));
   upsertMemo({ summary, rolloutId, requestId: spec.requestId ?? null });
 
   // ---------------------------------------------------------------------------
@@ -223,22 +240,52 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
       { validator: validate(control) },
     );
   }
+  const supersedeContext = () => ({ rolloutId, state, supersededBy: supersede?.rolloutId ?? null });
   setHandler(
     supersedeRolloutUpdate,
     (request) => {
+      const decision = decideSupersede(supersedeContext(), request.rolloutId);
+      if (!decision.accepted) throw ApplicationFailure.nonRetryable(decision.reason, 'SupersedeRefused');
+      // The same superseding rollout again (a client's retry): it is already waiting.
+      if (decision.repeat) return status();
       supersede = request;
+      supersededAt = now();
       pending.abort = true;
-      decide('superseded', `superseded by rollout ${request.rolloutId}; rolling back before it starts`);
+      decide('superseded', supersededReason(request.rolloutId));
+      if (patched(SUPERSEDE_ATTRIBUTE_PATCH)) upsertSearchAttributes([{ key: AUTOCRANE_SUPERSEDED_BY, value: request.rolloutId }]);
       return status();
     },
     {
       validator: (request) => {
-        if (isTerminal(state) || state === 'RollingBack') throw new Error(`supersede: rollout ${rolloutId} is ${state} and can no longer be superseded`);
         if (!request || typeof request.rolloutId !== 'string') throw new Error('supersede: a rolloutId and a spec are required');
+        const decision = decideSupersede(supersedeContext(), request.rolloutId);
+        if (!decision.accepted) throw new Error(decision.reason);
       },
     },
   );
   setHandler(rolloutStatusQuery, status);
+  // The superseding rollout, Pending until this run has rolled back and continues as it.
+  setHandler(supersedingStatusQuery, (): RolloutStatus | null => {
+    if (supersede === null) return null;
+    const at = supersededAt ?? startedAt;
+    return {
+      rolloutId: supersede.rolloutId,
+      workflowId,
+      target: supersede.spec.target,
+      summary: summarizeSpec(supersede.spec).text,
+      state: 'Pending',
+      stage: -1,
+      totalReplicas: null,
+      stages: initialStages(supersede.spec),
+      pods: { updated: 0, ready: 0, erroring: [] },
+      decisions: [{ at, kind: 'waiting', stage: null, reason: waitingReason(rolloutId) }],
+      decisionsDropped: 0,
+      startedAt: at,
+      endedAt: null,
+      requestId: supersede.spec.requestId ?? null,
+      supersededBy: null,
+    };
+  });
 
   // ---------------------------------------------------------------------------
   // Running activities that an operator can interrupt
@@ -531,7 +578,7 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
         }
         const next = await onGateFailure(verdict.reason);
         if (next === 'rollback') {
-          rollbackReason = pending.abort ? 'aborted by an operator while frozen' : verdict.reason;
+          rollbackReason = !pending.abort ? verdict.reason : supersede ? `${abortReason()} while frozen` : 'aborted by an operator while frozen';
           stages[index]!.endedAt = now();
           break stageLoop;
         }
@@ -587,7 +634,13 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
   await condition(allHandlersFinished);
   if (supersede !== null) {
     const next: SupersedeRequest = supersede;
-    return continueAsNew<typeof rolloutWorkflow>({ rolloutId: next.rolloutId, spec: next.spec });
+    const input: RolloutWorkflowInput = { rolloutId: next.rolloutId, spec: next.spec };
+    // Without them, the next run would begin with a copy of this run's (this rollout's ID, AutoCraneSupersededBy) until its first task.
+    if (!patched(SUPERSEDE_ATTRIBUTE_PATCH)) return continueAsNew<typeof rolloutWorkflow>(input);
+    return makeContinueAsNewFunc<typeof rolloutWorkflow>({
+      typedSearchAttributes: runSearchAttributes(next.rolloutId, next.spec),
+      memo: { summary: summarizeSpec(next.spec).text, rolloutId: next.rolloutId, requestId: next.spec.requestId ?? null },
+    })(input);
   }
   return status();
 }

@@ -6,10 +6,11 @@ import { defineSearchAttributeKey } from '@temporalio/common';
 import { SEARCH_ATTRIBUTES } from '../domain/keys';
 
 const TEMPORAL_TYPE = { Keyword: 'KEYWORD', Int: 'INT' } as const;
-const { target, namespace, state, stage, rolloutId } = SEARCH_ATTRIBUTES;
+const { target, namespace, state, stage, rolloutId, supersededBy } = SEARCH_ATTRIBUTES;
 
 export const AUTOCRANE_TARGET = defineSearchAttributeKey(target.name, TEMPORAL_TYPE[target.type]);
 export const AUTOCRANE_NAMESPACE = defineSearchAttributeKey(namespace.name, TEMPORAL_TYPE[namespace.type]);
 export const AUTOCRANE_STATE = defineSearchAttributeKey(state.name, TEMPORAL_TYPE[state.type]);
 export const AUTOCRANE_STAGE = defineSearchAttributeKey(stage.name, TEMPORAL_TYPE[stage.type]);
 export const AUTOCRANE_ROLLOUT_ID = defineSearchAttributeKey(rolloutId.name, TEMPORAL_TYPE[rolloutId.type]);
+export const AUTOCRANE_SUPERSEDED_BY = defineSearchAttributeKey(supersededBy.name, TEMPORAL_TYPE[supersededBy.type]);
