@@ -123,7 +123,6 @@ export interface RolloutHeartbeat {
   step?: string;
 }
 
-export const GATE_FAILED = 'GateFailed';
 export const INVALID_CHANGE = 'InvalidChange';
 
 const nonRetryable = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
