@@ -1,7 +1,8 @@
 /**
  * The demo (issue 5 §7): a sample app whose probes the test workload answers, a 3-stage
  * rollout started through the REST API, the new version failing its watchdog in stage 2, and
- * the automatic rollback, each decision printed as the API reports it.
+ * the automatic rollback, each decision printed as the API reports it, under a line that gives
+ * the rollout's Temporal UI link (the run's own page: namespace, workflow ID and run ID).
  *
  * The failure takes the real path: the demo tells the test workload to fail the new
  * version's probe path, AutoCrane's scheduled prober finds the 500 and writes the pods' error
@@ -127,6 +128,9 @@ async function deploySampleApp(o: DemoOptions): Promise<void> {
   }
 }
 
+/** The line that opens a block of decisions: which rollout they belong to, and its Temporal UI link. */
+export const blockHeader = (rolloutId: string, link: string | undefined) =>
+  link ? `   Rollout ${rolloutId} in the Temporal UI: ${link}` : `   Rollout ${rolloutId} (no Temporal UI in this stack)`;
 const decisionLine = (d: RolloutDecision) => `   ${clock(d.at)}  ${d.kind.padEnd(16)} ${d.reason}${d.by ? ` (by ${d.by})` : ''}`;
 
 /** Runs the demo once; resolves with the rollout's final status. */
@@ -152,8 +156,19 @@ export async function runRolloutDemo(o: DemoOptions): Promise<DemoResult> {
   print(`   through the REST API: POST ${o.api.apiUrl.replace(/\/+$/, '')}/v1/rollouts`);
   const started = await callApi<RolloutStartedBody>(o.api, 'POST', '/v1/rollouts', spec);
   print(`   202 Accepted: rollout ${started.rolloutId}, workflow ${started.workflowId}`);
-  print(`   Temporal UI: ${started.temporalUiUrl ?? '(no Temporal UI in this stack)'}`);
-  print(`   Following GET ${started.statusUrl} (times UTC):`);
+  print(`   Following GET ${started.statusUrl}: each decision as it happens (times UTC), under the rollout's Temporal UI link.`);
+
+  // Each block of decision lines opens with the rollout's Temporal UI link: once per demo step
+  // (2 and 3), and again if the link changes, so every decision shown sits under the link of
+  // the run that made it without repeating a long URL on every line.
+  let linkShown: string | undefined | null = null; // null: no header yet in this step; undefined: the no-UI header
+  const printDecision = (d: RolloutDecision, link: string | undefined) => {
+    if (linkShown !== link) {
+      print(blockHeader(started.rolloutId, link));
+      linkShown = link;
+    }
+    print(decisionLine(d));
+  };
 
   let shown = 0;
   let lastState = '';
@@ -175,7 +190,8 @@ export async function runRolloutDemo(o: DemoOptions): Promise<DemoResult> {
     });
     if (status !== null) {
       lastAnswer = Date.now();
-      for (const d of status.decisions.slice(shown)) print(decisionLine(d));
+      const link = status.temporalUiUrl ?? started.temporalUiUrl;
+      for (const d of status.decisions.slice(shown)) printDecision(d, link);
       shown = status.decisions.length;
       if (status.state !== lastState) {
         lastState = status.state;
@@ -187,6 +203,7 @@ export async function runRolloutDemo(o: DemoOptions): Promise<DemoResult> {
         print(`   AutoCrane's prober will get HTTP 500 from the version-2 pods and write their error watchdog; the gate sees it.`);
         await postWorkload(o.workload.url, `/fail/${probeTarget(2)}`);
         injectedAt = Date.now();
+        linkShown = null; // step 3's decisions get their own header
       }
       if (isTerminal(status.state)) break;
     }
