@@ -46,7 +46,13 @@ const RolloutStartedSchema = z
     statusUrl: z.string(),
     temporalUiUrl: z.string().optional(),
     existing: z.boolean().meta({ description: 'True when the request ID was used before: this is the rollout it started (status 200).' }),
-    supersededRolloutId: z.string().optional().meta({ description: 'The running rollout this one replaced (supersede: true).' }),
+    supersededRolloutId: z
+      .string()
+      .optional()
+      .meta({
+        description:
+          'The running rollout this one replaced (supersede: true). It rolls its change back and ends Superseded; meanwhile this rollout is Pending, its statusUrl answering with a waiting decision, and then it starts.',
+      }),
   })
   .meta({ id: 'RolloutStarted' });
 
@@ -170,7 +176,7 @@ function buildDocument() {
     security,
     request: { body: { required: true, content: { 'application/json': { schema: RolloutSpecSchema } } } },
     responses: {
-      202: json(RolloutStartedSchema, 'Started (or superseding the running rollout).'),
+      202: json(RolloutStartedSchema, 'Started, or superseding the running rollout (supersededRolloutId). The statusUrl answers from the start.'),
       200: json(RolloutStartedSchema, 'A rollout with this request ID already exists: the same answer as when it started, with existing: true.'),
       400: json(ErrorBodySchema, 'The spec is invalid; each detail names a field path such as stages[1].replicas.'),
       ...errors(AUTH_ERRORS),
@@ -198,7 +204,8 @@ function buildDocument() {
     method: 'get',
     path: '/v1/rollouts/{id}',
     summary: 'A rollout’s status',
-    description: 'Stages, pods (live from the running bake), and every decision. Needs get on the target workload.',
+    description:
+      'Stages, pods (live from the running bake), and every decision. A rollout that superseded another is Pending, with a waiting decision, until that one has rolled back. Needs get on the target workload.',
     security,
     request: { params: RolloutIdParamsSchema },
     responses: {
@@ -222,7 +229,10 @@ function buildDocument() {
         400: json(ErrorBodySchema, 'The ID or the body is invalid.'),
         ...errors(AUTH_ERRORS),
         404: json(ErrorBodySchema, 'No rollout has this ID.'),
-        409: json(ErrorBodySchema, 'Refused by the rollout (the message is its reason), or the rollout has ended (the message names its state).'),
+        409: json(
+          ErrorBodySchema,
+          'Refused by the rollout (the message is its reason), the rollout has ended (the message names its state), or it has not started yet (it waits for the rollout it superseded to roll back).',
+        ),
         413: json(ErrorBodySchema, 'The body is larger than 4 KiB.'),
       },
     });

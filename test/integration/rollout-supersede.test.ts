@@ -271,7 +271,11 @@ describe('rollout supersede on the sandbox', () => {
     expect(text).toMatch(/ended: Succeeded/);
     const newId = /Following ([0-9a-f]+):/.exec(text)?.[1];
     expect(newId).toBeDefined();
-    expect(text.indexOf('rolledBack')).toBeLessThan(text.indexOf(`Following ${newId}`));
+    expect(text).not.toContain('cannot follow');
+    // The old rollout's rollback to its end, then the new rollout's decisions to its success.
+    expect(text.indexOf('rolledBack:')).toBeGreaterThan(text.indexOf(`Rolling back ${oldId} first`));
+    expect(text.indexOf('rolledBack:')).toBeLessThan(text.indexOf(`Following ${newId}`));
+    expect(text.lastIndexOf('succeeded:')).toBeGreaterThan(text.indexOf(`Following ${newId}`));
     expect((await statusOf(oldId)).state).toBe('Superseded');
     expect((await statusOf(newId!)).state).toBe('Succeeded');
     await expectAllOn(ns, IMAGE_V3, 4);

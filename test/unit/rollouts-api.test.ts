@@ -227,6 +227,16 @@ describe('POST /v1/rollouts', () => {
     expect(started.map((s) => s.spec.change.images?.web)).toEqual(['shop/web:2', 'shop/web:3']);
   });
 
+  it('200 existing for a superseding start repeated while the rollout it replaced rolls back (found Pending in that run)', async () => {
+    const { app, rollouts, started } = setup();
+    const rolloutId = requestRolloutId(WEB, 'deploy-7');
+    rollouts.push(record({ rolloutId, state: 'Pending', stage: null, summary: null, waitsFor: 'aaaaaaaaaaaa' }));
+    const res = await startRollout(app, EMBEDDED, spec({ requestId: 'deploy-7', supersede: true }));
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ rolloutId, existing: true, statusUrl: `/v1/rollouts/${rolloutId}` });
+    expect(started).toEqual([]);
+  });
+
   it('409 when the running rollout refuses to be superseded, with its reason', async () => {
     const { app, refuse } = setup();
     await startRollout(app, EMBEDDED, spec());
@@ -446,6 +456,15 @@ describe('POST /v1/rollouts/{id}/{control}', () => {
     const res = await request(app).post('/v1/rollouts/aaaaaaaaaaaa/abort').set(bearer(EMBEDDED));
     expect(res.status).toBe(409);
     expect(res.body.error).toBe('cannot abort rollout aaaaaaaaaaaa: it has ended (RolledBack)');
+    expect(calls).toEqual([]);
+  });
+
+  it('409 for a superseding rollout still waiting for the rollback of the one it replaced, without sending the control to that one', async () => {
+    const { app, rollouts, calls } = setup();
+    rollouts.push(record({ rolloutId: 'bbbbbbbbbbbb', state: 'Pending', stage: null, waitsFor: 'aaaaaaaaaaaa' }));
+    const res = await request(app).post('/v1/rollouts/bbbbbbbbbbbb/abort').set(bearer(EMBEDDED));
+    expect(res.status).toBe(409);
+    expect(res.body.error).toBe('cannot abort rollout bbbbbbbbbbbb: it has not started; it waits for rollout aaaaaaaaaaaa, which it superseded, to roll back');
     expect(calls).toEqual([]);
   });
 

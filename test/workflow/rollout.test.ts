@@ -11,10 +11,11 @@ import {
   rolloutControlUpdates,
   rolloutWorkflowId,
   supersedeRolloutUpdate,
+  supersedingStatusQuery,
   type ControlRequest,
   type RolloutStatus,
 } from '../../workflows/rollout-messages';
-import { AUTOCRANE_NAMESPACE, AUTOCRANE_ROLLOUT_ID, AUTOCRANE_STAGE, AUTOCRANE_STATE, AUTOCRANE_TARGET } from '../../workflows/search-attributes';
+import { AUTOCRANE_NAMESPACE, AUTOCRANE_ROLLOUT_ID, AUTOCRANE_STAGE, AUTOCRANE_STATE, AUTOCRANE_SUPERSEDED_BY, AUTOCRANE_TARGET } from '../../workflows/search-attributes';
 import { eventually } from '../support/kube';
 import { newRolloutId, recordHistory, rolloutSpec, rolloutState, waitForState } from '../support/rollouts';
 import { tierStack } from '../support/stacks';
@@ -63,6 +64,8 @@ class FakeCluster {
   watchError: Error | null = null;
   /** prepareRollout waits while this is set. */
   prepareHeld = false;
+  /** rollbackRollout waits while this is set. */
+  rollbackHeld = false;
   /** prepareRollout begins stage 1 when asked (as for a first stage within maxSurge). */
   firstStageBegins = true;
   /** advanceStage's gate does not pass yet as the scaling ends (e.g. minReadySeconds not over). */
@@ -146,6 +149,7 @@ class FakeCluster {
       rollbackRollout: async ({ rolloutId }) => {
         this.calls.push('rollbackRollout');
         this.rollbacks.push(rolloutId);
+        while (this.rollbackHeld) await this.tick({});
         if (this.rollbackError) throw this.rollbackError;
         return { actions: ['scale stable to 4', 'delete canary'] };
       },
@@ -547,6 +551,58 @@ describe('rolloutWorkflow (stubbed activities)', () => {
     expect(described.typedSearchAttributes.get(AUTOCRANE_STATE)).toBe('Succeeded');
     expect(described.memo).toMatchObject({ rolloutId: nextId, summary: result.summary });
     await recordHistory(previous, 'wf-superseded');
+  });
+
+  test('superseded: the new rollout waits Pending, found by AutoCraneSupersededBy; the same superseder again is a repeat, another is refused; the next run starts with its own attributes', async () => {
+    const fake = new FakeCluster();
+    fake.rollbackHeld = true;
+    const { handle, spec, rolloutId } = await start({ stages: [{ replicas: 1, bakeSeconds: 0, approval: { timeoutSeconds: 3600, onTimeout: 'rollback' } }, { replicas: '100%', bakeSeconds: 0 }] }, fake);
+    await until(handle, (s) => s.state === 'AwaitingApproval');
+    expect(await handle.query(supersedingStatusQuery)).toBeNull();
+    const firstRunId = (await handle.describe()).runId;
+    const nextId = newRolloutId();
+    const nextSpec = rolloutSpec({ target: spec.target, change: { images: { app: 'example.invalid/app:3' } }, requestId: 'next-1', stages: [{ replicas: '100%', bakeSeconds: 0 }] });
+    const supersede = (id: string) => handle.executeUpdate(supersedeRolloutUpdate, { args: [{ rolloutId: id, spec: nextSpec }] });
+    expect(await supersede(nextId)).toMatchObject({ rolloutId, supersededBy: nextId });
+    expect((await searchAttributes(handle)).get(AUTOCRANE_SUPERSEDED_BY)).toBe(nextId);
+
+    // The rollback is held: the old run is RollingBack, the new rollout waits.
+    const rollingBack = await until(handle, (s) => s.state === 'RollingBack');
+    expect(rollingBack.stages[0]?.result).toBe('aborted');
+    const waiting = await handle.query(supersedingStatusQuery);
+    expect(waiting).toMatchObject({ rolloutId: nextId, state: 'Pending', stage: -1, requestId: 'next-1', supersededBy: null, endedAt: null });
+    expect(waiting?.summary).toContain('example.invalid/app:3');
+    expect(waiting?.stages.map((s) => s.result)).toEqual(['pending']);
+    expect(waiting?.decisions).toEqual([expect.objectContaining({ kind: 'waiting', reason: expect.stringContaining(`waiting for rollout ${rolloutId}`) })]);
+
+    // A client retrying the same start is answered; another rollout is not let in.
+    const repeat = await supersede(nextId);
+    expect(repeat).toMatchObject({ rolloutId, state: 'RollingBack', supersededBy: nextId });
+    expect(kinds(repeat).filter((k) => k === 'superseded')).toHaveLength(1);
+    const other = await supersede(newRolloutId()).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect((other as WorkflowUpdateFailedError).cause?.message).toBe(`supersede: rollout ${rolloutId} is already superseded by rollout ${nextId}, which starts once it has rolled back`);
+
+    fake.rollbackHeld = false;
+    const result = await handle.result();
+    expect(result).toMatchObject({ rolloutId: nextId, state: 'Succeeded' });
+    expect(fake.rollbacks).toEqual([rolloutId]);
+    expect(fake.prepared).toEqual([rolloutId, nextId]);
+    const previous = temporal.client.workflow.getHandle(handle.workflowId, firstRunId);
+    expect(await rolloutState(previous)).toMatchObject({ state: 'Superseded', supersededBy: nextId });
+
+    // The next run began with the new rollout's attributes and memo, none of the old run's.
+    const described = await handle.describe();
+    expect(described.runId).not.toBe(firstRunId);
+    expect(described.typedSearchAttributes.get(AUTOCRANE_ROLLOUT_ID)).toBe(nextId);
+    expect(described.typedSearchAttributes.get(AUTOCRANE_SUPERSEDED_BY)).toBeUndefined();
+    expect(described.memo).toMatchObject({ rolloutId: nextId, requestId: 'next-1' });
+    const history = await handle.fetchHistory();
+    const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+    expect(Object.keys(started?.searchAttributes?.indexedFields ?? {}).sort()).toEqual([AUTOCRANE_NAMESPACE.name, AUTOCRANE_ROLLOUT_ID.name, AUTOCRANE_STAGE.name, AUTOCRANE_STATE.name, AUTOCRANE_TARGET.name].sort());
+    await recordHistory(previous, 'wf-superseded-waiting');
   });
 
   test('abort while a stage scales: the rollback starts only once the cancelled advanceStage has stopped', async () => {
