@@ -30,6 +30,9 @@ export interface ReviewedUser {
 
 export type Caller = { kind: 'embedded' } | { kind: 'user'; user: ReviewedUser };
 
+/** Who asked, for a decision log: the reviewed user's name, or the embedded token's holder. */
+export const callerName = (caller: Caller | undefined): string | undefined => (caller === undefined ? undefined : caller.kind === 'user' ? caller.user.username : 'api-token');
+
 /** A Kubernetes API action, as a SubjectAccessReview's resourceAttributes describe it. */
 export interface ResourceAction {
   verb: string;

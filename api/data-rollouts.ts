@@ -31,7 +31,7 @@ import {
   type DataRolloutStatus,
   type DataStartRequest,
 } from '../workflows/data-rollout-messages';
-import type { Authorizer, Caller, ResourceAction } from './auth';
+import { callerName, type Authorizer, type Caller, type ResourceAction } from './auth';
 import { HttpError } from './http-errors';
 import { fromProblem, hasBody, parseInput, routeHelpers } from './routes';
 
@@ -131,8 +131,6 @@ export function createDataRolloutRouter(deps: DataRolloutRouterDeps): Router {
     if (err instanceof DataRolloutRefusedError) throw new HttpError(409, err.message);
     throw err;
   };
-  /** Who asked, for the decision log: the reviewed user, or the embedded token's holder. */
-  const callerName = (caller: Caller | undefined): string | undefined => (caller === undefined ? undefined : caller.kind === 'user' ? caller.user.username : 'api-token');
 
   router.get(
     base,

@@ -43,6 +43,7 @@ import {
   rolloutWorkflowId,
   supersedeRolloutUpdate,
   supersedingStatusQuery,
+  type ControlRequest,
   type RolloutControl as RolloutControlName,
   type RolloutPods,
   type RolloutState,
@@ -50,7 +51,7 @@ import {
   type RolloutWorkflowInput,
 } from '../workflows/rollout-messages';
 import { AUTOCRANE_NAMESPACE, AUTOCRANE_ROLLOUT_ID, AUTOCRANE_STAGE, AUTOCRANE_STATE, AUTOCRANE_SUPERSEDED_BY, AUTOCRANE_TARGET } from '../workflows/search-attributes';
-import type { Authorizer, ResourceAction } from './auth';
+import { callerName, type Authorizer, type Caller, type ResourceAction } from './auth';
 import { HttpError, invalidInput, type ErrorBody } from './http-errors';
 import { fromProblem, hasBody, parseInput, routeHelpers } from './routes';
 
@@ -111,7 +112,7 @@ export interface RolloutControl {
   status(record: RolloutRecord): Promise<{ status: RolloutStatus; livePods: RolloutPods | null }>;
   list(filter: RolloutFilter, limit: number): Promise<{ records: RolloutRecord[]; truncated: boolean }>;
   /** Sends the control; throws RolloutRefusedError or RolloutEndedError. */
-  control(record: RolloutRecord, action: RolloutControlName, reason: string | undefined): Promise<RolloutStatus>;
+  control(record: RolloutRecord, action: RolloutControlName, request: ControlRequest): Promise<RolloutStatus>;
 }
 
 export interface RolloutFilter {
@@ -362,10 +363,10 @@ export function temporalRolloutControl(client: Client, options: TemporalRolloutO
       return collect(clauses.join(' AND '), limit);
     },
 
-    async control(record, action, reason) {
+    async control(record, action, request) {
       const handle = client.workflow.getHandle(record.workflowId, record.runId);
       try {
-        return await within(UPDATE_DEADLINE_MS, () => handle.executeUpdate(rolloutControlUpdates[action], { args: [reason === undefined ? {} : { reason }] }));
+        return await within(UPDATE_DEADLINE_MS, () => handle.executeUpdate(rolloutControlUpdates[action], { args: [request] }));
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError) throw new RolloutRefusedError(err.cause?.message ?? err.message);
         if (err instanceof WorkflowNotFoundError) throw new RolloutEndedError(`rollout ${record.rolloutId} is no longer running`);
@@ -634,8 +635,9 @@ export function createRolloutRouter(deps: RolloutRouterDeps): Router {
         }
         if (!record.running) return ended(record);
         try {
-          const status = await control.control(record, action, reason);
-          logger.info({ rolloutId: id, action, reason }, 'rollout control accepted');
+          const by = callerName((res.locals as { caller?: Caller }).caller);
+          const status = await control.control(record, action, { ...(reason === undefined ? {} : { reason }), ...(by === undefined ? {} : { by }) });
+          logger.info({ rolloutId: id, action, reason, by }, 'rollout control accepted');
           res.json(statusBody(record, status, null));
         } catch (err) {
           if (err instanceof RolloutRefusedError) {

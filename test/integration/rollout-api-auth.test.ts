@@ -158,6 +158,10 @@ describe('rollout API authorization with real SubjectAccessReviews', () => {
     expect(paused.body.state).toBe('Paused');
     const resumed = await request(app).post(`/v1/rollouts/${rolloutId}/resume`).set(as('deployer')).send({});
     expect([resumed.status, resumed.body.state]).toEqual([200, 'Baking']);
+    // Each decision names who asked: the user the apiserver's TokenReview answered.
+    const decisions = (await handle().query(rolloutStatusQuery)).decisions;
+    expect(decisions.find((d) => d.kind === 'paused')).toMatchObject({ by: `system:serviceaccount:${ns}:deployer`, reason: expect.stringContaining('auth test') });
+    expect(decisions.find((d) => d.kind === 'resumed')).toMatchObject({ by: `system:serviceaccount:${ns}:deployer` });
   });
 
   test('reading a rollout needs get on its target; listing needs list on deployments in the namespace', async () => {

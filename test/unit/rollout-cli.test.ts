@@ -301,8 +301,8 @@ describe('autocrane rollout against the API', () => {
       return Promise.resolve({ status: polls < 3 ? base : { ...base, state: 'Succeeded', decisions: [...base.decisions, { at: '2026-11-22T08:05:00.000Z', kind: 'succeeded', stage: null, reason: 'all 4 replicas on the new template' }] }, livePods: null });
     },
     list: () => Promise.resolve({ records: [record], truncated: false }),
-    control: (_r, action, reason) => {
-      sent.push(`${action} ${String(reason)}`);
+    control: (_r, action, request) => {
+      sent.push(`${action} ${String(request.reason)}`);
       if (action === 'approve') return Promise.reject(new RolloutRefusedError('approve: the rollout is not awaiting approval (state Baking)'));
       const { runId: _r2, statusUrl: _s2, podsLive: _p2, ...base } = status();
       return Promise.resolve({ ...base, state: 'Paused' });

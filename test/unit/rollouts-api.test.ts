@@ -96,8 +96,8 @@ function fakeControl() {
       const matching = rollouts.filter((r) => (filter.namespace === undefined || r.target.namespace === filter.namespace) && (filter.state === undefined || r.state === filter.state));
       return Promise.resolve({ records: matching.slice(0, limit), truncated: matching.length > limit });
     },
-    control(r, action: ControlName, reason) {
-      calls.push(`${action} ${r.rolloutId} ${String(reason)}`);
+    control(r, action: ControlName, request) {
+      calls.push(`${action} ${r.rolloutId} ${String(request.reason)} by ${String(request.by)}`);
       if (endsBeforeControl) {
         Object.assign(r, { running: false, state: 'RolledBack', executionStatus: 'COMPLETED' });
         return Promise.reject(new RolloutEndedError(`rollout ${r.rolloutId} is no longer running`));
@@ -425,17 +425,18 @@ describe('POST /v1/rollouts/{id}/{control}', () => {
     const res = await request(app).post(`/v1/rollouts/aaaaaaaaaaaa/${action}`).set(bearer('operator-token')).send({ reason: 'looks good' });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ rolloutId: 'aaaaaaaaaaaa', statusUrl: '/v1/rollouts/aaaaaaaaaaaa', podsLive: false });
-    expect(calls).toEqual([`${action} aaaaaaaaaaaa looks good`]);
+    // The decision records who asked: the reviewed user's name.
+    expect(calls).toEqual([`${action} aaaaaaaaaaaa looks good by ${operator.username}`]);
     expect(sars).toEqual([{ verb: 'patch', group: 'apps', resource: 'deployments', namespace: 'shop', name: 'web' }]);
   });
 
-  it('without a body, the reason is undefined', async () => {
+  it('without a body, the reason is undefined; the embedded token is named api-token', async () => {
     const { app, rollouts, calls } = setup();
     rollouts.push(record());
     const res = await request(app).post('/v1/rollouts/aaaaaaaaaaaa/pause').set(bearer(EMBEDDED));
     expect(res.status).toBe(200);
     expect(res.body.state).toBe('Paused');
-    expect(calls).toEqual(['pause aaaaaaaaaaaa undefined']);
+    expect(calls).toEqual(['pause aaaaaaaaaaaa undefined by api-token']);
   });
 
   it("409 when the workflow refuses, with the workflow's reason", async () => {
