@@ -32,6 +32,7 @@ import {
   type StatefulSetState,
 } from '../domain/rollout-plan';
 import type { RolloutSpec, RolloutTarget } from '../domain/rollout-spec';
+import { describeTarget } from '../domain/rollout-summary';
 import { describeError } from '../platform/errors';
 import { toActivityFailure } from './kubernetes-errors';
 import {
@@ -154,7 +155,6 @@ export function stopIfCancelled(): void {
   currentContext()?.cancellationSignal.throwIfAborted();
 }
 
-const describeTarget = (t: RolloutTarget) => `${t.kind} ${t.namespace}/${t.name}`;
 
 // ---------------------------------------------------------------------------
 // Observing

@@ -32,7 +32,7 @@ import { z } from 'zod';
 import { dns1123LabelError } from '../domain/k8s-names';
 import { isTerminal, ROLLOUT_STATES } from '../domain/rollout-controls';
 import { parseRolloutSpec, WORKLOAD_KINDS, type RolloutSpec, type RolloutTarget, type WorkloadKind } from '../domain/rollout-spec';
-import { summarizeSpec, targetKey } from '../domain/rollout-summary';
+import { describeTarget, summarizeSpec, targetKey } from '../domain/rollout-summary';
 import { kubernetesErrorStatus, requestTimeout } from '../platform/kubernetes';
 import type { Logger } from '../platform/logger';
 import {
@@ -153,7 +153,6 @@ export function kubernetesWorkloadReader(kc: KubeConfig): WorkloadReader {
 // ---------------------------------------------------------------------------
 
 /** "Deployment shop/web". */
-export const describeTarget = (target: RolloutTarget): string => `${target.kind} ${target.namespace}/${target.name}`;
 
 /** `shop/Deployment/web` (AutoCraneTarget, or a workflow ID without its `rollout/`) → the target. */
 export function parseTargetKey(key: string): RolloutTarget | null {

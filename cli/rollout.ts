@@ -18,6 +18,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { RolloutListBody, RolloutStartedBody, RolloutStatusBody } from '../api/rollouts';
 import { dns1123LabelError, dns1123SubdomainError } from '../domain/k8s-names';
 import { ROLLOUT_STATES, TERMINAL_STATES, type RolloutState } from '../domain/rollout-controls';
+import { describeTarget } from '../domain/rollout-summary';
 import {
   envVarNameError,
   imageReferenceError,
@@ -275,7 +276,6 @@ export const controlRollout = (target: ApiTarget, id: string, action: string, re
 // Output
 // ---------------------------------------------------------------------------
 
-const describeTarget = (t: RolloutTarget) => `${t.kind} ${t.namespace}/${t.name}`;
 const stageNumber = (index: number | null) => (index === null || index < 0 ? '-' : String(index + 1));
 const seconds = (s: number) => (s === 0 ? '0' : s % 3600 === 0 ? `${s / 3600}h` : s % 60 === 0 ? `${s / 60}m` : `${s}s`);
 

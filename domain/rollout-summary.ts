@@ -23,6 +23,34 @@ export function targetKey(target: RolloutTarget): string {
   return `${target.namespace}/${target.kind}/${target.name}`;
 }
 
+/** `Deployment shop/web`: how messages, decisions and summaries name a workload. */
+export function describeTarget(target: RolloutTarget): string {
+  return `${target.kind} ${target.namespace}/${target.name}`;
+}
+
+/** Longest rollback reason kept in an activity summary (the decision keeps all of it). */
+const MAX_SUMMARY_REASON = 160;
+
+/**
+ * One line per activity call, shown as the activity's summary in the Temporal UI's event
+ * history, so the timeline reads as the rollout's steps without opening each input. Stages
+ * count from 1, as people do; `stage` arguments are 0-based indices.
+ */
+export const activitySummary = {
+  prepare: (target: RolloutTarget): string => `prepare the rollout of ${describeTarget(target)}`,
+  advance: (stage: number, stages: number, count: number, replicas: number): string =>
+    `stage ${stage + 1}/${stages}: scale to ${count} of ${replicas} replicas on the new template`,
+  bake: (stage: number, stages: number, bakeSeconds: number): string =>
+    bakeSeconds > 0 ? `stage ${stage + 1}/${stages}: bake ${bakeSeconds}s with the gate watched` : `stage ${stage + 1}/${stages}: watch the gate until it passes`,
+  hold: (stage: number, stages: number, why: 'paused' | 'awaiting approval'): string => `stage ${stage + 1}/${stages}: watch the gate while ${why}`,
+  promote: (target: RolloutTarget, replicas: number): string => `promote: all ${replicas} replicas of ${describeTarget(target)} on the new template`,
+  rollback: (reason: string): string => {
+    const chars = Array.from(reason);
+    return `roll back: ${chars.length <= MAX_SUMMARY_REASON ? reason : `${chars.slice(0, MAX_SUMMARY_REASON - 1).join('')}…`}`;
+  },
+  finish: (target: RolloutTarget): string => `release ${describeTarget(target)}`,
+} as const;
+
 const MAX_CHANGE_TEXT = 200;
 
 function describeChange(change: RolloutChange): string {

@@ -30,7 +30,7 @@ import {
   type RolloutState,
 } from '../domain/rollout-controls';
 import { formatShare, resolveStageCounts } from '../domain/rollout-plan';
-import { summarizeSpec, targetKey } from '../domain/rollout-summary';
+import { activitySummary, summarizeSpec, targetKey } from '../domain/rollout-summary';
 import { decideSupersede, supersededReason, waitingReason } from '../domain/rollout-supersede';
 import type { RolloutSpec } from '../domain/rollout-spec';
 import {
@@ -341,7 +341,10 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
         await condition(() => state !== 'Paused' || pending.abort);
       } else {
         const result = await interruptible(
-          () => watchGate({ ...stageContext(snapshot, watching.stageStartedAt), expectedPods: watching.count, bakeStartedAt: now(), bakeSeconds: 0, holdAfterPass: true }),
+          () =>
+            watchGate.executeWithOptions({ summary: activitySummary.hold(stage, spec.stages.length, 'paused') }, [
+              { ...stageContext(snapshot, watching.stageStartedAt), expectedPods: watching.count, bakeStartedAt: now(), bakeSeconds: 0, holdAfterPass: true },
+            ]),
           ['resumed'],
         );
         if ('value' in result) {
@@ -369,7 +372,10 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
       setState('Baking');
       stages[index]!.result = 'baking';
       const result = await interruptible(
-        () => watchGate({ ...stageContext(snapshot, stageStartedAt), expectedPods: count, bakeStartedAt, bakeSeconds }),
+        () =>
+          watchGate.executeWithOptions({ summary: activitySummary.bake(index, spec.stages.length, bakeSeconds) }, [
+            { ...stageContext(snapshot, stageStartedAt), expectedPods: count, bakeStartedAt, bakeSeconds },
+          ]),
         ['skipBake', 'paused'],
       );
       if ('value' in result) {
@@ -408,7 +414,11 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
       let gateError: unknown;
       const scope = new CancellationScope();
       const watching = scope
-        .run(() => watchGate({ ...stageContext(snapshot, stageStartedAt), expectedPods: count, bakeStartedAt: now(), bakeSeconds: 0, holdAfterPass: true }))
+        .run(() =>
+          watchGate.executeWithOptions({ summary: activitySummary.hold(index, spec.stages.length, 'awaiting approval') }, [
+            { ...stageContext(snapshot, stageStartedAt), expectedPods: count, bakeStartedAt: now(), bakeSeconds: 0, holdAfterPass: true },
+          ]),
+        )
         .then(
           (value) => (gate = value),
           (error: unknown) => (gateError = error),
@@ -486,7 +496,7 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
   try {
     try {
       // Stage 1 follows the preparation whatever happens (a pause holds once it has scaled), so the preparation may begin it.
-      snapshot = await prepareRollout({ rolloutId, spec, beginFirstStage: true });
+      snapshot = await prepareRollout.executeWithOptions({ summary: activitySummary.prepare(spec.target) }, [{ rolloutId, spec, beginFirstStage: true }]);
     } catch (err) {
       throw new RolloutFailed(`could not start: ${failureMessage(err)}`);
     }
@@ -521,7 +531,8 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
         const beginNext = gateAfterScaling && !spec.stages[index]!.approval;
         const nextCount = beginNext ? counts[index + 1] : undefined;
         const next = nextCount !== undefined ? { nextCount } : beginNext ? { beginPromotion: true } : {};
-        advanced = await interruptible(() => advanceStage({ ...stageContext(snapshot!, stageStartedAt), count, gateAfterScaling, ...next }), []);
+        const summary = activitySummary.advance(index, spec.stages.length, count, snapshot.replicas);
+        advanced = await interruptible(() => advanceStage.executeWithOptions({ summary }, [{ ...stageContext(snapshot!, stageStartedAt), count, gateAfterScaling, ...next }]), []);
       } catch (err) {
         rollbackReason = `stage ${index + 1} could not scale: ${failureMessage(err)}`;
         stages[index]!.result = 'failed';
@@ -594,7 +605,7 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
       setState('Promoting');
       decide('promotionStarted', `every replica goes to the new template${begunNote("the last stage's gate passed")}`);
       try {
-        const promoted = await promoteRollout(stageContext(snapshot, now()));
+        const promoted = await promoteRollout.executeWithOptions({ summary: activitySummary.promote(spec.target, snapshot.replicas) }, [stageContext(snapshot, now())]);
         released = promoted.released;
         decide('succeeded', `all ${snapshot.replicas} replicas run the new template (${promoted.actions.join('; ')})`);
         stages.forEach((s) => {
@@ -610,7 +621,7 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
       setState('RollingBack');
       decide('rollbackStarted', rollbackReason);
       try {
-        const rolledBack = await rollbackRollout({ rolloutId, snapshot });
+        const rolledBack = await rollbackRollout.executeWithOptions({ summary: activitySummary.rollback(rollbackReason) }, [{ rolloutId, snapshot }]);
         decide('rolledBack', `every pod is back on the previous template and ready (${rolledBack.actions.join('; ')})`);
         setState(supersede ? 'Superseded' : 'RolledBack');
       } catch (err) {
@@ -624,7 +635,7 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
   } finally {
     // The annotation holds the workload's repair; it goes whatever the outcome.
     if (!released) {
-      await CancellationScope.nonCancellable(() => finishRollout({ rolloutId, target: spec.target })).catch((err: unknown) =>
+      await CancellationScope.nonCancellable(() => finishRollout.executeWithOptions({ summary: activitySummary.finish(spec.target) }, [{ rolloutId, target: spec.target }])).catch((err: unknown) =>
         log.warn('could not remove the rollout annotation', { rolloutId, error: failureMessage(err) }),
       );
     }

@@ -1,6 +1,6 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { Worker } from '@temporalio/worker';
 import type { RolloutActivities, RolloutSnapshot, StageOutcome, WatchGateInput, WatchGateResult } from '../../activities/rollout';
 import { decideControl, type Control, type ControlContext } from '../../domain/rollout-controls';
@@ -168,6 +168,17 @@ class FakeCluster {
 }
 
 const kinds = (s: RolloutStatus) => s.decisions.map((d) => d.kind);
+
+/** Each scheduled activity as the Temporal UI's timeline shows it: its type and its summary. */
+async function activityTimeline(handle: WorkflowHandle): Promise<string[]> {
+  const history = await handle.fetchHistory();
+  return (history.events ?? []).flatMap((e) => {
+    const type = e.activityTaskScheduledEventAttributes?.activityType?.name;
+    if (!type) return [];
+    const summary = e.userMetadata?.summary ? defaultPayloadConverter.fromPayload<string>(e.userMetadata.summary as Payload) : '(none)';
+    return [`${type}: ${summary}`];
+  });
+}
 const decision = (s: RolloutStatus, kind: string) => s.decisions.find((d) => d.kind === kind);
 
 describe('rolloutWorkflow (stubbed activities)', () => {
@@ -329,7 +340,7 @@ describe('rolloutWorkflow (stubbed activities)', () => {
   });
 
   test('a gate failure while paused rolls back', async () => {
-    const { fake, handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 3600 }, { replicas: '100%', bakeSeconds: 0 }] });
+    const { fake, handle, spec } = await start({ stages: [{ replicas: 1, bakeSeconds: 3600 }, { replicas: '100%', bakeSeconds: 0 }] });
     await until(handle, (s) => s.state === 'Baking');
     await control(handle, 'pause');
     await eventually(async () => expect(fake.watch.input.holdAfterPass).toBe(true), 10_000);
@@ -341,6 +352,16 @@ describe('rolloutWorkflow (stubbed activities)', () => {
     expect(kinds(result).slice(-4)).toEqual(['paused', 'gateFailed', 'rollbackStarted', 'rolledBack']);
     expect(fake.calls.filter((c) => c === 'rollbackRollout')).toHaveLength(1);
     expect((await searchAttributes(handle)).get(AUTOCRANE_STATE)).toBe('RolledBack');
+    // In the Temporal UI, each activity says what it was for.
+    const target = `Deployment ${spec.target.namespace}/web`;
+    expect(await activityTimeline(handle)).toEqual([
+      `prepareRollout: prepare the rollout of ${target}`,
+      `advanceStage: stage 1/2: scale to 1 of 4 replicas on the new template`,
+      `watchGate: stage 1/2: bake 3600s with the gate watched`,
+      `watchGate: stage 1/2: watch the gate while paused`,
+      `rollbackRollout: roll back: pod web-x: watchdog http is at error`,
+      `finishRollout: release ${target}`,
+    ]);
   });
 
   test.each([
