@@ -3,7 +3,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { CANARY_SUFFIX } from '../../domain/keys';
 import type { RolloutSpecInput } from '../../domain/rollout-spec';
 import { rolloutWorkflow } from '../../workflows';
-import { rolloutWorkflowId, type RolloutStatus } from '../../workflows/rollout-messages';
+import { abortRolloutUpdate, resumeRolloutUpdate, rolloutWorkflowId, type RolloutStatus } from '../../workflows/rollout-messages';
 import { eventually } from '../support/kube';
 import { IMAGE_V1, IMAGE_V2, newRolloutId, probedDeployment, rolloutSpec, rolloutState, waitForState } from '../support/rollouts';
 import { type SandboxWorker, startSandboxWorker } from '../support/sandbox-worker';
@@ -190,5 +190,50 @@ describe('rollout gate options on the sandbox cluster', () => {
     expect(passedAt).toBeGreaterThanOrEqual(readySince + minReadySeconds * 1000);
     expect(passedAt - (readySince + minReadySeconds * 1000)).toBeLessThan(3000);
     expect(Date.parse(result.stages[0]!.endedAt!)).toBeGreaterThanOrEqual(readySince + minReadySeconds * 1000);
+  });
+  describe("rollback: 'freeze', a human decides after a failed gate", () => {
+    const spec: Spec = { stages: [{ replicas: 1, bakeSeconds: 1 }], rollback: 'freeze' };
+
+    /** Starts, fails the stage's gate, and waits until the rollout is Frozen; answers the canary pod. */
+    async function frozen(ns: string, handle: WorkflowHandle): Promise<V1Pod> {
+      await baking(handle);
+      const [canary] = await canaryPods(ns);
+      await postErrors(ns, [canary!], 'http');
+      const held = await waitForState(handle, (s) => s.state === 'Frozen', 60_000);
+      expect(kinds(held)).toContain('gateFailed');
+      expect(kinds(held)).not.toContain('rollbackStarted');
+      // Frozen holds everything as it is: the failing pod stays for a human to look at.
+      await new Promise((r) => setTimeout(r, 2000));
+      expect((await canaryPods(ns)).map((p) => [p.metadata?.name, p.spec?.containers[0]?.image])).toEqual([[canary!.metadata!.name, IMAGE_V2]]);
+      expect((await rolloutState(handle)).state).toBe('Frozen');
+      return canary!;
+    }
+
+    test('abort while frozen rolls every pod back', async () => {
+      const ns = await workload('gate-freeze-abort', 2);
+      const handle = await start(ns, spec);
+      await frozen(ns, handle);
+      await handle.executeUpdate(abortRolloutUpdate, { args: [{ reason: 'it is broken', by: 'alice' }] });
+      const result = await handle.result();
+      expect(result.state).toBe('RolledBack');
+      expect(decision(result, 'aborted')).toMatchObject({ by: 'alice' });
+      await eventually(async () => expect(await images(ns)).toEqual([IMAGE_V1, IMAGE_V1]), 60_000);
+      expect(await canaryPods(ns)).toEqual([]);
+    });
+
+    test('resume once the pod is healthy again re-gates with a fresh bake and goes on', async () => {
+      const ns = await workload('gate-freeze-resume', 2);
+      const handle = await start(ns, spec);
+      const canary = await frozen(ns, handle);
+      await markPodHealthy(sandbox.k.core, ns, canary.metadata!.name!, 'http');
+      const resumedAt = Date.now();
+      await handle.executeUpdate(resumeRolloutUpdate, { args: [{}] });
+      const result = await handle.result();
+      expect(result.state).toBe('Succeeded');
+      expect(kinds(result)).toEqual(['started', 'stageStarted', 'stageScaled', 'gateFailed', 'frozen', 'resumed', 'gatePassed', 'promotionStarted', 'succeeded']);
+      await eventually(async () => expect(await images(ns)).toEqual([IMAGE_V2, IMAGE_V2]), 60_000);
+      // The fresh bake: the gate passed at least its bake time after the resume.
+      expect(Date.parse(decision(result, 'gatePassed')!.at)).toBeGreaterThanOrEqual(resumedAt + 1000 - 50);
+    });
   });
 });
