@@ -1,11 +1,8 @@
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import type { Express } from 'express';
-import { createProgram } from '../../cli/main';
 import { createAuthorizer, kubernetesClusterAuth } from '../../api/auth';
 import { eventually } from '../support/kube';
-import { rolloutApiApp } from '../support/rollout-app';
+import { rolloutApiApp, withCli } from '../support/rollout-app';
 import { probedDeployment, recordHistory } from '../support/rollouts';
 import { type SandboxWorker, startSandboxWorker } from '../support/sandbox-worker';
 import { livePods, readyPods } from '../support/workloads';
@@ -108,21 +105,9 @@ describe('rollout REST API on the sandbox', () => {
   });
 
   test('the CLI steers a rollout through the real API: start, pause (listed as Paused), resume, promote, status', async () => {
-    const server = app.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const out: string[] = [];
-    const err: string[] = [];
-    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
-    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => (err.push(String(chunk)), true));
-    const exitCode = process.exitCode;
-    const run = async (...args: string[]) => {
-      out.length = 0;
-      await createProgram().parseAsync(['node', 'autocrane', 'rollout', ...args, '--api-url', apiUrl, '--token', TOKEN]);
-      return out.join('');
-    };
-    const statusOf = async (id: string) => JSON.parse(await run('status', id, '--json')) as { state: string; decisions: { kind: string; reason: string }[] };
-    try {
+    await withCli(app, TOKEN, async ({ run: cli, err }) => {
+      const run = (...args: string[]) => cli('rollout', ...args);
+      const statusOf = async (id: string) => JSON.parse(await run('status', id, '--json')) as { state: string; decisions: { kind: string; reason: string }[] };
       const started = JSON.parse(await run('start', '--target', `${ns}/Deployment/web`, '--image', 'app=example.invalid/app:3', '--stage', '1:10m', '--json')) as { rolloutId: string };
       const id = started.rolloutId;
       await eventually(async () => expect((await statusOf(id)).state).toBe('Baking'), 60_000);
@@ -140,12 +125,7 @@ describe('rollout REST API on the sandbox', () => {
       await recordRollout(id, 'cli-pause-resume-promote');
       // (The in-process worker logs to stderr too: only the CLI's own error lines count.)
       expect(err.join('')).not.toMatch(/^error:/m);
-    } finally {
-      process.exitCode = exitCode;
-      stdout.mockRestore();
-      stderr.mockRestore();
-      server.close();
-    }
+    });
   });
 
   test('/openapi.json describes the rollout routes', async () => {

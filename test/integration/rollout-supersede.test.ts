@@ -1,13 +1,10 @@
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { Watch, type V1Pod } from '@kubernetes/client-node';
 import request from 'supertest';
 import type { Express } from 'express';
 import { createAuthorizer, kubernetesClusterAuth } from '../../api/auth';
-import { createProgram } from '../../cli/main';
 import { CANARY_SUFFIX, ROLLOUT_ANNOTATION } from '../../domain/keys';
 import { apiStatus, eventually, isPodReady } from '../support/kube';
-import { rolloutApiApp } from '../support/rollout-app';
+import { rolloutApiApp, withCli } from '../support/rollout-app';
 import { IMAGE_V1, IMAGE_V2, probedDeployment, recordHistory } from '../support/rollouts';
 import { type SandboxWorker, startSandboxWorker } from '../support/sandbox-worker';
 import { livePods, readyPods } from '../support/workloads';
@@ -241,31 +238,15 @@ describe('rollout supersede on the sandbox', () => {
     const oldId = first.body.rolloutId as string;
     await waitState(oldId, 'Baking');
 
-    const server = app.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const out: string[] = [];
-    const err: string[] = [];
-    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
-    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => (err.push(String(chunk)), true));
-    const exitCode = process.exitCode;
     let code: number | string | undefined;
-    try {
+    const { text, errors } = await withCli(app, TOKEN, async ({ run, err }) => {
       process.exitCode = undefined;
-      await createProgram().parseAsync([
-        'node', 'autocrane', 'rollout', 'start',
-        '--target', `${ns}/Deployment/web`, '--image', `app=${IMAGE_V3}`, '--stage', '2:0', '--stage', '100%:0',
-        '--supersede', '--watch', '--api-url', apiUrl, '--token', TOKEN,
-      ]);
+      const target = `${ns}/Deployment/web`;
+      const printed = await run('rollout', 'start', '--target', target, '--image', `app=${IMAGE_V3}`, '--stage', '2:0', '--stage', '100%:0', '--supersede', '--watch');
       code = process.exitCode;
-    } finally {
-      process.exitCode = exitCode;
-      stdout.mockRestore();
-      stderr.mockRestore();
-      server.close();
-    }
-    const text = out.join('');
-    expect(err.join('')).not.toMatch(/^(error:|autocrane:)/m);
+      return { text: printed, errors: err.join('') };
+    });
+    expect(errors).not.toMatch(/^(error:|autocrane:)/m);
     expect(code ?? 0).toBe(0);
     expect(text).toContain(`Rolling back ${oldId} first`);
     expect(text).toMatch(/ended: Succeeded/);

@@ -5,11 +5,11 @@ import { PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions } from '@kubern
 import pino from 'pino';
 import { createApp } from '../../api/app';
 import { createAuthorizer, kubernetesClusterAuth } from '../../api/auth';
-import { createProgram } from '../../cli/main';
 import { ApiCallError, type ApiTarget } from '../../cli/api-client';
 import { getWatchdogs, postWatchdog } from '../../cli/watchdog';
 import { HEALTH_LABEL } from '../../domain/keys';
 import { createMetricsRegistry } from '../../platform/metrics';
+import { runCli } from '../support/cli';
 import { eventually, freshNamespace, type KubeClients, sandboxClients } from '../support/kube';
 
 /** The watchdog API in-process against the sandbox apiserver: real TokenReview, SubjectAccessReview and patches. */
@@ -197,32 +197,19 @@ describe('watchdog API on the sandbox apiserver', () => {
   });
 
   test('the CLI posts and prints a table, and reports API errors with exit status 1', async () => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
-    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => (err.push(String(chunk)), true));
-    const exitCode = process.exitCode;
-    try {
-      const run = (...args: string[]) => createProgram().parseAsync(['node', 'autocrane', 'watchdog', ...args, '--api-url', apiUrl, '--token', adminToken]);
-      await run('post', `${namespace}/web-1`, 'cli', 'Warning', 'from the CLI');
-      expect(out.join('')).toMatch(new RegExp(`^${namespace}/web-1 cli: warning at \\S+Z \\(from the CLI\\); aggregate warning\\n$`));
-      out.length = 0;
-      await run('get', `${namespace}/web-1`);
-      const lines = out.join('').split('\n');
+    await runCli(apiUrl, adminToken, async ({ run: cli, err }) => {
+      const run = (...args: string[]) => cli('watchdog', ...args);
+      expect(await run('post', `${namespace}/web-1`, 'cli', 'Warning', 'from the CLI')).toMatch(new RegExp(`^${namespace}/web-1 cli: warning at \\S+Z \\(from the CLI\\); aggregate warning\\n$`));
+      const table = await run('get', `${namespace}/web-1`);
+      const lines = table.split('\n');
       expect(lines[0]).toMatch(/^NAME +LEVEL +TIME +MESSAGE$/);
       expect(lines.some((l) => /^cli +warning +\S+Z +from the CLI$/.test(l))).toBe(true);
-      expect(out.join('')).toMatch(/\n\nAGGREGATE: warning\n$/);
-      out.length = 0;
-      await run('get', `${namespace}/web-1`, '--json');
-      expect(JSON.parse(out.join(''))).toMatchObject({ namespace, pod: 'web-1', aggregate: 'warning' });
+      expect(table).toMatch(/\n\nAGGREGATE: warning\n$/);
+      expect(JSON.parse(await run('get', `${namespace}/web-1`, '--json'))).toMatchObject({ namespace, pod: 'web-1', aggregate: 'warning' });
       expect(process.exitCode ?? 0).toBe(0);
       await run('get', `${namespace}/gone`);
       expect(process.exitCode).toBe(1);
       expect(err.join('')).toMatch(/HTTP 404: pod \S+\/gone not found/);
-    } finally {
-      process.exitCode = exitCode;
-      stdout.mockRestore();
-      stderr.mockRestore();
-    }
+    });
   });
 });
