@@ -238,13 +238,22 @@ export function temporalRolloutControl(client: Client, options: TemporalRolloutO
   const decode = (payloads: unknown[]) => fromPayloadsAtIndex(converter, 0, payloads as Parameters<typeof fromPayloadsAtIndex>[2]);
   const within = <T>(ms: number, fn: () => Promise<T>) => client.withDeadline(Date.now() + ms, fn);
 
-  async function collect(query: string, limit: number): Promise<{ records: RolloutRecord[]; truncated: boolean }> {
+  /**
+   * The rollouts of the runs `query` matches, at most `limit`. A running run that a rollout
+   * superseded also stands for that rollout, Pending until the run continues as it; `keep`
+   * says which of the two records are listed.
+   */
+  async function collect(query: string, limit: number, keep: (record: RolloutRecord) => boolean = () => true): Promise<{ records: RolloutRecord[]; truncated: boolean }> {
     const records: RolloutRecord[] = [];
     for await (const info of client.workflow.list({ query, pageSize: Math.min(limit + 1, 1000) })) {
       const record = recordOf(info);
       if (record === null) continue;
-      if (records.length === limit) return { records, truncated: true };
-      records.push(record);
+      const supersededBy = record.running ? info.typedSearchAttributes.get(AUTOCRANE_SUPERSEDED_BY) : undefined;
+      const found = [...(supersededBy !== undefined ? [pendingRecord(record, supersededBy)] : []), record].filter(keep);
+      for (const r of found) {
+        if (records.length === limit) return { records, truncated: true };
+        records.push(r);
+      }
     }
     return { records, truncated: false };
   }
@@ -358,8 +367,12 @@ export function temporalRolloutControl(client: Client, options: TemporalRolloutO
     list(filter, limit) {
       const clauses = [`WorkflowType = '${ROLLOUT_WORKFLOW_TYPE}'`];
       if (filter.namespace !== undefined) clauses.push(`${AUTOCRANE_NAMESPACE.name} = '${filter.namespace}'`);
-      if (filter.state !== undefined) clauses.push(`${AUTOCRANE_STATE.name} = '${filter.state}'`);
-      return collect(clauses.join(' AND '), limit);
+      const { state } = filter;
+      if (state === undefined) return collect(clauses.join(' AND '), limit);
+      // A superseding rollout is Pending in the run it waits for, whatever that run's own state.
+      const waiting = state === 'Pending' ? ` OR (${AUTOCRANE_SUPERSEDED_BY.name} IS NOT NULL AND ExecutionStatus = 'Running')` : '';
+      clauses.push(`(${AUTOCRANE_STATE.name} = '${state}'${waiting})`);
+      return collect(clauses.join(' AND '), limit, (r) => r.state === state);
     },
 
     async control(record, action, request) {

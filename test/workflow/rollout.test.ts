@@ -3,7 +3,8 @@ import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/clie
 import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { Worker } from '@temporalio/worker';
 import type { RolloutActivities, RolloutSnapshot, StageOutcome, WatchGateInput, WatchGateResult } from '../../activities/rollout';
-import { decideControl, type Control, type ControlContext } from '../../domain/rollout-controls';
+import { temporalRolloutControl } from '../../api/rollouts';
+import { decideControl, type Control, type ControlContext, type RolloutState } from '../../domain/rollout-controls';
 import type { RolloutSpec, RolloutSpecInput } from '../../domain/rollout-spec';
 import { createWorker } from '../../workers/worker-factory';
 import { rolloutWorkflow } from '../../workflows';
@@ -596,6 +597,13 @@ describe('rolloutWorkflow (stubbed activities)', () => {
     expect(waiting?.stages.map((s) => s.result)).toEqual(['pending']);
     expect(waiting?.decisions).toEqual([expect.objectContaining({ kind: 'waiting', reason: expect.stringContaining(`waiting for rollout ${rolloutId}`) })]);
 
+    // Listed as the API lists rollouts: the new one Pending (standing in the old run), the old one RollingBack.
+    const api = temporalRolloutControl(temporal.client, { taskQueue });
+    const listed = async (state?: RolloutState) => (await api.list({ namespace: spec.target.namespace, state }, 10)).records.map((r) => `${r.rolloutId} ${r.state}`);
+    await eventually(async () => expect(await listed()).toEqual([`${nextId} Pending`, `${rolloutId} RollingBack`]), 10_000);
+    expect(await listed('Pending')).toEqual([`${nextId} Pending`]);
+    expect(await listed('RollingBack')).toEqual([`${rolloutId} RollingBack`]);
+
     // A client retrying the same start is answered; another rollout is not let in.
     const repeat = await supersede(nextId);
     expect(repeat).toMatchObject({ rolloutId, state: 'RollingBack', supersededBy: nextId });
@@ -620,6 +628,9 @@ describe('rolloutWorkflow (stubbed activities)', () => {
     expect(described.typedSearchAttributes.get(AUTOCRANE_ROLLOUT_ID)).toBe(nextId);
     expect(described.typedSearchAttributes.get(AUTOCRANE_SUPERSEDED_BY)).toBeUndefined();
     expect(described.memo).toMatchObject({ rolloutId: nextId, requestId: 'next-1' });
+    // Once it has started, the new rollout is listed by its own run, once.
+    await eventually(async () => expect(await listed()).toEqual([`${nextId} Succeeded`, `${rolloutId} Superseded`]), 10_000);
+    expect(await listed('Pending')).toEqual([]);
     const history = await handle.fetchHistory();
     const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
     expect(Object.keys(started?.searchAttributes?.indexedFields ?? {}).sort()).toEqual([AUTOCRANE_NAMESPACE.name, AUTOCRANE_ROLLOUT_ID.name, AUTOCRANE_STAGE.name, AUTOCRANE_STATE.name, AUTOCRANE_TARGET.name].sort());
