@@ -321,8 +321,11 @@ export function temporalRolloutControl(client: Client, options: TemporalRolloutO
     // This very rollout already superseded the running one, which is rolling back before it starts.
     if (description.typedSearchAttributes.get(AUTOCRANE_SUPERSEDED_BY) === rolloutId) return { outcome: 'existing', runId: running.runId };
     // A rollout already in its end state is only tidying up (finishRollout); a client that saw
-    // it end may start the next one at once, so wait for it to close rather than refuse.
-    if (running.state !== null && isTerminal(running.state) && (await closesWithin(workflowId, running.runId, FINISHING_WAIT_MS))) return 'retry';
+    // it end may start the next one at once, so wait for it to close rather than refuse. A
+    // promotion, which cannot be interrupted, ends within seconds too: the start (or supersede)
+    // waits for it, then starts after it.
+    const finishing = running.state !== null && (isTerminal(running.state) || running.state === 'Promoting');
+    if (finishing && (await closesWithin(workflowId, running.runId, FINISHING_WAIT_MS))) return 'retry';
     if (!spec.supersede) return { outcome: 'conflict', runningRolloutId: running.rolloutId };
     try {
       await within(UPDATE_DEADLINE_MS, () =>

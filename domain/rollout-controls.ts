@@ -128,6 +128,11 @@ export function decideControl(control: Control, ctx: ControlContext): ControlDec
 
   if (isTerminal(state)) return refuse('rollout has finished');
   if (state === 'RollingBack' && control !== 'abort') return refuse('rollout is rolling back; it can no longer be changed');
+  // The promotion is one short activity that hands every replica over; stopping it halfway
+  // would leave both workloads half-promoted, so it is refused rather than accepted and not done.
+  if (state === 'Promoting' && (control === 'abort' || control === 'pause')) {
+    return refuse('the promotion is under way and cannot be interrupted; it ends within seconds (to undo it, start a rollout of the previous version)');
+  }
 
   switch (control) {
     case 'pause':

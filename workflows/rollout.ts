@@ -64,6 +64,10 @@ const STAGE_ATTRIBUTE_PATCH = 'stage-search-attribute';
  * rollout's search attributes and memo rather than a copy of this run's.
  */
 const SUPERSEDE_ATTRIBUTE_PATCH = 'supersede-search-attribute';
+/** Workflow patch: an abort accepted as a stage's gate passed (same activation) rolls back instead of going on. */
+const ABORT_BEATS_PASS_PATCH = 'abort-beats-gate-pass';
+/** Workflow patch: an approval timing out with onTimeout rollback rolls back even under the freeze policy. */
+const APPROVAL_TIMEOUT_ROLLBACK_PATCH = 'approval-timeout-rolls-back';
 
 /** Every stage of a spec, none begun. */
 const initialStages = (spec: RolloutSpec): StageStatus[] =>
@@ -357,7 +361,8 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
     return pending.abort ? 'abort' : null;
   }
 
-  type StageVerdict = { verdict: 'passed' } | { verdict: 'failed'; reason: string } | { verdict: 'abort' };
+  /** `rollback`: roll back whatever the rollback policy (an approval's onTimeout asked for it); `failed`: a gate failure, per the policy. */
+  type StageVerdict = { verdict: 'passed' } | { verdict: 'failed'; reason: string } | { verdict: 'rollback'; reason: string } | { verdict: 'abort' };
 
   /** Bakes a stage: the gate watched until it passes or fails; promote skips the bake, pause holds. */
   async function bake(snapshot: RolloutSnapshot, index: number, count: number, stageStartedAt: string, bakeStartedAt: string): Promise<StageVerdict> {
@@ -440,7 +445,7 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
       }
       if (!answered) {
         decide('approvalTimedOut', `no approval within ${approval.timeoutSeconds}s; taking onTimeout: ${approval.onTimeout}`);
-        return approval.onTimeout === 'proceed' ? { verdict: 'passed' } : { verdict: 'failed', reason: `approval of stage ${index + 1} timed out (onTimeout rollback)` };
+        return approval.onTimeout === 'proceed' ? { verdict: 'passed' } : { verdict: 'rollback', reason: `approval of stage ${index + 1} timed out (onTimeout rollback)` };
       }
       const interrupt = interrupted(['approved', 'paused']);
       if (interrupt === 'abort') return { verdict: 'abort' };
@@ -455,13 +460,15 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
   }
 
   /** After a failed gate: roll back now, or freeze until an operator aborts, re-gates or overrides. */
-  async function onGateFailure(reason: string): Promise<'rollback' | 'regate' | 'override'> {
+  async function onGateFailure(reason: string, rollbackAnyway = false): Promise<'rollback' | 'regate' | 'override'> {
     decide('gateFailed', reason);
     if (stage >= 0) {
       stages[stage]!.result = 'failed';
       stages[stage]!.reason = reason;
     }
-    const next = stateAfterGateFailure(spec.rollback);
+    // Histories recorded before the patch froze here under the freeze policy.
+    const overridesPolicy = rollbackAnyway && spec.rollback === 'freeze' && patched(APPROVAL_TIMEOUT_ROLLBACK_PATCH);
+    const next = overridesPolicy ? 'RollingBack' : stateAfterGateFailure(spec.rollback);
     if (next === 'RollingBack') return 'rollback';
     setState('Frozen');
     decide('frozen', 'rollback policy is freeze: holding everything as it is until an operator aborts, resumes or promotes');
@@ -577,6 +584,8 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
       }
 
       for (;;) {
+        // An abort accepted in the activation that brought the pass must not be left behind.
+        if (verdict.verdict === 'passed' && pending.abort && patched(ABORT_BEATS_PASS_PATCH)) verdict = { verdict: 'abort' };
         if (verdict.verdict === 'passed') {
           Object.assign(stages[index]!, { result: 'passed', endedAt: now(), reason: null });
           decide('gatePassed', `stage ${index + 1} passed`);
@@ -587,7 +596,7 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
           Object.assign(stages[index]!, { result: 'aborted', endedAt: now() });
           break stageLoop;
         }
-        const next = await onGateFailure(verdict.reason);
+        const next = await onGateFailure(verdict.reason, verdict.verdict === 'rollback');
         if (next === 'rollback') {
           rollbackReason = !pending.abort ? verdict.reason : supersede ? `${abortReason()} while frozen` : 'aborted by an operator while frozen';
           stages[index]!.endedAt = now();

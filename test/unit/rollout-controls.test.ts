@@ -54,11 +54,12 @@ const MATRIX: Record<RolloutState, Record<Control, Expected>> = {
     abort: ['RollingBack', 'rollback'],
     promote: 'promote: rollout is awaiting approval, not baking; use approve (state AwaitingApproval)',
   },
+  // The promotion cannot be interrupted: refused, never accepted and then not done.
   Promoting: {
-    pause: ['Paused', 'hold'],
+    pause: 'pause: the promotion is under way and cannot be interrupted; it ends within seconds (to undo it, start a rollout of the previous version) (state Promoting)',
     resume: 'resume: rollout is not paused or frozen (state Promoting)',
     approve: 'approve: rollout is not awaiting approval (state Promoting)',
-    abort: ['RollingBack', 'rollback'],
+    abort: 'abort: the promotion is under way and cannot be interrupted; it ends within seconds (to undo it, start a rollout of the previous version) (state Promoting)',
     promote: 'promote: no bake in progress; promote skips the rest of a bake (state Promoting)',
   },
   Paused: {
@@ -107,11 +108,13 @@ describe('decideControl: every state × control', () => {
 
 describe('decideControl: details', () => {
   it('pause remembers where it paused, and resume returns there', () => {
-    for (const from of ['Pending', 'Progressing', 'Baking', 'AwaitingApproval', 'Promoting'] as const) {
+    for (const from of ['Pending', 'Progressing', 'Baking', 'AwaitingApproval'] as const) {
       const paused = decideControl('pause', ctx(from));
       expect(paused).toMatchObject({ accepted: true, to: 'Paused', pausedFrom: from });
       expect(decideControl('resume', ctx('Paused', { pausedFrom: from }))).toMatchObject({ accepted: true, to: from, effect: 'continue' });
     }
+    // A rollout paused from Promoting before promotions were refused a pause still resumes there.
+    expect(decideControl('resume', ctx('Paused', { pausedFrom: 'Promoting' }))).toMatchObject({ accepted: true, to: 'Promoting', effect: 'continue' });
   });
 
   it('refuses resume of a Paused state that lost pausedFrom', () => {

@@ -4,7 +4,7 @@ import { decideSupersede, supersededReason, waitingReason } from '../../domain/r
 const ctx = (state: RolloutState, supersededBy: string | null = null) => ({ rolloutId: 'old', state, supersededBy });
 
 describe('decideSupersede', () => {
-  const open = ROLLOUT_STATES.filter((s) => s !== 'RollingBack' && !(TERMINAL_STATES as readonly string[]).includes(s));
+  const open = ROLLOUT_STATES.filter((s) => s !== 'RollingBack' && s !== 'Promoting' && !(TERMINAL_STATES as readonly string[]).includes(s));
 
   it('has states to test on both sides', () => {
     expect(open).toEqual(expect.arrayContaining(['Pending', 'Progressing', 'Baking', 'AwaitingApproval', 'Paused', 'Frozen']));
@@ -13,6 +13,10 @@ describe('decideSupersede', () => {
 
   it.each(open)('accepts a first superseder while %s', (state) => {
     expect(decideSupersede(ctx(state), 'new')).toEqual({ accepted: true, repeat: false });
+  });
+
+  it('refuses a first superseder while Promoting: the promotion cannot be interrupted (the API waits for it to end, then starts)', () => {
+    expect(decideSupersede(ctx('Promoting'), 'new')).toEqual({ accepted: false, reason: 'supersede: rollout old is promoting, which cannot be interrupted; start again once it has ended' });
   });
 
   it.each(['RollingBack', ...TERMINAL_STATES] as RolloutState[])('refuses a first superseder once %s: nothing is left to supersede', (state) => {

@@ -67,6 +67,8 @@ class FakeCluster {
   prepareHeld = false;
   /** rollbackRollout waits while this is set. */
   rollbackHeld = false;
+  /** promoteRollout waits while this is set. */
+  promoteHeld = false;
   /** prepareRollout begins stage 1 when asked (as for a first stage within maxSurge). */
   firstStageBegins = true;
   /** advanceStage's gate does not pass yet as the scaling ends (e.g. minReadySeconds not over). */
@@ -145,6 +147,7 @@ class FakeCluster {
       },
       promoteRollout: async () => {
         this.calls.push('promoteRollout');
+        while (this.promoteHeld) await this.tick({});
         return { actions: ['promote stable', 'delete canary'], released: true };
       },
       rollbackRollout: async ({ rolloutId }) => {
@@ -520,6 +523,49 @@ describe('rolloutWorkflow (stubbed activities)', () => {
     expect(events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(4);
     expect(events.filter((e) => e.workflowExecutionUpdateRejectedEventAttributes)).toHaveLength(0);
     await recordHistory(handle, 'wf-refused-controls');
+  });
+
+  test('abort, pause and supersede during the promotion are refused with the reason (not accepted and then ignored); the rollout succeeds', async () => {
+    const fake = new FakeCluster();
+    fake.promoteHeld = true;
+    const { handle, spec } = await start({ stages: [{ replicas: '100%', bakeSeconds: 0 }] }, fake);
+    await until(handle, (s) => s.state === 'Promoting');
+    const reasonOf = async (p: Promise<unknown>) => ((await p.then(() => null, (err: unknown) => err)) as WorkflowUpdateFailedError | null)?.cause?.message;
+    expect(await reasonOf(control(handle, 'abort', { reason: 'bad build' }))).toMatch(/^abort: the promotion is under way and cannot be interrupted; .* \(state Promoting\)$/);
+    expect(await reasonOf(control(handle, 'pause'))).toMatch(/^pause: the promotion is under way/);
+    const nextSpec = rolloutSpec({ target: spec.target, stages: [{ replicas: '100%', bakeSeconds: 0 }] });
+    expect(await reasonOf(handle.executeUpdate(supersedeRolloutUpdate, { args: [{ rolloutId: newRolloutId(), spec: nextSpec }] }))).toMatch(/is promoting, which cannot be interrupted/);
+    fake.promoteHeld = false;
+    const result = await handle.result();
+    expect(result.state).toBe('Succeeded');
+    expect(kinds(result)).not.toContain('aborted');
+    expect(fake.calls).not.toContain('rollbackRollout');
+  });
+
+  test("the API's supersede of a promoting rollout waits for the promotion, then starts the new rollout after it", async () => {
+    const fake = new FakeCluster();
+    fake.promoteHeld = true;
+    const { handle, spec, rolloutId } = await start({ stages: [{ replicas: '100%', bakeSeconds: 0 }] }, fake);
+    await until(handle, (s) => s.state === 'Promoting');
+    const api = temporalRolloutControl(temporal.client, { taskQueue });
+    const nextId = newRolloutId();
+    const starting = api.start({ rolloutId: nextId, spec: rolloutSpec({ target: spec.target, stages: [{ replicas: '100%', bakeSeconds: 0 }], supersede: true }) });
+    await sleep(1000);
+    fake.promoteHeld = false;
+    expect(await starting).toMatchObject({ outcome: 'started' });
+    expect(await temporal.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).result()).toMatchObject({ rolloutId, state: 'Succeeded' });
+    const next = await temporal.client.workflow.getHandle(handle.workflowId).result();
+    expect(next).toMatchObject({ rolloutId: nextId, state: 'Succeeded' });
+  });
+
+  test("an approval that times out with onTimeout rollback rolls back under the freeze policy too (it is the operator's default, not a gate failure)", async () => {
+    const { fake, handle } = await start({ rollback: 'freeze', stages: [{ replicas: 1, bakeSeconds: 0, approval: { timeoutSeconds: 1, onTimeout: 'rollback' } }, { replicas: '100%', bakeSeconds: 0 }] });
+    const result = await handle.result();
+    expect(result.state).toBe('RolledBack');
+    expect(kinds(result)).toEqual(expect.arrayContaining(['approvalTimedOut', 'rollbackStarted', 'rolledBack']));
+    expect(kinds(result)).not.toContain('frozen');
+    expect(decision(result, 'rollbackStarted')?.reason).toBe('approval of stage 1 timed out (onTimeout rollback)');
+    expect(fake.calls).toContain('rollbackRollout');
   });
 
   test("an approval's timeout does not run while paused", async () => {
