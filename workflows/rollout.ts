@@ -68,6 +68,8 @@ const SUPERSEDE_ATTRIBUTE_PATCH = 'supersede-search-attribute';
 const ABORT_BEATS_PASS_PATCH = 'abort-beats-gate-pass';
 /** Workflow patch: an approval timing out with onTimeout rollback rolls back even under the freeze policy. */
 const APPROVAL_TIMEOUT_ROLLBACK_PATCH = 'approval-timeout-rolls-back';
+/** Workflow patch: resuming a stage frozen while it was scaling scales it again before its fresh gate. */
+const REGATE_RESCALES_PATCH = 'regate-rescales';
 
 /** Every stage of a spec, none begun. */
 const initialStages = (spec: RolloutSpec): StageStatus[] =>
@@ -521,7 +523,8 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
       }
       stage = index;
       const count = counts[index]!;
-      const stageStartedAt = now();
+      // A stage frozen while scaling, then resumed, starts its scaling (and its progress deadline) again.
+      let stageStartedAt = now();
       // Paused before a stage already begun: the pause holds once it has scaled.
       if ((state as RolloutState) !== 'Paused') setState('Progressing');
       Object.assign(stages[index]!, { result: 'progressing', startedAt: stageStartedAt });
@@ -575,6 +578,7 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
         }
       };
       let verdict: StageVerdict;
+      let scaled = advanced.value.outcome !== 'gate-failed';
       if (advanced.value.outcome === 'gate-failed') {
         verdict = { verdict: 'failed', reason: advanced.value.reason };
       } else {
@@ -605,6 +609,31 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
         if (next === 'override') {
           verdict = { verdict: 'passed' };
           continue;
+        }
+        if (!scaled && patched(REGATE_RESCALES_PATCH)) {
+          // The gate failed while the stage was scaling: its missing pods come first, or the
+          // fresh gate would wait for pods nobody creates.
+          setState('Progressing');
+          stageStartedAt = now();
+          let again;
+          try {
+            const summary = activitySummary.advance(index, spec.stages.length, count, snapshot.replicas);
+            again = await interruptible(() => advanceStage.executeWithOptions({ summary }, [{ ...stageContext(snapshot!, stageStartedAt), count, gateAfterScaling: false }]), []);
+          } catch (err) {
+            if (!(err instanceof ActivityFailure) || isCancellation(err)) throw err;
+            verdict = { verdict: 'failed', reason: `stage ${index + 1} could not scale: ${failureMessage(err)}` };
+            continue;
+          }
+          if ('interrupt' in again) {
+            verdict = { verdict: 'abort' };
+            continue;
+          }
+          if (again.value.outcome === 'gate-failed') {
+            verdict = { verdict: 'failed', reason: again.value.reason };
+            continue;
+          }
+          scaled = true;
+          decide('stageScaled', `${count} updated replicas ready (${again.value.actions.join('; ') || 'nothing to change'})`);
         }
         verdict = await bakeAndApprove(now());
       }

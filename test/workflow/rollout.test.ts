@@ -461,6 +461,22 @@ describe('rolloutWorkflow (stubbed activities)', () => {
     await recordHistory(handle, 'wf-freeze-regate-override');
   });
 
+  test("rollback 'freeze': a stage frozen while it was scaling scales again when resumed, then gets its fresh gate", async () => {
+    const fake = new FakeCluster();
+    fake.advanceScript.set(1, 'gate-failed');
+    const { handle } = await start({ rollback: 'freeze', stages: [{ replicas: 2, bakeSeconds: 1 }, { replicas: '100%', bakeSeconds: 0 }] }, fake);
+    const frozen = await until(handle, (s) => s.state === 'Frozen');
+    expect(decision(frozen, 'gateFailed')?.reason).toBe('pod web-x errors while scaling');
+    expect(fake.advances).toHaveLength(1);
+    await control(handle, 'resume');
+    const result = await handle.result();
+    expect(result.state).toBe('Succeeded');
+    // The stage's scaling ran again (to the same count), before a watch of its gate with a bake.
+    expect(fake.advances.map((a) => a.count)).toEqual([2, 2, 4]);
+    expect(fake.calls.slice(0, 4)).toEqual(['prepareRollout', 'advanceStage', 'advanceStage', 'watchGate']);
+    expect(kinds(result)).toEqual(['started', 'stageStarted', 'gateFailed', 'frozen', 'resumed', 'stageScaled', 'gatePassed', 'stageStarted', 'stageScaled', 'gatePassed', 'promotionStarted', 'succeeded']);
+  });
+
   test("rollback 'freeze': abort while frozen rolls back", async () => {
     const { fake, handle } = await start({ rollback: 'freeze', stages: [{ replicas: 2, bakeSeconds: 3600 }] });
     await until(handle, (s) => s.state === 'Baking');
