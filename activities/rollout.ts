@@ -10,7 +10,7 @@ import { Context } from '@temporalio/activity';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ROLLOUT_ANNOTATION } from '../domain/keys';
 import { applyTemplateChange, selectorMismatches, templatesEqual, type PodTemplate } from '../domain/pod-template-change';
-import { evaluateGate, type GatePolicyInput, type GateResult } from '../domain/rollout-gate';
+import { evaluateGate, type GatePolicyInput, type GateResult, type SettleMemory } from '../domain/rollout-gate';
 import {
   canaryAtPreparation,
   planDeploymentPromotion,
@@ -122,6 +122,8 @@ export interface RolloutHeartbeat {
   ready: number;
   erroring: string[];
   step?: string;
+  /** watchGate's memory of the stage's settling (evaluateGate), so a retried attempt goes on from it. */
+  settle?: SettleMemory;
 }
 
 export const INVALID_CHANGE = 'InvalidChange';
@@ -204,7 +206,14 @@ async function updatedPods(kube: RolloutKube, ctx: { rolloutId: string; snapshot
  * The gate over the updated pods: `watched` when the caller's own watch has them (see
  * Seen.canaryPods), listed otherwise.
  */
-async function checkGate(kube: RolloutKube, ctx: StageContext, expectedPods: number, bake: { startedAt: string | null; seconds: number }, watched?: PodJson[]): Promise<GateResult> {
+async function checkGate(
+  kube: RolloutKube,
+  ctx: StageContext,
+  expectedPods: number,
+  bake: { startedAt: string | null; seconds: number },
+  watched?: PodJson[],
+  settle?: { memory: SettleMemory | null },
+): Promise<GateResult> {
   const pods = watched ?? (await updatedPods(kube, ctx));
   const result = evaluateGate({
     pods: pods.map(podObservation),
@@ -213,10 +222,43 @@ async function checkGate(kube: RolloutKube, ctx: StageContext, expectedPods: num
     stageStartedAt: ctx.stageStartedAt,
     bakeStartedAt: bake.startedAt,
     bakeSeconds: bake.seconds,
+    memory: settle?.memory ?? null,
     now: new Date(),
   });
-  heartbeat({ updated: result.counts.updated, ready: result.counts.ready, erroring: result.erroring.map((e) => e.pod) });
+  if (settle) settle.memory = result.memory;
+  heartbeat({ updated: result.counts.updated, ready: result.counts.ready, erroring: result.erroring.map((e) => e.pod), ...(settle ? { settle: result.memory } : {}) });
   return result;
+}
+
+/**
+ * What watchGate saw of each stage's settling (evaluateGate's memory), by rollout and stage:
+ * the bake, a hold while paused or awaiting approval, and a re-gate of the same stage are
+ * separate activities, and a readiness blip seen by one still counts in the next. A retried
+ * attempt (maybe on another worker) takes it from its last heartbeat instead.
+ */
+const settleMemories = new Map<string, SettleMemory>();
+const SETTLE_MEMORY_LIMIT = 256;
+const settleKey = (ctx: StageContext) => `${ctx.rolloutId} ${ctx.stageStartedAt}`;
+
+function isSettleMemory(value: unknown): value is SettleMemory {
+  if (value === null || typeof value !== 'object') return false;
+  const { settledSince, lastSettledAt } = value as Record<string, unknown>;
+  return (settledSince === null || typeof settledSince === 'string') && (lastSettledAt === null || typeof lastSettledAt === 'string');
+}
+
+/** The memory a watchGate attempt starts from: its previous attempt's last heartbeat, or this worker's. */
+export function initialSettleMemory(ctx: StageContext, heartbeatDetails: unknown): SettleMemory | null {
+  const fromHeartbeat = (heartbeatDetails as Partial<RolloutHeartbeat> | undefined)?.settle;
+  if (isSettleMemory(fromHeartbeat)) return fromHeartbeat;
+  return settleMemories.get(settleKey(ctx)) ?? null;
+}
+
+function rememberSettle(ctx: StageContext, memory: SettleMemory | null): void {
+  if (memory === null) return;
+  const key = settleKey(ctx);
+  settleMemories.delete(key);
+  if (settleMemories.size >= SETTLE_MEMORY_LIMIT) settleMemories.delete(settleMemories.keys().next().value!);
+  settleMemories.set(key, memory);
 }
 
 /** A settled gate verdict as the workflow gets it: the erroring pods by name. */
@@ -832,12 +874,19 @@ export function createRolloutActivities(kc: KubeConfig) {
      */
     async watchGate(input: WatchGateInput): Promise<WatchGateResult> {
       return guard(`watch the gate of ${describeTarget(input.snapshot.target)}`, async () => {
-        for (;;) {
-          const result = await checkGate(kube, input, input.expectedPods, { startedAt: input.bakeStartedAt, seconds: input.bakeSeconds });
-          if (result.verdict === 'fail' || (result.verdict === 'pass' && !input.holdAfterPass)) {
-            return toWatchGateResult(result, result.verdict);
+        // The stage's settling as seen so far (a blip during the bake holds the gate rather
+        // than failing it at once: see evaluateGate), kept across polls, attempts and holds.
+        const settle = { memory: initialSettleMemory(input, currentContext()?.info.heartbeatDetails) };
+        try {
+          for (;;) {
+            const result = await checkGate(kube, input, input.expectedPods, { startedAt: input.bakeStartedAt, seconds: input.bakeSeconds }, undefined, settle);
+            if (result.verdict === 'fail' || (result.verdict === 'pass' && !input.holdAfterPass)) {
+              return toWatchGateResult(result, result.verdict);
+            }
+            await pause(POLL_MS);
           }
-          await pause(POLL_MS);
+        } finally {
+          rememberSettle(input, settle.memory);
         }
       });
     },

@@ -6,11 +6,28 @@
  *     watchdogs count when gate.watchdogs is set). Checked first and always, even while pods
  *     are still starting, so a bad version is caught as soon as a watchdog says so.
  *  2. fail: gate.noData 'fail' and an updated pod that no (named) watchdog watches.
- *  3. wait, or fail once the stage is older than progressDeadlineSeconds (the reason then says
- *     what never settled): fewer updated pods than expected; pods not ready; pods ready for
- *     less than minReadySeconds; under noData 'wait', pods without watchdog data.
+ *  3. wait while the stage is not settled: fewer updated pods than expected; pods not ready;
+ *     pods ready for less than minReadySeconds; under noData 'wait', pods without watchdog
+ *     data. It fails instead once it has been unsettled for progressDeadlineSeconds, counted
+ *     from the latest of (see progressAnchor):
+ *       - the stage's start (while it scales: pods that never come up);
+ *       - the bake's start (`bakeStartedAt`: the scaling finished with every pod ready, or an
+ *         operator's re-gate, or the start of a hold);
+ *       - the last time an earlier evaluation saw the stage settled (`memory.lastSettledAt`).
+ *     So a readiness blip or a replaced pod during a long bake holds the gate; it fails only
+ *     if the stage stays unsettled for the whole deadline.
  *  4. wait: the scaling has not finished, or the bake has not (unless promote skipped it).
+ *     The bake counts from the later of its start and the moment the stage last became settled
+ *     again (`memory.settledSince`): after an unsettled spell the bake starts over, so every
+ *     updated pod, a replacement included, is ready and watched for a whole bake before the
+ *     stage passes (Flagger halts its analysis while the canary is not ready; we ask for the
+ *     clean time to be continuous, since a replaced pod's watchdogs have seen nothing yet).
  *  5. pass.
+ *
+ * The memory is the caller's to keep: each result carries the next one (`memory`), to be
+ * passed to the next evaluation of the same stage. Without it (a first look), the stage counts
+ * as never seen settled, and a stage settled at its first look counts as settled since its bake
+ * began (every pod was ready when the scaling finished).
  *
  * "Watchdog data" for a pod: a status annotation of a (named) watchdog with a recognised level,
  * or a probe declared for it on the pod. The prober writes a status only on a transition, so a
@@ -57,7 +74,17 @@ export interface GateInput {
   bakeSeconds: number;
   /** promote: the rest of the bake is skipped (errors, readiness and data still count). */
   bakeSkipped?: boolean;
+  /** What earlier evaluations of this stage saw (the previous result's `memory`); absent on a first look. */
+  memory?: SettleMemory | null;
   now: Date;
+}
+
+/** What the evaluations of a stage's gate saw of its settling, threaded from one to the next. */
+export interface SettleMemory {
+  /** RFC 3339: when the stage's current settled spell began; null when it was unsettled at the last look. */
+  settledSince: string | null;
+  /** RFC 3339: the last time the stage was seen settled; null when it never was. */
+  lastSettledAt: string | null;
 }
 
 export type GateVerdict = 'pass' | 'wait' | 'fail';
@@ -79,6 +106,8 @@ export interface GateResult {
    * A workflow can sleep until then, or until the pods change.
    */
   recheckAt: string | null;
+  /** The memory to pass to the next evaluation of the same stage (unchanged by a failure). */
+  memory: SettleMemory;
 }
 
 /** How many pods a reason lists by name before "and N more". */
@@ -100,6 +129,17 @@ function timeOf(text: string | null): number | undefined {
 
 const KNOWN_LEVELS = new Set(['info', 'warning', 'error']);
 
+/**
+ * Where the progress deadline counts from: the latest of the stage's start, the bake's start
+ * and the last time the stage was seen settled (ties go to the earlier kind, for the reason).
+ */
+export function progressAnchor(stageStart: number, bakeStart: number | null, lastSettled: number | undefined): { at: number; from: 'stage' | 'bake' | 'settled' } {
+  let anchor: { at: number; from: 'stage' | 'bake' | 'settled' } = { at: stageStart, from: 'stage' };
+  if (bakeStart !== null && bakeStart > anchor.at) anchor = { at: bakeStart, from: 'bake' };
+  if (lastSettled !== undefined && lastSettled > anchor.at) anchor = { at: lastSettled, from: 'settled' };
+  return anchor;
+}
+
 /** Evaluates a stage's gate; see the module comment for the order of the checks. */
 export function evaluateGate(input: GateInput): GateResult {
   const { pods, policy, now } = input;
@@ -118,12 +158,15 @@ export function evaluateGate(input: GateInput): GateResult {
     }
   }
   const ready = pods.filter((p) => p.ready);
+  const previous: SettleMemory = input.memory ?? { settledSince: null, lastSettledAt: null };
+  let memory = previous;
   const result = (verdict: GateVerdict, reason: string, recheckAt: number | null = null): GateResult => ({
     verdict,
     reason,
     counts: { expected: input.expectedPods, updated: pods.length, ready: ready.length, erroring: erroring.length },
     erroring,
     recheckAt: recheckAt === null ? null : iso(recheckAt),
+    memory,
   });
 
   // 1. Errors.
@@ -149,9 +192,21 @@ export function evaluateGate(input: GateInput): GateResult {
   // 3. Pods settling, bounded by the progress deadline.
   const stageStart = timeOf(input.stageStartedAt);
   if (stageStart === undefined) throw new RangeError(`stageStartedAt '${input.stageStartedAt}' is not an RFC 3339 time`);
-  const deadline = stageStart + policy.progressDeadlineSeconds * 1000;
+  const bakeStart = input.bakeStartedAt === null ? null : timeOf(input.bakeStartedAt);
+  if (bakeStart === undefined) throw new RangeError(`bakeStartedAt '${input.bakeStartedAt}' is not an RFC 3339 time`);
+  const anchor = progressAnchor(stageStart, bakeStart, timeOf(previous.lastSettledAt));
+  const deadline = anchor.at + policy.progressDeadlineSeconds * 1000;
   const unsettled = (reason: string, recheckAt: number | null): GateResult => {
-    if (nowMs >= deadline) return result('fail', `stage not settled ${policy.progressDeadlineSeconds}s after it began: ${reason}`);
+    memory = { settledSince: null, lastSettledAt: previous.lastSettledAt };
+    if (nowMs >= deadline) {
+      const since =
+        anchor.from === 'stage'
+          ? `stage not settled ${policy.progressDeadlineSeconds}s after it began`
+          : anchor.from === 'bake'
+            ? `stage not settled ${policy.progressDeadlineSeconds}s after its bake began at ${iso(anchor.at)}`
+            : `stage unsettled for ${policy.progressDeadlineSeconds}s since it was last settled at ${iso(anchor.at)}`;
+      return result('fail', `${since}: ${reason}`);
+    }
     return result('wait', reason, recheckAt === null ? deadline : Math.min(recheckAt, deadline));
   };
   if (pods.length < input.expectedPods) {
@@ -179,14 +234,20 @@ export function evaluateGate(input: GateInput): GateResult {
     return unsettled(`waiting for watchdog data: ${watchedBy} watches ${listPods(missingData.map((p) => p.name))}`, null);
   }
 
+  // Settled. A first settling counts from the bake's start (every pod was ready as the scaling
+  // finished); settling again after an unsettled spell counts from now.
+  const settledSince =
+    timeOf(previous.settledSince) ?? (previous.lastSettledAt === null && bakeStart !== null ? Math.min(bakeStart, nowMs) : nowMs);
+  memory = { settledSince: iso(settledSince), lastSettledAt: iso(nowMs) };
+
   // 4. Scaling and bake.
-  if (input.bakeStartedAt === null) return result('wait', `scaling to ${plural(input.expectedPods, 'updated pod', 'updated pods')}`);
-  const bakeStart = timeOf(input.bakeStartedAt);
-  if (bakeStart === undefined) throw new RangeError(`bakeStartedAt '${input.bakeStartedAt}' is not an RFC 3339 time`);
-  const bakeEnd = bakeStart + input.bakeSeconds * 1000;
+  if (bakeStart === null) return result('wait', `scaling to ${plural(input.expectedPods, 'updated pod', 'updated pods')}`);
+  const cleanSince = Math.max(bakeStart, settledSince);
+  const bakeEnd = cleanSince + input.bakeSeconds * 1000;
   if (input.bakeSkipped !== true && nowMs < bakeEnd) {
     const left = Math.ceil((bakeEnd - nowMs) / 1000);
-    return result('wait', `baking: ${left}s of ${input.bakeSeconds}s left`, bakeEnd);
+    const over = cleanSince > bakeStart ? ` (started over at ${iso(cleanSince)}, when the stage settled again)` : '';
+    return result('wait', `baking: ${left}s of ${input.bakeSeconds}s left${over}`, bakeEnd);
   }
 
   // 5. Pass.

@@ -271,7 +271,7 @@ export const GatePolicySchema = z
     }),
     progressDeadlineSeconds: integer(1, ROLLOUT_LIMITS.maxProgressDeadlineSeconds, 'seconds')
       .default(ROLLOUT_DEFAULTS.progressDeadlineSeconds)
-      .meta({ description: 'A stage whose updated pods are not all ready (and watched, under noData wait) this long after it began fails its gate.' }),
+      .meta({ description: 'How long a stage may stay unsettled (updated pods missing, not ready for minReadySeconds, or unwatched under noData wait) before its gate fails: counted from the stage start while it scales, then from the latest of the bake start (or re-gate) and the last time the stage was settled. An unsettled spell during a bake holds the gate and restarts the bake.' }),
   })
   .prefault({})
   .meta({ id: 'RolloutGate', description: 'When a stage passes, waits or fails.' });

@@ -30,6 +30,7 @@ describe('evaluateGate: errors', () => {
       counts: { expected: 2, updated: 2, ready: 2, erroring: 0 },
       erroring: [],
       recheckAt: null,
+      memory: { settledSince: iso(10), lastSettledAt: iso(100) },
     });
   });
 
@@ -88,9 +89,11 @@ describe('evaluateGate: errors', () => {
 
 describe('evaluateGate: settling', () => {
   it.each<[string, Partial<GateInput>, string, string | null]>([
-    ['too few updated pods', { pods: [pod('a')], expectedPods: 3, now: at(30) }, '1 of 3 updated pods exist', iso(600)],
-    ['no pod yet', { pods: [], expectedPods: 1, now: at(30) }, '0 of 1 updated pod exist', iso(600)],
-    ['pods not ready', { pods: [pod('a', { ready: false, readySince: null }), pod('b')], now: at(30) }, 'not ready: a', iso(600)],
+    // Scaling: the progress deadline counts from the stage start.
+    ['too few updated pods', { pods: [pod('a')], expectedPods: 3, bakeStartedAt: null, now: at(30) }, '1 of 3 updated pods exist', iso(600)],
+    ['no pod yet', { pods: [], expectedPods: 1, bakeStartedAt: null, now: at(30) }, '0 of 1 updated pod exist', iso(600)],
+    // Baking (from 10 s): from the bake start (see rollout-gate-settling.test.ts).
+    ['pods not ready', { pods: [pod('a', { ready: false, readySince: null }), pod('b')], now: at(30) }, 'not ready: a', iso(610)],
     [
       'minReadySeconds not over',
       { pods: [pod('a', { readySince: iso(91) }), pod('b', { readySince: iso(95) })], policy: policy({ minReadySeconds: 10 }), now: at(100) },
@@ -107,7 +110,7 @@ describe('evaluateGate: settling', () => {
       'ready time unknown',
       { pods: [pod('a', { readySince: null }), pod('b', { readySince: 'yesterday' })], policy: policy({ minReadySeconds: 10 }), now: at(100) },
       'ready for less than 10s: a (ready time unknown), b (ready time unknown)',
-      iso(600),
+      iso(610),
     ],
     ['still scaling', { bakeStartedAt: null, now: at(30) }, 'scaling to 2 updated pods', null],
     ['baking', { now: at(40) }, 'baking: 30s of 60s left', iso(70)],
@@ -137,9 +140,9 @@ describe('evaluateGate: settling', () => {
     ['pods missing', { pods: [pod('a')], expectedPods: 2 }, 'stage not settled 600s after it began: 1 of 2 updated pods exist'],
     ['pods not ready', { pods: [pod('a', { ready: false, readySince: null }), pod('b')] }, 'stage not settled 600s after it began: not ready: a'],
     ['no data under wait', { pods: [pod('a', { probes: [] }), pod('b')], policy: policy({ noData: 'wait' }) }, 'stage not settled 600s after it began: waiting for watchdog data: no watchdog watches a'],
-  ])('fails at the progress deadline: %s', (_what, over, reason) => {
-    expect(evaluateGate(input({ ...over, now: at(599) })).verdict).toBe('wait');
-    expect(evaluateGate(input({ ...over, now: at(600) }))).toMatchObject({ verdict: 'fail', reason, recheckAt: null });
+  ])('fails at the progress deadline while scaling: %s', (_what, over, reason) => {
+    expect(evaluateGate(input({ ...over, bakeStartedAt: null, now: at(599) })).verdict).toBe('wait');
+    expect(evaluateGate(input({ ...over, bakeStartedAt: null, now: at(600) }))).toMatchObject({ verdict: 'fail', reason, recheckAt: null });
   });
 
   it('does not apply the progress deadline to a settled stage that is baking', () => {
@@ -147,7 +150,7 @@ describe('evaluateGate: settling', () => {
   });
 
   it('caps recheckAt at the progress deadline', () => {
-    const result = evaluateGate(input({ pods: [pod('a', { readySince: iso(590) })], expectedPods: 1, policy: policy({ minReadySeconds: 60 }), now: at(595) }));
+    const result = evaluateGate(input({ pods: [pod('a', { readySince: iso(590) })], expectedPods: 1, policy: policy({ minReadySeconds: 60 }), now: at(595), bakeStartedAt: null }));
     expect(result.recheckAt).toBe(iso(600));
   });
 
