@@ -64,6 +64,7 @@ export async function watchAvailability(kc: KubeConfig, namespace: string, app: 
   const seen = new Set<string>();
   const firstSeen = new Map<string, number>();
   let failure: unknown;
+  let stopped = false;
   const available = () => [...pods.values()].filter((p) => !p.metadata?.deletionTimestamp && isPodReady(p)).length;
   const controller = await new Watch(kc).watch(
     `/api/v1/namespaces/${namespace}/pods`,
@@ -77,7 +78,9 @@ export async function watchAvailability(kc: KubeConfig, namespace: string, app: 
       if (armed) minimum = Math.min(minimum, available());
     },
     (err: unknown) => {
-      if (err && (err as { name?: string }).name !== 'AbortError') failure = err;
+      if (stopped) return;
+      // A watch that ended (with an error or not) saw nothing since: its minimum would be stale.
+      failure = err && (err as { name?: string }).name !== 'AbortError' ? err : new Error('the pods watch ended before stop()');
     },
   );
   return {
@@ -92,8 +95,9 @@ export async function watchAvailability(kc: KubeConfig, namespace: string, app: 
       minimum = available();
       armed = true;
     },
-    /** Fewest available pods seen since arm(). */
+    /** Fewest available pods seen since arm(); throws if the watch did not last until now. */
     get minimum() {
+      if (failure !== undefined) throw new Error(`availability was not watched throughout: ${String(failure)}`);
       return minimum;
     },
     get podsSeen() {
@@ -104,6 +108,9 @@ export async function watchAvailability(kc: KubeConfig, namespace: string, app: 
     get error() {
       return failure;
     },
-    stop: () => controller.abort(),
+    stop: () => {
+      stopped = true;
+      controller.abort();
+    },
   };
 }
