@@ -45,7 +45,7 @@ const RolloutStartedSchema = z
     workflowId: z.string().meta({ description: 'One workflow ID per target: rollout/<namespace>/<Kind>/<name>.' }),
     statusUrl: z.string(),
     temporalUiUrl: z.string().optional(),
-    existing: z.boolean().meta({ description: 'True when the request ID was used before: this is the rollout it started (status 200).' }),
+    existing: z.boolean().meta({ description: 'True when the request ID was used before with the same spec (supersede aside): this is the rollout it started (status 200).' }),
     supersededRolloutId: z
       .string()
       .optional()
@@ -177,12 +177,15 @@ function buildDocument() {
     request: { body: { required: true, content: { 'application/json': { schema: RolloutSpecSchema } } } },
     responses: {
       202: json(RolloutStartedSchema, 'Started, or superseding the running rollout (supersededRolloutId). The statusUrl answers from the start.'),
-      200: json(RolloutStartedSchema, 'A rollout with this request ID already exists: the same answer as when it started, with existing: true.'),
+      200: json(RolloutStartedSchema, 'A rollout with this request ID and the same spec (compared as parsed, supersede aside) already exists: the same answer as when it started, with existing: true.'),
       400: json(ErrorBodySchema, 'The spec is invalid; each detail names a field path such as stages[1].replicas.'),
       ...errors(AUTH_ERRORS),
       409: json(RolloutConflictSchema, 'Another rollout is running on the target (runningRolloutId), and supersede is not true; or it refused to be superseded.'),
       413: json(ErrorBodySchema, 'The body is larger than 256 KiB.'),
-      422: json(ErrorBodySchema, 'The target workload does not exist.'),
+      422: json(
+        ErrorBodySchema,
+        'The target workload does not exist (detail field target); or the requestId was used before on this target with a different spec (detail field requestId: a repeated start must send the same spec, supersede aside; send a new request ID for a new change).',
+      ),
     },
   });
 

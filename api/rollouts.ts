@@ -61,6 +61,42 @@ export const ROLLOUT_WORKFLOW_TYPE = 'rolloutWorkflow';
 export const WATCH_GATE_ACTIVITY = 'watchGate';
 
 
+/**
+ * A value as canonical JSON: object keys sorted, undefined members left out, arrays in order,
+ * nothing else dropped. Two parsed specs are the same request when their JSON is. (Not
+ * pod-template-change's canonicalJson, which drops empty values: in change.env a null
+ * removes a variable, so it must not compare equal to leaving it out.)
+ */
+export function specJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : specJson(v))).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${specJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** What a repeated start must match: the parsed spec without `supersede` (how to start, not what). */
+const requestPart = (spec: RolloutSpec): Record<string, unknown> => {
+  const { supersede: _supersede, ...rest } = spec;
+  return rest;
+};
+
+/** Whether two parsed specs ask for the same rollout (`supersede` aside). */
+export function sameRolloutRequest(a: RolloutSpec, b: RolloutSpec): boolean {
+  return specJson(requestPart(a)) === specJson(requestPart(b));
+}
+
+/** The top-level fields in which two parsed specs differ (`supersede` aside). */
+export function differingFields(a: RolloutSpec, b: RolloutSpec): string[] {
+  const left = requestPart(a);
+  const right = requestPart(b);
+  const keys = [...new Set([...Object.keys(left), ...Object.keys(right)])].sort();
+  return keys.filter((k) => specJson(left[k] ?? null) !== specJson(right[k] ?? null));
+}
+
 /** Longest request body: a whole pod template may be large, but not this large. */
 export const MAX_SPEC_BODY = '256kb';
 /** Rows a list answers at most (`truncated` says when there were more). */
@@ -97,8 +133,11 @@ export interface RolloutRecord {
 
 export type StartOutcome =
   | { outcome: 'started'; runId: string }
-  /** The running rollout is this very one (same request ID, visibility not caught up yet). */
-  | { outcome: 'existing'; runId: string }
+  /**
+   * The running rollout is this very one (same request ID, visibility not caught up yet);
+   * `waitsFor` when it is Pending in the run it superseded (see RolloutRecord.waitsFor).
+   */
+  | { outcome: 'existing'; runId: string; waitsFor?: string }
   | { outcome: 'conflict'; runningRolloutId: string }
   | { outcome: 'superseded'; supersededRolloutId: string };
 
@@ -108,6 +147,12 @@ export interface RolloutControl {
   find(rolloutId: string): Promise<RolloutRecord | null>;
   /** Starts the rollout unless one runs on the target; supersedes it when the spec asks. */
   start(input: RolloutWorkflowInput): Promise<StartOutcome>;
+  /**
+   * The spec the rollout was started with, as the workflow received it (null when its history
+   * does not hold it in the expected shape): its run's first event, or, for a rollout Pending
+   * after a supersede, the accepted supersede update in the run it waits for.
+   */
+  specOf(record: Pick<RolloutRecord, 'rolloutId' | 'workflowId' | 'runId' | 'waitsFor'>): Promise<RolloutSpec | null>;
   /** The run's status query, and the running bake's live pod counts when there is one. */
   status(record: RolloutRecord): Promise<{ status: RolloutStatus; livePods: RolloutPods | null }>;
   list(filter: RolloutFilter, limit: number): Promise<{ records: RolloutRecord[]; truncated: boolean }>;
@@ -319,7 +364,7 @@ export function temporalRolloutControl(client: Client, options: TemporalRolloutO
     if (description.status.name !== 'RUNNING' || running === null) return 'retry';
     if (running.rolloutId === rolloutId) return { outcome: 'existing', runId: running.runId };
     // This very rollout already superseded the running one, which is rolling back before it starts.
-    if (description.typedSearchAttributes.get(AUTOCRANE_SUPERSEDED_BY) === rolloutId) return { outcome: 'existing', runId: running.runId };
+    if (description.typedSearchAttributes.get(AUTOCRANE_SUPERSEDED_BY) === rolloutId) return { outcome: 'existing', runId: running.runId, waitsFor: running.rolloutId };
     // A rollout already in its end state is only tidying up (finishRollout); a client that saw
     // it end may start the next one at once, so wait for it to close rather than refuse. A
     // promotion, which cannot be interrupted, ends within seconds too: the start (or supersede)
@@ -340,8 +385,43 @@ export function temporalRolloutControl(client: Client, options: TemporalRolloutO
     return { outcome: 'superseded', supersededRolloutId: running.rolloutId };
   }
 
+  /** The events of a run's history, page by page (one page of `pageSize` when enough). */
+  async function* historyEvents(workflowId: string, runId: string, pageSize: number) {
+    let nextPageToken: Uint8Array | undefined;
+    do {
+      const page = await within(QUERY_DEADLINE_MS, () =>
+        client.workflowService.getWorkflowExecutionHistory({ namespace: client.options.namespace, execution: { workflowId, runId }, maximumPageSize: pageSize, ...(nextPageToken ? { nextPageToken } : {}) }),
+      );
+      yield* page.history?.events ?? [];
+      nextPageToken = page.nextPageToken && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
+    } while (nextPageToken !== undefined);
+  }
+
+  const requestOf = (value: unknown, rolloutId: string): RolloutSpec | null => {
+    const input = value as Partial<RolloutWorkflowInput> | null;
+    return input !== null && typeof input === 'object' && input.rolloutId === rolloutId && typeof input.spec === 'object' && input.spec !== null ? input.spec : null;
+  };
+
   return {
     find: (rolloutId) => find(rolloutId),
+
+    async specOf(record) {
+      if (record.waitsFor === undefined) {
+        // The run's first event holds its input: one small page.
+        for await (const event of historyEvents(record.workflowId, record.runId, 1)) {
+          const payloads = event.workflowExecutionStartedEventAttributes?.input?.payloads;
+          return payloads ? requestOf(decode(payloads), record.rolloutId) : null;
+        }
+        return null;
+      }
+      for await (const event of historyEvents(record.workflowId, record.runId, 200)) {
+        const accepted = event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input;
+        if (accepted?.name !== supersedeRolloutUpdate.name || !accepted.args?.payloads) continue;
+        const spec = requestOf(decode(accepted.args.payloads), record.rolloutId);
+        if (spec !== null) return spec;
+      }
+      return null;
+    },
 
     async start(input) {
       for (let attempt = 1; ; attempt++) {
@@ -569,13 +649,26 @@ export function createRolloutRouter(deps: RolloutRouterDeps): Router {
       const rolloutId = spec.requestId === undefined ? newRolloutId() : requestRolloutId(target, spec.requestId);
       const workflowId = rolloutWorkflowId(target);
 
-      const answerExisting = (runId: string) => {
+      /**
+       * The request ID was used before on this target: the same start again answers 200 with the
+       * rollout it started; a different spec under it (a retry that changed the image but kept
+       * the ID) is refused with 422 rather than silently doing nothing.
+       */
+      const answerExisting = async (existing: Pick<RolloutRecord, 'workflowId' | 'runId' | 'waitsFor'>) => {
+        const started = await control.specOf({ rolloutId, ...existing });
+        if (started === null) {
+          logger.warn({ rolloutId, requestId: spec.requestId }, 'rollout start repeated: the existing rollout\'s spec could not be read back; answering it as the same');
+        } else if (!sameRolloutRequest(started, spec)) {
+          logger.info({ rolloutId, requestId: spec.requestId }, 'rollout start repeated with a different spec: refused');
+          const message = `request ID ${JSON.stringify(spec.requestId)} already started rollout ${rolloutId} on ${describeTarget(target)} with a different spec; send a new request ID to roll out this one`;
+          throw new HttpError(422, message, [{ field: 'requestId', message: `already used by rollout ${rolloutId} with a different spec (${differingFields(started, spec).join(', ')} differ)` }]);
+        }
         logger.info({ rolloutId, requestId: spec.requestId }, 'rollout start repeated: answering the existing rollout');
-        res.status(200).json(startedBody(rolloutId, workflowId, runId, { existing: true }));
+        res.status(200).json(startedBody(rolloutId, workflowId, existing.runId, { existing: true }));
       };
       if (spec.requestId !== undefined) {
         const seen = await control.find(rolloutId);
-        if (seen !== null) return answerExisting(seen.runId);
+        if (seen !== null) return answerExisting(seen);
       }
 
       const outcome = await control.start({ rolloutId, spec }).catch((err: unknown) => {
@@ -584,7 +677,7 @@ export function createRolloutRouter(deps: RolloutRouterDeps): Router {
       });
       switch (outcome.outcome) {
         case 'existing':
-          return answerExisting(outcome.runId);
+          return answerExisting({ workflowId, runId: outcome.runId, ...(outcome.waitsFor === undefined ? {} : { waitsFor: outcome.waitsFor }) });
         case 'conflict': {
           const message = `a rollout is already running on ${describeTarget(target)}: ${outcome.runningRolloutId}`;
           res.status(409).json({

@@ -311,7 +311,7 @@ export const RolloutSpecSchema = z
     rollback: enumOf(ROLLBACK_POLICIES).default(ROLLOUT_DEFAULTS.rollback).meta({
       description: "On a gate failure: 'automatic' rolls back at once, 'freeze' holds everything as it is until an operator aborts, resumes or promotes.",
     }),
-    requestId: checked(requestIdError).optional().meta({ description: 'Idempotency key: starting again with the same request ID returns the same rollout.' }),
+    requestId: checked(requestIdError).optional().meta({ description: 'Idempotency key: starting again with the same request ID and the same spec (supersede aside) returns the same rollout; with a different spec, 422.' }),
     supersede: z.boolean({ error: 'expected true or false' }).default(ROLLOUT_DEFAULTS.supersede).meta({
       description: 'Replace a rollout already running on the target instead of answering 409.',
     }),

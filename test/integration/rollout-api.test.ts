@@ -97,6 +97,13 @@ describe('rollout REST API on the sandbox', () => {
     const again = await request(app).post('/v1/rollouts').set(auth).send(body);
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ rolloutId: first.body.rolloutId, existing: true });
+    // A CI retry that bumped the image but kept the ID: refused, read back from the run's history.
+    const bumped = await request(app)
+      .post('/v1/rollouts')
+      .set(auth)
+      .send({ ...body, change: { images: { app: 'example.invalid/app:9' } } });
+    expect(bumped.status).toBe(422);
+    expect(bumped.body.details).toEqual([{ field: 'requestId', message: `already used by rollout ${first.body.rolloutId} with a different spec (change differ)` }]);
     await eventually(async () => {
       const status = await request(app).get(`/v1/rollouts/${first.body.rolloutId}`).set(auth);
       expect(status.body.state).toBe('Succeeded');

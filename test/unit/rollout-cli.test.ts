@@ -295,6 +295,7 @@ describe('autocrane rollout against the API', () => {
       sent.push(`start ${JSON.stringify(input.spec.stages)}`);
       return Promise.resolve({ outcome: 'started', runId: 'run-1' });
     },
+    specOf: () => Promise.resolve(null),
     status: () => {
       polls++;
       const { runId: _r, statusUrl: _s, podsLive: _p, ...base } = status();

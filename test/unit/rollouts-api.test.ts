@@ -4,7 +4,10 @@ import request from 'supertest';
 import { createApp } from '../../api/app';
 import { createAuthorizer, type ClusterAuth, type ResourceAction, type ReviewedUser } from '../../api/auth';
 import {
+  specJson,
+  differingFields,
   requestRolloutId,
+  sameRolloutRequest,
   RolloutEndedError,
   RolloutRefusedError,
   type RolloutControl,
@@ -12,7 +15,7 @@ import {
   type RolloutRecord,
   type StartOutcome,
 } from '../../api/rollouts';
-import type { RolloutSpecInput, RolloutTarget } from '../../domain/rollout-spec';
+import { parseRolloutSpec, type RolloutSpec, type RolloutSpecInput, type RolloutTarget } from '../../domain/rollout-spec';
 import { createMetricsRegistry } from '../../platform/metrics';
 import type { RolloutControl as ControlName, RolloutStatus, RolloutWorkflowInput } from '../../workflows/rollout-messages';
 
@@ -77,6 +80,9 @@ function fakeControl() {
   let refusal: string | null = null;
   let endsBeforeControl = false;
   let livePods: RolloutStatus['pods'] | null = null;
+  /** The spec each rollout was started with, as its history would hold it; what specOf was asked. */
+  const specs = new Map<string, RolloutSpec>();
+  const specReads: Parameters<RolloutControl['specOf']>[0][] = [];
   const control: RolloutControl = {
     find: (id) => Promise.resolve(rollouts.find((r) => r.rolloutId === id) ?? null),
     start(input): Promise<StartOutcome> {
@@ -86,9 +92,14 @@ function fakeControl() {
       if (running && !input.spec.supersede) return Promise.resolve({ outcome: 'conflict', runningRolloutId: running.rolloutId });
       if (running && refusal !== null) return Promise.reject(new RolloutRefusedError(refusal));
       started.push(input);
+      specs.set(input.rolloutId, JSON.parse(JSON.stringify(input.spec)) as RolloutSpec);
       if (running) Object.assign(running, { running: false, state: 'Superseded', executionStatus: 'CONTINUED_AS_NEW' });
       rollouts.push(record({ rolloutId: input.rolloutId, workflowId, target: input.spec.target, runId: `run-${rollouts.length + 1}`, state: 'Pending', stage: null }));
       return Promise.resolve(running ? { outcome: 'superseded', supersededRolloutId: running.rolloutId } : { outcome: 'started', runId: `run-${rollouts.length}` });
+    },
+    specOf: (r) => {
+      specReads.push(r);
+      return Promise.resolve(specs.get(r.rolloutId) ?? null);
     },
     status: (r) => Promise.resolve({ status: statusOf(r), livePods }),
     list(filter, limit) {
@@ -110,6 +121,8 @@ function fakeControl() {
     control,
     rollouts,
     started,
+    specs,
+    specReads,
     calls,
     lists,
     refuse: (reason: string) => (refusal = reason),
@@ -195,6 +208,114 @@ describe('POST /v1/rollouts', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ rolloutId: requestRolloutId(WEB, 'r1'), existing: true });
     expect(started).toHaveLength(1);
+  });
+
+  describe('the same request ID with a different spec', () => {
+    const parsed = (input: RolloutSpecInput): RolloutSpec => {
+      const result = parseRolloutSpec(input);
+      if (!result.ok) throw new Error(JSON.stringify(result.problems));
+      return result.spec;
+    };
+
+    it('422 naming requestId when a retry changed the image but kept the ID; nothing starts', async () => {
+      const { app, started } = setup();
+      const first = await startRollout(app, EMBEDDED, spec({ requestId: 'ci-77' }));
+      expect(first.status).toBe(202);
+      const bumped = await startRollout(app, EMBEDDED, spec({ requestId: 'ci-77', change: { images: { web: 'shop/web:3' } } }));
+      expect(bumped.status).toBe(422);
+      expect(bumped.body).toEqual({
+        error: `request ID "ci-77" already started rollout ${first.body.rolloutId} on Deployment shop/web with a different spec; send a new request ID to roll out this one`,
+        details: [{ field: 'requestId', message: `already used by rollout ${first.body.rolloutId} with a different spec (change differ)` }],
+      });
+      expect(started).toHaveLength(1);
+    });
+
+    it.each<[string, Partial<RolloutSpecInput>, string]>([
+      ['stages', { stages: [{ replicas: '50%', bakeSeconds: 60 }, { replicas: '100%', bakeSeconds: 0 }] }, 'stages'],
+      ['gate', { gate: { maxErrorPods: 1 } }, 'gate'],
+      ['rollback', { rollback: 'freeze' }, 'rollback'],
+      ['change and stages', { change: { env: { web: { MODE: 'b' } } }, stages: [{ replicas: 1, bakeSeconds: 5 }] }, 'change, stages'],
+    ])('422 when only %s differ', async (_what, over, fields) => {
+      const { app } = setup();
+      await startRollout(app, EMBEDDED, spec({ requestId: 'ci-78' }));
+      const res = await startRollout(app, EMBEDDED, spec({ requestId: 'ci-78', ...over }));
+      expect(res.status).toBe(422);
+      expect(res.body.details).toEqual([{ field: 'requestId', message: expect.stringContaining(`(${fields} differ)`) }]);
+    });
+
+    it('422 after the rollout ended too', async () => {
+      const { app, rollouts } = setup();
+      await startRollout(app, EMBEDDED, spec({ requestId: 'ci-79' }));
+      Object.assign(rollouts[0]!, { running: false, state: 'Succeeded', executionStatus: 'COMPLETED' });
+      const res = await startRollout(app, EMBEDDED, spec({ requestId: 'ci-79', change: { images: { web: 'shop/web:3' } } }));
+      expect(res.status).toBe(422);
+    });
+
+    it('200 for the same spec written otherwise: defaults spelled out, keys in another order, supersede added', async () => {
+      const { app, specReads } = setup();
+      const first = await startRollout(app, EMBEDDED, spec({ requestId: 'ci-80' }));
+      const same = {
+        supersede: true,
+        rollback: 'automatic',
+        gate: { noData: 'wait', maxErrorPods: 0 },
+        stages: spec().stages,
+        change: { images: { web: 'shop/web:2' } },
+        target: { name: 'web', kind: 'Deployment', namespace: 'shop' },
+        requestId: 'ci-80',
+      };
+      const res = await startRollout(app, EMBEDDED, same);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ rolloutId: first.body.rolloutId, existing: true });
+      expect(specReads).toEqual([expect.objectContaining({ rolloutId: first.body.rolloutId, workflowId: 'rollout/shop/Deployment/web', runId: 'run-1' })]);
+    });
+
+    it('422 also when visibility has not caught up (the start finds the running rollout is this one)', async () => {
+      const { app, control, specReads } = setup();
+      const first = await startRollout(app, EMBEDDED, spec({ requestId: 'ci-81' }));
+      control.find = () => Promise.resolve(null);
+      const res = await startRollout(app, EMBEDDED, spec({ requestId: 'ci-81', change: { images: { web: 'shop/web:3' } } }));
+      expect(res.status).toBe(422);
+      expect(specReads).toEqual([{ rolloutId: first.body.rolloutId, workflowId: 'rollout/shop/Deployment/web', runId: 'run-1' }]);
+    });
+
+    it('a rollout Pending after a supersede is compared with the spec of its supersede (read from the run it waits for)', async () => {
+      const { app, rollouts, specs, specReads } = setup();
+      const rolloutId = requestRolloutId(WEB, 'deploy-8');
+      rollouts.push(record({ rolloutId, state: 'Pending', stage: null, summary: null, waitsFor: 'aaaaaaaaaaaa' }));
+      specs.set(rolloutId, parsed(spec({ requestId: 'deploy-8', supersede: true })));
+      const same = await startRollout(app, EMBEDDED, spec({ requestId: 'deploy-8', supersede: true }));
+      expect(same.status).toBe(200);
+      const other = await startRollout(app, EMBEDDED, spec({ requestId: 'deploy-8', supersede: true, stages: [{ replicas: 1, bakeSeconds: 1 }] }));
+      expect(other.status).toBe(422);
+      expect(specReads[0]).toMatchObject({ rolloutId, waitsFor: 'aaaaaaaaaaaa', runId: 'run-1' });
+    });
+
+    it('200 when the existing rollout\'s spec cannot be read back (answered as the same, as before)', async () => {
+      const { app, specs } = setup();
+      const first = await startRollout(app, EMBEDDED, spec({ requestId: 'ci-82' }));
+      specs.clear();
+      const res = await startRollout(app, EMBEDDED, spec({ requestId: 'ci-82', change: { images: { web: 'shop/web:3' } } }));
+      expect(res.status).toBe(200);
+      expect(res.body.rolloutId).toBe(first.body.rolloutId);
+    });
+
+    it('specJson sorts keys at every level, drops undefined members and keeps array order', () => {
+      expect(specJson({ b: 1, a: { d: [2, 1], c: undefined, e: null } })).toBe('{"a":{"d":[2,1],"e":null},"b":1}');
+      expect(specJson({ a: 1, b: 2 })).toBe(specJson({ b: 2, a: 1 }));
+      expect(specJson([1, undefined, 'x'])).toBe('[1,null,"x"]');
+      // A null env value removes the variable: it is not the same as leaving it out.
+      expect(specJson({ env: { X: null } })).not.toBe(specJson({ env: {} }));
+      expect(specJson('é"')).toBe(JSON.stringify('é"'));
+    });
+
+    it('sameRolloutRequest ignores supersede only; differingFields names the top-level fields', () => {
+      const a = parsed(spec({ requestId: 'r' }));
+      expect(sameRolloutRequest(a, { ...a, supersede: !a.supersede })).toBe(true);
+      expect(sameRolloutRequest(a, parsed(spec({ requestId: 'r2' })))).toBe(false);
+      const b = parsed(spec({ requestId: 'r', gate: { minReadySeconds: 5 } }));
+      expect(sameRolloutRequest(a, b)).toBe(false);
+      expect(differingFields(a, b)).toEqual(['gate']);
+    });
   });
 
   it('the request ID is scoped to the target', () => {
