@@ -21,6 +21,8 @@ import {
   planStatefulSetPromotion,
   withOwedScaleDown,
   planStatefulSetRollback,
+  podsNotOnRevision,
+  statefulSetRefusal,
   planStatefulSetStage,
   planStatefulSetStart,
   resolveStageCounts,
@@ -29,6 +31,7 @@ import {
   type DeploymentStrategy,
   type IntOrPercent,
   type StatefulSetAction,
+  type StatefulSetRollbackState,
   type StatefulSetState,
 } from '../domain/rollout-plan';
 import type { RolloutSpec, RolloutTarget } from '../domain/rollout-spec';
@@ -37,6 +40,7 @@ import { describeError } from '../platform/errors';
 import { toActivityFailure } from './kubernetes-errors';
 import {
   canaryTarget,
+  CONTROLLER_REVISION_HASH_LABEL,
   controllerOf,
   isPodReady,
   ordinalOf,
@@ -69,7 +73,19 @@ export interface RolloutSnapshot {
   oldTemplate: PodTemplate;
   newTemplate: PodTemplate;
   deploymentStrategy?: DeploymentStrategy;
-  statefulSet?: { strategy: 'RollingUpdate' | 'OnDelete'; partition: number; maxUnavailable?: IntOrPercent };
+  statefulSet?: {
+    strategy: 'RollingUpdate' | 'OnDelete';
+    partition: number;
+    maxUnavailable?: IntOrPercent;
+    /**
+     * The old template's revision (status.updateRevision as prepareRollout found it, observed):
+     * a pod whose controller-revision-hash differs is not rolled back yet. Absent from snapshots
+     * recorded before it was (histories still replay: the rollback then finds the revision by
+     * writing the old template first), or when the StatefulSet's controller had not observed its
+     * spec yet.
+     */
+    oldRevision?: string;
+  };
   /** With beginFirstStage: the writes with which prepareRollout began stage 1 (a canary created at its count). */
   firstStageBegun?: string[];
 }
@@ -199,7 +215,7 @@ async function updatedPods(kube: RolloutKube, ctx: { rolloutId: string; snapshot
   if (!templatesEqual(sts.spec.template, snapshot.newTemplate)) return [];
   const revision = sts.status?.updateRevision;
   const pods = await kube.listPods(snapshot.target.namespace, snapshot.selector);
-  return pods.filter((p) => revision !== undefined && p.metadata.labels?.['controller-revision-hash'] === revision);
+  return pods.filter((p) => revision !== undefined && p.metadata.labels?.[CONTROLLER_REVISION_HASH_LABEL] === revision);
 }
 
 /**
@@ -632,7 +648,7 @@ async function readObservedStatefulSet(kube: RolloutKube, target: RolloutTarget)
   }
 }
 
-async function statefulSetState(kube: RolloutKube, snapshot: RolloutSnapshot): Promise<{ sts: WorkloadJson; state: StatefulSetState }> {
+async function statefulSetState(kube: RolloutKube, snapshot: RolloutSnapshot): Promise<{ sts: WorkloadJson; state: StatefulSetState; pods: PodJson[] }> {
   const sts = await readObservedStatefulSet(kube, snapshot.target);
   if (sts.metadata.uid !== snapshot.uid) throw nonRetryable('WorkloadReplaced', `${describeTarget(snapshot.target)} was deleted and recreated during the rollout`);
   const pods = await kube.listPods(snapshot.target.namespace, snapshot.selector);
@@ -643,12 +659,13 @@ async function statefulSetState(kube: RolloutKube, snapshot: RolloutSnapshot): P
   for (const pod of pods) {
     const ordinal = ordinalOf(snapshot.target.name, pod.metadata.name);
     if (ordinal === null) continue;
-    if (onNew && revision !== undefined && pod.metadata.labels?.['controller-revision-hash'] === revision) updated.push(ordinal);
+    if (onNew && revision !== undefined && pod.metadata.labels?.[CONTROLLER_REVISION_HASH_LABEL] === revision) updated.push(ordinal);
     if (!isPodReady(pod)) unready.push(ordinal);
   }
   const info = snapshot.statefulSet ?? { strategy: 'RollingUpdate' as const, partition: 0 };
   return {
     sts,
+    pods,
     state: {
       strategy: info.strategy,
       total: snapshot.replicas,
@@ -659,6 +676,43 @@ async function statefulSetState(kube: RolloutKube, snapshot: RolloutSnapshot): P
   };
 }
 
+/**
+ * statefulSetState plus the pods not yet on the old template's revision. That revision is the
+ * StatefulSet's updateRevision once its template is the old one again (`oldWritten`: this
+ * activity has just written it); before, the one prepareRollout recorded; null if neither.
+ */
+async function statefulSetRollbackState(kube: RolloutKube, snapshot: RolloutSnapshot, oldWritten: boolean): Promise<StatefulSetRollbackState> {
+  const { sts, state, pods } = await statefulSetState(kube, snapshot);
+  const restored = oldWritten || templatesEqual(sts.spec.template, snapshot.oldTemplate);
+  const oldRevision = restored ? sts.status?.updateRevision : snapshot.statefulSet?.oldRevision;
+  const notRolledBack =
+    oldRevision === undefined
+      ? null
+      : podsNotOnRevision(
+          pods.map((p) => ({ ordinal: ordinalOf(snapshot.target.name, p.metadata.name), revision: p.metadata.labels?.[CONTROLLER_REVISION_HASH_LABEL] })),
+          oldRevision,
+          snapshot.replicas,
+        );
+  return { ...state, notRolledBack };
+}
+
+/**
+ * Rolls a StatefulSet back (planStatefulSetRollback). Without the old template's revision, the
+ * first plan only writes the old template; the revision Kubernetes then reports is the old
+ * one, and the rollback is planned again from there.
+ */
+async function rollBackStatefulSet(kube: RolloutKube, snapshot: RolloutSnapshot): Promise<string[]> {
+  const originalPartition = snapshot.statefulSet?.partition ?? 0;
+  const done: string[] = [];
+  let state = await statefulSetRollbackState(kube, snapshot, false);
+  if (state.notRolledBack === null) {
+    done.push(...(await runStatefulSetActions(kube, snapshot, planStatefulSetRollback(state, originalPartition))));
+    state = await statefulSetRollbackState(kube, snapshot, true);
+  }
+  done.push(...(await runStatefulSetActions(kube, snapshot, planStatefulSetRollback(state, originalPartition))));
+  return done;
+}
+
 async function statefulSetPodsSettled(kube: RolloutKube, snapshot: RolloutSnapshot, ordinals: readonly number[]): Promise<boolean> {
   const sts = await kube.readWorkload(snapshot.target);
   const s = sts.status ?? {};
@@ -667,7 +721,7 @@ async function statefulSetPodsSettled(kube: RolloutKube, snapshot: RolloutSnapsh
   const byName = new Map(pods.map((p) => [p.metadata.name, p]));
   const wanted = ordinals.every((o) => {
     const pod = byName.get(statefulSetPodName(snapshot.target.name, o));
-    return pod !== undefined && isPodReady(pod) && pod.metadata.labels?.['controller-revision-hash'] === s.updateRevision;
+    return pod !== undefined && isPodReady(pod) && pod.metadata.labels?.[CONTROLLER_REVISION_HASH_LABEL] === s.updateRevision;
   });
   return wanted && pods.length === snapshot.replicas && pods.every(isPodReady);
 }
@@ -689,6 +743,8 @@ async function runStatefulSetActions(kube: RolloutKube, snapshot: RolloutSnapsho
           action.partition === null ? undefined : rollingUpdate(action.partition),
         );
         done.push(`set the ${action.template} template${action.partition === null ? '' : ` with partition ${action.partition}`}`);
+        // Pods deleted next must be made from this template: the controller has to have seen it.
+        await readObservedStatefulSet(kube, snapshot.target);
         break;
       case 'setPartition':
         await kube.setPartition(snapshot.target, action.partition);
@@ -756,6 +812,8 @@ export function createRolloutActivities(kc: KubeConfig) {
         if (mismatched.length > 0) {
           throw nonRetryable(INVALID_CHANGE, `the new template lacks the selector's labels ${mismatched.join(', ')}: its pods would not belong to ${describeTarget(target)}`);
         }
+        const refused = target.kind === 'StatefulSet' ? statefulSetRefusal(workload.spec) : null;
+        if (refused !== null) throw nonRetryable(INVALID_CHANGE, `${describeTarget(target)}: ${refused}`);
         const held = workload.metadata.annotations?.[ROLLOUT_ANNOTATION];
         if (held !== undefined && held !== input.rolloutId) {
           currentContext()?.log.warn('taking over the rollout annotation of an ended rollout', { previous: held, rolloutId: input.rolloutId });
@@ -781,10 +839,15 @@ export function createRolloutActivities(kc: KubeConfig) {
           await annotated;
           const strategy = workload.spec.updateStrategy?.type === 'OnDelete' ? 'OnDelete' : 'RollingUpdate';
           const rolling = workload.spec.updateStrategy?.rollingUpdate;
+          // status.updateRevision is the current template's revision once the controller has
+          // observed the spec (it has, but for a template written moments ago).
+          const observed = (workload.status?.observedGeneration ?? 0) >= (workload.metadata.generation ?? 0);
+          const oldRevision = observed ? workload.status?.updateRevision : undefined;
           snapshot.statefulSet = {
             strategy,
             partition: rolling?.partition ?? 0,
             ...(rolling?.maxUnavailable === undefined ? {} : { maxUnavailable: rolling.maxUnavailable }),
+            ...(oldRevision === undefined ? {} : { oldRevision }),
           };
         }
         return snapshot;
@@ -934,8 +997,7 @@ export function createRolloutActivities(kc: KubeConfig) {
           const plan = planDeploymentRollback({ ...observed.state, canaryReady: Math.min(observed.canaryReady, observed.state.canary) }, snapshot.replicas, snapshot.deploymentStrategy);
           return { actions: await runDeploymentActions(kube, input.rolloutId, snapshot, plan) };
         }
-        const { state } = await statefulSetState(kube, snapshot);
-        return { actions: await runStatefulSetActions(kube, snapshot, planStatefulSetRollback(state, snapshot.statefulSet?.partition ?? 0)) };
+        return { actions: await rollBackStatefulSet(kube, snapshot) };
       });
     },
 

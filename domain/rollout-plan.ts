@@ -61,10 +61,18 @@
  *  - OnDelete: a stage of k deletes the pods with ordinals R−k..R−1 that are not updated yet,
  *    highest first, in batches of maxUnavailable (default 1), each batch waited for; pods
  *    that are not ready go in the first batch, as deleting them costs no availability.
- *  - Rollback restores the old template (with partition 0), deletes the updated pods that are
- *    not ready (Kubernetes does not replace a stuck pod by itself, see "Forced rollback" in the
- *    StatefulSet documentation), deletes the rest too for OnDelete (in batches), waits until
- *    every pod runs the old template and is ready, and restores the original partition.
+ *  - Rollback restores the old template (with partition 0), deletes the pods not yet rolled
+ *    back that are not ready (Kubernetes does not replace a stuck pod by itself, see "Forced
+ *    rollback" in the StatefulSet documentation), deletes the rest too for OnDelete (in
+ *    batches), waits until every pod runs the old template and is ready, and restores the
+ *    original partition. A pod is not yet rolled back when its controller-revision-hash is not
+ *    the old template's revision (whatever template the StatefulSet has now: a retried
+ *    rollback finds the old template already written and the pods still to do). When that
+ *    revision is not known (a snapshot from before it was recorded, and the template not yet
+ *    restored), the plan only writes the old template: the revision Kubernetes then gives it is
+ *    the old one, and the caller plans again.
+ *  - Ordinals here run from 0 to R−1: a StatefulSet whose spec.ordinals.start is not 0 is
+ *    refused (statefulSetRefusal) rather than rolled out on the wrong pods.
  *
  * Pure: no I/O, safe to import from workflows.
  */
@@ -588,23 +596,54 @@ export function planStatefulSetPromotion(state: StatefulSetState, originalPartit
   return actions;
 }
 
+export interface StatefulSetRollbackState extends StatefulSetState {
+  /**
+   * Ordinals of the pods whose controller-revision-hash is not the old template's revision
+   * (the pods to unstick or replace), or null when that revision is not known yet.
+   */
+  notRolledBack: readonly number[] | null;
+}
+
 /**
- * The actions putting every pod of a StatefulSet back on the old template. `state.updated`
- * lists the pods on the new template (for both strategies: the pods to unstick or replace).
+ * The actions putting every pod of a StatefulSet back on the old template (see the module
+ * comment). `state.updated` is not used: a pod may be on neither template's revision the
+ * rollout knows of (an earlier update never finished), and with the old template already
+ * written (a retry) no pod counts as updated at all.
  */
-export function planStatefulSetRollback(state: StatefulSetState, originalPartition: number): StatefulSetAction[] {
+export function planStatefulSetRollback(state: StatefulSetRollbackState, originalPartition: number): StatefulSetAction[] {
+  const restore: StatefulSetAction = { kind: 'setTemplate', template: 'old', partition: state.strategy === 'RollingUpdate' ? 0 : null };
+  if (state.notRolledBack === null) return [restore];
+  for (const o of state.notRolledBack) {
+    if (!Number.isInteger(o) || o < 0 || o >= state.total) throw new RangeError(`ordinal ${o} is outside 0..${state.total - 1}`);
+  }
   const all = ordinalsDown(0, state.total);
-  const updated = [...state.updated].sort((a, b) => b - a);
+  const pending = [...new Set(state.notRolledBack)].sort((a, b) => b - a);
   if (state.strategy === 'RollingUpdate') {
-    const stuck = updated.filter((o) => state.unready.includes(o));
-    const actions: StatefulSetAction[] = [{ kind: 'setTemplate', template: 'old', partition: 0 }];
+    const stuck = pending.filter((o) => state.unready.includes(o));
+    const actions: StatefulSetAction[] = [restore];
     if (stuck.length > 0) actions.push({ kind: 'deletePods', ordinals: stuck });
     actions.push({ kind: 'waitReady', ordinals: all });
     if (originalPartition !== 0) actions.push({ kind: 'setPartition', partition: originalPartition });
     return actions;
   }
-  return [
-    { kind: 'setTemplate', template: 'old', partition: null },
-    ...deleteInBatches(updated, state.unready, statefulSetMaxUnavailable(state.maxUnavailable, state.total)),
-  ];
+  // The last wait covers every pod: a retry may find all of them on the old revision, some not ready yet.
+  return [restore, ...deleteInBatches(pending, state.unready, statefulSetMaxUnavailable(state.maxUnavailable, state.total)), { kind: 'waitReady', ordinals: all }];
+}
+
+/**
+ * Ordinals (0..total−1) of the pods whose controller-revision-hash is not `oldRevision`.
+ * Pods named otherwise, or beyond the total (being scaled away), are not counted.
+ */
+export function podsNotOnRevision(pods: readonly { ordinal: number | null; revision: string | undefined }[], oldRevision: string, total: number): number[] {
+  return pods.filter((p) => p.ordinal !== null && p.ordinal < total && p.revision !== oldRevision).map((p) => p.ordinal!);
+}
+
+/**
+ * Why AutoCrane cannot roll this StatefulSet out, or null when it can: a spec.ordinals.start
+ * other than 0 (the plans, pod names and partitions here count ordinals from 0).
+ */
+export function statefulSetRefusal(spec: { ordinals?: { start?: number } | null }): string | null {
+  const start = spec.ordinals?.start ?? 0;
+  if (start !== 0) return `spec.ordinals.start is ${start}: AutoCrane rolls out only StatefulSets whose ordinals start at 0`;
+  return null;
 }

@@ -9,6 +9,8 @@ import {
   planDeploymentStageStart,
   planStatefulSetPromotion,
   planStatefulSetRollback,
+  podsNotOnRevision,
+  statefulSetRefusal,
   planStatefulSetStage,
   planStatefulSetStart,
   resolveFenceposts,
@@ -23,6 +25,7 @@ import {
   type DeploymentStrategy,
   type IntOrPercent,
   type PlanEnvelope,
+  type StatefulSetRollbackState,
   type StatefulSetState,
   withOwedScaleDown,
 } from '../../domain/rollout-plan';
@@ -734,21 +737,23 @@ describe('StatefulSet plans', () => {
     ]);
   });
 
-  it('rolls a RollingUpdate StatefulSet back, deleting stuck updated pods', () => {
-    expect(planStatefulSetRollback(sts({ total: 4, updated: [3, 2], unready: [2, 0] }), 1)).toEqual([
+  const rollback = (over: Partial<StatefulSetRollbackState> = {}): StatefulSetRollbackState => ({ ...sts(), notRolledBack: [], ...over });
+
+  it('rolls a RollingUpdate StatefulSet back, deleting stuck pods not yet rolled back', () => {
+    expect(planStatefulSetRollback(rollback({ total: 4, notRolledBack: [3, 2], unready: [2, 0] }), 1)).toEqual([
       { kind: 'setTemplate', template: 'old', partition: 0 },
       { kind: 'deletePods', ordinals: [2] },
       { kind: 'waitReady', ordinals: [3, 2, 1, 0] },
       { kind: 'setPartition', partition: 1 },
     ]);
-    expect(planStatefulSetRollback(sts({ total: 2, updated: [1] }), 0)).toEqual([
+    expect(planStatefulSetRollback(rollback({ total: 2, notRolledBack: [1] }), 0)).toEqual([
       { kind: 'setTemplate', template: 'old', partition: 0 },
       { kind: 'waitReady', ordinals: [1, 0] },
     ]);
   });
 
-  it('rolls an OnDelete StatefulSet back by deleting its updated pods in batches', () => {
-    expect(planStatefulSetRollback(sts({ strategy: 'OnDelete', total: 5, updated: [2, 4, 3], unready: [3] }), 0)).toEqual([
+  it('rolls an OnDelete StatefulSet back by deleting the pods not yet rolled back in batches', () => {
+    expect(planStatefulSetRollback(rollback({ strategy: 'OnDelete', total: 5, notRolledBack: [2, 4, 3], unready: [3] }), 0)).toEqual([
       { kind: 'setTemplate', template: 'old', partition: null },
       { kind: 'deletePods', ordinals: [3] },
       { kind: 'waitReady', ordinals: [3] },
@@ -756,7 +761,103 @@ describe('StatefulSet plans', () => {
       { kind: 'waitReady', ordinals: [4] },
       { kind: 'deletePods', ordinals: [2] },
       { kind: 'waitReady', ordinals: [2] },
+      { kind: 'waitReady', ordinals: [4, 3, 2, 1, 0] },
     ]);
+  });
+
+  it('goes by the old revision, not by `updated`: a retry after the old template was written still replaces every pod left behind', () => {
+    // The retry observes no pod as updated (the template is the old one again), yet 3 and 4
+    // are not on the old revision.
+    const retried = rollback({ strategy: 'OnDelete', total: 5, updated: [], notRolledBack: [4, 3] });
+    expect(planStatefulSetRollback(retried, 0)).toEqual([
+      { kind: 'setTemplate', template: 'old', partition: null },
+      { kind: 'deletePods', ordinals: [4] },
+      { kind: 'waitReady', ordinals: [4] },
+      { kind: 'deletePods', ordinals: [3] },
+      { kind: 'waitReady', ordinals: [3] },
+      { kind: 'waitReady', ordinals: [4, 3, 2, 1, 0] },
+    ]);
+    // RollingUpdate: the stuck pod is deleted on the retry too, so the wait can end.
+    expect(planStatefulSetRollback(rollback({ total: 3, updated: [], notRolledBack: [2, 1], unready: [2] }), 2)).toEqual([
+      { kind: 'setTemplate', template: 'old', partition: 0 },
+      { kind: 'deletePods', ordinals: [2] },
+      { kind: 'waitReady', ordinals: [2, 1, 0] },
+      { kind: 'setPartition', partition: 2 },
+    ]);
+    // A pod on an even older revision (an update that never finished) is brought to the old template as well.
+    expect(planStatefulSetRollback(rollback({ strategy: 'OnDelete', total: 3, updated: [2], notRolledBack: [2, 0, 2] }), 0)).toEqual([
+      { kind: 'setTemplate', template: 'old', partition: null },
+      { kind: 'deletePods', ordinals: [2] },
+      { kind: 'waitReady', ordinals: [2] },
+      { kind: 'deletePods', ordinals: [0] },
+      { kind: 'waitReady', ordinals: [0] },
+      { kind: 'waitReady', ordinals: [2, 1, 0] },
+    ]);
+  });
+
+  it('without the old revision, only writes the old template (the caller then reads the revision and plans again)', () => {
+    expect(planStatefulSetRollback(rollback({ strategy: 'OnDelete', updated: [4, 3], notRolledBack: null }), 0)).toEqual([{ kind: 'setTemplate', template: 'old', partition: null }]);
+    expect(planStatefulSetRollback(rollback({ updated: [4], unready: [4], notRolledBack: null }), 3)).toEqual([{ kind: 'setTemplate', template: 'old', partition: 0 }]);
+  });
+
+  it('with every pod rolled back, a retry only restores the template, waits and puts the partition back', () => {
+    expect(planStatefulSetRollback(rollback({ strategy: 'OnDelete', notRolledBack: [] }), 0)).toEqual([
+      { kind: 'setTemplate', template: 'old', partition: null },
+      { kind: 'waitReady', ordinals: [4, 3, 2, 1, 0] },
+    ]);
+    expect(planStatefulSetRollback(rollback({ total: 2, notRolledBack: [] }), 1)).toEqual([
+      { kind: 'setTemplate', template: 'old', partition: 0 },
+      { kind: 'waitReady', ordinals: [1, 0] },
+      { kind: 'setPartition', partition: 1 },
+    ]);
+  });
+
+  it('refuses ordinals outside 0..total−1', () => {
+    expect(() => planStatefulSetRollback(rollback({ total: 3, notRolledBack: [3] }), 0)).toThrow(RangeError);
+    expect(() => planStatefulSetRollback(rollback({ total: 3, notRolledBack: [-1] }), 0)).toThrow(RangeError);
+  });
+
+  it('OnDelete rollback batches never take more ready pods than maxUnavailable, and replace exactly the pods not rolled back', () => {
+    for (let total = 1; total <= 12; total++) {
+      for (const maxUnavailable of [undefined, 1, 2, '50%']) {
+        const budget = statefulSetMaxUnavailable(maxUnavailable, total);
+        for (let mask = 0; mask < 1 << Math.min(total, 6); mask++) {
+          const notRolledBack = Array.from({ length: total }, (_, i) => i).filter((i) => (mask >> i) & 1);
+          const unready = notRolledBack.filter((o) => o % 3 === 0);
+          const plan = planStatefulSetRollback(rollback({ strategy: 'OnDelete', total, maxUnavailable, unready, notRolledBack }), 0);
+          expect(plan[0]).toEqual({ kind: 'setTemplate', template: 'old', partition: null });
+          const deleted: number[] = [];
+          for (const action of plan) {
+            if (action.kind !== 'deletePods') continue;
+            expect(action.ordinals.filter((o) => !unready.includes(o)).length).toBeLessThanOrEqual(budget);
+            deleted.push(...action.ordinals);
+          }
+          expect(deleted.sort((a, b) => a - b)).toEqual(notRolledBack);
+          expect(plan.at(-1)).toEqual({ kind: 'waitReady', ordinals: Array.from({ length: total }, (_, i) => total - 1 - i) });
+        }
+      }
+    }
+  });
+
+  it('podsNotOnRevision: the pods whose revision is not the old one, by ordinal', () => {
+    const pods = [
+      { ordinal: 0, revision: 'db-old' },
+      { ordinal: 1, revision: 'db-new' },
+      { ordinal: 2, revision: undefined },
+      { ordinal: null, revision: 'db-new' },
+      { ordinal: 3, revision: 'db-new' },
+    ];
+    expect(podsNotOnRevision(pods, 'db-old', 3)).toEqual([1, 2]);
+    expect(podsNotOnRevision(pods, 'db-new', 4)).toEqual([0, 2]);
+    expect(podsNotOnRevision([], 'db-old', 3)).toEqual([]);
+  });
+
+  it('statefulSetRefusal: ordinals must start at 0', () => {
+    expect(statefulSetRefusal({})).toBeNull();
+    expect(statefulSetRefusal({ ordinals: {} })).toBeNull();
+    expect(statefulSetRefusal({ ordinals: { start: 0 } })).toBeNull();
+    expect(statefulSetRefusal({ ordinals: null })).toBeNull();
+    expect(statefulSetRefusal({ ordinals: { start: 1 } })).toMatch(/spec\.ordinals\.start is 1/);
   });
 
   it('OnDelete batches never take more ready pods than maxUnavailable', () => {
