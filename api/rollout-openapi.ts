@@ -184,7 +184,7 @@ function buildDocument() {
       413: json(ErrorBodySchema, 'The body is larger than 256 KiB.'),
       422: json(
         ErrorBodySchema,
-        'The target workload does not exist (detail field target); or the requestId was used before on this target with a different spec (detail field requestId: a repeated start must send the same spec, supersede aside; send a new request ID for a new change).',
+        'The target workload does not exist (detail field target); the change does not fit its live pod template (checked while no rollout holds the workload): an unknown container (change.images.<name>, change.env.<name>), a change that alters nothing (change), a whole template without the selector\'s labels (change.template.metadata.labels); or the requestId was used before on this target with a different spec (detail field requestId: a repeated start must send the same spec, supersede aside; send a new request ID for a new change).',
       ),
     },
   });

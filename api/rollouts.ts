@@ -31,7 +31,9 @@ import { fromPayloadsAtIndex, type SearchAttributePair } from '@temporalio/commo
 import { z } from 'zod';
 import { dns1123LabelError } from '../domain/k8s-names';
 import { isTerminal, ROLLOUT_STATES } from '../domain/rollout-controls';
-import { parseRolloutSpec, WORKLOAD_KINDS, type RolloutSpec, type RolloutTarget, type WorkloadKind } from '../domain/rollout-spec';
+import { ROLLOUT_ANNOTATION } from '../domain/keys';
+import { applyTemplateChange, selectorMismatches, type PodTemplate } from '../domain/pod-template-change';
+import { formatIssuePath, parseRolloutSpec, WORKLOAD_KINDS, type RolloutSpec, type RolloutTarget, type WorkloadKind } from '../domain/rollout-spec';
 import { describeTarget, summarizeSpec, targetKey } from '../domain/rollout-summary';
 import { kubernetesErrorStatus, requestTimeout } from '../platform/kubernetes';
 import type { Logger } from '../platform/logger';
@@ -170,9 +172,46 @@ export class RolloutRefusedError extends Error {}
 /** The run ended before the control reached it. */
 export class RolloutEndedError extends Error {}
 
-/** Reads whether a target workload exists; kubernetesWorkloadReader is the real one. */
+/** What a start checks its change against: the target's live pod template and selector. */
+export interface LiveWorkload {
+  template: PodTemplate;
+  /** spec.selector.matchLabels ({} when it has none). */
+  matchLabels: Record<string, string>;
+  /** The rollout annotation's value: the ID of the rollout holding the workload, null when none does. */
+  heldBy: string | null;
+}
+
+/** Reads a target workload (null when it does not exist); kubernetesWorkloadReader is the real one. */
 export interface WorkloadReader {
-  exists(target: RolloutTarget): Promise<boolean>;
+  read(target: RolloutTarget): Promise<LiveWorkload | null>;
+}
+
+/**
+ * The problems of a change against the live workload, each with the spec's field path: the
+ * checks prepareRollout makes (applyTemplateChange, selectorMismatches), made before anything
+ * starts so that such a change is answered 422 instead of starting a rollout that fails.
+ */
+export function liveChangeProblems(live: LiveWorkload, spec: RolloutSpec): { field: string; message: string }[] {
+  const { change, target } = spec;
+  const changed = applyTemplateChange(live.template, change);
+  if (!changed.ok) {
+    return changed.unknownContainers.flatMap((name) =>
+      (['images', 'env'] as const)
+        .filter((part) => change[part]?.[name] !== undefined)
+        .map((part) => ({ field: formatIssuePath(['change', part, name]), message: `${describeTarget(target)}: ${changed.error}` })),
+    );
+  }
+  if (!changed.changed) return [{ field: 'change', message: `the change leaves the pod template of ${describeTarget(target)} as it is` }];
+  const mismatched = selectorMismatches(changed.template, live.matchLabels);
+  if (mismatched.length > 0) {
+    return [
+      {
+        field: change.template === undefined ? 'change' : 'change.template.metadata.labels',
+        message: `the new template lacks the selector's labels ${mismatched.join(', ')}: its pods would not belong to ${describeTarget(target)}`,
+      },
+    ];
+  }
+  return [];
 }
 
 const KUBERNETES_TIMEOUT_MS = 5000;
@@ -180,13 +219,22 @@ const KUBERNETES_TIMEOUT_MS = 5000;
 export function kubernetesWorkloadReader(kc: KubeConfig): WorkloadReader {
   const apps = kc.makeApiClient(AppsV1Api);
   return {
-    async exists({ namespace, kind, name }) {
+    async read({ namespace, kind, name }) {
       try {
-        if (kind === 'Deployment') await apps.readNamespacedDeployment({ name, namespace }, requestTimeout(KUBERNETES_TIMEOUT_MS));
-        else await apps.readNamespacedStatefulSet({ name, namespace }, requestTimeout(KUBERNETES_TIMEOUT_MS));
-        return true;
+        const workload =
+          kind === 'Deployment'
+            ? await apps.readNamespacedDeployment({ name, namespace }, requestTimeout(KUBERNETES_TIMEOUT_MS))
+            : await apps.readNamespacedStatefulSet({ name, namespace }, requestTimeout(KUBERNETES_TIMEOUT_MS));
+        // The client's model as JSON: a pod template's keys are the apiserver's. Should a detail
+        // differ (a date's format), a whole-template change would only look changed when it is
+        // not, and prepareRollout still refuses it: the check errs towards starting.
+        return {
+          template: JSON.parse(JSON.stringify(workload.spec?.template ?? {})) as PodTemplate,
+          matchLabels: workload.spec?.selector.matchLabels ?? {},
+          heldBy: workload.metadata?.annotations?.[ROLLOUT_ANNOTATION] ?? null,
+        };
       } catch (err) {
-        if (kubernetesErrorStatus(err) === 404) return false;
+        if (kubernetesErrorStatus(err) === 404) return null;
         throw err;
       }
     },
@@ -625,9 +673,9 @@ export function createRolloutRouter(deps: RolloutRouterDeps): Router {
     return record;
   };
 
-  const workloadExists = async (target: RolloutTarget): Promise<boolean> => {
+  const readWorkload = async (target: RolloutTarget): Promise<LiveWorkload | null> => {
     try {
-      return await workloads.exists(target);
+      return await workloads.read(target);
     } catch (err) {
       throw Object.assign(new HttpError(503, `cannot read ${describeTarget(target)}: the Kubernetes apiserver did not answer`), { cause: err });
     }
@@ -643,7 +691,8 @@ export function createRolloutRouter(deps: RolloutRouterDeps): Router {
       const spec: RolloutSpec = parsed.spec;
       const { target } = spec;
       await authorize(res, workloadAction('patch', target), `roll out ${describeTarget(target)}`);
-      if (!(await workloadExists(target))) {
+      const live = await readWorkload(target);
+      if (live === null) {
         throw new HttpError(422, `${describeTarget(target)} does not exist`, [{ field: 'target', message: `no ${target.kind} named ${target.name} in namespace ${target.namespace}` }]);
       }
       const rolloutId = spec.requestId === undefined ? newRolloutId() : requestRolloutId(target, spec.requestId);
@@ -669,6 +718,14 @@ export function createRolloutRouter(deps: RolloutRouterDeps): Router {
       if (spec.requestId !== undefined) {
         const seen = await control.find(rolloutId);
         if (seen !== null) return answerExisting(seen);
+      }
+      // The change against the live template, as prepareRollout will check it. Not while a
+      // rollout holds the workload: its own template may be in flight (a StatefulSet's, a
+      // promotion's), and the start answers 409 or supersedes it, after whose rollback
+      // prepareRollout checks the change against the restored template.
+      if (live.heldBy === null) {
+        const problems = liveChangeProblems(live, spec);
+        if (problems.length > 0) throw new HttpError(422, `the change cannot be rolled out to ${describeTarget(target)} as it is now`, problems);
       }
 
       const outcome = await control.start({ rolloutId, spec }).catch((err: unknown) => {

@@ -3,7 +3,7 @@ import type { Express } from 'express';
 import { createAuthorizer, kubernetesClusterAuth } from '../../api/auth';
 import { eventually } from '../support/kube';
 import { rolloutApiApp, withCli } from '../support/rollout-app';
-import { probedDeployment, recordHistory } from '../support/rollouts';
+import { IMAGE_V1, probedDeployment, recordHistory } from '../support/rollouts';
 import { type SandboxWorker, startSandboxWorker } from '../support/sandbox-worker';
 import { livePods, readyPods } from '../support/workloads';
 
@@ -57,6 +57,25 @@ describe('rollout REST API on the sandbox', () => {
       .send(spec({ target: { namespace: ns, kind: 'Deployment', name: 'nope' } }));
     expect(res.status).toBe(422);
     expect(res.body.error).toContain('nope');
+  });
+
+  test('a change invalid against the live template gets 422 naming the field; nothing starts', async () => {
+    const live = await sandbox.k.apps.readNamespacedDeployment({ name: 'web', namespace: ns });
+    const relabelled = { ...live.spec!.template, metadata: { ...live.spec!.template.metadata, labels: { app: 'other' } } };
+    const cases: [Record<string, unknown>, string][] = [
+      [{ images: { nope: 'example.invalid/nope:2' } }, 'change.images.nope'],
+      [{ env: { nope: { MODE: 'b' } } }, 'change.env.nope'],
+      [{ images: { app: IMAGE_V1 } }, 'change'],
+      // The live template itself, as the Kubernetes client reads it: a change that alters nothing.
+      [{ template: live.spec!.template }, 'change'],
+      [{ template: relabelled }, 'change.template.metadata.labels'],
+    ];
+    for (const [change, field] of cases) {
+      const res = await request(app).post('/v1/rollouts').set(auth).send(spec({ change }));
+      expect({ change, status: res.status, fields: (res.body.details as { field: string }[]).map((d) => d.field) }).toEqual({ change, status: 422, fields: [field] });
+    }
+    const list = await request(app).get(`/v1/rollouts?namespace=${ns}`).set(auth);
+    expect(list.body.rollouts).toEqual([]);
   });
 
   test('two concurrent starts: one 202, one 409 with the running rollout ID; then abort through the API rolls back', async () => {

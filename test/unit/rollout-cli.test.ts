@@ -317,7 +317,9 @@ describe('autocrane rollout against the API', () => {
       checks: { temporal: () => Promise.resolve(), kubernetes: () => Promise.resolve() },
       rollouts: {
         control,
-        workloads: { exists: () => Promise.resolve(true) },
+        workloads: {
+          read: () => Promise.resolve({ template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'shop/web:1' }] } }, matchLabels: { app: 'web' }, heldBy: null }),
+        },
         authorizer: createAuthorizer({ cluster: { reviewToken: () => Promise.resolve(null), canAccess: () => Promise.resolve(false) }, embeddedToken: 'tok' }),
       },
     });
