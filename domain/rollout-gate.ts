@@ -17,8 +17,9 @@
  *     So a readiness blip or a replaced pod during a long bake holds the gate; it fails only
  *     if the stage stays unsettled for the whole deadline.
  *  4. wait: the scaling has not finished, or the bake has not (unless promote skipped it).
- *     The bake counts from the later of its start and the moment the stage last became settled
- *     again (`memory.settledSince`): after an unsettled spell the bake starts over, so every
+ *     The bake counts from the latest of its start, the moment the stage last became settled
+ *     again (`memory.settledSince`) and the latest ready time of an updated pod (a pod replaced
+ *     or back from a blip between two looks): after an unsettled spell the bake starts over, so every
  *     updated pod, a replacement included, is ready and watched for a whole bake before the
  *     stage passes (Flagger halts its analysis while the canary is not ready; we ask for the
  *     clean time to be continuous, since a replaced pod's watchdogs have seen nothing yet).
@@ -242,11 +243,19 @@ export function evaluateGate(input: GateInput): GateResult {
 
   // 4. Scaling and bake.
   if (bakeStart === null) return result('wait', `scaling to ${plural(input.expectedPods, 'updated pod', 'updated pods')}`);
-  const cleanSince = Math.max(bakeStart, settledSince);
+  // A pod that turned ready during the bake (a replacement, or back from a blip) may have done
+  // so between two looks: its own ready time restarts the bake too.
+  let latestReady: { at: number; pod: string } | undefined;
+  for (const pod of pods) {
+    const since = timeOf(pod.readySince);
+    if (since !== undefined && since <= nowMs && (latestReady === undefined || since > latestReady.at)) latestReady = { at: since, pod: pod.name };
+  }
+  const cleanSince = Math.max(bakeStart, settledSince, latestReady?.at ?? bakeStart);
   const bakeEnd = cleanSince + input.bakeSeconds * 1000;
   if (input.bakeSkipped !== true && nowMs < bakeEnd) {
     const left = Math.ceil((bakeEnd - nowMs) / 1000);
-    const over = cleanSince > bakeStart ? ` (started over at ${iso(cleanSince)}, when the stage settled again)` : '';
+    const why = latestReady !== undefined && latestReady.at === cleanSince && latestReady.at > settledSince ? `when ${latestReady.pod} became ready` : 'when the stage settled again';
+    const over = cleanSince > bakeStart ? ` (started over at ${iso(cleanSince)}, ${why})` : '';
     return result('wait', `baking: ${left}s of ${input.bakeSeconds}s left${over}`, bakeEnd);
   }
 

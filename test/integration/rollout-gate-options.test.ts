@@ -192,6 +192,33 @@ describe('rollout gate options on the sandbox cluster', () => {
     expect(passedAt - (readySince + minReadySeconds * 1000)).toBeLessThan(3000);
     expect(Date.parse(result.stages[0]!.endedAt!)).toBeGreaterThanOrEqual(readySince + minReadySeconds * 1000);
   });
+  test('gate.progressDeadlineSeconds: a canary pod replaced during a bake, past the deadline since the stage began, holds the gate and restarts the bake', async () => {
+    const progressDeadlineSeconds = 4;
+    const bakeSeconds = 8;
+    const ns = await workload('gate-replaced', 2);
+    const handle = await start(ns, { stages: [{ replicas: 1, bakeSeconds }], gate: { progressDeadlineSeconds } });
+    const bakingStatus = await baking(handle);
+    // Once the stage is older than the deadline (the gate used to fail at once then).
+    const stageStartedAt = Date.parse(bakingStatus.stages[0]!.startedAt!);
+    await new Promise((r) => setTimeout(r, Math.max(0, stageStartedAt + progressDeadlineSeconds * 1000 + 500 - Date.now())));
+    expect((await rolloutState(handle)).state).toBe('Baking');
+    const [old] = await canaryPods(ns);
+    const deletedAt = Date.now();
+    await sandbox.k.core.deleteNamespacedPod({ namespace: ns, name: old!.metadata!.name!, gracePeriodSeconds: 0 });
+    const replacement = await eventually(async () => {
+      const pods = (await canaryPods(ns)).filter((p) => p.metadata?.name !== old!.metadata!.name && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+      expect(pods).toHaveLength(1);
+      return pods[0]!;
+    }, 30_000);
+    const replacementReady = new Date(replacement.status!.conditions!.find((c) => c.type === 'Ready' && c.status === 'True')!.lastTransitionTime!).getTime();
+    const result = await handle.result();
+    await expectSucceeded(ns, result, 2);
+    // The replacement was watched for a whole bake (the ready condition's time has a 1 s grain).
+    const passedAt = Date.parse(decision(result, 'gatePassed')!.at);
+    expect(passedAt).toBeGreaterThanOrEqual(Math.max(deletedAt, replacementReady) + bakeSeconds * 1000 - 1000);
+    expect(passedAt - deletedAt).toBeLessThan((bakeSeconds + progressDeadlineSeconds + 5) * 1000);
+  });
+
   describe("rollback: 'freeze', a human decides after a failed gate", () => {
     const spec: Spec = { stages: [{ replicas: 1, bakeSeconds: 1 }], rollback: 'freeze' };
 

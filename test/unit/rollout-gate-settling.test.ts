@@ -90,6 +90,27 @@ describe('evaluateGate: the progress deadline after the stage settled', () => {
     expect(results[6]!.reason).toBe('2 updated pods ready, baked 3600s');
   });
 
+  it('a pod replaced between two looks (never seen unsettled) restarts the bake from its ready time', () => {
+    const results = run([
+      { at: 100, pods: settled },
+      { at: 2000, pods: settled },
+      { at: 2001, pods: [pod('web-canary-a'), pod('web-canary-c', { readySince: iso(2001) })] },
+      { at: 5601, pods: [pod('web-canary-a'), pod('web-canary-c', { readySince: iso(2001) })] },
+    ]);
+    expect(results[2]).toMatchObject({
+      verdict: 'wait',
+      reason: `baking: 3600s of 3600s left (started over at ${iso(2001)}, when web-canary-c became ready)`,
+      recheckAt: iso(2001 + 3600),
+      memory: memory(10, 2001),
+    });
+    expect(results[3]!.verdict).toBe('pass');
+  });
+
+  it('a pod ready before the bake began changes nothing; a ready time not yet reached (clock skew) is left out', () => {
+    expect(evaluateGate(input({ pods: [pod('a', { readySince: iso(5) }), pod('b')], now: at(100) })).recheckAt).toBe(iso(3610));
+    expect(evaluateGate(input({ pods: [pod('a', { readySince: iso(200) }), pod('b')], now: at(100) })).recheckAt).toBe(iso(3610));
+  });
+
   it('never passes while a pod is unready, even when the bake time is over', () => {
     const results = run([
       { at: 100, pods: settled },
