@@ -9,7 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ROLLOUT_ANNOTATION } from '../domain/keys';
-import { applyTemplateChange, selectorMismatches, templatesEqual, type PodTemplate } from '../domain/pod-template-change';
+import { checkTemplateChange, templatesEqual, type PodTemplate } from '../domain/pod-template-change';
 import { evaluateGate, type GatePolicyInput, type GateResult, type SettleMemory } from '../domain/rollout-gate';
 import {
   canaryAtPreparation,
@@ -805,13 +805,8 @@ export function createRolloutActivities(kc: KubeConfig) {
         const matchLabels = workload.spec.selector.matchLabels ?? {};
         // A retry after the StatefulSet template was already written: the old template is gone
         // from the object, but the annotation says this rollout wrote it.
-        const changed = applyTemplateChange(workload.spec.template, change);
-        if (!changed.ok) throw nonRetryable(INVALID_CHANGE, changed.error);
-        if (!changed.changed) throw nonRetryable(INVALID_CHANGE, `the change leaves the pod template of ${describeTarget(target)} as it is`);
-        const mismatched = selectorMismatches(changed.template, matchLabels);
-        if (mismatched.length > 0) {
-          throw nonRetryable(INVALID_CHANGE, `the new template lacks the selector's labels ${mismatched.join(', ')}: its pods would not belong to ${describeTarget(target)}`);
-        }
+        const changed = checkTemplateChange(workload.spec.template, matchLabels, change, describeTarget(target));
+        if (!changed.ok) throw nonRetryable(INVALID_CHANGE, [...new Set(changed.problems.map((p) => p.message))].join('; '));
         const refused = target.kind === 'StatefulSet' ? statefulSetRefusal(workload.spec) : null;
         if (refused !== null) throw nonRetryable(INVALID_CHANGE, `${describeTarget(target)}: ${refused}`);
         const held = workload.metadata.annotations?.[ROLLOUT_ANNOTATION];

@@ -32,8 +32,8 @@ import { z } from 'zod';
 import { dns1123LabelError } from '../domain/k8s-names';
 import { isTerminal, ROLLOUT_STATES } from '../domain/rollout-controls';
 import { ROLLOUT_ANNOTATION } from '../domain/keys';
-import { applyTemplateChange, selectorMismatches, type PodTemplate } from '../domain/pod-template-change';
-import { formatIssuePath, parseRolloutSpec, WORKLOAD_KINDS, type RolloutSpec, type RolloutTarget, type WorkloadKind } from '../domain/rollout-spec';
+import { checkTemplateChange, type ChangeProblem, type PodTemplate } from '../domain/pod-template-change';
+import { parseRolloutSpec, WORKLOAD_KINDS, type RolloutSpec, type RolloutTarget, type WorkloadKind } from '../domain/rollout-spec';
 import { describeTarget, summarizeSpec, targetKey } from '../domain/rollout-summary';
 import { kubernetesErrorStatus, requestTimeout } from '../platform/kubernetes';
 import type { Logger } from '../platform/logger';
@@ -188,30 +188,12 @@ export interface WorkloadReader {
 
 /**
  * The problems of a change against the live workload, each with the spec's field path: the
- * checks prepareRollout makes (applyTemplateChange, selectorMismatches), made before anything
+ * checks prepareRollout makes (checkTemplateChange), made before anything
  * starts so that such a change is answered 422 instead of starting a rollout that fails.
  */
-export function liveChangeProblems(live: LiveWorkload, spec: RolloutSpec): { field: string; message: string }[] {
-  const { change, target } = spec;
-  const changed = applyTemplateChange(live.template, change);
-  if (!changed.ok) {
-    return changed.unknownContainers.flatMap((name) =>
-      (['images', 'env'] as const)
-        .filter((part) => change[part]?.[name] !== undefined)
-        .map((part) => ({ field: formatIssuePath(['change', part, name]), message: `${describeTarget(target)}: ${changed.error}` })),
-    );
-  }
-  if (!changed.changed) return [{ field: 'change', message: `the change leaves the pod template of ${describeTarget(target)} as it is` }];
-  const mismatched = selectorMismatches(changed.template, live.matchLabels);
-  if (mismatched.length > 0) {
-    return [
-      {
-        field: change.template === undefined ? 'change' : 'change.template.metadata.labels',
-        message: `the new template lacks the selector's labels ${mismatched.join(', ')}: its pods would not belong to ${describeTarget(target)}`,
-      },
-    ];
-  }
-  return [];
+export function liveChangeProblems(live: LiveWorkload, spec: RolloutSpec): ChangeProblem[] {
+  const checked = checkTemplateChange(live.template, live.matchLabels, spec.change, describeTarget(spec.target));
+  return checked.ok ? [] : checked.problems;
 }
 
 const KUBERNETES_TIMEOUT_MS = 5000;

@@ -18,7 +18,7 @@
  *
  * Pure: no I/O, safe to import from workflows.
  */
-import type { RolloutChange } from './rollout-spec';
+import { formatIssuePath, type RolloutChange } from './rollout-spec';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type PodTemplate = Record<string, unknown>;
@@ -187,4 +187,40 @@ export const TEMPLATE_HASH_LENGTH = 10;
  */
 export function templateHash(template: unknown): string {
   return fnv1a64(canonicalJson(template)).slice(0, TEMPLATE_HASH_LENGTH);
+}
+
+/** Why a change cannot be rolled out, at the spec's field path. */
+export interface ChangeProblem {
+  field: string;
+  message: string;
+}
+
+/**
+ * The change applied to a workload's live template, or every reason it cannot be rolled out:
+ * unknown containers (one problem per field naming one), a change that alters nothing, a new
+ * template its selector would not match. prepareRollout and the API's start judge a change by
+ * this one function; `what` names the workload in the messages ("Deployment shop/web").
+ */
+export function checkTemplateChange(
+  template: PodTemplate,
+  matchLabels: Record<string, string>,
+  change: RolloutChange,
+  what: string,
+): { ok: true; template: PodTemplate } | { ok: false; problems: ChangeProblem[] } {
+  const changed = applyTemplateChange(template, change);
+  if (!changed.ok) {
+    const problems = changed.unknownContainers.flatMap((name) =>
+      (['images', 'env'] as const)
+        .filter((part) => change[part]?.[name] !== undefined)
+        .map((part) => ({ field: formatIssuePath(['change', part, name]), message: `${what}: ${changed.error}` })),
+    );
+    return { ok: false, problems };
+  }
+  if (!changed.changed) return { ok: false, problems: [{ field: 'change', message: `the change leaves the pod template of ${what} as it is` }] };
+  const mismatched = selectorMismatches(changed.template, matchLabels);
+  if (mismatched.length > 0) {
+    const field = change.template === undefined ? 'change' : 'change.template.metadata.labels';
+    return { ok: false, problems: [{ field, message: `the new template lacks the selector's labels ${mismatched.join(', ')}: its pods would not belong to ${what}` }] };
+  }
+  return { ok: true, template: changed.template };
 }
