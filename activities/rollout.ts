@@ -227,8 +227,7 @@ async function checkGate(
   ctx: StageContext,
   expectedPods: number,
   bake: { startedAt: string | null; seconds: number },
-  watched?: PodJson[],
-  settle?: { memory: SettleMemory | null },
+  { watched, settle }: { watched?: PodJson[] | undefined; settle?: { memory: SettleMemory | null } } = {},
 ): Promise<GateResult> {
   const pods = watched ?? (await updatedPods(kube, ctx));
   const result = evaluateGate({
@@ -329,7 +328,7 @@ async function waitForWorkload(kube: RolloutKube, target: RolloutTarget, what: s
         gateCheckedAt = Date.now();
         const bake = { startedAt: null, seconds: 0 };
         const watched = pods?.updated() ?? undefined;
-        let result = await checkGate(kube, gate.ctx, gate.expectedPods, bake, watched);
+        let result = await checkGate(kube, gate.ctx, gate.expectedPods, bake, { watched });
         // A watch may not have shown every pod yet: a failure is confirmed by a list.
         if (result.verdict === 'fail' && watched !== undefined) result = await checkGate(kube, gate.ctx, gate.expectedPods, bake);
         if (result.verdict === 'fail') throw new GateFailure(result);
@@ -396,11 +395,14 @@ async function waitForCanary(
  * Deployment reports it for a spec at least as new as `sinceGeneration` (what the write that
  * is waited for returned: a watch may show an older version first).
  */
+/** The workload's controller has seen its current spec: its status describes that spec. */
+const controllerObserved = (w: WorkloadJson): boolean => (w.status?.observedGeneration ?? 0) >= (w.metadata.generation ?? 0);
+
 const deploymentSettled = (w: WorkloadJson, replicas: number, sinceGeneration = 0): boolean => {
   const s = w.status ?? {};
   return (
     (w.metadata.generation ?? 0) >= sinceGeneration &&
-    (s.observedGeneration ?? 0) >= (w.metadata.generation ?? 0) &&
+    controllerObserved(w) &&
     (w.spec.replicas ?? 1) === replicas &&
     (s.replicas ?? 0) === replicas &&
     (s.updatedReplicas ?? 0) === replicas &&
@@ -553,10 +555,7 @@ async function runDeploymentActions(kube: RolloutKube, rolloutId: string, snapsh
         seen.canaryReleased = true;
         if (action.wait === false) break;
         // Adopted: the paused stable Deployment, which has no ReplicaSet of its own, counts the canary's pods.
-        seen.stable = await waitForWorkload(kube, stableTarget, 'stable adopting the canary ReplicaSet', (w) => {
-          const s = w.status ?? {};
-          return (s.observedGeneration ?? 0) >= (w.metadata.generation ?? 0) && (s.replicas ?? 0) === action.replicas;
-        });
+        seen.stable = await waitForWorkload(kube, stableTarget, 'stable adopting the canary ReplicaSet', (w) => controllerObserved(w) && (w.status?.replicas ?? 0) === action.replicas);
         break;
       }
       case 'resumeStable': {
@@ -642,7 +641,7 @@ async function ensureSumMatches(
 async function readObservedStatefulSet(kube: RolloutKube, target: RolloutTarget): Promise<WorkloadJson> {
   for (;;) {
     const sts = await kube.readWorkload(target);
-    if ((sts.status?.observedGeneration ?? 0) >= (sts.metadata.generation ?? 0)) return sts;
+    if (controllerObserved(sts)) return sts;
     stopIfCancelled();
     await pause(POLL_MS / 5);
   }
@@ -716,7 +715,7 @@ async function rollBackStatefulSet(kube: RolloutKube, snapshot: RolloutSnapshot)
 async function statefulSetPodsSettled(kube: RolloutKube, snapshot: RolloutSnapshot, ordinals: readonly number[]): Promise<boolean> {
   const sts = await kube.readWorkload(snapshot.target);
   const s = sts.status ?? {};
-  if ((s.observedGeneration ?? 0) < (sts.metadata.generation ?? 0)) return false;
+  if (!controllerObserved(sts)) return false;
   const pods = await kube.listPods(snapshot.target.namespace, snapshot.selector);
   const byName = new Map(pods.map((p) => [p.metadata.name, p]));
   const wanted = ordinals.every((o) => {
@@ -836,8 +835,7 @@ export function createRolloutActivities(kc: KubeConfig) {
           const rolling = workload.spec.updateStrategy?.rollingUpdate;
           // status.updateRevision is the current template's revision once the controller has
           // observed the spec (it has, but for a template written moments ago).
-          const observed = (workload.status?.observedGeneration ?? 0) >= (workload.metadata.generation ?? 0);
-          const oldRevision = observed ? workload.status?.updateRevision : undefined;
+          const oldRevision = controllerObserved(workload) ? workload.status?.updateRevision : undefined;
           snapshot.statefulSet = {
             strategy,
             partition: rolling?.partition ?? 0,
@@ -897,7 +895,7 @@ export function createRolloutActivities(kc: KubeConfig) {
           const watched = seen.canaryPods?.replicas === input.count ? seen.canaryPods.pods : undefined;
           const holdOwed = beginsNext && owed?.kind === 'scale' && owed.workload === 'stable';
           const [result, trailed] = await Promise.all([
-            checkGate(kube, input, input.count, { startedAt: input.gateAfterScaling ? finishedAt : null, seconds: 0 }, watched),
+            checkGate(kube, input, input.count, { startedAt: input.gateAfterScaling ? finishedAt : null, seconds: 0 }, { watched }),
             holdOwed ? [] : writeOwed(),
           ]);
           actions.push(...trailed);
@@ -937,7 +935,7 @@ export function createRolloutActivities(kc: KubeConfig) {
         const settle = { memory: initialSettleMemory(input, currentContext()?.info.heartbeatDetails) };
         try {
           for (;;) {
-            const result = await checkGate(kube, input, input.expectedPods, { startedAt: input.bakeStartedAt, seconds: input.bakeSeconds }, undefined, settle);
+            const result = await checkGate(kube, input, input.expectedPods, { startedAt: input.bakeStartedAt, seconds: input.bakeSeconds }, { settle });
             if (result.verdict === 'fail' || (result.verdict === 'pass' && !input.holdAfterPass)) {
               return toWatchGateResult(result, result.verdict);
             }

@@ -27,20 +27,21 @@ import {
   type WorkflowExecutionDescription,
   type WorkflowExecutionInfo,
 } from '@temporalio/client';
-import { fromPayloadsAtIndex, type SearchAttributePair } from '@temporalio/common';
+import { fromPayloadsAtIndex } from '@temporalio/common';
 import { z } from 'zod';
 import { dns1123LabelError } from '../domain/k8s-names';
 import { isTerminal, ROLLOUT_STATES } from '../domain/rollout-controls';
 import { ROLLOUT_ANNOTATION } from '../domain/keys';
 import { checkTemplateChange, type ChangeProblem, type PodTemplate } from '../domain/pod-template-change';
 import { parseRolloutSpec, WORKLOAD_KINDS, type RolloutSpec, type RolloutTarget, type WorkloadKind } from '../domain/rollout-spec';
-import { describeTarget, summarizeSpec, targetKey } from '../domain/rollout-summary';
+import { describeTarget, targetKey } from '../domain/rollout-summary';
 import { kubernetesErrorStatus, requestTimeout } from '../platform/kubernetes';
 import type { Logger } from '../platform/logger';
 import {
   MAX_CONTROL_REASON_LENGTH,
   ROLLOUT_CONTROLS,
   rolloutControlUpdates,
+  rolloutRunStart,
   rolloutStatusQuery,
   rolloutWorkflowId,
   supersedeRolloutUpdate,
@@ -366,12 +367,7 @@ export function temporalRolloutControl(client: Client, options: TemporalRolloutO
   async function startOnce(input: RolloutWorkflowInput): Promise<StartOutcome | 'retry'> {
     const { rolloutId, spec } = input;
     const workflowId = rolloutWorkflowId(spec.target);
-    const searchAttributes: SearchAttributePair[] = [
-      { key: AUTOCRANE_TARGET, value: targetKey(spec.target) },
-      { key: AUTOCRANE_NAMESPACE, value: spec.target.namespace },
-      { key: AUTOCRANE_ROLLOUT_ID, value: rolloutId },
-      { key: AUTOCRANE_STATE, value: 'Pending' },
-    ];
+    const runStart = rolloutRunStart(rolloutId, spec);
     try {
       const handle = await client.workflow.start(ROLLOUT_WORKFLOW_TYPE, {
         taskQueue: options.taskQueue,
@@ -379,9 +375,9 @@ export function temporalRolloutControl(client: Client, options: TemporalRolloutO
         args: [input],
         workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-        typedSearchAttributes: searchAttributes,
+        typedSearchAttributes: runStart.searchAttributes,
         // The same memo the workflow upserts in every run (a run continued after a supersede overwrites it).
-        memo: { summary: summarizeSpec(spec).text, rolloutId, requestId: spec.requestId ?? null },
+        memo: runStart.memo,
       });
       await untilFound(rolloutId);
       return { outcome: 'started', runId: handle.firstExecutionRunId };

@@ -6,6 +6,8 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { DecisionRecord, RolloutState } from '../domain/rollout-controls';
 import type { RolloutSpec, RolloutTarget } from '../domain/rollout-spec';
+import { summarizeSpec, targetKey } from '../domain/rollout-summary';
+import { AUTOCRANE_NAMESPACE, AUTOCRANE_ROLLOUT_ID, AUTOCRANE_STAGE, AUTOCRANE_STATE, AUTOCRANE_TARGET } from './search-attributes';
 
 /**
  * One workflow ID per target, so Temporal itself refuses a second running rollout of the
@@ -120,3 +122,20 @@ export const supersedeRolloutUpdate = defineUpdate<RolloutStatus, [SupersedeRequ
  * rollback (null when none did): what its status URL answers until the run continues as it.
  */
 export const supersedingStatusQuery = defineQuery<RolloutStatus | null>('supersedingStatus');
+
+/**
+ * The search attributes and memo every run of a rollout starts with, whoever starts it: the
+ * API, or a run continued as the rollout that superseded the one before.
+ */
+export function rolloutRunStart(rolloutId: string, spec: RolloutSpec) {
+  return {
+    searchAttributes: [
+      { key: AUTOCRANE_TARGET, value: targetKey(spec.target) },
+      { key: AUTOCRANE_NAMESPACE, value: spec.target.namespace },
+      { key: AUTOCRANE_ROLLOUT_ID, value: rolloutId },
+      { key: AUTOCRANE_STATE, value: 'Pending' },
+      { key: AUTOCRANE_STAGE, value: 0 },
+    ],
+    memo: { summary: summarizeSpec(spec).text, rolloutId, requestId: spec.requestId ?? null },
+  };
+}

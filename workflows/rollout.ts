@@ -30,12 +30,13 @@ import {
   type RolloutState,
 } from '../domain/rollout-controls';
 import { formatShare, resolveStageCounts } from '../domain/rollout-plan';
-import { activitySummary, summarizeSpec, targetKey } from '../domain/rollout-summary';
+import { activitySummary, summarizeSpec } from '../domain/rollout-summary';
 import { decideSupersede, supersededReason, waitingReason } from '../domain/rollout-supersede';
 import type { RolloutSpec } from '../domain/rollout-spec';
 import {
   MAX_CONTROL_REASON_LENGTH,
   rolloutControlUpdates,
+  rolloutRunStart,
   rolloutStatusQuery,
   supersedeRolloutUpdate,
   supersedingStatusQuery,
@@ -46,7 +47,7 @@ import {
   type StageStatus,
   type SupersedeRequest,
 } from './rollout-messages';
-import { AUTOCRANE_NAMESPACE, AUTOCRANE_ROLLOUT_ID, AUTOCRANE_STAGE, AUTOCRANE_STATE, AUTOCRANE_SUPERSEDED_BY, AUTOCRANE_TARGET } from './search-attributes';
+import { AUTOCRANE_STAGE, AUTOCRANE_STATE, AUTOCRANE_SUPERSEDED_BY } from './search-attributes';
 
 /** Retried without end: an apiserver that is down for a while only delays the rollout. */
 const retry: RetryPolicy = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds' };
@@ -84,15 +85,6 @@ const initialStages = (spec: RolloutSpec): StageStatus[] =>
     endedAt: null,
     reason: null,
   }));
-
-/** The search attributes a rollout's run starts with (the API's start sets the same). */
-const runSearchAttributes = (rolloutId: string, spec: RolloutSpec) => [
-  { key: AUTOCRANE_TARGET, value: targetKey(spec.target) },
-  { key: AUTOCRANE_NAMESPACE, value: spec.target.namespace },
-  { key: AUTOCRANE_ROLLOUT_ID, value: rolloutId },
-  { key: AUTOCRANE_STATE, value: 'Pending' },
-  { key: AUTOCRANE_STAGE, value: 0 },
-];
 
 const { prepareRollout, finishRollout } = proxyActivities<RolloutActivities>({ startToCloseTimeout: '30 seconds', retry });
 /** Scaling, waiting and baking: long, so a dead worker is noticed by its silent heartbeat, not the timeout. */
@@ -182,8 +174,9 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
   });
 
   // Every run (the first, or one continued as new after a supersede) describes itself.
-  upsertSearchAttributes(runSearchAttributes(rolloutId, spec));
-  upsertMemo({ summary, rolloutId, requestId: spec.requestId ?? null });
+  const runStart = rolloutRunStart(rolloutId, spec);
+  upsertSearchAttributes(runStart.searchAttributes);
+  upsertMemo(runStart.memo);
 
   // ---------------------------------------------------------------------------
   // Operator controls
@@ -686,10 +679,8 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
     const input: RolloutWorkflowInput = { rolloutId: next.rolloutId, spec: next.spec };
     // Without them, the next run would begin with a copy of this run's (this rollout's ID, AutoCraneSupersededBy) until its first task.
     if (!patched(SUPERSEDE_ATTRIBUTE_PATCH)) return continueAsNew<typeof rolloutWorkflow>(input);
-    return makeContinueAsNewFunc<typeof rolloutWorkflow>({
-      typedSearchAttributes: runSearchAttributes(next.rolloutId, next.spec),
-      memo: { summary: summarizeSpec(next.spec).text, rolloutId: next.rolloutId, requestId: next.spec.requestId ?? null },
-    })(input);
+    const nextStart = rolloutRunStart(next.rolloutId, next.spec);
+    return makeContinueAsNewFunc<typeof rolloutWorkflow>({ typedSearchAttributes: nextStart.searchAttributes, memo: nextStart.memo })(input);
   }
   return status();
 }
