@@ -5,6 +5,7 @@ import { describeError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import { createHttpRequestDuration } from './http-metrics';
 import type { Authorizer } from './auth';
+import { methodNotAllowed, optionsNotServed } from './allowed-methods';
 import { errorHandler, notFound } from './http-errors';
 import { createDataRolloutRouter, type DataRolloutControlPort } from './data-rollouts';
 import { createRepairRouter, type RepairControl } from './repair';
@@ -79,6 +80,7 @@ export function createApp(deps: AppDeps): Express {
     next();
   };
   app.use(observeRequests);
+  app.use(optionsNotServed(app));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -117,6 +119,7 @@ export function createApp(deps: AppDeps): Express {
     app.use(createRolloutRouter({ ...deps.rollouts, logger }));
   }
 
+  app.use(methodNotAllowed(app));
   app.use(notFound);
   app.use(errorHandler(logger));
 

@@ -19,6 +19,7 @@ import { answerRange, archiveEtag, ifRangeAllows, noneMatchHits, publicVersion }
 import type { DataRepository } from '../datarepository/repository';
 import { METRICS_PREFIX } from '../platform/metrics';
 import type { Logger } from '../platform/logger';
+import { methodNotAllowed, optionsNotServed } from './allowed-methods';
 import { errorHandler, HttpError, invalidInput, notFound } from './http-errors';
 
 export interface DataRepositoryMetrics {
@@ -124,6 +125,7 @@ export function createDataRepositoryApp(deps: DataRepositoryAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
+  app.use(optionsNotServed(app));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -131,6 +133,7 @@ export function createDataRepositoryApp(deps: DataRepositoryAppDeps): Express {
     res.type(deps.registry.contentType).send(await deps.registry.metrics());
   });
   app.use(createDataRepositoryRouter({ repository: deps.repository, metrics: createDataRepositoryMetrics(deps.registry), logger }));
+  app.use(methodNotAllowed(app));
   app.use(notFound);
   app.use(errorHandler(logger));
   return app;

@@ -13,7 +13,7 @@
  * starts when the data repository first announces a version); a refused control, 409 with the
  * workflow's reason ("pause: rollout is already paused (state Paused, from Baking)").
  */
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { z } from 'zod';
 import { sourceNameError } from '../domain/data-contract';
@@ -33,7 +33,7 @@ import {
 } from '../workflows/data-rollout-messages';
 import { callerName, type Authorizer, type Caller, type ResourceAction } from './auth';
 import { HttpError } from './http-errors';
-import { fromProblem, hasBody, parseInput, routeHelpers } from './routes';
+import { fromProblem, hasBody, jsonBody, parseInput, routeHelpers } from './routes';
 
 /** What the routes need from Temporal; temporalDataRolloutControl is the real one. */
 export interface DataRolloutControlPort {
@@ -119,7 +119,7 @@ export function createDataRolloutRouter(deps: DataRolloutRouterDeps): Router {
   const { control, logger, temporalUi } = deps;
   const { requireCaller, handle, authorize } = routeHelpers(deps.authorizer, logger);
   const router = Router();
-  const json = express.json({ type: () => true, limit: '16kb' });
+  const json = jsonBody('16kb');
   const base = '/v1/namespaces/:namespace/data/:source';
 
   const body = (status: DataRolloutStatus): DataRolloutStatusBody => ({

@@ -9,7 +9,7 @@
  * pausing and resuming need `create` on pods/eviction there, the power repair exercises.
  * A namespace without a repair workflow gets 404; one whose workflow has stopped, 409.
  */
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { z } from 'zod';
 import { dns1123LabelError } from '../domain/k8s-names';
@@ -18,7 +18,7 @@ import type { Logger } from '../platform/logger';
 import { MAX_PAUSE_REASON_LENGTH, pauseRepairUpdate, repairStateQuery, repairWorkflowId, resumeRepairUpdate } from '../workflows/repair-messages';
 import type { Authorizer, ResourceAction } from './auth';
 import { HttpError } from './http-errors';
-import { fromProblem, hasBody, parseInput, routeHelpers } from './routes';
+import { fromProblem, hasBody, jsonBody, parseInput, routeHelpers } from './routes';
 
 /** What the routes need from Temporal; temporalRepairControl is the real one. */
 export interface RepairControl {
@@ -100,7 +100,7 @@ export function createRepairRouter(deps: RepairRouterDeps): Router {
   const { control, logger, temporalUi } = deps;
   const { requireCaller, handle, authorize } = routeHelpers(deps.authorizer, logger);
   const router = Router();
-  const json = express.json({ type: () => true, limit: '4kb' });
+  const json = jsonBody('4kb');
 
   const body = (namespace: string, view: RepairView): RepairStatusBody => {
     const workflowId = repairWorkflowId(namespace);

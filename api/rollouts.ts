@@ -17,7 +17,7 @@
  * continues as it.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import express, { Router, type Response } from 'express';
+import { Router, type Response } from 'express';
 import { AppsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import {
   WorkflowExecutionAlreadyStartedError,
@@ -56,7 +56,7 @@ import {
 import { AUTOCRANE_NAMESPACE, AUTOCRANE_ROLLOUT_ID, AUTOCRANE_STAGE, AUTOCRANE_STATE, AUTOCRANE_SUPERSEDED_BY, AUTOCRANE_TARGET } from '../workflows/search-attributes';
 import { callerName, type Authorizer, type Caller, type ResourceAction } from './auth';
 import { HttpError, invalidInput, type ErrorBody } from './http-errors';
-import { fromProblem, hasBody, parseInput, routeHelpers } from './routes';
+import { fromProblem, hasBody, jsonBody, parseInput, routeHelpers } from './routes';
 
 /** The rollout workflow's type name (workflows/rollout.ts exports `rolloutWorkflow`). */
 export const ROLLOUT_WORKFLOW_TYPE = 'rolloutWorkflow';
@@ -617,8 +617,8 @@ export function createRolloutRouter(deps: RolloutRouterDeps): Router {
   const newRolloutId = deps.newRolloutId ?? randomRolloutId;
   const { requireCaller, handle, authorize } = routeHelpers(deps.authorizer, logger);
   const router = Router();
-  const specJson = express.json({ type: () => true, limit: MAX_SPEC_BODY });
-  const controlJson = express.json({ type: () => true, limit: '4kb' });
+  const specJson = jsonBody(MAX_SPEC_BODY);
+  const controlJson = jsonBody('4kb');
 
   const uiUrl = (workflowId: string, runId?: string): { temporalUiUrl?: string } =>
     temporalUi

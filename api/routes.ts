@@ -1,11 +1,13 @@
 /**
  * The plumbing every authenticated /v1 route shares: authentication before any body is
  * read (401 with WWW-Authenticate), authorization with a 403 that says what was needed,
- * async handlers whose errors reach the JSON error handler, and zod input parsing into
- * 400s that name each offending field.
+ * async handlers whose errors reach the JSON error handler, JSON bodies (415 for another
+ * Content-Type), and zod input parsing into 400s that name each offending field, spelled as
+ * every error spells it (`stages[0].pods`).
  */
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
+import { formatIssuePath } from '../domain/rollout-spec';
 import type { Logger } from '../platform/logger';
 import { describeAction, type Authorizer, type Caller, type ResourceAction } from './auth';
 import { HttpError, invalidInput, type ErrorDetail } from './http-errors';
@@ -75,12 +77,12 @@ export interface ParseOptions {
 function issuesToDetails(issues: readonly z.core.$ZodIssue[], options: ParseOptions): ErrorDetail[] {
   return issues.flatMap((issue) => {
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({ field: key, message: `unknown field, expected ${options.fields}` }));
+      return issue.keys.map((key) => ({ field: formatIssuePath([...issue.path, key]), message: `unknown field, expected ${options.fields}` }));
     }
     if (issue.path.length === 0) {
       return [{ field: options.where, message: issue.code === 'invalid_type' ? `expected ${options.expected}` : issue.message }];
     }
-    return [{ field: issue.path.map(String).join('.'), message: issue.message }];
+    return [{ field: formatIssuePath(issue.path), message: issue.message }];
   });
 }
 
@@ -94,3 +96,20 @@ export function parseInput<T extends z.ZodType>(schema: T, input: unknown, optio
 /** True when the request carries a body (body-parser turns an empty one into {}). */
 export const hasBody = (req: Request): boolean =>
   req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? '0') > 0;
+
+/**
+ * A JSON body of at most `limit`: a body sent as anything but JSON (`application/json` or a
+ * `+json` type) gets 415 before it is read; a request without a body passes (routes whose
+ * body is optional read it as {}).
+ */
+export function jsonBody(limit: string): RequestHandler[] {
+  const requireJson: RequestHandler = (req, _res, next) => {
+    if (!hasBody(req) || req.is(['application/json', '+json'])) {
+      next();
+      return;
+    }
+    const sent = req.headers['content-type'] ?? 'no Content-Type';
+    next(new HttpError(415, `the body must be JSON (Content-Type: application/json), not ${sent}`, [{ field: 'Content-Type', message: 'expected application/json' }]));
+  };
+  return [requireJson, express.json({ type: () => true, limit })];
+}

@@ -9,7 +9,7 @@
  * the pod read (404). Writes go through writePodStatuses: a merge patch of our own keys and the
  * recomputed health label, guarded by resourceVersion.
  */
-import express, { Router, type Response } from 'express';
+import { Router, type Response } from 'express';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { writePodStatuses } from '../activities/pod-status';
@@ -29,7 +29,7 @@ import {
 import { kubernetesErrorStatus } from '../platform/kubernetes';
 import type { Logger } from '../platform/logger';
 import { podAction, type Authorizer } from './auth';
-import { fromProblem, hasBody, parseInput, routeHelpers } from './routes';
+import { fromProblem, hasBody, jsonBody, parseInput, routeHelpers } from './routes';
 import { HttpError } from './http-errors';
 
 /** The pod calls the API makes; a CoreV1Api has them. */
@@ -137,7 +137,7 @@ export function createWatchdogRouter(deps: WatchdogRouterDeps): Router {
   const authorize = (res: Response, verb: 'get' | 'patch', namespace: string, pod: string) =>
     allow(res, podAction(verb, namespace, pod), `${verb === 'patch' ? 'write' : 'read'} watchdogs of pod ${namespace}/${pod}`);
 
-  const json = express.json({ type: () => true, limit: MAX_BODY });
+  const json = jsonBody(MAX_BODY);
 
   router.put(
     '/v1/namespaces/:namespace/pods/:pod/watchdogs/:name',

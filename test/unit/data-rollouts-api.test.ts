@@ -112,8 +112,8 @@ describe('data rollout API', () => {
     expect(res.status).toBe(400);
     expect(res.body.details).toEqual(
       expect.arrayContaining([
-        { field: 'stages.0.pods', message: "'0%' is not a share (expected a count like 1 or a percentage like 25%)" },
-        { field: 'stages.0.probationSeconds', message: 'expected a whole number from 0 to 86400' },
+        { field: 'stages[0].pods', message: "'0%' is not a share (expected a count like 1 or a percentage like 25%)" },
+        { field: 'stages[0].probationSeconds', message: 'expected a whole number from 0 to 86400' },
         { field: 'maxErrorPods', message: 'expected a whole number from 0 to 1000' },
         { field: 'color', message: 'unknown field, expected version, stages, maxErrorPods, ackTimeoutSeconds, reason' },
       ]),
