@@ -129,6 +129,15 @@ build_kubernetes() {
   finish "$tmp" "$k8s_dir"
 }
 
+# Several checkouts on one machine (worktrees, a developer's and CI's) share the cache: one
+# build at a time, the others wait and then find the tools built, instead of compiling the
+# same packages side by side on two cores.
+exec 9>"$tools/.build.lock"
+if ! flock -n 9; then
+  log "another build of the tools is running; waiting for it"
+  flock 9
+fi
+
 start=$SECONDS
 build_temporal
 build_etcd
