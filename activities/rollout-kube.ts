@@ -75,8 +75,7 @@ const RESOURCES = { Deployment: 'deployments', StatefulSet: 'statefulsets' } as 
 
 /** The label the Deployment controller puts on each of its ReplicaSets and their pods. */
 export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
-/** The label the StatefulSet controller puts on each of its pods: the name of the revision (ControllerRevision) it was made from. */
-export const CONTROLLER_REVISION_HASH_LABEL = 'controller-revision-hash';
+export { CONTROLLER_REVISION_HASH_LABEL } from '../domain/keys';
 /** The Deployment controller's revision of a ReplicaSet. */
 const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
 

@@ -54,6 +54,65 @@ export const EVENT_REPORTING_CONTROLLER = 'autocrane.io/repair';
 /** Zone label used by the sandbox nodes and by zone-aware rollouts. */
 export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 
+/** The StatefulSet controller's pod label: the name of the revision (ControllerRevision) the pod was made from. */
+export const CONTROLLER_REVISION_HASH_LABEL = 'controller-revision-hash';
+
+// Rollout groups. These keys are Grafana rollout-operator's, spelled exactly as its source
+// (pkg/config/config.go) spells them, so its users switch without relabelling anything.
+
+/** StatefulSet label: the rollout group it belongs to (groups are per namespace). */
+export const ROLLOUT_GROUP_LABEL = 'rollout-group';
+/** StatefulSet annotation: most not-ready pods of that member while it rolls, a count or `N%` of spec.replicas. */
+export const ROLLOUT_MAX_UNAVAILABLE_ANNOTATION = 'rollout-max-unavailable';
+/** StatefulSet annotation: "true" stops deleting that member's pods; the group's other members go on. */
+export const ROLLOUT_PAUSED_ANNOTATION = 'grafana.com/rollout-paused';
+/** StatefulSet annotation: name of the member whose spec.replicas this follower follows. */
+export const ROLLOUT_DOWNSCALE_LEADER_ANNOTATION = 'grafana.com/rollout-downscale-leader';
+/** StatefulSet annotation: "true": a follower scales up only once every replica of its leader is ready. */
+export const ROLLOUT_UPSCALE_ONLY_WHEN_LEADER_READY_ANNOTATION = 'grafana.com/rollout-upscale-only-when-leader-ready';
+/** StatefulSet annotation (preferred) or label (older form): Go duration to keep between two zones' downscales. */
+export const MIN_TIME_BETWEEN_ZONES_DOWNSCALE_KEY = 'grafana.com/min-time-between-zones-downscale';
+/** StatefulSet annotation: time of its last downscale, RFC 3339 (written in UTC to the second). */
+export const LAST_DOWNSCALE_ANNOTATION = 'grafana.com/last-downscale';
+/** StatefulSet annotation: a non-negative replica count that overrides leader and mirror decisions. */
+export const ROLLOUT_FORCE_REPLICAS_ANNOTATION = 'grafana.com/rollout-force-replicas';
+/** StatefulSet annotation: name of the resource whose scale subresource gives its replicas. */
+export const MIRROR_REPLICAS_NAME_ANNOTATION = 'grafana.com/rollout-mirror-replicas-from-resource-name';
+/** StatefulSet annotation: kind of that resource. */
+export const MIRROR_REPLICAS_KIND_ANNOTATION = 'grafana.com/rollout-mirror-replicas-from-resource-kind';
+/** StatefulSet annotation: apiVersion of that resource (optional). */
+export const MIRROR_REPLICAS_API_VERSION_ANNOTATION = 'grafana.com/rollout-mirror-replicas-from-resource-api-version';
+/** StatefulSet annotation: whether the StatefulSet's replicas are written back to that resource's status (optional). */
+export const MIRROR_REPLICAS_WRITE_BACK_ANNOTATION = 'grafana.com/rollout-mirror-replicas-from-resource-write-back';
+/** StatefulSet annotation: Prometheus-style duration a pod must have been prepared before a downscale removes it. */
+export const ROLLOUT_DELAYED_DOWNSCALE_ANNOTATION = 'grafana.com/rollout-delayed-downscale';
+/** StatefulSet annotation: URL POSTed (prepare) and DELETEd (cancel) on each pod; its host becomes the pod's FQDN. */
+export const ROLLOUT_PREPARE_DELAYED_DOWNSCALE_URL_ANNOTATION = 'grafana.com/rollout-prepare-delayed-downscale-url';
+/** Label on a StatefulSet, Deployment or ReplicaSet: "true" refuses any lowering of its replicas. */
+export const NO_DOWNSCALE_LABEL = 'grafana.com/no-downscale';
+/** StatefulSet label: "true": pods removed by a downscale are prepared first (the prepare-downscale webhook). */
+export const PREPARE_DOWNSCALE_LABEL = 'grafana.com/prepare-downscale';
+/** StatefulSet annotation: path of each pod's prepare-shutdown endpoint. */
+export const PREPARE_DOWNSCALE_HTTP_PATH_ANNOTATION = 'grafana.com/prepare-downscale-http-path';
+/** StatefulSet annotation: port of each pod's prepare-shutdown endpoint. */
+export const PREPARE_DOWNSCALE_HTTP_PORT_ANNOTATION = 'grafana.com/prepare-downscale-http-port';
+/** Webhook configuration label: "true" asks for the webhook server's CA in its caBundle. */
+export const INJECT_CA_LABEL = 'grafana.com/inject-rollout-operator-ca';
+/** Webhook configuration label: the namespace of the webhook server whose CA is injected. */
+export const WEBHOOK_NAMESPACE_LABEL = 'grafana.com/namespace';
+/** API group of rollout-operator's custom resources (ZoneAwarePodDisruptionBudget, ReplicaTemplate). */
+export const ROLLOUT_OPERATOR_API_GROUP = 'rollout-operator.grafana.com';
+/** The value rollout-operator's boolean keys must have to be on (any other value is off). */
+export const ROLLOUT_OPERATOR_TRUE = 'true';
+/** Default of rollout-max-unavailable, and what rollout-operator falls back to on a bad value. */
+export const DEFAULT_ROLLOUT_MAX_UNAVAILABLE = 1;
+
+/**
+ * AutoCrane's own StatefulSet annotation (not rollout-operator's): "true" on any member makes the
+ * group's members count as ready only when their updated pods have no error watchdog.
+ */
+export const GROUP_WATCHDOG_GATE_ANNOTATION = 'rollout.autocrane.io/group-watchdog-gate';
+
 /**
  * Custom search attributes, registered with the Temporal server at start and
  * set by workflows so rollouts can be listed with visibility queries.
