@@ -31,6 +31,8 @@ export interface DataPollSummary {
   /** Versions announced by this poll (to every namespace). */
   announced: string[];
   namespaces: number;
+  /** The source's content was refused (not stored), by this poll or one whose back-off is not over. */
+  refused?: { reason: string; message: string; ref: string | null; retryAt: string } | null;
 }
 
 export interface DataRepositoryActivityDeps {
@@ -121,7 +123,8 @@ export function createDataRepositoryActivities(deps: DataRepositoryActivityDeps)
           announced.push(version.id);
         }
         if (announced.length > 0) logger.info({ source: input.source, versions: announced, namespaces: deps.namespaces }, 'data versions announced');
-        return { source: input.source, created: result.created?.id ?? null, pruned: result.pruned, announced, namespaces: deps.namespaces.length };
+        const refused = result.refused && { reason: result.refused.reason, message: result.refused.message, ref: result.refused.ref, retryAt: result.refused.retryAt };
+        return { source: input.source, created: result.created?.id ?? null, pruned: result.pruned, announced, namespaces: deps.namespaces.length, refused };
       } finally {
         clearInterval(heartbeat);
       }

@@ -1,7 +1,7 @@
 /**
  * The data repository's routes (issue 6 §1):
  *
- *   GET /v1/sources                                      the sources and their newest version
+ *   GET /v1/sources                                      the sources, their newest version and standing refusal
  *   GET /v1/sources/{name}/versions                      the manifest: {source, versions: [{id, sha256, size, createdAt, origin}]}, oldest first
  *   GET /v1/sources/{name}/versions/{id}/archive         the archive (application/gzip), streamed from disk
  *
@@ -9,13 +9,16 @@
  * `Range: bytes=` range answers 206 with Content-Range, 416 when it starts past the end;
  * several ranges get the whole archive. The store is reached only through the manifest: a
  * name or ID is checked against the contract's rules (400) and looked up (404) before anything
- * touches the disk, so no request names a path.
+ * touches the disk, so no request names a path. An archive whose bytes do not match its
+ * SHA-256 is never served: 503 (blob-verify.ts).
  */
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import express, { Router, type Express, type Request } from 'express';
 import { Counter, type Registry } from 'prom-client';
 import { sourceNameError, versionIdError } from '../domain/data-contract';
 import { answerRange, archiveEtag, ifRangeAllows, noneMatchHits, publicVersion } from '../domain/data-repository';
+import { BlobIntegrityError } from '../datarepository/blob-verify';
 import type { DataRepository } from '../datarepository/repository';
 import { METRICS_PREFIX } from '../platform/metrics';
 import type { Logger } from '../platform/logger';
@@ -43,6 +46,9 @@ export interface DataRepositoryRouterDeps {
   logger: Logger;
 }
 
+const quarantined = (name: string, id: string) =>
+  new HttpError(503, `the archive of '${name}' version '${id}' failed its SHA-256 check and was quarantined; the next poll stores it again if it is the newest version and its origin still has it`);
+
 function checkedSource(repository: DataRepository, req: Request): string {
   const name = String(req.params.name);
   const problem = sourceNameError(name);
@@ -60,7 +66,7 @@ export function createDataRepositoryRouter(deps: DataRepositoryRouterDeps): Rout
       repository.sources.map(async (source) => {
         const { versions } = await repository.manifest(source.name);
         const latest = versions.at(-1);
-        return { name: source.name, kind: source.kind, versions: versions.length, latest: latest ? publicVersion(latest) : null };
+        return { name: source.name, kind: source.kind, versions: versions.length, latest: latest ? publicVersion(latest) : null, refused: repository.refusal(source.name) ?? null };
       }),
     );
     res.json({ sources });
@@ -79,13 +85,14 @@ export function createDataRepositoryRouter(deps: DataRepositoryRouterDeps): Rout
     if (problem) throw invalidInput([{ field: 'id', message: problem }]);
     const version = (await repository.manifest(name)).versions.find((v) => v.id === id);
     if (!version) throw new HttpError(404, `source '${name}' has no version '${id}'`);
-    const stored = await repository.blobs.stat(version.sha256);
-    if (!stored) throw new HttpError(404, `the archive of '${name}' version '${id}' was pruned`);
+    const stored = await repository.archiveState(version);
+    if (stored.kind === 'missing') throw new HttpError(404, `the archive of '${name}' version '${id}' was pruned`);
+    if (stored.kind === 'quarantined') throw quarantined(name, id);
 
     const etag = archiveEtag(version.sha256);
-    res.set({ ETag: etag, 'Accept-Ranges': 'bytes', 'Cache-Control': 'public, max-age=31536000, immutable' });
+    const cacheHeaders = { ETag: etag, 'Accept-Ranges': 'bytes', 'Cache-Control': 'public, max-age=31536000, immutable' };
     if (noneMatchHits(req.get('if-none-match'), etag)) {
-      res.status(304).end();
+      res.set(cacheHeaders).status(304).end();
       return;
     }
     const answer = ifRangeAllows(req.get('if-range'), etag) ? answerRange(req.get('range'), stored.size) : ({ kind: 'full' } as const);
@@ -94,20 +101,29 @@ export function createDataRepositoryRouter(deps: DataRepositoryRouterDeps): Rout
       throw new HttpError(416, `range ${req.get('range')} is outside the archive's ${stored.size} bytes`);
     }
     const range = answer.kind === 'partial' ? answer.range : undefined;
-    res.status(range ? 206 : 200).type('application/gzip');
+    // Verified before any header is sent (blob-verify.ts): a mismatch answers 503, never the bytes.
+    let body: Readable | undefined;
+    if (req.method !== 'HEAD') {
+      try {
+        body = await repository.openArchive(name, version, stored.identity, range);
+      } catch (err) {
+        if (err instanceof BlobIntegrityError) throw quarantined(name, id);
+        throw err;
+      }
+    }
+    res.set(cacheHeaders).status(range ? 206 : 200).type('application/gzip');
     res.set('Content-Length', String(range ? range.end - range.start + 1 : stored.size));
     if (range) res.set('Content-Range', `bytes ${range.start}-${range.end}/${stored.size}`);
-    if (req.method === 'HEAD') {
+    if (!body) {
       res.end();
       return;
     }
-    const body = await repository.blobs.open(version.sha256, range);
     const served = metrics.bytesServed.labels({ source: name });
     body.on('data', (chunk: Buffer) => served.inc(chunk.length));
     try {
       await pipeline(body, res);
     } catch (err) {
-      // The client went away, or the disk failed mid-body: headers are gone, only the log can tell.
+      // The client went away, the disk failed mid-body, or the bytes failed their hash (cut short, logged by the repository).
       logger.debug({ err, source: name, version: id }, 'archive response ended early');
     }
   });

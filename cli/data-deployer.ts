@@ -13,6 +13,7 @@
  */
 import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { byteCount } from '../domain/byte-count';
 import { dataStatusKey, podDataDeclaration } from '../domain/data-contract';
 import { formatMissing } from '../domain/data-deployer';
 import { DATA_LOCATION_ANNOTATION, FIELD_MANAGER } from '../domain/keys';
@@ -58,13 +59,10 @@ export interface DataDeployerCommandOptions {
   idleTimeout: number;
 }
 
-const BYTE_UNITS: Record<string, number> = { '': 1, k: 1e3, ki: 2 ** 10, m: 1e6, mi: 2 ** 20, g: 1e9, gi: 2 ** 30, t: 1e12, ti: 2 ** 40 };
-
 /** A byte count: a whole number with an optional unit (k, M, G, T or Ki, Mi, Gi, Ti), at least 1. */
 export function parseByteCount(value: string): number {
-  const match = /^(\d+)\s*([kKmMgGtT]i?)?[bB]?$/.exec(value.trim());
-  const n = match ? Number(match[1]) * (BYTE_UNITS[(match[2] ?? '').toLowerCase()] ?? NaN) : NaN;
-  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('Expected a byte count of at least 1, e.g. 500Mi or 10Gi.');
+  const n = byteCount(value);
+  if (n === null) throw new InvalidArgumentError('Expected a byte count of at least 1, e.g. 500Mi or 10Gi.');
   return n;
 }
 

@@ -12,6 +12,7 @@ import { createDataRepositoryActivities } from '../activities/data-repository';
 import { createDataRepositoryApp } from '../api/data-repository';
 import { FileBlobStore } from '../datarepository/blob-store';
 import { ManifestStore } from '../datarepository/manifests';
+import { createRepositoryMetrics } from '../datarepository/metrics';
 import { DataRepository } from '../datarepository/repository';
 import { DataSourcesError, loadDataSources, type DataSource } from '../datarepository/sources';
 import { exitOnConfigError, loadConfig, type Config } from '../platform/config';
@@ -49,11 +50,21 @@ export async function runDataRepository(config: Config, sources: DataSource[], r
   const manifests = new ManifestStore(settings.root);
   await blobs.prepare();
   await manifests.prepare();
-  const repository = new DataRepository({ root: settings.root, sources, blobs, manifests, keepVersions: settings.keepVersions, logger });
+  const registry = createMetricsRegistry();
+  const repository = new DataRepository({
+    root: settings.root,
+    sources,
+    blobs,
+    manifests,
+    keepVersions: settings.keepVersions,
+    limits: settings.limits,
+    refusalBackoff: settings.refusalBackoff,
+    metrics: createRepositoryMetrics(registry),
+    logger,
+  });
   const orphans = await repository.removeOrphans();
   if (orphans.length > 0) logger.warn({ orphans }, 'removed archives no manifest names (left by an interrupted poll)');
 
-  const registry = createMetricsRegistry();
   const server = createDataRepositoryApp({ repository, registry, logger: rootLogger }).listen(settings.port, settings.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -110,6 +121,7 @@ export function registerDataRepositoryCommand(program: Command): Command {
       `
 Configuration (environment): AUTOCRANE_DATA_SOURCES_FILE (required), AUTOCRANE_DATA_REPOSITORY_ROOT,
 AUTOCRANE_DATA_REPOSITORY_HOST/PORT/URL, AUTOCRANE_DATA_POLL_INTERVAL_SECONDS, AUTOCRANE_DATA_KEEP_VERSIONS,
+AUTOCRANE_DATA_MAX_ARCHIVE_BYTES/ENTRIES, AUTOCRANE_DATA_MAX_EXTRACTED_BYTES, AUTOCRANE_DATA_REFUSAL_BACKOFF_(MAX_)SECONDS,
 AUTOCRANE_WATCH_NAMESPACES (announced to), TEMPORAL_ADDRESS, AUTOCRANE_TASK_QUEUE.`,
     )
     .action(async () => {

@@ -43,6 +43,8 @@ export function packEntries(entries: readonly PackEntry[]): Readable {
   const gzip = createGzip();
   tar.on('error', (err) => gzip.destroy(err));
   tar.pipe(gzip);
+  // A consumer that stops reading (a refused archive) ends the packing too.
+  gzip.once('close', () => tar.destroy());
   void (async () => {
     for (const entry of entries) {
       if (gzip.destroyed) return;

@@ -6,15 +6,25 @@
  * process), so removing an archive no manifest names cannot race another source storing the
  * same bytes. Readers need no lock: manifests are replaced atomically, blobs appear complete,
  * and a blob deleted while being served stays readable through the open file.
+ *
+ * Every archive is checked as it is stored (archive-check.ts). One that breaks a rule is
+ * refused: not stored, recorded (refusal(), the log, the refusal metric, the poll's result)
+ * and not fetched again until its back-off is over (refusalGate). Archives are served only
+ * through openArchive(), which verifies their SHA-256 (blob-verify.ts).
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { nextRefusal, refusalGate, type ArchiveLimits, type Refusal, type RefusalBackoff } from '../domain/data-archive-rules';
 import { versionId } from '../domain/data-contract';
-import { planPrune, unreferencedBlobs, type PinnedVersions, type SourceManifest, type StoredVersion } from '../domain/data-repository';
+import { planPrune, unreferencedBlobs, type ByteRange, type PinnedVersions, type SourceManifest, type StoredVersion } from '../domain/data-repository';
 import type { Logger } from '../platform/logger';
+import { ArchiveRefusedError, inspected } from './archive-check';
 import type { BlobStore } from './blob-store';
+import { VerifiedBlobReader, type BlobState } from './blob-verify';
 import { fetchSource, type FetchOutcome } from './fetch';
 import type { ManifestStore } from './manifests';
+import { createRepositoryMetrics, type RepositoryMetrics } from './metrics';
 import type { DataSource } from './sources';
 
 export interface DataRepositoryOptions {
@@ -25,6 +35,11 @@ export interface DataRepositoryOptions {
   /** Versions kept per source unless the source sets `keep`. */
   keepVersions: number;
   fetchTimeoutMs?: number;
+  /** What an archive may hold (default DEFAULT_ARCHIVE_LIMITS). */
+  limits?: ArchiveLimits;
+  /** How long a refused source waits before its refused content is fetched again (default DEFAULT_REFUSAL_BACKOFF). */
+  refusalBackoff?: RefusalBackoff;
+  metrics?: RepositoryMetrics;
   logger: Logger;
   now?: () => Date;
 }
@@ -38,16 +53,52 @@ export interface PollResult {
   deletedBlobs: string[];
   /** Stored versions not yet announced to every namespace, oldest first. */
   unannounced: StoredVersion[];
+  /** The source's content was refused, by this poll or by an earlier one whose back-off is not over. */
+  refused: Refusal | null;
 }
 
 const DEFAULT_FETCH_TIMEOUT_MS = 10 * 60_000;
+export const DEFAULT_ARCHIVE_LIMITS: ArchiveLimits = { maxArchiveBytes: 10 * 2 ** 30, maxEntries: 100_000, maxExtractedBytes: 10 * 2 ** 30 };
+export const DEFAULT_REFUSAL_BACKOFF: RefusalBackoff = { initialMs: 60_000, maxMs: 3_600_000 };
 
 export class DataRepository {
   private readonly byName: ReadonlyMap<string, DataSource>;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Per source, its last refusal; forgotten on restart (the next poll then fetches once again). */
+  private readonly refusals = new Map<string, Refusal>();
+  private readonly metrics: RepositoryMetrics;
+  private readonly reader: VerifiedBlobReader;
+  /** sha256 → the source it was last served for, to label the integrity metric. */
+  private readonly servedFor = new Map<string, string>();
 
   constructor(private readonly options: DataRepositoryOptions) {
     this.byName = new Map(options.sources.map((s) => [s.name, s]));
+    this.metrics = options.metrics ?? createRepositoryMetrics();
+    this.reader = new VerifiedBlobReader(options.blobs, (sha256, actual) => {
+      const source = this.servedFor.get(sha256) ?? 'unknown';
+      this.metrics.integrityFailures.inc({ source });
+      options.logger.error({ source, sha256, actual }, 'stored archive does not match its SHA-256: quarantined, not served; the next poll stores it again if it is the newest version and its origin still has it');
+    });
+  }
+
+  private now(): Date {
+    return (this.options.now ?? (() => new Date()))();
+  }
+
+  /** The source's last refusal, while it stands (until content is stored or found unchanged after it). */
+  refusal(name: string): Refusal | undefined {
+    return this.refusals.get(name);
+  }
+
+  /** Whether a version's archive can be served: present (size, identity), quarantined or missing (pruned). */
+  archiveState(version: StoredVersion): Promise<BlobState> {
+    return this.reader.state(version.sha256);
+  }
+
+  /** The archive's bytes (or a range), verified against its SHA-256 (blob-verify.ts); BlobIntegrityError when they do not match. */
+  openArchive(source: string, version: StoredVersion, identity: string, range?: ByteRange): Promise<Readable> {
+    this.servedFor.set(version.sha256, source);
+    return this.reader.open(version.sha256, identity, range);
   }
 
   get blobs(): BlobStore {
@@ -86,23 +137,53 @@ export class DataRepository {
     const { manifests, blobs, logger } = this.options;
     const manifest = await manifests.read(source.name);
     const latest = manifest.versions.at(-1);
+    const refusal = this.refusals.get(source.name);
+    const unchanged = (refused: Refusal | null): PollResult => ({ source: source.name, created: null, pruned: [], deletedBlobs: [], unannounced: manifest.versions.filter((v) => !v.announced), refused });
+    const gate = refusalGate(refusal, source.kind, this.now());
+    if (gate.action === 'skip') {
+      logger.debug({ source: source.name, until: gate.until }, 'refused content, no validator to compare: not fetched until the back-off is over');
+      return unchanged(refusal ?? null);
+    }
+    // The newest version's archive was quarantined: fetch it whatever the ref says, so the put stores it again.
+    const latestMissing = latest !== undefined && (await blobs.stat(latest.sha256)) === null;
     const cacheDir = join(this.options.root, 'cache', source.name);
     await mkdir(cacheDir, { recursive: true });
-    const outcome: FetchOutcome = await fetchSource(source, {
-      cacheDir,
-      latestRef: latest?.origin.ref,
-      signal,
-      timeoutMs: this.options.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS,
-    });
-    const unchanged = (): PollResult => ({ source: source.name, created: null, pruned: [], deletedBlobs: [], unannounced: manifest.versions.filter((v) => !v.announced) });
-    if (!outcome.changed) return unchanged();
-
-    const blob = await blobs.put(outcome.archive());
-    if (latest?.sha256 === blob.sha256) {
-      logger.debug({ source: source.name, ref: outcome.ref, sha256: blob.sha256 }, 'new origin ref, same content: no new version');
-      return unchanged();
+    const limits = this.options.limits ?? DEFAULT_ARCHIVE_LIMITS;
+    let outcome: FetchOutcome;
+    try {
+      outcome = await fetchSource(source, {
+        cacheDir,
+        latestRef: gate.action === 'compare-refused' ? gate.ref : latestMissing ? undefined : latest?.origin.ref,
+        signal,
+        timeoutMs: this.options.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS,
+        maxDownloadBytes: limits.maxArchiveBytes,
+      });
+    } catch (err) {
+      if (err instanceof ArchiveRefusedError) return { ...unchanged(null), refused: this.refuse(source, err, err.ref) };
+      throw err;
     }
-    const createdAt = (this.options.now ?? (() => new Date()))();
+    if (!outcome.changed) {
+      // Still the refused content; or, once the wait is over, the newest stored version again.
+      if (gate.action === 'compare-refused') return unchanged(refusal ?? null);
+      this.refusals.delete(source.name);
+      return unchanged(null);
+    }
+
+    let blob;
+    try {
+      blob = await blobs.put(inspected(outcome.archive(), limits));
+    } catch (err) {
+      if (err instanceof ArchiveRefusedError) return { ...unchanged(null), refused: this.refuse(source, err, outcome.ref) };
+      throw err;
+    }
+    this.refusals.delete(source.name);
+    const identity = (await blobs.stat(blob.sha256))?.identity;
+    if (identity !== undefined) this.reader.trust(blob.sha256, identity);
+    if (latest?.sha256 === blob.sha256) {
+      logger.debug({ source: source.name, ref: outcome.ref, sha256: blob.sha256 }, latestMissing ? 'quarantined archive stored again' : 'new origin ref, same content: no new version');
+      return unchanged(null);
+    }
+    const createdAt = this.now();
     const created: StoredVersion = {
       id: versionId(createdAt, blob.sha256),
       sha256: blob.sha256,
@@ -122,7 +203,16 @@ export class DataRepository {
       { source: source.name, version: created.id, sha256: created.sha256, size: created.size, origin: created.origin, pruned: dropped.map((v) => v.id) },
       'new data version stored',
     );
-    return { source: source.name, created, pruned: dropped.map((v) => v.id), deletedBlobs, unannounced: kept.filter((v) => !v.announced) };
+    return { source: source.name, created, pruned: dropped.map((v) => v.id), deletedBlobs, unannounced: kept.filter((v) => !v.announced), refused: null };
+  }
+
+  /** Records a refusal of the source's content: not stored, counted, logged, and backed off. */
+  private refuse(source: DataSource, err: ArchiveRefusedError, ref: string | null): Refusal {
+    const refusal = nextRefusal(this.refusals.get(source.name), { reason: err.reason, message: err.message, ref }, this.now(), this.options.refusalBackoff ?? DEFAULT_REFUSAL_BACKOFF);
+    this.refusals.set(source.name, refusal);
+    this.metrics.refused.inc({ source: source.name, reason: refusal.reason });
+    this.options.logger.warn({ source: source.name, reason: refusal.reason, ref, problem: refusal.message, count: refusal.count, retryAt: refusal.retryAt }, 'data version refused: not stored');
+    return refusal;
   }
 
   /**

@@ -173,4 +173,10 @@ export const DEFAULTS = {
   dataRepositoryPort: 8090,
   dataPollIntervalSeconds: 60,
   dataKeepVersions: 10,
+  /** Data repository: what a version's archive may hold (as the data deployer's defaults), and the back-off after a refusal. */
+  dataMaxArchiveBytes: '10Gi',
+  dataMaxArchiveEntries: 100_000,
+  dataMaxExtractedBytes: '10Gi',
+  dataRefusalBackoffSeconds: 60,
+  dataRefusalBackoffMaxSeconds: 3600,
 } as const;

@@ -8,6 +8,8 @@ import { DEFAULTS } from '../domain/keys';
 import { dns1123LabelError } from '../domain/k8s-names';
 import { parseFailingLimit, UNPROTECTED_POD_POLICIES, type FailingLimit, type RepairPolicy } from '../domain/repair';
 import { DATA_ROLLOUT_LIMITS, parseDataStageShares } from '../domain/data-rollout';
+import type { ArchiveLimits, RefusalBackoff } from '../domain/data-archive-rules';
+import { BYTE_COUNT_EXPECTED, byteCount } from '../domain/byte-count';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -42,6 +44,10 @@ export interface Config {
     publicUrl: string | undefined;
     pollIntervalSeconds: number;
     keepVersions: number;
+    /** What an archive may hold; beyond it a version is refused. */
+    limits: ArchiveLimits;
+    /** The wait after a refusal before the refused content is fetched again, doubled per refusal up to the max. */
+    refusalBackoff: RefusalBackoff;
   };
 }
 
@@ -154,6 +160,19 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   },
   { name: 'AUTOCRANE_DATA_POLL_INTERVAL_SECONDS', default: String(DEFAULTS.dataPollIntervalSeconds), description: 'Interval of the data sources\' polling schedules (5 to 86400).' },
   { name: 'AUTOCRANE_DATA_KEEP_VERSIONS', default: String(DEFAULTS.dataKeepVersions), description: 'Versions kept per source (1 to 1000) unless its entry sets keep; older archives are deleted.' },
+  { name: 'AUTOCRANE_DATA_MAX_ARCHIVE_BYTES', default: DEFAULTS.dataMaxArchiveBytes, description: 'Most bytes a version\'s archive (or an http source\'s download) may have, e.g. 500Mi or 10Gi; a larger one is refused.' },
+  { name: 'AUTOCRANE_DATA_MAX_ARCHIVE_ENTRIES', default: String(DEFAULTS.dataMaxArchiveEntries), description: 'Most entries (files, folders, links) a version\'s archive may hold; more is refused.' },
+  { name: 'AUTOCRANE_DATA_MAX_EXTRACTED_BYTES', default: DEFAULTS.dataMaxExtractedBytes, description: 'Most bytes a version\'s files may add up to once extracted, e.g. 10Gi; more is refused.' },
+  {
+    name: 'AUTOCRANE_DATA_REFUSAL_BACKOFF_SECONDS',
+    default: String(DEFAULTS.dataRefusalBackoffSeconds),
+    description: 'After a refused version, the wait before the refused content is fetched again (1 to 86400); doubled per consecutive refusal.',
+  },
+  {
+    name: 'AUTOCRANE_DATA_REFUSAL_BACKOFF_MAX_SECONDS',
+    default: String(DEFAULTS.dataRefusalBackoffMaxSeconds),
+    description: 'Longest wait between fetches of refused content (1 to 604800).',
+  },
 ];
 
 /** Names whose values must never appear in an error message or a log line. */
@@ -206,6 +225,15 @@ const dataStageShares = z.string().transform((text, ctx) => {
   return parsed.shares;
 });
 
+const bytes = z.string().transform((text, ctx) => {
+  const n = byteCount(text);
+  if (n === null) {
+    ctx.addIssue({ code: 'custom', message: BYTE_COUNT_EXPECTED });
+    return z.NEVER;
+  }
+  return n;
+});
+
 const booleanFlag = z.enum(['true', 'false'], { error: 'expected true or false' }).transform((v) => v === 'true');
 
 const envSchema = z.object({
@@ -248,6 +276,11 @@ const envSchema = z.object({
   AUTOCRANE_DATA_REPOSITORY_URL: httpUrl.optional(),
   AUTOCRANE_DATA_POLL_INTERVAL_SECONDS: integer(5, 86400).default(DEFAULTS.dataPollIntervalSeconds),
   AUTOCRANE_DATA_KEEP_VERSIONS: integer(1, 1000).default(DEFAULTS.dataKeepVersions),
+  AUTOCRANE_DATA_MAX_ARCHIVE_BYTES: bytes.prefault(DEFAULTS.dataMaxArchiveBytes),
+  AUTOCRANE_DATA_MAX_ARCHIVE_ENTRIES: integer(1, 100_000_000).default(DEFAULTS.dataMaxArchiveEntries),
+  AUTOCRANE_DATA_MAX_EXTRACTED_BYTES: bytes.prefault(DEFAULTS.dataMaxExtractedBytes),
+  AUTOCRANE_DATA_REFUSAL_BACKOFF_SECONDS: integer(1, 86400).default(DEFAULTS.dataRefusalBackoffSeconds),
+  AUTOCRANE_DATA_REFUSAL_BACKOFF_MAX_SECONDS: integer(1, 604800).default(DEFAULTS.dataRefusalBackoffMaxSeconds),
 });
 
 export interface ConfigProblem {
@@ -338,6 +371,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
       publicUrl: v.AUTOCRANE_DATA_REPOSITORY_URL?.replace(/\/+$/, ''),
       pollIntervalSeconds: v.AUTOCRANE_DATA_POLL_INTERVAL_SECONDS,
       keepVersions: v.AUTOCRANE_DATA_KEEP_VERSIONS,
+      limits: { maxArchiveBytes: v.AUTOCRANE_DATA_MAX_ARCHIVE_BYTES, maxEntries: v.AUTOCRANE_DATA_MAX_ARCHIVE_ENTRIES, maxExtractedBytes: v.AUTOCRANE_DATA_MAX_EXTRACTED_BYTES },
+      refusalBackoff: { initialMs: v.AUTOCRANE_DATA_REFUSAL_BACKOFF_SECONDS * 1000, maxMs: Math.max(v.AUTOCRANE_DATA_REFUSAL_BACKOFF_SECONDS, v.AUTOCRANE_DATA_REFUSAL_BACKOFF_MAX_SECONDS) * 1000 },
     },
   };
 }

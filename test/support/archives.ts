@@ -112,3 +112,48 @@ export async function serveArchives(): Promise<ArchiveServer> {
       }),
   };
 }
+
+export interface BodyServer {
+  url: string;
+  /** Path → body, with an ETag that answers If-None-Match with 304. */
+  bodies: Map<string, { body: Buffer; etag?: string }>;
+  /** Every request, in order. */
+  requests: { path: string; ifNoneMatch?: string }[];
+  close(): Promise<void>;
+}
+
+/** A local HTTP origin for http data sources: the bodies set, 404 for others, conditional GETs by ETag. */
+export async function serveBodies(bodies: BodyServer['bodies'] = new Map(), requests: BodyServer['requests'] = []): Promise<BodyServer> {
+  const { createServer } = await import('node:http');
+  const server = createServer((req, res) => {
+    requests.push({ path: req.url ?? '', ifNoneMatch: req.headers['if-none-match'] });
+    const entry = bodies.get(req.url ?? '');
+    if (!entry) return void res.writeHead(404).end();
+    if (entry.etag && req.headers['if-none-match'] === entry.etag) return void res.writeHead(304).end();
+    res.writeHead(200, entry.etag ? { etag: entry.etag } : {}).end(entry.body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as import('node:net').AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    bodies,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** serveBodies() for the enclosing describe block (started before its tests, closed after). */
+export function bodyServerForTests(): Pick<BodyServer, 'bodies' | 'requests'> & { url(): string } {
+  const bodies: BodyServer['bodies'] = new Map();
+  const requests: BodyServer['requests'] = [];
+  let server: BodyServer | undefined;
+  beforeAll(async () => {
+    server = await serveBodies(bodies, requests);
+  });
+  afterAll(() => server?.close());
+  return { bodies, requests, url: () => server!.url };
+}

@@ -40,6 +40,8 @@ describe('loadConfig', () => {
         publicUrl: undefined,
         pollIntervalSeconds: 60,
         keepVersions: 10,
+        limits: { maxArchiveBytes: 10 * 2 ** 30, maxEntries: 100_000, maxExtractedBytes: 10 * 2 ** 30 },
+        refusalBackoff: { initialMs: 60_000, maxMs: 3_600_000 },
       },
     });
   });
@@ -54,6 +56,11 @@ describe('loadConfig', () => {
         AUTOCRANE_DATA_REPOSITORY_URL: 'http://data.autocrane:8090/',
         AUTOCRANE_DATA_POLL_INTERVAL_SECONDS: '5',
         AUTOCRANE_DATA_KEEP_VERSIONS: '1',
+        AUTOCRANE_DATA_MAX_ARCHIVE_BYTES: '500Mi',
+        AUTOCRANE_DATA_MAX_ARCHIVE_ENTRIES: '50',
+        AUTOCRANE_DATA_MAX_EXTRACTED_BYTES: '2G',
+        AUTOCRANE_DATA_REFUSAL_BACKOFF_SECONDS: '5',
+        AUTOCRANE_DATA_REFUSAL_BACKOFF_MAX_SECONDS: '2',
       },
       { stdoutIsTTY: false },
     );
@@ -65,7 +72,15 @@ describe('loadConfig', () => {
       publicUrl: 'http://data.autocrane:8090',
       pollIntervalSeconds: 5,
       keepVersions: 1,
+      limits: { maxArchiveBytes: 500 * 2 ** 20, maxEntries: 50, maxExtractedBytes: 2e9 },
+      // A max below the first wait is the first wait.
+      refusalBackoff: { initialMs: 5000, maxMs: 5000 },
     });
+  });
+
+  it('names a data repository limit that is not a byte count', () => {
+    expect(() => loadConfig({ AUTOCRANE_DATA_MAX_EXTRACTED_BYTES: '10 gigs' }, { stdoutIsTTY: false })).toThrow(/AUTOCRANE_DATA_MAX_EXTRACTED_BYTES.*byte count/);
+    expect(() => loadConfig({ AUTOCRANE_DATA_MAX_ARCHIVE_ENTRIES: '0' }, { stdoutIsTTY: false })).toThrow(/AUTOCRANE_DATA_MAX_ARCHIVE_ENTRIES/);
   });
 
   it('reads the data rollout settings', () => {

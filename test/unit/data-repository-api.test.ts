@@ -53,8 +53,8 @@ test('GET /v1/sources lists each source with its newest version', async () => {
   const res = await request(app).get('/v1/sources').expect(200);
   expect(res.body).toEqual({
     sources: [
-      { name: 'demo', kind: 'local', versions: 1, latest: { id: version.id, sha256: version.sha256, size: version.size, createdAt: version.createdAt, origin: version.origin } },
-      { name: 'empty', kind: 'local', versions: 0, latest: null },
+      { name: 'demo', kind: 'local', versions: 1, latest: { id: version.id, sha256: version.sha256, size: version.size, createdAt: version.createdAt, origin: version.origin }, refused: null },
+      { name: 'empty', kind: 'local', versions: 0, latest: null, refused: null },
     ],
   });
 });

@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +12,7 @@ import { FileBlobStore, InvalidBlobAddressError } from '../../datarepository/blo
 import { ManifestStore } from '../../datarepository/manifests';
 import { DataRepository } from '../../datarepository/repository';
 import type { DataSource } from '../../datarepository/sources';
-import { filesArchive, sha256Hex } from '../support/archives';
+import { filesArchive, sha256Hex, bodyServerForTests } from '../support/archives';
 
 const logger = pino({ level: 'silent' });
 const hex = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
@@ -59,7 +57,7 @@ describe('FileBlobStore', () => {
     expect(await store.put(Readable.from([content]))).toEqual({ sha256: hex(content), size: 10 });
     expect(await readFile(join(root, 'blobs', 'sha256', hex(content)))).toEqual(content);
     expect(await store.list()).toEqual([hex(content)]);
-    expect(await store.stat(hex(content))).toEqual({ size: 10 });
+    expect(await store.stat(hex(content))).toEqual({ size: 10, identity: expect.any(String) });
     expect((await readAll(await store.open(hex(content), { start: 2, end: 4 }))).toString()).toBe('234');
     await store.delete(hex(content));
     expect(await store.stat(hex(content))).toBeNull();
@@ -225,29 +223,12 @@ describe('DataRepository with a local folder', () => {
 });
 
 describe('DataRepository with an HTTP source', () => {
-  let server: Server;
-  let base: string;
-  const bodies = new Map<string, { body: Buffer; etag?: string }>();
-  const requests: { path: string; ifNoneMatch?: string }[] = [];
-
-  beforeAll(async () => {
-    server = createServer((req, res) => {
-      requests.push({ path: req.url ?? '', ifNoneMatch: req.headers['if-none-match'] });
-      const entry = bodies.get(req.url ?? '');
-      if (!entry) return void res.writeHead(404).end();
-      if (entry.etag && req.headers['if-none-match'] === entry.etag) return void res.writeHead(304).end();
-      res.writeHead(200, entry.etag ? { etag: entry.etag } : {}).end(entry.body);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-  afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
-  });
+  const origin = bodyServerForTests();
+  const { bodies, requests } = origin;
 
   test('a file is packed alone under its name; a matching ETag answers 304 and stores nothing', async () => {
     bodies.set('/files/prices.csv', { body: Buffer.from('a,b\n1,2\n'), etag: '"v1"' });
-    const { repository, blobs, ready } = repositoryOf([{ name: 'prices', kind: 'http', url: `${base}/files/prices.csv` }]);
+    const { repository, blobs, ready } = repositoryOf([{ name: 'prices', kind: 'http', url: `${origin.url()}/files/prices.csv` }]);
     await ready;
     const first = await repository.poll('prices');
     expect(first.created?.origin).toEqual({ kind: 'http', ref: '"v1"' });
@@ -261,21 +242,22 @@ describe('DataRepository with an HTTP source', () => {
     expect(second.created?.origin.ref).toBe('"v2"');
   });
 
-  test('a .tar.gz is stored byte for byte; one that is not an archive is refused, for good', async () => {
+  test('a .tar.gz is stored byte for byte; one that is not an archive is refused and not stored', async () => {
     const archive = await filesArchive({ 'x.txt': 'x' });
     bodies.set('/geo.tar.gz', { body: archive });
     bodies.set('/bad.tgz', { body: Buffer.from('not gzip') });
     const { repository, blobs, ready } = repositoryOf([
-      { name: 'geo', kind: 'http', url: `${base}/geo.tar.gz` },
-      { name: 'bad', kind: 'http', url: `${base}/bad.tgz` },
-      { name: 'gone', kind: 'http', url: `${base}/gone.tgz` },
+      { name: 'geo', kind: 'http', url: `${origin.url()}/geo.tar.gz` },
+      { name: 'bad', kind: 'http', url: `${origin.url()}/bad.tgz` },
+      { name: 'gone', kind: 'http', url: `${origin.url()}/gone.tgz` },
     ]);
     await ready;
     const geo = await repository.poll('geo');
     expect(geo.created).toMatchObject({ sha256: sha256Hex(archive), size: archive.length, origin: { ref: `sha256:${sha256Hex(archive)}` } });
     // No validator: the body's hash is the ref, so the same body again is no new version.
     expect((await repository.poll('geo')).created).toBeNull();
-    await expect(repository.poll('bad')).rejects.toMatchObject({ message: expect.stringMatching(/is not a gzip-compressed tar/), retryable: false });
+    expect((await repository.poll('bad')).refused).toMatchObject({ reason: 'corrupt-gzip', message: expect.stringMatching(/not a gzip stream/), count: 1 });
+    expect(repository.refusal('bad')).toMatchObject({ reason: 'corrupt-gzip' });
     await expect(repository.poll('gone')).rejects.toMatchObject({ message: expect.stringMatching(/answered HTTP 404/), retryable: false });
     expect(await blobs.list()).toEqual([geo.created!.sha256]);
   });
