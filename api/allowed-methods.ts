@@ -9,8 +9,23 @@ import { HttpError } from './http-errors';
 
 interface RouterLayer {
   match(path: string): { path: string } | false;
-  route?: { _methods(): string[] };
+  route?: { path: string; _methods(): string[] };
   handle: { stack?: RouterLayer[] };
+}
+
+const stackOf = (app: Express): RouterLayer[] => (app as unknown as { router: { stack: RouterLayer[] } }).router.stack;
+
+/** Every route the app serves, as `METHOD /path/:param` (routers mounted at the root), without HEAD. */
+export function listRoutes(app: Express): string[] {
+  const routes: string[] = [];
+  const walk = (stack: readonly RouterLayer[]) => {
+    for (const layer of stack) {
+      if (layer.route) routes.push(...layer.route._methods().filter((m) => m !== 'HEAD').map((m) => `${m} ${layer.route?.path ?? ''}`));
+      else if (Array.isArray(layer.handle.stack)) walk(layer.handle.stack);
+    }
+  };
+  walk(stackOf(app));
+  return routes.sort();
 }
 
 function collectMethods(stack: readonly RouterLayer[], path: string, into: Set<string>): void {
@@ -29,7 +44,7 @@ function collectMethods(stack: readonly RouterLayer[], path: string, into: Set<s
 /** The methods the app serves for `path` (HEAD with GET, as Express answers it); empty for an unknown path. */
 export function allowedMethods(app: Express, path: string): string[] {
   const methods = new Set<string>();
-  collectMethods((app as unknown as { router: { stack: RouterLayer[] } }).router.stack, path, methods);
+  collectMethods(stackOf(app), path, methods);
   return [...methods].sort();
 }
 

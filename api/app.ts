@@ -9,7 +9,7 @@ import { methodNotAllowed, optionsNotServed } from './allowed-methods';
 import { errorHandler, notFound } from './http-errors';
 import { createDataRolloutRouter, type DataRolloutControlPort } from './data-rollouts';
 import { createRepairRouter, type RepairControl } from './repair';
-import { rolloutOpenApiDocument } from './rollout-openapi';
+import { openApiDocument } from './openapi';
 import { createRolloutRouter, type RolloutControl, type WorkloadReader } from './rollouts';
 import { createWatchdogRouter, type PodAccessor } from './watchdogs';
 
@@ -33,7 +33,7 @@ export interface AppDeps {
   repair?: { control: RepairControl; authorizer: Authorizer; temporalUi?: { url: string; namespace: string } };
   /**
    * The rollout routes' access to the rollout workflows and to the target workloads. Without
-   * them neither the rollout routes nor their /openapi.json are served.
+   * them the rollout routes are not served.
    */
   rollouts?: { control: RolloutControl; workloads: WorkloadReader; authorizer: Authorizer; temporalUi?: { url: string; namespace: string } };
   /** The data-rollout routes' access to the data-rollout workflows. Without it they are not served. */
@@ -111,13 +111,11 @@ export function createApp(deps: AppDeps): Express {
   if (deps.watchdogs) app.use(createWatchdogRouter({ ...deps.watchdogs, logger }));
   if (deps.repair) app.use(createRepairRouter({ ...deps.repair, logger }));
   if (deps.dataRollouts) app.use(createDataRolloutRouter({ ...deps.dataRollouts, logger }));
-  if (deps.rollouts) {
-    // Public: the document describes the API, it holds nothing about any rollout.
-    app.get('/openapi.json', (_req, res) => {
-      res.json(rolloutOpenApiDocument());
-    });
-    app.use(createRolloutRouter({ ...deps.rollouts, logger }));
-  }
+  // Public: the document describes the API, it holds nothing about any object.
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument());
+  });
+  if (deps.rollouts) app.use(createRolloutRouter({ ...deps.rollouts, logger }));
 
   app.use(methodNotAllowed(app));
   app.use(notFound);

@@ -18,7 +18,8 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import { z } from 'zod';
 import { sourceNameError } from '../domain/data-contract';
 import { DATA_ROLLOUT_LIMITS, shareError } from '../domain/data-rollout';
-import { dns1123LabelError } from '../domain/k8s-names';
+import { namespaceName, ruledString } from '../domain/checked-string';
+import { DNS1123_LABEL_RULE } from '../domain/k8s-names';
 import type { Logger } from '../platform/logger';
 import {
   dataRolloutControlUpdates,
@@ -33,7 +34,7 @@ import {
 } from '../workflows/data-rollout-messages';
 import { callerName, type Authorizer, type Caller, type ResourceAction } from './auth';
 import { HttpError } from './http-errors';
-import { fromProblem, hasBody, jsonBody, parseInput, routeHelpers } from './routes';
+import { hasBody, jsonBody, parseInput, routeHelpers } from './routes';
 
 /** What the routes need from Temporal; temporalDataRolloutControl is the real one. */
 export interface DataRolloutControlPort {
@@ -78,17 +79,14 @@ export interface DataRolloutRouterDeps {
   temporalUi?: { url: string; namespace: string };
 }
 
-const params = z.object({
-  namespace: z.string().superRefine(fromProblem((v) => (dns1123LabelError(v) === null ? null : `'${v}' is not a namespace name: ${dns1123LabelError(v)}`))),
-  source: z.string().superRefine(fromProblem(sourceNameError)),
-});
+export const DataRolloutParamsSchema = z.object({ namespace: namespaceName(), source: ruledString(DNS1123_LABEL_RULE, sourceNameError) });
 const PATH = { where: 'path', expected: 'a path', fields: 'namespace, source' };
 
 const reason = z.string({ error: 'expected a string' }).max(MAX_DATA_CONTROL_REASON_LENGTH, { error: `at most ${MAX_DATA_CONTROL_REASON_LENGTH} characters` });
 const wholeNumber = (min: number, max: number) =>
   z.number({ error: `expected a whole number from ${min} to ${max}` }).int({ error: `expected a whole number from ${min} to ${max}` }).min(min, { error: `expected a whole number from ${min} to ${max}` }).max(max, { error: `expected a whole number from ${min} to ${max}` });
 
-const startBody = z.strictObject({
+export const DataRolloutStartSchema = z.strictObject({
   version: z.string({ error: 'expected a version ID' }).optional(),
   stages: z
     .array(
@@ -109,7 +107,7 @@ const startBody = z.strictObject({
   reason: reason.optional(),
 });
 const START_BODY = { where: 'body', expected: 'a JSON object {version?, stages?, maxErrorPods?, ackTimeoutSeconds?, reason?}', fields: 'version, stages, maxErrorPods, ackTimeoutSeconds, reason' };
-const controlBody = z.strictObject({ reason: reason.optional() });
+export const DataRolloutControlSchema = z.strictObject({ reason: reason.optional() });
 const CONTROL_BODY = { where: 'body', expected: 'a JSON object {reason?}', fields: 'reason' };
 
 const readAction = (namespace: string): ResourceAction => ({ verb: 'get', group: '', resource: 'pods', namespace });
@@ -136,7 +134,7 @@ export function createDataRolloutRouter(deps: DataRolloutRouterDeps): Router {
     base,
     requireCaller,
     handle(async (req, res) => {
-      const { namespace, source } = parseInput(params, req.params, PATH);
+      const { namespace, source } = parseInput(DataRolloutParamsSchema, req.params, PATH);
       await authorize(res, readAction(namespace), `read the data rollouts of ${source} in namespace ${namespace}`);
       res.json(body(await control.status(namespace, source).catch(translate)));
     }),
@@ -147,8 +145,8 @@ export function createDataRolloutRouter(deps: DataRolloutRouterDeps): Router {
     requireCaller,
     json,
     handle(async (req, res) => {
-      const { namespace, source } = parseInput(params, req.params, PATH);
-      const request = parseInput(startBody, hasBody(req) ? req.body : {}, START_BODY);
+      const { namespace, source } = parseInput(DataRolloutParamsSchema, req.params, PATH);
+      const request = parseInput(DataRolloutStartSchema, hasBody(req) ? req.body : {}, START_BODY);
       await authorize(res, steerAction(namespace), `start a data rollout of ${source} in namespace ${namespace}`);
       const by = callerName((res.locals as { caller?: Caller }).caller);
       const status = await control.start(namespace, source, { ...request, ...(by === undefined ? {} : { by }) }).catch(translate);
@@ -163,8 +161,8 @@ export function createDataRolloutRouter(deps: DataRolloutRouterDeps): Router {
       requireCaller,
       json,
       handle(async (req, res) => {
-        const { namespace, source } = parseInput(params, req.params, PATH);
-        const request = parseInput(controlBody, hasBody(req) ? req.body : {}, CONTROL_BODY);
+        const { namespace, source } = parseInput(DataRolloutParamsSchema, req.params, PATH);
+        const request = parseInput(DataRolloutControlSchema, hasBody(req) ? req.body : {}, CONTROL_BODY);
         await authorize(res, steerAction(namespace), `${name} the data rollout of ${source} in namespace ${namespace}`);
         const by = callerName((res.locals as { caller?: Caller }).caller);
         const status = await control.control(namespace, source, name, { ...request, ...(by === undefined ? {} : { by }) }).catch(translate);

@@ -12,13 +12,13 @@
 import { Router } from 'express';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { z } from 'zod';
-import { dns1123LabelError } from '../domain/k8s-names';
+import { namespaceName } from '../domain/checked-string';
 import type { RepairView } from '../domain/repair';
 import type { Logger } from '../platform/logger';
 import { MAX_PAUSE_REASON_LENGTH, pauseRepairUpdate, repairStateQuery, repairWorkflowId, resumeRepairUpdate } from '../workflows/repair-messages';
 import type { Authorizer, ResourceAction } from './auth';
 import { HttpError } from './http-errors';
-import { fromProblem, hasBody, jsonBody, parseInput, routeHelpers } from './routes';
+import { hasBody, jsonBody, parseInput, routeHelpers } from './routes';
 
 /** What the routes need from Temporal; temporalRepairControl is the real one. */
 export interface RepairControl {
@@ -83,12 +83,10 @@ export function temporalRepairControl(client: Client): RepairControl {
   };
 }
 
-const namespaceParams = z.object({
-  namespace: z.string().superRefine(fromProblem((v) => (dns1123LabelError(v) === null ? null : `'${v}' is not a namespace name: ${dns1123LabelError(v)}`))),
-});
+export const RepairParamsSchema = z.object({ namespace: namespaceName() });
 const PATH = { where: 'path', expected: 'a path', fields: 'namespace' };
 
-const pauseBody = z.strictObject({
+export const RepairPauseSchema = z.strictObject({
   reason: z.string({ error: 'expected a string' }).max(MAX_PAUSE_REASON_LENGTH, { error: `at most ${MAX_PAUSE_REASON_LENGTH} characters` }).optional(),
 });
 const PAUSE_BODY = { where: 'body', expected: 'a JSON object {reason?}', fields: 'reason' };
@@ -119,7 +117,7 @@ export function createRepairRouter(deps: RepairRouterDeps): Router {
     '/v1/namespaces/:namespace/repair',
     requireCaller,
     handle(async (req, res) => {
-      const { namespace } = parseInput(namespaceParams, req.params, PATH);
+      const { namespace } = parseInput(RepairParamsSchema, req.params, PATH);
       await authorize(res, readAction(namespace), `read the repair state of namespace ${namespace}`);
       res.json(body(namespace, await control.state(namespace).catch(unavailable)));
     }),
@@ -130,8 +128,8 @@ export function createRepairRouter(deps: RepairRouterDeps): Router {
     requireCaller,
     json,
     handle(async (req, res) => {
-      const { namespace } = parseInput(namespaceParams, req.params, PATH);
-      const { reason } = parseInput(pauseBody, hasBody(req) ? req.body : {}, PAUSE_BODY);
+      const { namespace } = parseInput(RepairParamsSchema, req.params, PATH);
+      const { reason } = parseInput(RepairPauseSchema, hasBody(req) ? req.body : {}, PAUSE_BODY);
       await authorize(res, controlAction(namespace), `pause repair in namespace ${namespace}`);
       const view = await control.pause(namespace, reason).catch(unavailable);
       logger.info({ namespace, reason }, 'repair paused through the API');
@@ -143,7 +141,7 @@ export function createRepairRouter(deps: RepairRouterDeps): Router {
     '/v1/namespaces/:namespace/repair/resume',
     requireCaller,
     handle(async (req, res) => {
-      const { namespace } = parseInput(namespaceParams, req.params, PATH);
+      const { namespace } = parseInput(RepairParamsSchema, req.params, PATH);
       await authorize(res, controlAction(namespace), `resume repair in namespace ${namespace}`);
       const view = await control.resume(namespace).catch(unavailable);
       logger.info({ namespace }, 'repair resumed through the API');

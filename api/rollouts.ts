@@ -29,7 +29,7 @@ import {
 } from '@temporalio/client';
 import { fromPayloadsAtIndex } from '@temporalio/common';
 import { z } from 'zod';
-import { dns1123LabelError } from '../domain/k8s-names';
+import { namespaceName } from '../domain/checked-string';
 import { isTerminal, ROLLOUT_STATES } from '../domain/rollout-controls';
 import { ROLLOUT_ANNOTATION } from '../domain/keys';
 import { checkTemplateChange, type ChangeProblem, type PodTemplate } from '../domain/pod-template-change';
@@ -56,7 +56,7 @@ import {
 import { AUTOCRANE_NAMESPACE, AUTOCRANE_ROLLOUT_ID, AUTOCRANE_STAGE, AUTOCRANE_STATE, AUTOCRANE_SUPERSEDED_BY, AUTOCRANE_TARGET } from '../workflows/search-attributes';
 import { callerName, type Authorizer, type Caller, type ResourceAction } from './auth';
 import { HttpError, invalidInput, type ErrorBody } from './http-errors';
-import { fromProblem, hasBody, jsonBody, parseInput, routeHelpers } from './routes';
+import { hasBody, jsonBody, parseInput, routeHelpers } from './routes';
 
 /** The rollout workflow's type name (workflows/rollout.ts exports `rolloutWorkflow`). */
 export const ROLLOUT_WORKFLOW_TYPE = 'rolloutWorkflow';
@@ -515,7 +515,7 @@ const ID_PARAMS = { where: 'path', expected: 'a path', fields: 'id' };
 export const RolloutListQuerySchema = z.strictObject({
   namespace: z
     .string({ error: 'expected one namespace name' })
-    .superRefine(fromProblem((v) => (dns1123LabelError(v) === null ? null : `'${v}' is not a namespace name: ${dns1123LabelError(v)}`)))
+    .pipe(namespaceName())
     .optional()
     .meta({ description: 'Only rollouts of workloads in this namespace (all namespaces when left out).' }),
   state: z

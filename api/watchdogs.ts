@@ -13,7 +13,8 @@ import { Router, type Response } from 'express';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { writePodStatuses } from '../activities/pod-status';
-import { dns1123LabelError, dns1123SubdomainError } from '../domain/k8s-names';
+import { namespaceName, ruledString, subdomainName } from '../domain/checked-string';
+import { QUALIFIED_NAME_PART_RULE } from '../domain/k8s-names';
 import { readWatchdogs, type WatchdogRecord } from '../domain/watchdog-annotations';
 import {
   formatStatus,
@@ -76,29 +77,26 @@ export const MAX_BODY = '16kb';
 // Input
 // ---------------------------------------------------------------------------
 
-const podParams = z.object({
-  namespace: z.string().superRefine(fromProblem((v) => (dns1123LabelError(v) === null ? null : `'${v}' is not a namespace name: ${dns1123LabelError(v)}`))),
-  pod: z.string().superRefine(fromProblem((v) => (dns1123SubdomainError(v) === null ? null : `'${v}' is not a pod name: ${dns1123SubdomainError(v)}`))),
-});
+export const WatchdogPodParamsSchema = z.object({ namespace: namespaceName(), pod: subdomainName('pod name') });
 
-const watchdogParams = podParams.extend({ name: z.string().superRefine(fromProblem(validateWatchdogName)) });
+export const WatchdogParamsSchema = WatchdogPodParamsSchema.extend({ name: ruledString(QUALIFIED_NAME_PART_RULE, validateWatchdogName) });
 
 const levelsText = WATCHDOG_LEVELS.join(', ');
-const putBody = z.strictObject({
+/** A level in any letter case ("Error" is error), spelled as a pattern so the document shows it. */
+const LEVEL_PATTERN = new RegExp(`^(?:${WATCHDOG_LEVELS.map((level) => [...level].map((c) => `[${c}${c.toUpperCase()}]`).join('')).join('|')})$`);
+export const WatchdogPutSchema = z.strictObject({
   level: z
     .string({ error: (issue) => (issue.input === undefined ? 'required' : `expected one of ${levelsText}`) })
-    .transform((value, ctx) => {
-      const level = parseWatchdogLevel(value);
-      if (level === undefined) {
-        ctx.addIssue({ code: 'custom', message: `expected one of ${levelsText}, got '${value}'` });
-        return z.NEVER;
-      }
-      return level;
-    }),
+    .regex(LEVEL_PATTERN, { error: (issue) => `expected one of ${levelsText}, got '${String(issue.input)}'` })
+    .transform((value) => parseWatchdogLevel(value) ?? 'error')
+    .meta({ description: `One of ${levelsText}, in any letter case.` }),
   message: z
     .string({ error: `expected a string of at most ${MAX_WATCHDOG_MESSAGE_LENGTH} characters` })
     .superRefine(fromProblem(validateWatchdogMessage))
-    .default(''),
+    .default('')
+    // Code points, as JSON Schema counts them (zod's max would count UTF-16 units).
+    // The control characters (Unicode Cc) as ranges, which every regex dialect reads.
+    .meta({ maxLength: MAX_WATCHDOG_MESSAGE_LENGTH, pattern: '^[^\\x00-\\x1F\\x7F-\\x9F]*$', description: 'One line of well-formed text: no control characters.' }),
 });
 
 const PATH = { where: 'path', expected: 'a path', fields: 'namespace, pod or name' };
@@ -144,9 +142,9 @@ export function createWatchdogRouter(deps: WatchdogRouterDeps): Router {
     requireCaller,
     json,
     handle(async (req, res) => {
-      const { namespace, pod, name } = parseInput(watchdogParams, req.params, PATH);
+      const { namespace, pod, name } = parseInput(WatchdogParamsSchema, req.params, PATH);
       // body-parser turns an empty body into {}; an empty body is a missing one.
-      const { level, message } = parseInput(putBody, hasBody(req) ? req.body : undefined, BODY);
+      const { level, message } = parseInput(WatchdogPutSchema, hasBody(req) ? req.body : undefined, BODY);
       await authorize(res, 'patch', namespace, pod);
 
       const value = formatStatus({ level, time: now(), message });
@@ -170,7 +168,7 @@ export function createWatchdogRouter(deps: WatchdogRouterDeps): Router {
     '/v1/namespaces/:namespace/pods/:pod/watchdogs',
     requireCaller,
     handle(async (req, res) => {
-      const { namespace, pod } = parseInput(podParams, req.params, PATH);
+      const { namespace, pod } = parseInput(WatchdogPodParamsSchema, req.params, PATH);
       await authorize(res, 'get', namespace, pod);
       let annotations: Record<string, string> | undefined;
       try {

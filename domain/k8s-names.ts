@@ -15,6 +15,24 @@ const NAME_PART = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /**
+ * A syntax rule as JSON Schema can state it (pattern and lengths), so the API's OpenAPI
+ * document shows the very rule its validation applies (checked-string.ts turns one into zod).
+ */
+export interface StringRule {
+  pattern: RegExp;
+  minLength: number;
+  maxLength?: number;
+}
+
+export const DNS1123_LABEL_RULE: StringRule = { pattern: DNS1123_LABEL, minLength: 1, maxLength: QUALIFIED_NAME_MAX_LENGTH };
+export const DNS1123_SUBDOMAIN_RULE: StringRule = {
+  pattern: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+  minLength: 1,
+  maxLength: DNS1123_SUBDOMAIN_MAX_LENGTH,
+};
+export const QUALIFIED_NAME_PART_RULE: StringRule = { pattern: NAME_PART, minLength: 1, maxLength: QUALIFIED_NAME_MAX_LENGTH };
+
+/**
  * Why `name` is not a valid name part of a qualified name (the part after the `/`
  * of an annotation key), or null if it is: 1..63 characters, alphanumeric at both
  * ends, `-`, `_`, `.` or alphanumerics inside.

@@ -21,7 +21,8 @@
  * Pure (zod only): safe to import from workflows.
  */
 import { z } from 'zod';
-import { dns1123LabelError, dns1123SubdomainError } from './k8s-names';
+import { labelName, namespaceName, ruledString, ruleJsonSchema, subdomainName } from './checked-string';
+import { dns1123LabelError, DNS1123_LABEL_RULE, QUALIFIED_NAME_PART_RULE, type StringRule } from './k8s-names';
 import { formatShare, parseShare } from './rollout-plan';
 import { validateWatchdogName } from './watchdog-status';
 
@@ -61,20 +62,6 @@ export const ROLLOUT_DEFAULTS = {
 
 type Problem = (value: string) => string | null;
 
-const checked = (problem: Problem) =>
-  z.string().superRefine((value, ctx) => {
-    const message = problem(value);
-    if (message !== null) ctx.addIssue({ code: 'custom', message });
-  });
-
-const namespaceProblem: Problem = (v) => {
-  const e = dns1123LabelError(v);
-  return e === null ? null : `'${v}' is not a namespace name: ${e}`;
-};
-const workloadNameProblem: Problem = (v) => {
-  const e = dns1123SubdomainError(v);
-  return e === null ? null : `'${v}' is not a workload name: ${e}`;
-};
 const containerNameProblem: Problem = (v) => {
   const e = dns1123LabelError(v);
   return e === null ? null : `'${v}' is not a container name: ${e}`;
@@ -92,6 +79,7 @@ const IMAGE_REFERENCE = (() => {
   const digest = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}';
   return new RegExp(`^(?:${domain}/)?${pathComponent}(?:/${pathComponent})*(?::${tag})?(?:@${digest})?$`);
 })();
+const IMAGE_RULE: StringRule = { pattern: IMAGE_REFERENCE, minLength: 1, maxLength: ROLLOUT_LIMITS.maxImageLength };
 
 /** Why `image` is not an image reference, or null. */
 export function imageReferenceError(image: string): string | null {
@@ -107,6 +95,7 @@ export function imageReferenceError(image: string): string | null {
 
 /** Kubernetes' portable rule for env var names (IsEnvVarName before relaxed validation). */
 const ENV_VAR_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
+const ENV_VAR_NAME_RULE: StringRule = { pattern: ENV_VAR_NAME, minLength: 1 };
 
 /** Why `name` is not an environment variable name, or null. */
 export function envVarNameError(name: string): string | null {
@@ -118,6 +107,7 @@ export function envVarNameError(name: string): string | null {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const REQUEST_ID_RULE: StringRule = { pattern: REQUEST_ID, minLength: 1, maxLength: ROLLOUT_LIMITS.maxRequestIdLength };
 
 /** Why `id` cannot be a request ID, or null: 1..64 of letters, digits, '.', '_', '-', starting with a letter or digit. */
 export function requestIdError(id: string): string | null {
@@ -128,17 +118,24 @@ export function requestIdError(id: string): string | null {
   return null;
 }
 
-/** A record whose keys are checked by `keyProblem`, with a bound on its size; issues land on the key's path. */
-const checkedRecord = <V extends z.ZodType>(keyProblem: Problem, value: V, what: string, max: number) =>
-  z.record(z.string(), value).superRefine((record, ctx) => {
-    const keys = Object.keys(record);
-    if (keys.length === 0) ctx.addIssue({ code: 'custom', message: `must name at least one ${what}` });
-    if (keys.length > max) ctx.addIssue({ code: 'custom', message: `must name at most ${max} ${what}s (got ${keys.length})` });
-    for (const key of keys) {
-      const message = keyProblem(key);
-      if (message !== null) ctx.addIssue({ code: 'custom', message, path: [key] });
-    }
-  });
+/**
+ * A record whose keys are checked by `keyProblem`, with a bound on its size; issues land on
+ * the key's path. The key rule and the bounds are also stated as JSON Schema (zod's own
+ * record key errors would not name the key's problem).
+ */
+const checkedRecord = <V extends z.ZodType>(keyRule: StringRule, keyProblem: Problem, value: V, what: string, max: number) =>
+  z
+    .record(z.string(), value)
+    .superRefine((record, ctx) => {
+      const keys = Object.keys(record);
+      if (keys.length === 0) ctx.addIssue({ code: 'custom', message: `must name at least one ${what}` });
+      if (keys.length > max) ctx.addIssue({ code: 'custom', message: `must name at most ${max} ${what}s (got ${keys.length})` });
+      for (const key of keys) {
+        const message = keyProblem(key);
+        if (message !== null) ctx.addIssue({ code: 'custom', message, path: [key] });
+      }
+    })
+    .meta({ propertyNames: ruleJsonSchema(keyRule), minProperties: 1, maxProperties: max });
 
 const integer = (min: number, max: number, what: string) =>
   z
@@ -159,15 +156,15 @@ export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 
 export const RolloutTargetSchema = z
   .strictObject({
-    namespace: checked(namespaceProblem),
+    namespace: namespaceName(),
     kind: enumOf(WORKLOAD_KINDS),
-    name: checked(workloadNameProblem),
+    name: subdomainName('workload name'),
   })
   .meta({ id: 'RolloutTarget', description: 'The workload to roll out.' });
 
 const containerSchema = z.looseObject({
-  name: checked(containerNameProblem),
-  image: checked(imageReferenceError),
+  name: labelName('container name'),
+  image: ruledString(IMAGE_RULE, imageReferenceError),
 });
 
 const podTemplateSchema = z
@@ -193,12 +190,14 @@ const podTemplateSchema = z
 
 export const RolloutChangeSchema = z
   .strictObject({
-    images: checkedRecord(containerNameProblem, checked(imageReferenceError), 'container', ROLLOUT_LIMITS.maxContainersChanged)
+    images: checkedRecord(DNS1123_LABEL_RULE, containerNameProblem, ruledString(IMAGE_RULE, imageReferenceError), 'container', ROLLOUT_LIMITS.maxContainersChanged)
       .optional()
       .meta({ description: 'New image by container name (containers and initContainers).' }),
     env: checkedRecord(
+      DNS1123_LABEL_RULE,
       containerNameProblem,
       checkedRecord(
+        ENV_VAR_NAME_RULE,
         envVarNameError,
         z.string({ error: 'expected a string value, or null to remove the variable' }).nullable(),
         'variable',
@@ -256,7 +255,7 @@ export const GatePolicySchema = z
       description: 'How long each updated pod must have been ready before the stage can pass.',
     }),
     watchdogs: z
-      .array(checked(validateWatchdogName))
+      .array(ruledString(QUALIFIED_NAME_PART_RULE, validateWatchdogName))
       .min(1, { error: 'must name at least one watchdog (leave it out to count every watchdog)' })
       .max(ROLLOUT_LIMITS.maxWatchdogs, { error: `must name at most ${ROLLOUT_LIMITS.maxWatchdogs} watchdogs` })
       .superRefine((names, ctx) => {
@@ -311,7 +310,7 @@ export const RolloutSpecSchema = z
     rollback: enumOf(ROLLBACK_POLICIES).default(ROLLOUT_DEFAULTS.rollback).meta({
       description: "On a gate failure: 'automatic' rolls back at once, 'freeze' holds everything as it is until an operator aborts, resumes or promotes.",
     }),
-    requestId: checked(requestIdError).optional().meta({ description: 'Idempotency key: starting again with the same request ID and the same spec (supersede aside) returns the same rollout; with a different spec, 422.' }),
+    requestId: ruledString(REQUEST_ID_RULE, requestIdError).optional().meta({ description: 'Idempotency key: starting again with the same request ID and the same spec (supersede aside) returns the same rollout; with a different spec, 422.' }),
     supersede: z.boolean({ error: 'expected true or false' }).default(ROLLOUT_DEFAULTS.supersede).meta({
       description: 'Replace a rollout already running on the target instead of answering 409.',
     }),

@@ -1,6 +1,7 @@
 import { ApiException, type V1Pod } from '@kubernetes/client-node';
 import pino from 'pino';
 import request from 'supertest';
+import { listRoutes } from '../../api/allowed-methods';
 import { createApp } from '../../api/app';
 import { createAuthorizer, type ClusterAuth } from '../../api/auth';
 import type { DataRolloutControlPort } from '../../api/data-rollouts';
@@ -141,5 +142,26 @@ describe('HTTP conventions', () => {
     const res = await request(setup(new ApiException(500, 'x', '{"kind":"Status","message":"etcd"}', {}))).put('/v1/namespaces/shop/pods/web-0/watchdogs/disk').set(bearer).send({ level: 'info' });
     expect(res.status).toBe(500);
     expect(res.body).toEqual({ error: 'internal error', details: [] });
+  });
+});
+
+describe('the OpenAPI document', () => {
+  it('documents exactly the routes the app serves', async () => {
+    const app = setup();
+    const doc = (await request(app).get('/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
+    const documented = Object.entries(doc.paths)
+      .flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`))
+      .sort();
+    expect(documented).toEqual(listRoutes(app));
+    expect(documented).toEqual(expect.arrayContaining(['PUT /v1/namespaces/:namespace/pods/:pod/watchdogs/:name', 'POST /v1/namespaces/:namespace/repair/pause', 'POST /v1/namespaces/:namespace/data/:source/start', 'GET /readyz']));
+  });
+
+  it('states the name, image and container rules the server enforces', async () => {
+    const doc = (await request(setup()).get('/openapi.json')).body as { components: { schemas: Record<string, { properties: Record<string, Record<string, unknown>> }> } };
+    const { RolloutTarget, RolloutChange } = doc.components.schemas;
+    expect(RolloutTarget?.properties.namespace).toMatchObject({ pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', minLength: 1, maxLength: 63 });
+    expect(RolloutTarget?.properties.name).toMatchObject({ minLength: 1, maxLength: 253 });
+    expect(RolloutChange?.properties.images).toMatchObject({ propertyNames: { pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 }, additionalProperties: { maxLength: 1024 } });
+    expect(String((RolloutChange?.properties.images?.additionalProperties as { pattern: string }).pattern)).toContain('[a-z0-9]+');
   });
 });
