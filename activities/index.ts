@@ -19,7 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createClusterActivities(deps.kubeConfig),
     ...createWatchdogActivities(deps.kubeConfig, deps.watchdogs),
     ...createRepairActivities(deps.kubeConfig, deps.repair),
-    ...createRolloutActivities(deps.kubeConfig),
+    ...createRolloutActivities(deps.kubeConfig, { probeTimeoutSeconds: deps.watchdogs.probeTimeoutSeconds }),
     ...createDataRolloutActivities(deps.kubeConfig, deps.dataRollouts),
   } satisfies RepairActivities;
 }

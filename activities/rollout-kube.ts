@@ -63,7 +63,7 @@ export interface PodJson {
     deletionTimestamp?: string;
     ownerReferences?: OwnerReference[];
   };
-  status?: { phase?: string; conditions?: { type: string; status: string; lastTransitionTime?: string }[] };
+  status?: { phase?: string; podIP?: string; conditions?: { type: string; status: string; lastTransitionTime?: string }[] };
 }
 
 export interface ReplicaSetJson {

@@ -11,6 +11,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { ROLLOUT_ANNOTATION } from '../domain/keys';
 import { checkTemplateChange, templatesEqual, type PodTemplate } from '../domain/pod-template-change';
 import { evaluateGate, type GatePolicyInput, type GateResult, type SettleMemory } from '../domain/rollout-gate';
+import { DEFAULTS } from '../domain/keys';
 import {
   canaryAtPreparation,
   planDeploymentPromotion,
@@ -37,6 +38,8 @@ import {
 import type { RolloutSpec, RolloutTarget } from '../domain/rollout-spec';
 import { describeTarget } from '../domain/rollout-summary';
 import { describeError } from '../platform/errors';
+import { GateProber, MAX_LOOK_GAP_MS } from './gate-probe';
+import { createHttpProber, type HttpProber } from './http-prober';
 import { toActivityFailure } from './kubernetes-errors';
 import {
   canaryTarget,
@@ -62,6 +65,14 @@ export const POLL_MS = 250;
  */
 const SHORT_CALL_TIMEOUT_MS = 5_000;
 const FOREIGN_CANARY_POLLS = 40;
+/** watchGate's apiserver calls: a look that takes longer is a gap in the watch anyway. */
+const GATE_CALL_TIMEOUT_MS = 5_000;
+/**
+ * How often watchGate heartbeats, whatever its calls are doing: the worker sends at most one a
+ * second (workers/worker-factory.ts), and the workflow's 3 s heartbeat timeout must only ever
+ * catch a dead worker. The watch itself accounts for the time it could not look.
+ */
+const GATE_HEARTBEAT_MS = 500;
 
 /** What the rollout works from, read once when it starts. */
 export interface RolloutSnapshot {
@@ -220,16 +231,20 @@ async function updatedPods(kube: RolloutKube, ctx: { rolloutId: string; snapshot
 
 /**
  * The gate over the updated pods: `watched` when the caller's own watch has them (see
- * Seen.canaryPods), listed otherwise.
+ * Seen.canaryPods), listed otherwise. With `prober` (a bake, and the check that ends a
+ * stage's scaling), the gate probes the pods' declared probes itself and passes only on that
+ * evidence and on watched time (domain/rollout-gate-evidence.ts).
  */
 async function checkGate(
   kube: RolloutKube,
   ctx: StageContext,
   expectedPods: number,
   bake: { startedAt: string | null; seconds: number },
-  { watched, settle }: { watched?: PodJson[] | undefined; settle?: { memory: SettleMemory | null } } = {},
+  { watched, settle, prober, report }: { watched?: PodJson[] | undefined; settle?: { memory: SettleMemory | null }; prober?: GateProber; report?: (details: RolloutHeartbeat) => void } = {},
 ): Promise<GateResult> {
   const pods = watched ?? (await updatedPods(kube, ctx));
+  const freshSince = bake.startedAt === null ? undefined : Date.parse(bake.startedAt);
+  const evidence = prober ? { probes: await prober.look(pods, freshSince), maxLookGapMs: MAX_LOOK_GAP_MS, maxProbeAgeMs: prober.maxProbeAgeMs } : undefined;
   const result = evaluateGate({
     pods: pods.map(podObservation),
     expectedPods,
@@ -238,10 +253,17 @@ async function checkGate(
     bakeStartedAt: bake.startedAt,
     bakeSeconds: bake.seconds,
     memory: settle?.memory ?? null,
+    ...(evidence ? { evidence } : {}),
     now: new Date(),
   });
   if (settle) settle.memory = result.memory;
-  heartbeat({ updated: result.counts.updated, ready: result.counts.ready, erroring: result.erroring.map((e) => e.pod), ...(settle ? { settle: result.memory } : {}) });
+  (report ?? heartbeat)({
+    updated: result.counts.updated,
+    ready: result.counts.ready,
+    erroring: result.erroring.map((e) => e.pod),
+    ...(evidence && result.verdict === 'wait' ? { step: result.reason } : {}),
+    ...(settle ? { settle: result.memory } : {}),
+  });
   return result;
 }
 
@@ -768,9 +790,20 @@ async function runStatefulSetActions(kube: RolloutKube, snapshot: RolloutSnapsho
 // The activities
 // ---------------------------------------------------------------------------
 
-export function createRolloutActivities(kc: KubeConfig) {
+export interface RolloutActivityOptions {
+  /** Deadline of one of the gate's own probes (the watchdog prober's, AUTOCRANE_PROBE_TIMEOUT_SECONDS). */
+  probeTimeoutSeconds?: number;
+}
+
+export function createRolloutActivities(kc: KubeConfig, options: RolloutActivityOptions = {}) {
   const kube = new RolloutKube(kc);
   const shortKube = new RolloutKube(kc, SHORT_CALL_TIMEOUT_MS);
+  // The gate's lists give up well within watchGate's heartbeat timeout's worth of retries: a
+  // hung call must end the attempt rather than hold a watch that sees nothing.
+  const gateKube = new RolloutKube(kc, GATE_CALL_TIMEOUT_MS);
+  const probeTimeoutMs = (options.probeTimeoutSeconds ?? DEFAULTS.probeTimeoutSeconds) * 1000;
+  let httpProber: HttpProber | undefined;
+  const gateProber = new GateProber(() => (httpProber ??= createHttpProber({ timeoutMs: probeTimeoutMs })), probeTimeoutMs);
 
   const guard = async <T>(action: string, fn: () => Promise<T>): Promise<T> => {
     try {
@@ -895,7 +928,7 @@ export function createRolloutActivities(kc: KubeConfig) {
           const watched = seen.canaryPods?.replicas === input.count ? seen.canaryPods.pods : undefined;
           const holdOwed = beginsNext && owed?.kind === 'scale' && owed.workload === 'stable';
           const [result, trailed] = await Promise.all([
-            checkGate(kube, input, input.count, { startedAt: input.gateAfterScaling ? finishedAt : null, seconds: 0 }, { watched }),
+            checkGate(kube, input, input.count, { startedAt: input.gateAfterScaling ? finishedAt : null, seconds: 0 }, { watched, ...(input.gateAfterScaling ? { prober: gateProber } : {}) }),
             holdOwed ? [] : writeOwed(),
           ]);
           actions.push(...trailed);
@@ -933,15 +966,25 @@ export function createRolloutActivities(kc: KubeConfig) {
         // The stage's settling as seen so far (a blip during the bake holds the gate rather
         // than failing it at once: see evaluateGate), kept across polls, attempts and holds.
         const settle = { memory: initialSettleMemory(input, currentContext()?.info.heartbeatDetails) };
+        // Heartbeats on a timer, with the latest details (the settle memory among them), so a
+        // slow list or probe never looks like a dead worker, and a dead worker is noticed in 3 s.
+        let latest: RolloutHeartbeat = { updated: 0, ready: 0, erroring: [], step: 'watching the gate', ...(settle.memory ? { settle: settle.memory } : {}) };
+        heartbeat(latest);
+        const ticker = setInterval(() => heartbeat(latest), GATE_HEARTBEAT_MS);
+        const report = (details: RolloutHeartbeat) => {
+          latest = details;
+          heartbeat(details);
+        };
         try {
           for (;;) {
-            const result = await checkGate(kube, input, input.expectedPods, { startedAt: input.bakeStartedAt, seconds: input.bakeSeconds }, { settle });
+            const result = await checkGate(gateKube, input, input.expectedPods, { startedAt: input.bakeStartedAt, seconds: input.bakeSeconds }, { settle, prober: gateProber, report });
             if (result.verdict === 'fail' || (result.verdict === 'pass' && !input.holdAfterPass)) {
               return toWatchGateResult(result, result.verdict);
             }
             await pause(POLL_MS);
           }
         } finally {
+          clearInterval(ticker);
           rememberSettle(input, settle.memory);
         }
       });

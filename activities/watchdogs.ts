@@ -16,6 +16,9 @@ export interface WatchdogActivityOptions {
   metrics?: WatchdogMetrics;
 }
 
+/** Heartbeats of a sweep at least this often: well within the workflow's 5 s heartbeat timeout. */
+const SWEEP_HEARTBEAT_MS = 1000;
+
 const count = z.number().int().nonnegative();
 const counters = z.object({
   pods: count,
@@ -50,12 +53,19 @@ export function createWatchdogActivities(kc: KubeConfig, options: WatchdogActivi
     async sweepWatchdogs(input: SweepInput): Promise<SweepSummary> {
       const context = Context.current();
       const resumeFrom = parseSweepResumePoint(context.info.heartbeatDetails);
+      // Heartbeats on a timer too (with the latest progress, the resume point), so a slow probe
+      // is never taken for a dead worker under the workflow's short heartbeat timeout.
+      let progress: SweepProgress | undefined = resumeFrom;
+      const ticker = setInterval(() => context.heartbeat(progress), SWEEP_HEARTBEAT_MS);
       try {
         const summary = await sweepWatchdogs(input, {
           listPods,
           core,
           prober: sharedProber(),
-          onProgress: (progress) => context.heartbeat(progress),
+          onProgress: (next) => {
+            progress = next;
+            context.heartbeat(next);
+          },
           ...(resumeFrom && { resumeFrom }),
         });
         options.metrics?.record(summary);
@@ -63,6 +73,8 @@ export function createWatchdogActivities(kc: KubeConfig, options: WatchdogActivi
         return summary;
       } catch (err) {
         throw toActivityFailure(err, `sweep watchdogs in namespace ${input.namespace}`);
+      } finally {
+        clearInterval(ticker);
       }
     },
   };

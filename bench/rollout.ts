@@ -9,19 +9,17 @@
  *
  *   npm run build && node dist/bench/rollout.js [--replicas 30] [--pairs 3] [--trials 10]
  */
-import { AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Deployment } from '@kubernetes/client-node';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { AppsV1Api, PatchStrategy, setHeaderOptions, type V1Deployment } from '@kubernetes/client-node';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
-import { createTestWorkloadServer } from '../cli/test-workload';
 import { CANARY_SUFFIX, DEFAULTS, HEALTH_LABEL, PROBE_ANNOTATION_PREFIX, STATUS_ANNOTATION_PREFIX } from '../domain/keys';
 import { parseRolloutSpec, type RolloutSpec, type RolloutSpecInput } from '../domain/rollout-spec';
-import { down, REPO_ROOT, up } from '../stack/stack';
+import { down, REPO_ROOT } from '../stack/stack';
 import { rolloutStatusQuery, rolloutWorkflowId, type RolloutStatus, type RolloutWorkflowInput } from '../workflows/rollout-messages';
+import { startBenchStack } from './support';
 
 const NAMESPACE = 'bench';
 const APP = 'web';
@@ -190,16 +188,7 @@ async function activityScheduledAt(handle: WorkflowHandle, activity: string): Pr
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const stateDir = join(REPO_ROOT, '.autocrane', 'bench-rollout');
-  const stack = await up({ stateDir, log: (l) => process.stderr.write(`[stack] ${l}\n`) });
-  const workload = createTestWorkloadServer({ logger: pino({ level: 'silent' }) }).listen(0, '0.0.0.0');
-  await new Promise((r) => workload.once('listening', r));
-  const port = (workload.address() as AddressInfo).port;
-  const kc = new KubeConfig();
-  kc.loadFromFile(stack.kubeconfig!);
-  const core = kc.makeApiClient(CoreV1Api);
-  const apps = kc.makeApiClient(AppsV1Api);
-  const connection = await Connection.connect({ address: stack.temporalAddress });
-  const client = new Client({ connection });
+  const { stack, workload, port, core, apps, connection, client } = await startBenchStack(stateDir);
   // The real worker process, as deployed: its own activities, its own Temporal and Kubernetes
   // clients, its probe schedule running on the bench namespace meanwhile (every 5 s).
   const worker = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'workers', 'main.js')], {

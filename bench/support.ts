@@ -1,6 +1,11 @@
 /** Small helpers the benchmarks share. */
 import { readFile } from 'node:fs/promises';
-import type { CoreV1Api } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { Client, Connection } from '@temporalio/client';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { createTestWorkloadServer } from '../cli/test-workload';
+import { up } from '../stack/stack';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -30,4 +35,19 @@ export async function ensureNamespace(core: CoreV1Api, namespace: string): Promi
       await sleep(200);
     }
   }
+}
+
+/**
+ * A private stack under `stateDir` with the test workload answering probes on 0.0.0.0 (kwok's
+ * pod IPs are 127.1.x.y, so `POD_IP:<port>/...` reaches it), and clients for both.
+ */
+export async function startBenchStack(stateDir: string) {
+  const stack = await up({ stateDir, log: (l) => process.stderr.write(`[stack] ${l}\n`) });
+  const workload = createTestWorkloadServer({ logger: pino({ level: 'silent' }) }).listen(0, '0.0.0.0');
+  await new Promise((r) => workload.once('listening', r));
+  const port = (workload.address() as AddressInfo).port;
+  const kc = new KubeConfig();
+  kc.loadFromFile(stack.kubeconfig!);
+  const connection = await Connection.connect({ address: stack.temporalAddress });
+  return { stack, workload, port, kc, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), connection, client: new Client({ connection }) };
 }

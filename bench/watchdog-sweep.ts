@@ -11,22 +11,19 @@
  * BENCH_WORKER_NODE_OPTIONS, if set, becomes the worker's NODE_OPTIONS (to compare V8 flags
  * or preload a memory logger); it is printed with the results.
  */
-import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { Client, Connection } from '@temporalio/client';
+import { KubeConfig } from '@kubernetes/client-node';
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { Agent, get } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
-import { createTestWorkloadServer } from '../cli/test-workload';
 import { DEFAULTS } from '../domain/keys';
 import { getListPage } from '../platform/kubernetes';
 import { httpGet } from '../stack/http-check';
-import { down, REPO_ROOT, up } from '../stack/stack';
+import { down, REPO_ROOT } from '../stack/stack';
 import type { SweepSummary } from '../activities/watchdog-sweep';
 import { probeScheduleId } from '../workers/probe-schedules';
+import { startBenchStack } from './support';
 
 const CONCURRENCY = DEFAULTS.probeConcurrency;
 const NAMESPACE = 'bench';
@@ -115,18 +112,9 @@ async function main(): Promise<void> {
   // pods over to this run's probe port first.
   await down({ stateDir }).catch(() => undefined);
   rmSync(stateDir, { recursive: true, force: true });
-  const stack = await up({ stateDir, log: (l) => process.stderr.write(`[stack] ${l}\n`) });
-  const workload = createTestWorkloadServer({ logger: pino({ level: 'silent' }) }).listen(0, '0.0.0.0');
-  await new Promise((r) => workload.once('listening', r));
-  const port = (workload.address() as AddressInfo).port;
-  const kc = new KubeConfig();
-  kc.loadFromFile(stack.kubeconfig!);
-  const core = kc.makeApiClient(CoreV1Api);
-  const apps = kc.makeApiClient(AppsV1Api);
+  const { stack, workload, port, kc, core, apps, connection, client } = await startBenchStack(stateDir);
   const ca = readFileSync(join(stateDir, 'pki', 'ca.crt'));
   const adminToken = kc.getCurrentUser()!.token!;
-  const connection = await Connection.connect({ address: stack.temporalAddress });
-  const client = new Client({ connection });
   const rows: string[] = [];
   try {
     await core.createNamespace({ body: { metadata: { name: NAMESPACE } } }).catch(() => undefined);

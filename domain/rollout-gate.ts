@@ -23,20 +23,41 @@
  *     updated pod, a replacement included, is ready and watched for a whole bake before the
  *     stage passes (Flagger halts its analysis while the canary is not ready; we ask for the
  *     clean time to be continuous, since a replaced pod's watchdogs have seen nothing yet).
- *  5. pass.
+ *  5. with `evidence` (what the caller watched and probed itself; see
+ *     domain/rollout-gate-evidence.ts): wait until the bake's watched time, not its wall time,
+ *     reaches bakeSeconds, and until every declared probe of every updated pod has a fresh
+ *     result of the gate's own (probed since the clean start). A failing result counts as an
+ *     error watchdog in check 1. Looks without every result fresh count as unsettled for the
+ *     progress deadline (from the last complete look), so a prober that never gets through
+ *     fails the stage rather than holding it for ever.
+ *  6. pass.
  *
  * The memory is the caller's to keep: each result carries the next one (`memory`), to be
  * passed to the next evaluation of the same stage. Without it (a first look), the stage counts
  * as never seen settled, and a stage settled at its first look counts as settled since its bake
  * began (every pod was ready when the scaling finished).
  *
- * "Watchdog data" for a pod: a status annotation of a (named) watchdog with a recognised level,
- * or a probe declared for it on the pod. The prober writes a status only on a transition, so a
- * declared probe with no status is a probe that has not failed; a pod with neither has nothing
- * watching it. With named watchdogs, every named one must have data on the pod.
+ * "Watchdog data" for a pod (noData): a status annotation of a (named) watchdog with a
+ * recognised level, or a probe declared for it on the pod; a pod with neither has nothing
+ * watching it. With named watchdogs, every named one must have data on the pod. A declared
+ * probe is only a promise of data: with `evidence`, the bake passes only once the gate's own
+ * probe of it is fresh (step 5), since the sweep writes a status only on a transition and a
+ * stalled sweep writes nothing.
  *
  * Pure: no I/O, no clock (`now` is an input), safe to import from workflows.
  */
+import {
+  accountWatch,
+  describeMissing,
+  describeUnwatched,
+  isWatchMemory,
+  latestResults,
+  missingEvidence,
+  resultKey,
+  seconds,
+  type GateEvidence,
+  type WatchMemory,
+} from './rollout-gate-evidence';
 import type { GatePolicy } from './rollout-spec';
 import { parseStatusTime } from './watchdog-status';
 
@@ -77,6 +98,11 @@ export interface GateInput {
   bakeSkipped?: boolean;
   /** What earlier evaluations of this stage saw (the previous result's `memory`); absent on a first look. */
   memory?: SettleMemory | null;
+  /**
+   * What the caller watched and probed itself. Every production caller gives it; without it
+   * (older tests of the settling rules) the bake is wall time and a declared probe needs no result.
+   */
+  evidence?: GateEvidence;
   now: Date;
 }
 
@@ -86,6 +112,8 @@ export interface SettleMemory {
   settledSince: string | null;
   /** RFC 3339: the last time the stage was seen settled; null when it never was. */
   lastSettledAt: string | null;
+  /** With evidence: the watched time of the current clean spell (absent from memories made before it). */
+  watch?: WatchMemory;
 }
 
 export type GateVerdict = 'pass' | 'wait' | 'fail';
@@ -148,15 +176,19 @@ export function evaluateGate(input: GateInput): GateResult {
   const named = policy.watchdogs === undefined ? undefined : new Set(policy.watchdogs);
   const counts = (watchdog: string) => named === undefined || named.has(watchdog);
 
+  const latest = latestResults(input.evidence?.probes ?? []);
   const erroring: ErroringPod[] = [];
   for (const pod of pods) {
-    const errors = pod.watchdogs.filter((w) => counts(w.name) && w.level.toLowerCase() === 'error');
-    if (errors.length > 0) {
-      erroring.push({
-        pod: pod.name,
-        watchdogs: errors.map((w) => (w.message === undefined ? { name: w.name, time: w.time } : { name: w.name, time: w.time, message: w.message })),
-      });
+    const errors: ErroringPod['watchdogs'] = pod.watchdogs
+      .filter((w) => counts(w.name) && w.level.toLowerCase() === 'error')
+      .map((w) => (w.message === undefined ? { name: w.name, time: w.time } : { name: w.name, time: w.time, message: w.message }));
+    // The gate's own probe failing counts as that watchdog in error (once, beside its status).
+    for (const probe of pod.probes ?? []) {
+      const r = latest.get(resultKey(pod.name, probe));
+      if (r === undefined || r.ok || !counts(probe) || errors.some((e) => e.name === probe)) continue;
+      errors.push({ name: probe, time: r.at, message: `probed by the gate: ${r.reason ?? 'failed'}` });
     }
+    if (errors.length > 0) erroring.push({ pod: pod.name, watchdogs: errors });
   }
   const ready = pods.filter((p) => p.ready);
   const previous: SettleMemory = input.memory ?? { settledSince: null, lastSettledAt: null };
@@ -198,7 +230,7 @@ export function evaluateGate(input: GateInput): GateResult {
   const anchor = progressAnchor(stageStart, bakeStart, timeOf(previous.lastSettledAt));
   const deadline = anchor.at + policy.progressDeadlineSeconds * 1000;
   const unsettled = (reason: string, recheckAt: number | null): GateResult => {
-    memory = { settledSince: null, lastSettledAt: previous.lastSettledAt };
+    memory = { settledSince: null, lastSettledAt: previous.lastSettledAt, ...(previous.watch ? { watch: previous.watch } : {}) };
     if (nowMs >= deadline) {
       const since =
         anchor.from === 'stage'
@@ -239,7 +271,7 @@ export function evaluateGate(input: GateInput): GateResult {
   // finished); settling again after an unsettled spell counts from now.
   const settledSince =
     timeOf(previous.settledSince) ?? (previous.lastSettledAt === null && bakeStart !== null ? Math.min(bakeStart, nowMs) : nowMs);
-  memory = { settledSince: iso(settledSince), lastSettledAt: iso(nowMs) };
+  memory = { settledSince: iso(settledSince), lastSettledAt: iso(nowMs), ...(previous.watch ? { watch: previous.watch } : {}) };
 
   // 4. Scaling and bake.
   if (bakeStart === null) return result('wait', `scaling to ${plural(input.expectedPods, 'updated pod', 'updated pods')}`);
@@ -251,16 +283,42 @@ export function evaluateGate(input: GateInput): GateResult {
     if (since !== undefined && since <= nowMs && (latestReady === undefined || since > latestReady.at)) latestReady = { at: since, pod: pod.name };
   }
   const cleanSince = Math.max(bakeStart, settledSince, latestReady?.at ?? bakeStart);
-  const bakeEnd = cleanSince + input.bakeSeconds * 1000;
-  if (input.bakeSkipped !== true && nowMs < bakeEnd) {
-    const left = Math.ceil((bakeEnd - nowMs) / 1000);
-    const why = latestReady !== undefined && latestReady.at === cleanSince && latestReady.at > settledSince ? `when ${latestReady.pod} became ready` : 'when the stage settled again';
-    const over = cleanSince > bakeStart ? ` (started over at ${iso(cleanSince)}, ${why})` : '';
-    return result('wait', `baking: ${left}s of ${input.bakeSeconds}s left${over}`, bakeEnd);
+  const bakeMs = input.bakeSeconds * 1000;
+  const why = latestReady !== undefined && latestReady.at === cleanSince && latestReady.at > settledSince ? `when ${latestReady.pod} became ready` : 'when the stage settled again';
+  const over = cleanSince > bakeStart ? ` (started over at ${iso(cleanSince)}, ${why})` : '';
+  const allowed = erroring.length > 0 ? `; ${erroring.length} in error, within the ${policy.maxErrorPods} allowed: ${listPods(erroring.map((e) => e.pod))}` : '';
+  const passReason = (bake: string) => `${plural(pods.length, 'updated pod', 'updated pods')} ready, ${bake}${allowed}`;
+
+  if (input.evidence === undefined) {
+    const bakeEnd = cleanSince + bakeMs;
+    if (input.bakeSkipped !== true && nowMs < bakeEnd) {
+      const left = Math.ceil((bakeEnd - nowMs) / 1000);
+      return result('wait', `baking: ${left}s of ${input.bakeSeconds}s left${over}`, bakeEnd);
+    }
+    // 6. Pass.
+    return result('pass', passReason(input.bakeSkipped === true && nowMs < bakeEnd ? 'bake skipped by promote' : `baked ${input.bakeSeconds}s`));
   }
 
-  // 5. Pass.
-  const allowed = erroring.length > 0 ? `; ${erroring.length} in error, within the ${policy.maxErrorPods} allowed: ${listPods(erroring.map((e) => e.pod))}` : '';
-  const bake = input.bakeSkipped === true && nowMs < bakeEnd ? 'bake skipped by promote' : `baked ${input.bakeSeconds}s`;
-  return result('pass', `${plural(pods.length, 'updated pod', 'updated pods')} ready, ${bake}${allowed}`);
+  // 5. The gate's own evidence: fresh probe results, and watched time.
+  const { maxLookGapMs, maxProbeAgeMs } = input.evidence;
+  const missing = missingEvidence(pods, counts, latest, cleanSince, nowMs, maxProbeAgeMs);
+  const watch = accountWatch(isWatchMemory(previous.watch) ? previous.watch : undefined, cleanSince, nowMs, missing.length === 0, maxLookGapMs);
+  memory = { ...memory, watch };
+  const unwatched = describeUnwatched(watch);
+  if (missing.length > 0) {
+    const lookedAt = timeOf(watch.lastLookAt) ?? cleanSince;
+    const evidenceDeadline = lookedAt + policy.progressDeadlineSeconds * 1000;
+    const what = `no fresh result of the gate's own probes since ${iso(Math.max(cleanSince, nowMs - maxProbeAgeMs))} for ${describeMissing(missing, REASON_POD_LIMIT)}`;
+    if (nowMs >= evidenceDeadline) return result('fail', `stage not watched for ${policy.progressDeadlineSeconds}s since ${iso(lookedAt)}: ${what}`);
+    return result('wait', `waiting for evidence: ${what}${unwatched === '' ? '' : `; ${unwatched}`}`, evidenceDeadline);
+  }
+  if (input.bakeSkipped !== true && watch.watchedMs < bakeMs) {
+    const left = Math.ceil((bakeMs - watch.watchedMs) / 1000);
+    return result('wait', `baking: ${left}s of ${input.bakeSeconds}s left${over}${unwatched === '' ? '' : `; ${unwatched}`}`, nowMs + (bakeMs - watch.watchedMs));
+  }
+
+  // 6. Pass.
+  const probed = pods.some((p) => (p.probes ?? []).some(counts)) ? `, every declared probe probed by the gate since ${iso(cleanSince)}` : '';
+  const bake = input.bakeSkipped === true && watch.watchedMs < bakeMs ? 'bake skipped by promote' : `baked ${input.bakeSeconds}s watched (${seconds(watch.watchedMs)})`;
+  return result('pass', passReason(`${bake}${probed}${unwatched === '' ? '' : `; ${unwatched}`}`));
 }

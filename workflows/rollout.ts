@@ -96,7 +96,15 @@ const long = { startToCloseTimeout: '25 hours', heartbeatTimeout: '15 seconds', 
  * cancelled advanceStage still scaled the canary until a heartbeat brought it the cancellation
  * (the worker throttles heartbeats to 1 s, workers/worker-factory.ts, so the wait is short).
  */
-const { advanceStage, watchGate } = proxyActivities<RolloutActivities>({ ...long, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED });
+const { advanceStage } = proxyActivities<RolloutActivities>({ ...long, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED });
+/**
+ * The gate's watch is never left unwatched for long: watchGate heartbeats on a timer every
+ * 500 ms (the worker sends one a second at most), so a silence of 3 s means its worker died and
+ * the watch is retried on another one within a few seconds. The time it could not watch does
+ * not count as bake (domain/rollout-gate-evidence.ts). Only the timeout changes here, not the
+ * commands, so recorded histories replay as they are.
+ */
+const { watchGate } = proxyActivities<RolloutActivities>({ ...long, heartbeatTimeout: '3 seconds', cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED });
 const { promoteRollout, rollbackRollout } = proxyActivities<RolloutActivities>(long);
 
 type Interrupt = 'abort' | 'skipBake' | 'paused' | 'resumed' | 'approved' | 'override' | 'regate';
@@ -326,8 +334,11 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
 
   const stageContext = (snapshot: RolloutSnapshot, stageStartedAt: string): StageContext => ({ rolloutId, snapshot, gate: spec.gate, stageStartedAt });
 
+  /** Why the stage's gate last passed (what it watched, and any bake it extended), for the gatePassed decision. */
+  let passedBecause: string | null = null;
   const noteGate = (result: WatchGateResult) => {
     pods = { updated: result.counts.updated, ready: result.counts.ready, erroring: result.erroring };
+    if (result.verdict === 'pass') passedBecause = result.reason;
   };
 
   /**
@@ -585,7 +596,8 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
         if (verdict.verdict === 'passed' && pending.abort && patched(ABORT_BEATS_PASS_PATCH)) verdict = { verdict: 'abort' };
         if (verdict.verdict === 'passed') {
           Object.assign(stages[index]!, { result: 'passed', endedAt: now(), reason: null });
-          decide('gatePassed', `stage ${index + 1} passed`);
+          decide('gatePassed', `stage ${index + 1} passed${passedBecause === null ? '' : `: ${passedBecause}`}`);
+          passedBecause = null;
           continue stageLoop;
         }
         if (verdict.verdict === 'abort') {

@@ -6,8 +6,10 @@ import { AUTOCRANE_NAMESPACE } from './search-attributes';
 const { sweepWatchdogs } = proxyActivities<ReturnType<typeof createWatchdogActivities>>({
   // A sweep of 10k pods at 64 probes in flight and 5 s per probe is under 15 min worst case.
   startToCloseTimeout: '15 minutes',
-  // The sweep heartbeats after every batch of progress; silence means its worker died.
-  heartbeatTimeout: '30 seconds',
+  // The sweep heartbeats every second whatever its probes do (activities/watchdogs.ts), so a
+  // silence of 5 s means its worker died: the sweep is retried elsewhere within seconds instead
+  // of leaving the namespace unprobed while the Schedule (overlap SKIP) starts no other sweep.
+  heartbeatTimeout: '5 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 3 },
 });
 

@@ -10,24 +10,28 @@ import { parseRolloutSpec } from '../../domain/rollout-spec';
 import { rolloutStatusQuery, TERMINAL_STATES, type RolloutStatus } from '../../workflows/rollout-messages';
 import { REPO_ROOT } from '../../stack/stack';
 import { eventually } from './kube';
+import { probeAnswererPort } from './probe-answerer';
 
 export const IMAGE_V1 = 'example.invalid/app:1';
 export const IMAGE_V2 = 'example.invalid/app:2';
 
-/** A pod template whose pods declare a probe (so the gate has watchdog data), on kwok nodes. */
-const template = (app: string) => ({
-  metadata: { labels: { app }, annotations: { [`${PROBE_ANNOTATION_PREFIX}http`]: 'POD_IP:8080/watchdog' } },
+/**
+ * A pod template whose pods declare a probe (so the gate has watchdog data), on kwok nodes,
+ * answered by the tier's probe answerer at /watchdog/<probeKey> (POST /fail/<probeKey> fails them).
+ */
+export const probedTemplate = (app: string, probeKey = app) => ({
+  metadata: { labels: { app }, annotations: { [`${PROBE_ANNOTATION_PREFIX}http`]: `POD_IP:${probeAnswererPort()}/watchdog/${probeKey}` } },
   spec: { containers: [{ name: 'app', image: IMAGE_V1 }], terminationGracePeriodSeconds: 0 },
 });
 
-export const probedDeployment = (name: string, replicas: number, rollingUpdate = { maxSurge: 1, maxUnavailable: 1 }): V1Deployment => ({
+export const probedDeployment = (name: string, replicas: number, rollingUpdate = { maxSurge: 1, maxUnavailable: 1 }, probeKey = name): V1Deployment => ({
   metadata: { name },
-  spec: { replicas, selector: { matchLabels: { app: name } }, template: template(name), strategy: { type: 'RollingUpdate', rollingUpdate } },
+  spec: { replicas, selector: { matchLabels: { app: name } }, template: probedTemplate(name, probeKey), strategy: { type: 'RollingUpdate', rollingUpdate } },
 });
 
 export const probedStatefulSet = (name: string, replicas: number, updateStrategy?: V1StatefulSetUpdateStrategy): V1StatefulSet => ({
   metadata: { name },
-  spec: { replicas, serviceName: name, podManagementPolicy: 'Parallel', selector: { matchLabels: { app: name } }, template: template(name), ...(updateStrategy ? { updateStrategy } : {}) },
+  spec: { replicas, serviceName: name, podManagementPolicy: 'Parallel', selector: { matchLabels: { app: name } }, template: probedTemplate(name), ...(updateStrategy ? { updateStrategy } : {}) },
 });
 
 export function rolloutSpec(input: Omit<RolloutSpecInput, 'change'> & { change?: RolloutSpecInput['change'] }): RolloutSpec {
