@@ -24,7 +24,10 @@ import {
 } from '../domain/data-rollout';
 import { DEFAULTS, FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/keys';
 import { evaluateGate, type GateResult } from '../domain/rollout-gate';
+import type { GateEvidence } from '../domain/rollout-gate-evidence';
 import { CONTENT_TYPES, kubeJson } from '../platform/kube-json';
+import { GateProber } from './gate-probe';
+import { createHttpProber, type HttpProber } from './http-prober';
 import { toActivityFailure } from './kubernetes-errors';
 import { currentContext, pause } from './rollout';
 import { podObservation, type PodJson } from './rollout-kube';
@@ -45,6 +48,8 @@ export interface DataRolloutActivityOptions {
   stageShares: (number | string)[];
   probationSeconds: number;
   pollMs?: number;
+  /** Deadline of one of the gate's own probes (the watchdog prober's); DEFAULTS.probeTimeoutSeconds when absent. */
+  probeTimeoutSeconds?: number;
 }
 
 /** The configuration's defaults, for tests and tools that build activities without a Config. */
@@ -132,6 +137,9 @@ function listLimited(names: readonly string[], limit = 5): string {
 
 export function createDataRolloutActivities(kc: KubeConfig, options: DataRolloutActivityOptions = DEFAULT_DATA_ROLLOUT_OPTIONS) {
   const pollMs = options.pollMs ?? DATA_POLL_MS;
+  const probeTimeoutMs = (options.probeTimeoutSeconds ?? DEFAULTS.probeTimeoutSeconds) * 1000;
+  let httpProber: HttpProber | undefined;
+  const gateProber = new GateProber(() => (httpProber ??= createHttpProber({ timeoutMs: probeTimeoutMs })), probeTimeoutMs);
   const podsPath = (namespace: string) => `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`;
 
   const guard = async <T>(action: string, fn: () => Promise<T>): Promise<T> => {
@@ -192,12 +200,26 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
     return written;
   }
 
-  /** The gate over the upgraded consumers and the vouchers: errors, readiness, probation. */
-  function checkGate(pods: DataPods, target: DataRef, policy: { probationStartedAt: string | null; probationSeconds: number; maxErrorPods: number }): GateResult {
+  /**
+   * The gate over the upgraded consumers and the vouchers: errors, readiness, probation. With
+   * `probe` (the probation), the gate probes the pods' declared probes itself and passes only
+   * when each has a result from after the probation began (domain/rollout-gate-evidence.ts).
+   * The probation stays wall time (no bound on the gap between looks, so pods without probes
+   * pass as before): only the rollout gate's bake is extended by the time it could not watch.
+   */
+  async function checkGate(
+    pods: DataPods,
+    target: DataRef,
+    policy: { probationStartedAt: string | null; probationSeconds: number; maxErrorPods: number },
+    probe = false,
+  ): Promise<GateResult> {
     const upgraded = pods.consumers.filter((c) => c.request?.version === target.version && c.request.sha256 === target.sha256).map((c) => c.pod);
     const names = new Set(upgraded.map((p) => p.metadata.name));
     const watched = [...upgraded, ...pods.vouchers.filter((p) => !names.has(p.metadata.name))];
     const start = policy.probationStartedAt ?? new Date().toISOString();
+    const evidence: GateEvidence | undefined = probe
+      ? { probes: await gateProber.look(watched, Date.parse(start)), maxLookGapMs: Number.POSITIVE_INFINITY, maxProbeAgeMs: gateProber.maxProbeAgeMs }
+      : undefined;
     return evaluateGate({
       pods: watched.map(podObservation),
       expectedPods: 0,
@@ -205,6 +227,7 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
       stageStartedAt: start,
       bakeStartedAt: policy.probationStartedAt,
       bakeSeconds: policy.probationSeconds,
+      ...(evidence ? { evidence } : {}),
       now: new Date(),
     });
   }
@@ -283,7 +306,7 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
             else if (!movedBefore.has(name) && ack.activatedAt !== null && (probationStartedAt === null || ack.activatedAt > probationStartedAt)) probationStartedAt = ack.activatedAt;
           }
           if (failed.length > 0) return { outcome: 'failed', upgraded: plan.upgraded, reason: `the data deployer could not activate ${target.version}: ${listLimited(failed, 3)}` };
-          const gate = checkGate(pods, target, { probationStartedAt: null, probationSeconds: 0, maxErrorPods: input.maxErrorPods });
+          const gate = await checkGate(pods, target, { probationStartedAt: null, probationSeconds: 0, maxErrorPods: input.maxErrorPods });
           if (gate.verdict === 'fail' && gate.erroring.length > input.maxErrorPods) return { outcome: 'failed', upgraded: plan.upgraded, reason: gate.reason };
           heartbeat({ step: 'acknowledgements', upgraded: plan.upgraded.length, waiting: waiting.length });
           if (waiting.length === 0) {
@@ -318,9 +341,9 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
           // Newcomers (no request, or one for neither version) are not part of the stage: LKG.
           const newcomers = pods.consumers.filter((c) => ![lkg, target].some((ref) => c.request?.version === ref.version && c.request.sha256 === ref.sha256));
           await writeRequests(input, newcomers.map((c) => ({ pod: c.name, ref: lkg })), [input.lkg]);
-          const gate = checkGate(pods, target, input);
+          const gate = await checkGate(pods, target, input, true);
           const erroring = gate.erroring.map((e) => e.pod);
-          heartbeat({ step: 'probation', watched: gate.counts.updated, erroring });
+          heartbeat({ step: gate.verdict === 'wait' && gate.reason.startsWith('waiting for evidence') ? `probation, ${gate.reason}` : 'probation', watched: gate.counts.updated, erroring });
           if (gate.verdict === 'fail' || (gate.verdict === 'pass' && !input.holdAfterPass)) return { verdict: gate.verdict, reason: gate.reason, watched: gate.counts.updated, erroring };
           await pause(pollMs);
         }

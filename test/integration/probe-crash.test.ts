@@ -84,7 +84,7 @@ describe('probing survives a worker crash', () => {
 
     workers.push(spawnWorker(env, log));
     const sweep = temporal.client.workflow.getHandle(sweepId);
-    // The dead worker's activity times out on its heartbeat (30 s) and is retried on the new one.
+    // The dead worker's activity times out on its heartbeat (5 s) and is retried on the new one.
     const summary = await sweep.result();
     expect(summary).toMatchObject({ namespace, probedPods: 7, podsWritten: 1 });
     const history = await sweep.fetchHistory();
