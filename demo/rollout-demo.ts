@@ -200,7 +200,7 @@ export async function runRolloutDemo(o: DemoOptions): Promise<DemoResult> {
       if (injectedAt === null && status.state === 'Baking' && status.stage === 1) {
         print('');
         print(`3. Stage 2 is baking: version 2 starts failing its watchdog (POST ${o.workload.url}/fail/${probeTarget(2)}).`);
-        print(`   AutoCrane's prober will get HTTP 500 from the version-2 pods and write their error watchdog; the gate sees it.`);
+        print(`   The rollout's gate probes the version-2 pods itself about once a second: it gets HTTP 500 and fails the stage.`);
         await postWorkload(o.workload.url, `/fail/${probeTarget(2)}`);
         injectedAt = Date.now();
         linkShown = null; // step 3's decisions get their own header
@@ -217,7 +217,7 @@ export async function runRolloutDemo(o: DemoOptions): Promise<DemoResult> {
   for (const stage of status.stages) {
     print(`   stage ${stage.index + 1} (${stage.replicas}, ${stage.count ?? '?'} pods): ${stage.result}${stage.reason ? ` — ${stage.reason}` : ''}`);
   }
-  if (reactionMs !== null) print(`   The rollback started ${(reactionMs / 1000).toFixed(1)} s after the failure was injected (a probe sweep runs every few seconds; the gate reacts to the pods' annotations at once).`);
+  if (reactionMs !== null) print(`   The rollback started ${(reactionMs / 1000).toFixed(1)} s after the failure was injected (the gate probes the stage's pods about once a second and reacts to a failure at once).`);
   print(`   Temporal UI: ${status.temporalUiUrl ?? started.temporalUiUrl ?? '(no Temporal UI in this stack)'}`);
   print(`   Status:      autocrane rollout status ${status.rolloutId}   (or GET ${status.statusUrl})`);
   return { status, reactionMs };

@@ -216,7 +216,7 @@ describe('the rollout demo', () => {
     expect(first.stdout).toContain(`   Temporal UI: ${link}\n`);
     await followLink(link, status);
 
-    // The failure came through the real prober: the gate names the http watchdog it wrote.
+    // The failure came through a real probe (the gate's own): the gate names the http watchdog.
     expect(first.stdout).toMatch(/rollbackStarted +\d+ updated pods? ha(s|ve) an error watchdog.*demo-app-canary-[a-z0-9-]+ \(http\)/);
     expect(first.stdout).toContain('The rollout ended RolledBack.');
     expect(first.stdout).toContain('stage 2 (50%, 2 pods): failed');
