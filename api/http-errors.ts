@@ -72,10 +72,13 @@ export function apiserverRefusal(err: unknown): HttpError | undefined {
   // A 401 carries no body; other refusals a Status, when the apiserver (not a proxy) answered.
   const status = kubernetesStatusOf(err.body) ?? {};
   const message = typeof status.message === 'string' ? status.message : `HTTP ${err.code}`;
-  const details = (status.details?.causes ?? []).map((cause) => ({
+  const causes = (status.details?.causes ?? []).map((cause) => ({
     field: typeof cause.field === 'string' && cause.field !== '' ? cause.field : 'body',
     message: typeof cause.message === 'string' ? cause.message : String(cause.reason ?? message),
   }));
+  // The apiserver repeats a cause once per validation path that found it (4 times for
+  // annotations too long): each is said once.
+  const details = causes.filter((cause, i) => causes.findIndex((c) => c.field === cause.field && c.message === cause.message) === i);
   const code = err.code === 401 ? 502 : err.code;
   return new HttpError(code, `the Kubernetes apiserver refused the request${typeof status.reason === 'string' ? ` (${status.reason})` : ''}: ${message}`, details);
 }

@@ -20,7 +20,8 @@ const tooLong = JSON.stringify({
   status: 'Failure',
   message: 'Pod "web-0" is invalid: metadata.annotations: Too long: may not be more than 262144 bytes',
   reason: 'Invalid',
-  details: { name: 'web-0', kind: 'Pod', causes: [{ reason: 'FieldValueTooLong', message: 'Too long: may not be more than 262144 bytes', field: 'metadata.annotations' }] },
+  // As the apiserver sends it: the same cause more than once.
+  details: { name: 'web-0', kind: 'Pod', causes: Array.from({ length: 3 }, () => ({ reason: 'FieldValueTooLong', message: 'Too long: may not be more than 262144 bytes', field: 'metadata.annotations' })) },
   code: 422,
 });
 
