@@ -12,6 +12,7 @@
  */
 import { ApplicationFailure, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
+import type { Refusal } from '../domain/data-archive-rules';
 import { publicVersion, type PinnedVersions } from '../domain/data-repository';
 import { SourceFetchError } from '../datarepository/fetch';
 import type { DataRepository } from '../datarepository/repository';
@@ -32,7 +33,7 @@ export interface DataPollSummary {
   announced: string[];
   namespaces: number;
   /** The source's content was refused (not stored), by this poll or one whose back-off is not over. */
-  refused?: { reason: string; message: string; ref: string | null; retryAt: string } | null;
+  refused?: Refusal | null;
 }
 
 export interface DataRepositoryActivityDeps {
@@ -123,8 +124,7 @@ export function createDataRepositoryActivities(deps: DataRepositoryActivityDeps)
           announced.push(version.id);
         }
         if (announced.length > 0) logger.info({ source: input.source, versions: announced, namespaces: deps.namespaces }, 'data versions announced');
-        const refused = result.refused && { reason: result.refused.reason, message: result.refused.message, ref: result.refused.ref, retryAt: result.refused.retryAt };
-        return { source: input.source, created: result.created?.id ?? null, pruned: result.pruned, announced, namespaces: deps.namespaces.length, refused };
+        return { source: input.source, created: result.created?.id ?? null, pruned: result.pruned, announced, namespaces: deps.namespaces.length, refused: result.refused };
       } finally {
         clearInterval(heartbeat);
       }

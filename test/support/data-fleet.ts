@@ -6,10 +6,8 @@
  * no containers, so their sidecars run here). The test only writes the source folder, triggers
  * the repository's poll schedule and plays the apps that post watchdogs.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -18,11 +16,11 @@ import { dataRequestKey, dataStatusKey, parseDataRequest, type DataStatus, type 
 import { dataMirrorName } from '../../domain/data-rollout';
 import { DATA_DEPS_ANNOTATION } from '../../domain/keys';
 import { formatStatus } from '../../domain/watchdog-status';
-import { REPO_ROOT } from '../../stack/stack';
 import { dataPollScheduleId } from '../../workers/data-poll-schedules';
 import { probeScheduleId } from '../../workers/probe-schedules';
 import { dataRolloutStatusQuery, dataRolloutWorkflowId, type DataRolloutStatus } from '../../workflows/data-rollout-messages';
 import { createDataPod, dataStatus, spawnDataDeployer } from './data-deployers';
+import { exited, startDataRepository, tail } from './data-repository-process';
 import { eventually, freshNamespace, isPodReady, sandboxClients, type KubeClients } from './kube';
 import { killAndWait, spawnWorker } from './processes';
 import { tierStack } from './stacks';
@@ -52,25 +50,6 @@ export interface ActiveOnDisk {
   version: string | null;
   link: string | null;
   release: string | null;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as import('node:net').AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
-
-/** The last lines of a log, for an error message. */
-function tail(file: string, lines = 15): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
 }
 
 export class DataFleet {
@@ -211,37 +190,13 @@ export class DataFleet {
   }
 
   private async spawnRepository(): Promise<void> {
-    const main = join(REPO_ROOT, 'dist', 'cli', 'main.js');
-    if (!existsSync(main)) throw new Error(`${main} is missing: data tests need \`npm run build\` (make test does it)`);
     const sourcesFile = join(this.root, 'sources.json');
     await writeFile(sourcesFile, JSON.stringify([{ name: this.source, kind: 'local', path: './src' }]));
-    const port = await freePort();
-    this.repositoryUrl = `http://127.0.0.1:${port}`;
     const log = this.logFile('repository');
-    const child = spawn(process.execPath, [main, 'data-repository'], {
-      env: {
-        ...process.env,
-        ...this.baseEnv(),
-        AUTOCRANE_DATA_SOURCES_FILE: sourcesFile,
-        AUTOCRANE_DATA_REPOSITORY_ROOT: join(this.root, 'store'),
-        AUTOCRANE_DATA_REPOSITORY_HOST: '127.0.0.1',
-        AUTOCRANE_DATA_REPOSITORY_PORT: String(port),
-        // The test triggers every poll itself.
-        AUTOCRANE_DATA_POLL_INTERVAL_SECONDS: '3600',
-        AUTOCRANE_WORKER_METRICS_PORT: '0',
-      },
-      stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')],
-    });
+    const { child, url } = await startDataRepository({ ...this.baseEnv(), AUTOCRANE_DATA_SOURCES_FILE: sourcesFile, AUTOCRANE_DATA_REPOSITORY_ROOT: join(this.root, 'store') }, log);
+    this.repositoryUrl = url;
     this.children.push(child);
     this.vital.set(child, log);
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (exited(child)) throw new Error(`the data repository exited (${child.exitCode ?? child.signalCode}):\n${tail(log)}`);
-      const ok = await fetch(`${this.repositoryUrl}/healthz`).then((r) => r.status === 200, () => false);
-      if (ok) return;
-      if (Date.now() > deadline) throw new Error(`the data repository did not answer ${this.repositoryUrl}/healthz within 60 s:\n${tail(log)}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
   }
 
   /** The versions the repository serves (its manifest), oldest first. */
