@@ -11,7 +11,8 @@
  *   policy says to skip such pods; it is backing off after a refused or failed eviction; or
  *   evicting it would exceed the failing limit of its workload or of the namespace (counted
  *   over the evictions of the last `limitWindowSeconds`, including those planned in the
- *   same sweep);
+ *   same sweep; a refused or failed eviction evicted nothing and counts for nothing, so a
+ *   sweep whose planned evictions were refused is planned again, see limitPlacesUnused);
  * - a 429 or another error keeps the pod queued and backs off exponentially in sweeps; a
  *   404 ends the work.
  */
@@ -295,6 +296,21 @@ export function planRepair(state: RepairState, observation: RepairObservation, p
   }
   return plan;
 }
+
+/**
+ * Whether this sweep should be planned again because evictions that did not happen (refused,
+ * e.g. a PDB's 429; failed; or the pod was already gone) hold places in the failing limit
+ * that pods were held back for. The limit counts pods evicted: planRepair counts each planned
+ * eviction as it plans, so a refusal is given back by planning again once recordOutcomes has
+ * put the refused pod in backoff (it is not planned again) and left it out of the evictions.
+ */
+export function limitPlacesUnused(plan: RepairPlan, outcomes: readonly EvictionOutcome[]): boolean {
+  const unused = outcomes.some((o) => o.result !== 'evicted');
+  return unused && plan.heldBack.some((h) => h.reason === 'workload-limit' || h.reason === 'namespace-limit');
+}
+
+/** Plans of one sweep at most: the first and the re-plans after refusals (each re-plan backs off at least one pod). */
+export const MAX_PLANS_PER_SWEEP = 4;
 
 /** Pods held back in a plan, counted by reason (for metrics). */
 export function countHeldBack(heldBack: readonly HeldPod[]): Partial<Record<HoldReason, number>> {

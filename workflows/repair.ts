@@ -3,6 +3,7 @@ import {
   condition,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertMemo,
@@ -13,15 +14,18 @@ import {
   countHeldBack,
   formatFailingLimit,
   initialRepairState,
+  limitPlacesUnused,
+  MAX_PLANS_PER_SWEEP,
   planRepair,
   recordOutcomes,
   recordSweep,
   recordSweepError,
   repairView,
+  type RepairPlan,
   type RepairPolicy,
   type RepairState,
 } from '../domain/repair';
-import type { EvictionOutcome, RepairActivities } from '../domain/repair-types';
+import type { EvictionOutcome, EvictPodsInput, RepairActivities } from '../domain/repair-types';
 import {
   MAX_PAUSE_REASON_LENGTH,
   pauseRepairUpdate,
@@ -52,6 +56,9 @@ export interface RepairWorkflowInput {
   /** Sweeps before continue-as-new; default SWEEPS_PER_RUN (tests lower it). */
   sweepsPerRun?: number;
 }
+
+/** Marks histories whose sweeps plan again after refused evictions (older ones never did). */
+export const REPLAN_AFTER_REFUSALS_PATCH = 'repair-replan-after-refusals';
 
 /** Sweeps per run before continue-as-new: ~5 to 8 events each keeps a run's history under ~2,000 events. */
 export const SWEEPS_PER_RUN = 200;
@@ -137,22 +144,33 @@ export async function repairWorkflow(input: RepairWorkflowInput): Promise<never>
       return;
     }
     state = recordSweep(state, observation);
-    const plan = planRepair(state, observation, policy);
+    let plan = planRepair(state, observation, policy);
+    let outcomes = await evict(plan, countHeldBack(plan.heldBack));
+    state = recordOutcomes(state, plan, outcomes, policy, new Date().toISOString());
+    for (let plans = 1; plans < MAX_PLANS_PER_SWEEP && limitPlacesUnused(plan, outcomes) && patched(REPLAN_AFTER_REFUSALS_PATCH); plans++) {
+      // Refused evictions evicted nothing: their places in the failing limit go to the pods it held back.
+      plan = planRepair(state, observation, policy);
+      if (plan.evictions.length === 0) {
+        state = { ...state, heldBack: plan.heldBack };
+        break;
+      }
+      // The holds were counted with the first plan.
+      outcomes = await evict(plan, {});
+      state = recordOutcomes(state, plan, outcomes, policy, new Date().toISOString());
+    }
+  }
+
+  async function evict(plan: RepairPlan, heldBack: EvictPodsInput['heldBack']): Promise<EvictionOutcome[]> {
     let outcomes: EvictionOutcome[] = [];
     if (plan.evictions.length > 0 || plan.heldBack.length > 0) {
       try {
-        outcomes = await evictPods({
-          namespace,
-          gracePeriodSeconds: policy.gracePeriodSeconds,
-          evictions: plan.evictions,
-          heldBack: countHeldBack(plan.heldBack),
-        });
+        outcomes = await evictPods({ namespace, gracePeriodSeconds: policy.gracePeriodSeconds, evictions: plan.evictions, heldBack });
       } catch (err) {
         // Outcomes unknown: the pods stay tracked and the next sweep sees what happened.
         state = recordSweepError(state, `evicting ${plan.evictions.map((e) => e.name).join(', ')}: ${errorMessage(err)}`, new Date().toISOString());
       }
     }
-    state = recordOutcomes(state, plan, outcomes, policy, new Date().toISOString());
     for (const o of outcomes) log.info(`repair eviction ${o.result}`, { namespace, pod: o.name, uid: o.uid, message: o.message });
+    return outcomes;
   }
 }
