@@ -7,7 +7,8 @@
  * starts from what the cluster says, and pods that appear meanwhile get the LKG.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import type { KubeConfig } from '@kubernetes/client-node';
+import { hostname } from 'node:os';
+import { EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { dataRequestKey, dataStatusKey, formatDataRequest, parseDataStatus, podDataDeclaration, type DataStatus } from '../domain/data-contract';
 import {
   acknowledgement,
@@ -26,9 +27,11 @@ import { DEFAULTS, FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../
 import { evaluateGate, type GateResult } from '../domain/rollout-gate';
 import type { GateEvidence } from '../domain/rollout-gate-evidence';
 import { CONTENT_TYPES, kubeJson } from '../platform/kube-json';
+import { failsTheLoop, type PodWriteRefusalClass } from '../domain/pod-write-refusal';
 import { GateProber } from './gate-probe';
 import { createHttpProber, type HttpProber } from './http-prober';
 import { toActivityFailure } from './kubernetes-errors';
+import { podWriteRefusals, type PodWriteRefusalMetrics } from './pod-write-refusals';
 import { currentContext, pause } from './rollout';
 import { podObservation, type PodJson } from './rollout-kube';
 import type { DataRolloutSettings } from '../workflows/data-rollout-messages';
@@ -50,6 +53,7 @@ export interface DataRolloutActivityOptions {
   pollMs?: number;
   /** Deadline of one of the gate's own probes (the watchdog prober's); DEFAULTS.probeTimeoutSeconds when absent. */
   probeTimeoutSeconds?: number;
+  refusalMetrics?: PodWriteRefusalMetrics;
 }
 
 /** The configuration's defaults, for tests and tools that build activities without a Config. */
@@ -141,6 +145,13 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
   let httpProber: HttpProber | undefined;
   const gateProber = new GateProber(() => (httpProber ??= createHttpProber({ timeoutMs: probeTimeoutMs })), probeTimeoutMs);
   const podsPath = (namespace: string) => `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`;
+  // One per worker: a pod whose request is refused backs off instead of being refused every poll.
+  const refusals = podWriteRefusals('data-rollout', {
+    events: kc.makeApiClient(EventsV1Api),
+    ...(options.refusalMetrics && { metrics: options.refusalMetrics }),
+    reportingInstance: hostname(),
+  });
+  const logRefusal = (fields: Record<string, unknown>, message: string) => currentContext()?.log.warn(message, fields);
 
   const guard = async <T>(action: string, fn: () => Promise<T>): Promise<T> => {
     try {
@@ -173,14 +184,32 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
     return result;
   }
 
-  async function writeRequests(scope: DataScope, writes: { pod: string; ref: DataRef }[], releases: DataRelease[]): Promise<number> {
+  /**
+   * Writes the requests; a request the apiserver refuses for one pod is recorded for that pod
+   * (which then backs off) and the others are written. Throws only when the apiserver is
+   * unreachable or refuses every request for reasons no pod explains.
+   */
+  async function writeRequests(
+    scope: DataScope,
+    pods: DataPods,
+    writes: { pod: string; ref: DataRef }[],
+    releases: DataRelease[],
+  ): Promise<{ written: number; refused: string[] }> {
     const byVersion = new Map(releases.map((r) => [r.version.id, r]));
+    const uids = new Map(pods.consumers.map((c) => [c.name, c.pod.metadata.uid]));
     let written = 0;
+    const refused: string[] = [];
+    const failures: Array<PodWriteRefusalClass & { error: unknown }> = [];
     for (let i = 0; i < writes.length; i += WRITE_CONCURRENCY) {
       await Promise.all(
         writes.slice(i, i + WRITE_CONCURRENCY).map(async ({ pod, ref }) => {
           const release = byVersion.get(ref.version);
           if (!release) throw new Error(`no release for version ${ref.version}`);
+          const podRef = { namespace: scope.namespace, name: pod, uid: uids.get(pod) ?? '' };
+          if (refusals.blocked(podRef)) {
+            refused.push(pod);
+            return;
+          }
           try {
             await kubeJson(kc, {
               method: 'PATCH',
@@ -190,14 +219,19 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
               contentType: CONTENT_TYPES.mergePatch,
             });
             written += 1;
+            refusals.succeeded(podRef);
           } catch (err) {
             // Deleted since the list: nothing to ask of it.
-            if ((err as { code?: number }).code !== 404) throw err;
+            if ((err as { code?: number }).code === 404) return;
+            const refusal = await refusals.record(podRef, `write its ${scope.source} data request`, err, logRefusal);
+            failures.push({ ...refusal, error: err });
+            refused.push(pod);
           }
         }),
       );
     }
-    return written;
+    if (failsTheLoop(written, failures)) throw failures[0]!.error;
+    return { written, refused };
   }
 
   /**
@@ -290,11 +324,14 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
       return guard(`move the ${input.source} consumers of ${input.namespace} to ${target.version}`, async () => {
         const deadline = Date.now() + input.ackTimeoutSeconds * 1000;
         const movedBefore = new Set(input.movedBefore);
+        const refused = new Set<string>();
         let written = 0;
         for (;;) {
           const pods = await listDataPods(input);
           const plan = planDataRequests({ consumers: pods.consumers, lkg: releaseRef(input.lkg), rollout: { target, share: input.share } });
-          written += await writeRequests(input, plan.writes, [input.lkg, input.target]);
+          const writes = await writeRequests(input, pods, plan.writes, [input.lkg, input.target]);
+          written += writes.written;
+          for (const name of writes.refused) refused.add(name);
           const byName = new Map(pods.consumers.map((c) => [c.name, c]));
           const waiting: string[] = [];
           const failed: string[] = [];
@@ -320,7 +357,9 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
             };
           }
           if (Date.now() >= deadline) {
-            return { outcome: 'failed', upgraded: plan.upgraded, reason: `not acknowledged within ${input.ackTimeoutSeconds}s by ${listLimited(waiting)}` };
+            const refusedWaiting = waiting.filter((name) => refused.has(name));
+            const why = refusedWaiting.length > 0 ? ` (the apiserver refused the request to ${listLimited(refusedWaiting)}; see its Events)` : '';
+            return { outcome: 'failed', upgraded: plan.upgraded, reason: `not acknowledged within ${input.ackTimeoutSeconds}s by ${listLimited(waiting)}${why}` };
           }
           await pause(pollMs);
         }
@@ -340,7 +379,7 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
           const pods = await listDataPods(input);
           // Newcomers (no request, or one for neither version) are not part of the stage: LKG.
           const newcomers = pods.consumers.filter((c) => ![lkg, target].some((ref) => c.request?.version === ref.version && c.request.sha256 === ref.sha256));
-          await writeRequests(input, newcomers.map((c) => ({ pod: c.name, ref: lkg })), [input.lkg]);
+          await writeRequests(input, pods, newcomers.map((c) => ({ pod: c.name, ref: lkg })), [input.lkg]);
           const gate = await checkGate(pods, target, input, true);
           const erroring = gate.erroring.map((e) => e.pod);
           heartbeat({ step: gate.verdict === 'wait' && gate.reason.startsWith('waiting for evidence') ? `probation, ${gate.reason}` : 'probation', watched: gate.counts.updated, erroring });
@@ -361,7 +400,7 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
         let written = 0;
         for (;;) {
           const pods = await listDataPods(input);
-          written += await writeRequests(input, planDataRequests({ consumers: pods.consumers, lkg, rollout: null }).writes, [input.lkg]);
+          written += (await writeRequests(input, pods, planDataRequests({ consumers: pods.consumers, lkg, rollout: null }).writes, [input.lkg])).written;
           const unacknowledged: string[] = [];
           const failed: { pod: string; message: string }[] = [];
           for (const c of pods.consumers) {
@@ -387,7 +426,7 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
         let written = 0;
         do {
           const pods = await listDataPods(input);
-          written += await writeRequests(input, planDataRequests({ consumers: pods.consumers, lkg, rollout: null }).writes, [input.lkg]);
+          written += (await writeRequests(input, pods, planDataRequests({ consumers: pods.consumers, lkg, rollout: null }).writes, [input.lkg])).written;
           heartbeat({ step: 'tend', consumers: pods.consumers.length, written });
           await pause(pollMs * 4);
         } while (Date.now() < until);

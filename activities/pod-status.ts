@@ -8,7 +8,9 @@
 import { PatchStrategy, setHeaderOptions, type CoreV1Api } from '@kubernetes/client-node';
 import { FIELD_MANAGER, HEALTH_LABEL } from '../domain/keys';
 import { buildStatusPatch, type Annotations } from '../domain/watchdog-annotations';
+import { classifyPodWriteRefusal } from '../domain/pod-write-refusal';
 import { kubernetesErrorStatus } from '../platform/kubernetes';
+import { apiserverAnswer } from './pod-write-refusals';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
@@ -37,10 +39,25 @@ export async function writePodStatuses(
   core: PodStatusApi,
   target: { namespace: string; name: string },
   computeUpdates: StatusUpdates,
-  options: { pod?: PodStatusSnapshot; maxAttempts?: number } = {},
+  options: {
+    pod?: PodStatusSnapshot;
+    maxAttempts?: number;
+    /**
+     * A shorter form of a value, tried once when the apiserver refuses the write as too large
+     * (the pod's annotations are near their 256 KiB limit); without it, that refusal is thrown.
+     */
+    shorten?: (value: string) => string;
+  } = {},
 ): Promise<StatusWriteOutcome> {
   const maxAttempts = options.maxAttempts ?? 10;
   let pod: PodStatusSnapshot | undefined = options.pod;
+  let shortened = false;
+  const updatesOf = (annotations: Annotations): Readonly<Record<string, string | null>> => {
+    const updates = computeUpdates(annotations);
+    if (!shortened || options.shorten === undefined) return updates;
+    const shorten = options.shorten;
+    return Object.fromEntries(Object.entries(updates).map(([name, value]) => [name, value === null ? null : shorten(value)]));
+  };
   for (let attempt = 1; ; attempt++) {
     try {
       pod ??= await core.readNamespacedPod(target);
@@ -49,7 +66,7 @@ export async function writePodStatuses(
       throw error;
     }
     const annotations = pod.metadata?.annotations ?? {};
-    const patch = buildStatusPatch(annotations, computeUpdates(annotations), { resourceVersion: pod.metadata?.resourceVersion });
+    const patch = buildStatusPatch(annotations, updatesOf(annotations), { resourceVersion: pod.metadata?.resourceVersion });
     const labelBefore = pod.metadata?.labels?.[HEALTH_LABEL] ?? null;
     if (Object.keys(patch.metadata.annotations).length === 0 && patch.metadata.labels[HEALTH_LABEL] === labelBefore) {
       return 'unchanged';
@@ -60,6 +77,10 @@ export async function writePodStatuses(
     } catch (error) {
       const status = kubernetesErrorStatus(error);
       if (status === 404) return 'pod-gone';
+      if (!shortened && options.shorten !== undefined && classifyPodWriteRefusal(apiserverAnswer(error)).reason === 'too-large') {
+        shortened = true; // the same pod, a smaller write
+        continue;
+      }
       if (status !== 409 || attempt >= maxAttempts) throw error;
       pod = undefined; // someone else wrote in between: read again and recompute
       // A short random pause, so writers racing for one pod do not collide again in lockstep.

@@ -40,6 +40,7 @@ import { formatStatusTime } from '../domain/watchdog-status';
 import { describeError } from '../platform/errors';
 import { kubernetesErrorStatus } from '../platform/kubernetes';
 import { toActivityFailure } from './kubernetes-errors';
+import { apiserverStatus, EVENT_NOTE_MAX_BYTES, podWriteRefusals, truncateUtf8, type PodWriteRefusalMetrics, type PodWriteRefusals, type RefusalLog } from './pod-write-refusals';
 import type { RepairMetrics } from './repair-metrics';
 
 /** The Kubernetes calls repair makes; narrow, so unit tests can stand in for the apiserver. */
@@ -253,31 +254,6 @@ export async function listFailingPods(namespace: string, kube: RepairKube, optio
 // evictPods
 // ---------------------------------------------------------------------------
 
-interface ApiserverStatus {
-  message?: string;
-  reason?: string;
-  causes: string[];
-}
-
-/** The Status object the apiserver answers errors with, when the body is one. */
-function apiserverStatus(body: unknown): ApiserverStatus {
-  try {
-    const status: unknown = typeof body === 'string' ? JSON.parse(body) : body;
-    if (!status || typeof status !== 'object') return { causes: [] };
-    const { message, reason, details } = status as { message?: unknown; reason?: unknown; details?: { causes?: unknown } };
-    const causes = Array.isArray(details?.causes)
-      ? details.causes.flatMap((c: unknown) => (c && typeof c === 'object' && typeof (c as { message?: unknown }).message === 'string' ? [(c as { message: string }).message] : []))
-      : [];
-    return {
-      message: typeof message === 'string' ? message : undefined,
-      reason: typeof reason === 'string' ? reason : undefined,
-      causes,
-    };
-  } catch {
-    return { causes: [] }; // not a Status (e.g. a proxy's HTML page): the HTTP code has to do
-  }
-}
-
 /**
  * What a failed eviction request means for repair. 404: the pod is gone. 409 from the UID
  * precondition: the name now belongs to a replacement, so the pod we meant is gone too.
@@ -298,8 +274,6 @@ export function classifyEvictionError(error: unknown): { result: Exclude<Evictio
 }
 
 const EVENT_NAME_MAX = 253;
-/** Byte limit of an events.k8s.io/v1 Event's note. */
-const EVENT_NOTE_MAX_BYTES = 1024;
 
 /**
  * A name of its own per evicted pod: a retried activity (after a worker crash) gets 409 for
@@ -310,16 +284,6 @@ export function evictionEventName(podName: string, uid: string): string {
   // Cut the pod name so the whole stays a DNS subdomain: no label may end in '-' or '.'.
   const head = podName.slice(0, EVENT_NAME_MAX - suffix.length).replace(/[-.]+$/, '');
   return `${head}${suffix}`;
-}
-
-function truncateUtf8(text: string, maxBytes: number): string {
-  if (Buffer.byteLength(text) <= maxBytes) return text;
-  let cut = '';
-  for (const ch of text) {
-    if (Buffer.byteLength(cut + ch) > maxBytes - Buffer.byteLength('…')) break;
-    cut += ch;
-  }
-  return `${cut}…`;
 }
 
 /** The Event's note: which watchdogs, since when, after how many sweeps. */
@@ -356,6 +320,9 @@ export interface EvictPodsOptions {
   /** Names this worker in the Events it records (default: the host name, i.e. the worker pod). */
   reportingInstance?: string;
   onProgress?: (progress: { done: number; total: number }) => void;
+  /** Records each refused or failed eviction for its pod (log, metric, Event). */
+  refusals?: PodWriteRefusals;
+  log?: RefusalLog;
 }
 
 /** Runs fn over items with at most `limit` in flight; results in the items' order. */
@@ -413,6 +380,7 @@ export async function evictPods(input: EvictPodsInput, kube: RepairKube, options
     } catch (error) {
       errors.set(request.uid, error);
       outcome = { uid: request.uid, name: request.name, ...classifyEvictionError(error), at: now().toISOString() };
+      if (outcome.result !== 'gone') await options.refusals?.record({ namespace, name: request.name, uid: request.uid }, 'evict the pod', error, options.log ?? (() => undefined));
     }
     options.onProgress?.({ done: ++done, total: input.evictions.length });
     return outcome;
@@ -451,11 +419,14 @@ function activityLog() {
 
 export interface RepairActivityOptions {
   metrics?: RepairMetrics;
+  refusalMetrics?: PodWriteRefusalMetrics;
 }
 
 export function createRepairActivities(kc: KubeConfig, options: RepairActivityOptions = {}) {
   // One set of clients per worker process: KubernetesObjectApi keeps its discovery cache across sweeps.
   const kube = repairKube(kc);
+  // Repair backs off refused pods in its workflow state; this records each refusal where it is seen.
+  const refusals = podWriteRefusals('repair', { events: kube.events, ...(options.refusalMetrics && { metrics: options.refusalMetrics }), reportingInstance: hostname() });
   return {
     async listFailingPods(namespace: string): Promise<RepairObservation> {
       const context = Context.current();
@@ -471,7 +442,11 @@ export function createRepairActivities(kc: KubeConfig, options: RepairActivityOp
     async evictPods(input: EvictPodsInput): Promise<EvictionOutcome[]> {
       const context = Context.current();
       try {
-        const outcomes = await evictPods(input, kube, { onProgress: (progress) => context.heartbeat(progress) });
+        const outcomes = await evictPods(input, kube, {
+          onProgress: (progress) => context.heartbeat(progress),
+          refusals,
+          log: (fields, message) => context.log.warn(message, fields),
+        });
         options.metrics?.record(input.namespace, outcomes, input.heldBack);
         for (const outcome of outcomes) {
           const log = outcome.result === 'evicted' || outcome.result === 'gone' ? context.log.info : context.log.warn;

@@ -14,11 +14,13 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { HEALTH_LABEL, PROBE_ANNOTATION_PREFIX, STATUS_ANNOTATION_PREFIX } from '../domain/keys';
 import { buildStatusPatch, type Annotations } from '../domain/watchdog-annotations';
 import { decideProbeWrite, isProbeEligible, listProbes, probeUrl, type ProbeResult } from '../domain/watchdog-probe';
-import { parseStatus } from '../domain/watchdog-status';
+import { failsTheLoop, type PodWriteRefusalClass } from '../domain/pod-write-refusal';
+import { parseStatus, shortenStatusValue } from '../domain/watchdog-status';
 import type { JsonObject } from '../platform/kube-json';
 import { expiredListContinueToken, kubernetesErrorStatus, streamListPage } from '../platform/kubernetes';
 import type { HttpProber, ProbeOutcome, ProbeTargetRequest } from './http-prober';
 import { writePodStatuses, type PodStatusApi, type PodStatusSnapshot } from './pod-status';
+import { podWriteRefusals, type PodWriteRefusals, type RefusalLog } from './pod-write-refusals';
 
 export interface SweepInput {
   namespace: string;
@@ -36,6 +38,10 @@ export interface SweepCounters {
   /** Pods whose statuses were written (transitions only). */
   podsWritten: number;
   podsGone: number;
+  /** Pods whose status write the apiserver refused (recorded for that pod; the sweep went on). */
+  podsRefused: number;
+  /** Pods with a status to write that were left alone, backing off after earlier refusals. */
+  podsBackingOff: number;
   /** Probes by outcome; `refused-target` counts declarations refused without a request. */
   outcomes: Partial<Record<ProbeOutcome | 'refused-target', number>>;
   /** Probed pods by their health label after the sweep (`none`: no status at all). */
@@ -103,6 +109,10 @@ export interface SweepDeps {
   resumeFrom?: SweepProgress;
   /** Pods patched at once within a page. Default 8. */
   writeConcurrency?: number;
+  /** Records writes refused for one pod, and the pods' backoff; default: a fresh one, without Events. */
+  refusals?: PodWriteRefusals;
+  /** Where refusals are logged; default: nowhere. */
+  log?: RefusalLog;
 }
 
 export const LIST_PAGE_SIZE = 500;
@@ -174,7 +184,7 @@ export function sweepPodLister(kc: KubeConfig, pageSize = LIST_PAGE_SIZE): ListS
 }
 
 export function emptySweepCounters(): SweepCounters {
-  return { pods: 0, probedPods: 0, probes: 0, failedProbes: 0, podsWritten: 0, podsGone: 0, outcomes: {}, health: {} };
+  return { pods: 0, probedPods: 0, probes: 0, failedProbes: 0, podsWritten: 0, podsGone: 0, podsRefused: 0, podsBackingOff: 0, outcomes: {}, health: {} };
 }
 
 function addCounters(into: SweepCounters, page: SweepCounters): void {
@@ -184,6 +194,8 @@ function addCounters(into: SweepCounters, page: SweepCounters): void {
   into.failedProbes += page.failedProbes;
   into.podsWritten += page.podsWritten;
   into.podsGone += page.podsGone;
+  into.podsRefused += page.podsRefused;
+  into.podsBackingOff += page.podsBackingOff;
   for (const [outcome, n] of Object.entries(page.outcomes) as Array<[keyof SweepCounters['outcomes'], number]>) {
     into.outcomes[outcome] = (into.outcomes[outcome] ?? 0) + n;
   }
@@ -227,6 +239,7 @@ export async function sweepWatchdogs(input: SweepInput, deps: SweepDeps): Promis
   const now = deps.now ?? (() => new Date());
   const writeConcurrency = deps.writeConcurrency ?? DEFAULT_WRITE_CONCURRENCY;
   const { namespace } = input;
+  deps = { ...deps, refusals: deps.refusals ?? podWriteRefusals('watchdog-sweep') };
 
   let pagesDone = deps.resumeFrom?.pagesDone ?? 0;
   let done = deps.resumeFrom ? copyCounters(deps.resumeFrom.done) : emptySweepCounters();
@@ -345,7 +358,7 @@ async function sweepPage(
   }
 
   const time = now();
-  const writes: Array<{ pod: SweepPod; decide: (annotations: Annotations) => Record<string, string> }> = [];
+  const writes: Array<{ pod: SweepPod; level: string; decide: (annotations: Annotations) => Record<string, string> }> = [];
   for (const { pod, results } of probed) {
     counters.probedPods++;
     counters.probes += results.size;
@@ -363,15 +376,46 @@ async function sweepPage(
     const updates = decide(pod.annotations);
     const level = buildStatusPatch(pod.annotations, updates).metadata.labels[HEALTH_LABEL] ?? 'none';
     counters.health[level] = (counters.health[level] ?? 0) + 1;
-    if (Object.keys(updates).length > 0) writes.push({ pod, decide });
+    if (Object.keys(updates).length > 0) writes.push({ pod, level, decide });
   }
 
-  await forEachLimited(writes, writeConcurrency, async ({ pod, decide }) => {
-    const outcome = await writePodStatuses(deps.core, { namespace: input.namespace, name: pod.name }, decide, { pod: statusSnapshot(pod) });
-    if (outcome === 'written') counters.podsWritten++;
-    if (outcome === 'pod-gone') counters.podsGone++;
+  // A pod whose write is refused is that pod's problem: recorded, backed off, and the page goes on.
+  const refusals = deps.refusals as PodWriteRefusals;
+  const log = deps.log ?? (() => undefined);
+  const failures: Array<PodWriteRefusalClass & { error: unknown }> = [];
+  let succeeded = 0;
+  await forEachLimited(writes, writeConcurrency, async ({ pod, level, decide }) => {
+    const ref = { namespace: input.namespace, name: pod.name, uid: pod.uid };
+    // What the health count says when the label stays as it was.
+    const keptLevel = () => {
+      counters.health[level] = (counters.health[level] ?? 1) - 1;
+      const before = pod.healthLabel ?? 'none';
+      counters.health[before] = (counters.health[before] ?? 0) + 1;
+    };
+    if (refusals.blocked(ref)) {
+      counters.podsBackingOff++;
+      keptLevel();
+      return;
+    }
+    try {
+      const outcome = await writePodStatuses(deps.core, { namespace: input.namespace, name: pod.name }, decide, {
+        pod: statusSnapshot(pod),
+        shorten: (value) => shortenStatusValue(value),
+      });
+      succeeded++;
+      refusals.succeeded(ref);
+      if (outcome === 'written') counters.podsWritten++;
+      if (outcome === 'pod-gone') counters.podsGone++;
+    } catch (error) {
+      const refusal = await refusals.record(ref, 'write its watchdog statuses', error, log);
+      failures.push({ ...refusal, error });
+      counters.podsRefused++;
+      keptLevel();
+    }
     progress.writes++;
     report();
   });
+  // Only an apiserver that is down, or refuses every write for reasons no pod explains, fails the sweep.
+  if (failsTheLoop(succeeded, failures)) throw failures[0]!.error;
   return counters;
 }

@@ -2,11 +2,13 @@
  * The watchdog activities: a sweep, heartbeating its progress so a dead worker is noticed
  * fast, and resuming on retry from the page the last heartbeat was at.
  */
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { hostname } from 'node:os';
+import { CoreV1Api, EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { Context } from '@temporalio/activity';
 import { z } from 'zod';
 import { createHttpProber, type HttpProber } from './http-prober';
 import { toActivityFailure } from './kubernetes-errors';
+import { podWriteRefusals, type PodWriteRefusalMetrics } from './pod-write-refusals';
 import type { WatchdogMetrics } from './watchdog-metrics';
 import { sweepPodLister, sweepWatchdogs, type SweepInput, type SweepProgress, type SweepSummary } from './watchdog-sweep';
 
@@ -14,6 +16,7 @@ export interface WatchdogActivityOptions {
   probeTimeoutSeconds: number;
   probeConcurrency: number;
   metrics?: WatchdogMetrics;
+  refusalMetrics?: PodWriteRefusalMetrics;
 }
 
 /** Heartbeats of a sweep at least this often: well within the workflow's 5 s heartbeat timeout. */
@@ -27,6 +30,9 @@ const counters = z.object({
   failedProbes: count,
   podsWritten: count,
   podsGone: count,
+  // Absent from the heartbeats of a worker that predates them.
+  podsRefused: count.default(0),
+  podsBackingOff: count.default(0),
   outcomes: z.partialRecord(z.enum(['ok', 'http-status', 'timeout', 'refused', 'error', 'refused-target']), count),
   health: z.record(z.string(), count),
 });
@@ -44,6 +50,12 @@ export function parseSweepResumePoint(details: unknown): SweepProgress | undefin
 export function createWatchdogActivities(kc: KubeConfig, options: WatchdogActivityOptions) {
   const core = kc.makeApiClient(CoreV1Api);
   const listPods = sweepPodLister(kc);
+  // One per worker: the pods' backoff after refused writes lives as long as the worker.
+  const refusals = podWriteRefusals('watchdog-sweep', {
+    events: kc.makeApiClient(EventsV1Api),
+    ...(options.refusalMetrics && { metrics: options.refusalMetrics }),
+    reportingInstance: hostname(),
+  });
   // One prober per worker process: its keep-alive sockets serve every sweep.
   let prober: HttpProber | undefined;
   const sharedProber = () =>
@@ -66,6 +78,8 @@ export function createWatchdogActivities(kc: KubeConfig, options: WatchdogActivi
             progress = next;
             context.heartbeat(next);
           },
+          refusals,
+          log: (fields, message) => context.log.warn(message, fields),
           ...(resumeFrom && { resumeFrom }),
         });
         options.metrics?.record(summary);

@@ -48,6 +48,8 @@ export const CANARY_SUFFIX = '-canary';
 
 /** Reason of the Kubernetes Event repair records on each pod it evicts. */
 export const EVICTION_EVENT_REASON = 'AutoCraneEvicted';
+/** Reason of the Event recorded on a pod when the apiserver refuses a write of one of AutoCrane's loops to it. */
+export const WRITE_REFUSED_EVENT_REASON = 'AutoCraneWriteRefused';
 /** reportingController of AutoCrane's Kubernetes Events. */
 export const EVENT_REPORTING_CONTROLLER = 'autocrane.io/repair';
 

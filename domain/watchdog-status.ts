@@ -108,6 +108,23 @@ export function sanitizeWatchdogMessage(text: string): string {
   return `${codePoints.slice(0, MAX_WATCHDOG_MESSAGE_LENGTH - 1).join('')}…`;
 }
 
+/** Longest message of a shortened status: what is written when the whole one would not fit on the pod. */
+export const SHORT_STATUS_MESSAGE_LENGTH = 64;
+
+/**
+ * A status value (`<level>/<time>/<message>`) with its message cut to `maxLength` code points
+ * (the last being '…'), for a pod whose annotations have no room for the whole message; the
+ * level and time, which decisions read, are kept. A value without a message part is returned as is.
+ */
+export function shortenStatusValue(value: string, maxLength = SHORT_STATUS_MESSAGE_LENGTH): string {
+  const firstSlash = value.indexOf('/');
+  const secondSlash = firstSlash < 0 ? -1 : value.indexOf('/', firstSlash + 1);
+  if (secondSlash < 0) return value;
+  const message = Array.from(value.slice(secondSlash + 1));
+  if (message.length <= maxLength) return value;
+  return `${value.slice(0, secondSlash + 1)}${message.slice(0, Math.max(0, maxLength - 1)).join('')}…`;
+}
+
 // ---------------------------------------------------------------------------
 // Times
 // ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import { loadKubeConfig } from '../platform/kubernetes';
 import { createLogger } from '../platform/logger';
 import { installTemporalRuntimeLogger } from '../platform/temporal-logging';
 import { connectClient, connectTemporal } from '../platform/temporal';
+import { createPodWriteRefusalMetrics } from '../activities/pod-write-refusals';
 import { createRepairMetrics } from '../activities/repair-metrics';
 import { createWatchdogMetrics } from '../activities/watchdog-metrics';
 import { createMetricsRegistry } from '../platform/metrics';
@@ -40,9 +41,9 @@ async function main(): Promise<void> {
         taskQueue: config.temporal.taskQueue,
         activities: createActivities({
           kubeConfig,
-          watchdogs: { ...config.watchdogs, metrics: createWatchdogMetrics(registry) },
-          repair: { metrics: createRepairMetrics(registry) },
-          dataRollouts: config.dataRollouts,
+          watchdogs: { ...config.watchdogs, metrics: createWatchdogMetrics(registry), refusalMetrics: createPodWriteRefusalMetrics(registry) },
+          repair: { metrics: createRepairMetrics(registry), refusalMetrics: createPodWriteRefusalMetrics(registry) },
+          dataRollouts: { ...config.dataRollouts, refusalMetrics: createPodWriteRefusalMetrics(registry) },
         }),
         shutdownGraceTime: config.worker.shutdownGraceSeconds * 1000,
         logger,
