@@ -11,6 +11,7 @@ import { createDataRolloutRouter, type DataRolloutControlPort } from './data-rol
 import { createRepairRouter, type RepairControl } from './repair';
 import { openApiDocument } from './openapi';
 import { createRolloutRouter, type RolloutControl, type WorkloadReader } from './rollouts';
+import type { WatchdogCaps } from '../domain/watchdog-caps';
 import { createWatchdogRouter, type PodAccessor } from './watchdogs';
 
 export type ReadinessCheck = () => Promise<void>;
@@ -28,7 +29,7 @@ export interface AppDeps {
    * The watchdog API's pod access (a CoreV1Api) and who may use it (see auth.ts). Without
    * them the /v1 watchdog routes are not served.
    */
-  watchdogs?: { pods: PodAccessor; authorizer: Authorizer; now?: () => Date };
+  watchdogs?: { pods: PodAccessor; authorizer: Authorizer; now?: () => Date; caps?: WatchdogCaps };
   /** The repair routes' access to the repair workflows. Without it they are not served. */
   repair?: { control: RepairControl; authorizer: Authorizer; temporalUi?: { url: string; namespace: string } };
   /**

@@ -29,6 +29,7 @@ async function main(): Promise<void> {
       watchdogs: {
         pods: kubeConfig.makeApiClient(CoreV1Api),
         authorizer,
+        caps: config.watchdogs.caps,
       },
       repair: { control: temporalRepairControl(client), authorizer, ...temporalUi },
       dataRollouts: { control: temporalDataRolloutControl(client), authorizer, ...temporalUi },

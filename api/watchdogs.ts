@@ -6,7 +6,8 @@
  *
  * Every request is authenticated first (401), its input validated once with zod (400 naming
  * the field, 413 for a body over 16 KiB), then authorized (403, see auth.ts), and only then is
- * the pod read (404). Writes go through writePodStatuses: a merge patch of our own keys and the
+ * the pod read (404), and the per-pod caps checked (409 too many watchdogs, 422 too many bytes).
+ * Writes go through writePodStatuses: a merge patch of our own keys and the
  * recomputed health label, guarded by resourceVersion.
  */
 import { Router, type Response } from 'express';
@@ -15,7 +16,9 @@ import { z } from 'zod';
 import { writePodStatuses } from '../activities/pod-status';
 import { namespaceName, ruledString, subdomainName } from '../domain/checked-string';
 import { QUALIFIED_NAME_PART_RULE } from '../domain/k8s-names';
+import { DEFAULTS } from '../domain/keys';
 import { readWatchdogs, type WatchdogRecord } from '../domain/watchdog-annotations';
+import { checkWatchdogCaps, type WatchdogCaps } from '../domain/watchdog-caps';
 import {
   formatStatus,
   formatStatusTime,
@@ -42,6 +45,8 @@ export interface WatchdogRouterDeps {
   logger: Logger;
   /** The clock stamping posted statuses; default `() => new Date()`. */
   now?: () => Date;
+  /** Per-pod caps on what callers write; default the configuration's defaults. */
+  caps?: WatchdogCaps;
 }
 
 /** A watchdog as the API shows it. */
@@ -129,6 +134,7 @@ const podNotFound = (namespace: string, pod: string) => new HttpError(404, `pod 
 export function createWatchdogRouter(deps: WatchdogRouterDeps): Router {
   const { pods, authorizer, logger } = deps;
   const now = deps.now ?? (() => new Date());
+  const caps = deps.caps ?? { maxWatchdogsPerPod: DEFAULTS.watchdogsPerPod, maxStatusBytesPerPod: DEFAULTS.watchdogStatusBytesPerPod };
   const router = Router();
 
   const { requireCaller, handle, authorize: allow } = routeHelpers(authorizer, logger);
@@ -153,6 +159,9 @@ export function createWatchdogRouter(deps: WatchdogRouterDeps): Router {
       // writePodStatuses calls only readNamespacedPod and patchNamespacedPod, which PodAccessor has.
       const outcome = await writePodStatuses(pods as CoreV1Api, { namespace, name: pod }, (annotations) => {
         annotationsSeen = annotations;
+        // Checked on every (re-)read, so a concurrent writer cannot slip us past a cap.
+        const violation = checkWatchdogCaps(annotations, name, value, caps);
+        if (violation) throw new HttpError(violation.status, `invalid ${violation.field}: ${violation.message}`, [{ field: violation.field, message: violation.message }]);
         return { [name]: value };
       });
       if (outcome === 'pod-gone') throw podNotFound(namespace, pod);

@@ -154,6 +154,9 @@ export const DEFAULTS = {
   probeTimeoutSeconds: 5,
   probeConcurrency: 64,
   probeNotReadyPods: false,
+  /** Watchdog API caps per pod: watchdogs, and total bytes of their status annotations (the apiserver allows 256 KiB of annotations in all). */
+  watchdogsPerPod: 64,
+  watchdogStatusBytesPerPod: 65_536,
   /** Repair: consecutive error sweeps before a pod is evicted, and the sweep interval. */
   repairFailingSweeps: 3,
   repairIntervalSeconds: 60,

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { DEFAULTS } from '../domain/keys';
 import { dns1123LabelError } from '../domain/k8s-names';
+import type { WatchdogCaps } from '../domain/watchdog-caps';
 import { parseFailingLimit, UNPROTECTED_POD_POLICIES, type FailingLimit, type RepairPolicy } from '../domain/repair';
 import { DATA_ROLLOUT_LIMITS, parseDataStageShares } from '../domain/data-rollout';
 import type { ArchiveLimits, RefusalBackoff } from '../domain/data-archive-rules';
@@ -29,6 +30,8 @@ export interface Config {
     probeTimeoutSeconds: number;
     probeConcurrency: number;
     probeNotReadyPods: boolean;
+    /** What the watchdog API lets callers write onto one pod. */
+    caps: WatchdogCaps;
   };
   /** Repair of the watched namespaces (issue 4). */
   repair: { enabled: boolean; policy: RepairPolicy };
@@ -97,6 +100,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     name: 'AUTOCRANE_PROBE_NOT_READY_PODS',
     default: String(DEFAULTS.probeNotReadyPods),
     description: 'true also probes pods that are not Running or whose containers are not all ready (AutoCrane never does).',
+  },
+  { name: 'AUTOCRANE_WATCHDOGS_PER_POD', default: String(DEFAULTS.watchdogsPerPod), description: 'Watchdogs the API lets callers keep on one pod; a PUT of one more gets 409 (1 to 1000).' },
+  {
+    name: 'AUTOCRANE_WATCHDOG_STATUS_BYTES_PER_POD',
+    default: String(DEFAULTS.watchdogStatusBytesPerPod),
+    description: 'Total bytes of the watchdog status annotations the API lets callers write onto one pod; a PUT past it gets 422 (4096 to 200000).',
   },
   { name: 'AUTOCRANE_REPAIR_ENABLED', default: 'true', description: 'false stops the worker from starting repair workflows (running ones keep going; pause them through the API).' },
   {
@@ -256,6 +265,8 @@ const envSchema = z.object({
   AUTOCRANE_PROBE_TIMEOUT_SECONDS: integer(1, 60).default(DEFAULTS.probeTimeoutSeconds),
   AUTOCRANE_PROBE_CONCURRENCY: integer(1, 1024).default(DEFAULTS.probeConcurrency),
   AUTOCRANE_PROBE_NOT_READY_PODS: booleanFlag.optional(),
+  AUTOCRANE_WATCHDOGS_PER_POD: integer(1, 1000).default(DEFAULTS.watchdogsPerPod),
+  AUTOCRANE_WATCHDOG_STATUS_BYTES_PER_POD: integer(4096, 200_000).default(DEFAULTS.watchdogStatusBytesPerPod),
   AUTOCRANE_REPAIR_ENABLED: booleanFlag.optional(),
   AUTOCRANE_REPAIR_FAILING_SWEEPS: integer(1, 100).default(DEFAULTS.repairFailingSweeps),
   AUTOCRANE_REPAIR_INTERVAL_SECONDS: integer(1, 3600).default(DEFAULTS.repairIntervalSeconds),
@@ -345,6 +356,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
       probeTimeoutSeconds: v.AUTOCRANE_PROBE_TIMEOUT_SECONDS,
       probeConcurrency: v.AUTOCRANE_PROBE_CONCURRENCY,
       probeNotReadyPods: v.AUTOCRANE_PROBE_NOT_READY_PODS ?? DEFAULTS.probeNotReadyPods,
+      caps: { maxWatchdogsPerPod: v.AUTOCRANE_WATCHDOGS_PER_POD, maxStatusBytesPerPod: v.AUTOCRANE_WATCHDOG_STATUS_BYTES_PER_POD },
     },
     repair: {
       enabled: v.AUTOCRANE_REPAIR_ENABLED ?? true,

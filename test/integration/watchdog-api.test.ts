@@ -212,4 +212,72 @@ describe('watchdog API on the sandbox apiserver', () => {
       expect(err.join('')).toMatch(/HTTP 404: pod \S+\/gone not found/);
     });
   });
+
+  describe('per-pod caps, answered before the apiserver is asked', () => {
+    const put = (base: string, pod: string, name: string, message: string) =>
+      fetch(`${base}/v1/namespaces/${namespace}/pods/${pod}/watchdogs/${name}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${embeddedToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ level: 'info', message }),
+      });
+    const statusKeys = async (pod: string) => Object.keys((await read(pod)).metadata?.annotations ?? {}).filter((k) => k.startsWith('status.autocrane.io/'));
+
+    test('1 KiB messages under distinct names: 422 naming message once the default 64 KiB are used, never a 500', async () => {
+      await k.core.createNamespacedPod({ namespace, body: pod('filled') });
+      const kib = 'm'.repeat(1024);
+      const statuses: number[] = [];
+      let refusal: { error: string; details: Array<{ field: string; message: string }> } | undefined;
+      for (let i = 0; i < 240 && refusal === undefined; i++) {
+        const res = await put(apiUrl, 'filled', `w${i}`, kib);
+        statuses.push(res.status);
+        if (res.status !== 200) refusal = (await res.json()) as typeof refusal;
+      }
+      // 61 statuses of 1,072-1,073 bytes (key and value) fit under 65,536 bytes; the 62nd does not.
+      expect(statuses.filter((s) => s === 200)).toHaveLength(61);
+      expect(statuses.at(-1)).toBe(422);
+      expect(refusal).toEqual({
+        error: expect.stringMatching(/^invalid message: the pod's watchdog statuses would take \d+ bytes, over the 65536 allowed per pod/),
+        details: [{ field: 'message', message: expect.stringContaining('65536') }],
+      });
+      expect(await statusKeys('filled')).toHaveLength(61);
+      // An existing watchdog can still be rewritten, and the prober has room left.
+      expect((await put(apiUrl, 'filled', 'w0', 'short now')).status).toBe(200);
+      expect((await put(apiUrl, 'filled', 'w61', 'short')).status).toBe(200);
+    });
+
+    test('a cap on watchdogs per pod: 409 naming name; a configured byte cap: 422', async () => {
+      const capped = createApp({
+        logger: pino({ level: 'silent' }),
+        registry: createMetricsRegistry(),
+        checks: { temporal: () => Promise.resolve(), kubernetes: () => Promise.resolve() },
+        watchdogs: {
+          pods: k.core,
+          authorizer: createAuthorizer({ cluster: kubernetesClusterAuth(k.kc), embeddedToken }),
+          caps: { maxWatchdogsPerPod: 3, maxStatusBytesPerPod: 4096 },
+        },
+      }).listen(0, '127.0.0.1');
+      await new Promise((resolve) => capped.once('listening', resolve));
+      const base = `http://127.0.0.1:${(capped.address() as AddressInfo).port}`;
+      try {
+        await k.core.createNamespacedPod({ namespace, body: pod('capped') });
+        for (const name of ['a', 'b', 'c']) expect((await put(base, 'capped', name, 'ok')).status).toBe(200);
+        const fourth = await put(base, 'capped', 'd', 'ok');
+        expect(fourth.status).toBe(409);
+        expect(await fourth.json()).toEqual({
+          error: 'invalid name: the pod already has 3 watchdogs, the most allowed per pod (3); write to one of them instead',
+          details: [{ field: 'name', message: expect.stringContaining('3 watchdogs') }],
+        });
+        expect((await put(base, 'capped', 'c', 'still ok')).status).toBe(200);
+        const big = await put(base, 'capped', 'c', 'x'.repeat(1024));
+        expect(big.status).toBe(200);
+        const tooBig = await put(base, 'capped', 'b', '😀'.repeat(1024));
+        expect(tooBig.status).toBe(422);
+        expect(((await tooBig.json()) as { details: unknown[] }).details).toEqual([{ field: 'message', message: expect.stringContaining('4096 allowed') }]);
+        expect((await statusKeys('capped')).sort()).toEqual(['status.autocrane.io/a', 'status.autocrane.io/b', 'status.autocrane.io/c']);
+      } finally {
+        await new Promise((resolve) => capped.close(resolve));
+        capped.closeAllConnections();
+      }
+    });
+  });
 });

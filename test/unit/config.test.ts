@@ -18,7 +18,7 @@ describe('loadConfig', () => {
       kubernetes: { kubeconfigPath: undefined, inCluster: false },
       api: { host: '127.0.0.1', port: 8080, token: undefined },
       worker: { shutdownGraceSeconds: 30, metricsHost: '127.0.0.1', metricsPort: 9464 },
-      watchdogs: { namespaces: [], probeIntervalSeconds: 30, probeTimeoutSeconds: 5, probeConcurrency: 64, probeNotReadyPods: false },
+      watchdogs: { namespaces: [], probeIntervalSeconds: 30, probeTimeoutSeconds: 5, probeConcurrency: 64, probeNotReadyPods: false, caps: { maxWatchdogsPerPod: 64, maxStatusBytesPerPod: 65536 } },
       repair: {
         enabled: true,
         policy: {
@@ -127,6 +127,8 @@ describe('loadConfig', () => {
         AUTOCRANE_PROBE_TIMEOUT_SECONDS: '2',
         AUTOCRANE_PROBE_CONCURRENCY: '8',
         AUTOCRANE_PROBE_NOT_READY_PODS: 'true',
+        AUTOCRANE_WATCHDOGS_PER_POD: '10',
+        AUTOCRANE_WATCHDOG_STATUS_BYTES_PER_POD: '8192',
       },
       { stdoutIsTTY: false },
     );
@@ -136,6 +138,7 @@ describe('loadConfig', () => {
       probeTimeoutSeconds: 2,
       probeConcurrency: 8,
       probeNotReadyPods: true,
+      caps: { maxWatchdogsPerPod: 10, maxStatusBytesPerPod: 8192 },
     });
   });
 
@@ -145,6 +148,8 @@ describe('loadConfig', () => {
     ['AUTOCRANE_PROBE_TIMEOUT_SECONDS', '0', /from 1 to 60/],
     ['AUTOCRANE_PROBE_CONCURRENCY', '5000', /from 1 to 1024/],
     ['AUTOCRANE_PROBE_NOT_READY_PODS', 'yes', /true or false/],
+    ['AUTOCRANE_WATCHDOGS_PER_POD', '0', /from 1 to 1000/],
+    ['AUTOCRANE_WATCHDOG_STATUS_BYTES_PER_POD', '300000', /from 4096 to 200000/],
     ['AUTOCRANE_REPAIR_ENABLED', 'on', /true or false/],
     ['AUTOCRANE_REPAIR_FAILING_SWEEPS', '0', /from 1 to 100/],
     ['AUTOCRANE_REPAIR_INTERVAL_SECONDS', '0', /from 1 to 3600/],
