@@ -2,7 +2,8 @@ import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { RepairPolicy, RepairView } from '../../domain/repair';
-import { EVICTION_EVENT_REASON } from '../../domain/keys';
+import { EVICTION_EVENT_REASON, WRITE_REFUSED_EVENT_REASON } from '../../domain/keys';
+import { ANNOTATIONS_TOTAL_LIMIT_BYTES } from '../../domain/pod-write-refusal';
 import { startStoppedComponent, stopComponent } from '../../stack/stack';
 import { repairWorkflow } from '../../workflows';
 import { repairStateQuery, repairWorkflowId } from '../../workflows/repair-messages';
@@ -13,7 +14,7 @@ import { killAndWait, spawnWorker } from '../support/processes';
 import { type SandboxWorker, startSandboxWorker } from '../support/sandbox-worker';
 import { tierStack } from '../support/stacks';
 import { type TemporalClients, uniqueTaskQueue } from '../support/temporal';
-import { deployment, livePods, markPodError, markPodHealthy, readyPods, statefulSet, watchAvailability } from '../support/workloads';
+import { deployment, livePods, markPodError, markPodHealthy, mergePatch, readyPods, statefulSet, watchAvailability } from '../support/workloads';
 
 /** Issue 4 §6: repair on the sandbox cluster, with the real activities and the real dev server. */
 describe('repair on the sandbox cluster', () => {
@@ -126,6 +127,77 @@ describe('repair on the sandbox cluster', () => {
     const secondAt = Date.parse(second.recentEvictions[1]!.at);
     expect(secondAt - firstAt).toBeGreaterThanOrEqual(windowSeconds * 1000);
     expect(second.recentEvictions).toHaveLength(2);
+  });
+
+  /** Fills a pod's annotations to `room` bytes under the apiserver's 256 KiB limit. */
+  async function fillAnnotations(ns: string, name: string, room = 20): Promise<void> {
+    const annotations = (await k.core.readNamespacedPod({ namespace: ns, name })).metadata?.annotations ?? {};
+    const used = Object.entries(annotations).reduce((n, [key, value]) => n + key.length + value.length, 0);
+    const key = 'example.com/filler';
+    const body = { metadata: { annotations: { [key]: 'x'.repeat(ANNOTATIONS_TOTAL_LIMIT_BYTES - used - key.length - room) } } };
+    await k.core.patchNamespacedPod({ namespace: ns, name, body }, mergePatch);
+  }
+
+  test('pods at the annotation limit beside others: the failing ones are all evicted, the healthy one is left', async () => {
+    const ns = await namespace('repair-full');
+    await k.apps.createNamespacedDeployment({ namespace: ns, body: deployment('web', 3) });
+    await k.policy.createNamespacedPodDisruptionBudget({ namespace: ns, body: { metadata: { name: 'web' }, spec: { maxUnavailable: 3, selector: { matchLabels: { app: 'web' } } } } });
+    const pods = (await readyPods(k.core, ns, 'web', 3, eventually)).map((p) => ({ name: p.metadata!.name!, uid: p.metadata!.uid! }));
+    const [full, other, healthyFull] = pods as [(typeof pods)[0], (typeof pods)[0], (typeof pods)[0]];
+    for (const pod of [full, other]) await markPodError(k.core, ns, pod.name);
+    await fillAnnotations(ns, full.name);
+    await fillAnnotations(ns, healthyFull.name);
+    const handle = await startRepair(ns, {});
+
+    await eventually(async () => {
+      const evicted = (await view(handle)).recentEvictions.map((e) => e.uid).sort();
+      expect(evicted).toEqual([full.uid, other.uid].sort());
+    }, 60_000);
+    const live = await livePods(k.core, ns, 'web');
+    expect(live.map((p) => p.metadata?.uid)).toContain(healthyFull.uid);
+    expect(live.map((p) => p.metadata?.uid)).not.toContain(full.uid);
+  });
+
+  test('429 refusals and the failing limit together: the limit counts evicted pods only', async () => {
+    const ns = await namespace('repair-429');
+    // "locked": a PDB that allows no disruption, so every eviction of its pods is refused with 429.
+    await k.apps.createNamespacedDeployment({ namespace: ns, body: deployment('locked', 2) });
+    await k.apps.createNamespacedDeployment({ namespace: ns, body: deployment('web', 2) });
+    for (const [name, maxUnavailable] of [['locked', 0], ['web', 2]] as const) {
+      await k.policy.createNamespacedPodDisruptionBudget({ namespace: ns, body: { metadata: { name }, spec: { maxUnavailable, selector: { matchLabels: { app: name } } } } });
+    }
+    const locked = (await readyPods(k.core, ns, 'locked', 2, eventually)).map((p) => p.metadata!.uid!);
+    const web = (await readyPods(k.core, ns, 'web', 2, eventually)).map((p) => p.metadata!.uid!);
+    await eventually(async () => {
+      const pdb = await k.policy.readNamespacedPodDisruptionBudget({ name: 'web', namespace: ns });
+      if (pdb.status?.disruptionsAllowed !== 2) throw new Error(JSON.stringify(pdb.status));
+    });
+    for (const app of ['locked', 'web']) for (const pod of await livePods(k.core, ns, app)) await markPodError(k.core, ns, pod.metadata!.name!);
+    // A namespace limit of 2; the locked pods sort first (same streak, names), so they take the first plan's 2 places.
+    const handle = await startRepair(ns, { namespaceLimit: { count: 2 }, limitWindowSeconds: 600 });
+
+    const state = await eventually(async () => {
+      const s = await view(handle);
+      if (s.recentEvictions.length < 2) throw new Error(`evictions so far: ${s.recentEvictions.length}`);
+      return s;
+    }, 60_000);
+    // The two places went to the web pods, in the very sweep whose plan the 429s refused:
+    // before any locked pod was refused a second time.
+    expect(state.recentEvictions.map((e) => e.uid).sort()).toEqual([...web].sort());
+    const firstRefusals = state.refusals.filter((r) => r.attempt === 1);
+    expect(firstRefusals.map((r) => r.uid).sort()).toEqual([...locked].sort());
+    for (const refusal of state.refusals) expect(refusal).toMatchObject({ result: 'refused', httpStatus: 429, message: expect.stringMatching(/disruption budget/i) });
+    const lastEviction = Math.max(...state.recentEvictions.map((e) => Date.parse(e.at)));
+    for (const later of state.refusals.filter((r) => r.attempt > 1)) expect(Date.parse(later.at)).toBeGreaterThan(lastEviction);
+    // And the limit holds: nothing else is evicted in the window while the locked pods keep failing.
+    await new Promise((r) => setTimeout(r, 4000));
+    const after = await view(handle);
+    expect(after.recentEvictions).toHaveLength(2);
+    expect(after.totals.evicted).toBe(2);
+    // Each refusal is told on its pod.
+    const events = (await k.core.listNamespacedEvent({ namespace: ns })).items.filter((e) => e.reason === WRITE_REFUSED_EVENT_REASON);
+    expect(new Set(events.map((e) => e.involvedObject.uid))).toEqual(new Set(locked));
+    expect(events[0]?.message).toMatch(/repair could not evict the pod \(disruption-budget, HTTP 429\)/);
   });
 
   test('a pod that recovers before the threshold is not evicted', async () => {
