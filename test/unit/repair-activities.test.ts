@@ -10,6 +10,7 @@ import {
   listFailingPods,
   type RepairKube,
 } from '../../activities/repair';
+import { createPodWriteRefusalMetrics, podWriteRefusals } from '../../activities/pod-write-refusals';
 import { createRepairMetrics } from '../../activities/repair-metrics';
 import type { EvictionOutcome, EvictionRequest } from '../../domain/repair-types';
 
@@ -207,6 +208,31 @@ describe('evictPods', () => {
       },
     });
     expect(JSON.parse(JSON.stringify(events[0])).body.eventTime).toBe('2026-11-22T06:00:00.123000Z');
+  });
+
+  test('a refused eviction is recorded for its pod: log with pod and reason, metric, Event AutoCraneWriteRefused', async () => {
+    const { kube, events } = evictionKube({
+      a: () => ({}),
+      c: () => apiError(429, status(429, 'TooManyRequests', "Cannot evict pod as it would violate the pod's disruption budget.")),
+    });
+    const registry = new Registry();
+    const refusals = podWriteRefusals('repair', { events: kube.events, metrics: createPodWriteRefusalMetrics(registry), now, reportingInstance: 'worker-1' });
+    const logged: Array<Record<string, unknown>> = [];
+    const outcomes = await evictPods(input('a', 'c'), kube, { now, reportingInstance: 'worker-1', refusals, log: (fields) => logged.push(fields) });
+    expect(outcomes.map((o) => o.result)).toEqual(['evicted', 'refused']);
+    expect(logged).toEqual([expect.objectContaining({ loop: 'repair', namespace: 'shop', pod: 'c', uid: 'uid-c', reason: 'disruption-budget', httpStatus: 429 })]);
+    expect(await registry.getSingleMetricAsString('autocrane_pod_write_refusals_total')).toContain(
+      'autocrane_pod_write_refusals_total{loop="repair",namespace="shop",reason="disruption-budget"} 1',
+    );
+    expect(events.map((e) => (e as { body: { reason: string; regarding: { name: string } } }).body)).toEqual([
+      expect.objectContaining({ reason: 'AutoCraneEvicted', regarding: expect.objectContaining({ name: 'a' }) }),
+      expect.objectContaining({
+        reason: 'AutoCraneWriteRefused',
+        type: 'Warning',
+        regarding: expect.objectContaining({ name: 'c', uid: 'uid-c' }),
+        note: expect.stringMatching(/^AutoCrane repair could not evict the pod \(disruption-budget, HTTP 429\): Cannot evict pod/),
+      }),
+    ]);
   });
 
   test('an Event that exists already (a retried attempt) is success; another Event failure is noted, the eviction stands', async () => {
