@@ -120,14 +120,21 @@ export interface PodWriteRefusalsDeps {
   reportingInstance?: string;
 }
 
+export function writeRefusedEventName(pod: PodRef, at: Date): string {
+  const suffix = `.refused.${pod.uid.toLowerCase()}.${at.getTime()}`;
+  // Cut the pod name so the whole stays a DNS subdomain: no label may end in '-' or '.'.
+  return `${pod.name.slice(0, 253 - suffix.length).replace(/[-.]+$/, '')}${suffix}`;
+}
+
 export function writeRefusedEvent(pod: PodRef, loop: PodWriteLoop, action: string, refusal: PodWriteRefusal, at: Date, reportingInstance: string): EventsV1Event {
   const retry = refusal.backoff ? `; not tried again before ${new Date(refusal.backoff.retryAt).toISOString()} (refusal ${refusal.backoff.attempts} in a row)` : '';
   const http = refusal.httpStatus === undefined ? 'no answer' : `HTTP ${refusal.httpStatus}`;
   return {
     apiVersion: 'events.k8s.io/v1',
     kind: 'Event',
-    // generateName: one Event per refusal; backoff keeps them few.
-    metadata: { generateName: `${pod.name.slice(0, 200)}.`, namespace: pod.namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } },
+    // One Event per refusal (the backoff keeps them few), named by pod UID and time: Events
+    // validate a generateName prefix as a whole name, so a `<pod>.` prefix is refused.
+    metadata: { name: writeRefusedEventName(pod, at), namespace: pod.namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } },
     eventTime: new V1MicroTime(at.getTime()),
     reportingController: EVENT_REPORTING_CONTROLLER,
     reportingInstance: reportingInstance.slice(0, 128),

@@ -100,6 +100,7 @@ describe('watchdog sweep with a pod at the annotation limit', () => {
     expect(await registry.getSingleMetricAsString('autocrane_pod_write_refusals_total')).toContain(
       `autocrane_pod_write_refusals_total{loop="watchdog-sweep",namespace="${namespace}",reason="too-large"} 1`,
     );
+    expect(logged[0]?.eventNotRecorded).toBeUndefined();
     const events = (await k.core.listNamespacedEvent({ namespace })).items.filter((e) => e.reason === WRITE_REFUSED_EVENT_REASON);
     expect(events.map((e) => e.involvedObject.name)).toEqual(['full']);
     expect(events[0]?.message).toMatch(/watchdog-sweep could not write its watchdog statuses \(too-large, HTTP 422\).*Too long/);
