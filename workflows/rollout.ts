@@ -104,7 +104,13 @@ const { advanceStage } = proxyActivities<RolloutActivities>({ ...long, cancellat
  * not count as bake (domain/rollout-gate-evidence.ts). Only the timeout changes here, not the
  * commands, so recorded histories replay as they are.
  */
-const { watchGate } = proxyActivities<RolloutActivities>({ ...long, heartbeatTimeout: '3 seconds', cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED });
+const { watchGate } = proxyActivities<RolloutActivities>({
+  ...long,
+  heartbeatTimeout: '3 seconds',
+  // Retried at once after a timeout (a dead worker), backing off only if it keeps failing.
+  retry: { ...retry, initialInterval: '200 milliseconds' },
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+});
 const { promoteRollout, rollbackRollout } = proxyActivities<RolloutActivities>(long);
 
 type Interrupt = 'abort' | 'skipBake' | 'paused' | 'resumed' | 'approved' | 'override' | 'regate';
