@@ -90,7 +90,18 @@ export class GateProber {
     }
     await Promise.all(first);
     this.forget(now);
-    return looked.flatMap((e) => (e.result === undefined ? [] : [e.result]));
+    const at = Date.now();
+    return looked.flatMap((e) => (e.result === undefined || this.overtaken(e, at) ? [] : [e.result]));
+  }
+
+  /**
+   * A passing result whose successor has been running for longer than the interval says nothing
+   * of the version now: a probe that started to hang would otherwise let the gate pass on the
+   * "ok" before it, for as long as the probe's timeout. It is withheld, so the gate waits for the
+   * running probe's answer (or its timeout, a failure). A failing result is never withheld.
+   */
+  private overtaken(entry: Entry, now: number): boolean {
+    return entry.result?.ok === true && entry.inFlight !== undefined && entry.sentAt !== undefined && now - entry.sentAt > this.intervalMs;
   }
 
   private send(entry: Entry, pod: ProbedPod, declaration: ProbeDeclaration): void {

@@ -298,14 +298,15 @@ export function planRepair(state: RepairState, observation: RepairObservation, p
 }
 
 /**
- * Whether this sweep should be planned again because evictions that did not happen (refused,
- * e.g. a PDB's 429; failed; or the pod was already gone) hold places in the failing limit
- * that pods were held back for. The limit counts pods evicted: planRepair counts each planned
+ * Whether this sweep should be planned again because evictions that surely did not happen (refused,
+ * e.g. a PDB's 429, or the pod was already gone) hold places in the failing limit that pods
+ * were held back for. A failed eviction (a timeout, a 5xx) keeps its place: the apiserver may
+ * have evicted the pod before the answer was lost, and the limit must not be exceeded on a guess. The limit counts pods evicted: planRepair counts each planned
  * eviction as it plans, so a refusal is given back by planning again once recordOutcomes has
  * put the refused pod in backoff (it is not planned again) and left it out of the evictions.
  */
 export function limitPlacesUnused(plan: RepairPlan, outcomes: readonly EvictionOutcome[]): boolean {
-  const unused = outcomes.some((o) => o.result !== 'evicted');
+  const unused = outcomes.some((o) => o.result === 'refused' || o.result === 'gone');
   return unused && plan.heldBack.some((h) => h.reason === 'workload-limit' || h.reason === 'namespace-limit');
 }
 

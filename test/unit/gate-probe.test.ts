@@ -67,6 +67,30 @@ describe('GateProber', () => {
     expect(calls).toHaveLength(2);
   });
 
+  it('withholds a passing result while the probe after it has run longer than the interval, so a hanging version cannot pass on it', async () => {
+    let hang: (() => void) | undefined;
+    let calls = 0;
+    const prober: HttpProber = {
+      probe: async () => {
+        calls++;
+        if (calls > 1) await new Promise<void>((resolve) => (hang = resolve));
+        return { healthy: calls === 1, message: calls === 1 ? 'ok' : 'timeout after 5s', durationMs: 1, outcome: 'ok' } as HttpProbeResult;
+      },
+      probeAll: async () => new Map(),
+      close: () => undefined,
+    };
+    const gate = new GateProber(() => prober, 5000, 50);
+    expect((await gate.look([pod('a')])).map((r) => r.ok)).toEqual([true]);
+    await new Promise((r) => setTimeout(r, 60));
+    // The second probe is sent now and still runs: the first "ok" is younger than the interval.
+    expect((await gate.look([pod('a')])).map((r) => r.ok)).toEqual([true]);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(await gate.look([pod('a')])).toEqual([]);
+    hang!();
+    await new Promise((r) => setTimeout(r, 5));
+    expect((await gate.look([pod('a')])).map((r) => [r.ok, r.reason])).toEqual([[false, 'timeout after 5s']]);
+  });
+
   it('a stale result bound covers the interval and the probe deadline', () => {
     expect(new GateProber(() => stubProber().prober, 5000, 1000).maxProbeAgeMs).toBe(7000);
   });

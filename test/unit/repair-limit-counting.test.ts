@@ -2,8 +2,9 @@ import { initialRepairState, limitPlacesUnused, planRepair, recordOutcomes, reco
 import type { EvictionOutcome, EvictionResult, FailingPod, RepairObservation } from '../../domain/repair-types';
 import { failingPod, FIXED_TIME, repairPolicy } from '../fixtures/repair';
 
-// The failing limit counts pods evicted: a refused eviction (a PDB's 429), a failed one or a
-// pod already gone uses none of it, in the sweep it happened in or later.
+// The failing limit counts pods evicted: a refused eviction (a PDB's 429) or a pod already gone
+// uses none of it, in the sweep it happened in or later; a failed one (its outcome unknown) keeps
+// its place in its own sweep.
 
 const at = (second: number) => new Date(Date.parse(FIXED_TIME) + second * 1000).toISOString();
 const observe = (second: number, failing: FailingPod[]): RepairObservation => ({ namespace: 'ns', podCount: 100, failing, observedAt: at(second) });
@@ -45,7 +46,9 @@ describe('the failing limit counts evicted pods, not refused ones', () => {
     ['one 429: its place goes to the next pod', { namespaceLimit: { count: 2 } }, [['refused', 'evicted'], ['evicted']], [['a', 'b'], ['c']], ['a:backoff', 'd:namespace-limit'], 2],
     ['two 429s: both places are given back', { namespaceLimit: { count: 2 } }, [['refused', 'refused'], ['evicted', 'evicted']], [['a', 'b'], ['c', 'd']], ['a:backoff', 'b:backoff'], 2],
     ['every pod refused: nothing evicted, nothing counted', { namespaceLimit: { count: 2 } }, [['refused', 'refused'], ['refused', 'refused']], [['a', 'b'], ['c', 'd']], ['a:backoff', 'b:backoff'], 0],
-    ['the workload limit too', { workloadLimit: { count: 1 } }, [['refused'], ['failed'], ['evicted']], [['a'], ['b'], ['c']], ['a:backoff', 'b:backoff', 'd:workload-limit'], 1],
+    ['the workload limit too', { workloadLimit: { count: 1 } }, [['refused'], ['evicted']], [['a'], ['b']], ['a:backoff', 'c:workload-limit', 'd:workload-limit'], 1],
+    ['a failed eviction (timeout, 5xx: it may have happened) keeps its place: no second plan', { workloadLimit: { count: 1 } }, [['failed']], [['a']], ['b:workload-limit', 'c:workload-limit', 'd:workload-limit'], 0],
+    ['a 429 then a failed eviction: the failed one keeps its place', { workloadLimit: { count: 1 } }, [['refused'], ['failed']], [['a'], ['b']], ['a:backoff', 'c:workload-limit', 'd:workload-limit'], 0],
     ['a pod already gone (404) used no place', { workloadLimit: { count: 1 } }, [['gone'], ['evicted']], [['a'], ['b']], ['c:workload-limit', 'd:workload-limit'], 1],
     ['no limit held anyone: no second plan', { namespaceLimit: { count: 10 } }, [['refused', 'evicted', 'evicted', 'evicted']], [['a', 'b', 'c', 'd']], [], 3],
   ])('%s', (_name, policy, results, plans, held, evicted) => {
