@@ -27,7 +27,7 @@ import { DEFAULTS, FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../
 import { evaluateGate, type GateResult } from '../domain/rollout-gate';
 import type { GateEvidence } from '../domain/rollout-gate-evidence';
 import { CONTENT_TYPES, kubeJson } from '../platform/kube-json';
-import { failsTheLoop, type PodWriteRefusalClass } from '../domain/pod-write-refusal';
+import { failsTheLoop, loopWrites, type PodWriteRefusalClass } from '../domain/pod-write-refusal';
 import { GateProber } from './gate-probe';
 import { createHttpProber, type HttpProber } from './http-prober';
 import { toActivityFailure } from './kubernetes-errors';
@@ -230,7 +230,7 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
         }),
       );
     }
-    if (failsTheLoop(written, failures)) throw failures[0]!.error;
+    if (failsTheLoop(loopWrites(written, failures))) throw failures[0]!.error;
     return { written, refused };
   }
 

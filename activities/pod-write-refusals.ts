@@ -99,7 +99,7 @@ export function createPodWriteRefusalMetrics(registry: Registry): PodWriteRefusa
     name: `${METRICS_PREFIX}pod_write_refusals_total`,
     help:
       'Writes to one pod that the apiserver refused, by loop (watchdog-sweep, repair, data-rollout) and reason ' +
-      '(too-large, denied, forbidden, invalid, conflict, rejected, unavailable); the loop went on with the other pods.',
+      '(too-large, disruption-budget, denied, webhook-failed, forbidden, invalid, conflict, rejected, unavailable); the loop went on with the other pods.',
     labelNames: ['loop', 'namespace', 'reason'] as const,
     registers: [registry],
   });

@@ -14,7 +14,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { HEALTH_LABEL, PROBE_ANNOTATION_PREFIX, STATUS_ANNOTATION_PREFIX } from '../domain/keys';
 import { buildStatusPatch, type Annotations } from '../domain/watchdog-annotations';
 import { decideProbeWrite, isProbeEligible, listProbes, probeUrl, type ProbeResult } from '../domain/watchdog-probe';
-import { failsTheLoop, type PodWriteRefusalClass } from '../domain/pod-write-refusal';
+import { failsTheLoop } from '../domain/pod-write-refusal';
 import { parseStatus, shortenStatusValue } from '../domain/watchdog-status';
 import type { JsonObject } from '../platform/kube-json';
 import { expiredListContinueToken, kubernetesErrorStatus, streamListPage } from '../platform/kubernetes';
@@ -40,6 +40,8 @@ export interface SweepCounters {
   podsGone: number;
   /** Pods whose status write the apiserver refused (recorded for that pod; the sweep went on). */
   podsRefused: number;
+  /** Of those, refusals that may be the apiserver's own (no answer, 429, 5xx, authorization). */
+  podsRefusedSystemic: number;
   /** Pods with a status to write that were left alone, backing off after earlier refusals. */
   podsBackingOff: number;
   /** Probes by outcome; `refused-target` counts declarations refused without a request. */
@@ -184,7 +186,7 @@ export function sweepPodLister(kc: KubeConfig, pageSize = LIST_PAGE_SIZE): ListS
 }
 
 export function emptySweepCounters(): SweepCounters {
-  return { pods: 0, probedPods: 0, probes: 0, failedProbes: 0, podsWritten: 0, podsGone: 0, podsRefused: 0, podsBackingOff: 0, outcomes: {}, health: {} };
+  return { pods: 0, probedPods: 0, probes: 0, failedProbes: 0, podsWritten: 0, podsGone: 0, podsRefused: 0, podsRefusedSystemic: 0, podsBackingOff: 0, outcomes: {}, health: {} };
 }
 
 function addCounters(into: SweepCounters, page: SweepCounters): void {
@@ -195,6 +197,7 @@ function addCounters(into: SweepCounters, page: SweepCounters): void {
   into.podsWritten += page.podsWritten;
   into.podsGone += page.podsGone;
   into.podsRefused += page.podsRefused;
+  into.podsRefusedSystemic += page.podsRefusedSystemic ?? 0; // absent from progress recorded before it existed
   into.podsBackingOff += page.podsBackingOff;
   for (const [outcome, n] of Object.entries(page.outcomes) as Array<[keyof SweepCounters['outcomes'], number]>) {
     into.outcomes[outcome] = (into.outcomes[outcome] ?? 0) + n;
@@ -260,6 +263,7 @@ export async function sweepWatchdogs(input: SweepInput, deps: SweepDeps): Promis
     }
   };
 
+  const tally: WriteTally = { unchanged: 0 };
   let current: { token: string | undefined; page: SweepPodPage };
   try {
     current = await list(resumeToken);
@@ -287,14 +291,27 @@ export async function sweepWatchdogs(input: SweepInput, deps: SweepDeps): Promis
         ...(page.remainingItemCount !== undefined && { remainingPods: page.remainingItemCount }),
       });
     report();
-    const counters = await sweepPage(input, page.pods, deps, now, writeConcurrency, pageProgress, report);
+    const counters = await sweepPage(input, page.pods, deps, now, writeConcurrency, pageProgress, report, tally);
     addCounters(done, counters);
     pagesDone++;
     if (nextPage === undefined) break;
     current = await nextPage;
   }
 
+  // Judged over the whole sweep, after every page was probed: only an apiserver that let no
+  // write through, for reasons no pod explains, fails it (the pages listed fine meanwhile).
+  if (failsTheLoop({ succeeded: done.podsWritten + done.podsGone + tally.unchanged, refused: done.podsRefused, systemic: done.podsRefusedSystemic })) {
+    throw tally.lastSystemicError ?? new Error(`the apiserver refused all ${done.podsRefused} status writes of the sweep of ${namespace}`);
+  }
   return { namespace, ...done, pages: pagesDone, durationMs: Date.now() - started };
+}
+
+/** What this attempt of a sweep saw of its writes beyond the counters (judged at its end). */
+interface WriteTally {
+  /** Writes found unneeded on a re-read: the apiserver answered. */
+  unchanged: number;
+  /** The last refusal that may be the apiserver's own, thrown if the sweep fails for them. */
+  lastSystemicError?: unknown;
 }
 
 async function sweepPage(
@@ -305,6 +322,7 @@ async function sweepPage(
   writeConcurrency: number,
   progress: SweepProgress['page'],
   report: () => void,
+  tally: WriteTally,
 ): Promise<SweepCounters> {
   const counters = emptySweepCounters();
   counters.pods = pods.length;
@@ -382,8 +400,6 @@ async function sweepPage(
   // A pod whose write is refused is that pod's problem: recorded, backed off, and the page goes on.
   const refusals = deps.refusals as PodWriteRefusals;
   const log = deps.log ?? (() => undefined);
-  const failures: Array<PodWriteRefusalClass & { error: unknown }> = [];
-  let succeeded = 0;
   await forEachLimited(writes, writeConcurrency, async ({ pod, level, decide }) => {
     const ref = { namespace: input.namespace, name: pod.name, uid: pod.uid };
     // What the health count says when the label stays as it was.
@@ -402,20 +418,21 @@ async function sweepPage(
         pod: statusSnapshot(pod),
         shorten: (value) => shortenStatusValue(value),
       });
-      succeeded++;
       refusals.succeeded(ref);
       if (outcome === 'written') counters.podsWritten++;
       if (outcome === 'pod-gone') counters.podsGone++;
+      if (outcome === 'unchanged') tally.unchanged++;
     } catch (error) {
       const refusal = await refusals.record(ref, 'write its watchdog statuses', error, log);
-      failures.push({ ...refusal, error });
       counters.podsRefused++;
+      if (refusal.systemic) {
+        counters.podsRefusedSystemic++;
+        tally.lastSystemicError = error;
+      }
       keptLevel();
     }
     progress.writes++;
     report();
   });
-  // Only an apiserver that is down, or refuses every write for reasons no pod explains, fails the sweep.
-  if (failsTheLoop(succeeded, failures)) throw failures[0]!.error;
   return counters;
 }

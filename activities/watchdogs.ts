@@ -32,6 +32,7 @@ const counters = z.object({
   podsGone: count,
   // Absent from the heartbeats of a worker that predates them.
   podsRefused: count.default(0),
+  podsRefusedSystemic: count.default(0),
   podsBackingOff: count.default(0),
   outcomes: z.partialRecord(z.enum(['ok', 'http-status', 'timeout', 'refused', 'error', 'refused-target']), count),
   health: z.record(z.string(), count),

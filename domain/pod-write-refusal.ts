@@ -17,13 +17,15 @@ export const ANNOTATIONS_TOTAL_LIMIT_BYTES = 256 * 1024;
  * - too-large: the object would exceed a size limit (annotations over 256 KiB, request too large);
  * - disruption-budget: an eviction a PodDisruptionBudget does not allow now (429);
  * - denied: an admission webhook or policy denied it;
+ * - webhook-failed: an admission webhook that selects this object could not be called and fails
+ *   closed (the apiserver answers 500 "failed calling webhook"); other objects go through;
  * - forbidden: 403 from authorization;
  * - invalid: 400 or 422 for another reason;
  * - conflict: 409 still after the writer's re-reads;
  * - rejected: another 4xx;
  * - unavailable: no answer, 429 or 5xx (not the object's fault; never backed off).
  */
-export const POD_WRITE_REFUSAL_REASONS = ['too-large', 'disruption-budget', 'denied', 'forbidden', 'invalid', 'conflict', 'rejected', 'unavailable'] as const;
+export const POD_WRITE_REFUSAL_REASONS = ['too-large', 'disruption-budget', 'denied', 'webhook-failed', 'forbidden', 'invalid', 'conflict', 'rejected', 'unavailable'] as const;
 export type PodWriteRefusalReason = (typeof POD_WRITE_REFUSAL_REASONS)[number];
 
 export interface ApiserverAnswer {
@@ -44,6 +46,8 @@ export interface PodWriteRefusalClass {
 }
 
 const WEBHOOK_DENIAL = /admission webhook .* denied|denied the request|AdmissionPolicy .* denied/i;
+/** The apiserver's words when a webhook with failurePolicy Fail could not be reached or answered nonsense. */
+const WEBHOOK_FAILED = /failed calling (admission )?webhook|failed to call webhook|webhook .* (timed out|timeout)/i;
 const TOO_LARGE = /too long|too large|exceeds? the maximum|request entity too large/i;
 
 export function classifyPodWriteRefusal(answer: ApiserverAnswer): PodWriteRefusalClass {
@@ -52,6 +56,8 @@ export function classifyPodWriteRefusal(answer: ApiserverAnswer): PodWriteRefusa
   if (httpStatus === undefined || httpStatus === 429 || httpStatus >= 500) {
     // etcd's "request is too large" comes as a 500 but is the object's own.
     if (httpStatus !== undefined && TOO_LARGE.test(message)) return { reason: 'too-large', systemic: false };
+    // A webhook that selects some objects only: the apiserver answered, for this object.
+    if (httpStatus !== undefined && WEBHOOK_FAILED.test(message)) return { reason: 'webhook-failed', systemic: false };
     return { reason: 'unavailable', systemic: true };
   }
   if (WEBHOOK_DENIAL.test(message)) return { reason: 'denied', systemic: false };
@@ -64,13 +70,37 @@ export function classifyPodWriteRefusal(answer: ApiserverAnswer): PodWriteRefusa
 }
 
 /**
- * Whether a loop's writes, taken together, say the apiserver itself is down or refuses
- * everything: at least one write, none succeeded, and every failure systemic. One pod's
- * refusal beside others' success, or a pod-specific refusal, never fails the loop.
+ * Systemic refusals a loop needs before it fails: one or two writes that got a 5xx, a 429 or no
+ * answer say little about the apiserver (a pod's own webhook, one slow request), and failing
+ * for them would stop the loop for every other object, again at every run.
  */
-export function failsTheLoop(succeeded: number, failures: readonly PodWriteRefusalClass[]): boolean {
-  return succeeded === 0 && failures.length > 0 && failures.every((f) => f.systemic);
+export const SYSTEMIC_REFUSALS_TO_FAIL = 3;
+
+export interface LoopWrites {
+  /** Writes that went through. */
+  succeeded: number;
+  /** Writes refused, for any reason. */
+  refused: number;
+  /** Of those, refusals that may be the apiserver's own (see PodWriteRefusalClass.systemic). */
+  systemic: number;
 }
+
+/**
+ * Whether a loop's writes, taken together (a whole sweep, not one page of it), say the
+ * apiserver itself is down or refuses everything: no write succeeded, every refusal systemic,
+ * and at least SYSTEMIC_REFUSALS_TO_FAIL of them. One pod's refusal beside others' success, a
+ * pod-specific refusal, or a lone 5xx never fails the loop.
+ */
+export function failsTheLoop(writes: LoopWrites): boolean {
+  return writes.succeeded === 0 && writes.systemic >= SYSTEMIC_REFUSALS_TO_FAIL && writes.systemic === writes.refused;
+}
+
+/** Counts of a loop's writes from the refusals it recorded. */
+export const loopWrites = (succeeded: number, failures: readonly PodWriteRefusalClass[]): LoopWrites => ({
+  succeeded,
+  refused: failures.length,
+  systemic: failures.filter((f) => f.systemic).length,
+});
 
 /** Whether a refusal is the pod's own and worth backing off for (not retried every sweep). */
 export const backsOff = (refusal: PodWriteRefusalClass): boolean => !refusal.systemic;

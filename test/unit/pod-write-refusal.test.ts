@@ -1,4 +1,4 @@
-import { classifyPodWriteRefusal, failsTheLoop, PodBackoff } from '../../domain/pod-write-refusal';
+import { classifyPodWriteRefusal, failsTheLoop, loopWrites, PodBackoff } from '../../domain/pod-write-refusal';
 import { shortenStatusValue } from '../../domain/watchdog-status';
 
 describe('classifyPodWriteRefusal', () => {
@@ -18,6 +18,11 @@ describe('classifyPodWriteRefusal', () => {
     [429, 'too many requests', 'unavailable', true],
     [429, "Cannot evict pod as it would violate the pod's disruption budget.", 'disruption-budget', false],
     [503, 'service unavailable', 'unavailable', true],
+    [500, 'Internal error occurred: failed calling webhook "one-pod.example.com": failed to call webhook: Post "https://127.0.0.1:1/validate?timeout=5s": dial tcp 127.0.0.1:1: connect: connection refused', 'webhook-failed', false],
+    [500, 'Internal error occurred: failed calling webhook "slow.example.com": context deadline exceeded', 'webhook-failed', false],
+    [504, 'Timeout: request did not complete within requested timeout - context deadline exceeded', 'unavailable', true],
+    [429, 'Too many requests, please try again later.', 'unavailable', true],
+    [500, 'Internal error occurred: etcdserver: leader changed', 'unavailable', true],
     [undefined, 'connect ECONNREFUSED 127.0.0.1:6443', 'unavailable', true],
   ] as const)('%s %s → %s', (httpStatus, message, reason, systemic) => {
     expect(classifyPodWriteRefusal({ ...(httpStatus !== undefined && { httpStatus }), message })).toEqual({ reason, systemic });
@@ -31,12 +36,15 @@ describe('failsTheLoop', () => {
     ['no write at all', 0, [], false],
     ['one pod refused beside a success', 1, [own], false],
     ['one pod refused, nothing else to write', 0, [own], false],
-    ['every write refused by the pods themselves', 0, [own, own], false],
+    ['every write refused by the pods themselves', 0, [own, own, own], false],
     ['unreachable for one pod while others got through', 3, [systemic], false],
-    ['every write unreachable', 0, [systemic, systemic], true],
-    ['every write unreachable but one pod-specific', 0, [systemic, own], false],
+    ['the only write of the loop got a 5xx or 429', 0, [systemic], false],
+    ['two writes, both unanswered: too few to call the apiserver down', 0, [systemic, systemic], false],
+    ['every write unreachable', 0, [systemic, systemic, systemic], true],
+    ['every write unreachable but one pod-specific', 0, [systemic, systemic, systemic, own], false],
+    ['many unreachable, one got through', 1, [systemic, systemic, systemic, systemic], false],
   ] as const)('%s', (_name, succeeded, failures, fails) => {
-    expect(failsTheLoop(succeeded, failures)).toBe(fails);
+    expect(failsTheLoop(loopWrites(succeeded, failures))).toBe(fails);
   });
 });
 

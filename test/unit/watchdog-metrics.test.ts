@@ -11,6 +11,7 @@ const summary = (over: Partial<SweepSummary>): SweepSummary => ({
   podsWritten: 1,
   podsGone: 0,
   podsRefused: 0,
+  podsRefusedSystemic: 0,
   podsBackingOff: 0,
   outcomes: { ok: 3, timeout: 1, 'refused-target': 1 },
   health: { info: 2, error: 1, none: 1 },

@@ -125,3 +125,52 @@ test('unreachable for one pod while the others are written: the sweep completes'
   expect(logged).toEqual([expect.objectContaining({ pod: 'big', reason: 'unavailable' })]);
   expect(logged[0]).not.toHaveProperty('attempts');
 });
+
+describe('judged over the whole sweep, not one page', () => {
+  const WEBHOOK_FAILED =
+    'Internal error occurred: failed calling webhook "one-pod.example.com": failed to call webhook: Post "https://127.0.0.1:1/validate?timeout=5s": dial tcp 127.0.0.1:1: connect: connection refused';
+  /** Three pages of one pod each: the only write of page 1 is refused with `error`. */
+  function paged(error: () => unknown) {
+    const { api, written } = core((name) => (name === 'app-1' ? error() : undefined));
+    const listed: Array<string | undefined> = [];
+    const pages: Record<string, { pods: SweepPod[]; continueToken?: string }> = {
+      first: { pods: [pods[0]!], continueToken: 'p2' },
+      p2: { pods: [pods[1]!], continueToken: 'p3' },
+      p3: { pods: [pods[2]!] },
+    };
+    const logged: Array<Record<string, unknown>> = [];
+    const summary = sweepWatchdogs(
+      { namespace: 'shop' },
+      {
+        listPods: async (_ns, token) => {
+          listed.push(token);
+          return pages[token ?? 'first']!;
+        },
+        core: api,
+        prober: failingProber,
+        now: () => time,
+        refusals: podWriteRefusals('watchdog-sweep', { now: () => time }),
+        log: (fields) => logged.push(fields),
+      },
+    );
+    return { summary, written, listed, logged };
+  }
+
+  test.each([
+    ['a webhook selecting that pod fails closed (500 failed calling webhook)', () => status(500, WEBHOOK_FAILED)],
+    ['a 503', () => status(503, 'service unavailable')],
+    ['a 429 from priority and fairness', () => status(429, 'Too many requests, please try again later.')],
+    ['a timeout', () => Object.assign(new Error('request timed out after 10000 ms'), { code: 'ETIMEDOUT' })],
+  ])('the only write of a page refused by %s: the later pages are still probed and written', async (_name, error) => {
+    const { summary, written, listed } = paged(error);
+    expect(await summary).toMatchObject({ pages: 3, podsWritten: 2, podsRefused: 1 });
+    expect(listed).toEqual([undefined, 'p2', 'p3']);
+    expect(Object.keys(written).sort()).toEqual(['app-3', 'big']);
+  });
+
+  test("a failing webhook is that pod's own refusal: recorded with its reason and backed off", async () => {
+    const { summary, logged } = paged(() => status(500, WEBHOOK_FAILED));
+    await summary;
+    expect(logged).toEqual([expect.objectContaining({ pod: 'app-1', reason: 'webhook-failed', httpStatus: 500, attempts: 1 })]);
+  });
+});

@@ -317,7 +317,7 @@ describe('sweepWatchdogs, page by page', () => {
       }
       return listPods(ns, token);
     };
-    const done = { pods: 4, probedPods: 4, probes: 4, failedProbes: 0, podsWritten: 0, podsGone: 0, podsRefused: 0, podsBackingOff: 0, outcomes: { ok: 4 }, health: { none: 4 } };
+    const done = { pods: 4, probedPods: 4, probes: 4, failedProbes: 0, podsWritten: 0, podsGone: 0, podsRefused: 0, podsRefusedSystemic: 0, podsBackingOff: 0, outcomes: { ok: 4 }, health: { none: 4 } };
     const summary = await sweepWatchdogs(
       { namespace: 'shop' },
       {
