@@ -4,6 +4,7 @@
  *   GET /v1/sources                                      the sources, their newest version and standing refusal
  *   GET /v1/sources/{name}/versions                      the manifest: {source, versions: [{id, sha256, size, createdAt, origin}]}, oldest first
  *   GET /v1/sources/{name}/versions/{id}/archive         the archive (application/gzip), streamed from disk
+ *   GET /openapi.json                                    these routes' OpenAPI document (openapi-data-repository.ts)
  *
  * The archive has a strong ETag (its quoted SHA-256): If-None-Match answers 304. One
  * `Range: bytes=` range answers 206 with Content-Range, 416 when it starts past the end;
@@ -14,16 +15,18 @@
  */
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import express, { Router, type Express, type Request } from 'express';
+import express, { Router, type Express } from 'express';
 import { Counter, type Registry } from 'prom-client';
-import { sourceNameError, versionIdError } from '../domain/data-contract';
 import { answerRange, archiveEtag, ifRangeAllows, noneMatchHits, publicVersion } from '../domain/data-repository';
 import { BlobIntegrityError } from '../datarepository/blob-verify';
 import type { DataRepository } from '../datarepository/repository';
 import { METRICS_PREFIX } from '../platform/metrics';
 import type { Logger } from '../platform/logger';
 import { methodNotAllowed, optionsNotServed } from './allowed-methods';
-import { errorHandler, HttpError, invalidInput, notFound } from './http-errors';
+import { errorHandler, HttpError, notFound } from './http-errors';
+import { ArchiveParamsSchema, SourceParamsSchema, type SourceListBody, type ManifestBody } from './data-repository-schemas';
+import { dataRepositoryDocument } from './openapi-data-repository';
+import { parseInput } from './routes';
 
 export interface DataRepositoryMetrics {
   bytesServed: Counter<'source'>;
@@ -49,10 +52,9 @@ export interface DataRepositoryRouterDeps {
 const quarantined = (name: string, id: string) =>
   new HttpError(503, `the archive of '${name}' version '${id}' failed its SHA-256 check and was quarantined; the next poll stores it again if it is the newest version and its origin still has it`);
 
-function checkedSource(repository: DataRepository, req: Request): string {
-  const name = String(req.params.name);
-  const problem = sourceNameError(name);
-  if (problem) throw invalidInput([{ field: 'name', message: problem }]);
+const PATH = { where: 'path', expected: 'a path', fields: 'name, id' };
+
+function checkedSource(repository: DataRepository, name: string): string {
   if (!repository.source(name)) throw new HttpError(404, `no data source named '${name}'`);
   return name;
 }
@@ -69,20 +71,19 @@ export function createDataRepositoryRouter(deps: DataRepositoryRouterDeps): Rout
         return { name: source.name, kind: source.kind, versions: versions.length, latest: latest ? publicVersion(latest) : null, refused: repository.refusal(source.name) ?? null };
       }),
     );
-    res.json({ sources });
+    res.json({ sources } satisfies SourceListBody);
   });
 
   router.get('/v1/sources/:name/versions', async (req, res) => {
-    const name = checkedSource(repository, req);
+    const name = checkedSource(repository, parseInput(SourceParamsSchema, req.params, PATH).name);
     const { versions } = await repository.manifest(name);
-    res.json({ source: name, versions: versions.map(publicVersion) });
+    res.json({ source: name, versions: versions.map(publicVersion) } satisfies ManifestBody);
   });
 
   router.get('/v1/sources/:name/versions/:id/archive', async (req, res) => {
-    const name = checkedSource(repository, req);
-    const id = String(req.params.id);
-    const problem = versionIdError(id);
-    if (problem) throw invalidInput([{ field: 'id', message: problem }]);
+    const params = parseInput(ArchiveParamsSchema, req.params, PATH);
+    const name = checkedSource(repository, params.name);
+    const id = params.id;
     const version = (await repository.manifest(name)).versions.find((v) => v.id === id);
     if (!version) throw new HttpError(404, `source '${name}' has no version '${id}'`);
     const stored = await repository.archiveState(version);
@@ -147,6 +148,9 @@ export function createDataRepositoryApp(deps: DataRepositoryAppDeps): Express {
   });
   app.get('/metrics', async (_req, res) => {
     res.type(deps.registry.contentType).send(await deps.registry.metrics());
+  });
+  app.get('/openapi.json', (_req, res) => {
+    res.json(dataRepositoryDocument());
   });
   app.use(createDataRepositoryRouter({ repository: deps.repository, metrics: createDataRepositoryMetrics(deps.registry), logger }));
   app.use(methodNotAllowed(app));

@@ -16,10 +16,8 @@
 import { Router } from 'express';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { z } from 'zod';
-import { sourceNameError } from '../domain/data-contract';
 import { DATA_ROLLOUT_LIMITS, shareError } from '../domain/data-rollout';
-import { namespaceName, ruledString } from '../domain/checked-string';
-import { DNS1123_LABEL_RULE } from '../domain/k8s-names';
+import { namespaceName, sourceName } from '../domain/checked-string';
 import type { Logger } from '../platform/logger';
 import {
   dataRolloutControlUpdates,
@@ -79,7 +77,7 @@ export interface DataRolloutRouterDeps {
   temporalUi?: { url: string; namespace: string };
 }
 
-export const DataRolloutParamsSchema = z.object({ namespace: namespaceName(), source: ruledString(DNS1123_LABEL_RULE, sourceNameError) });
+export const DataRolloutParamsSchema = z.object({ namespace: namespaceName(), source: sourceName() });
 const PATH = { where: 'path', expected: 'a path', fields: 'namespace, source' };
 
 const reason = z.string({ error: 'expected a string' }).max(MAX_DATA_CONTROL_REASON_LENGTH, { error: `at most ${MAX_DATA_CONTROL_REASON_LENGTH} characters` });

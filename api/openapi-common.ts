@@ -1,4 +1,8 @@
-/** What every part of the OpenAPI document shares: the error body, and how answers are described. */
+/**
+ * What every OpenAPI document (the API's, the data repository's) shares: the error body, how
+ * answers are described, the routes every server has, and how a document is generated.
+ */
+import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 
 export const ErrorBodySchema = z
@@ -34,3 +38,38 @@ export const AUTH_ERRORS = {
 
 /** A JSON body's own refusals, `limit` as the README states it. */
 export const bodyErrors = (limit: string) => errors({ 413: `The body is larger than ${limit}.`, 415: 'The body is not JSON (Content-Type other than application/json).' });
+
+/** The routes every AutoCrane HTTP server has: liveness, metrics and its own document. */
+export function registerServingPaths(registry: OpenAPIRegistry): void {
+  registry.registerPath({
+    method: 'get',
+    path: '/healthz',
+    summary: 'Liveness',
+    responses: { 200: json(z.object({ status: z.literal('ok') }), 'The process serves requests.') },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics',
+    responses: { 200: { description: 'Prometheus text exposition format.', content: { 'text/plain': { schema: z.string() } } } },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/openapi.json',
+    summary: 'This document',
+    responses: { 200: { description: 'The OpenAPI 3.1 document.', content: { 'application/json': { schema: z.looseObject({ openapi: z.string() }) } } } },
+  });
+}
+
+/** An OpenAPI 3.1 document of `registry`'s paths, generated on first use and kept. */
+export function lazyDocument(build: (registry: OpenAPIRegistry) => void, info: { title: string; description: string }) {
+  let document: ReturnType<OpenApiGeneratorV31['generateDocument']> | undefined;
+  return () => {
+    if (document === undefined) {
+      const registry = new OpenAPIRegistry();
+      build(registry);
+      document = new OpenApiGeneratorV31(registry.definitions).generateDocument({ openapi: '3.1.0', info: { ...info, version: '1' } });
+    }
+    return document;
+  };
+}

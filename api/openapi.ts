@@ -4,19 +4,13 @@
  * validate with, so a change to a route's input changes the document. The patterns and
  * limits the server enforces are in those schemas as zod checks, which JSON Schema shows.
  */
-import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { json, type Security } from './openapi-common';
+import { json, lazyDocument, registerServingPaths, type Security } from './openapi-common';
 import { registerNamespacedPaths } from './openapi-namespaced';
 import { registerRolloutPaths } from './openapi-rollouts';
 
-function registerHealthPaths(registry: OpenAPIRegistry): void {
-  registry.registerPath({
-    method: 'get',
-    path: '/healthz',
-    summary: 'Liveness',
-    responses: { 200: json(z.object({ status: z.literal('ok') }), 'The process serves requests.') },
-  });
+function registerReadiness(registry: OpenAPIRegistry): void {
   const Readiness = z
     .object({ status: z.enum(['ready', 'unready']), checks: z.record(z.string(), z.string()).meta({ description: "Each dependency (temporal, kubernetes): 'ok', or why not." }) })
     .meta({ id: 'Readiness' });
@@ -26,48 +20,27 @@ function registerHealthPaths(registry: OpenAPIRegistry): void {
     summary: 'Readiness: Temporal and the Kubernetes apiserver answer',
     responses: { 200: json(Readiness, 'Ready.'), 503: json(Readiness, 'Not ready: the checks say which dependency, and why.') },
   });
-  registry.registerPath({
-    method: 'get',
-    path: '/metrics',
-    summary: 'Prometheus metrics',
-    responses: { 200: { description: 'Prometheus text exposition format.', content: { 'text/plain': { schema: z.string() } } } },
-  });
-  registry.registerPath({
-    method: 'get',
-    path: '/openapi.json',
-    summary: 'This document',
-    responses: { 200: { description: 'The OpenAPI 3.1 document.', content: { 'application/json': { schema: z.looseObject({ openapi: z.string() }) } } } },
-  });
 }
-
-function buildDocument() {
-  const registry = new OpenAPIRegistry();
-  const bearer = registry.registerComponent('securitySchemes', 'bearer', {
-    type: 'http',
-    scheme: 'bearer',
-    description: "The embedded default's AUTOCRANE_API_TOKEN, or a Kubernetes token (checked with TokenReview, then SubjectAccessReview).",
-  });
-  const security: Security = [{ [bearer.name]: [] }];
-  registerHealthPaths(registry);
-  registerNamespacedPaths(registry, security);
-  registerRolloutPaths(registry, security);
-  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
-    openapi: '3.1.0',
-    info: {
-      title: 'AutoCrane API',
-      version: '1',
-      description:
-        'Watchdogs, repair, staged rollouts and data rollouts. Errors are JSON {error, details[{field, message}]}; a known path with another method answers 405 with Allow; a JSON body with another Content-Type, 415.',
-    },
-  });
-}
-
-export type OpenApiDocument = ReturnType<typeof buildDocument>;
-
-let document: OpenApiDocument | undefined;
 
 /** The document, generated once. */
-export function openApiDocument(): OpenApiDocument {
-  document ??= buildDocument();
-  return document;
-}
+export const openApiDocument = lazyDocument(
+  (registry) => {
+    const bearer = registry.registerComponent('securitySchemes', 'bearer', {
+      type: 'http',
+      scheme: 'bearer',
+      description: "The embedded default's AUTOCRANE_API_TOKEN, or a Kubernetes token (checked with TokenReview, then SubjectAccessReview).",
+    });
+    const security: Security = [{ [bearer.name]: [] }];
+    registerServingPaths(registry);
+    registerReadiness(registry);
+    registerNamespacedPaths(registry, security);
+    registerRolloutPaths(registry, security);
+  },
+  {
+    title: 'AutoCrane API',
+    description:
+      'Watchdogs, repair, staged rollouts and data rollouts. Errors are JSON {error, details[{field, message}]}; a known path with another method answers 405 with Allow; a JSON body with another Content-Type, 415.',
+  },
+);
+
+export type OpenApiDocument = ReturnType<typeof openApiDocument>;

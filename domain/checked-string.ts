@@ -7,6 +7,7 @@
  * Pure (zod only): safe to import from workflows.
  */
 import { z } from 'zod';
+import { sourceNameError, VERSION_ID, versionIdError } from './data-contract';
 import { dns1123LabelError, dns1123SubdomainError, DNS1123_LABEL_RULE, DNS1123_SUBDOMAIN_RULE, type StringRule } from './k8s-names';
 
 export type Problem = (value: string) => string | null;
@@ -42,3 +43,7 @@ export const namespaceName = () => ruledString(DNS1123_LABEL_RULE, namespaceName
 export const subdomainName = (what: string) => ruledString(DNS1123_SUBDOMAIN_RULE, named(what, dns1123SubdomainError));
 /** A name that must be a DNS-1123 label (containers, sources). */
 export const labelName = (what: string) => ruledString(DNS1123_LABEL_RULE, named(what, dns1123LabelError));
+/** A data source's name (a DNS-1123 label: an annotation key segment and a folder name). */
+export const sourceName = () => ruledString(DNS1123_LABEL_RULE, sourceNameError);
+/** A data version's ID, `yyyymmddThhmmssZ-<12 hex>` (29 characters). */
+export const versionIdString = () => ruledString({ pattern: VERSION_ID, minLength: 29, maxLength: 29 }, versionIdError);
