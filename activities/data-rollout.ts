@@ -22,6 +22,7 @@ import {
   type ConsumerView,
   type DataRef,
   type DataRelease,
+  judgeStageErrors,
 } from '../domain/data-rollout';
 import { DEFAULTS, FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/keys';
 import { evaluateGate, type GateResult } from '../domain/rollout-gate';
@@ -81,7 +82,16 @@ export interface AdvanceDataStageInput extends DataScope {
 }
 
 export type DataStageOutcome =
-  | { outcome: 'acknowledged'; upgraded: string[]; count: number; consumers: number; probationStartedAt: string; written: number }
+  | {
+      outcome: 'acknowledged';
+      upgraded: string[];
+      count: number;
+      consumers: number;
+      probationStartedAt: string;
+      written: number;
+      /** Consumers whose request the apiserver refused: erroring pods of the stage, within maxErrorPods, left on the LKG. */
+      refused?: Array<{ pod: string; reason: string }>;
+    }
   | { outcome: 'failed'; upgraded: string[]; reason: string };
 
 export interface WatchDataGateInput extends DataScope {
@@ -186,7 +196,8 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
 
   /**
    * Writes the requests; a request the apiserver refuses for one pod is recorded for that pod
-   * (which then backs off) and the others are written. Throws only when the apiserver is
+   * (which then backs off) and the others are written. Returns the pods refused for their own
+   * reasons (or backing off after such a refusal), with why. Throws only when the apiserver is
    * unreachable or refuses every request for reasons no pod explains.
    */
   async function writeRequests(
@@ -194,11 +205,11 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
     pods: DataPods,
     writes: { pod: string; ref: DataRef }[],
     releases: DataRelease[],
-  ): Promise<{ written: number; refused: string[] }> {
+  ): Promise<{ written: number; refused: Map<string, string> }> {
     const byVersion = new Map(releases.map((r) => [r.version.id, r]));
     const uids = new Map(pods.consumers.map((c) => [c.name, c.pod.metadata.uid]));
     let written = 0;
-    const refused: string[] = [];
+    const refused = new Map<string, string>();
     const failures: Array<PodWriteRefusalClass & { error: unknown }> = [];
     for (let i = 0; i < writes.length; i += WRITE_CONCURRENCY) {
       await Promise.all(
@@ -206,8 +217,9 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
           const release = byVersion.get(ref.version);
           if (!release) throw new Error(`no release for version ${ref.version}`);
           const podRef = { namespace: scope.namespace, name: pod, uid: uids.get(pod) ?? '' };
-          if (refusals.blocked(podRef)) {
-            refused.push(pod);
+          const blocked = refusals.blocked(podRef);
+          if (blocked) {
+            refused.set(pod, `backing off after ${blocked.attempts} refused write(s), until ${new Date(blocked.retryAt).toISOString()}; see its Events`);
             return;
           }
           try {
@@ -225,7 +237,8 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
             if ((err as { code?: number }).code === 404) return;
             const refusal = await refusals.record(podRef, `write its ${scope.source} data request`, err, logRefusal);
             failures.push({ ...refusal, error: err });
-            refused.push(pod);
+            // A 5xx, 429 or no answer is tried again at the next poll: the pod is not refused for good.
+            if (!refusal.systemic) refused.set(pod, `${refusal.reason}, ${refusal.httpStatus === undefined ? 'no answer' : `HTTP ${refusal.httpStatus}`}: ${refusal.message}`);
           }
         }),
       );
@@ -324,27 +337,31 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
       return guard(`move the ${input.source} consumers of ${input.namespace} to ${target.version}`, async () => {
         const deadline = Date.now() + input.ackTimeoutSeconds * 1000;
         const movedBefore = new Set(input.movedBefore);
-        const refused = new Set<string>();
+        // Why each consumer's request was refused, this activity; a later write that goes through clears it.
+        const refused = new Map<string, string>();
         let written = 0;
         for (;;) {
           const pods = await listDataPods(input);
           const plan = planDataRequests({ consumers: pods.consumers, lkg: releaseRef(input.lkg), rollout: { target, share: input.share } });
           const writes = await writeRequests(input, pods, plan.writes, [input.lkg, input.target]);
           written += writes.written;
-          for (const name of writes.refused) refused.add(name);
+          for (const { pod } of plan.writes) if (!writes.refused.has(pod)) refused.delete(pod);
+          for (const [name, why] of writes.refused) refused.set(name, why);
           const byName = new Map(pods.consumers.map((c) => [c.name, c]));
-          const waiting: string[] = [];
+          const unacknowledged: string[] = [];
           const failed: string[] = [];
           let probationStartedAt: string | null = null;
           for (const name of plan.upgraded) {
             const ack = acknowledgement(byName.get(name)?.status ?? null, target, input.stageStartedAt);
             if (ack.state === 'failed') failed.push(`${name}: ${ack.message}`);
-            else if (ack.state === 'waiting') waiting.push(name);
+            else if (ack.state === 'waiting') unacknowledged.push(name);
             else if (!movedBefore.has(name) && ack.activatedAt !== null && (probationStartedAt === null || ack.activatedAt > probationStartedAt)) probationStartedAt = ack.activatedAt;
           }
           if (failed.length > 0) return { outcome: 'failed', upgraded: plan.upgraded, reason: `the data deployer could not activate ${target.version}: ${listLimited(failed, 3)}` };
           const gate = await checkGate(pods, target, { probationStartedAt: null, probationSeconds: 0, maxErrorPods: input.maxErrorPods });
-          if (gate.verdict === 'fail' && gate.erroring.length > input.maxErrorPods) return { outcome: 'failed', upgraded: plan.upgraded, reason: gate.reason };
+          const errors = judgeStageErrors({ waiting: unacknowledged, watchdogErroring: gate.erroring.map((e) => e.pod), refused, maxErrorPods: input.maxErrorPods });
+          if (errors.failed) return { outcome: 'failed', upgraded: plan.upgraded, reason: errors.refused.length > 0 ? errors.reason : gate.reason };
+          const { waiting } = errors;
           heartbeat({ step: 'acknowledgements', upgraded: plan.upgraded.length, waiting: waiting.length });
           if (waiting.length === 0) {
             return {
@@ -354,12 +371,11 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
               consumers: pods.consumers.length,
               probationStartedAt: probationStartedAt ?? new Date().toISOString(),
               written,
+              ...(errors.refused.length > 0 && { refused: errors.refused }),
             };
           }
           if (Date.now() >= deadline) {
-            const refusedWaiting = waiting.filter((name) => refused.has(name));
-            const why = refusedWaiting.length > 0 ? ` (the apiserver refused the request to ${listLimited(refusedWaiting)}; see its Events)` : '';
-            return { outcome: 'failed', upgraded: plan.upgraded, reason: `not acknowledged within ${input.ackTimeoutSeconds}s by ${listLimited(waiting)}${why}` };
+            return { outcome: 'failed', upgraded: plan.upgraded, reason: `not acknowledged within ${input.ackTimeoutSeconds}s by ${listLimited(waiting)}` };
           }
           await pause(pollMs);
         }

@@ -18,6 +18,7 @@
 import { acknowledges, parseDataRequest, type DataStatus, type DataVersion } from './data-contract';
 import type { GatePolicyInput } from './rollout-gate';
 import type { DecisionLog } from './rollout-controls';
+import { listNames } from './rollout-group-pods';
 import { stageUpdatedCount } from './rollout-plan';
 
 /** A version with where pods download it (the repository's announcement). */
@@ -277,3 +278,46 @@ export interface DataDecision {
 }
 
 export type DataDecisionLog = DecisionLog<DataDecision>;
+
+// ---------------------------------------------------------------------------
+// Errors of a stage: watchdog errors and refused requests, within maxErrorPods
+// ---------------------------------------------------------------------------
+
+export interface StageErrorsInput {
+  /** Upgraded consumers that have not acknowledged the target yet. */
+  waiting: readonly string[];
+  /** Pods with a watchdog error (upgraded consumers and vouchers). */
+  watchdogErroring: readonly string[];
+  /** Consumers whose request the apiserver refused (or that back off after a refusal), with why. */
+  refused: ReadonlyMap<string, string>;
+  maxErrorPods: number;
+}
+
+export interface StageErrors {
+  /** Over maxErrorPods: the stage fails, for `reason`. */
+  failed: boolean;
+  reason: string;
+  /** Waiting consumers whose request was refused: erroring pods of the stage, not waited for. */
+  refused: Array<{ pod: string; reason: string }>;
+  /** The consumers still waited for. */
+  waiting: string[];
+}
+
+/**
+ * A consumer whose request the apiserver refused cannot acknowledge (it backs off for at least
+ * a minute): it is an erroring pod of its stage, counted with the watchdog errors within
+ * maxErrorPods, instead of holding the stage until the ack timeout fails it for every pod.
+ */
+export function judgeStageErrors(input: StageErrorsInput): StageErrors {
+  const refused = input.waiting.filter((pod) => input.refused.has(pod)).map((pod) => ({ pod, reason: input.refused.get(pod)! }));
+  const refusedNames = new Set(refused.map((r) => r.pod));
+  const waiting = input.waiting.filter((pod) => !refusedNames.has(pod));
+  const erroring = new Set([...input.watchdogErroring, ...refusedNames]);
+  const failed = erroring.size > input.maxErrorPods;
+  const parts = [
+    ...(input.watchdogErroring.length > 0 ? [`watchdog errors on ${listNames(input.watchdogErroring)}`] : []),
+    ...(refused.length > 0 ? [`the apiserver refused the request to ${listNames(refused.map((r) => `${r.pod} (${r.reason})`))}`] : []),
+  ];
+  const reason = erroring.size === 0 ? 'no erroring pods' : `${erroring.size} erroring pod(s), ${failed ? 'more than' : 'within'} maxErrorPods ${input.maxErrorPods}: ${parts.join('; ')}`;
+  return { failed, reason, refused, waiting };
+}

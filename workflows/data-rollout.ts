@@ -458,7 +458,9 @@ export async function dataRolloutWorkflow(input: DataRolloutWorkflowInput): Prom
       Object.assign(stage, { count: outcome.count, probationStartedAt: outcome.probationStartedAt });
       decide(
         'acknowledged',
-        `${outcome.count} of ${outcome.consumers} consumers run ${current.version} (${outcome.written} requests written); probation of ${stage.probationSeconds}s counts from the last activation, ${outcome.probationStartedAt}`,
+        `${outcome.count} of ${outcome.consumers} consumers run ${current.version} (${outcome.written} requests written); probation of ${stage.probationSeconds}s counts from the last activation, ${outcome.probationStartedAt}${
+          outcome.refused?.length ? `; erroring, within maxErrorPods ${current.maxErrorPods}, left on the LKG: ${outcome.refused.map((r) => `${r.pod} (the apiserver refused its request: ${r.reason})`).join('; ')}` : ''
+        }`,
       );
       let verdict: StageVerdict;
       try {

@@ -4,6 +4,7 @@ import {
   dataStagesProblems,
   describeStage,
   formatDataShare,
+  judgeStageErrors,
   parseDataStageShares,
   planDataRequests,
   readRequest,
@@ -132,5 +133,30 @@ describe('stages', () => {
 
   it('the gate policy: errors count at once, pods without watchdogs do not hold the stage, readiness has probation + settle time', () => {
     expect(dataGatePolicy(60, 0)).toEqual({ maxErrorPods: 0, minReadySeconds: 0, noData: 'pass', progressDeadlineSeconds: 360 });
+  });
+});
+
+describe('judgeStageErrors', () => {
+  const TOO_LONG = 'too-large, HTTP 422: metadata.annotations: Too long';
+  test.each([
+    ['nothing refused, nothing erroring: wait for the others', ['a', 'b'], [], {}, 0, false, [], ['a', 'b']],
+    ['a refused consumer is not waited for; within maxErrorPods 1 the stage goes on', ['a', 'big'], [], { big: TOO_LONG }, 1, false, ['big'], ['a']],
+    ['a refused consumer with maxErrorPods 0 fails the stage at once', ['a', 'big'], [], { big: TOO_LONG }, 0, true, ['big'], ['a']],
+    ['a refused consumer and a watchdog error count together, within maxErrorPods 2', ['big'], ['c'], { big: TOO_LONG }, 2, false, ['big'], []],
+    ['a refused waiting consumer plus a watchdog error, maxErrorPods 1: failed', ['big'], ['c'], { big: TOO_LONG }, 1, true, ['big'], []],
+    ['the same pod refused and erroring counts once', ['big'], ['big'], { big: TOO_LONG }, 1, false, ['big'], []],
+    ['a refused pod that has acknowledged since is no error', ['a'], [], { big: TOO_LONG }, 0, false, [], ['a']],
+    ['watchdog errors alone over the limit fail', ['a'], ['c', 'd'], {}, 1, true, [], ['a']],
+  ] as const)('%s', (_name, waiting, watchdogErroring, refused, maxErrorPods, failed, refusedPods, stillWaiting) => {
+    const errors = judgeStageErrors({ waiting, watchdogErroring, refused: new Map(Object.entries(refused)), maxErrorPods });
+    expect(errors.failed).toBe(failed);
+    expect(errors.refused.map((r) => r.pod)).toEqual(refusedPods);
+    expect(errors.waiting).toEqual(stillWaiting);
+  });
+
+  test('the reason names each refused pod and why', () => {
+    const errors = judgeStageErrors({ waiting: ['big'], watchdogErroring: ['c'], refused: new Map([['big', TOO_LONG]]), maxErrorPods: 1 });
+    expect(errors.reason).toBe(`2 erroring pod(s), more than maxErrorPods 1: watchdog errors on c; the apiserver refused the request to big (${TOO_LONG})`);
+    expect(errors.refused).toEqual([{ pod: 'big', reason: TOO_LONG }]);
   });
 });
