@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { RepairPolicy, RepairView } from '../../domain/repair';
 import { EVICTION_EVENT_REASON, WRITE_REFUSED_EVENT_REASON } from '../../domain/keys';
-import { ANNOTATIONS_TOTAL_LIMIT_BYTES } from '../../domain/pod-write-refusal';
 import { startStoppedComponent, stopComponent } from '../../stack/stack';
 import { repairWorkflow } from '../../workflows';
 import { repairStateQuery, repairWorkflowId } from '../../workflows/repair-messages';
@@ -14,7 +13,7 @@ import { killAndWait, spawnWorker } from '../support/processes';
 import { type SandboxWorker, startSandboxWorker } from '../support/sandbox-worker';
 import { tierStack } from '../support/stacks';
 import { type TemporalClients, uniqueTaskQueue } from '../support/temporal';
-import { deployment, livePods, markPodError, markPodHealthy, mergePatch, readyPods, statefulSet, watchAvailability } from '../support/workloads';
+import { deployment, livePods, markPodError, markPodHealthy, readyPods, statefulSet, watchAvailability } from '../support/workloads';
 
 /** Issue 4 §6: repair on the sandbox cluster, with the real activities and the real dev server. */
 describe('repair on the sandbox cluster', () => {
@@ -127,35 +126,6 @@ describe('repair on the sandbox cluster', () => {
     const secondAt = Date.parse(second.recentEvictions[1]!.at);
     expect(secondAt - firstAt).toBeGreaterThanOrEqual(windowSeconds * 1000);
     expect(second.recentEvictions).toHaveLength(2);
-  });
-
-  /** Fills a pod's annotations to `room` bytes under the apiserver's 256 KiB limit. */
-  async function fillAnnotations(ns: string, name: string, room = 20): Promise<void> {
-    const annotations = (await k.core.readNamespacedPod({ namespace: ns, name })).metadata?.annotations ?? {};
-    const used = Object.entries(annotations).reduce((n, [key, value]) => n + key.length + value.length, 0);
-    const key = 'example.com/filler';
-    const body = { metadata: { annotations: { [key]: 'x'.repeat(ANNOTATIONS_TOTAL_LIMIT_BYTES - used - key.length - room) } } };
-    await k.core.patchNamespacedPod({ namespace: ns, name, body }, mergePatch);
-  }
-
-  test('pods at the annotation limit beside others: the failing ones are all evicted, the healthy one is left', async () => {
-    const ns = await namespace('repair-full');
-    await k.apps.createNamespacedDeployment({ namespace: ns, body: deployment('web', 3) });
-    await k.policy.createNamespacedPodDisruptionBudget({ namespace: ns, body: { metadata: { name: 'web' }, spec: { maxUnavailable: 3, selector: { matchLabels: { app: 'web' } } } } });
-    const pods = (await readyPods(k.core, ns, 'web', 3, eventually)).map((p) => ({ name: p.metadata!.name!, uid: p.metadata!.uid! }));
-    const [full, other, healthyFull] = pods as [(typeof pods)[0], (typeof pods)[0], (typeof pods)[0]];
-    for (const pod of [full, other]) await markPodError(k.core, ns, pod.name);
-    await fillAnnotations(ns, full.name);
-    await fillAnnotations(ns, healthyFull.name);
-    const handle = await startRepair(ns, {});
-
-    await eventually(async () => {
-      const evicted = (await view(handle)).recentEvictions.map((e) => e.uid).sort();
-      expect(evicted).toEqual([full.uid, other.uid].sort());
-    }, 60_000);
-    const live = await livePods(k.core, ns, 'web');
-    expect(live.map((p) => p.metadata?.uid)).toContain(healthyFull.uid);
-    expect(live.map((p) => p.metadata?.uid)).not.toContain(full.uid);
   });
 
   test('429 refusals and the failing limit together: the limit counts evicted pods only', async () => {
