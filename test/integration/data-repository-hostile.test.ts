@@ -9,7 +9,7 @@ import type { Refusal } from '../../domain/data-archive-rules';
 import type { DataVersion } from '../../domain/data-contract';
 import { dataPollScheduleId, dataRepositoryTaskQueue } from '../../workers/data-poll-schedules';
 import { filesArchive, makeArchive, serveBodies, sha256Hex, type BodyServer } from '../support/archives';
-import { exited, startDataRepository, tail, type DataRepositoryProcess } from '../support/data-repository-process';
+import { exited, startDataRepository, tail, tierRepositoryEnv, type DataRepositoryProcess } from '../support/data-repository-process';
 import { killAndWait } from '../support/processes';
 import { tierStack } from '../support/stacks';
 import { temporalClients, uniqueTaskQueue, type TemporalClients } from '../support/temporal';
@@ -87,13 +87,8 @@ describe('the data repository process against truncated, corrupt and hostile arc
       { name: name('crowd'), kind: 'local', path: './crowd' },
     ];
     await writeFile(join(work, 'sources.json'), JSON.stringify(sources));
-    const stack = tierStack('integration');
     env = {
-      TEMPORAL_ADDRESS: stack.temporalAddress,
-      TEMPORAL_NAMESPACE: stack.temporalNamespace,
-      AUTOCRANE_TASK_QUEUE: taskQueue,
-      AUTOCRANE_DATA_SOURCES_FILE: join(work, 'sources.json'),
-      AUTOCRANE_DATA_REPOSITORY_ROOT: join(work, 'store'),
+      ...tierRepositoryEnv(work, taskQueue),
       AUTOCRANE_DATA_MAX_ARCHIVE_ENTRIES: '20',
       AUTOCRANE_DATA_MAX_EXTRACTED_BYTES: '64Ki',
       // Long enough that no poll of this test reaches its end.

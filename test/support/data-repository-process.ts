@@ -4,6 +4,7 @@ import { existsSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../stack/stack';
+import { tierStack } from './stacks';
 
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -22,6 +23,21 @@ export function tail(file: string, lines = 15): string {
   } catch {
     return '(no log)';
   }
+}
+
+/**
+ * The environment of a repository on the integration tier's Temporal, on its own task queue,
+ * reading `<work>/sources.json` and storing under `<work>/store`.
+ */
+export function tierRepositoryEnv(work: string, taskQueue: string): Record<string, string> {
+  const stack = tierStack('integration');
+  return {
+    TEMPORAL_ADDRESS: stack.temporalAddress,
+    TEMPORAL_NAMESPACE: stack.temporalNamespace,
+    AUTOCRANE_TASK_QUEUE: taskQueue,
+    AUTOCRANE_DATA_SOURCES_FILE: join(work, 'sources.json'),
+    AUTOCRANE_DATA_REPOSITORY_ROOT: join(work, 'store'),
+  };
 }
 
 export interface DataRepositoryProcess {
