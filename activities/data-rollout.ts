@@ -39,6 +39,8 @@ import type { DataRolloutSettings } from '../workflows/data-rollout-messages';
 
 /** How often waits look at the pods: an acknowledgement or a watchdog error is seen within this plus one list. */
 export const DATA_POLL_MS = 500;
+/** Pods whose last refusal a worker remembers (as the per-pod backoff bounds its own memory). */
+const REFUSAL_REASONS_KEPT = 10_000;
 /** Idle, the consumers are tended this long per activity, then the workflow looks around and starts another. */
 export const DEFAULT_TEND_SECONDS = 600;
 /** The ConfigMap mirror's calls give up before their activity's 15 s start-to-close timeout (workflows/data-rollout.ts). */
@@ -161,6 +163,8 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
     ...(options.refusalMetrics && { metrics: options.refusalMetrics }),
     reportingInstance: hostname(),
   });
+  // Why each backing-off pod (by UID) was last refused, so a stage can still say it at a later poll.
+  const lastRefusal = new Map<string, string>();
   const logRefusal = (fields: Record<string, unknown>, message: string) => currentContext()?.log.warn(message, fields);
 
   const guard = async <T>(action: string, fn: () => Promise<T>): Promise<T> => {
@@ -219,7 +223,8 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
           const podRef = { namespace: scope.namespace, name: pod, uid: uids.get(pod) ?? '' };
           const blocked = refusals.blocked(podRef);
           if (blocked) {
-            refused.set(pod, `backing off after ${blocked.attempts} refused write(s), until ${new Date(blocked.retryAt).toISOString()}; see its Events`);
+            const why = lastRefusal.get(podRef.uid) ?? 'refused earlier';
+            refused.set(pod, `${why}; backing off until ${new Date(blocked.retryAt).toISOString()} (refusal ${blocked.attempts} in a row), see its Events`);
             return;
           }
           try {
@@ -232,13 +237,20 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
             });
             written += 1;
             refusals.succeeded(podRef);
+            lastRefusal.delete(podRef.uid);
           } catch (err) {
             // Deleted since the list: nothing to ask of it.
             if ((err as { code?: number }).code === 404) return;
             const refusal = await refusals.record(podRef, `write its ${scope.source} data request`, err, logRefusal);
             failures.push({ ...refusal, error: err });
             // A 5xx, 429 or no answer is tried again at the next poll: the pod is not refused for good.
-            if (!refusal.systemic) refused.set(pod, `${refusal.reason}, ${refusal.httpStatus === undefined ? 'no answer' : `HTTP ${refusal.httpStatus}`}: ${refusal.message}`);
+            if (!refusal.systemic) {
+              const why = `${refusal.reason}, ${refusal.httpStatus === undefined ? 'no answer' : `HTTP ${refusal.httpStatus}`}: ${refusal.message}`;
+              refused.set(pod, why);
+              lastRefusal.delete(podRef.uid); // re-inserted last: the oldest go first past the bound
+              lastRefusal.set(podRef.uid, why);
+              while (lastRefusal.size > REFUSAL_REASONS_KEPT) lastRefusal.delete(lastRefusal.keys().next().value as string);
+            }
           }
         }),
       );
