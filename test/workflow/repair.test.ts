@@ -9,6 +9,7 @@ import { repairWorkflow } from '../../workflows';
 import { pauseRepairUpdate, repairStateQuery, repairWorkflowId, resumeRepairUpdate } from '../../workflows/repair-messages';
 import { AUTOCRANE_NAMESPACE, AUTOCRANE_STATE } from '../../workflows/search-attributes';
 import { eventually } from '../support/kube';
+import { recordHistory } from '../support/rollouts';
 import { tierStack } from '../support/stacks';
 import { temporalClients, TemporalClients, uniqueTaskQueue } from '../support/temporal';
 
@@ -21,7 +22,11 @@ class FakeNamespace {
   failing: FailingPod[] = [];
   sweeps = 0;
   evictCalls: EvictPodsInput[] = [];
+  /** The sweep (listFailingPods call) each evictPods call came in. */
+  evictSweeps: number[] = [];
   listError: string | null = null;
+  /** Pods whose eviction a PDB refuses (429). */
+  refused = new Set<string>();
 
   activities(namespace: string): RepairActivities {
     return {
@@ -33,9 +38,14 @@ class FakeNamespace {
       },
       evictPods: async (input: EvictPodsInput): Promise<EvictionOutcome[]> => {
         this.evictCalls.push(input);
-        const evicted = new Set(input.evictions.map((e) => e.uid));
+        this.evictSweeps.push(this.sweeps);
+        const evicted = new Set(input.evictions.filter((e) => !this.refused.has(e.name)).map((e) => e.uid));
         this.failing = this.failing.filter((p) => !evicted.has(p.uid));
-        return input.evictions.map((e) => ({ uid: e.uid, name: e.name, result: 'evicted', httpStatus: 201, message: 'evicted', at: new Date().toISOString() }));
+        return input.evictions.map((e) =>
+          evicted.has(e.uid)
+            ? { uid: e.uid, name: e.name, result: 'evicted', httpStatus: 201, message: 'evicted', at: new Date().toISOString() }
+            : { uid: e.uid, name: e.name, result: 'refused', httpStatus: 429, message: "Cannot evict pod as it would violate the pod's disruption budget.", at: new Date().toISOString() },
+        );
       },
     };
   }
@@ -165,6 +175,22 @@ describe('repairWorkflow', () => {
       expect((await query(handle)).lastError).toBeNull();
     } finally {
       await stop(handle);
+    }
+  });
+
+  test('a refused eviction gives its place in the failing limit to the next pod in the same sweep', async () => {
+    const fake = new FakeNamespace();
+    fake.failing = [failingPod('web-6'), failingPod('web-7')];
+    fake.refused.add('web-6');
+    const { handle } = await start(fake, { policy: { namespaceLimit: { count: 1 } } });
+    try {
+      await eventually(async () => expect(fake.evicted).toEqual(['web-6', 'web-7']), 20_000);
+      // Both evictions were asked in one sweep: the second plan came after the refusal.
+      expect(new Set(fake.evictSweeps.slice(0, 2)).size).toBe(1);
+      expect((await query(handle)).recentEvictions.map((e) => e.name)).toEqual(['web-7']);
+    } finally {
+      await stop(handle);
+      await recordHistory(handle, 'repair-replan-after-refusal');
     }
   });
 
