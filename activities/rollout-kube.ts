@@ -9,6 +9,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { CANARY_LABEL, CANARY_SUFFIX, FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ROLLOUT_ANNOTATION } from '../domain/keys';
 import type { PodTemplate } from '../domain/pod-template-change';
 import type { PodObservation } from '../domain/rollout-gate';
+import type { PodMetadataJson } from '../domain/rollout-group';
 import type { DeploymentStrategy, IntOrPercent } from '../domain/rollout-plan';
 import type { RolloutTarget } from '../domain/rollout-spec';
 import { listProbes } from '../domain/watchdog-probe';
@@ -55,14 +56,7 @@ export interface WorkloadJson {
 }
 
 export interface PodJson {
-  metadata: {
-    name: string;
-    uid: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    deletionTimestamp?: string;
-    ownerReferences?: OwnerReference[];
-  };
+  metadata: PodMetadataJson<OwnerReference>;
   status?: { phase?: string; podIP?: string; conditions?: { type: string; status: string; lastTransitionTime?: string }[] };
 }
 

@@ -81,15 +81,18 @@ export interface ContainerStatusJson {
   state?: { waiting?: { reason?: string }; running?: object; terminated?: object };
 }
 
+/** A pod's metadata as the apiserver's JSON has it, for every reader of pods (the rollout activities too). */
+export interface PodMetadataJson<Owner = OwnerReferenceJson> {
+  name: string;
+  uid: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  deletionTimestamp?: string;
+  ownerReferences?: Owner[];
+}
+
 export interface GroupPodJson {
-  metadata: {
-    name: string;
-    uid: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    deletionTimestamp?: string;
-    ownerReferences?: OwnerReferenceJson[];
-  };
+  metadata: PodMetadataJson;
   status?: {
     phase?: string;
     podIP?: string;
