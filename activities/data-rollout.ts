@@ -32,15 +32,13 @@ import { failsTheLoop, loopWrites, type PodWriteRefusalClass } from '../domain/p
 import { GateProber } from './gate-probe';
 import { createHttpProber, type HttpProber } from './http-prober';
 import { toActivityFailure } from './kubernetes-errors';
-import { podWriteRefusals, type PodWriteRefusalMetrics } from './pod-write-refusals';
+import { describeRefusal, podWriteRefusals, type PodWriteRefusalMetrics } from './pod-write-refusals';
 import { currentContext, pause } from './rollout';
 import { podObservation, type PodJson } from './rollout-kube';
 import type { DataRolloutSettings } from '../workflows/data-rollout-messages';
 
 /** How often waits look at the pods: an acknowledgement or a watchdog error is seen within this plus one list. */
 export const DATA_POLL_MS = 500;
-/** Pods whose last refusal a worker remembers (as the per-pod backoff bounds its own memory). */
-const REFUSAL_REASONS_KEPT = 10_000;
 /** Idle, the consumers are tended this long per activity, then the workflow looks around and starts another. */
 export const DEFAULT_TEND_SECONDS = 600;
 /** The ConfigMap mirror's calls give up before their activity's 15 s start-to-close timeout (workflows/data-rollout.ts). */
@@ -163,8 +161,6 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
     ...(options.refusalMetrics && { metrics: options.refusalMetrics }),
     reportingInstance: hostname(),
   });
-  // Why each backing-off pod (by UID) was last refused, so a stage can still say it at a later poll.
-  const lastRefusal = new Map<string, string>();
   const logRefusal = (fields: Record<string, unknown>, message: string) => currentContext()?.log.warn(message, fields);
 
   const guard = async <T>(action: string, fn: () => Promise<T>): Promise<T> => {
@@ -223,7 +219,7 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
           const podRef = { namespace: scope.namespace, name: pod, uid: uids.get(pod) ?? '' };
           const blocked = refusals.blocked(podRef);
           if (blocked) {
-            const why = lastRefusal.get(podRef.uid) ?? 'refused earlier';
+            const why = blocked.why ?? 'refused earlier';
             refused.set(pod, `${why}; backing off until ${new Date(blocked.retryAt).toISOString()} (refusal ${blocked.attempts} in a row), see its Events`);
             return;
           }
@@ -237,20 +233,13 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
             });
             written += 1;
             refusals.succeeded(podRef);
-            lastRefusal.delete(podRef.uid);
           } catch (err) {
             // Deleted since the list: nothing to ask of it.
             if ((err as { code?: number }).code === 404) return;
             const refusal = await refusals.record(podRef, `write its ${scope.source} data request`, err, logRefusal);
             failures.push({ ...refusal, error: err });
             // A 5xx, 429 or no answer is tried again at the next poll: the pod is not refused for good.
-            if (!refusal.systemic) {
-              const why = `${refusal.reason}, ${refusal.httpStatus === undefined ? 'no answer' : `HTTP ${refusal.httpStatus}`}: ${refusal.message}`;
-              refused.set(pod, why);
-              lastRefusal.delete(podRef.uid); // re-inserted last: the oldest go first past the bound
-              lastRefusal.set(podRef.uid, why);
-              while (lastRefusal.size > REFUSAL_REASONS_KEPT) lastRefusal.delete(lastRefusal.keys().next().value as string);
-            }
+            if (!refusal.systemic) refused.set(pod, describeRefusal(refusal));
           }
         }),
       );

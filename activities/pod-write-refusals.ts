@@ -146,6 +146,10 @@ export function writeRefusedEvent(pod: PodRef, loop: PodWriteLoop, action: strin
   };
 }
 
+/** A refusal in one line: its reason, the apiserver's status and message. */
+export const describeRefusal = (refusal: Pick<PodWriteRefusal, 'reason' | 'httpStatus' | 'message'>): string =>
+  `${refusal.reason}, ${refusal.httpStatus === undefined ? 'no answer' : `HTTP ${refusal.httpStatus}`}: ${refusal.message}`;
+
 /**
  * The refusal recorder of one loop's activities. `record` never throws: a refusal that could
  * not even be told by Event is still logged and counted.
@@ -165,7 +169,7 @@ export function podWriteRefusals(loop: PodWriteLoop, deps: PodWriteRefusalsDeps 
       const answer = apiserverAnswer(error);
       const refusal: PodWriteRefusal = { pod: pod.name, ...classifyPodWriteRefusal(answer), ...answer };
       const at = now();
-      if (backsOff(refusal) && pod.uid) refusal.backoff = backoff.refused(pod.uid, at.getTime());
+      if (backsOff(refusal) && pod.uid) refusal.backoff = backoff.refused(pod.uid, at.getTime(), describeRefusal(refusal));
       deps.metrics?.record(loop, pod.namespace, refusal.reason);
       let eventProblem: string | undefined;
       if (backsOff(refusal) && deps.events && pod.uid) {

@@ -122,6 +122,8 @@ export interface PodBackoffEntry {
   attempts: number;
   /** Epoch ms before which no write to the pod is tried. */
   retryAt: number;
+  /** The refusal that started this wait, for people (a loop that skips the pod can still say why). */
+  why?: string;
 }
 
 /**
@@ -141,10 +143,10 @@ export class PodBackoff {
   }
 
   /** Records a refusal at `now` and returns the pod's new backoff. */
-  refused(uid: string, now: number): PodBackoffEntry {
+  refused(uid: string, now: number, why?: string): PodBackoffEntry {
     const attempts = (this.entries.get(uid)?.attempts ?? 0) + 1;
     const waitMs = Math.min(this.options.baseMs * 2 ** (attempts - 1), this.options.maxMs);
-    const entry = { attempts, retryAt: now + waitMs };
+    const entry: PodBackoffEntry = { attempts, retryAt: now + waitMs, ...(why === undefined ? {} : { why }) };
     this.entries.delete(uid); // re-inserted last: Map order is then the age order
     this.entries.set(uid, entry);
     while (this.entries.size > this.options.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
