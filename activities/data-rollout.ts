@@ -25,8 +25,8 @@ import {
   judgeStageErrors,
 } from '../domain/data-rollout';
 import { DEFAULTS, FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/keys';
-import { evaluateGate, type GateResult } from '../domain/rollout-gate';
-import type { GateEvidence } from '../domain/rollout-gate-evidence';
+import { evaluateGate, type GateResult } from '../domain/stage-gate';
+import type { GateEvidence } from '../domain/stage-gate-evidence';
 import { CONTENT_TYPES, kubeJson } from '../platform/kube-json';
 import { failsTheLoop, loopWrites, type PodWriteRefusalClass } from '../domain/pod-write-refusal';
 import { GateProber } from './gate-probe';
@@ -251,7 +251,7 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
   /**
    * The gate over the upgraded consumers and the vouchers: errors, readiness, probation. With
    * `probe` (the probation), the gate probes the pods' declared probes itself and passes only
-   * when each has a result from after the probation began (domain/rollout-gate-evidence.ts).
+   * when each has a result from after the probation began (domain/stage-gate-evidence.ts).
    * The probation stays wall time (no bound on the gap between looks, so pods without probes
    * pass as before): only the rollout gate's bake is extended by the time it could not watch.
    */

@@ -9,7 +9,7 @@
  * and a sweep is one activity per namespace, run by a Schedule that skips overlapping runs, so
  * a sweep stalled on a dead worker's heartbeat timeout left the namespace unprobed while a
  * failing version baked and passed. The gate's results carry the time they were probed, so
- * evaluateGate can ask for a result from after the bake began (domain/rollout-gate-evidence.ts),
+ * evaluateGate can ask for a result from after the bake began (domain/stage-gate-evidence.ts),
  * and they travel with the gate's own watch: wherever the watch runs, the probing runs.
  * The sweep goes on as before, for repair, health labels and pods outside rollouts.
  *
@@ -17,7 +17,7 @@
  * none) and forgotten a minute after the last look at the pod. Probes are never retried inside
  * a look: a failure is the pod's result, as in the sweep.
  */
-import type { GateProbeResult } from '../domain/rollout-gate-evidence';
+import type { GateProbeResult } from '../domain/stage-gate-evidence';
 import { listProbes, probeUrl, type ProbeDeclaration } from '../domain/watchdog-probe';
 import type { HttpProber } from './http-prober';
 

@@ -3,12 +3,12 @@
  * only the fields a rollout owns (replicas, template, partition, the rollout annotation) and
  * the canary Deployment (server-side apply under AutoCrane's field manager), and turning pods
  * into the gate's observations. No decisions here: domain/rollout-plan.ts and
- * domain/rollout-gate.ts make them.
+ * domain/stage-gate.ts make them.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { CANARY_LABEL, CANARY_SUFFIX, FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ROLLOUT_ANNOTATION } from '../domain/keys';
 import type { PodTemplate } from '../domain/pod-template-change';
-import type { PodObservation } from '../domain/rollout-gate';
+import type { PodObservation } from '../domain/stage-gate';
 import type { PodMetadataJson } from '../domain/rollout-group';
 import type { DeploymentStrategy, IntOrPercent } from '../domain/rollout-plan';
 import type { RolloutTarget } from '../domain/rollout-spec';

@@ -1,7 +1,7 @@
 /**
  * The rollout activities (issue 5). Each one observes the workload, asks the pure planners
  * (domain/rollout-plan.ts) what to do, does it, and waits for it while checking the gate
- * (domain/rollout-gate.ts) every POLL_MS, so a watchdog error stops a stage within a second.
+ * (domain/stage-gate.ts) every POLL_MS, so a watchdog error stops a stage within a second.
  * Every activity re-reads the cluster when it starts, so a retry after a worker crash picks
  * up where the cluster is, not where the dead attempt thought it was.
  */
@@ -10,7 +10,7 @@ import { Context } from '@temporalio/activity';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ROLLOUT_ANNOTATION } from '../domain/keys';
 import { checkTemplateChange, templatesEqual, type PodTemplate } from '../domain/pod-template-change';
-import { evaluateGate, type GatePolicyInput, type GateResult, type SettleMemory } from '../domain/rollout-gate';
+import { evaluateGate, type GatePolicyInput, type GateResult, type SettleMemory } from '../domain/stage-gate';
 import { DEFAULTS } from '../domain/keys';
 import {
   canaryAtPreparation,
@@ -233,7 +233,7 @@ async function updatedPods(kube: RolloutKube, ctx: { rolloutId: string; snapshot
  * The gate over the updated pods: `watched` when the caller's own watch has them (see
  * Seen.canaryPods), listed otherwise. With `prober` (a bake, and the check that ends a
  * stage's scaling), the gate probes the pods' declared probes itself and passes only on that
- * evidence and on watched time (domain/rollout-gate-evidence.ts).
+ * evidence and on watched time (domain/stage-gate-evidence.ts).
  */
 async function checkGate(
   kube: RolloutKube,

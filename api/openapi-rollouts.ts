@@ -10,7 +10,7 @@
  */
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { DECISION_KINDS, ROLLOUT_STATES } from '../domain/rollout-controls';
+import { DECISION_KINDS, ROLLOUT_STATES } from '../domain/stage-controls';
 import { RolloutSpecSchema, RolloutTargetSchema } from '../domain/rollout-spec';
 import { ROLLOUT_CONTROLS, type RolloutStatus } from '../workflows/rollout-messages';
 import type { ErrorBody } from './http-errors';

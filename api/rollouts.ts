@@ -30,7 +30,7 @@ import {
 import { fromPayloadsAtIndex } from '@temporalio/common';
 import { z } from 'zod';
 import { namespaceName } from '../domain/checked-string';
-import { isTerminal, ROLLOUT_STATES } from '../domain/rollout-controls';
+import { isTerminal, ROLLOUT_STATES } from '../domain/stage-controls';
 import { ROLLOUT_ANNOTATION } from '../domain/keys';
 import { checkTemplateChange, type ChangeProblem, type PodTemplate } from '../domain/pod-template-change';
 import { parseRolloutSpec, WORKLOAD_KINDS, type RolloutSpec, type RolloutTarget, type WorkloadKind } from '../domain/rollout-spec';

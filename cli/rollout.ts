@@ -17,7 +17,7 @@ import { extname } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { RolloutListBody, RolloutStartedBody, RolloutStatusBody } from '../api/rollouts';
 import { dns1123LabelError, dns1123SubdomainError } from '../domain/k8s-names';
-import { ROLLOUT_STATES, TERMINAL_STATES, type RolloutState } from '../domain/rollout-controls';
+import { ROLLOUT_STATES, TERMINAL_STATES, type RolloutState } from '../domain/stage-controls';
 import { describeTarget } from '../domain/rollout-summary';
 import {
   envVarNameError,

@@ -16,8 +16,8 @@
  * Pure: no I/O, no clock, safe to import from workflows.
  */
 import { acknowledges, parseDataRequest, type DataStatus, type DataVersion } from './data-contract';
-import type { GatePolicyInput } from './rollout-gate';
-import type { DecisionLog } from './rollout-controls';
+import type { GatePolicyInput } from './stage-gate';
+import type { DecisionLog } from './stage-controls';
 import { listNames } from './rollout-group-pods';
 import { stageUpdatedCount } from './rollout-plan';
 

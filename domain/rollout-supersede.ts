@@ -4,7 +4,7 @@
  * continues as the new rollout (same workflow ID, new run). Until then the new rollout is
  * Pending, waiting for that rollback. Pure decisions; workflows/rollout.ts orchestrates.
  */
-import { isTerminal, type RolloutState } from './rollout-controls';
+import { isTerminal, type RolloutState } from './stage-controls';
 
 export interface SupersedeContext {
   /** The running rollout's ID. */

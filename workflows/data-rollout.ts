@@ -33,7 +33,7 @@ import {
   type DataRolloutState,
   type DataStage,
 } from '../domain/data-rollout';
-import { appendDecision, decideControl, type Control } from '../domain/rollout-controls';
+import { appendDecision, decideControl, type Control } from '../domain/stage-controls';
 import {
   dataRolloutControlUpdates,
   dataRolloutStatusQuery,

@@ -4,7 +4,7 @@
  * workflow code into a client.
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { DecisionRecord, RolloutState } from '../domain/rollout-controls';
+import type { DecisionRecord, RolloutState } from '../domain/stage-controls';
 import type { RolloutSpec, RolloutTarget } from '../domain/rollout-spec';
 import { summarizeSpec, targetKey } from '../domain/rollout-summary';
 import { AUTOCRANE_NAMESPACE, AUTOCRANE_ROLLOUT_ID, AUTOCRANE_STAGE, AUTOCRANE_STATE, AUTOCRANE_TARGET } from './search-attributes';
@@ -22,8 +22,8 @@ export interface RolloutWorkflowInput {
   spec: RolloutSpec;
 }
 
-export type { RolloutState } from '../domain/rollout-controls';
-export { TERMINAL_STATES } from '../domain/rollout-controls';
+export type { RolloutState } from '../domain/stage-controls';
+export { TERMINAL_STATES } from '../domain/stage-controls';
 
 export type StageResult = 'pending' | 'progressing' | 'baking' | 'awaiting-approval' | 'passed' | 'promoted' | 'failed' | 'aborted' | 'skipped';
 

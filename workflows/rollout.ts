@@ -28,7 +28,7 @@ import {
   type DecisionKind,
   type PausableState,
   type RolloutState,
-} from '../domain/rollout-controls';
+} from '../domain/stage-controls';
 import { formatShare, resolveStageCounts } from '../domain/rollout-plan';
 import { activitySummary, summarizeSpec } from '../domain/rollout-summary';
 import { decideSupersede, supersededReason, waitingReason } from '../domain/rollout-supersede';
@@ -101,7 +101,7 @@ const { advanceStage } = proxyActivities<RolloutActivities>({ ...long, cancellat
  * The gate's watch is never left unwatched for long: watchGate heartbeats on a timer every
  * 500 ms (the worker sends one a second at most), so a silence of 3 s means its worker died and
  * the watch is retried on another one within a few seconds. The time it could not watch does
- * not count as bake (domain/rollout-gate-evidence.ts). Only the timeout changes here, not the
+ * not count as bake (domain/stage-gate-evidence.ts). Only the timeout changes here, not the
  * commands, so recorded histories replay as they are.
  */
 const { watchGate } = proxyActivities<RolloutActivities>({
@@ -127,7 +127,7 @@ const failureMessage = (err: unknown): string => {
 /**
  * A staged rollout of a new pod template (issue 5). Orchestration only: the activities do
  * the Kubernetes work and watch the gate; domain/rollout-plan decides the steps,
- * domain/rollout-gate the verdicts and domain/rollout-controls what operators may do when.
+ * domain/stage-gate the verdicts and domain/stage-controls what operators may do when.
  * History stays small whatever the bake times: a stage is one activity to scale and one to
  * bake, each waiting and polling inside the activity.
  */

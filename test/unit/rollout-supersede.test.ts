@@ -1,4 +1,4 @@
-import { ROLLOUT_STATES, TERMINAL_STATES, type RolloutState } from '../../domain/rollout-controls';
+import { ROLLOUT_STATES, TERMINAL_STATES, type RolloutState } from '../../domain/stage-controls';
 import { decideSupersede, supersededReason, waitingReason } from '../../domain/rollout-supersede';
 
 const ctx = (state: RolloutState, supersededBy: string | null = null) => ({ rolloutId: 'old', state, supersededBy });

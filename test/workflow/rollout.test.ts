@@ -4,7 +4,7 @@ import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temp
 import type { Worker } from '@temporalio/worker';
 import type { RolloutActivities, RolloutSnapshot, StageOutcome, WatchGateInput, WatchGateResult } from '../../activities/rollout';
 import { temporalRolloutControl } from '../../api/rollouts';
-import { decideControl, type Control, type ControlContext, type RolloutState } from '../../domain/rollout-controls';
+import { decideControl, type Control, type ControlContext, type RolloutState } from '../../domain/stage-controls';
 import type { RolloutSpec, RolloutSpecInput } from '../../domain/rollout-spec';
 import { createWorker } from '../../workers/worker-factory';
 import { rolloutWorkflow } from '../../workflows';

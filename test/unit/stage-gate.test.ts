@@ -1,4 +1,4 @@
-import { evaluateGate, type GateInput, type GatePolicyInput, type PodObservation } from '../../domain/rollout-gate';
+import { evaluateGate, type GateInput, type GatePolicyInput, type PodObservation } from '../../domain/stage-gate';
 
 const T0 = '2026-05-01T12:00:00Z';
 const at = (seconds: number) => new Date(Date.parse(T0) + seconds * 1000);
@@ -92,7 +92,7 @@ describe('evaluateGate: settling', () => {
     // Scaling: the progress deadline counts from the stage start.
     ['too few updated pods', { pods: [pod('a')], expectedPods: 3, bakeStartedAt: null, now: at(30) }, '1 of 3 updated pods exist', iso(600)],
     ['no pod yet', { pods: [], expectedPods: 1, bakeStartedAt: null, now: at(30) }, '0 of 1 updated pod exist', iso(600)],
-    // Baking (from 10 s): from the bake start (see rollout-gate-settling.test.ts).
+    // Baking (from 10 s): from the bake start (see stage-gate-settling.test.ts).
     ['pods not ready', { pods: [pod('a', { ready: false, readySince: null }), pod('b')], now: at(30) }, 'not ready: a', iso(610)],
     [
       'minReadySeconds not over',
@@ -126,7 +126,7 @@ describe('evaluateGate: settling', () => {
   });
 
   it('passes a pod ready exactly minReadySeconds ago', () => {
-    // (Without bake: a pod that turned ready during a bake restarts it, see rollout-gate-settling.test.ts.)
+    // (Without bake: a pod that turned ready during a bake restarts it, see stage-gate-settling.test.ts.)
     expect(evaluateGate(input({ pods: [pod('a', { readySince: iso(90) })], expectedPods: 1, bakeSeconds: 0, policy: policy({ minReadySeconds: 10 }) })).verdict).toBe('pass');
   });
 

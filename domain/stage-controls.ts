@@ -1,6 +1,7 @@
 /**
  * The rollout's states, the operator controls (Temporal updates: pause, resume, approve, abort,
- * promote) accepted or refused in each, and the decision log the status query returns.
+ * promote) accepted or refused in each, and the decision log the status query returns. The
+ * controls and the log serve data rollouts too, hence the neutral name.
  *
  * States:
  *   Pending           accepted; the workload is not touched yet

@@ -1,10 +1,10 @@
 /**
- * The gate's own evidence (domain/rollout-gate-evidence.ts): a bake passes only on fresh probe
+ * The gate's own evidence (domain/stage-gate-evidence.ts): a bake passes only on fresh probe
  * results of every declared probe and on watched time; time the gate could not watch (a dead
  * worker, an apiserver outage) extends the bake, and the reason says so.
  */
-import { evaluateGate, type GateInput, type GatePolicyInput, type GateResult, type PodObservation, type SettleMemory } from '../../domain/rollout-gate';
-import { accountWatch, type GateProbeResult } from '../../domain/rollout-gate-evidence';
+import { evaluateGate, type GateInput, type GatePolicyInput, type GateResult, type PodObservation, type SettleMemory } from '../../domain/stage-gate';
+import { accountWatch, type GateProbeResult } from '../../domain/stage-gate-evidence';
 
 const T0 = '2026-05-01T12:00:00Z';
 const at = (seconds: number) => new Date(Date.parse(T0) + seconds * 1000);

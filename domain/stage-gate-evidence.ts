@@ -1,6 +1,6 @@
 /**
  * What the gate saw for itself during a bake: its own probes of the updated pods' declared
- * probes, and when it looked. evaluateGate (domain/rollout-gate.ts) passes a bake only on this
+ * probes, and when it looked. evaluateGate (domain/stage-gate.ts) passes a bake only on this
  * evidence, never on the absence of news:
  *  - every declared probe (`probe.autocrane.io/<name>`, the named ones under gate.watchdogs) of
  *    every updated pod has a result the gate probed at or after the bake's clean start, and

@@ -1,5 +1,6 @@
 /**
- * A stage's gate: from what the updated pods look like now, pass, wait or fail.
+ * A stage's gate: from what the updated pods look like now, pass, wait or fail. Named for the
+ * stage, not the feature: app rollouts and data rollouts both gate their stages with it.
  *
  * Order of the checks (the first that decides wins):
  *  1. fail: more than maxErrorPods updated pods have an error-level watchdog (only the named
@@ -24,7 +25,7 @@
  *     stage passes (Flagger halts its analysis while the canary is not ready; we ask for the
  *     clean time to be continuous, since a replaced pod's watchdogs have seen nothing yet).
  *  5. with `evidence` (what the caller watched and probed itself; see
- *     domain/rollout-gate-evidence.ts): wait until the bake's watched time, not its wall time,
+ *     domain/stage-gate-evidence.ts): wait until the bake's watched time, not its wall time,
  *     reaches bakeSeconds, and until every declared probe of every updated pod has a fresh
  *     result of the gate's own (probed since the clean start). A failing result counts as an
  *     error watchdog in check 1. Looks without every result fresh count as unsettled for the
@@ -57,7 +58,7 @@ import {
   seconds,
   type GateEvidence,
   type WatchMemory,
-} from './rollout-gate-evidence';
+} from './stage-gate-evidence';
 import type { GatePolicy } from './rollout-spec';
 import { parseStatusTime } from './watchdog-status';
 

@@ -14,7 +14,7 @@ import {
   type ControlContext,
   type DecisionRecord,
   type RolloutState,
-} from '../../domain/rollout-controls';
+} from '../../domain/stage-controls';
 
 /** Stage 2 of 3 (index 1) unless said otherwise. */
 const ctx = (state: RolloutState, over: Partial<ControlContext> = {}): ControlContext => ({ state, stage: 1, stageCount: 3, ...over });

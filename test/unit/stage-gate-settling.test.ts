@@ -3,7 +3,7 @@
  * readiness blip or a replaced pod during a long bake holds the gate and restarts the bake; it
  * fails only once the stage stays unsettled for progressDeadlineSeconds.
  */
-import { evaluateGate, progressAnchor, type GateInput, type GatePolicyInput, type GateResult, type PodObservation, type SettleMemory } from '../../domain/rollout-gate';
+import { evaluateGate, progressAnchor, type GateInput, type GatePolicyInput, type GateResult, type PodObservation, type SettleMemory } from '../../domain/stage-gate';
 
 const T0 = '2026-05-01T12:00:00Z';
 const at = (seconds: number) => new Date(Date.parse(T0) + seconds * 1000);
