@@ -1,4 +1,4 @@
-# The README's commands. Each installs what it needs first, so both work on a fresh clone.
+# The README's quick-start commands. Each installs what it needs first, so both work on a fresh clone.
 SHELL := /bin/bash
 STACK := node dist/stack/main.js
 

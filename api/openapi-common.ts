@@ -36,7 +36,7 @@ export const AUTH_ERRORS = {
   503: 'The Kubernetes apiserver did not answer the TokenReview or SubjectAccessReview.',
 };
 
-/** A JSON body's own refusals, `limit` as the README states it. */
+/** A JSON body's own refusals, `limit` as docs/api.md states it. */
 export const bodyErrors = (limit: string) => errors({ 413: `The body is larger than ${limit}.`, 415: 'The body is not JSON (Content-Type other than application/json).' });
 
 /** The routes every AutoCrane HTTP server has: liveness, metrics and its own document. */

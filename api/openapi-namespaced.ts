@@ -5,7 +5,7 @@
  * The watchdog answers are described field by field and checked against their interfaces at
  * compile time, both ways. The repair and data-rollout states are the workflows' own views,
  * large and still growing: their top-level fields are described and checked the same way,
- * the records inside them are objects whose fields the README describes.
+ * the records inside them are objects whose fields docs/repair.md and docs/data-rollouts.md describe.
  */
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';

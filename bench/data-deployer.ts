@@ -8,8 +8,8 @@
  *
  *   npm run build && node dist/bench/data-deployer.js [--mb 200] [--node-options '<flags for the deployer's node>']
  *
- * The deployer's node is started with DATA_DEPLOYER_NODE_FLAGS, as deployed (README, "The data
- * deployer"); `--node-options ''` measures it without them.
+ * The deployer's node is started with DATA_DEPLOYER_NODE_FLAGS, as deployed (docs/data-rollouts.md,
+ * "The data deployer's memory"); `--node-options ''` measures it without them.
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';

@@ -7,7 +7,7 @@
  *  - resumed: the retried watchGate attempt started on the new worker (Temporal's record);
  *  - watching: the new attempt's first heartbeat, which follows its first complete look (pods
  *    listed and every declared probe probed by the gate itself).
- * The median over the kills is what README promises (under 5 s: a 3 s heartbeat timeout).
+ * The median over the kills is what docs/rollouts.md promises (under 5 s: a 3 s heartbeat timeout).
  *
  *   npm run build && node dist/bench/gate-resume.js [--kills 5]
  */

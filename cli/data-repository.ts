@@ -31,7 +31,7 @@ const FORCE_CLOSE_MS = 10_000;
 function sourcesOrExit(config: Config): DataSource[] {
   const file = config.dataRepository.sourcesFile;
   if (file === undefined) {
-    process.stderr.write('AUTOCRANE_DATA_SOURCES_FILE: not set; name a JSON file of data sources (README, "The data repository")\n');
+    process.stderr.write('AUTOCRANE_DATA_SOURCES_FILE: not set; name a JSON file of data sources (docs/data-rollouts.md, "The data repository")\n');
     process.exit(2);
   }
   try {

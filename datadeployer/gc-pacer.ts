@@ -10,8 +10,8 @@
  * asking for a young-generation collection every PACE_BYTES bounds that to about PACE_BYTES
  * and costs well under a millisecond each time.
  *
- * It needs the process to be started with --expose-gc (NODE_OPTIONS, see the README's data
- * deployer section); without it this does nothing and the memory is V8's default.
+ * It needs the process to be started with --expose-gc (NODE_OPTIONS, see docs/data-rollouts.md,
+ * "The data deployer's memory"); without it this does nothing and the memory is V8's default.
  */
 import { Transform } from 'node:stream';
 

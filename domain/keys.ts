@@ -33,7 +33,7 @@ export const MANAGED_BY_VALUE = 'autocrane';
 
 /**
  * Set by a rollout on the workload it changes, for as long as it changes it; the value is the
- * rollout's ID. Repair leaves the pods of such a workload alone (README, "Repair and rollouts").
+ * rollout's ID. Repair leaves the pods of such a workload alone (docs/repair.md, "Repair and rollouts").
  */
 export const ROLLOUT_ANNOTATION = 'rollout.autocrane.io/id';
 
@@ -139,7 +139,7 @@ export const SEARCH_ATTRIBUTES = {
 
 export type SearchAttributeSpec = (typeof SEARCH_ATTRIBUTES)[keyof typeof SEARCH_ATTRIBUTES];
 
-/** Defaults; each is documented in the README's configuration table. */
+/** Defaults; each is documented in the configuration table of docs/configuration.md. */
 export const DEFAULTS = {
   temporalAddress: '127.0.0.1:7233',
   temporalNamespace: 'default',

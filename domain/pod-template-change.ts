@@ -4,7 +4,7 @@
  * Templates are plain JSON objects as the Kubernetes API returns them
  * (`{metadata?, spec: {containers, initContainers?, …}}`); inputs are never modified.
  *
- * Choices (README, "Rollouts"):
+ * Choices (docs/rollouts.md):
  *  - images and env edits apply to `containers` and `initContainers` alike (native sidecars
  *    are init containers); Kubernetes requires container names to be unique across both, so a
  *    name always means one container. Names found in neither are an error naming them all.

@@ -5,7 +5,7 @@
  * document is generated from this very schema (registerPath with `RolloutSpecSchema` as the
  * request body; no `extendZodWithOpenApi` needed).
  *
- * Choices (README, "Rollouts"):
+ * Choices (docs/rollouts.md):
  *  - Stages are canary stages. After the last listed stage passes its gate (and approval),
  *    the rollout is promoted: every replica gets the new template. A last stage of "100%"
  *    is allowed (and gives a bake with every replica on the new template before promotion)
@@ -45,7 +45,7 @@ export const ROLLOUT_LIMITS = {
   maxRequestIdLength: 64,
 } as const;
 
-/** Defaults applied by parseRolloutSpec; each is documented in the README. */
+/** Defaults applied by parseRolloutSpec; each is documented in docs/rollouts.md. */
 export const ROLLOUT_DEFAULTS = {
   maxErrorPods: 0,
   minReadySeconds: 0,

@@ -19,7 +19,7 @@
  *   Failed            terminal: the rollout could not finish nor roll back (the log says why)
  *   Superseded        terminal: a newer rollout of the same target took over
  *
- * Choices (README, "Rollout controls"):
+ * Choices (docs/rollouts.md, "Controls"):
  *  - Pause holds progress, not protection: a paused rollout still watches its gate, and a
  *    failure still rolls back (or freezes). While paused, an approval's timeout does not fire.
  *  - Controls are refused, not silently accepted, when they would do nothing (pausing a paused

@@ -157,7 +157,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   {
     name: 'AUTOCRANE_DATA_SOURCES_FILE',
     default: '(unset: data-repository refuses to start)',
-    description: 'JSON file of the sources the data repository polls: [{name, kind: git, http or local, url or path, ref?, keep?}] (README, "The data repository").',
+    description: 'JSON file of the sources the data repository polls: [{name, kind: git, http or local, url or path, ref?, keep?}] (docs/data-rollouts.md, "The data repository").',
   },
   { name: 'AUTOCRANE_DATA_REPOSITORY_ROOT', default: DEFAULTS.dataRepositoryRoot, description: 'Folder of the data repository\'s archive store, manifests and fetch caches.' },
   { name: 'AUTOCRANE_DATA_REPOSITORY_HOST', default: DEFAULTS.dataRepositoryHost, description: 'Address the data repository\'s HTTP server listens on.' },
@@ -389,7 +389,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
   };
 }
 
-/** The configuration table for the README. */
+/** The configuration table of docs/configuration.md (a unit test keeps the two equal). */
 export function configTableMarkdown(): string {
   const cell = (s: string) => s.replace(/\|/g, '\\|');
   const rows = CONFIG_VARIABLES.map((v) => `| \`${v.name}\` | ${cell(v.default)} | ${cell(v.description)} |`);
