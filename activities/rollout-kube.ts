@@ -10,7 +10,8 @@ import { CANARY_LABEL, CANARY_SUFFIX, FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_B
 import type { PodTemplate } from '../domain/pod-template-change';
 import type { PodObservation } from '../domain/stage-gate';
 import type { PodMetadataJson } from '../domain/rollout-group';
-import type { DeploymentStrategy, IntOrPercent } from '../domain/rollout-plan';
+import type { DeploymentStrategy } from '../domain/rollout-plan';
+import type { IntOrPercent } from '../domain/rollout-shares';
 import type { RolloutTarget } from '../domain/rollout-spec';
 import { listProbes } from '../domain/watchdog-probe';
 import { readWatchdogs } from '../domain/watchdog-annotations';

@@ -19,22 +19,23 @@ import {
   planDeploymentStage,
   planDeploymentPromotionStart,
   planDeploymentStageStart,
-  planStatefulSetPromotion,
   withOwedScaleDown,
+  type DeploymentAction,
+  type DeploymentState,
+  type DeploymentStrategy,
+} from '../domain/rollout-plan';
+import {
+  planStatefulSetPromotion,
   planStatefulSetRollback,
   podsNotOnRevision,
   statefulSetRefusal,
   planStatefulSetStage,
   planStatefulSetStart,
-  resolveStageCounts,
-  type DeploymentAction,
-  type DeploymentState,
-  type DeploymentStrategy,
-  type IntOrPercent,
   type StatefulSetAction,
   type StatefulSetRollbackState,
   type StatefulSetState,
-} from '../domain/rollout-plan';
+} from '../domain/rollout-plan-statefulset';
+import { resolveStageCounts, type IntOrPercent } from '../domain/rollout-shares';
 import type { RolloutSpec, RolloutTarget } from '../domain/rollout-spec';
 import { describeTarget } from '../domain/rollout-summary';
 import { describeError } from '../platform/errors';

@@ -19,7 +19,7 @@ import { acknowledges, parseDataRequest, type DataStatus, type DataVersion } fro
 import type { GatePolicyInput } from './stage-gate';
 import type { DecisionLog } from './stage-controls';
 import { listNames } from './rollout-group-pods';
-import { stageUpdatedCount } from './rollout-plan';
+import { stageUpdatedCount } from './rollout-shares';
 
 /** A version with where pods download it (the repository's announcement). */
 export interface DataRelease {

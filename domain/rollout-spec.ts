@@ -12,7 +12,7 @@
  *    but not required.
  *  - Shares within one unit (percentages among themselves, counts among themselves) must not
  *    decrease; a percentage and a count can only be compared once the replica count is known,
- *    and there rollout-plan's resolveStageCounts never lets a stage go below the one before.
+ *    and there rollout-shares' resolveStageCounts never lets a stage go below the one before.
  *  - gate.noData defaults to 'wait': a stage is not passed on pods nothing watches; with
  *    gate.progressDeadlineSeconds (default 600, Kubernetes' Deployment default) the wait ends
  *    in a gate failure naming the pods.
@@ -23,7 +23,7 @@
 import { z } from 'zod';
 import { labelName, namespaceName, ruledString, ruleJsonSchema, subdomainName } from './checked-string';
 import { dns1123LabelError, DNS1123_LABEL_RULE, QUALIFIED_NAME_PART_RULE, type StringRule } from './k8s-names';
-import { formatShare, parseShare } from './rollout-plan';
+import { formatShare, parseShare } from './rollout-shares';
 import { validateWatchdogName } from './watchdog-status';
 
 // ---------------------------------------------------------------------------
@@ -326,9 +326,6 @@ export type RolloutStage = RolloutSpec['stages'][number];
 export type GatePolicy = RolloutSpec['gate'];
 export type StageReplicas = RolloutStage['replicas'];
 
-// Shares are read by rollout-plan, which workflows import: kept there, free of zod.
-export { formatShare, parseShare, type Share } from './rollout-plan';
-
 // ---------------------------------------------------------------------------
 // Parsing
 // ---------------------------------------------------------------------------
@@ -385,4 +382,3 @@ export function parseRolloutSpec(input: unknown): SpecParse {
 // Memo
 // ---------------------------------------------------------------------------
 
-export { summarizeSpec, targetKey, type SpecSummary } from './rollout-summary';

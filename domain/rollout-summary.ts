@@ -5,7 +5,7 @@
  *
  * Pure: safe to import from workflows.
  */
-import { formatShare } from './rollout-plan';
+import { formatShare } from './rollout-shares';
 import type { RollbackPolicy, RolloutChange, RolloutSpec, RolloutStage, RolloutTarget } from './rollout-spec';
 
 export interface SpecSummary {

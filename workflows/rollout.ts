@@ -29,7 +29,7 @@ import {
   type PausableState,
   type RolloutState,
 } from '../domain/stage-controls';
-import { formatShare, resolveStageCounts } from '../domain/rollout-plan';
+import { formatShare, resolveStageCounts } from '../domain/rollout-shares';
 import { activitySummary, summarizeSpec } from '../domain/rollout-summary';
 import { decideSupersede, supersededReason, waitingReason } from '../domain/rollout-supersede';
 import type { RolloutSpec } from '../domain/rollout-spec';

@@ -1,34 +1,32 @@
 import {
   deploymentBudget,
-  deploymentPlanEnvelope,
   planDeploymentPromotion,
   planDeploymentPromotionStart,
   canaryAtPreparation,
   planDeploymentRollback,
   planDeploymentStage,
   planDeploymentStageStart,
+  resolveFenceposts,
+  type DeploymentAction,
+  type DeploymentCounts,
+  type DeploymentRollbackState,
+  type DeploymentState,
+  type DeploymentStrategy,
+  withOwedScaleDown,
+} from '../../domain/rollout-plan';
+import { deploymentPlanEnvelope, type PlanEnvelope } from '../../domain/rollout-plan-envelope';
+import {
   planStatefulSetPromotion,
   planStatefulSetRollback,
   podsNotOnRevision,
   statefulSetRefusal,
   planStatefulSetStage,
   planStatefulSetStart,
-  resolveFenceposts,
-  resolveStageCounts,
-  scaledValue,
-  stageUpdatedCount,
   statefulSetMaxUnavailable,
-  type DeploymentAction,
-  type DeploymentCounts,
-  type DeploymentRollbackState,
-  type DeploymentState,
-  type DeploymentStrategy,
-  type IntOrPercent,
-  type PlanEnvelope,
   type StatefulSetRollbackState,
   type StatefulSetState,
-  withOwedScaleDown,
-} from '../../domain/rollout-plan';
+} from '../../domain/rollout-plan-statefulset';
+import { resolveStageCounts, scaledValue, stageUpdatedCount, type IntOrPercent } from '../../domain/rollout-shares';
 import type { StageReplicas } from '../../domain/rollout-spec';
 
 const scale = (workload: 'canary' | 'stable', replicas: number, wait = true): DeploymentAction => ({ kind: 'scale', workload, replicas, wait });

@@ -2,17 +2,15 @@ import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-ope
 import {
   envVarNameError,
   formatIssuePath,
-  formatShare,
   imageReferenceError,
   parseRolloutSpec,
-  parseShare,
   requestIdError,
   RolloutSpecSchema,
-  summarizeSpec,
-  targetKey,
   type RolloutSpec,
   type SpecProblem,
 } from '../../domain/rollout-spec';
+import { formatShare, parseShare } from '../../domain/rollout-shares';
+import { summarizeSpec, targetKey } from '../../domain/rollout-summary';
 
 const minimal = () => ({
   target: { namespace: 'shop', kind: 'Deployment', name: 'web' },
@@ -119,7 +117,7 @@ describe('parseRolloutSpec: stage shares', () => {
     [['50%', '50%'], []],
     [[1, 2, 2, 5], []],
     [['10%', 3, '50%', 5], []],
-    // Mixed units cannot be compared without the replica count: resolved by rollout-plan.
+    // Mixed units cannot be compared without the replica count: resolved by rollout-shares.
     [[5, '10%'], []],
     [['50%', '10%'], [{ path: 'stages[1].replicas', message: "10% is less than stages[0]'s 50%: shares must not decrease" }]],
     [[3, '10%', 2], [{ path: 'stages[2].replicas', message: "2 replicas is less than stages[0]'s 3 replicas: shares must not decrease" }]],
