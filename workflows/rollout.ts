@@ -107,8 +107,11 @@ const { advanceStage } = proxyActivities<RolloutActivities>({ ...long, cancellat
 const { watchGate } = proxyActivities<RolloutActivities>({
   ...long,
   heartbeatTimeout: '3 seconds',
-  // Retried at once after a timeout (a dead worker), backing off only if it keeps failing.
-  retry: { ...retry, initialInterval: '200 milliseconds' },
+  // Retried at once after a timeout (a dead worker), backing off only if it keeps failing, and
+  // never by more than 2 s: while the apiserver is unreachable each attempt fails, and with the
+  // common 10 s cap the watch resumed up to 10 s after the apiserver was back (seen in the
+  // sandbox test of an outage), all of it unwatched time added to the bake.
+  retry: { ...retry, initialInterval: '200 milliseconds', maximumInterval: '2 seconds' },
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
 const { promoteRollout, rollbackRollout } = proxyActivities<RolloutActivities>(long);
