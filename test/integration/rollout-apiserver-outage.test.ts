@@ -88,10 +88,11 @@ describe('an apiserver outage during a bake does not count as bake time', () => 
     const extendedMs = Number(extended![1]) * 1000;
     // At least the time the apiserver was surely gone (the decision rounds to 0.1 s), and not
     // much more than the outage as seen from outside (stop to ready again): a look before it
-    // (at most 2 s apart), the watch's retry backoff after it (at most 2 s) and a slow first
-    // look on a loaded machine.
+    // (at most 2 s apart), the watch's retry backoff after it (at most 2 s), and a first look
+    // begun while the apiserver was still starting, whose calls may wait out their 5 s timeout
+    // (seen: 8 to 9 s past ready on a loaded machine).
     expect(extendedMs).toBeGreaterThanOrEqual(down - 100);
-    expect(extendedMs).toBeLessThanOrEqual(backAt - downFrom + 8000);
+    expect(extendedMs).toBeLessThanOrEqual(backAt - downFrom + 15_000);
     // A wall-clock bake would have passed at bakeStarted + 10 s, about 2 s after the apiserver
     // came back; the watched bake passes no earlier than the whole outage later.
     const passedAt = Date.parse(passed.at);
