@@ -19,6 +19,12 @@ const common = {
 
 /** @type {import('jest').Config} */
 module.exports = {
+  // Test files run in worker processes, never inside Jest's own: on a 2-core machine Jest
+  // would otherwise run them in band, and a native crash in a test (the Temporal worker's
+  // Rust core aborting, say) would kill Jest before it writes any result. Setting a memory
+  // limit is what makes Jest use workers even when it has only one; a worker that grows past
+  // it is replaced between test files.
+  workerIdleMemoryLimit: '2GB',
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'], setupFilesAfterEnv: ['<rootDir>/test/support/unit-tier.ts'] },
     {
