@@ -18,7 +18,15 @@ import { SourceFetchError } from '../datarepository/fetch';
 import type { DataRepository } from '../datarepository/repository';
 import { describeError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
-import { DATA_ROLLOUT_WORKFLOW_TYPE, dataRolloutStatusQuery, dataRolloutWorkflowId, versionAvailableSignal, type DataRolloutWorkflowInput, type VersionAnnouncement } from '../workflows/data-rollout-messages';
+import {
+  DATA_ROLLOUT_STATUS_QUERY,
+  DATA_ROLLOUT_WORKFLOW_TYPE,
+  dataRolloutWorkflowId,
+  VERSION_AVAILABLE_SIGNAL,
+  type DataRolloutStatus,
+  type DataRolloutWorkflowInput,
+  type VersionAnnouncement,
+} from '../domain/data-rollout-types';
 
 export interface DataPollInput {
   source: string;
@@ -64,8 +72,8 @@ export function createDataRepositoryActivities(deps: DataRepositoryActivityDeps)
         workflowId: dataRolloutWorkflowId(namespace, source),
         taskQueue: deps.taskQueue,
         args: [{ namespace, source } satisfies DataRolloutWorkflowInput],
-        signal: versionAvailableSignal,
-        signalArgs: [announcement],
+        signal: VERSION_AVAILABLE_SIGNAL,
+        signalArgs: [announcement] satisfies [VersionAnnouncement],
       });
     }
   }
@@ -82,7 +90,7 @@ export function createDataRepositoryActivities(deps: DataRepositoryActivityDeps)
       try {
         const handle = client.workflow.getHandle(dataRolloutWorkflowId(namespace, source));
         // A query waits for a worker; with none polling it would hold the poll for the RPC's whole default deadline.
-        const status = await client.connection.withDeadline(Date.now() + PIN_QUERY_DEADLINE_MS, () => handle.query(dataRolloutStatusQuery));
+        const status = await client.connection.withDeadline(Date.now() + PIN_QUERY_DEADLINE_MS, () => handle.query<DataRolloutStatus>(DATA_ROLLOUT_STATUS_QUERY));
         if (status.lkg) pinned.add(status.lkg.version.id);
         if (status.rollout) pinned.add(status.rollout.version);
       } catch (err) {

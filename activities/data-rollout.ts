@@ -6,7 +6,6 @@
  * not grow with the waiting. Every poll re-reads the pods, so a retry after a worker crash
  * starts from what the cluster says, and pods that appear meanwhile get the LKG.
  */
-import { ApplicationFailure } from '@temporalio/common';
 import { hostname } from 'node:os';
 import { EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { dataRequestKey, dataStatusKey, formatDataRequest, parseDataStatus, podDataDeclaration, type DataStatus } from '../domain/data-contract';
@@ -31,11 +30,20 @@ import { CONTENT_TYPES, kubeJson } from '../platform/kube-json';
 import { failsTheLoop, loopWrites, type PodWriteRefusalClass } from '../domain/pod-write-refusal';
 import { GateProber } from './gate-probe';
 import { createHttpProber, type HttpProber } from './http-prober';
-import { toActivityFailure } from './kubernetes-errors';
 import { describeRefusal, podWriteRefusals, type PodWriteRefusalMetrics } from './pod-write-refusals';
-import { currentContext, pause } from './rollout';
+import { currentContext, guard, heartbeat, sleep } from './activity-context';
 import { podObservation, type PodJson } from './rollout-kube';
-import type { DataRolloutSettings } from '../workflows/data-rollout-messages';
+import type {
+  AdvanceDataStageInput,
+  DataGateResult,
+  DataMirror,
+  DataRolloutSettings,
+  DataScope,
+  DataStageOutcome,
+  RevertDataInput,
+  RevertDataResult,
+  WatchDataGateInput,
+} from '../domain/data-rollout-types';
 
 /** How often waits look at the pods: an acknowledgement or a watchdog error is seen within this plus one list. */
 export const DATA_POLL_MS = 500;
@@ -63,76 +71,6 @@ export const DEFAULT_DATA_ROLLOUT_OPTIONS: DataRolloutActivityOptions = {
   stageShares: (parseDataStageShares(DEFAULTS.dataStages) as { shares: (number | string)[] }).shares,
   probationSeconds: DEFAULTS.dataProbationSeconds,
 };
-
-export interface DataScope {
-  namespace: string;
-  source: string;
-}
-
-export interface AdvanceDataStageInput extends DataScope {
-  lkg: DataRelease;
-  target: DataRelease;
-  share: number | string;
-  ackTimeoutSeconds: number;
-  maxErrorPods: number;
-  /** Consumers the earlier stages had moved: the probation counts from the activations of the others. */
-  movedBefore: string[];
-  /** RFC 3339: when the stage began; a deployer error reported before then is stale. */
-  stageStartedAt: string;
-}
-
-export type DataStageOutcome =
-  | {
-      outcome: 'acknowledged';
-      upgraded: string[];
-      count: number;
-      consumers: number;
-      probationStartedAt: string;
-      written: number;
-      /** Consumers whose request the apiserver refused: erroring pods of the stage, within maxErrorPods, left on the LKG. */
-      refused?: Array<{ pod: string; reason: string }>;
-    }
-  | { outcome: 'failed'; upgraded: string[]; reason: string };
-
-export interface WatchDataGateInput extends DataScope {
-  lkg: DataRelease;
-  target: DataRelease;
-  probationStartedAt: string;
-  probationSeconds: number;
-  maxErrorPods: number;
-  /** Keep watching after the probation passes, until cancelled (while paused). */
-  holdAfterPass?: boolean;
-}
-
-export interface DataGateResult {
-  verdict: 'pass' | 'fail';
-  reason: string;
-  /** Pods the gate covered: upgraded consumers and vouchers. */
-  watched: number;
-  erroring: string[];
-}
-
-export interface RevertDataInput extends DataScope {
-  lkg: DataRelease;
-  ackTimeoutSeconds: number;
-}
-
-export interface RevertDataResult {
-  consumers: number;
-  written: number;
-  /** Pods that had not acknowledged the LKG by the timeout, and those whose deployer reported an error for it. */
-  unacknowledged: string[];
-  failed: { pod: string; message: string }[];
-}
-
-export interface DataMirror {
-  lkg: DataRelease | null;
-  latest: DataRelease | null;
-  /** One line about the rollout in progress, or null. */
-  rollout: string | null;
-}
-
-const heartbeat = (details: object) => currentContext()?.heartbeat(details);
 
 interface DataPods {
   consumers: (ConsumerView & { pod: PodJson })[];
@@ -162,16 +100,6 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
     reportingInstance: hostname(),
   });
   const logRefusal = (fields: Record<string, unknown>, message: string) => currentContext()?.log.warn(message, fields);
-
-  const guard = async <T>(action: string, fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof ApplicationFailure) throw err;
-      if (err instanceof Error && err.name === 'CancelledFailure') throw err;
-      throw toActivityFailure(err, action);
-    }
-  };
 
   /** The source's consumers and vouchers among the namespace's pods (terminating ones left out). */
   async function listDataPods(scope: DataScope): Promise<DataPods> {
@@ -378,7 +306,7 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
           if (Date.now() >= deadline) {
             return { outcome: 'failed', upgraded: plan.upgraded, reason: `not acknowledged within ${input.ackTimeoutSeconds}s by ${listLimited(waiting)}` };
           }
-          await pause(pollMs);
+          await sleep(pollMs);
         }
       });
     },
@@ -401,7 +329,7 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
           const erroring = gate.erroring.map((e) => e.pod);
           heartbeat({ step: gate.verdict === 'wait' && gate.reason.startsWith('waiting for evidence') ? `probation, ${gate.reason}` : 'probation', watched: gate.counts.updated, erroring });
           if (gate.verdict === 'fail' || (gate.verdict === 'pass' && !input.holdAfterPass)) return { verdict: gate.verdict, reason: gate.reason, watched: gate.counts.updated, erroring };
-          await pause(pollMs);
+          await sleep(pollMs);
         }
       });
     },
@@ -427,7 +355,7 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
           }
           heartbeat({ step: 'revert', waiting: unacknowledged.length, failed: failed.length });
           if (unacknowledged.length === 0 || Date.now() >= deadline) return { consumers: pods.consumers.length, written, unacknowledged, failed };
-          await pause(pollMs);
+          await sleep(pollMs);
         }
       });
     },
@@ -445,7 +373,7 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
           const pods = await listDataPods(input);
           written += (await writeRequests(input, pods, planDataRequests({ consumers: pods.consumers, lkg, rollout: null }).writes, [input.lkg])).written;
           heartbeat({ step: 'tend', consumers: pods.consumers.length, written });
-          await pause(pollMs * 4);
+          await sleep(pollMs * 4);
         } while (Date.now() < until);
         return { written };
       });

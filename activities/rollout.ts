@@ -6,7 +6,6 @@
  * up where the cluster is, not where the dead attempt thought it was.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { Context } from '@temporalio/activity';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ROLLOUT_ANNOTATION } from '../domain/keys';
 import { checkTemplateChange, templatesEqual, type PodTemplate } from '../domain/pod-template-change';
@@ -38,10 +37,9 @@ import {
 import { resolveStageCounts, type IntOrPercent } from '../domain/rollout-shares';
 import type { RolloutSpec, RolloutTarget } from '../domain/rollout-spec';
 import { describeTarget } from '../domain/rollout-summary';
-import { describeError } from '../platform/errors';
+import { currentContext, guard as guardActivity, heartbeat as heartbeatActivity, nonRetryable, sleep, stopIfCancelled } from './activity-context';
 import { GateProber, MAX_LOOK_GAP_MS } from './gate-probe';
 import { createHttpProber, type HttpProber } from './http-prober';
-import { toActivityFailure } from './kubernetes-errors';
 import {
   canaryTarget,
   CONTROLLER_REVISION_HASH_LABEL,
@@ -156,35 +154,7 @@ export interface RolloutHeartbeat {
 
 export const INVALID_CHANGE = 'InvalidChange';
 
-const nonRetryable = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
-
-/** The running activity's context; undefined when called outside an activity (tools, tests). */
-export function currentContext(): Context | undefined {
-  try {
-    return Context.current();
-  } catch {
-    return undefined;
-  }
-}
-
-/** Sleeps; inside an activity, a cancellation ends the sleep with CancelledFailure. */
-export async function pause(ms: number): Promise<void> {
-  const context = currentContext();
-  if (context) await context.sleep(ms);
-  else await new Promise((r) => setTimeout(r, ms));
-}
-
-const heartbeat = (details: RolloutHeartbeat) => currentContext()?.heartbeat(details);
-
-/**
- * Throws the activity's CancelledFailure once its cancellation has arrived. Called before every
- * write: the workflow waits for a cancelled activity to stop before it goes on (to roll back,
- * say), and a wait that happens to be settled already would not notice the cancellation itself.
- */
-export function stopIfCancelled(): void {
-  currentContext()?.cancellationSignal.throwIfAborted();
-}
-
+const heartbeat = (details: RolloutHeartbeat) => heartbeatActivity(details);
 
 // ---------------------------------------------------------------------------
 // Observing
@@ -326,7 +296,7 @@ async function waitFor(kube: RolloutKube, what: string, settled: () => Promise<b
       heartbeat({ updated: 0, ready: 0, erroring: [], step: what });
     }
     if (await settled()) return;
-    await pause(POLL_MS);
+    await sleep(POLL_MS);
   }
 }
 
@@ -614,7 +584,7 @@ async function removeForeignCanary(kube: RolloutKube, stable: WorkloadJson): Pro
   // Waited for briefly (prepareRollout has 30 s in all); a retry of the activity waits on.
   for (let i = 0; i < FOREIGN_CANARY_POLLS; i++) {
     if ((await kube.readWorkloadIfExists(canaryTarget(target))) === null) return;
-    await pause(POLL_MS);
+    await sleep(POLL_MS);
   }
   throw ApplicationFailure.create({ type: 'CanaryStillDeleting', message: `the old canary Deployment ${canary.metadata.name} is still being deleted`, nonRetryable: false });
 }
@@ -666,7 +636,7 @@ async function readObservedStatefulSet(kube: RolloutKube, target: RolloutTarget)
     const sts = await kube.readWorkload(target);
     if (controllerObserved(sts)) return sts;
     stopIfCancelled();
-    await pause(POLL_MS / 5);
+    await sleep(POLL_MS / 5);
   }
 }
 
@@ -806,16 +776,8 @@ export function createRolloutActivities(kc: KubeConfig, options: RolloutActivity
   let httpProber: HttpProber | undefined;
   const gateProber = new GateProber(() => (httpProber ??= createHttpProber({ timeoutMs: probeTimeoutMs })), probeTimeoutMs);
 
-  const guard = async <T>(action: string, fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof ApplicationFailure) throw err;
-      if (err instanceof Error && err.name === 'CancelledFailure') throw err;
-      if ((err as { code?: number }).code === 422) throw nonRetryable(INVALID_CHANGE, `${action}: the apiserver refused it: ${describeError(err)}`);
-      throw toActivityFailure(err, action);
-    }
-  };
+  // A write the apiserver refuses as invalid would be refused on every retry.
+  const guard = <T>(action: string, fn: () => Promise<T>): Promise<T> => guardActivity(action, fn, { refusedAs: INVALID_CHANGE });
 
   return {
     /**
@@ -982,7 +944,7 @@ export function createRolloutActivities(kc: KubeConfig, options: RolloutActivity
             if (result.verdict === 'fail' || (result.verdict === 'pass' && !input.holdAfterPass)) {
               return toWatchGateResult(result, result.verdict);
             }
-            await pause(POLL_MS);
+            await sleep(POLL_MS);
           }
         } finally {
           clearInterval(ticker);

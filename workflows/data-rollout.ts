@@ -14,7 +14,8 @@ import {
   workflowInfo,
   type RetryPolicy,
 } from '@temporalio/workflow';
-import type { DataRolloutActivities, DataStageOutcome } from '../activities/data-rollout';
+import type { DataRolloutActivities } from '../activities/data-rollout';
+import type { DataStageOutcome } from '../domain/data-rollout-types';
 import { SHA256_HEX, versionIdError } from '../domain/data-contract';
 import {
   DATA_ROLLOUT_LIMITS,

@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import { createDataRolloutActivities, DEFAULT_DATA_ROLLOUT_OPTIONS, type AdvanceDataStageInput } from '../../activities/data-rollout';
+import { createDataRolloutActivities, DEFAULT_DATA_ROLLOUT_OPTIONS } from '../../activities/data-rollout';
+import type { AdvanceDataStageInput } from '../../domain/data-rollout-types';
 import { dataRequestKey, dataStatusKey } from '../../domain/data-contract';
 import { DATA_SOURCES_ANNOTATION } from '../../domain/keys';
 

@@ -1,7 +1,8 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
-import type { DataGateResult, DataMirror, DataRolloutActivities, DataStageOutcome, RevertDataResult } from '../../activities/data-rollout';
+import type { DataRolloutActivities } from '../../activities/data-rollout';
+import type { DataGateResult, DataMirror, DataStageOutcome, RevertDataResult } from '../../domain/data-rollout-types';
 import type { DataStatus, DataVersion } from '../../domain/data-contract';
 import { acknowledgement, planDataRequests, releaseRef, type DataRef, type DataRelease } from '../../domain/data-rollout';
 import { createWorker } from '../../workers/worker-factory';
