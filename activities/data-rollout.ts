@@ -1,5 +1,5 @@
 /**
- * The data-rollout activities (issue 6 §2): thin adapters between the workflow and the pods of
+ * The data-rollout activities: thin adapters between the workflow and the pods of
  * a namespace. Each one lists the pods, asks domain/data-rollout.ts who should ask for which
  * version, writes the requests that differ (a merge patch of the one request key), and waits
  * inside the activity, polling every POLL_MS and heartbeating, so the workflow's history does

@@ -1,5 +1,5 @@
 /**
- * The repair activities (issue 4): what a sweep sees (failing pods, their controllers and
+ * The repair activities: what a sweep sees (failing pods, their controllers and
  * PodDisruptionBudgets), and the evictions the workflow decided. The decisions are the
  * workflow's (domain/repair.ts); this module does the I/O.
  *

@@ -1,5 +1,5 @@
 /**
- * Who may call the API (issue 3 §5, issue 4 §5).
+ * Who may call the API: the watchdog, repair, rollout and data-rollout routes alike.
  *
  * Authentication: a bearer token. The embedded default's token (AUTOCRANE_API_TOKEN) is
  * compared in constant time and allows everything; any other token is sent to the cluster in

@@ -1,5 +1,5 @@
 /**
- * The data repository's routes (issue 6 §1):
+ * The data repository's routes:
  *
  *   GET /v1/sources                                      the sources, their newest version and standing refusal
  *   GET /v1/sources/{name}/versions                      the manifest: {source, versions: [{id, sha256, size, createdAt, origin}]}, oldest first

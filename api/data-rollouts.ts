@@ -1,5 +1,5 @@
 /**
- * The data-rollout REST API (issue 6 §2), one workflow per namespace and source:
+ * The data-rollout REST API, one workflow per namespace and source:
  *
  *   GET  /v1/namespaces/{ns}/data/{source}          → DataRolloutStatusBody (LKG, latest, rollout, recent, decisions)
  *   POST /v1/namespaces/{ns}/data/{source}/start    {version?, stages?, maxErrorPods?, ackTimeoutSeconds?, reason?}

@@ -1,5 +1,5 @@
 /**
- * The repair REST API (issue 4 §5):
+ * The repair REST API:
  *
  *   GET  /v1/namespaces/{ns}/repair          → the repair workflow's state (RepairStatusBody)
  *   POST /v1/namespaces/{ns}/repair/pause    {reason?}  → the state after pausing

@@ -1,5 +1,5 @@
 /**
- * The watchdog REST API (issue 3 §4):
+ * The watchdog REST API:
  *
  *   PUT /v1/namespaces/{ns}/pods/{pod}/watchdogs/{name}  {level, message}  → {namespace, pod, watchdog, aggregate}
  *   GET /v1/namespaces/{ns}/pods/{pod}/watchdogs                          → {namespace, pod, watchdogs[], aggregate}

@@ -1,5 +1,5 @@
 /**
- * Benchmark of one data deployer (issue 6 §6, the deployer's part): the real
+ * Benchmark of one data deployer's peak RSS (its budget: at most 100 MB): the real
  * `autocrane data-deployer` process (dist/cli/main.js) for one kwok pod on a private sandbox
  * stack activates a large archive (default 200 MB of incompressible data in 20 files),
  * served from a local HTTP server that streams it from disk. Prints the time from the

@@ -1,5 +1,5 @@
 /**
- * Benchmark of a data rollout (issue 6 §6): N kwok consumer pods on a private sandbox stack,
+ * Benchmark of a data rollout: N kwok consumer pods on a private sandbox stack,
  * each with its own real `autocrane data-deployer` process (sidecar mode, its own drop
  * folder), the real `autocrane data-repository` process serving a local-folder source of
  * incompressible data, and the real worker process running the data-rollout workflow.

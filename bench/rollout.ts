@@ -1,5 +1,5 @@
 /**
- * Benchmark of a staged rollout (issue 5 §9): a Deployment of 30 kwok replicas whose pods
+ * Benchmark of a staged rollout: a Deployment of 30 kwok replicas whose pods
  * declare a probe answered by the test workload, rolled out in 3 stages (10%, 50%, 100%) with
  * zero bake time by the real worker process, against a floor measured in the same run: a
  * plain image update of the same Deployment (the template patched, Kubernetes rolling it),

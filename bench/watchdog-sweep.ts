@@ -1,5 +1,5 @@
 /**
- * Benchmark of one watchdog sweep (issue 3): N kwok pods, each with a probe answered by
+ * Benchmark of one watchdog sweep: N kwok pods, each with a probe answered by
  * the test workload, swept by the real worker process through a Temporal Schedule,
  * against a floor measured in the same run: the same paged pod list (plain JSON, the
  * cheapest way to read it) plus N raw GETs at the same concurrency, with no Temporal, from a

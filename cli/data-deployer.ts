@@ -1,12 +1,12 @@
 /**
  * `autocrane data-deployer`: puts the data versions its pod is asked for into the pod's drop
- * folder (issue 6 §4). It runs next to the application, as a sidecar (forever) or as an init
+ * folder. It runs next to the application, as a sidecar (forever) or as an init
  * container (until every consumed source is active, or a timeout).
  *
  * The pod is named by POD_NAME and POD_NAMESPACE (downward API) and reached through the
  * Kubernetes API (service account: get, watch and patch on pods in its namespace), by
  * platform/kube-http.ts rather than client-node, which alone would take the process past
- * its 100 MB budget (issue 6 §6). It reads
+ * its 100 MB peak-RSS budget (docs/data-rollouts.md). It reads
  * the pod's declaration (`store.autocrane.io/location`, `store.autocrane.io/data`), follows
  * the pod with a watch, and for each `request.data.autocrane.io/<source>` activates that
  * version and reports `status.data.autocrane.io/<source>`. The engine is datadeployer/.
@@ -38,7 +38,7 @@ export const DATA_DEPLOYER_DEFAULTS = {
 
 /**
  * The node flags to start the data deployer with (`node <flags> dist/cli/main.js data-deployer`
- * or NODE_OPTIONS), for its 100 MB budget (issue 6 §6; bench/RESULTS.md "Data deployer"):
+ * or NODE_OPTIONS), for its 100 MB peak-RSS budget (bench/RESULTS.md, "Data deployer"):
  * --expose-gc lets datadeployer/gc-pacer.ts collect the streamed chunks' buffers every 4 MB,
  * which V8 would otherwise leave to pile up by tens of MB; --max-semi-space-size=1 keeps the
  * young generation at 1 MB instead of growing to 16, as the process allocates little that

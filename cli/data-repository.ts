@@ -1,6 +1,6 @@
 /**
  * `autocrane data-repository`: polls the configured data sources, keeps their versions as
- * archives in a content-addressed store and serves them (issue 6 §1). One process: the HTTP
+ * archives in a content-addressed store and serves them. One process: the HTTP
  * server, a Temporal worker on the data repository's own task queue (the poll activity must
  * run where the store is) and one Temporal Schedule per source. Stops on SIGTERM/SIGINT.
  */

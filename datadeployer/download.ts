@@ -4,7 +4,7 @@
  * matched; on any failure the partial file is removed.
  *
  * Over node:http(s), not fetch: fetch (undici) costs ~16 MB more of RSS to load, and its web
- * stream adds a buffer of its own before the file (issue 6 §6's 100 MB budget).
+ * stream adds a buffer of its own before the file, both within the deployer's 100 MB of RSS.
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';

@@ -1,6 +1,6 @@
 /**
- * Bounds the garbage a streamed activation leaves between collections (issue 6 §6: at most
- * 100 MB of RSS whatever the archive's size).
+ * Bounds the garbage a streamed activation leaves between collections (the deployer's
+ * budget: at most 100 MB of RSS whatever the archive's size).
  *
  * Every chunk read from a socket or a file, inflated or sliced, is a new Buffer whose memory
  * lives outside V8's heap and is freed only when a collection finds its small wrapper dead.

@@ -1,5 +1,5 @@
 /**
- * The demo (issue 5 §7): a sample app whose probes the test workload answers, a 3-stage
+ * The demo `make run` ends with: a sample app whose probes the test workload answers, a 3-stage
  * rollout started through the REST API, the new version failing its watchdog in stage 2, and
  * the automatic rollback, each decision printed as the API reports it, under a line that gives
  * the rollout's Temporal UI link (the run's own page: namespace, workflow ID and run ID).

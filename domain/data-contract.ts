@@ -1,5 +1,5 @@
 /**
- * The data deployment contract (issue 6): what the data repository publishes, what the
+ * The data deployment contract: what the data repository publishes, what the
  * orchestrator asks of a pod, and what the pod's data deployer reports. The keys are
  * AutoCrane's (domain/keys.ts); the values are small JSON documents, parsed here once and
  * refused with a message that says what is wrong.

@@ -1,5 +1,5 @@
 /**
- * The data deployer's pure decisions (issue 6 §4): which archive entries may be extracted
+ * The data deployer's pure decisions: which archive entries may be extracted
  * and where, what a source's status annotation says, and why init mode is still waiting.
  *
  * Pure: no I/O.

@@ -1,5 +1,5 @@
 /**
- * The data repository's decisions (issue 6 §1), pure so they are tested exhaustively: which
+ * The data repository's decisions, pure so they are tested exhaustively: which
  * versions a source keeps, which archives nobody references any more, and how an archive
  * request's Range and If-None-Match headers are answered.
  */

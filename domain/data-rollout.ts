@@ -1,5 +1,5 @@
 /**
- * Data rollouts (issue 6 §2): which consumer pods get which version of a source, the stages
+ * Data rollouts: which consumer pods get which version of a source, the stages
  * and their probation, the gate policy, and the vocabulary of the data-rollout workflow's
  * status. The workflow orchestrates, the activities read and write pods; the decisions are here.
  *

@@ -1,5 +1,5 @@
 /**
- * What the repair workflow and its activities exchange (issue 4). Plain JSON-safe data:
+ * What the repair workflow and its activities exchange. Plain JSON-safe data:
  * it crosses the workflow/activity boundary and lives in workflow history and state.
  */
 

@@ -1,5 +1,5 @@
 /**
- * Repair's decisions (issue 4), as pure functions over plain data so the repair workflow
+ * Repair's decisions, as pure functions over plain data so the repair workflow
  * can call them deterministically and every rule is unit-tested here:
  *
  * - a pod is tracked by UID from its first failing sweep; a sweep in which it is not

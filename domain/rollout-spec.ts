@@ -1,5 +1,5 @@
 /**
- * The rollout request (issue 5 §1): what to change on which workload, in which stages, gated
+ * The rollout request: what to change on which workload, in which stages, gated
  * how, and what to do on a gate failure. One zod schema validates it and, through its `.meta`
  * ids, documents it: zod-to-openapi reads zod 4's `.meta()` registry, so the API's OpenAPI
  * document is generated from this very schema (registerPath with `RolloutSpecSchema` as the

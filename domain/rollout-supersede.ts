@@ -1,5 +1,5 @@
 /**
- * Supersede (issue 5 §4): a start with `supersede: true` replaces the rollout running on the
+ * Supersede: a start with `supersede: true` replaces the rollout running on the
  * target. The running rollout rolls its own change back and ends Superseded; its workflow then
  * continues as the new rollout (same workflow ID, new run). Until then the new rollout is
  * Pending, waiting for that rollback. Pure decisions; workflows/rollout.ts orchestrates.

@@ -33,11 +33,11 @@ export interface Config {
     /** What the watchdog API lets callers write onto one pod. */
     caps: WatchdogCaps;
   };
-  /** Repair of the watched namespaces (issue 4). */
+  /** Repair of the watched namespaces. */
   repair: { enabled: boolean; policy: RepairPolicy };
-  /** Defaults of the data rollouts (issue 6 §2); a start through the API may override the stages. */
+  /** Defaults of the data rollouts; a start through the API may override the stages. */
   dataRollouts: { autoStart: boolean; stageShares: (number | string)[]; probationSeconds: number };
-  /** `autocrane data-repository` (issue 6 §1); the sources file itself is read by that command. */
+  /** `autocrane data-repository`; the sources file itself is read by that command. */
   dataRepository: {
     sourcesFile: string | undefined;
     root: string;

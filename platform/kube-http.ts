@@ -1,6 +1,6 @@
 /**
  * A small Kubernetes client over node:http(s), for the processes that run next to an
- * application in its pod and must stay small (the data deployer: issue 6 §6, at most 100 MB).
+ * application in its pod and must stay small (the data deployer: at most 100 MB of RSS).
  * @kubernetes/client-node cannot be loaded for a few calls: even its KubeConfig imports the
  * whole generated API, about 60 MB of RSS before any request.
  *

@@ -1,5 +1,5 @@
 /**
- * The data-rollout workflow's contract (issue 6): one long-lived workflow per namespace and
+ * The data-rollout workflow's contract: one long-lived workflow per namespace and
  * source holds the known-good (LKG) and latest versions and runs staged data rollouts. The
  * data repository announces each new version with signal-with-start; the API and CLI read
  * and steer it. Definitions only: importing them pulls no workflow code into a client.

@@ -103,7 +103,7 @@ type Interrupt = 'stop' | 'paused' | 'resumed';
 type StageVerdict = { verdict: 'passed' } | { verdict: 'failed'; reason: string } | { verdict: 'stop' };
 
 /**
- * One long-lived workflow per namespace and source (issue 6 §2): it holds the known-good (LKG)
+ * One long-lived workflow per namespace and source: it holds the known-good (LKG)
  * and latest versions, mirrors them into the ConfigMap autocrane-data-<source>, keeps every
  * consumer asking for the LKG while idle, and runs staged data rollouts: requests written,
  * acknowledgements awaited, probation from the activation, gate on the upgraded consumers and

@@ -78,7 +78,7 @@ const policyMemo = (policy: RepairPolicy) => ({
 });
 
 /**
- * Repair of one namespace (issue 4): every interval, list the pods in error, count each
+ * Repair of one namespace: every interval, list the pods in error, count each
  * pod's consecutive failing sweeps in workflow state, and evict those past the threshold
  * through the Eviction API, within the failing limits (domain/repair.ts decides). Runs
  * forever; continue-as-new carries the state, so counts survive worker and server restarts.

@@ -22,7 +22,7 @@ const runOf = (s: DataRolloutStatus, version: DataVersion): DataRolloutRun => {
 };
 
 /**
- * Issue 6 §5 end to end, every part a real process: the data repository serving a local
+ * Data rollouts end to end, every part a real process: the data repository serving a local
  * folder, AutoCrane's worker process running the data-rollout workflow (auto-start on, stages
  * 1, 25%, 100% with a short probation), 8 kwok consumer pods each with its own data deployer
  * and drop folder, and a pod that vouches for the source without consuming it. The tests share

@@ -51,7 +51,7 @@ function startApi(env: NodeJS.ProcessEnv, logFile: string): Promise<{ child: Chi
 }
 
 /**
- * Issue 5 §7: the demo script itself (dist/demo/main.js, as `make run` runs it), end to end: a
+ * The demo script itself (dist/demo/main.js, as `make run` runs it), end to end: a
  * worker with the real activities and a probe schedule on the demo's namespace, the real API
  * process, the demo's own test workload process, on the integration tier's cluster.
  *

@@ -15,7 +15,7 @@ import { tierStack } from '../support/stacks';
 import { type TemporalClients, uniqueTaskQueue } from '../support/temporal';
 import { deployment, livePods, markPodError, markPodHealthy, readyPods, statefulSet, watchAvailability } from '../support/workloads';
 
-/** Issue 4 §6: repair on the sandbox cluster, with the real activities and the real dev server. */
+/** Repair on the sandbox cluster, with the real activities and the real dev server. */
 describe('repair on the sandbox cluster', () => {
   let sandbox: SandboxWorker;
   let k: KubeClients;

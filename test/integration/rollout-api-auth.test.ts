@@ -15,7 +15,7 @@ import { type SandboxWorker, startSandboxWorker } from '../support/sandbox-worke
 import { livePods, readyPods } from '../support/workloads';
 
 /**
- * Issue 5 §5, authorization: the rollout routes as the API serves them in a cluster (no
+ * Authorization: the rollout routes as the API serves them in a cluster (no
  * embedded token), every caller checked by a real TokenReview and SubjectAccessReview against
  * the sandbox apiserver's RBAC. The rules (api/rollouts.ts): start and steer need `patch` on
  * the target Deployment, read one needs `get` on it, list needs `list` on deployments in the

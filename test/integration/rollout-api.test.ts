@@ -10,7 +10,7 @@ import { livePods, readyPods } from '../support/workloads';
 const TOKEN = 'rollout-api-test-token';
 const auth = { Authorization: `Bearer ${TOKEN}` };
 
-/** Issue 5 §8: the REST API on the real workflow, Temporal and sandbox cluster. */
+/** The rollout REST API on the real workflow, Temporal and sandbox cluster. */
 describe('rollout REST API on the sandbox', () => {
   let sandbox: SandboxWorker;
   let app: Express;

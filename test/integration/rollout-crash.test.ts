@@ -15,7 +15,7 @@ import { tierStack } from '../support/stacks';
 import { uniqueTaskQueue } from '../support/temporal';
 import { livePods, readyPods } from '../support/workloads';
 
-/** Issue 5 §8: a rollout survives the crash of its worker, of the Temporal server, and an apiserver outage. */
+/** A rollout survives the crash of its worker, of the Temporal server, and an apiserver outage. */
 describe('rollouts survive crashes', () => {
   let sandbox: SandboxWorker;
   beforeAll(async () => {

@@ -10,7 +10,7 @@ import { type SandboxWorker, startSandboxWorker } from '../support/sandbox-worke
 import { deployment, livePods, markPodError, markPodHealthy, readyPods } from '../support/workloads';
 
 /**
- * Issue 5 §1, the gate policy's options on the sandbox: only named watchdogs, what to do
+ * The gate policy's options on the sandbox: only named watchdogs, what to do
  * without watchdog data, error pods allowed, and a minimum ready time. The pods of
  * probedDeployment declare a probe named `http` (watchdog data for the gate); a watchdog error
  * is posted on a canary pod as an app or the prober would (markPodError).

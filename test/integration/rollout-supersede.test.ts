@@ -66,7 +66,7 @@ async function recordPods(kc: SandboxWorker['k']['kc'], namespace: string, app: 
 }
 
 /**
- * Issue 5 §4: a start with supersede: true replaces the running rollout: the old one rolls
+ * A start with supersede: true replaces the running rollout: the old one rolls
  * its change back and ends Superseded, then the new one runs, on the real API, workflow,
  * Temporal and sandbox cluster.
  */

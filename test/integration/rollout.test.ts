@@ -9,7 +9,7 @@ import { type SandboxWorker, startSandboxWorker } from '../support/sandbox-worke
 import type { TemporalClients } from '../support/temporal';
 import { livePods, markPodError, readyPods, watchAvailability } from '../support/workloads';
 
-/** Issue 5 §8: rollouts on the sandbox cluster, with the real activities and the real dev server. */
+/** Rollouts on the sandbox cluster, with the real activities and the real dev server. */
 describe('rollouts on the sandbox cluster', () => {
   let sandbox: SandboxWorker;
   let k: KubeClients;

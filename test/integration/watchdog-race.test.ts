@@ -16,7 +16,7 @@ import { createMetricsRegistry } from '../../platform/metrics';
 import { eventually, freshNamespace, isPodReady, type KubeClients, sandboxClients } from '../support/kube';
 
 /**
- * Issue 3 §9: a concurrent post and probe on the same pod keep each other's annotations.
+ * A concurrent post and probe on the same pod keep each other's annotations.
  * An app posts its own watchdog through the real API while a sweep probes the same pod and
  * writes a transition of its probe's status, round after round. Both writers patch only
  * their key plus the health label, guarded by the resourceVersion they read, so whichever
