@@ -1,5 +1,5 @@
 /**
- * The rollout activities (issue 5). Each one observes the workload, asks the pure planners
+ * The rollout activities. Each one observes the workload, asks the pure planners
  * (domain/rollout-plan.ts) what to do, does it, and waits for it while checking the gate
  * (domain/stage-gate.ts) every POLL_MS, so a watchdog error stops a stage within a second.
  * Every activity re-reads the cluster when it starts, so a retry after a worker crash picks

@@ -1,5 +1,5 @@
 /**
- * The rollout REST API (issue 5 §3-§5):
+ * The rollout REST API:
  *
  *   POST /v1/rollouts                 RolloutSpec → 202 started (200 when the request ID was seen before)
  *   GET  /v1/rollouts/{id}            the rollout's full status, with live pod counts during a bake
