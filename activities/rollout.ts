@@ -35,6 +35,7 @@ import {
   type StatefulSetState,
 } from '../domain/rollout-plan-statefulset';
 import { resolveStageCounts, type IntOrPercent } from '../domain/rollout-shares';
+import { stepBegunEarly } from '../domain/rollout-next-step';
 import type { RolloutSpec, RolloutTarget } from '../domain/rollout-spec';
 import { describeTarget } from '../domain/rollout-summary';
 import { currentContext, guard as guardActivity, heartbeat as heartbeatActivity, nonRetryable, sleep, stopIfCancelled } from './activity-context';
@@ -858,7 +859,8 @@ export function createRolloutActivities(kc: KubeConfig, options: RolloutActivity
         // With the next step to begin once the gate passes, the stage's last scale-down (the one
         // not waited for) is held until the gate's verdict: if it passes, the next step's first
         // write to the stable Deployment makes it (withOwedScaleDown); otherwise it goes out then.
-        const beginsNext = snapshot.target.kind === 'Deployment' && input.gateAfterScaling === true && (input.nextCount !== undefined || input.beginPromotion === true);
+        const begins = stepBegunEarly(snapshot.target.kind, input);
+        const beginsNext = begins !== null;
         let owed: DeploymentAction | undefined;
         const writeOwed = async (): Promise<string[]> => {
           const action = owed;
@@ -900,11 +902,11 @@ export function createRolloutActivities(kc: KubeConfig, options: RolloutActivity
           if (result.verdict === 'fail') throw new GateFailure(result);
           if (passed) {
             const gatePassed = toWatchGateResult(result, 'pass');
-            if (!beginsNext) return { outcome: 'done', actions, finishedAt, gatePassed };
+            if (begins === null) return { outcome: 'done', actions, finishedAt, gatePassed };
             const now = { canary: input.count, stable: snapshot.replicas - input.count };
             const start =
-              input.nextCount !== undefined
-                ? planDeploymentStageStart(now, input.nextCount, snapshot.replicas, snapshot.deploymentStrategy)
+              begins.step === 'stage'
+                ? planDeploymentStageStart(now, begins.count, snapshot.replicas, snapshot.deploymentStrategy)
                 : planDeploymentPromotionStart({ ...now, stablePaused: false, stableOnNewTemplate: false, canaryExists: true }, snapshot.replicas, snapshot.deploymentStrategy);
             const begin = withOwedScaleDown(start, owed);
             owed = undefined;
