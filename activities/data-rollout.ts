@@ -16,6 +16,7 @@ import {
   parseDataStageShares,
   planDataRequests,
   readRequest,
+  refusedPodObservations,
   releaseRef,
   requestOf,
   type ConsumerView,
@@ -24,14 +25,15 @@ import {
   judgeStageErrors,
 } from '../domain/data-rollout';
 import { DEFAULTS, FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/keys';
-import { evaluateGate, type GateResult } from '../domain/stage-gate';
+import { evaluateGate, type GateResult, type SettleMemory } from '../domain/stage-gate';
 import type { GateEvidence } from '../domain/stage-gate-evidence';
 import { CONTENT_TYPES, kubeJson } from '../platform/kube-json';
 import { failsTheLoop, loopWrites, type PodWriteRefusalClass } from '../domain/pod-write-refusal';
-import { GateProber } from './gate-probe';
+import { DataGateMemories, withHeartbeats, type DataGateHeartbeat } from './data-rollout-gate';
+import { GateProber, MAX_LOOK_GAP_MS } from './gate-probe';
 import { createHttpProber, type HttpProber } from './http-prober';
 import { describeRefusal, podWriteRefusals, type PodWriteRefusalMetrics } from './pod-write-refusals';
-import { currentContext, guard, heartbeat, sleep } from './activity-context';
+import { currentContext, guard, sleep } from './activity-context';
 import { podObservation, type PodJson } from './rollout-kube';
 import type {
   AdvanceDataStageInput,
@@ -99,6 +101,8 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
     ...(options.refusalMetrics && { metrics: options.refusalMetrics }),
     reportingInstance: hostname(),
   });
+  // One per worker: a stage's probation resumes from the watched time its earlier watches counted.
+  const gateMemories = new DataGateMemories();
   const logRefusal = (fields: Record<string, unknown>, message: string) => currentContext()?.log.warn(message, fields);
 
   /** The source's consumers and vouchers among the namespace's pods (terminating ones left out). */
@@ -178,34 +182,40 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
 
   /**
    * The gate over the upgraded consumers and the vouchers: errors, readiness, probation. With
-   * `probe` (the probation), the gate probes the pods' declared probes itself and passes only
-   * when each has a result from after the probation began (domain/stage-gate-evidence.ts).
-   * The probation stays wall time (no bound on the gap between looks, so pods without probes
-   * pass as before): only the rollout gate's bake is extended by the time it could not watch.
+   * `probation` (the probation's watch), the gate probes the pods' declared probes itself and
+   * passes only when each has a result from after the probation began, and only once the time
+   * it watched (looks at most MAX_LOOK_GAP_MS apart, threaded through `probation.memory`)
+   * reaches the probation: time it could not watch extends it (domain/stage-gate-evidence.ts).
+   * Consumers whose request was refused count as erroring pods.
    */
   async function checkGate(
     pods: DataPods,
     target: DataRef,
-    policy: { probationStartedAt: string | null; probationSeconds: number; maxErrorPods: number },
-    probe = false,
+    policy: { probationStartedAt: string | null; probationSeconds: number; maxErrorPods: number; refused?: Array<{ pod: string; reason: string }> },
+    probation?: { memory: SettleMemory | null },
   ): Promise<GateResult> {
     const upgraded = pods.consumers.filter((c) => c.request?.version === target.version && c.request.sha256 === target.sha256).map((c) => c.pod);
     const names = new Set(upgraded.map((p) => p.metadata.name));
     const watched = [...upgraded, ...pods.vouchers.filter((p) => !names.has(p.metadata.name))];
     const start = policy.probationStartedAt ?? new Date().toISOString();
-    const evidence: GateEvidence | undefined = probe
-      ? { probes: await gateProber.look(watched, Date.parse(start)), maxLookGapMs: Number.POSITIVE_INFINITY, maxProbeAgeMs: gateProber.maxProbeAgeMs }
+    const evidence: GateEvidence | undefined = probation
+      ? { probes: await gateProber.look(watched, Date.parse(start)), maxLookGapMs: MAX_LOOK_GAP_MS, maxProbeAgeMs: gateProber.maxProbeAgeMs }
       : undefined;
-    return evaluateGate({
-      pods: watched.map(podObservation),
+    const now = new Date();
+    const refused = refusedPodObservations(policy.refused ?? [], new Set(watched.map((p) => p.metadata.name)), now.toISOString());
+    const result = evaluateGate({
+      pods: [...watched.map(podObservation), ...refused],
       expectedPods: 0,
       policy: dataGatePolicy(policy.probationSeconds, policy.maxErrorPods),
       stageStartedAt: start,
       bakeStartedAt: policy.probationStartedAt,
       bakeSeconds: policy.probationSeconds,
+      memory: probation?.memory ?? null,
       ...(evidence ? { evidence } : {}),
-      now: new Date(),
+      now,
     });
+    if (probation) probation.memory = result.memory;
+    return result;
   }
 
   return {
@@ -263,7 +273,7 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
      */
     async advanceDataStage(input: AdvanceDataStageInput): Promise<DataStageOutcome> {
       const target = releaseRef(input.target);
-      return guard(`move the ${input.source} consumers of ${input.namespace} to ${target.version}`, async () => {
+      return guard(`move the ${input.source} consumers of ${input.namespace} to ${target.version}`, () => withHeartbeats({ step: 'acknowledgements' }, async (heartbeat) => {
         const deadline = Date.now() + input.ackTimeoutSeconds * 1000;
         const movedBefore = new Set(input.movedBefore);
         // Why each consumer's request was refused, this activity; a later write that goes through clears it.
@@ -308,7 +318,7 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
           }
           await sleep(pollMs);
         }
-      });
+      }));
     },
 
     /**
@@ -319,19 +329,29 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
     async watchDataGate(input: WatchDataGateInput): Promise<DataGateResult> {
       const target = releaseRef(input.target);
       const lkg = releaseRef(input.lkg);
-      return guard(`watch the gate of ${input.source} ${target.version} in ${input.namespace}`, async () => {
-        for (;;) {
-          const pods = await listDataPods(input);
-          // Newcomers (no request, or one for neither version) are not part of the stage: LKG.
-          const newcomers = pods.consumers.filter((c) => ![lkg, target].some((ref) => c.request?.version === ref.version && c.request.sha256 === ref.sha256));
-          await writeRequests(input, pods, newcomers.map((c) => ({ pod: c.name, ref: lkg })), [input.lkg]);
-          const gate = await checkGate(pods, target, input, true);
-          const erroring = gate.erroring.map((e) => e.pod);
-          heartbeat({ step: gate.verdict === 'wait' && gate.reason.startsWith('waiting for evidence') ? `probation, ${gate.reason}` : 'probation', watched: gate.counts.updated, erroring });
-          if (gate.verdict === 'fail' || (gate.verdict === 'pass' && !input.holdAfterPass)) return { verdict: gate.verdict, reason: gate.reason, watched: gate.counts.updated, erroring };
-          await sleep(pollMs);
-        }
-      });
+      const key = DataGateMemories.key(input);
+      // The probation's watched time so far (this stage's earlier watches and attempts), kept across polls.
+      const probation = { memory: gateMemories.initial(key, currentContext()?.info.heartbeatDetails) };
+      const initial: DataGateHeartbeat = { step: 'probation', watched: 0, erroring: [], ...(probation.memory && { gate: probation.memory }) };
+      return guard(`watch the gate of ${input.source} ${target.version} in ${input.namespace}`, () =>
+        withHeartbeats(initial, async (heartbeat) => {
+          try {
+            for (;;) {
+              const pods = await listDataPods(input);
+              // Newcomers (no request, or one for neither version) are not part of the stage: LKG.
+              const newcomers = pods.consumers.filter((c) => ![lkg, target].some((ref) => c.request?.version === ref.version && c.request.sha256 === ref.sha256));
+              await writeRequests(input, pods, newcomers.map((c) => ({ pod: c.name, ref: lkg })), [input.lkg]);
+              const gate = await checkGate(pods, target, input, probation);
+              const erroring = gate.erroring.map((e) => e.pod);
+              heartbeat({ step: gate.verdict === 'wait' ? `probation, ${gate.reason}` : 'probation', watched: gate.counts.updated, erroring, gate: gate.memory });
+              if (gate.verdict === 'fail' || (gate.verdict === 'pass' && !input.holdAfterPass)) return { verdict: gate.verdict, reason: gate.reason, watched: gate.counts.updated, erroring };
+              await sleep(pollMs);
+            }
+          } finally {
+            gateMemories.remember(key, probation.memory);
+          }
+        }),
+      );
     },
 
     /**
@@ -340,7 +360,7 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
      */
     async revertData(input: RevertDataInput): Promise<RevertDataResult> {
       const lkg = releaseRef(input.lkg);
-      return guard(`send the ${input.source} consumers of ${input.namespace} back to ${lkg.version}`, async () => {
+      return guard(`send the ${input.source} consumers of ${input.namespace} back to ${lkg.version}`, () => withHeartbeats({ step: 'revert' }, async (heartbeat) => {
         const deadline = Date.now() + input.ackTimeoutSeconds * 1000;
         let written = 0;
         for (;;) {
@@ -357,7 +377,7 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
           if (unacknowledged.length === 0 || Date.now() >= deadline) return { consumers: pods.consumers.length, written, unacknowledged, failed };
           await sleep(pollMs);
         }
-      });
+      }));
     },
 
     /**
@@ -366,7 +386,7 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
      */
     async tendDataConsumers(input: DataScope & { lkg: DataRelease; seconds: number }): Promise<{ written: number }> {
       const lkg = releaseRef(input.lkg);
-      return guard(`keep the ${input.source} consumers of ${input.namespace} on ${lkg.version}`, async () => {
+      return guard(`keep the ${input.source} consumers of ${input.namespace} on ${lkg.version}`, () => withHeartbeats({ step: 'tend' }, async (heartbeat) => {
         const until = Date.now() + input.seconds * 1000;
         let written = 0;
         do {
@@ -376,7 +396,7 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
           await sleep(pollMs * 4);
         } while (Date.now() < until);
         return { written };
-      });
+      }));
     },
   };
 }

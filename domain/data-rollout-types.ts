@@ -117,6 +117,8 @@ export interface WatchDataGateInput extends DataScope {
   maxErrorPods: number;
   /** Keep watching after the probation passes, until cancelled (while paused). */
   holdAfterPass?: boolean;
+  /** The stage's consumers whose request the apiserver refused (advanceDataStage's `refused`): erroring pods of the gate. */
+  refused?: Array<{ pod: string; reason: string }>;
 }
 
 export interface DataGateResult {

@@ -16,7 +16,7 @@
  * Pure: no I/O, no clock, safe to import from workflows.
  */
 import { acknowledges, parseDataRequest, type DataStatus, type DataVersion } from './data-contract';
-import type { GatePolicyInput } from './stage-gate';
+import type { GatePolicyInput, PodObservation } from './stage-gate';
 import type { DecisionLog } from './stage-controls';
 import { listNames } from './rollout-group-pods';
 import { stageUpdatedCount } from './rollout-shares';
@@ -320,4 +320,19 @@ export function judgeStageErrors(input: StageErrorsInput): StageErrors {
   ];
   const reason = erroring.size === 0 ? 'no erroring pods' : `${erroring.size} erroring pod(s), ${failed ? 'more than' : 'within'} maxErrorPods ${input.maxErrorPods}: ${parts.join('; ')}`;
   return { failed, reason, refused, waiting };
+}
+
+/** The name under which a refused request shows among a pod's errors in the probation gate's reasons. */
+export const REFUSED_REQUEST_ERROR = 'data-request-refused';
+
+/**
+ * The stage's consumers whose request the apiserver refused, as the probation gate sees them:
+ * erroring pods, counted with the watchdog errors within maxErrorPods. Such a pod stays on the
+ * LKG and says nothing about the new version, so it must not pass the gate by its silence. One
+ * that the rollout's version reached after all is watched as itself instead.
+ */
+export function refusedPodObservations(refused: readonly { pod: string; reason: string }[], watched: ReadonlySet<string>, at: string): PodObservation[] {
+  return refused
+    .filter((r) => !watched.has(r.pod))
+    .map((r) => ({ name: r.pod, ready: true, readySince: null, watchdogs: [{ name: REFUSED_REQUEST_ERROR, level: 'error', time: at, message: `the apiserver refused its data request: ${r.reason}` }] }));
 }

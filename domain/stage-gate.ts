@@ -140,6 +140,13 @@ export interface GateResult {
   memory: SettleMemory;
 }
 
+/** A memory as read back from an activity's heartbeat details (untrusted JSON). */
+export function isSettleMemory(value: unknown): value is SettleMemory {
+  if (value === null || typeof value !== 'object') return false;
+  const { settledSince, lastSettledAt, watch } = value as Record<string, unknown>;
+  return (settledSince === null || typeof settledSince === 'string') && (lastSettledAt === null || typeof lastSettledAt === 'string') && (watch === undefined || isWatchMemory(watch));
+}
+
 /** How many pods a reason lists by name before "and N more". */
 export const REASON_POD_LIMIT = 5;
 

@@ -8,6 +8,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -62,7 +63,11 @@ const retry: RetryPolicy = { initialInterval: '1 second', backoffCoefficient: 2,
 const { dataRolloutSettings, readDataMirror, mirrorDataVersions } = proxyActivities<DataRolloutActivities>({ startToCloseTimeout: '15 seconds', retry });
 /**
  * Waiting for acknowledgements and probations: long, so a dead worker is noticed by its silent
- * heartbeat. An interrupted one (a start wakes the idle tending, a pause or stop cuts a watch)
+ * heartbeat, within 3 s: the activities heartbeat on a timer every 500 ms whatever their calls
+ * are doing (activities/data-rollout-gate.ts), and a timed-out attempt is retried 200 ms later,
+ * so the probation's watch resumes on another worker within seconds; the time it could not
+ * watch does not count as probation. Only the timeouts changed here, not the commands, so
+ * recorded histories replay as they are. An interrupted one (a start wakes the idle tending, a pause or stop cuts a watch)
  * must have stopped before the workflow goes on: under Temporal's default (TRY_CANCEL) it ran on
  * until a heartbeat brought it the cancellation, and the idle tending, still asking every
  * consumer for the LKG, moved the first stages' pods back (the worker throttles heartbeats to 1 s,
@@ -70,10 +75,13 @@ const { dataRolloutSettings, readDataMirror, mirrorDataVersions } = proxyActivit
  */
 const { advanceDataStage, watchDataGate, revertData, tendDataConsumers } = proxyActivities<DataRolloutActivities>({
   startToCloseTimeout: '25 hours',
-  heartbeatTimeout: '15 seconds',
+  heartbeatTimeout: '3 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry,
+  retry: { ...retry, initialInterval: '200 milliseconds' },
 });
+
+/** Patch: the probation's watch is told which consumers' requests were refused. */
+const GATE_COUNTS_REFUSED_PODS = 'data-gate-counts-refused-pods';
 
 /** Versions remembered for a start that names one; finished rollouts shown; decisions carried to the next run. */
 const KNOWN_VERSIONS = 10;
@@ -100,7 +108,7 @@ function announcementProblem(a: VersionAnnouncement | undefined): string | null 
 }
 
 type Interrupt = 'stop' | 'paused' | 'resumed';
-type StageVerdict = { verdict: 'passed' } | { verdict: 'failed'; reason: string } | { verdict: 'stop' };
+type StageVerdict = { verdict: 'passed'; reason?: string } | { verdict: 'failed'; reason: string } | { verdict: 'stop' };
 
 /**
  * One long-lived workflow per namespace and source: it holds the known-good (LKG)
@@ -391,6 +399,8 @@ export async function dataRolloutWorkflow(input: DataRolloutWorkflowInput): Prom
         probationSeconds: hold ? 0 : current.stages[index]!.probationSeconds,
         maxErrorPods: current.maxErrorPods,
         holdAfterPass: hold,
+        // Consumers whose request was refused are erroring pods of the probation too (runs recorded before this passed none).
+        ...(refusedPods.length > 0 && patched(GATE_COUNTS_REFUSED_PODS) && { refused: refusedPods }),
       });
 
     /** Holds while paused, still watching the last stage's gate when there is one. */
@@ -420,12 +430,13 @@ export async function dataRolloutWorkflow(input: DataRolloutWorkflowInput): Prom
         }
         if (watched.value.verdict === 'fail') return { verdict: 'failed', reason: watched.value.reason };
         const heldAfter = await holdWhilePaused(index);
-        return heldAfter ?? { verdict: 'passed' };
+        return heldAfter ?? { verdict: 'passed', reason: watched.value.reason };
       }
     }
 
     let failure: string | null = null;
     let moved: string[] = [];
+    let refusedPods: Array<{ pod: string; reason: string }> = [];
     for (let index = 0; index < stages.length && failure === null && stop === null; index++) {
       const held = await holdWhilePaused(index > 0 ? index - 1 : null);
       if (held?.verdict === 'failed') failure = held.reason;
@@ -456,6 +467,7 @@ export async function dataRolloutWorkflow(input: DataRolloutWorkflowInput): Prom
         break;
       }
       moved = outcome.upgraded;
+      refusedPods = outcome.refused ?? [];
       Object.assign(stage, { count: outcome.count, probationStartedAt: outcome.probationStartedAt });
       decide(
         'acknowledged',
@@ -475,7 +487,8 @@ export async function dataRolloutWorkflow(input: DataRolloutWorkflowInput): Prom
         break;
       }
       Object.assign(stage, { result: 'passed', endedAt: now() });
-      decide('gatePassed', `stage ${index + 1} passed its probation`);
+      // The gate's reason says how long it watched, and by how much the probation was extended.
+      decide('gatePassed', `stage ${index + 1} passed its probation${verdict.reason === undefined ? '' : `: ${verdict.reason}`}`);
     }
 
     const stageNow = current.stage >= 0 ? current.stages[current.stage] : undefined;
