@@ -171,7 +171,7 @@ describe('data deployments end to end', () => {
     const killedAt = Date.now();
     await fleet.killWorker('SIGKILL');
     fleet.spawnWorker();
-    // Heartbeats stop with the worker: its activity times out (15 s) and is retried by the new one.
+    // Heartbeats stop with the worker: its activity times out (3 s) and is retried by the new one.
     const status = await fleet.waitForStatus(finished(v4), `the rollout of ${v4.id} to end after the restart`, 150_000);
     const seen = await watcher.stop();
     for (const pod of fleet.consumers) expect({ pod, asked: seen.requests[pod], active: seen.active[pod] }).toEqual({ pod, asked: [before.id, v4.id], active: [before.id, v4.id] });

@@ -1,8 +1,9 @@
-import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { EventsV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { createDataRolloutActivities, type DataRolloutActivities } from '../../activities/data-rollout';
 import { dataRequestKey, dataStatusKey, parseDataRequest, type DataVersion } from '../../domain/data-contract';
 import { dataMirrorName, type DataRelease } from '../../domain/data-rollout';
-import { DATA_DEPS_ANNOTATION } from '../../domain/keys';
+import { DATA_DEPS_ANNOTATION, DATA_LOCATION_ANNOTATION, DATA_SOURCES_ANNOTATION, WRITE_REFUSED_EVENT_REASON } from '../../domain/keys';
+import { ANNOTATIONS_TOTAL_LIMIT_BYTES } from '../../domain/pod-write-refusal';
 import { createDataPod } from '../support/data-deployers';
 import { eventually, freshNamespace, isPodReady, sandboxClients, type KubeClients } from '../support/kube';
 
@@ -16,27 +17,19 @@ function release(n: number): DataRelease {
 const V1 = release(1);
 const V2 = release(2);
 
+const requestOf = (annotations: Record<string, string> | undefined) => {
+  const text = annotations?.[dataRequestKey('cfg')];
+  return text === undefined ? undefined : parseDataRequest(text);
+};
+
 /**
- * The data-rollout activities against the sandbox apiserver, with the pods' data deployers
- * played by a loop in the test that acknowledges each request by patching the status
- * annotation (or reports an error for a version the test breaks).
+ * The pods' data deployers, played by the test: each pod's request is acknowledged by patching
+ * its status annotation (or answered with an error for a version in `broken`).
  */
-describe('data rollout activities on the sandbox cluster', () => {
-  let k: KubeClients;
-  let namespace: string;
-  let activities: DataRolloutActivities;
-  const broken = new Set<string>();
-  let deployers: NodeJS.Timeout | undefined;
+function playDeployers(k: KubeClients, namespace: string, broken: ReadonlySet<string>): { stop(): void } {
   let busy = false;
-
-  const pods = async () => (await k.core.listNamespacedPod({ namespace })).items;
-  const requestOf = (annotations: Record<string, string> | undefined) => {
-    const text = annotations?.[dataRequestKey('cfg')];
-    return text === undefined ? undefined : parseDataRequest(text);
-  };
-
   async function deployOnce(): Promise<void> {
-    for (const pod of await pods()) {
+    for (const pod of (await k.core.listNamespacedPod({ namespace })).items) {
       const parsed = requestOf(pod.metadata?.annotations);
       if (!parsed?.ok) continue;
       const want = parsed.value;
@@ -57,6 +50,30 @@ describe('data rollout activities on the sandbox cluster', () => {
     }
   }
 
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    deployOnce()
+      .catch(() => undefined)
+      .finally(() => (busy = false));
+  }, 100);
+  return { stop: () => clearInterval(timer) };
+}
+
+/**
+ * The data-rollout activities against the sandbox apiserver, with the pods' data deployers
+ * played by a loop in the test that acknowledges each request by patching the status
+ * annotation (or reports an error for a version the test breaks).
+ */
+describe('data rollout activities on the sandbox cluster', () => {
+  let k: KubeClients;
+  let namespace: string;
+  let activities: DataRolloutActivities;
+  const broken = new Set<string>();
+  let deployers: { stop(): void } | undefined;
+
+  const pods = async () => (await k.core.listNamespacedPod({ namespace })).items;
+
   beforeAll(async () => {
     k = sandboxClients();
     namespace = await freshNamespace(k.core, 'data-rollout');
@@ -69,17 +86,11 @@ describe('data rollout activities on the sandbox cluster', () => {
     });
     await k.core.createNamespacedPod({ namespace, body: { metadata: { name: 'bystander' }, spec: { containers: [{ name: 'app', image: 'example.invalid/app:1' }] } } });
     await eventually(async () => expect((await pods()).filter(isPodReady)).toHaveLength(6), 60_000);
-    deployers = setInterval(() => {
-      if (busy) return;
-      busy = true;
-      deployOnce()
-        .catch(() => undefined)
-        .finally(() => (busy = false));
-    }, 100);
+    deployers = playDeployers(k, namespace, broken);
   });
 
   afterAll(async () => {
-    clearInterval(deployers);
+    deployers?.stop();
     await k.core.deleteNamespace({ name: namespace }).catch(() => undefined);
   });
 
@@ -139,5 +150,83 @@ describe('data rollout activities on the sandbox cluster', () => {
     expect(cm.data).toMatchObject({ note: 'kept', source: 'cfg', lkg: V1.version.id, latest: V2.version.id, rollout: `${V2.version.id} Baking stage 1/2` });
     expect(await activities.readDataMirror({ namespace, source: 'cfg' })).toEqual({ lkg: V1, latest: V2, rollout: `${V2.version.id} Baking stage 1/2` });
     expect(await activities.readDataMirror({ namespace, source: 'nothing' })).toBeNull();
+  });
+});
+
+/**
+ * A consumer at the apiserver's 256 KiB annotation limit beside healthy ones, on the real
+ * apiserver: its request is refused (422 metadata.annotations: Too long). That is that pod's
+ * failure: recorded by an Event on it, the other consumers get their data, and the pod counts
+ * as an erroring pod of its stage, in the acknowledgements and in the probation alike.
+ */
+describe('a data-rollout stage with a consumer at the annotation limit', () => {
+  let k: KubeClients;
+  let namespace: string;
+  let activities: DataRolloutActivities;
+  let deployers: { stop(): void } | undefined;
+  const healthy = ['web-1', 'web-2', 'web-3'];
+
+  const annotations = async (name: string) => (await k.core.readNamespacedPod({ namespace, name })).metadata?.annotations ?? {};
+  const stage = (maxErrorPods: number) =>
+    activities.advanceDataStage({ namespace, source: 'cfg', lkg: V1, target: V2, share: '100%', ackTimeoutSeconds: 30, maxErrorPods, movedBefore: [], stageStartedAt: new Date().toISOString() });
+
+  beforeAll(async () => {
+    k = sandboxClients();
+    namespace = await freshNamespace(k.core, 'data-fullpod');
+    activities = createDataRolloutActivities(k.kc, { autoStart: true, stageShares: ['100%'], probationSeconds: 1, pollMs: 100 });
+    for (const name of healthy) await createDataPod(k.core, namespace, name, '/data', ['cfg']);
+    // Declares the source like the others, with annotations that leave no room for a request.
+    const declared = { [DATA_LOCATION_ANNOTATION]: '/data', [DATA_SOURCES_ANNOTATION]: 'cfg' };
+    const used = Object.entries(declared).reduce((n, [key, value]) => n + key.length + value.length, 0) + 'example.com/filler'.length;
+    await k.core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name: 'full', annotations: { ...declared, 'example.com/filler': 'x'.repeat(ANNOTATIONS_TOTAL_LIMIT_BYTES - used - 20) } },
+        spec: { containers: [{ name: 'app', image: 'example.invalid/app:1' }] },
+      },
+    });
+    await eventually(async () => expect((await k.core.listNamespacedPod({ namespace })).items.filter(isPodReady)).toHaveLength(4), 60_000);
+    deployers = playDeployers(k, namespace, new Set());
+    // The full pod never acknowledges: a short wait for it.
+    expect(await activities.revertData({ namespace, source: 'cfg', lkg: V1, ackTimeoutSeconds: 3 })).toMatchObject({ unacknowledged: ['full'], failed: [] });
+  });
+
+  afterAll(async () => {
+    deployers?.stop();
+    await k.core.deleteNamespace({ name: namespace }).catch(() => undefined);
+  });
+
+  test('with maxErrorPods 0 the stage fails because of that pod; the others got their request and data; an Event on the pod tells why', async () => {
+    const outcome = await stage(0);
+    expect(outcome.outcome).toBe('failed');
+    expect(outcome.outcome === 'failed' && outcome.reason).toMatch(/1 erroring pod\(s\), more than maxErrorPods 0: the apiserver refused the request to full \(too-large, HTTP 422: .*Too long/);
+    for (const name of healthy) {
+      await eventually(async () => expect({ name, status: (await annotations(name))[dataStatusKey('cfg')] }).toEqual({ name, status: expect.stringContaining(V2.version.id) }));
+    }
+    expect((await annotations('full'))[dataRequestKey('cfg')]).toBeUndefined();
+    const events = (await k.kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace })).items.filter((e) => e.reason === WRITE_REFUSED_EVENT_REASON);
+    expect(events.map((e) => [e.regarding?.name, e.type])).toEqual([['full', 'Warning']]);
+    expect(events[0]!.note).toMatch(/^AutoCrane data-rollout could not write its cfg data request \(too-large, HTTP 422\)/);
+    // The full pod never acknowledges: a short wait for it.
+    expect(await activities.revertData({ namespace, source: 'cfg', lkg: V1, ackTimeoutSeconds: 3 })).toMatchObject({ unacknowledged: ['full'], failed: [] });
+  });
+
+  test('within maxErrorPods the stage goes on without it, and its probation counts it: one watchdog error more fails the gate', async () => {
+    const outcome = await stage(1);
+    if (outcome.outcome !== 'acknowledged') throw new Error(outcome.reason);
+    expect(outcome.refused?.map((r) => r.pod)).toEqual(['full']);
+    const gate = (probationSeconds: number) =>
+      activities.watchDataGate({ namespace, source: 'cfg', lkg: V1, target: V2, probationStartedAt: new Date().toISOString(), probationSeconds, maxErrorPods: 1, ...(outcome.refused && { refused: outcome.refused }) });
+    // Alone, the refused pod is within the limit: the others pass their probation.
+    expect(await gate(1)).toMatchObject({ verdict: 'pass', erroring: ['full'] });
+    // A watchdog error on a healthy pod is the second erroring pod: the silence of the refused one is no evidence.
+    await k.core.patchNamespacedPod(
+      { namespace, name: 'web-2', body: { metadata: { annotations: { 'status.autocrane.io/e2e': `error/${new Date().toISOString()}/lookups fail` } } } },
+      mergePatch,
+    );
+    const failed = await gate(60);
+    expect(failed.verdict).toBe('fail');
+    expect(failed.erroring.sort()).toEqual(['full', 'web-2']);
+    expect(failed.reason).toContain('full (data-request-refused)');
   });
 });
