@@ -7,10 +7,13 @@ import { createHttpRequestDuration } from './http-metrics';
 import type { Authorizer } from './auth';
 import { methodNotAllowed, optionsNotServed } from './allowed-methods';
 import { errorHandler, notFound } from './http-errors';
-import { createDataRolloutRouter, type DataRolloutControlPort } from './data-rollouts';
+import type { DataRolloutWorkflows } from './data-rollout-workflows';
+import { createDataRolloutRouter } from './data-rollouts';
 import { createRepairRouter, type RepairControl } from './repair';
 import { openApiDocument } from './openapi';
-import { createRolloutRouter, type RolloutControl, type WorkloadReader } from './rollouts';
+import type { RolloutWorkflows } from './rollout-workflows';
+import type { WorkloadReader } from './rollout-workloads';
+import { createRolloutRouter } from './rollouts';
 import type { WatchdogCaps } from '../domain/watchdog-caps';
 import { createWatchdogRouter, type PodAccessor } from './watchdogs';
 
@@ -36,9 +39,9 @@ export interface AppDeps {
    * The rollout routes' access to the rollout workflows and to the target workloads. Without
    * them the rollout routes are not served.
    */
-  rollouts?: { control: RolloutControl; workloads: WorkloadReader; authorizer: Authorizer; temporalUi?: { url: string; namespace: string } };
+  rollouts?: { workflows: RolloutWorkflows; workloads: WorkloadReader; authorizer: Authorizer; temporalUi?: { url: string; namespace: string } };
   /** The data-rollout routes' access to the data-rollout workflows. Without it they are not served. */
-  dataRollouts?: { control: DataRolloutControlPort; authorizer: Authorizer; temporalUi?: { url: string; namespace: string } };
+  dataRollouts?: { workflows: DataRolloutWorkflows; authorizer: Authorizer; temporalUi?: { url: string; namespace: string } };
 }
 
 const DEFAULT_CHECK_TIMEOUT_MS = 5000;

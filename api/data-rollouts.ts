@@ -14,64 +14,23 @@
  * workflow's reason ("pause: rollout is already paused (state Paused, from Baking)").
  */
 import { Router } from 'express';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { z } from 'zod';
 import { DATA_ROLLOUT_LIMITS, shareError } from '../domain/data-rollout';
 import { namespaceName, sourceName } from '../domain/checked-string';
+import { DATA_ROLLOUT_CONTROLS } from '../domain/stage-controls';
 import type { Logger } from '../platform/logger';
-import {
-  dataRolloutControlUpdates,
-  dataRolloutStatusQuery,
-  dataRolloutWorkflowId,
-  MAX_DATA_CONTROL_REASON_LENGTH,
-  startDataRolloutUpdate,
-  type DataControlRequest,
-  type DataRolloutControl,
-  type DataRolloutStatus,
-  type DataStartRequest,
-} from '../workflows/data-rollout-messages';
+import { MAX_DATA_CONTROL_REASON_LENGTH, type DataRolloutStatus } from '../workflows/data-rollout-messages';
 import { callerName, type Authorizer, type Caller, type ResourceAction } from './auth';
+import { DataRolloutRefusedError, DataRolloutUnavailableError, type DataRolloutWorkflows } from './data-rollout-workflows';
 import { HttpError } from './http-errors';
 import { hasBody, jsonBody, parseInput, routeHelpers } from './routes';
-
-/** What the routes need from Temporal; temporalDataRolloutControl is the real one. */
-export interface DataRolloutControlPort {
-  status(namespace: string, source: string): Promise<DataRolloutStatus>;
-  start(namespace: string, source: string, request: DataStartRequest): Promise<DataRolloutStatus>;
-  control(namespace: string, source: string, control: DataRolloutControl, request: DataControlRequest): Promise<DataRolloutStatus>;
-}
 
 export interface DataRolloutStatusBody extends DataRolloutStatus {
   temporalUiUrl?: string;
 }
 
-/** No workflow for the source (404), or the workflow refused the control (409). */
-export class DataRolloutUnavailableError extends Error {}
-export class DataRolloutRefusedError extends Error {}
-
-export function temporalDataRolloutControl(client: Client): DataRolloutControlPort {
-  const call = async <T>(namespace: string, source: string, fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) {
-        throw new DataRolloutUnavailableError(`no data rollout workflow for source ${source} in namespace ${namespace}: it starts when the data repository announces a version of ${source}`);
-      }
-      if (err instanceof WorkflowUpdateFailedError) throw new DataRolloutRefusedError(err.cause?.message ?? err.message);
-      throw err;
-    }
-  };
-  const handle = (namespace: string, source: string) => client.workflow.getHandle(dataRolloutWorkflowId(namespace, source));
-  return {
-    status: (namespace, source) => call(namespace, source, () => handle(namespace, source).query(dataRolloutStatusQuery)),
-    start: (namespace, source, request) => call(namespace, source, () => handle(namespace, source).executeUpdate(startDataRolloutUpdate, { args: [request] })),
-    control: (namespace, source, control, request) =>
-      call(namespace, source, () => handle(namespace, source).executeUpdate(dataRolloutControlUpdates[control], { args: [request] })),
-  };
-}
-
 export interface DataRolloutRouterDeps {
-  control: DataRolloutControlPort;
+  workflows: DataRolloutWorkflows;
   authorizer: Authorizer;
   logger: Logger;
   temporalUi?: { url: string; namespace: string };
@@ -112,7 +71,7 @@ const readAction = (namespace: string): ResourceAction => ({ verb: 'get', group:
 const steerAction = (namespace: string): ResourceAction => ({ verb: 'patch', group: '', resource: 'pods', namespace });
 
 export function createDataRolloutRouter(deps: DataRolloutRouterDeps): Router {
-  const { control, logger, temporalUi } = deps;
+  const { workflows, logger, temporalUi } = deps;
   const { requireCaller, handle, authorize } = routeHelpers(deps.authorizer, logger);
   const router = Router();
   const json = jsonBody('16kb');
@@ -134,7 +93,7 @@ export function createDataRolloutRouter(deps: DataRolloutRouterDeps): Router {
     handle(async (req, res) => {
       const { namespace, source } = parseInput(DataRolloutParamsSchema, req.params, PATH);
       await authorize(res, readAction(namespace), `read the data rollouts of ${source} in namespace ${namespace}`);
-      res.json(body(await control.status(namespace, source).catch(translate)));
+      res.json(body(await workflows.status(namespace, source).catch(translate)));
     }),
   );
 
@@ -147,13 +106,13 @@ export function createDataRolloutRouter(deps: DataRolloutRouterDeps): Router {
       const request = parseInput(DataRolloutStartSchema, hasBody(req) ? req.body : {}, START_BODY);
       await authorize(res, steerAction(namespace), `start a data rollout of ${source} in namespace ${namespace}`);
       const by = callerName((res.locals as { caller?: Caller }).caller);
-      const status = await control.start(namespace, source, { ...request, ...(by === undefined ? {} : { by }) }).catch(translate);
+      const status = await workflows.start(namespace, source, { ...request, ...(by === undefined ? {} : { by }) }).catch(translate);
       logger.info({ namespace, source, version: status.rollout?.version ?? request.version, by }, 'data rollout started through the API');
       res.json(body(status));
     }),
   );
 
-  for (const name of ['pause', 'resume', 'abort'] as const) {
+  for (const name of DATA_ROLLOUT_CONTROLS) {
     router.post(
       `${base}/${name}`,
       requireCaller,
@@ -163,7 +122,7 @@ export function createDataRolloutRouter(deps: DataRolloutRouterDeps): Router {
         const request = parseInput(DataRolloutControlSchema, hasBody(req) ? req.body : {}, CONTROL_BODY);
         await authorize(res, steerAction(namespace), `${name} the data rollout of ${source} in namespace ${namespace}`);
         const by = callerName((res.locals as { caller?: Caller }).caller);
-        const status = await control.control(namespace, source, name, { ...request, ...(by === undefined ? {} : { by }) }).catch(translate);
+        const status = await workflows.control(namespace, source, name, { ...request, ...(by === undefined ? {} : { by }) }).catch(translate);
         logger.info({ namespace, source, control: name, by }, `data rollout ${name} through the API`);
         res.json(body(status));
       }),

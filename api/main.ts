@@ -9,9 +9,10 @@ import { createMetricsRegistry } from '../platform/metrics';
 import { checkTemporal, connectClient } from '../platform/temporal';
 import { createApp } from './app';
 import { createAuthorizer, kubernetesClusterAuth } from './auth';
-import { temporalDataRolloutControl } from './data-rollouts';
+import { temporalDataRolloutWorkflows } from './data-rollout-workflows';
 import { temporalRepairControl } from './repair';
-import { kubernetesWorkloadReader, temporalRolloutControl } from './rollouts';
+import { temporalRolloutWorkflows } from './rollout-workflows';
+import { kubernetesWorkloadReader } from './rollout-workloads';
 
 async function main(): Promise<void> {
   const config = exitOnConfigError(() => loadConfig());
@@ -32,9 +33,9 @@ async function main(): Promise<void> {
         caps: config.watchdogs.caps,
       },
       repair: { control: temporalRepairControl(client), authorizer, ...temporalUi },
-      dataRollouts: { control: temporalDataRolloutControl(client), authorizer, ...temporalUi },
+      dataRollouts: { workflows: temporalDataRolloutWorkflows(client), authorizer, ...temporalUi },
       rollouts: {
-        control: temporalRolloutControl(client, { taskQueue: config.temporal.taskQueue }),
+        workflows: temporalRolloutWorkflows(client, { taskQueue: config.temporal.taskQueue }),
         workloads: kubernetesWorkloadReader(kubeConfig),
         authorizer,
         ...temporalUi,

@@ -9,6 +9,7 @@
  */
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { DATA_ROLLOUT_CONTROLS } from '../domain/stage-controls';
 import { WATCHDOG_LEVELS } from '../domain/watchdog-status';
 import type { DataRolloutStatusBody } from './data-rollouts';
 import { DataRolloutControlSchema, DataRolloutParamsSchema, DataRolloutStartSchema } from './data-rollouts';
@@ -179,7 +180,7 @@ export function registerNamespacedPaths(registry: OpenAPIRegistry, security: Sec
       ...bodyErrors('16 KiB'),
     },
   });
-  for (const control of ['pause', 'resume', 'abort'] as const) {
+  for (const control of DATA_ROLLOUT_CONTROLS) {
     registry.registerPath({
       method: 'post',
       path: `${dataBase}/${control}`,

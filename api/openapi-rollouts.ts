@@ -10,9 +10,9 @@
  */
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { DECISION_KINDS, ROLLOUT_STATES } from '../domain/stage-controls';
+import { DECISION_KINDS, ROLLOUT_CONTROLS, ROLLOUT_STATES, type Control } from '../domain/stage-controls';
 import { RolloutSpecSchema, RolloutTargetSchema } from '../domain/rollout-spec';
-import { ROLLOUT_CONTROLS, type RolloutStatus } from '../workflows/rollout-messages';
+import type { RolloutStatus } from '../workflows/rollout-messages';
 import type { ErrorBody } from './http-errors';
 import { AUTH_ERRORS, bodyErrors, type Same, ErrorBodySchema, errors, json, jsonRequest, type Security } from './openapi-common';
 import {
@@ -135,7 +135,7 @@ const _schemasMatch: [
 ] = [true, true, true, true, true, true];
 void _schemasMatch;
 
-const CONTROL_DESCRIPTIONS: Record<(typeof ROLLOUT_CONTROLS)[number], string> = {
+const CONTROL_DESCRIPTIONS: Record<Control, string> = {
   pause: 'Hold the rollout where it is (no stage advances, no bake ends) until resumed.',
   resume: 'Continue a paused or frozen rollout.',
   approve: 'Approve the stage awaiting approval.',

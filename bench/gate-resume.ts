@@ -22,6 +22,7 @@ import { parseRolloutSpec } from '../domain/rollout-spec';
 import { down, REPO_ROOT } from '../stack/stack';
 import { abortRolloutUpdate, rolloutWorkflowId, type RolloutStatus, type RolloutWorkflowInput } from '../workflows/rollout-messages';
 import { ensureNamespace, median, sleep, startBenchStack } from './support';
+import { ROLLOUT_WORKFLOW_TYPE } from '../domain/workflow-types';
 
 const NAMESPACE = 'bench-gate';
 const APP = 'web';
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
       const parsed = parseRolloutSpec({ target: { namespace: NAMESPACE, kind: 'Deployment', name: APP }, change: { images: { app: image(version) } }, stages: [{ replicas: 1, bakeSeconds: 3600 }] });
       if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
       const input: RolloutWorkflowInput = { rolloutId: randomBytes(6).toString('hex'), spec: parsed.spec };
-      const handle = await client.workflow.start('rolloutWorkflow', { taskQueue, workflowId: rolloutWorkflowId(parsed.spec.target), args: [input] });
+      const handle = await client.workflow.start(ROLLOUT_WORKFLOW_TYPE, { taskQueue, workflowId: rolloutWorkflowId(parsed.spec.target), args: [input] });
       let running: { worker: string } | null = null;
       while (running === null) {
         const attempt = await watchGateAttempt(handle);

@@ -20,10 +20,10 @@ import { parseRolloutSpec, type RolloutSpec, type RolloutSpecInput } from '../do
 import { down, REPO_ROOT } from '../stack/stack';
 import { rolloutStatusQuery, rolloutWorkflowId, type RolloutStatus, type RolloutWorkflowInput } from '../workflows/rollout-messages';
 import { startBenchStack } from './support';
+import { ROLLOUT_WORKFLOW_TYPE } from '../domain/workflow-types';
 
 const NAMESPACE = 'bench';
 const APP = 'web';
-const ROLLOUT_WORKFLOW = 'rolloutWorkflow';
 const POLL_MS = 50;
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -80,7 +80,7 @@ function spec(input: Omit<RolloutSpecInput, 'target'>): RolloutSpec {
 
 async function startRollout(client: Client, rolloutSpec: RolloutSpec): Promise<WorkflowHandle> {
   const input: RolloutWorkflowInput = { rolloutId: randomBytes(6).toString('hex'), spec: rolloutSpec };
-  return client.workflow.start(ROLLOUT_WORKFLOW, { taskQueue: DEFAULTS.taskQueue, workflowId: rolloutWorkflowId(rolloutSpec.target), args: [input] });
+  return client.workflow.start(ROLLOUT_WORKFLOW_TYPE, { taskQueue: DEFAULTS.taskQueue, workflowId: rolloutWorkflowId(rolloutSpec.target), args: [input] });
 }
 
 async function waitForState(handle: WorkflowHandle, wanted: (s: RolloutStatus) => boolean): Promise<RolloutStatus> {

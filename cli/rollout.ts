@@ -17,7 +17,7 @@ import { extname } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { RolloutListBody, RolloutStartedBody, RolloutStatusBody } from '../api/rollouts';
 import { dns1123LabelError, dns1123SubdomainError } from '../domain/k8s-names';
-import { ROLLOUT_STATES, TERMINAL_STATES, type RolloutState } from '../domain/stage-controls';
+import { isTerminal, ROLLOUT_STATES, ROLLOUT_CONTROLS, type Control, type RolloutState } from '../domain/stage-controls';
 import { describeTarget } from '../domain/rollout-summary';
 import {
   envVarNameError,
@@ -31,18 +31,17 @@ import {
   type RolloutTarget,
   type WorkloadKind,
 } from '../domain/rollout-spec';
-import { MAX_CONTROL_REASON_LENGTH, ROLLOUT_CONTROLS, type RolloutDecision } from '../workflows/rollout-messages';
+import { MAX_CONTROL_REASON_LENGTH, type RolloutDecision } from '../workflows/rollout-messages';
 import { ApiCallError, callApi, report, table, targetOf, withConnectionOptions, type ApiTarget, type ConnectionOptions } from './api-client';
 import { parseNamespace } from './repair';
+import { ROLLOUT_ID_PATTERN } from '../domain/rollout-request';
 
 // ---------------------------------------------------------------------------
 // Argument parsers (each throws InvalidArgumentError: a usage error, exit 2)
 // ---------------------------------------------------------------------------
 
-const ROLLOUT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-
 export function parseRolloutId(value: string): string {
-  if (!ROLLOUT_ID.test(value)) throw new InvalidArgumentError('Expected a rollout ID, as `rollout start` prints it (e.g. 3f9a0c1b2d4e).');
+  if (!ROLLOUT_ID_PATTERN.test(value)) throw new InvalidArgumentError('Expected a rollout ID, as `rollout start` prints it (e.g. 3f9a0c1b2d4e).');
   return value;
 }
 
@@ -372,7 +371,6 @@ export interface FollowOptions {
   shown?: Set<string>;
 }
 
-const isTerminal = (state: RolloutState) => (TERMINAL_STATES as readonly RolloutState[]).includes(state);
 const progressLine = (b: RolloutStatusBody) =>
   `  … ${b.state}${b.stage >= 0 && b.stages.length > 0 ? ` stage ${b.stage + 1}/${b.stages.length}` : ''}: pods ${formatPods(b)}`;
 
@@ -554,7 +552,7 @@ export function registerRolloutCommand(program: Command, env: NodeJS.ProcessEnv 
     await report(() => listRollouts(targetOf(this, options, env), options), formatRolloutList, options.json);
   });
 
-  const controlHelp: Record<(typeof ROLLOUT_CONTROLS)[number], string> = {
+  const controlHelp: Record<Control, string> = {
     pause: 'Hold the rollout where it is (gates are still watched) until resumed.',
     resume: 'Continue a paused rollout, or re-check the gate of a frozen one.',
     approve: 'Approve the stage awaiting approval.',

@@ -18,7 +18,8 @@ import { ApiCallError, callApi, type ApiTarget } from '../cli/api-client';
 import { PROBE_ANNOTATION_PREFIX, ROLLOUT_ANNOTATION } from '../domain/keys';
 import type { RolloutSpecInput } from '../domain/rollout-spec';
 import { kubernetesErrorStatus } from '../platform/kubernetes';
-import { TERMINAL_STATES, type RolloutDecision } from '../workflows/rollout-messages';
+import { isTerminal } from '../domain/stage-controls';
+import type { RolloutDecision } from '../workflows/rollout-messages';
 
 export const DEMO_APP = 'demo-app';
 const FIELD_MANAGER = 'autocrane-demo';
@@ -48,7 +49,6 @@ export interface DemoResult {
 
 /** How long the status may stay unreadable before the demo gives up. */
 const MAX_SILENCE_MS = 60_000;
-const isTerminal = (state: string) => (TERMINAL_STATES as readonly string[]).includes(state);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const clock = (iso: string) => iso.slice(11, 19);
 

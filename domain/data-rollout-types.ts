@@ -7,7 +7,7 @@
 import type { DataVersion } from './data-contract';
 import type { DataDecision, DataRelease, DataRolloutRun, DataStage } from './data-rollout';
 
-export const DATA_ROLLOUT_WORKFLOW_TYPE = 'dataRolloutWorkflow';
+export { DATA_ROLLOUT_WORKFLOW_TYPE } from './workflow-types';
 export const dataRolloutWorkflowId = (namespace: string, source: string): string => `data-rollout/${namespace}/${source}`;
 
 export interface DataRolloutWorkflowInput {

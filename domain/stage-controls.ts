@@ -55,14 +55,19 @@ export type TerminalState = (typeof TERMINAL_STATES)[number];
 export const PAUSABLE_STATES = ['Pending', 'Progressing', 'Baking', 'AwaitingApproval', 'Promoting'] as const satisfies readonly RolloutState[];
 export type PausableState = (typeof PAUSABLE_STATES)[number];
 
-export function isTerminal(state: RolloutState): state is TerminalState {
+/** Takes any string, so a client can ask about a state it read from a status body. */
+export function isTerminal(state: string): state is TerminalState {
   return (TERMINAL_STATES as readonly string[]).includes(state);
 }
 
 const isPausable = (state: RolloutState): state is PausableState => (PAUSABLE_STATES as readonly string[]).includes(state);
 
-export const CONTROLS = ['pause', 'resume', 'approve', 'abort', 'promote'] as const;
-export type Control = (typeof CONTROLS)[number];
+export const ROLLOUT_CONTROLS = ['pause', 'resume', 'approve', 'abort', 'promote'] as const;
+export type Control = (typeof ROLLOUT_CONTROLS)[number];
+
+/** A data rollout has no approvals and no bake to skip: the controls it takes. */
+export const DATA_ROLLOUT_CONTROLS = ['pause', 'resume', 'abort'] as const satisfies readonly Control[];
+export type DataRolloutControl = (typeof DATA_ROLLOUT_CONTROLS)[number];
 
 /** What the workflow does once a control is accepted. */
 export type ControlEffect =

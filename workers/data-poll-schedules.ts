@@ -7,6 +7,7 @@
 import type { Client } from '@temporalio/client';
 import type { DataPollInput } from '../activities/data-repository';
 import { reconcileSchedules, type DesiredSchedule, type ScheduleReconciliation } from './schedules';
+import { DATA_POLL_WORKFLOW_TYPE } from '../domain/workflow-types';
 
 const DATA_POLL_SCHEDULE_PREFIX = 'data-poll/';
 export const dataPollScheduleId = (source: string) => `${DATA_POLL_SCHEDULE_PREFIX}${source}`;
@@ -28,7 +29,7 @@ export async function ensureDataPollSchedules(client: Client, options: DataPollS
     spec: { intervals: [{ every: `${options.intervalSeconds}s` }] },
     action: {
       type: 'startWorkflow' as const,
-      workflowType: 'dataPollWorkflow',
+      workflowType: DATA_POLL_WORKFLOW_TYPE,
       args: [{ source } satisfies DataPollInput],
       taskQueue: options.taskQueue,
       workflowId: `data-poll/${source}`,

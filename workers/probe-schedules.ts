@@ -7,6 +7,7 @@
 import type { Client } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../domain/keys';
 import { reconcileSchedules, type DesiredSchedule, type ScheduleReconciliation } from './schedules';
+import { WATCHDOG_SWEEP_WORKFLOW_TYPE } from '../domain/workflow-types';
 
 const PROBE_SCHEDULE_PREFIX = 'watchdog-probe/';
 export const probeScheduleId = (namespace: string) => `${PROBE_SCHEDULE_PREFIX}${namespace}`;
@@ -26,7 +27,7 @@ export async function ensureProbeSchedules(client: Client, options: ProbeSchedul
     spec: { intervals: [{ every: `${options.intervalSeconds}s` }] },
     action: {
       type: 'startWorkflow' as const,
-      workflowType: 'watchdogSweepWorkflow',
+      workflowType: WATCHDOG_SWEEP_WORKFLOW_TYPE,
       args: [{ namespace, probeNotReadyPods: options.probeNotReadyPods }],
       taskQueue: options.taskQueue,
       workflowId: `watchdog-sweep/${namespace}`,

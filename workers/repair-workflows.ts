@@ -7,6 +7,7 @@ import type { Client } from '@temporalio/client';
 import type { RepairPolicy } from '../domain/repair';
 import { SEARCH_ATTRIBUTES } from '../domain/keys';
 import { repairWorkflowId, setRepairPolicySignal } from '../workflows/repair-messages';
+import { REPAIR_WORKFLOW_TYPE } from '../domain/workflow-types';
 
 export interface RepairWorkflowOptions {
   namespaces: readonly string[];
@@ -18,7 +19,7 @@ export async function ensureRepairWorkflows(client: Client, options: RepairWorkf
   const ids: string[] = [];
   for (const namespace of options.namespaces) {
     const workflowId = repairWorkflowId(namespace);
-    await client.workflow.signalWithStart('repairWorkflow', {
+    await client.workflow.signalWithStart(REPAIR_WORKFLOW_TYPE, {
       workflowId,
       taskQueue: options.taskQueue,
       args: [{ namespace, policy: options.policy }],

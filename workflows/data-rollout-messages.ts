@@ -5,6 +5,7 @@
  * and steer it. Definitions only: importing them pulls no workflow code into a client.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { DataRolloutControl } from '../domain/stage-controls';
 import { DATA_ROLLOUT_STATUS_QUERY, VERSION_AVAILABLE_SIGNAL, type DataRolloutStatus, type DataStartRequest, type VersionAnnouncement } from '../domain/data-rollout-types';
 
 export {
@@ -39,6 +40,4 @@ export const resumeDataRolloutUpdate = defineUpdate<DataRolloutStatus, [DataCont
 /** Sends every upgraded pod back to the LKG. */
 export const abortDataRolloutUpdate = defineUpdate<DataRolloutStatus, [DataControlRequest]>('abortDataRollout');
 
-export const DATA_ROLLOUT_CONTROLS = ['pause', 'resume', 'abort'] as const;
-export type DataRolloutControl = (typeof DATA_ROLLOUT_CONTROLS)[number];
-export const dataRolloutControlUpdates = { pause: pauseDataRolloutUpdate, resume: resumeDataRolloutUpdate, abort: abortDataRolloutUpdate } as const;
+export const dataRolloutControlUpdates = { pause: pauseDataRolloutUpdate, resume: resumeDataRolloutUpdate, abort: abortDataRolloutUpdate } as const satisfies Record<DataRolloutControl, unknown>;

@@ -35,7 +35,7 @@ import {
   type DataRolloutState,
   type DataStage,
 } from '../domain/data-rollout';
-import { appendDecision, decideControl, type Control } from '../domain/stage-controls';
+import { appendDecision, DATA_ROLLOUT_CONTROLS, decideControl, type Control } from '../domain/stage-controls';
 import {
   dataRolloutControlUpdates,
   dataRolloutStatusQuery,
@@ -270,7 +270,7 @@ export async function dataRolloutWorkflow(input: DataRolloutWorkflowInput): Prom
     if (ctx === null || !rolling()) return { accepted: false as const, reason: `${control}: no data rollout of ${source} is in progress` };
     return decideControl(control, ctx);
   };
-  for (const control of Object.keys(dataRolloutControlUpdates) as ('pause' | 'resume' | 'abort')[]) {
+  for (const control of DATA_ROLLOUT_CONTROLS) {
     setHandler(
       dataRolloutControlUpdates[control],
       (request: DataControlRequest) => {

@@ -4,7 +4,7 @@
  * workflow code into a client.
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { DecisionRecord, RolloutState } from '../domain/stage-controls';
+import type { Control, DecisionRecord, RolloutState } from '../domain/stage-controls';
 import type { RolloutSpec, RolloutTarget } from '../domain/rollout-spec';
 import { summarizeSpec, targetKey } from '../domain/rollout-summary';
 import { AUTOCRANE_NAMESPACE, AUTOCRANE_ROLLOUT_ID, AUTOCRANE_STAGE, AUTOCRANE_STATE, AUTOCRANE_TARGET } from './search-attributes';
@@ -23,7 +23,6 @@ export interface RolloutWorkflowInput {
 }
 
 export type { RolloutState } from '../domain/stage-controls';
-export { TERMINAL_STATES } from '../domain/stage-controls';
 
 export type StageResult = 'pending' | 'progressing' | 'baking' | 'awaiting-approval' | 'passed' | 'promoted' | 'failed' | 'aborted' | 'skipped';
 
@@ -97,15 +96,13 @@ export const abortRolloutUpdate = defineUpdate<RolloutStatus, [ControlRequest]>(
 /** Ends the current bake (or approval wait) now, as if it had passed. */
 export const promoteRolloutUpdate = defineUpdate<RolloutStatus, [ControlRequest]>('promote');
 
-export const ROLLOUT_CONTROLS = ['pause', 'resume', 'approve', 'abort', 'promote'] as const;
-export type RolloutControl = (typeof ROLLOUT_CONTROLS)[number];
 export const rolloutControlUpdates = {
   pause: pauseRolloutUpdate,
   resume: resumeRolloutUpdate,
   approve: approveRolloutUpdate,
   abort: abortRolloutUpdate,
   promote: promoteRolloutUpdate,
-} as const;
+} as const satisfies Record<Control, unknown>;
 
 export interface SupersedeRequest {
   rolloutId: string;

@@ -13,6 +13,7 @@ import { exited, startDataRepository, tail, tierRepositoryEnv, type DataReposito
 import { killAndWait } from '../support/processes';
 import { tierStack } from '../support/stacks';
 import { temporalClients, uniqueTaskQueue, type TemporalClients } from '../support/temporal';
+import { DATA_POLL_WORKFLOW_TYPE } from '../../domain/workflow-types';
 
 /**
  * The real data repository process against hostile sources of every kind: each refused
@@ -111,7 +112,7 @@ describe('the data repository process against truncated, corrupt and hostile arc
 
   /** One poll of `source` by the repository's own worker, as its schedule would start it. */
   const poll = (source: string): Promise<DataPollSummary> =>
-    temporal.client.workflow.execute('dataPollWorkflow', { taskQueue: dataRepositoryTaskQueue(taskQueue), workflowId: `test-poll-${source}-${++polls}`, args: [{ source }] });
+    temporal.client.workflow.execute(DATA_POLL_WORKFLOW_TYPE, { taskQueue: dataRepositoryTaskQueue(taskQueue), workflowId: `test-poll-${source}-${++polls}`, args: [{ source }] });
 
   const get = (path: string) => fetch(`${repository!.url}${path}`);
 

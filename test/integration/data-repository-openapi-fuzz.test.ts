@@ -7,6 +7,7 @@ import { killAndWait } from '../support/processes';
 import { fuzzApi, schemathesisCommand } from '../support/schemathesis';
 import { tierStack } from '../support/stacks';
 import { temporalClients, uniqueTaskQueue, type TemporalClients } from '../support/temporal';
+import { DATA_POLL_WORKFLOW_TYPE } from '../../domain/workflow-types';
 
 /** The fuzzer's own time budget. */
 const FUZZ_SECONDS = 60;
@@ -41,7 +42,7 @@ describe('the data repository against its OpenAPI document, fuzzed', () => {
     await writeFile(join(work, 'sources.json'), JSON.stringify(sources));
     repository = await startDataRepository({ ...tierRepositoryEnv(work, taskQueue), AUTOCRANE_DATA_MAX_ARCHIVE_ENTRIES: '20' }, join(work, 'repository.log'));
     for (const source of [good, crowd]) {
-      await temporal.client.workflow.execute('dataPollWorkflow', { taskQueue: dataRepositoryTaskQueue(taskQueue), workflowId: `test-fuzz-poll-${source}`, args: [{ source }] });
+      await temporal.client.workflow.execute(DATA_POLL_WORKFLOW_TYPE, { taskQueue: dataRepositoryTaskQueue(taskQueue), workflowId: `test-fuzz-poll-${source}`, args: [{ source }] });
     }
   }, 6 * 60_000);
 

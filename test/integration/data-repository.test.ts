@@ -19,6 +19,7 @@ import { dataRolloutWorkflowId, type VersionAnnouncement } from '../../workflows
 import { eventually } from '../support/kube';
 import { tierStack } from '../support/stacks';
 import { temporalClients, TemporalClients, uniqueTaskQueue } from '../support/temporal';
+import { DATA_POLL_WORKFLOW_TYPE } from '../../domain/workflow-types';
 
 const logger = pino({ level: 'silent' });
 
@@ -178,7 +179,7 @@ describe('data repository polling a git source through its schedule', () => {
     const poll = async (message: string) => {
       await writeFile(join(repo, 'items.json'), `{"poll": ${JSON.stringify(message)}}\n`);
       commit(repo, message);
-      return temporal.client.workflow.execute('dataPollWorkflow', { taskQueue: pinQueue, workflowId: `data-poll-pin-${message}-${Date.now()}`, args: [{ source: pinSource }] });
+      return temporal.client.workflow.execute(DATA_POLL_WORKFLOW_TYPE, { taskQueue: pinQueue, workflowId: `data-poll-pin-${message}-${Date.now()}`, args: [{ source: pinSource }] });
     };
     try {
       await repositoryWorker.runUntil(standInWorker.runUntil(async () => {

@@ -4,9 +4,10 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { createApp } from '../../api/app';
 import { createAuthorizer, kubernetesClusterAuth } from '../../api/auth';
-import { temporalDataRolloutControl } from '../../api/data-rollouts';
+import { temporalDataRolloutWorkflows } from '../../api/data-rollout-workflows';
 import { temporalRepairControl } from '../../api/repair';
-import { kubernetesWorkloadReader, temporalRolloutControl } from '../../api/rollouts';
+import { temporalRolloutWorkflows } from '../../api/rollout-workflows';
+import { kubernetesWorkloadReader } from '../../api/rollout-workloads';
 import { createMetricsRegistry } from '../../platform/metrics';
 import { dataRolloutWorkflow, repairWorkflow } from '../../workflows';
 import { dataRolloutWorkflowId } from '../../workflows/data-rollout-messages';
@@ -54,8 +55,8 @@ describe('the API against its OpenAPI document, fuzzed', () => {
       checks: { temporal: () => Promise.resolve(), kubernetes: () => Promise.resolve() },
       watchdogs: { pods: sandbox.k.core, authorizer },
       repair: { control: temporalRepairControl(client), authorizer },
-      dataRollouts: { control: temporalDataRolloutControl(client), authorizer },
-      rollouts: { control: temporalRolloutControl(client, { taskQueue: sandbox.taskQueue }), workloads: kubernetesWorkloadReader(sandbox.k.kc), authorizer },
+      dataRollouts: { workflows: temporalDataRolloutWorkflows(client), authorizer },
+      rollouts: { workflows: temporalRolloutWorkflows(client, { taskQueue: sandbox.taskQueue }), workloads: kubernetesWorkloadReader(sandbox.k.kc), authorizer },
     });
     server = app.listen(0, '127.0.0.1');
     await once(server, 'listening');

@@ -5,7 +5,8 @@ import pino from 'pino';
 import type { Express } from 'express';
 import { createApp } from '../../api/app';
 import type { Authorizer } from '../../api/auth';
-import { kubernetesWorkloadReader, temporalRolloutControl } from '../../api/rollouts';
+import { temporalRolloutWorkflows } from '../../api/rollout-workflows';
+import { kubernetesWorkloadReader } from '../../api/rollout-workloads';
 import { createMetricsRegistry } from '../../platform/metrics';
 import { runCli, type CliSession } from './cli';
 import type { SandboxWorker } from './sandbox-worker';
@@ -16,7 +17,7 @@ export function rolloutApiApp(sandbox: SandboxWorker, authorizer: Authorizer): E
     registry: createMetricsRegistry(),
     checks: { temporal: () => Promise.resolve(), kubernetes: () => Promise.resolve() },
     rollouts: {
-      control: temporalRolloutControl(sandbox.temporal.client, { taskQueue: sandbox.taskQueue }),
+      workflows: temporalRolloutWorkflows(sandbox.temporal.client, { taskQueue: sandbox.taskQueue }),
       workloads: kubernetesWorkloadReader(sandbox.k.kc),
       authorizer,
     },

@@ -7,7 +7,8 @@ import type { V1Deployment, V1StatefulSet, V1StatefulSetUpdateStrategy } from '@
 import { PROBE_ANNOTATION_PREFIX } from '../../domain/keys';
 import type { RolloutSpec, RolloutSpecInput } from '../../domain/rollout-spec';
 import { parseRolloutSpec } from '../../domain/rollout-spec';
-import { rolloutStatusQuery, TERMINAL_STATES, type RolloutStatus } from '../../workflows/rollout-messages';
+import { isTerminal } from '../../domain/stage-controls';
+import { rolloutStatusQuery, type RolloutStatus } from '../../workflows/rollout-messages';
 import { REPO_ROOT } from '../../stack/stack';
 import { eventually } from './kube';
 import { probeAnswererPort } from './probe-answerer';
@@ -51,7 +52,7 @@ export async function waitForState(handle: WorkflowHandle, wanted: (s: RolloutSt
   return eventually(async () => {
     const s = await rolloutState(handle);
     if (!wanted(s)) {
-      if ((TERMINAL_STATES as readonly string[]).includes(s.state)) throw Object.assign(new Error(`rollout ended ${s.state}: ${JSON.stringify(s.decisions.slice(-3))}`), { terminal: true });
+      if (isTerminal(s.state)) throw Object.assign(new Error(`rollout ended ${s.state}: ${JSON.stringify(s.decisions.slice(-3))}`), { terminal: true });
       throw new Error(`state ${s.state}, stage ${s.stage}`);
     }
     return s;

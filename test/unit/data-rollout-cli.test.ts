@@ -4,7 +4,7 @@ import { CommanderError } from 'commander';
 import pino from 'pino';
 import { createApp } from '../../api/app';
 import { createAuthorizer, type ClusterAuth } from '../../api/auth';
-import type { DataRolloutControlPort } from '../../api/data-rollouts';
+import type { DataRolloutWorkflows } from '../../api/data-rollout-workflows';
 import { createProgram } from '../../cli/main';
 import { formatDataRolloutStatus } from '../../cli/data-rollout';
 import { createMetricsRegistry } from '../../platform/metrics';
@@ -81,7 +81,7 @@ describe('autocrane data', () => {
     const controls: string[] = [];
 
     beforeAll(async () => {
-      const control: DataRolloutControlPort = {
+      const control: DataRolloutWorkflows = {
         status: async () => status,
         start: async (_ns, _src, request) => {
           starts.push(request);
@@ -97,7 +97,7 @@ describe('autocrane data', () => {
         logger: pino({ level: 'silent' }),
         registry: createMetricsRegistry(),
         checks: { temporal: async () => undefined, kubernetes: async () => undefined },
-        dataRollouts: { control, authorizer: createAuthorizer({ cluster, embeddedToken: 'secret' }) },
+        dataRollouts: { workflows: control, authorizer: createAuthorizer({ cluster, embeddedToken: 'secret' }) },
       });
       server = app.listen(0, '127.0.0.1');
       await new Promise((r) => server.once('listening', r));

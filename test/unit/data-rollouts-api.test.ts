@@ -2,7 +2,7 @@ import pino from 'pino';
 import request from 'supertest';
 import { createApp } from '../../api/app';
 import { createAuthorizer, type ClusterAuth, type ResourceAction, type ReviewedUser } from '../../api/auth';
-import { DataRolloutRefusedError, DataRolloutUnavailableError, type DataRolloutControlPort } from '../../api/data-rollouts';
+import { DataRolloutRefusedError, DataRolloutUnavailableError, type DataRolloutWorkflows } from '../../api/data-rollout-workflows';
 import { createMetricsRegistry } from '../../platform/metrics';
 import type { DataControlRequest, DataRolloutStatus, DataStartRequest } from '../../workflows/data-rollout-messages';
 
@@ -29,7 +29,7 @@ function setup() {
     if (source === 'missing') throw new DataRolloutUnavailableError(`no data rollout workflow for source missing in namespace ${namespace}`);
     return statusOf(namespace, source);
   };
-  const control: DataRolloutControlPort = {
+  const control: DataRolloutWorkflows = {
     status: (ns, src) => Promise.resolve().then(() => lookup(ns, src)),
     start: (ns, src, req) =>
       Promise.resolve().then(() => {
@@ -55,7 +55,7 @@ function setup() {
     logger: pino({ level: 'silent' }),
     registry: createMetricsRegistry(),
     checks: { temporal: () => Promise.resolve(), kubernetes: () => Promise.resolve() },
-    dataRollouts: { control, authorizer: createAuthorizer({ cluster, embeddedToken: 'embedded' }), temporalUi: { url: 'http://ui:8233', namespace: 'default' } },
+    dataRollouts: { workflows: control, authorizer: createAuthorizer({ cluster, embeddedToken: 'embedded' }), temporalUi: { url: 'http://ui:8233', namespace: 'default' } },
   });
   return { app, calls, sars };
 }

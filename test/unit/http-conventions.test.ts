@@ -4,9 +4,10 @@ import request from 'supertest';
 import { listRoutes } from '../../api/allowed-methods';
 import { createApp } from '../../api/app';
 import { createAuthorizer, type ClusterAuth } from '../../api/auth';
-import type { DataRolloutControlPort } from '../../api/data-rollouts';
+import type { DataRolloutWorkflows } from '../../api/data-rollout-workflows';
 import type { RepairControl } from '../../api/repair';
-import type { RolloutControl, WorkloadReader } from '../../api/rollouts';
+import type { RolloutWorkflows } from '../../api/rollout-workflows';
+import type { WorkloadReader } from '../../api/rollout-workloads';
 import type { PodAccessor } from '../../api/watchdogs';
 import { createMetricsRegistry } from '../../platform/metrics';
 
@@ -35,8 +36,8 @@ function setup(patchFailure?: unknown) {
   const cluster: ClusterAuth = { reviewToken: () => Promise.resolve(null), canAccess: () => Promise.resolve(false) };
   const authorizer = createAuthorizer({ cluster, embeddedToken: TOKEN });
   const repairControl: RepairControl = { state: unused, pause: unused, resume: unused };
-  const dataControl: DataRolloutControlPort = { status: unused, start: unused, control: unused };
-  const rolloutControl = { find: () => Promise.resolve(null) } as unknown as RolloutControl;
+  const dataRolloutWorkflows: DataRolloutWorkflows = { status: unused, start: unused, control: unused };
+  const rolloutWorkflows = { find: () => Promise.resolve(null) } as unknown as RolloutWorkflows;
   const workloads = { read: unused } as unknown as WorkloadReader;
   return createApp({
     logger: pino({ level: 'silent' }),
@@ -44,8 +45,8 @@ function setup(patchFailure?: unknown) {
     checks: { temporal: () => Promise.resolve(), kubernetes: () => Promise.resolve() },
     watchdogs: { pods, authorizer },
     repair: { control: repairControl, authorizer },
-    dataRollouts: { control: dataControl, authorizer },
-    rollouts: { control: rolloutControl, workloads, authorizer },
+    dataRollouts: { workflows: dataRolloutWorkflows, authorizer },
+    rollouts: { workflows: rolloutWorkflows, workloads, authorizer },
   });
 }
 

@@ -4,7 +4,8 @@ import { CommanderError } from 'commander';
 import pino from 'pino';
 import { createApp } from '../../api/app';
 import { createAuthorizer } from '../../api/auth';
-import { RolloutRefusedError, type RolloutControl, type RolloutRecord, type RolloutStatusBody } from '../../api/rollouts';
+import { RolloutRefusedError, type RolloutRecord, type RolloutWorkflows } from '../../api/rollout-workflows';
+import type { RolloutStatusBody } from '../../api/rollouts';
 import { ApiCallError } from '../../cli/api-client';
 import { createProgram } from '../../cli/main';
 import { buildSpec, followRollout, formatRolloutList, formatRolloutStatus, parseSpecText } from '../../cli/rollout';
@@ -289,7 +290,7 @@ describe('autocrane rollout against the API', () => {
     closedAt: null,
   };
   let polls = 0;
-  const control: RolloutControl = {
+  const control: RolloutWorkflows = {
     find: (id) => Promise.resolve(id === record.rolloutId ? record : null),
     start: (input) => {
       sent.push(`start ${JSON.stringify(input.spec.stages)}`);
@@ -316,7 +317,7 @@ describe('autocrane rollout against the API', () => {
       registry: createMetricsRegistry(),
       checks: { temporal: () => Promise.resolve(), kubernetes: () => Promise.resolve() },
       rollouts: {
-        control,
+        workflows: control,
         workloads: {
           read: () => Promise.resolve({ template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'shop/web:1' }] } }, matchLabels: { app: 'web' }, heldBy: null }),
         },

@@ -3,23 +3,14 @@ import pino from 'pino';
 import request from 'supertest';
 import { createApp } from '../../api/app';
 import { createAuthorizer, type ClusterAuth, type ResourceAction, type ReviewedUser } from '../../api/auth';
-import {
-  specJson,
-  differingFields,
-  liveChangeProblems,
-  requestRolloutId,
-  sameRolloutRequest,
-  type LiveWorkload,
-  RolloutEndedError,
-  RolloutRefusedError,
-  type RolloutControl,
-  type RolloutFilter,
-  type RolloutRecord,
-  type StartOutcome,
-} from '../../api/rollouts';
+import { RolloutEndedError, RolloutRefusedError, type RolloutFilter, type RolloutRecord, type RolloutWorkflows, type StartOutcome } from '../../api/rollout-workflows';
+import type { LiveWorkload } from '../../api/rollout-workloads';
+import { requestRolloutId } from '../../api/rollouts';
+import { differingFields, liveChangeProblems, sameRolloutRequest, specJson } from '../../domain/rollout-request';
 import { parseRolloutSpec, type RolloutSpec, type RolloutSpecInput, type RolloutTarget } from '../../domain/rollout-spec';
 import { createMetricsRegistry } from '../../platform/metrics';
-import type { RolloutControl as ControlName, RolloutStatus, RolloutWorkflowInput } from '../../workflows/rollout-messages';
+import type { Control as ControlName } from '../../domain/stage-controls';
+import type { RolloutStatus, RolloutWorkflowInput } from '../../workflows/rollout-messages';
 
 const EMBEDDED = 'embedded-secret-token';
 const operator: ReviewedUser = { username: 'operator', groups: [], extra: {} };
@@ -73,7 +64,7 @@ const statusOf = (r: RolloutRecord): RolloutStatus => ({
   supersededBy: null,
 });
 
-/** A RolloutControl over an in-memory list of rollouts, one running per workflow ID, as Temporal would keep them. */
+/** A RolloutWorkflows over an in-memory list of rollouts, one running per workflow ID, as Temporal would keep them. */
 function fakeControl() {
   const rollouts: RolloutRecord[] = [];
   const started: RolloutWorkflowInput[] = [];
@@ -84,8 +75,8 @@ function fakeControl() {
   let livePods: RolloutStatus['pods'] | null = null;
   /** The spec each rollout was started with, as its history would hold it; what specOf was asked. */
   const specs = new Map<string, RolloutSpec>();
-  const specReads: Parameters<RolloutControl['specOf']>[0][] = [];
-  const control: RolloutControl = {
+  const specReads: Parameters<RolloutWorkflows['specOf']>[0][] = [];
+  const control: RolloutWorkflows = {
     find: (id) => Promise.resolve(rollouts.find((r) => r.rolloutId === id) ?? null),
     start(input): Promise<StartOutcome> {
       const workflowId = `rollout/${input.spec.target.namespace}/${input.spec.target.kind}/${input.spec.target.name}`;
@@ -159,7 +150,7 @@ function setup() {
     registry: createMetricsRegistry(),
     checks: { temporal: () => Promise.resolve(), kubernetes: () => Promise.resolve() },
     rollouts: {
-      control: fake.control,
+      workflows: fake.control,
       workloads: {
         read: (t) => {
           reads.push(t);

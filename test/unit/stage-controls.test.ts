@@ -1,6 +1,6 @@
 import {
   appendDecision,
-  CONTROLS,
+  ROLLOUT_CONTROLS,
   controlDecisionRecord,
   decideControl,
   DECISION_LOG_LIMIT,
@@ -83,14 +83,14 @@ const MATRIX: Record<RolloutState, Record<Control, Expected>> = {
     abort: 'abort: rollout is already rolling back (state RollingBack)',
     promote: 'promote: rollout is rolling back; it can no longer be changed (state RollingBack)',
   },
-  Succeeded: Object.fromEntries(CONTROLS.map((c) => [c, `${c}: rollout has finished (state Succeeded)`])) as Record<Control, string>,
-  RolledBack: Object.fromEntries(CONTROLS.map((c) => [c, `${c}: rollout has finished (state RolledBack)`])) as Record<Control, string>,
-  Failed: Object.fromEntries(CONTROLS.map((c) => [c, `${c}: rollout has finished (state Failed)`])) as Record<Control, string>,
-  Superseded: Object.fromEntries(CONTROLS.map((c) => [c, `${c}: rollout has finished (state Superseded)`])) as Record<Control, string>,
+  Succeeded: Object.fromEntries(ROLLOUT_CONTROLS.map((c) => [c, `${c}: rollout has finished (state Succeeded)`])) as Record<Control, string>,
+  RolledBack: Object.fromEntries(ROLLOUT_CONTROLS.map((c) => [c, `${c}: rollout has finished (state RolledBack)`])) as Record<Control, string>,
+  Failed: Object.fromEntries(ROLLOUT_CONTROLS.map((c) => [c, `${c}: rollout has finished (state Failed)`])) as Record<Control, string>,
+  Superseded: Object.fromEntries(ROLLOUT_CONTROLS.map((c) => [c, `${c}: rollout has finished (state Superseded)`])) as Record<Control, string>,
 };
 
 describe('decideControl: every state × control', () => {
-  const cells = ROLLOUT_STATES.flatMap((state) => CONTROLS.map((control) => ({ state, control, expected: MATRIX[state][control] })));
+  const cells = ROLLOUT_STATES.flatMap((state) => ROLLOUT_CONTROLS.map((control) => ({ state, control, expected: MATRIX[state][control] })));
 
   it.each(cells)('$control in $state', ({ state, control, expected }) => {
     const decision = decideControl(control, ctx(state, state === 'Paused' ? { pausedFrom: 'Baking' } : {}));

@@ -3,7 +3,7 @@ import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/clie
 import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { Worker } from '@temporalio/worker';
 import type { RolloutActivities, RolloutSnapshot, StageOutcome, WatchGateInput, WatchGateResult } from '../../activities/rollout';
-import { temporalRolloutControl } from '../../api/rollouts';
+import { temporalRolloutWorkflows } from '../../api/rollout-workflows';
 import { decideControl, type Control, type ControlContext, type RolloutState } from '../../domain/stage-controls';
 import type { RolloutSpec, RolloutSpecInput } from '../../domain/rollout-spec';
 import { createWorker } from '../../workers/worker-factory';
@@ -563,7 +563,7 @@ describe('rolloutWorkflow (stubbed activities)', () => {
     fake.promoteHeld = true;
     const { handle, spec, rolloutId } = await start({ stages: [{ replicas: '100%', bakeSeconds: 0 }] }, fake);
     await until(handle, (s) => s.state === 'Promoting');
-    const api = temporalRolloutControl(temporal.client, { taskQueue });
+    const api = temporalRolloutWorkflows(temporal.client, { taskQueue });
     const nextId = newRolloutId();
     const starting = api.start({ rolloutId: nextId, spec: rolloutSpec({ target: spec.target, stages: [{ replicas: '100%', bakeSeconds: 0 }], supersede: true }) });
     await sleep(1000);
@@ -660,7 +660,7 @@ describe('rolloutWorkflow (stubbed activities)', () => {
     expect(waiting?.decisions).toEqual([expect.objectContaining({ kind: 'waiting', reason: expect.stringContaining(`waiting for rollout ${rolloutId}`) })]);
 
     // Listed as the API lists rollouts: the new one Pending (standing in the old run), the old one RollingBack.
-    const api = temporalRolloutControl(temporal.client, { taskQueue });
+    const api = temporalRolloutWorkflows(temporal.client, { taskQueue });
     const listed = async (state?: RolloutState) => (await api.list({ namespace: spec.target.namespace, state }, 10)).records.map((r) => `${r.rolloutId} ${r.state}`);
     await eventually(async () => expect(await listed()).toEqual([`${nextId} Pending`, `${rolloutId} RollingBack`]), 10_000);
     expect(await listed('Pending')).toEqual([`${nextId} Pending`]);
