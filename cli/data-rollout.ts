@@ -12,8 +12,7 @@ import { sourceNameError, versionIdError } from '../domain/data-contract';
 import type { DataStage } from '../domain/data-rollout';
 import { MAX_DATA_CONTROL_REASON_LENGTH, type DataStartRequest } from '../workflows/data-rollout-messages';
 import { callApi, report, table, targetOf, withConnectionOptions, type ApiTarget, type ConnectionOptions } from './api-client';
-import { parseNamespace } from './repair';
-import { parseDuration, parseStage } from './rollout';
+import { parseCount, parseDuration, parseNamespace, parseStage, reasonParser } from './options';
 
 function parseSource(value: string): string {
   const problem = sourceNameError(value);
@@ -27,20 +26,12 @@ function parseVersion(value: string): string {
   return value;
 }
 
-function parseReason(value: string): string {
-  if (value.length > MAX_DATA_CONTROL_REASON_LENGTH) throw new InvalidArgumentError(`At most ${MAX_DATA_CONTROL_REASON_LENGTH} characters.`);
-  return value;
-}
+const parseReason = reasonParser(MAX_DATA_CONTROL_REASON_LENGTH);
 
 /** `1:5m` or `25%:60`: the pods (a count or a share of the consumers) and the probation. */
 export function parseDataStage(value: string, previous: DataStage[] = []): DataStage[] {
   const { replicas, bakeSeconds } = parseStage(value);
   return [...previous, { pods: replicas, probationSeconds: bakeSeconds }];
-}
-
-function parseCount(value: string): number {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('Expected a whole number.');
-  return Number(value);
 }
 
 const dataPath = (namespace: string, source: string) => `/v1/namespaces/${encodeURIComponent(namespace)}/data/${encodeURIComponent(source)}`;

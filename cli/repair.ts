@@ -5,22 +5,13 @@
  *   autocrane repair pause <namespace> [--reason <text>] [--json]
  *   autocrane repair resume <namespace> [--json]
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { RepairStatusBody } from '../api/repair';
-import { dns1123LabelError } from '../domain/k8s-names';
 import { MAX_PAUSE_REASON_LENGTH } from '../workflows/repair-messages';
 import { callApi, report, table, targetOf, withConnectionOptions, type ApiTarget, type ConnectionOptions } from './api-client';
+import { parseNamespace, reasonParser } from './options';
 
-export function parseNamespace(value: string): string {
-  const problem = dns1123LabelError(value);
-  if (problem !== null) throw new InvalidArgumentError(`'${value}' is not a namespace name: ${problem}.`);
-  return value;
-}
-
-function parseReason(value: string): string {
-  if (value.length > MAX_PAUSE_REASON_LENGTH) throw new InvalidArgumentError(`At most ${MAX_PAUSE_REASON_LENGTH} characters.`);
-  return value;
-}
+const parseReason = reasonParser(MAX_PAUSE_REASON_LENGTH);
 
 const repairPath = (namespace: string) => `/v1/namespaces/${encodeURIComponent(namespace)}/repair`;
 

@@ -8,7 +8,8 @@ import { RolloutRefusedError, type RolloutRecord, type RolloutWorkflows } from '
 import type { RolloutStatusBody } from '../../api/rollouts';
 import { ApiCallError } from '../../cli/api-client';
 import { createProgram } from '../../cli/main';
-import { buildSpec, followRollout, formatRolloutList, formatRolloutStatus, parseSpecText } from '../../cli/rollout';
+import { followRollout, formatRolloutList, formatRolloutStatus } from '../../cli/rollout';
+import { buildSpec, parseSpecText } from '../../cli/rollout-spec-flags';
 import { createMetricsRegistry } from '../../platform/metrics';
 import type { RolloutStatus } from '../../workflows/rollout-messages';
 
