@@ -34,7 +34,7 @@ import { GateProber, MAX_LOOK_GAP_MS } from './gate-probe';
 import { createHttpProber, type HttpProber } from './http-prober';
 import { describeRefusal, podWriteRefusals, type PodWriteRefusalMetrics } from './pod-write-refusals';
 import { currentContext, guard, sleep } from './activity-context';
-import { podObservation, type PodJson } from './rollout-kube';
+import { podObservation, type PodJson } from './rollout-kube-json';
 import type {
   AdvanceDataStageInput,
   DataGateResult,

@@ -1,5 +1,5 @@
 import { ApplicationFailure, log, patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { RolloutSnapshot, StageContext, WatchGateResult } from '../activities/rollout';
+import type { RolloutSnapshot, StageContext, WatchGateResult } from '../domain/rollout-types';
 import { abortRollbackReason } from '../domain/rollout-next-step';
 import { formatShare } from '../domain/rollout-shares';
 import type { RolloutSpec } from '../domain/rollout-spec';

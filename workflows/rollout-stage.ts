@@ -1,5 +1,6 @@
 import { ActivityCancellationType, ActivityFailure, CancellationScope, condition, isCancellation, patched, proxyActivities, type RetryPolicy } from '@temporalio/workflow';
-import type { RolloutActivities, RolloutSnapshot, StageOutcome, WatchGateResult } from '../activities/rollout';
+import type { RolloutActivities } from '../activities/rollout';
+import type { RolloutSnapshot, StageOutcome, WatchGateResult } from '../domain/rollout-types';
 import { afterFreeze, type AfterFreeze, type StageAdvance, type StageVerdict } from '../domain/rollout-next-step';
 import { activitySummary } from '../domain/rollout-summary';
 import type { Interrupt, RolloutRun } from './rollout-run';

@@ -1,5 +1,6 @@
 import { ActivityFailure, allHandlersFinished, CancellationScope, condition, continueAsNew, isCancellation, log, makeContinueAsNewFunc, patched, proxyActivities, setHandler, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
-import type { RolloutActivities, RolloutSnapshot } from '../activities/rollout';
+import type { RolloutActivities } from '../activities/rollout';
+import type { RolloutSnapshot } from '../domain/rollout-types';
 import { afterVerdict, failureRollbackReason, stageAdvance, type AfterFreeze, type StageVerdict } from '../domain/rollout-next-step';
 import { resolveStageCounts } from '../domain/rollout-shares';
 import { activitySummary } from '../domain/rollout-summary';

@@ -1,6 +1,8 @@
 import type { V1Pod } from '@kubernetes/client-node';
-import { createRolloutActivities, type RolloutSnapshot, type StageContext } from '../../activities/rollout';
-import { canaryTarget, RolloutKube } from '../../activities/rollout-kube';
+import { createRolloutActivities } from '../../activities/rollout';
+import { RolloutKube } from '../../activities/rollout-kube';
+import { canaryTarget } from '../../activities/rollout-kube-json';
+import type { RolloutSnapshot, StageContext } from '../../domain/rollout-types';
 import { CANARY_SUFFIX } from '../../domain/keys';
 import { planDeploymentPromotion, type DeploymentAction } from '../../domain/rollout-plan';
 import type { RolloutSpecInput, RolloutTarget } from '../../domain/rollout-spec';
