@@ -1,5 +1,6 @@
 import { EventsV1Api, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
-import { evictPods, listFailingPods, repairKube, type RepairKube } from '../../activities/repair';
+import { listFailingPods, repairKube, type RepairKube } from '../../activities/repair';
+import { evictPods } from '../../activities/repair-eviction';
 import { EVICTION_EVENT_REASON, HEALTH_LABEL, ROLLOUT_ANNOTATION } from '../../domain/keys';
 import type { EvictionRequest, EvictPodsInput } from '../../domain/repair-types';
 import { eventually, freshNamespace, isPodReady, KubeClients, sandboxClients } from '../support/kube';

@@ -1,15 +1,8 @@
 import { ApiException, type V1Pod } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { Registry } from 'prom-client';
-import {
-  classifyEvictionError,
-  countPods,
-  evictionEventName,
-  evictionEventNote,
-  evictPods,
-  listFailingPods,
-  type RepairKube,
-} from '../../activities/repair';
+import { countPods, listFailingPods, type RepairKube } from '../../activities/repair';
+import { classifyEvictionError, evictionEventName, evictionEventNote, evictPods } from '../../activities/repair-eviction';
 import { createPodWriteRefusalMetrics, podWriteRefusals } from '../../activities/pod-write-refusals';
 import { createRepairMetrics } from '../../activities/repair-metrics';
 import type { EvictionOutcome, EvictionRequest } from '../../domain/repair-types';
