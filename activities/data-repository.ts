@@ -13,6 +13,7 @@
 import { ApplicationFailure, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
 import type { Refusal } from '../domain/data-archive-rules';
+import { isNewRefusal } from '../domain/data-refusal-event';
 import { publicVersion, type PinnedVersions } from '../domain/data-repository';
 import { SourceFetchError } from '../datarepository/fetch';
 import type { DataRepository } from '../datarepository/repository';
@@ -42,6 +43,12 @@ export interface DataPollSummary {
   namespaces: number;
   /** The source's content was refused (not stored), by this poll or one whose back-off is not over. */
   refused?: Refusal | null;
+  /** `refused` was made by this poll, not repeated from one whose back-off is not over. */
+  newRefusal?: boolean;
+  /** The watched namespaces this repository announces to, which the source is declared to. */
+  watchedNamespaces?: string[];
+  /** The main task queue, whose worker records the refusal's Event (this process has no cluster access). */
+  mainTaskQueue?: string;
 }
 
 export interface DataRepositoryActivityDeps {
@@ -110,6 +117,7 @@ export function createDataRepositoryActivities(deps: DataRepositoryActivityDeps)
         if (!repository.source(input.source)) {
           throw ApplicationFailure.nonRetryable(`no data source named '${input.source}' is configured in this data repository`, 'UnknownDataSource');
         }
+        const refusalBefore = repository.refusal(input.source);
         let result;
         try {
           result = await repository.poll(input.source, context.cancellationSignal, () => pinnedVersions(input.source));
@@ -132,7 +140,17 @@ export function createDataRepositoryActivities(deps: DataRepositoryActivityDeps)
           announced.push(version.id);
         }
         if (announced.length > 0) logger.info({ source: input.source, versions: announced, namespaces: deps.namespaces }, 'data versions announced');
-        return { source: input.source, created: result.created?.id ?? null, pruned: result.pruned, announced, namespaces: deps.namespaces.length, refused: result.refused };
+        return {
+          source: input.source,
+          created: result.created?.id ?? null,
+          pruned: result.pruned,
+          announced,
+          namespaces: deps.namespaces.length,
+          refused: result.refused,
+          newRefusal: isNewRefusal(refusalBefore, result.refused),
+          watchedNamespaces: [...deps.namespaces],
+          mainTaskQueue: deps.taskQueue,
+        };
       } finally {
         clearInterval(heartbeat);
       }

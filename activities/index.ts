@@ -2,6 +2,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { RepairActivities } from '../domain/repair-types';
 import { createClusterActivities } from './cluster';
+import { createDataRefusalEventActivities } from './data-refusal-event';
 import { createDataRolloutActivities, DEFAULT_DATA_ROLLOUT_OPTIONS, type DataRolloutActivityOptions } from './data-rollout';
 import { createRepairActivities, type RepairActivityOptions } from './repair';
 import { createRolloutActivities } from './rollout';
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createWatchdogActivities(deps.kubeConfig, deps.watchdogs),
     ...createRepairActivities(deps.kubeConfig, deps.repair),
     ...createRolloutActivities(deps.kubeConfig, { probeTimeoutSeconds: deps.watchdogs.probeTimeoutSeconds }),
+    ...createDataRefusalEventActivities(deps.kubeConfig),
     ...createDataRolloutActivities(deps.kubeConfig, { ...(deps.dataRollouts ?? DEFAULT_DATA_ROLLOUT_OPTIONS), probeTimeoutSeconds: deps.watchdogs.probeTimeoutSeconds }),
   } satisfies RepairActivities;
 }

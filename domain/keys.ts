@@ -50,6 +50,8 @@ export const CANARY_SUFFIX = '-canary';
 export const EVICTION_EVENT_REASON = 'AutoCraneEvicted';
 /** Reason of the Event recorded on a pod when the apiserver refuses a write of one of AutoCrane's loops to it. */
 export const WRITE_REFUSED_EVENT_REASON = 'AutoCraneWriteRefused';
+/** Reason of the Event recorded in each namespace a data source is declared to when the data repository refuses its archive. */
+export const DATA_ARCHIVE_REFUSED_EVENT_REASON = 'DataArchiveRefused';
 /** reportingController of AutoCrane's Kubernetes Events. */
 export const EVENT_REPORTING_CONTROLLER = 'autocrane.io/repair';
 
