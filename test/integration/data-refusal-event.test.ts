@@ -13,6 +13,7 @@ import { filesArchive, serveBodies, type BodyServer } from '../support/archives'
 import { exited, startDataRepository, tail, tierRepositoryEnv, type DataRepositoryProcess } from '../support/data-repository-process';
 import { freshNamespace, sandboxClients, type KubeClients } from '../support/kube';
 import { killAndWait } from '../support/processes';
+import { recordHistory } from '../support/rollouts';
 import { tierStack } from '../support/stacks';
 import { temporalClients, uniqueTaskQueue, type TemporalClients } from '../support/temporal';
 
@@ -82,6 +83,8 @@ describe('the DataArchiveRefused Event of a refused archive', () => {
     await worker.runUntil(async () => {
       const first = await poll();
       expect(first).toMatchObject({ created: null, newRefusal: true, refused: { reason: 'truncated', count: 1 } });
+      // A poll that hands its refusal to the worker: replayed by test/workflow/rollout-replay.test.ts.
+      await recordHistory(temporal.client.workflow.getHandle(`test-refusal-poll-${source}-1`), 'data-poll-refusal-event');
       const name = dataArchiveRefusedEventName(source, first.refused!.ref, 'truncated');
       for (const namespace of [withMirror, withoutMirror]) {
         const events = await refusedEvents(namespace);
