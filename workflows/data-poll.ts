@@ -22,7 +22,8 @@ const REFUSAL_EVENT_PATCH = 'data-poll-records-refusal-event';
  */
 export async function dataPollWorkflow(input: DataPollInput): Promise<DataPollSummary> {
   const summary = await pollDataSource(input);
-  if (summary.refused && summary.newRefusal && summary.mainTaskQueue && patched(REFUSAL_EVENT_PATCH)) {
+  // No watched namespace, no one to tell (and maybe no worker on the main queue to wait for).
+  if (summary.refused && summary.newRefusal && summary.mainTaskQueue && summary.watchedNamespaces?.length && patched(REFUSAL_EVENT_PATCH)) {
     const { recordDataArchiveRefusal } = proxyActivities<DataRefusalEventActivities>({
       taskQueue: summary.mainTaskQueue,
       startToCloseTimeout: '30 seconds',
@@ -31,7 +32,7 @@ export async function dataPollWorkflow(input: DataPollInput): Promise<DataPollSu
       retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds' },
     });
     try {
-      await recordDataArchiveRefusal({ source: input.source, refusal: summary.refused, namespaces: summary.watchedNamespaces ?? [] });
+      await recordDataArchiveRefusal({ source: input.source, refusal: summary.refused, namespaces: summary.watchedNamespaces });
     } catch (err) {
       log.warn('DataArchiveRefused Event not recorded', { source: input.source, error: err instanceof Error ? err.message : String(err) });
     }
