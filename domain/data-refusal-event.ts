@@ -2,7 +2,6 @@
  * The Kubernetes Event that tells a namespace its data source's archive was refused by the data
  * repository: which refusals are worth one, its deterministic name and its message.
  */
-import { createHash } from 'node:crypto';
 import type { Refusal } from './data-archive-rules';
 
 /**
@@ -21,13 +20,12 @@ export function isNewRefusal(before: Refusal | undefined, after: Refusal | null 
  * One Event per (source, ref, reason) in a namespace: its name is derived from them, so a
  * repeated refusal of the same content for the same reason finds the Event (409 AlreadyExists)
  * and raises its count instead of making another. The hash keeps the name a DNS subdomain of
- * bounded length whatever the ref holds (`sha256:`, quotes of an ETag, dates).
+ * bounded length whatever the ref holds (`sha256:`, quotes of an ETag, dates). It only has to be
+ * stable and tell apart the few refusals of one source, so 64-bit FNV-1a does (no Node crypto
+ * in domain/).
  */
 export function dataArchiveRefusedEventName(source: string, ref: string | null, reason: Refusal['reason']): string {
-  const digest = createHash('sha256')
-    .update(JSON.stringify([source, ref, reason]))
-    .digest('hex')
-    .slice(0, 16);
+  const digest = fnv1a64Hex(JSON.stringify([source, ref, reason]));
   const suffix = `.archive-refused.${digest}`;
   const prefix = `autocrane-data-${source}`
     .toLowerCase()
@@ -41,4 +39,13 @@ export function dataArchiveRefusedEventName(source: string, ref: string | null, 
 export function dataArchiveRefusedMessage(source: string, refusal: Pick<Refusal, 'ref' | 'reason' | 'message' | 'retryAt'>): string {
   const ref = refusal.ref === null ? 'content whose ref was not known yet' : `ref ${refusal.ref}`;
   return `data repository refused ${ref} of data source '${source}' (${refusal.reason}): ${refusal.message}; not stored, not announced; fetched again after ${refusal.retryAt}`;
+}
+
+function fnv1a64Hex(text: string): string {
+  let hash = 0xcbf29ce484222325n;
+  for (const byte of new TextEncoder().encode(text)) {
+    hash ^= BigInt(byte);
+    hash = (hash * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return hash.toString(16).padStart(16, '0');
 }
