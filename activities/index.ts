@@ -1,12 +1,12 @@
 /** All activities the worker registers, built from the process's dependencies. */
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { RepairActivities } from '../domain/repair-types';
-import { createClusterActivities } from './cluster';
-import { createDataRefusalEventActivities } from './data-refusal-event';
-import { createDataRolloutActivities, DEFAULT_DATA_ROLLOUT_OPTIONS, type DataRolloutActivityOptions } from './data-rollout';
-import { createRepairActivities, type RepairActivityOptions } from './repair';
-import { createRolloutActivities } from './rollout';
-import { createWatchdogActivities, type WatchdogActivityOptions } from './watchdogs';
+import type { RepairActivities } from '../domain/repair/repair-types';
+import { createClusterActivities } from './cluster/cluster';
+import { createDataRefusalEventActivities } from './data/data-refusal-event';
+import { createDataRolloutActivities, DEFAULT_DATA_ROLLOUT_OPTIONS, type DataRolloutActivityOptions } from './data/data-rollout';
+import { createRepairActivities, type RepairActivityOptions } from './repair/repair';
+import { createRolloutActivities } from './rollout/rollout';
+import { createWatchdogActivities, type WatchdogActivityOptions } from './watchdog/watchdogs';
 
 export interface ActivityDeps {
   kubeConfig: KubeConfig;

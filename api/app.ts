@@ -7,15 +7,15 @@ import { createHttpRequestDuration } from './http-metrics';
 import type { Authorizer } from './auth';
 import { methodNotAllowed, optionsNotServed } from './allowed-methods';
 import { errorHandler, notFound } from './http-errors';
-import type { DataRolloutWorkflows } from './data-rollout-workflows';
-import { createDataRolloutRouter } from './data-rollouts';
-import { createRepairRouter, type RepairControl } from './repair';
+import type { DataRolloutWorkflows } from './data/data-rollout-workflows';
+import { createDataRolloutRouter } from './data/data-rollouts';
+import { createRepairRouter, type RepairControl } from './repair/repair';
 import { openApiDocument } from './openapi';
-import type { RolloutWorkflows } from './rollout-workflows';
-import type { WorkloadReader } from './rollout-workloads';
-import { createRolloutRouter } from './rollouts';
-import type { WatchdogCaps } from '../domain/watchdog-caps';
-import { createWatchdogRouter, type PodAccessor } from './watchdogs';
+import type { RolloutWorkflows } from './rollout/rollout-workflows';
+import type { WorkloadReader } from './rollout/rollout-workloads';
+import { createRolloutRouter } from './rollout/rollouts';
+import type { WatchdogCaps } from '../domain/watchdog/watchdog-caps';
+import { createWatchdogRouter, type PodAccessor } from './watchdog/watchdogs';
 
 export type ReadinessCheck = () => Promise<void>;
 

@@ -9,10 +9,10 @@ import { createMetricsRegistry } from '../platform/metrics';
 import { checkTemporal, connectClient } from '../platform/temporal';
 import { createApp } from './app';
 import { createAuthorizer, kubernetesClusterAuth } from './auth';
-import { temporalDataRolloutWorkflows } from './data-rollout-workflows';
-import { temporalRepairControl } from './repair';
-import { temporalRolloutWorkflows } from './rollout-workflows';
-import { kubernetesWorkloadReader } from './rollout-workloads';
+import { temporalDataRolloutWorkflows } from './data/data-rollout-workflows';
+import { temporalRepairControl } from './repair/repair';
+import { temporalRolloutWorkflows } from './rollout/rollout-workflows';
+import { kubernetesWorkloadReader } from './rollout/rollout-workloads';
 
 async function main(): Promise<void> {
   const config = exitOnConfigError(() => loadConfig());

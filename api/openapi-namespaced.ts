@@ -9,13 +9,13 @@
  */
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { DATA_ROLLOUT_CONTROLS } from '../domain/stage-controls';
-import { WATCHDOG_LEVELS } from '../domain/watchdog-status';
-import type { DataRolloutStatusBody } from './data-rollouts';
-import { DataRolloutControlSchema, DataRolloutParamsSchema, DataRolloutStartSchema } from './data-rollouts';
+import { DATA_ROLLOUT_CONTROLS } from '../domain/gate/stage-controls';
+import { WATCHDOG_LEVELS } from '../domain/watchdog/watchdog-status';
+import type { DataRolloutStatusBody } from './data/data-rollouts';
+import { DataRolloutControlSchema, DataRolloutParamsSchema, DataRolloutStartSchema } from './data/data-rollouts';
 import { AUTH_ERRORS, bodyErrors, type Same, errors, json, jsonRequest, type Security } from './openapi-common';
-import { RepairParamsSchema, RepairPauseSchema, type RepairStatusBody } from './repair';
-import { WatchdogParamsSchema, WatchdogPodParamsSchema, WatchdogPutSchema, type WatchdogListBody, type WatchdogPutBody, type WatchdogView } from './watchdogs';
+import { RepairParamsSchema, RepairPauseSchema, type RepairStatusBody } from './repair/repair';
+import { WatchdogParamsSchema, WatchdogPodParamsSchema, WatchdogPutSchema, type WatchdogListBody, type WatchdogPutBody, type WatchdogView } from './watchdog/watchdogs';
 
 const ReadLevelSchema = z.enum([...WATCHDOG_LEVELS, 'unknown']).meta({ description: "The level; 'unknown' for a stored value that was not understood." });
 

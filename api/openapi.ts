@@ -8,7 +8,7 @@ import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { json, lazyDocument, registerServingPaths, type Security } from './openapi-common';
 import { registerNamespacedPaths } from './openapi-namespaced';
-import { registerRolloutPaths } from './openapi-rollouts';
+import { registerRolloutPaths } from './rollout/openapi-rollouts';
 
 function registerReadiness(registry: OpenAPIRegistry): void {
   const Readiness = z

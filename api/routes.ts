@@ -7,7 +7,7 @@
  */
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
-import { formatIssuePath } from '../domain/rollout-spec';
+import { formatIssuePath } from '../domain/rollout/rollout-spec';
 import type { Logger } from '../platform/logger';
 import { describeAction, type Authorizer, type Caller, type ResourceAction } from './auth';
 import { HttpError, invalidInput, type ErrorDetail } from './http-errors';

@@ -27,14 +27,14 @@ import { cpus, freemem, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
-import { dataStatusKey, parseDataStatus, type DataStatus, type DataVersion } from '../domain/data-contract';
-import type { DataRolloutRun, DataStage } from '../domain/data-rollout';
-import { DEFAULTS } from '../domain/keys';
+import { dataStatusKey, parseDataStatus, type DataStatus, type DataVersion } from '../domain/data/data-contract';
+import type { DataRolloutRun, DataStage } from '../domain/data/data-rollout';
+import { DEFAULTS } from '../domain/shared/keys';
 import { choosePorts } from '../stack/ports';
 import { down, REPO_ROOT, up } from '../stack/stack';
 import { createDataPod, spawnDataDeployer } from '../test/support/data-deployers';
 import { dataPollScheduleId } from '../workers/data-poll-schedules';
-import { dataRolloutStatusQuery, dataRolloutWorkflowId, startDataRolloutUpdate, type DataRolloutStatus } from '../workflows/data-rollout-messages';
+import { dataRolloutStatusQuery, dataRolloutWorkflowId, startDataRolloutUpdate, type DataRolloutStatus } from '../contracts/data-rollout-messages';
 import { ensureNamespace, median, procMemoryMb, sleep } from './support';
 
 const SOURCE = 'bulk';

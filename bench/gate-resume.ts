@@ -17,12 +17,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { PROBE_ANNOTATION_PREFIX } from '../domain/keys';
-import { parseRolloutSpec } from '../domain/rollout-spec';
+import { PROBE_ANNOTATION_PREFIX } from '../domain/shared/keys';
+import { parseRolloutSpec } from '../domain/rollout/rollout-spec';
 import { down, REPO_ROOT } from '../stack/stack';
-import { abortRolloutUpdate, rolloutWorkflowId, type RolloutStatus, type RolloutWorkflowInput } from '../workflows/rollout-messages';
+import { abortRolloutUpdate, rolloutWorkflowId, type RolloutStatus, type RolloutWorkflowInput } from '../contracts/rollout-messages';
 import { ensureNamespace, median, sleep, startBenchStack } from './support';
-import { ROLLOUT_WORKFLOW_TYPE } from '../domain/workflow-types';
+import { ROLLOUT_WORKFLOW_TYPE } from '../contracts/workflow-types';
 
 const NAMESPACE = 'bench-gate';
 const APP = 'web';

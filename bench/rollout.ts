@@ -15,12 +15,12 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { CANARY_SUFFIX, DEFAULTS, HEALTH_LABEL, PROBE_ANNOTATION_PREFIX, STATUS_ANNOTATION_PREFIX } from '../domain/keys';
-import { parseRolloutSpec, type RolloutSpec, type RolloutSpecInput } from '../domain/rollout-spec';
+import { CANARY_SUFFIX, DEFAULTS, HEALTH_LABEL, PROBE_ANNOTATION_PREFIX, STATUS_ANNOTATION_PREFIX } from '../domain/shared/keys';
+import { parseRolloutSpec, type RolloutSpec, type RolloutSpecInput } from '../domain/rollout/rollout-spec';
 import { down, REPO_ROOT } from '../stack/stack';
-import { rolloutStatusQuery, rolloutWorkflowId, type RolloutStatus, type RolloutWorkflowInput } from '../workflows/rollout-messages';
+import { rolloutStatusQuery, rolloutWorkflowId, type RolloutStatus, type RolloutWorkflowInput } from '../contracts/rollout-messages';
 import { startBenchStack } from './support';
-import { ROLLOUT_WORKFLOW_TYPE } from '../domain/workflow-types';
+import { ROLLOUT_WORKFLOW_TYPE } from '../contracts/workflow-types';
 
 const NAMESPACE = 'bench';
 const APP = 'web';

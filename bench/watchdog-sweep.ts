@@ -17,11 +17,11 @@ import { readFileSync, rmSync } from 'node:fs';
 import { Agent, get } from 'node:http';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULTS } from '../domain/keys';
+import { DEFAULTS } from '../domain/shared/keys';
 import { getListPage } from '../platform/kubernetes';
 import { httpGet } from '../stack/http-check';
 import { down, REPO_ROOT } from '../stack/stack';
-import type { SweepSummary } from '../activities/watchdog-sweep';
+import type { SweepSummary } from '../activities/watchdog/watchdog-sweep';
 import { probeScheduleId } from '../workers/probe-schedules';
 import { startBenchStack } from './support';
 

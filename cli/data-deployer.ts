@@ -13,10 +13,10 @@
  */
 import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { byteCount } from '../domain/byte-count';
-import { dataStatusKey, podDataDeclaration } from '../domain/data-contract';
-import { formatMissing } from '../domain/data-deployer';
-import { DATA_LOCATION_ANNOTATION, FIELD_MANAGER } from '../domain/keys';
+import { byteCount } from '../domain/shared/byte-count';
+import { dataStatusKey, podDataDeclaration } from '../domain/data/data-contract';
+import { formatMissing } from '../domain/data/data-deployer';
+import { DATA_LOCATION_ANNOTATION, FIELD_MANAGER } from '../domain/shared/keys';
 import { ConfigError, exitOnConfigError, loadConfig } from '../platform/config';
 import { describeError, reportFatal } from '../platform/errors';
 import { KubeHttp, loadKubeAccess } from '../platform/kube-http';

@@ -7,10 +7,10 @@
  *   autocrane data pause|resume|abort <namespace> <source> [--reason text]
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import type { DataRolloutStatusBody } from '../api/data-rollouts';
-import { sourceNameError, versionIdError } from '../domain/data-contract';
-import type { DataStage } from '../domain/data-rollout';
-import { MAX_DATA_CONTROL_REASON_LENGTH, type DataStartRequest } from '../workflows/data-rollout-messages';
+import type { DataRolloutStatusBody } from '../api/data/data-rollouts';
+import { sourceNameError, versionIdError } from '../domain/data/data-contract';
+import type { DataStage } from '../domain/data/data-rollout';
+import { MAX_DATA_CONTROL_REASON_LENGTH, type DataStartRequest } from '../contracts/data-rollout-messages';
 import { callApi, report, table, targetOf, withConnectionOptions, type ApiTarget, type ConnectionOptions } from './api-client';
 import { parseCount, parseDuration, parseNamespace, parseStage, reasonParser } from './options';
 

@@ -4,7 +4,7 @@
  * 'x' is invalid. <reason>` and main.ts turns into exit status 2.
  */
 import { InvalidArgumentError } from 'commander';
-import { dns1123LabelError } from '../domain/k8s-names';
+import { dns1123LabelError } from '../domain/shared/k8s-names';
 
 /** A TCP port to listen on: an integer from 0 to 65535, where 0 picks a free port. */
 export function parseListenPort(value: string): number {

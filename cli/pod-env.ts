@@ -2,7 +2,7 @@
  * The pod a sidecar runs in, named by downward-API variables. Its own module so that the
  * pod-side commands (watchdog-healthz, data-deployer) share it without importing each other.
  */
-import { dns1123LabelError, dns1123SubdomainError } from '../domain/k8s-names';
+import { dns1123LabelError, dns1123SubdomainError } from '../domain/shared/k8s-names';
 import { ConfigError } from '../platform/config';
 
 /** Environment variables naming the pod (set them from the downward API). */

@@ -6,8 +6,8 @@
  *   autocrane repair resume <namespace> [--json]
  */
 import type { Command } from 'commander';
-import type { RepairStatusBody } from '../api/repair';
-import { MAX_PAUSE_REASON_LENGTH } from '../workflows/repair-messages';
+import type { RepairStatusBody } from '../api/repair/repair';
+import { MAX_PAUSE_REASON_LENGTH } from '../contracts/repair-messages';
 import { callApi, report, table, targetOf, withConnectionOptions, type ApiTarget, type ConnectionOptions } from './api-client';
 import { parseNamespace, reasonParser } from './options';
 

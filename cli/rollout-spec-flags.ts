@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { InvalidArgumentError } from 'commander';
-import { dns1123LabelError, dns1123SubdomainError } from '../domain/k8s-names';
-import { envVarNameError, imageReferenceError, NO_DATA_POLICIES, parseRolloutSpec, ROLLBACK_POLICIES, WORKLOAD_KINDS, type RolloutSpecInput, type RolloutTarget, type WorkloadKind } from '../domain/rollout-spec';
+import { dns1123LabelError, dns1123SubdomainError } from '../domain/shared/k8s-names';
+import { envVarNameError, imageReferenceError, NO_DATA_POLICIES, parseRolloutSpec, ROLLBACK_POLICIES, WORKLOAD_KINDS, type RolloutSpecInput, type RolloutTarget, type WorkloadKind } from '../domain/rollout/rollout-spec';
 import { parseDuration, parseNamespace } from './options';
 
 // ---------------------------------------------------------------------------

@@ -13,12 +13,12 @@
  * is listed at once, with its field path, before anything is sent.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import type { RolloutListBody, RolloutStartedBody, RolloutStatusBody } from '../api/rollouts';
-import { ROLLOUT_ID_PATTERN } from '../domain/rollout-request';
-import { NO_DATA_POLICIES, ROLLBACK_POLICIES, ROLLOUT_LIMITS } from '../domain/rollout-spec';
-import { describeTarget } from '../domain/rollout-summary';
-import { isTerminal, ROLLOUT_CONTROLS, ROLLOUT_STATES, type Control, type RolloutState } from '../domain/stage-controls';
-import { MAX_CONTROL_REASON_LENGTH, type RolloutDecision } from '../workflows/rollout-messages';
+import type { RolloutListBody, RolloutStartedBody, RolloutStatusBody } from '../api/rollout/rollouts';
+import { ROLLOUT_ID_PATTERN } from '../domain/rollout/rollout-request';
+import { NO_DATA_POLICIES, ROLLBACK_POLICIES, ROLLOUT_LIMITS } from '../domain/rollout/rollout-spec';
+import { describeTarget } from '../domain/rollout/rollout-summary';
+import { isTerminal, ROLLOUT_CONTROLS, ROLLOUT_STATES, type Control, type RolloutState } from '../domain/gate/stage-controls';
+import { MAX_CONTROL_REASON_LENGTH, type RolloutDecision } from '../contracts/rollout-messages';
 import { ApiCallError, callApi, report, table, targetOf, withConnectionOptions, type ApiTarget, type ConnectionOptions } from './api-client';
 import { collect, oneOf, parseCount, parseDuration, parseNamespace, parseStage, reasonParser } from './options';
 import { buildSpec, parseApproval, parseEnv, parseImage, parseTarget, SpecInputError, type SpecFlags } from './rollout-spec-flags';

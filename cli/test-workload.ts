@@ -22,7 +22,7 @@ import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import express, { type Express, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { dns1123SubdomainError } from '../domain/k8s-names';
+import { dns1123SubdomainError } from '../domain/shared/k8s-names';
 import { exitOnConfigError, loadConfig } from '../platform/config';
 import { reportFatal } from '../platform/errors';
 import { createLogger, type Logger } from '../platform/logger';

@@ -1,7 +1,7 @@
 /**
  * `autocrane watchdog-healthz`: a sidecar serving `GET /healthz` for its own pod, for the
  * kubelet's readiness (or liveness) probe. 200 when the pod's watchdogs say it is healthy,
- * 503 otherwise; the rule is decideHealthz's (domain/healthz.ts).
+ * 503 otherwise; the rule is decideHealthz's (domain/watchdog/healthz.ts).
  *
  * The pod is named by the downward-API variables POD_NAME and POD_NAMESPACE (both
  * required) and read through the Kubernetes API (the in-cluster service account in a pod;
@@ -19,9 +19,9 @@ import type { AddressInfo } from 'node:net';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import express, { type Express } from 'express';
-import { decideHealthz } from '../domain/healthz';
-import { readWatchdogs, type Annotations, type WatchdogRecord } from '../domain/watchdog-annotations';
-import type { ReadLevel } from '../domain/watchdog-status';
+import { decideHealthz } from '../domain/watchdog/healthz';
+import { readWatchdogs, type Annotations, type WatchdogRecord } from '../domain/watchdog/watchdog-annotations';
+import type { ReadLevel } from '../domain/watchdog/watchdog-status';
 import { exitOnConfigError, loadConfig } from '../platform/config';
 import { describeError, reportFatal } from '../platform/errors';
 import { isRequestTimeout, loadKubeConfig, requestTimeout } from '../platform/kubernetes';

@@ -9,9 +9,9 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { callApi, report, table, targetOf, withConnectionOptions, type ApiTarget, type ConnectionOptions } from './api-client';
-import { dns1123LabelError, dns1123SubdomainError } from '../domain/k8s-names';
-import { parseWatchdogLevel, validateWatchdogMessage, validateWatchdogName, WATCHDOG_LEVELS, type WatchdogLevel } from '../domain/watchdog-status';
-import type { WatchdogListBody, WatchdogPutBody, WatchdogView } from '../api/watchdogs';
+import { dns1123LabelError, dns1123SubdomainError } from '../domain/shared/k8s-names';
+import { parseWatchdogLevel, validateWatchdogMessage, validateWatchdogName, WATCHDOG_LEVELS, type WatchdogLevel } from '../domain/watchdog/watchdog-status';
+import type { WatchdogListBody, WatchdogPutBody, WatchdogView } from '../api/watchdog/watchdogs';
 
 export interface PodRef {
   namespace: string;

@@ -7,8 +7,8 @@
  * with backoff unless retrying cannot help.
  */
 import { rm } from 'node:fs/promises';
-import { dataRequestKey, dataStatusKey, formatDataStatus, parseDataRequest, podDataDeclaration, sourceNameError, type DataRequest } from '../domain/data-contract';
-import { dataStatusOf, isSatisfied, missingReason, retryDelayMs, type FailureKind, type SourceState } from '../domain/data-deployer';
+import { dataRequestKey, dataStatusKey, formatDataStatus, parseDataRequest, podDataDeclaration, sourceNameError, type DataRequest } from '../domain/data/data-contract';
+import { dataStatusOf, isSatisfied, missingReason, retryDelayMs, type FailureKind, type SourceState } from '../domain/data/data-deployer';
 import { describeError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import type { DropFolder } from './drop-folder';

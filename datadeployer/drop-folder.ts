@@ -15,8 +15,8 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SHA256_HEX, VERSION_ID } from '../domain/data-contract';
-import type { ActiveVersion } from '../domain/data-deployer';
+import { SHA256_HEX, VERSION_ID } from '../domain/data/data-contract';
+import type { ActiveVersion } from '../domain/data/data-deployer';
 import { describeError } from '../platform/errors';
 import { ActivationError } from './errors';
 

@@ -1,4 +1,4 @@
-import type { FailureKind } from '../domain/data-deployer';
+import type { FailureKind } from '../domain/data/data-deployer';
 
 /** An activation that failed for a reason worth reporting in the source's status. */
 export class ActivationError extends Error {

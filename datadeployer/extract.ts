@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { extract as tarExtract, type Header } from 'tar-stream';
-import { archiveEntryPath, symlinkTargetProblem, throughSymlinkProblem } from '../domain/data-deployer';
+import { archiveEntryPath, symlinkTargetProblem, throughSymlinkProblem } from '../domain/data/data-deployer';
 import { describeError } from '../platform/errors';
 import { ActivationError } from './errors';
 import { gcPacer } from './gc-pacer';

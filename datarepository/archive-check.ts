@@ -1,6 +1,6 @@
 /**
  * Checks an archive while it is stored: a pass-through stream that also feeds every byte to
- * gunzip and a tar parser and applies domain/data-archive-rules.ts to each entry header. It
+ * gunzip and a tar parser and applies domain/data/data-archive-rules.ts to each entry header. It
  * fails (ArchiveRefusedError, naming the reason) as soon as a rule is broken or the data is
  * not a complete gzip-compressed tar, so a refused archive never finishes its put and is
  * never renamed into the store. Every error of the parsing side is caught here: a broken
@@ -10,7 +10,7 @@ import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract as tarExtract, type Header } from 'tar-stream';
-import { ArchiveEntryRules, maxTarBytes, type ArchiveLimits, type ArchiveProblem, type RefusalReason } from '../domain/data-archive-rules';
+import { ArchiveEntryRules, maxTarBytes, type ArchiveLimits, type ArchiveProblem, type RefusalReason } from '../domain/data/data-archive-rules';
 import { describeError } from '../platform/errors';
 
 export class ArchiveRefusedError extends Error {

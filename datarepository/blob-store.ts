@@ -14,8 +14,8 @@ import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { SHA256_HEX } from '../domain/data-contract';
-import type { ByteRange } from '../domain/data-repository';
+import { SHA256_HEX } from '../domain/data/data-contract';
+import type { ByteRange } from '../domain/data/data-repository';
 
 export interface StoredBlob {
   sha256: string;

@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
-import type { ByteRange } from '../domain/data-repository';
+import type { ByteRange } from '../domain/data/data-repository';
 import type { BlobStore } from './blob-store';
 
 export class BlobIntegrityError extends Error {

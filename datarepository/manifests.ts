@@ -7,8 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sourceNameError } from '../domain/data-contract';
-import type { SourceManifest } from '../domain/data-repository';
+import { sourceNameError } from '../domain/data/data-contract';
+import type { SourceManifest } from '../domain/data/data-repository';
 import { syncFolder } from './blob-store';
 
 export class ManifestStore {

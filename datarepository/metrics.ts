@@ -1,6 +1,6 @@
 /** The data repository's own metrics: refused archives and blobs that failed their hash check. */
 import { Counter, Registry } from 'prom-client';
-import { REFUSAL_REASONS } from '../domain/data-archive-rules';
+import { REFUSAL_REASONS } from '../domain/data/data-archive-rules';
 import { METRICS_PREFIX } from '../platform/metrics';
 
 export interface RepositoryMetrics {

@@ -15,9 +15,9 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { nextRefusal, refusalGate, type ArchiveLimits, type Refusal, type RefusalBackoff } from '../domain/data-archive-rules';
-import { versionId } from '../domain/data-contract';
-import { planPrune, unreferencedBlobs, type ByteRange, type PinnedVersions, type SourceManifest, type StoredVersion } from '../domain/data-repository';
+import { nextRefusal, refusalGate, type ArchiveLimits, type Refusal, type RefusalBackoff } from '../domain/data/data-archive-rules';
+import { versionId } from '../domain/data/data-contract';
+import { planPrune, unreferencedBlobs, type ByteRange, type PinnedVersions, type SourceManifest, type StoredVersion } from '../domain/data/data-repository';
 import type { Logger } from '../platform/logger';
 import { ArchiveRefusedError, inspected } from './archive-check';
 import type { BlobStore } from './blob-store';

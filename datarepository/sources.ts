@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { sourceNameError } from '../domain/data-contract';
+import { sourceNameError } from '../domain/data/data-contract';
 
 const sourceName = z.string().superRefine((name, ctx) => {
   const problem = sourceNameError(name);

@@ -13,13 +13,13 @@
  * injected failure is cleared.
  */
 import { AppsV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
-import type { RolloutStartedBody, RolloutStatusBody } from '../api/rollouts';
+import type { RolloutStartedBody, RolloutStatusBody } from '../api/rollout/rollouts';
 import { ApiCallError, callApi, type ApiTarget } from '../cli/api-client';
-import { PROBE_ANNOTATION_PREFIX, ROLLOUT_ANNOTATION } from '../domain/keys';
-import type { RolloutSpecInput } from '../domain/rollout-spec';
+import { PROBE_ANNOTATION_PREFIX, ROLLOUT_ANNOTATION } from '../domain/shared/keys';
+import type { RolloutSpecInput } from '../domain/rollout/rollout-spec';
 import { kubernetesErrorStatus } from '../platform/kubernetes';
-import { isTerminal } from '../domain/stage-controls';
-import type { RolloutDecision } from '../workflows/rollout-messages';
+import { isTerminal } from '../domain/gate/stage-controls';
+import type { RolloutDecision } from '../contracts/rollout-messages';
 
 export const DEMO_APP = 'demo-app';
 const FIELD_MANAGER = 'autocrane-demo';

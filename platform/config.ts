@@ -4,13 +4,13 @@
  * connection error.
  */
 import { z } from 'zod';
-import { DEFAULTS } from '../domain/keys';
-import { dns1123LabelError } from '../domain/k8s-names';
-import type { WatchdogCaps } from '../domain/watchdog-caps';
-import { parseFailingLimit, UNPROTECTED_POD_POLICIES, type FailingLimit, type RepairPolicy } from '../domain/repair';
-import { DATA_ROLLOUT_LIMITS, parseDataStageShares } from '../domain/data-rollout';
-import type { ArchiveLimits, RefusalBackoff } from '../domain/data-archive-rules';
-import { BYTE_COUNT_EXPECTED, byteCount } from '../domain/byte-count';
+import { DEFAULTS } from '../domain/shared/keys';
+import { dns1123LabelError } from '../domain/shared/k8s-names';
+import type { WatchdogCaps } from '../domain/watchdog/watchdog-caps';
+import { parseFailingLimit, UNPROTECTED_POD_POLICIES, type FailingLimit, type RepairPolicy } from '../domain/repair/repair';
+import { DATA_ROLLOUT_LIMITS, parseDataStageShares } from '../domain/data/data-rollout';
+import type { ArchiveLimits, RefusalBackoff } from '../domain/data/data-archive-rules';
+import { BYTE_COUNT_EXPECTED, byteCount } from '../domain/shared/byte-count';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

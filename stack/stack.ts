@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { dirname, join, resolve } from 'node:path';
 import { CoreV1Api, KubeConfig, V1Node } from '@kubernetes/client-node';
 import { Connection } from '@temporalio/client';
-import { DEFAULTS, SEARCH_ATTRIBUTES, ZONE_LABEL } from '../domain/keys';
+import { DEFAULTS, SEARCH_ATTRIBUTES, ZONE_LABEL } from '../domain/shared/keys';
 import { expectOk } from './http-check';
 import { ClusterPki, ensurePki, kubeconfigYaml } from './pki';
 import { choosePorts } from './ports';

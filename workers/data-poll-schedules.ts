@@ -5,9 +5,9 @@
  * schedules of sources no longer in the sources file are deleted.
  */
 import type { Client } from '@temporalio/client';
-import type { DataPollInput } from '../activities/data-repository';
+import type { DataPollInput } from '../activities/data/data-repository';
 import { reconcileSchedules, type DesiredSchedule, type ScheduleReconciliation } from './schedules';
-import { DATA_POLL_WORKFLOW_TYPE } from '../domain/workflow-types';
+import { DATA_POLL_WORKFLOW_TYPE } from '../contracts/workflow-types';
 
 const DATA_POLL_SCHEDULE_PREFIX = 'data-poll/';
 export const dataPollScheduleId = (source: string) => `${DATA_POLL_SCHEDULE_PREFIX}${source}`;

@@ -5,9 +5,9 @@
  * (with removeStale) the schedules of namespaces no longer watched are deleted.
  */
 import type { Client } from '@temporalio/client';
-import { SEARCH_ATTRIBUTES } from '../domain/keys';
+import { SEARCH_ATTRIBUTES } from '../domain/shared/keys';
 import { reconcileSchedules, type DesiredSchedule, type ScheduleReconciliation } from './schedules';
-import { WATCHDOG_SWEEP_WORKFLOW_TYPE } from '../domain/workflow-types';
+import { WATCHDOG_SWEEP_WORKFLOW_TYPE } from '../contracts/workflow-types';
 
 const PROBE_SCHEDULE_PREFIX = 'watchdog-probe/';
 export const probeScheduleId = (namespace: string) => `${PROBE_SCHEDULE_PREFIX}${namespace}`;

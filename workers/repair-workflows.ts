@@ -4,10 +4,10 @@
  * receives the configured policy; a missing one is started with it.
  */
 import type { Client } from '@temporalio/client';
-import type { RepairPolicy } from '../domain/repair';
-import { SEARCH_ATTRIBUTES } from '../domain/keys';
-import { repairWorkflowId, setRepairPolicySignal } from '../workflows/repair-messages';
-import { REPAIR_WORKFLOW_TYPE } from '../domain/workflow-types';
+import type { RepairPolicy } from '../domain/repair/repair';
+import { SEARCH_ATTRIBUTES } from '../domain/shared/keys';
+import { repairWorkflowId, setRepairPolicySignal } from '../contracts/repair-messages';
+import { REPAIR_WORKFLOW_TYPE } from '../contracts/workflow-types';
 
 export interface RepairWorkflowOptions {
   namespaces: readonly string[];

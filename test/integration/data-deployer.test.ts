@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { versionId, type DataRequest } from '../../domain/data-contract';
+import { versionId, type DataRequest } from '../../domain/data/data-contract';
 import { filesArchive, serveArchives, sha256Hex, type ArchiveServer } from '../support/archives';
 import { createDataPod, dataStatus, requestData, spawnDataDeployer } from '../support/data-deployers';
 import { eventually, freshNamespace, type KubeClients, sandboxClients } from '../support/kube';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import type { DataVersion } from '../../domain/data-contract';
-import type { DataRolloutRun } from '../../domain/data-rollout';
-import type { DataRolloutStatus } from '../../workflows/data-rollout-messages';
+import type { DataVersion } from '../../domain/data/data-contract';
+import type { DataRolloutRun } from '../../domain/data/data-rollout';
+import type { DataRolloutStatus } from '../../contracts/data-rollout-messages';
 import { DataFleet } from '../support/data-fleet';
 import { recordHistory } from '../support/rollouts';
 

@@ -1,12 +1,12 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DataPollSummary } from '../../activities/data-repository';
-import { createDataRefusalEventActivities } from '../../activities/data-refusal-event';
-import { dataArchiveRefusedEventName } from '../../domain/data-refusal-event';
-import { dataMirrorName } from '../../domain/data-rollout';
-import { DATA_ARCHIVE_REFUSED_EVENT_REASON } from '../../domain/keys';
-import { DATA_POLL_WORKFLOW_TYPE } from '../../domain/workflow-types';
+import type { DataPollSummary } from '../../activities/data/data-repository';
+import { createDataRefusalEventActivities } from '../../activities/data/data-refusal-event';
+import { dataArchiveRefusedEventName } from '../../domain/data/data-refusal-event';
+import { dataMirrorName } from '../../domain/data/data-rollout';
+import { DATA_ARCHIVE_REFUSED_EVENT_REASON } from '../../domain/shared/keys';
+import { DATA_POLL_WORKFLOW_TYPE } from '../../contracts/workflow-types';
 import { dataPollScheduleId, dataRepositoryTaskQueue } from '../../workers/data-poll-schedules';
 import { createWorker } from '../../workers/worker-factory';
 import { filesArchive, serveBodies, type BodyServer } from '../support/archives';

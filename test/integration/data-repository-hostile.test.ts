@@ -4,16 +4,16 @@ import { open, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import type { DataPollSummary } from '../../activities/data-repository';
-import type { Refusal } from '../../domain/data-archive-rules';
-import type { DataVersion } from '../../domain/data-contract';
+import type { DataPollSummary } from '../../activities/data/data-repository';
+import type { Refusal } from '../../domain/data/data-archive-rules';
+import type { DataVersion } from '../../domain/data/data-contract';
 import { dataPollScheduleId, dataRepositoryTaskQueue } from '../../workers/data-poll-schedules';
 import { filesArchive, makeArchive, serveBodies, sha256Hex, type BodyServer } from '../support/archives';
 import { exited, startDataRepository, tail, tierRepositoryEnv, type DataRepositoryProcess } from '../support/data-repository-process';
 import { killAndWait } from '../support/processes';
 import { tierStack } from '../support/stacks';
 import { temporalClients, uniqueTaskQueue, type TemporalClients } from '../support/temporal';
-import { DATA_POLL_WORKFLOW_TYPE } from '../../domain/workflow-types';
+import { DATA_POLL_WORKFLOW_TYPE } from '../../contracts/workflow-types';
 
 /**
  * The real data repository process against hostile sources of every kind: each refused

@@ -7,7 +7,7 @@ import { killAndWait } from '../support/processes';
 import { fuzzApi, schemathesisCommand } from '../support/schemathesis';
 import { tierStack } from '../support/stacks';
 import { temporalClients, uniqueTaskQueue, type TemporalClients } from '../support/temporal';
-import { DATA_POLL_WORKFLOW_TYPE } from '../../domain/workflow-types';
+import { DATA_POLL_WORKFLOW_TYPE } from '../../contracts/workflow-types';
 
 /** The fuzzer's own time budget. */
 const FUZZ_SECONDS = 60;

@@ -6,20 +6,20 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { archiveUrl, createDataRepositoryActivities } from '../../activities/data-repository';
-import { createDataRepositoryApp } from '../../api/data-repository';
-import type { DataVersion } from '../../domain/data-contract';
+import { archiveUrl, createDataRepositoryActivities } from '../../activities/data/data-repository';
+import { createDataRepositoryApp } from '../../api/data/data-repository';
+import type { DataVersion } from '../../domain/data/data-contract';
 import { FileBlobStore } from '../../datarepository/blob-store';
 import { ManifestStore } from '../../datarepository/manifests';
 import { DataRepository } from '../../datarepository/repository';
 import { createMetricsRegistry } from '../../platform/metrics';
 import { dataPollScheduleId, dataRepositoryTaskQueue, ensureDataPollSchedules } from '../../workers/data-poll-schedules';
 import { createWorker } from '../../workers/worker-factory';
-import { dataRolloutWorkflowId, type VersionAnnouncement } from '../../workflows/data-rollout-messages';
+import { dataRolloutWorkflowId, type VersionAnnouncement } from '../../contracts/data-rollout-messages';
 import { eventually } from '../support/kube';
 import { tierStack } from '../support/stacks';
 import { temporalClients, TemporalClients, uniqueTaskQueue } from '../support/temporal';
-import { DATA_POLL_WORKFLOW_TYPE } from '../../domain/workflow-types';
+import { DATA_POLL_WORKFLOW_TYPE } from '../../contracts/workflow-types';
 
 const logger = pino({ level: 'silent' });
 

@@ -1,5 +1,5 @@
-import type { DataVersion } from '../../domain/data-contract';
-import type { DataRolloutStatus } from '../../workflows/data-rollout-messages';
+import type { DataVersion } from '../../domain/data/data-contract';
+import type { DataRolloutStatus } from '../../contracts/data-rollout-messages';
 import { DataFleet } from '../support/data-fleet';
 
 const SOURCE = 'rates';

@@ -1,9 +1,9 @@
 import { EventsV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { createDataRolloutActivities, type DataRolloutActivities } from '../../activities/data-rollout';
-import { dataRequestKey, dataStatusKey, parseDataRequest, type DataVersion } from '../../domain/data-contract';
-import { dataMirrorName, type DataRelease } from '../../domain/data-rollout';
-import { DATA_DEPS_ANNOTATION, DATA_LOCATION_ANNOTATION, DATA_SOURCES_ANNOTATION, WRITE_REFUSED_EVENT_REASON } from '../../domain/keys';
-import { ANNOTATIONS_TOTAL_LIMIT_BYTES } from '../../domain/pod-write-refusal';
+import { createDataRolloutActivities, type DataRolloutActivities } from '../../activities/data/data-rollout';
+import { dataRequestKey, dataStatusKey, parseDataRequest, type DataVersion } from '../../domain/data/data-contract';
+import { dataMirrorName, type DataRelease } from '../../domain/data/data-rollout';
+import { DATA_DEPS_ANNOTATION, DATA_LOCATION_ANNOTATION, DATA_SOURCES_ANNOTATION, WRITE_REFUSED_EVENT_REASON } from '../../domain/shared/keys';
+import { ANNOTATIONS_TOTAL_LIMIT_BYTES } from '../../domain/shared/pod-write-refusal';
 import { createDataPod } from '../support/data-deployers';
 import { eventually, freshNamespace, isPodReady, sandboxClients, type KubeClients } from '../support/kube';
 

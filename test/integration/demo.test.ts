@@ -4,7 +4,7 @@ import { createWriteStream, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
-import type { RolloutStatusBody } from '../../api/rollouts';
+import type { RolloutStatusBody } from '../../api/rollout/rollouts';
 import { stopBackgroundWorkload } from '../../demo/background-workload';
 import { down, envFile, REPO_ROOT, type StackState, up } from '../../stack/stack';
 import { ensureProbeSchedules, probeScheduleId } from '../../workers/probe-schedules';

@@ -1,6 +1,6 @@
-import { writePodStatuses } from '../../activities/pod-status';
-import { HEALTH_LABEL } from '../../domain/keys';
-import { formatStatus } from '../../domain/watchdog-status';
+import { writePodStatuses } from '../../activities/shared/pod-status';
+import { HEALTH_LABEL } from '../../domain/shared/keys';
+import { formatStatus } from '../../domain/watchdog/watchdog-status';
 import { freshNamespace, KubeClients, sandboxClients } from '../support/kube';
 
 /** Status writes touch only our keys and never lose a concurrent writer's update. */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import request from 'supertest';
 import { createTestWorkloadServer } from '../../cli/test-workload';
-import { HEALTH_LABEL } from '../../domain/keys';
+import { HEALTH_LABEL } from '../../domain/shared/keys';
 import { probeScheduleId } from '../../workers/probe-schedules';
 import { eventually, freshNamespace, KubeClients, sandboxClients } from '../support/kube';
 import { killAndWait, spawnWorker } from '../support/processes';

@@ -4,7 +4,7 @@ import pino from 'pino';
 import request from 'supertest';
 import { createActivities } from '../../activities';
 import { createTestWorkloadServer } from '../../cli/test-workload';
-import { HEALTH_LABEL } from '../../domain/keys';
+import { HEALTH_LABEL } from '../../domain/shared/keys';
 import { ensureProbeSchedules, probeScheduleId } from '../../workers/probe-schedules';
 import { createWorker } from '../../workers/worker-factory';
 import { eventually, freshNamespace, KubeClients, sandboxClients } from '../support/kube';

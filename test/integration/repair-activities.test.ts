@@ -1,8 +1,8 @@
 import { EventsV1Api, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
-import { listFailingPods, repairKube, type RepairKube } from '../../activities/repair';
-import { evictPods } from '../../activities/repair-eviction';
-import { EVICTION_EVENT_REASON, HEALTH_LABEL, ROLLOUT_ANNOTATION } from '../../domain/keys';
-import type { EvictionRequest, EvictPodsInput } from '../../domain/repair-types';
+import { listFailingPods, repairKube, type RepairKube } from '../../activities/repair/repair';
+import { evictPods } from '../../activities/repair/repair-eviction';
+import { EVICTION_EVENT_REASON, HEALTH_LABEL, ROLLOUT_ANNOTATION } from '../../domain/shared/keys';
+import type { EvictionRequest, EvictPodsInput } from '../../domain/repair/repair-types';
 import { eventually, freshNamespace, isPodReady, KubeClients, sandboxClients } from '../support/kube';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);

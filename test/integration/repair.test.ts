@@ -1,11 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { RepairPolicy, RepairView } from '../../domain/repair';
-import { EVICTION_EVENT_REASON, WRITE_REFUSED_EVENT_REASON } from '../../domain/keys';
+import type { RepairPolicy, RepairView } from '../../domain/repair/repair';
+import { EVICTION_EVENT_REASON, WRITE_REFUSED_EVENT_REASON } from '../../domain/shared/keys';
 import { startStoppedComponent, stopComponent } from '../../stack/stack';
 import { repairWorkflow } from '../../workflows';
-import { repairStateQuery, repairWorkflowId } from '../../workflows/repair-messages';
+import { repairStateQuery, repairWorkflowId } from '../../contracts/repair-messages';
 import { probeScheduleId } from '../../workers/probe-schedules';
 import { repairPolicy } from '../fixtures/repair';
 import { eventually, type KubeClients } from '../support/kube';

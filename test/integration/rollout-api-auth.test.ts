@@ -3,11 +3,11 @@ import type { Express } from 'express';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { createAuthorizer, kubernetesClusterAuth } from '../../api/auth';
-import { MAX_SPEC_BODY } from '../../api/rollouts';
-import { CANARY_SUFFIX, ROLLOUT_ANNOTATION } from '../../domain/keys';
+import { MAX_SPEC_BODY } from '../../api/rollout/rollouts';
+import { CANARY_SUFFIX, ROLLOUT_ANNOTATION } from '../../domain/shared/keys';
 import type { rolloutWorkflow } from '../../workflows';
-import { ROLLOUT_CONTROLS } from '../../domain/stage-controls';
-import { rolloutStatusQuery, rolloutWorkflowId } from '../../workflows/rollout-messages';
+import { ROLLOUT_CONTROLS } from '../../domain/gate/stage-controls';
+import { rolloutStatusQuery, rolloutWorkflowId } from '../../contracts/rollout-messages';
 import { apiStatus, eventually } from '../support/kube';
 import { awaitAccess, grantRole, serviceAccountToken } from '../support/rbac';
 import { rolloutApiApp } from '../support/rollout-app';
@@ -18,7 +18,7 @@ import { livePods, readyPods } from '../support/workloads';
 /**
  * Authorization: the rollout routes as the API serves them in a cluster (no
  * embedded token), every caller checked by a real TokenReview and SubjectAccessReview against
- * the sandbox apiserver's RBAC. The rules (api/rollouts.ts): start and steer need `patch` on
+ * the sandbox apiserver's RBAC. The rules (api/rollout/rollouts.ts): start and steer need `patch` on
  * the target Deployment, read one needs `get` on it, list needs `list` on deployments in the
  * namespace asked for (in every namespace without one).
  */

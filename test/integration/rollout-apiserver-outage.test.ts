@@ -1,7 +1,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { type ComponentName, startStoppedComponent, status, stopComponent } from '../../stack/stack';
 import { rolloutWorkflow } from '../../workflows';
-import { rolloutWorkflowId, type RolloutStatus } from '../../workflows/rollout-messages';
+import { rolloutWorkflowId, type RolloutStatus } from '../../contracts/rollout-messages';
 import { eventually } from '../support/kube';
 import { probeAnswererUrl } from '../support/probe-answerer';
 import { IMAGE_V1, IMAGE_V2, newRolloutId, probedDeployment, probedTemplate, rolloutSpec, waitForState } from '../support/rollouts';

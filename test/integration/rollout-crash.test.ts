@@ -1,12 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { RolloutSpec } from '../../domain/rollout-spec';
+import type { RolloutSpec } from '../../domain/rollout/rollout-spec';
 import { startStoppedComponent, stopComponent } from '../../stack/stack';
 import { probeScheduleId } from '../../workers/probe-schedules';
 import { rolloutWorkflow } from '../../workflows';
-import { repairWorkflowId } from '../../workflows/repair-messages';
-import { rolloutWorkflowId } from '../../workflows/rollout-messages';
+import { repairWorkflowId } from '../../contracts/repair-messages';
+import { rolloutWorkflowId } from '../../contracts/rollout-messages';
 import { eventually } from '../support/kube';
 import { killAndWait, spawnWorker } from '../support/processes';
 import { IMAGE_V2, newRolloutId, probedDeployment, recordHistory, rolloutSpec, waitForState } from '../support/rollouts';

@@ -1,11 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import { PROBE_ANNOTATION_PREFIX } from '../../domain/keys';
+import { PROBE_ANNOTATION_PREFIX } from '../../domain/shared/keys';
 import { probeScheduleId } from '../../workers/probe-schedules';
 import { rolloutWorkflow } from '../../workflows';
-import { repairWorkflowId } from '../../workflows/repair-messages';
-import { rolloutWorkflowId, type RolloutStatus } from '../../workflows/rollout-messages';
+import { repairWorkflowId } from '../../contracts/repair-messages';
+import { rolloutWorkflowId, type RolloutStatus } from '../../contracts/rollout-messages';
 import { eventually } from '../support/kube';
 import { probeAnswererPort, probeAnswererUrl } from '../support/probe-answerer';
 import { killAndWait, spawnWorker } from '../support/processes';

@@ -1,9 +1,9 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import type { V1Pod } from '@kubernetes/client-node';
-import { CANARY_SUFFIX } from '../../domain/keys';
-import type { RolloutSpecInput } from '../../domain/rollout-spec';
+import { CANARY_SUFFIX } from '../../domain/shared/keys';
+import type { RolloutSpecInput } from '../../domain/rollout/rollout-spec';
 import { rolloutWorkflow } from '../../workflows';
-import { abortRolloutUpdate, resumeRolloutUpdate, rolloutWorkflowId, type RolloutStatus } from '../../workflows/rollout-messages';
+import { abortRolloutUpdate, resumeRolloutUpdate, rolloutWorkflowId, type RolloutStatus } from '../../contracts/rollout-messages';
 import { eventually } from '../support/kube';
 import { IMAGE_V1, IMAGE_V2, newRolloutId, probedDeployment, rolloutSpec, rolloutState, waitForState } from '../support/rollouts';
 import { type SandboxWorker, startSandboxWorker } from '../support/sandbox-worker';

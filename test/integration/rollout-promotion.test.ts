@@ -1,11 +1,11 @@
 import type { V1Pod } from '@kubernetes/client-node';
-import { createRolloutActivities } from '../../activities/rollout';
-import { RolloutKube } from '../../activities/rollout-kube';
-import { canaryTarget } from '../../activities/rollout-kube-json';
-import type { RolloutSnapshot, StageContext } from '../../domain/rollout-types';
-import { CANARY_SUFFIX } from '../../domain/keys';
-import { planDeploymentPromotion, type DeploymentAction } from '../../domain/rollout-plan';
-import type { RolloutSpecInput, RolloutTarget } from '../../domain/rollout-spec';
+import { createRolloutActivities } from '../../activities/rollout/rollout';
+import { RolloutKube } from '../../activities/rollout/rollout-kube';
+import { canaryTarget } from '../../activities/rollout/rollout-kube-json';
+import type { RolloutSnapshot, StageContext } from '../../domain/rollout/rollout-types';
+import { CANARY_SUFFIX } from '../../domain/shared/keys';
+import { planDeploymentPromotion, type DeploymentAction } from '../../domain/rollout/rollout-plan';
+import type { RolloutSpecInput, RolloutTarget } from '../../domain/rollout/rollout-spec';
 import { apiStatus, eventually, freshNamespace, sandboxClients, type KubeClients } from '../support/kube';
 import { IMAGE_V1, IMAGE_V2, newRolloutId, probedDeployment, rolloutSpec } from '../support/rollouts';
 import { livePods, readyPods, watchAvailability } from '../support/workloads';
@@ -13,7 +13,7 @@ import { livePods, readyPods, watchAvailability } from '../support/workloads';
 type Availability = Awaited<ReturnType<typeof watchAvailability>>;
 
 /**
- * Promotion hands the canary's ReplicaSet to the stable Deployment (domain/rollout-plan.ts).
+ * Promotion hands the canary's ReplicaSet to the stable Deployment (domain/rollout/rollout-plan.ts).
  * A worker may die after any of its steps: here the cluster is left after each step, as a dead
  * attempt would leave it, and the real activities, run again, must finish the promotion without
  * starting a pod, or roll everything back, from there.

@@ -1,7 +1,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
-import { createRolloutActivities } from '../../activities/rollout';
-import type { RolloutSnapshot } from '../../domain/rollout-types';
-import { RolloutKube } from '../../activities/rollout-kube';
+import { createRolloutActivities } from '../../activities/rollout/rollout';
+import type { RolloutSnapshot } from '../../domain/rollout/rollout-types';
+import { RolloutKube } from '../../activities/rollout/rollout-kube';
 import { eventually, freshNamespace, isPodReady, sandboxClients } from '../support/kube';
 import { IMAGE_V1, IMAGE_V2, newRolloutId, probedStatefulSet, rolloutSpec } from '../support/rollouts';
 

@@ -2,7 +2,7 @@ import { Watch, type V1Pod } from '@kubernetes/client-node';
 import request from 'supertest';
 import type { Express } from 'express';
 import { createAuthorizer, kubernetesClusterAuth } from '../../api/auth';
-import { CANARY_SUFFIX, ROLLOUT_ANNOTATION } from '../../domain/keys';
+import { CANARY_SUFFIX, ROLLOUT_ANNOTATION } from '../../domain/shared/keys';
 import { apiStatus, eventually, isPodReady } from '../support/kube';
 import { rolloutApiApp, withCli } from '../support/rollout-app';
 import { IMAGE_V1, IMAGE_V2, probedDeployment, recordHistory } from '../support/rollouts';

@@ -1,8 +1,8 @@
 import type { WorkflowHandle } from '@temporalio/client';
-import { CANARY_SUFFIX, ROLLOUT_ANNOTATION } from '../../domain/keys';
-import type { RolloutSpec } from '../../domain/rollout-spec';
+import { CANARY_SUFFIX, ROLLOUT_ANNOTATION } from '../../domain/shared/keys';
+import type { RolloutSpec } from '../../domain/rollout/rollout-spec';
 import { rolloutWorkflow } from '../../workflows';
-import { abortRolloutUpdate, approveRolloutUpdate, rolloutWorkflowId, type RolloutStatus } from '../../workflows/rollout-messages';
+import { abortRolloutUpdate, approveRolloutUpdate, rolloutWorkflowId, type RolloutStatus } from '../../contracts/rollout-messages';
 import { apiStatus, eventually, type KubeClients } from '../support/kube';
 import { IMAGE_V1, IMAGE_V2, newRolloutId, probedDeployment, probedStatefulSet, recordHistory, rolloutSpec, waitForState } from '../support/rollouts';
 import { type SandboxWorker, startSandboxWorker } from '../support/sandbox-worker';

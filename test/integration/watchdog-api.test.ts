@@ -7,7 +7,7 @@ import { createApp } from '../../api/app';
 import { createAuthorizer, kubernetesClusterAuth } from '../../api/auth';
 import { ApiCallError, type ApiTarget } from '../../cli/api-client';
 import { getWatchdogs, postWatchdog } from '../../cli/watchdog';
-import { HEALTH_LABEL } from '../../domain/keys';
+import { HEALTH_LABEL } from '../../domain/shared/keys';
 import { createMetricsRegistry } from '../../platform/metrics';
 import { runCli } from '../support/cli';
 import { eventually, freshNamespace, type KubeClients, sandboxClients } from '../support/kube';

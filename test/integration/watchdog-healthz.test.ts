@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import pino from 'pino';
 import { createPodReader, createWatchdogHealthzServer, type HealthzServerOptions } from '../../cli/watchdog-healthz';
-import { formatStatus } from '../../domain/watchdog-status';
+import { formatStatus } from '../../domain/watchdog/watchdog-status';
 import { freshNamespace, KubeClients, sandboxClients } from '../support/kube';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);

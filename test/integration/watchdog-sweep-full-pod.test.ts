@@ -4,12 +4,12 @@ import { EventsV1Api } from '@kubernetes/client-node';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import request from 'supertest';
-import { createHttpProber, type HttpProber } from '../../activities/http-prober';
-import { createPodWriteRefusalMetrics, podWriteRefusals } from '../../activities/pod-write-refusals';
-import { sweepPodLister, sweepWatchdogs } from '../../activities/watchdog-sweep';
+import { createHttpProber, type HttpProber } from '../../activities/watchdog/http-prober';
+import { createPodWriteRefusalMetrics, podWriteRefusals } from '../../activities/shared/pod-write-refusals';
+import { sweepPodLister, sweepWatchdogs } from '../../activities/watchdog/watchdog-sweep';
 import { createTestWorkloadServer } from '../../cli/test-workload';
-import { HEALTH_LABEL, WRITE_REFUSED_EVENT_REASON } from '../../domain/keys';
-import { ANNOTATIONS_TOTAL_LIMIT_BYTES } from '../../domain/pod-write-refusal';
+import { HEALTH_LABEL, WRITE_REFUSED_EVENT_REASON } from '../../domain/shared/keys';
+import { ANNOTATIONS_TOTAL_LIMIT_BYTES } from '../../domain/shared/pod-write-refusal';
 import { eventually, freshNamespace, isPodReady, type KubeClients, sandboxClients } from '../support/kube';
 
 /**

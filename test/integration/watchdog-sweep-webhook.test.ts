@@ -3,11 +3,11 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { AdmissionregistrationV1Api, EventsV1Api } from '@kubernetes/client-node';
 import pino from 'pino';
 import request from 'supertest';
-import { createHttpProber, type HttpProber } from '../../activities/http-prober';
-import { podWriteRefusals } from '../../activities/pod-write-refusals';
-import { sweepPodLister, sweepWatchdogs } from '../../activities/watchdog-sweep';
+import { createHttpProber, type HttpProber } from '../../activities/watchdog/http-prober';
+import { podWriteRefusals } from '../../activities/shared/pod-write-refusals';
+import { sweepPodLister, sweepWatchdogs } from '../../activities/watchdog/watchdog-sweep';
 import { createTestWorkloadServer } from '../../cli/test-workload';
-import { WRITE_REFUSED_EVENT_REASON } from '../../domain/keys';
+import { WRITE_REFUSED_EVENT_REASON } from '../../domain/shared/keys';
 import { eventually, freshNamespace, isPodReady, type KubeClients, sandboxClients } from '../support/kube';
 import { mergePatch } from '../support/workloads';
 

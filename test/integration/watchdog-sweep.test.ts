@@ -2,10 +2,10 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import request from 'supertest';
-import { createHttpProber, HttpProber } from '../../activities/http-prober';
-import { sweepPodLister, sweepWatchdogs, SweepSummary } from '../../activities/watchdog-sweep';
+import { createHttpProber, HttpProber } from '../../activities/watchdog/http-prober';
+import { sweepPodLister, sweepWatchdogs, SweepSummary } from '../../activities/watchdog/watchdog-sweep';
 import { createTestWorkloadServer } from '../../cli/test-workload';
-import { HEALTH_LABEL } from '../../domain/keys';
+import { HEALTH_LABEL } from '../../domain/shared/keys';
 import { eventually, freshNamespace, isPodReady, KubeClients, sandboxClients } from '../support/kube';
 
 /**

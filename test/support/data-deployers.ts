@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { PatchStrategy, setHeaderOptions, type CoreV1Api } from '@kubernetes/client-node';
-import { dataRequestKey, dataStatusKey, formatDataRequest, parseDataStatus, type DataRequest, type DataStatus } from '../../domain/data-contract';
-import { DATA_LOCATION_ANNOTATION, DATA_SOURCES_ANNOTATION } from '../../domain/keys';
+import { dataRequestKey, dataStatusKey, formatDataRequest, parseDataStatus, type DataRequest, type DataStatus } from '../../domain/data/data-contract';
+import { DATA_LOCATION_ANNOTATION, DATA_SOURCES_ANNOTATION } from '../../domain/shared/keys';
 import { REPO_ROOT } from '../../stack/stack';
 import { DATA_DEPLOYER_NODE_FLAGS } from '../../cli/data-deployer';
 

@@ -1,6 +1,6 @@
 /** Workloads and pod states the integration tests build on the sandbox cluster. */
 import { PatchStrategy, setHeaderOptions, Watch, type CoreV1Api, type KubeConfig, type V1Deployment, type V1Pod, type V1StatefulSet } from '@kubernetes/client-node';
-import { HEALTH_LABEL, STATUS_ANNOTATION_PREFIX } from '../../domain/keys';
+import { HEALTH_LABEL, STATUS_ANNOTATION_PREFIX } from '../../domain/shared/keys';
 import { isPodReady } from './kube';
 
 export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);

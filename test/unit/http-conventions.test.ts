@@ -4,11 +4,11 @@ import request from 'supertest';
 import { listRoutes } from '../../api/allowed-methods';
 import { createApp } from '../../api/app';
 import { createAuthorizer, type ClusterAuth } from '../../api/auth';
-import type { DataRolloutWorkflows } from '../../api/data-rollout-workflows';
-import type { RepairControl } from '../../api/repair';
-import type { RolloutWorkflows } from '../../api/rollout-workflows';
-import type { WorkloadReader } from '../../api/rollout-workloads';
-import type { PodAccessor } from '../../api/watchdogs';
+import type { DataRolloutWorkflows } from '../../api/data/data-rollout-workflows';
+import type { RepairControl } from '../../api/repair/repair';
+import type { RolloutWorkflows } from '../../api/rollout/rollout-workflows';
+import type { WorkloadReader } from '../../api/rollout/rollout-workloads';
+import type { PodAccessor } from '../../api/watchdog/watchdogs';
 import { createMetricsRegistry } from '../../platform/metrics';
 
 const TOKEN = 'embedded-token';

@@ -1,4 +1,4 @@
-import { labelSelectorError, labelSelectorMatches, type LabelSelector } from '../../domain/label-selector';
+import { labelSelectorError, labelSelectorMatches, type LabelSelector } from '../../domain/shared/label-selector';
 
 const pod = { app: 'web', tier: 'front', empty: '' };
 

@@ -1,5 +1,5 @@
-import { classifyPodWriteRefusal, failsTheLoop, loopWrites, PodBackoff } from '../../domain/pod-write-refusal';
-import { shortenStatusValue } from '../../domain/watchdog-status';
+import { classifyPodWriteRefusal, failsTheLoop, loopWrites, PodBackoff } from '../../domain/shared/pod-write-refusal';
+import { shortenStatusValue } from '../../domain/watchdog/watchdog-status';
 
 describe('classifyPodWriteRefusal', () => {
   test.each([

@@ -1,4 +1,4 @@
-import * as workflowTypes from '../../domain/workflow-types';
+import * as workflowTypes from '../../contracts/workflow-types';
 import type * as registered from '../../workflows';
 
 type Registered = keyof typeof registered;

@@ -1,7 +1,7 @@
 import { createWorker } from '../../workers/worker-factory';
 import { clusterCheckWorkflow } from '../../workflows';
-import { AUTOCRANE_STATE } from '../../workflows/search-attributes';
-import type { ClusterDescription } from '../../activities/cluster';
+import { AUTOCRANE_STATE } from '../../contracts/search-attributes';
+import type { ClusterDescription } from '../../activities/cluster/cluster';
 import { tierStack } from '../support/stacks';
 import { temporalClients, TemporalClients, uniqueTaskQueue } from '../support/temporal';
 

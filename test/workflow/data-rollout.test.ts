@@ -1,10 +1,10 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
-import type { DataRolloutActivities } from '../../activities/data-rollout';
-import type { DataGateResult, DataMirror, DataStageOutcome, RevertDataResult } from '../../domain/data-rollout-types';
-import type { DataStatus, DataVersion } from '../../domain/data-contract';
-import { acknowledgement, planDataRequests, releaseRef, type DataRef, type DataRelease } from '../../domain/data-rollout';
+import type { DataRolloutActivities } from '../../activities/data/data-rollout';
+import type { DataGateResult, DataMirror, DataStageOutcome, RevertDataResult } from '../../domain/data/data-rollout-types';
+import type { DataStatus, DataVersion } from '../../domain/data/data-contract';
+import { acknowledgement, planDataRequests, releaseRef, type DataRef, type DataRelease } from '../../domain/data/data-rollout';
 import { createWorker } from '../../workers/worker-factory';
 import { dataRolloutWorkflow } from '../../workflows';
 import {
@@ -16,7 +16,7 @@ import {
   type DataRolloutSettings,
   type DataRolloutStatus,
   type DataStartRequest,
-} from '../../workflows/data-rollout-messages';
+} from '../../contracts/data-rollout-messages';
 import { eventually } from '../support/kube';
 import { tierStack } from '../support/stacks';
 import { temporalClients, type TemporalClients, uniqueTaskQueue } from '../support/temporal';

@@ -1,13 +1,13 @@
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
-import type { RepairPolicy, RepairView } from '../../domain/repair';
-import type { EvictPodsInput, EvictionOutcome, FailingPod, RepairActivities, RepairObservation } from '../../domain/repair-types';
+import type { RepairPolicy, RepairView } from '../../domain/repair/repair';
+import type { EvictPodsInput, EvictionOutcome, FailingPod, RepairActivities, RepairObservation } from '../../domain/repair/repair-types';
 import { failingPod, repairPolicy } from '../fixtures/repair';
 import { ensureRepairWorkflows } from '../../workers/repair-workflows';
 import { createWorker } from '../../workers/worker-factory';
 import { repairWorkflow } from '../../workflows';
-import { pauseRepairUpdate, repairStateQuery, repairWorkflowId, resumeRepairUpdate } from '../../workflows/repair-messages';
-import { AUTOCRANE_NAMESPACE, AUTOCRANE_STATE } from '../../workflows/search-attributes';
+import { pauseRepairUpdate, repairStateQuery, repairWorkflowId, resumeRepairUpdate } from '../../contracts/repair-messages';
+import { AUTOCRANE_NAMESPACE, AUTOCRANE_STATE } from '../../contracts/search-attributes';
 import { eventually } from '../support/kube';
 import { recordHistory } from '../support/rollouts';
 import { tierStack } from '../support/stacks';

@@ -2,11 +2,11 @@ import { CancelledFailure, Context } from '@temporalio/activity';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { Worker } from '@temporalio/worker';
-import type { RolloutActivities } from '../../activities/rollout';
-import type { RolloutSnapshot, StageOutcome, WatchGateInput, WatchGateResult } from '../../domain/rollout-types';
-import { temporalRolloutWorkflows } from '../../api/rollout-workflows';
-import { decideControl, type Control, type ControlContext, type RolloutState } from '../../domain/stage-controls';
-import type { RolloutSpec, RolloutSpecInput } from '../../domain/rollout-spec';
+import type { RolloutActivities } from '../../activities/rollout/rollout';
+import type { RolloutSnapshot, StageOutcome, WatchGateInput, WatchGateResult } from '../../domain/rollout/rollout-types';
+import { temporalRolloutWorkflows } from '../../api/rollout/rollout-workflows';
+import { decideControl, type Control, type ControlContext, type RolloutState } from '../../domain/gate/stage-controls';
+import type { RolloutSpec, RolloutSpecInput } from '../../domain/rollout/rollout-spec';
 import { createWorker } from '../../workers/worker-factory';
 import { rolloutWorkflow } from '../../workflows';
 import {
@@ -16,8 +16,8 @@ import {
   supersedingStatusQuery,
   type ControlRequest,
   type RolloutStatus,
-} from '../../workflows/rollout-messages';
-import { AUTOCRANE_NAMESPACE, AUTOCRANE_ROLLOUT_ID, AUTOCRANE_STAGE, AUTOCRANE_STATE, AUTOCRANE_SUPERSEDED_BY, AUTOCRANE_TARGET } from '../../workflows/search-attributes';
+} from '../../contracts/rollout-messages';
+import { AUTOCRANE_NAMESPACE, AUTOCRANE_ROLLOUT_ID, AUTOCRANE_STAGE, AUTOCRANE_STATE, AUTOCRANE_SUPERSEDED_BY, AUTOCRANE_TARGET } from '../../contracts/search-attributes';
 import { eventually } from '../support/kube';
 import { newRolloutId, recordHistory, rolloutSpec, rolloutState, waitForState } from '../support/rollouts';
 import { tierStack } from '../support/stacks';
