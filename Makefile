@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 STACK := node dist/stack/main.js
 
-.PHONY: run test check up down status deps build tools
+.PHONY: run test check format up down status deps build tools
 
 ## run: start the local stack, the worker and the API in the background, print where they are, then run the rollout demo
 # A second `make run` while the stack runs reuses it (a partly dead stack: `make down` first).
@@ -18,11 +18,16 @@ run: build tools
 test: deps tools
 	bash test/run-all.sh
 
-## check: the fast loop (about 2 min): typecheck, lint (layers and workflow determinism included), unit tests
+## check: the fast loop (about 2 min): typecheck, lint (layers and workflow determinism included), formatting, unit tests
 check: deps
 	npx tsc -p tsconfig.json
 	npx eslint .
+	npx prettier --check .
 	npx jest --selectProjects unit
+
+## format: Prettier over the code (width 140, .prettierrc.json); `make check` fails on unformatted code
+format: deps
+	npx prettier --write .
 
 ## up / down / status: the stack with worker and API in the background; addresses in .autocrane/stack.env
 up: build tools
