@@ -10,7 +10,16 @@ import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
-const ioLibraries = ['@kubernetes/*', 'express', 'pino', 'pino-*', 'prom-client', '@temporalio/client', '@temporalio/worker', '@temporalio/activity'];
+const ioLibraries = [
+  '@kubernetes/*',
+  'express',
+  'pino',
+  'pino-*',
+  'prom-client',
+  '@temporalio/client',
+  '@temporalio/worker',
+  '@temporalio/activity',
+];
 const folders = (...names) => names.flatMap((n) => [`**/${n}`, `**/${n}/**`]);
 
 /** One no-restricted-imports rule per folder: ESLint keeps only the last one set for a file. */
@@ -29,9 +38,16 @@ const restrict = (files, { builtins, patterns }) => ({
 
 const deterministic = 'Workflow code must be deterministic: no Node built-ins.';
 const workflowPatterns = [
-  { group: folders('activities'), allowTypeImports: true, message: 'Workflows may import only the types of activities (use proxyActivities).' },
+  {
+    group: folders('activities'),
+    allowTypeImports: true,
+    message: 'Workflows may import only the types of activities (use proxyActivities).',
+  },
   { group: [...ioLibraries, ...folders('platform')], message: 'Workflow code must be deterministic: no I/O libraries.' },
-  { group: folders('api', 'workers', 'cli', 'stack', 'datarepository', 'datadeployer'), message: 'Workflows sit below the API, workers and CLI: they may import domain/ and contracts/ only.' },
+  {
+    group: folders('api', 'workers', 'cli', 'stack', 'datarepository', 'datadeployer'),
+    message: 'Workflows sit below the API, workers and CLI: they may import domain/ and contracts/ only.',
+  },
 ];
 
 export default tseslint.config(
@@ -51,7 +67,21 @@ export default tseslint.config(
     builtins: 'domain/ is pure logic: no Node built-ins (pass what it needs in).',
     patterns: [
       { group: [...ioLibraries, '@temporalio/*'], message: 'domain/ is pure logic: no I/O or Temporal libraries.' },
-      { group: folders('platform', 'activities', 'api', 'workflows', 'contracts', 'workers', 'cli', 'stack', 'datarepository', 'datadeployer'), message: 'domain/ is the bottom layer: it imports only domain/.' },
+      {
+        group: folders(
+          'platform',
+          'activities',
+          'api',
+          'workflows',
+          'contracts',
+          'workers',
+          'cli',
+          'stack',
+          'datarepository',
+          'datadeployer',
+        ),
+        message: 'domain/ is the bottom layer: it imports only domain/.',
+      },
     ],
   }),
   restrict(['contracts/**/*.ts'], {
@@ -63,19 +93,37 @@ export default tseslint.config(
   }),
   restrict(['workflows/**/*.ts'], { builtins: deterministic, patterns: workflowPatterns }),
   restrict(['activities/**/*.ts'], {
-    patterns: [{ group: folders('workflows', 'api', 'workers', 'cli', 'stack'), message: 'activities/ are adapters below workflows, API, workers and CLI: shared shapes live in domain/ or contracts/.' }],
+    patterns: [
+      {
+        group: folders('workflows', 'api', 'workers', 'cli', 'stack'),
+        message: 'activities/ are adapters below workflows, API, workers and CLI: shared shapes live in domain/ or contracts/.',
+      },
+    ],
   }),
   restrict(['api/**/*.ts'], {
     patterns: [
-      { group: folders('workflows', 'workers', 'cli', 'stack'), message: 'api/ talks to workflows through contracts/ and a Temporal client, never by importing workflows/.' },
+      {
+        group: folders('workflows', 'workers', 'cli', 'stack'),
+        message: 'api/ talks to workflows through contracts/ and a Temporal client, never by importing workflows/.',
+      },
       { regex: '(^|/)activities/(?!shared/)', message: 'api/ may use only the Kubernetes adapters in activities/shared/.' },
     ],
   }),
   restrict(['platform/**/*.ts'], {
-    patterns: [{ group: folders('activities', 'api', 'workflows', 'contracts', 'workers', 'cli', 'stack', 'datarepository', 'datadeployer'), message: 'platform/ is the I/O toolbox under every adapter: it imports only domain/.' }],
+    patterns: [
+      {
+        group: folders('activities', 'api', 'workflows', 'contracts', 'workers', 'cli', 'stack', 'datarepository', 'datadeployer'),
+        message: 'platform/ is the I/O toolbox under every adapter: it imports only domain/.',
+      },
+    ],
   }),
   restrict(['datarepository/**/*.ts', 'datadeployer/**/*.ts'], {
-    patterns: [{ group: folders('activities', 'api', 'workflows', 'workers', 'cli', 'stack'), message: 'The data services are their own processes: they import domain/ and platform/ only.' }],
+    patterns: [
+      {
+        group: folders('activities', 'api', 'workflows', 'workers', 'cli', 'stack'),
+        message: 'The data services are their own processes: they import domain/ and platform/ only.',
+      },
+    ],
   }),
   {
     files: ['workflows/**/*.ts', 'contracts/**/*.ts'],

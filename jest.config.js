@@ -26,7 +26,12 @@ module.exports = {
   // it is replaced between test files.
   workerIdleMemoryLimit: '2GB',
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'], setupFilesAfterEnv: ['<rootDir>/test/support/unit-tier.ts'] },
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/support/unit-tier.ts'],
+    },
     {
       ...common,
       displayName: 'workflow',

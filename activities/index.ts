@@ -22,7 +22,10 @@ export function createActivities(deps: ActivityDeps) {
     ...createRepairActivities(deps.kubeConfig, deps.repair),
     ...createRolloutActivities(deps.kubeConfig, { probeTimeoutSeconds: deps.watchdogs.probeTimeoutSeconds }),
     ...createDataRefusalEventActivities(deps.kubeConfig),
-    ...createDataRolloutActivities(deps.kubeConfig, { ...(deps.dataRollouts ?? DEFAULT_DATA_ROLLOUT_OPTIONS), probeTimeoutSeconds: deps.watchdogs.probeTimeoutSeconds }),
+    ...createDataRolloutActivities(deps.kubeConfig, {
+      ...(deps.dataRollouts ?? DEFAULT_DATA_ROLLOUT_OPTIONS),
+      probeTimeoutSeconds: deps.watchdogs.probeTimeoutSeconds,
+    }),
   } satisfies RepairActivities;
 }
 

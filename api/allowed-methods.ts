@@ -20,7 +20,13 @@ export function listRoutes(app: Express): string[] {
   const routes: string[] = [];
   const walk = (stack: readonly RouterLayer[]) => {
     for (const layer of stack) {
-      if (layer.route) routes.push(...layer.route._methods().filter((m) => m !== 'HEAD').map((m) => `${m} ${layer.route?.path ?? ''}`));
+      if (layer.route)
+        routes.push(
+          ...layer.route
+            ._methods()
+            .filter((m) => m !== 'HEAD')
+            .map((m) => `${m} ${layer.route?.path ?? ''}`),
+        );
       else if (Array.isArray(layer.handle.stack)) walk(layer.handle.stack);
     }
   };
@@ -55,7 +61,11 @@ function refuse(app: Express, req: Request, res: Response, next: NextFunction): 
     return;
   }
   res.set('Allow', allowed.join(', '));
-  next(new HttpError(405, `${req.method} is not allowed on ${req.path}; allowed: ${allowed.join(', ')}`, [{ field: 'method', message: `expected one of ${allowed.join(', ')}` }]));
+  next(
+    new HttpError(405, `${req.method} is not allowed on ${req.path}; allowed: ${allowed.join(', ')}`, [
+      { field: 'method', message: `expected one of ${allowed.join(', ')}` },
+    ]),
+  );
 }
 
 /** Put after every route, before the 404: a known path with another method gets 405 and `Allow`. */

@@ -39,7 +39,12 @@ export interface AppDeps {
    * The rollout routes' access to the rollout workflows and to the target workloads. Without
    * them the rollout routes are not served.
    */
-  rollouts?: { workflows: RolloutWorkflows; workloads: WorkloadReader; authorizer: Authorizer; temporalUi?: { url: string; namespace: string } };
+  rollouts?: {
+    workflows: RolloutWorkflows;
+    workloads: WorkloadReader;
+    authorizer: Authorizer;
+    temporalUi?: { url: string; namespace: string };
+  };
   /** The data-rollout routes' access to the data-rollout workflows. Without it they are not served. */
   dataRollouts?: { workflows: DataRolloutWorkflows; authorizer: Authorizer; temporalUi?: { url: string; namespace: string } };
 }

@@ -31,7 +31,8 @@ export interface ReviewedUser {
 export type Caller = { kind: 'embedded' } | { kind: 'user'; user: ReviewedUser };
 
 /** Who asked, for a decision log: the reviewed user's name, or the embedded token's holder. */
-export const callerName = (caller: Caller | undefined): string | undefined => (caller === undefined ? undefined : caller.kind === 'user' ? caller.user.username : 'api-token');
+export const callerName = (caller: Caller | undefined): string | undefined =>
+  caller === undefined ? undefined : caller.kind === 'user' ? caller.user.username : 'api-token';
 
 /** A Kubernetes API action, as a SubjectAccessReview's resourceAttributes describe it. */
 export interface ResourceAction {
@@ -109,7 +110,9 @@ export function createAuthorizer(options: { cluster: ClusterAuth; embeddedToken?
     async authenticate(authorization) {
       const token = bearerToken(authorization);
       if (token === undefined) {
-        throw unauthenticated(authorization === undefined ? 'no credentials: send Authorization: Bearer <token>' : 'expected Authorization: Bearer <token>');
+        throw unauthenticated(
+          authorization === undefined ? 'no credentials: send Authorization: Bearer <token>' : 'expected Authorization: Bearer <token>',
+        );
       }
       if (embeddedToken !== undefined && embeddedToken !== '' && tokensEqual(token, embeddedToken)) return { kind: 'embedded' };
       let user: ReviewedUser | null;

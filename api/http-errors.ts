@@ -80,7 +80,11 @@ export function apiserverRefusal(err: unknown): HttpError | undefined {
   // annotations too long): each is said once.
   const details = causes.filter((cause, i) => causes.findIndex((c) => c.field === cause.field && c.message === cause.message) === i);
   const code = err.code === 401 ? 502 : err.code;
-  return new HttpError(code, `the Kubernetes apiserver refused the request${typeof status.reason === 'string' ? ` (${status.reason})` : ''}: ${message}`, details);
+  return new HttpError(
+    code,
+    `the Kubernetes apiserver refused the request${typeof status.reason === 'string' ? ` (${status.reason})` : ''}: ${message}`,
+    details,
+  );
 }
 
 function retryAfterOf(err: unknown): string | undefined {

@@ -10,7 +10,10 @@ export const ErrorBodySchema = z
     error: z.string().meta({ description: 'What went wrong, in one line.' }),
     details: z.array(
       z.object({
-        field: z.string().meta({ description: 'The offending field as a JavaScript accessor, e.g. `stages[0].pods`, `target`, `body`; the apiserver\'s field (`metadata.annotations`) when it refused.' }),
+        field: z.string().meta({
+          description:
+            "The offending field as a JavaScript accessor, e.g. `stages[0].pods`, `target`, `body`; the apiserver's field (`metadata.annotations`) when it refused.",
+        }),
         message: z.string(),
       }),
     ),
@@ -37,7 +40,8 @@ export const AUTH_ERRORS = {
 };
 
 /** A JSON body's own refusals, `limit` as docs/api.md states it. */
-export const bodyErrors = (limit: string) => errors({ 413: `The body is larger than ${limit}.`, 415: 'The body is not JSON (Content-Type other than application/json).' });
+export const bodyErrors = (limit: string) =>
+  errors({ 413: `The body is larger than ${limit}.`, 415: 'The body is not JSON (Content-Type other than application/json).' });
 
 /** The routes every AutoCrane HTTP server has: liveness, metrics and its own document. */
 export function registerServingPaths(registry: OpenAPIRegistry): void {
@@ -57,7 +61,12 @@ export function registerServingPaths(registry: OpenAPIRegistry): void {
     method: 'get',
     path: '/openapi.json',
     summary: 'This document',
-    responses: { 200: { description: 'The OpenAPI 3.1 document.', content: { 'application/json': { schema: z.looseObject({ openapi: z.string() }) } } } },
+    responses: {
+      200: {
+        description: 'The OpenAPI 3.1 document.',
+        content: { 'application/json': { schema: z.looseObject({ openapi: z.string() }) } },
+      },
+    },
   });
 }
 

@@ -15,9 +15,18 @@ import type { DataRolloutStatusBody } from './data/data-rollouts';
 import { DataRolloutControlSchema, DataRolloutParamsSchema, DataRolloutStartSchema } from './data/data-rollouts';
 import { AUTH_ERRORS, bodyErrors, type Same, errors, json, jsonRequest, type Security } from './openapi-common';
 import { RepairParamsSchema, RepairPauseSchema, type RepairStatusBody } from './repair/repair';
-import { WatchdogParamsSchema, WatchdogPodParamsSchema, WatchdogPutSchema, type WatchdogListBody, type WatchdogPutBody, type WatchdogView } from './watchdog/watchdogs';
+import {
+  WatchdogParamsSchema,
+  WatchdogPodParamsSchema,
+  WatchdogPutSchema,
+  type WatchdogListBody,
+  type WatchdogPutBody,
+  type WatchdogView,
+} from './watchdog/watchdogs';
 
-const ReadLevelSchema = z.enum([...WATCHDOG_LEVELS, 'unknown']).meta({ description: "The level; 'unknown' for a stored value that was not understood." });
+const ReadLevelSchema = z
+  .enum([...WATCHDOG_LEVELS, 'unknown'])
+  .meta({ description: "The level; 'unknown' for a stored value that was not understood." });
 
 const WatchdogViewSchema = z
   .object({
@@ -88,17 +97,18 @@ export function registerNamespacedPaths(registry: OpenAPIRegistry, security: Sec
     method: 'put',
     path: '/v1/namespaces/{namespace}/pods/{pod}/watchdogs/{name}',
     summary: "Set a watchdog's status on a pod",
-    description: "Needs patch on pods in the namespace, or the pod's own service-account token. Writes the status annotation and the health label.",
+    description:
+      "Needs patch on pods in the namespace, or the pod's own service-account token. Writes the status annotation and the health label.",
     security,
     request: { params: WatchdogParamsSchema, body: jsonRequest(WatchdogPutSchema, true) },
     responses: {
-      200: json(WatchdogPutAnswerSchema, 'Written: the watchdog as stored, and the pod\'s aggregate.'),
+      200: json(WatchdogPutAnswerSchema, "Written: the watchdog as stored, and the pod's aggregate."),
       ...errors({
         400: 'The path or body is invalid; each detail names the field.',
         ...AUTH_ERRORS,
         404: 'No such pod.',
         409: 'The apiserver refused the write with a conflict (after retries).',
-        422: "The apiserver refused the write (e.g. metadata.annotations too long): its message, and its field in the detail.",
+        422: 'The apiserver refused the write (e.g. metadata.annotations too long): its message, and its field in the detail.',
         429: 'The apiserver is throttling (Retry-After is passed on).',
       }),
       ...bodyErrors('16 KiB'),
@@ -125,8 +135,13 @@ export function registerNamespacedPaths(registry: OpenAPIRegistry, security: Sec
     security,
     request: { params: RepairParamsSchema },
     responses: {
-      200: json(RepairStatusSchema, 'The repair workflow\'s state.'),
-      ...errors({ 400: 'The path is invalid.', ...AUTH_ERRORS, 404: 'No repair workflow for this namespace.', 409: 'The repair workflow is not running.' }),
+      200: json(RepairStatusSchema, "The repair workflow's state."),
+      ...errors({
+        400: 'The path is invalid.',
+        ...AUTH_ERRORS,
+        404: 'No repair workflow for this namespace.',
+        409: 'The repair workflow is not running.',
+      }),
     },
   });
   registry.registerPath({
@@ -138,7 +153,12 @@ export function registerNamespacedPaths(registry: OpenAPIRegistry, security: Sec
     request: { params: RepairParamsSchema, body: jsonRequest(RepairPauseSchema, false) },
     responses: {
       200: json(RepairStatusSchema, 'The state after pausing.'),
-      ...errors({ 400: 'The path or body is invalid.', ...AUTH_ERRORS, 404: 'No repair workflow for this namespace.', 409: 'The repair workflow is not running.' }),
+      ...errors({
+        400: 'The path or body is invalid.',
+        ...AUTH_ERRORS,
+        404: 'No repair workflow for this namespace.',
+        409: 'The repair workflow is not running.',
+      }),
       ...bodyErrors('4 KiB'),
     },
   });
@@ -151,17 +171,28 @@ export function registerNamespacedPaths(registry: OpenAPIRegistry, security: Sec
     request: { params: RepairParamsSchema },
     responses: {
       200: json(RepairStatusSchema, 'The state after resuming.'),
-      ...errors({ 400: 'The path is invalid.', ...AUTH_ERRORS, 404: 'No repair workflow for this namespace.', 409: 'The repair workflow is not running.' }),
+      ...errors({
+        400: 'The path is invalid.',
+        ...AUTH_ERRORS,
+        404: 'No repair workflow for this namespace.',
+        409: 'The repair workflow is not running.',
+      }),
     },
   });
 
   const dataBase = '/v1/namespaces/{namespace}/data/{source}';
-  const dataErrors = (what: string) => errors({ 400: `The path${what} is invalid.`, ...AUTH_ERRORS, 404: 'No data rollout workflow for this source (it starts when the data repository first announces a version).' });
+  const dataErrors = (what: string) =>
+    errors({
+      400: `The path${what} is invalid.`,
+      ...AUTH_ERRORS,
+      404: 'No data rollout workflow for this source (it starts when the data repository first announces a version).',
+    });
   registry.registerPath({
     method: 'get',
     path: dataBase,
     summary: "A data source's rollouts",
-    description: 'The known-good and latest versions, the rollout in progress, recent ones and every decision. Needs get on pods in the namespace.',
+    description:
+      'The known-good and latest versions, the rollout in progress, recent ones and every decision. Needs get on pods in the namespace.',
     security,
     request: { params: DataRolloutParamsSchema },
     responses: { 200: json(DataRolloutStatusSchema, 'The status.'), ...dataErrors('') },
@@ -176,7 +207,7 @@ export function registerNamespacedPaths(registry: OpenAPIRegistry, security: Sec
     responses: {
       200: json(DataRolloutStatusSchema, 'Started: the status after it.'),
       ...dataErrors(' or body'),
-      ...errors({ 409: "Refused by the workflow (the message is its reason: unknown version, already the known-good one…)." }),
+      ...errors({ 409: 'Refused by the workflow (the message is its reason: unknown version, already the known-good one…).' }),
       ...bodyErrors('16 KiB'),
     },
   });

@@ -12,7 +12,10 @@ import { registerRolloutPaths } from './rollout/openapi-rollouts';
 
 function registerReadiness(registry: OpenAPIRegistry): void {
   const Readiness = z
-    .object({ status: z.enum(['ready', 'unready']), checks: z.record(z.string(), z.string()).meta({ description: "Each dependency (temporal, kubernetes): 'ok', or why not." }) })
+    .object({
+      status: z.enum(['ready', 'unready']),
+      checks: z.record(z.string(), z.string()).meta({ description: "Each dependency (temporal, kubernetes): 'ok', or why not." }),
+    })
     .meta({ id: 'Readiness' });
   registry.registerPath({
     method: 'get',
@@ -28,7 +31,8 @@ export const openApiDocument = lazyDocument(
     const bearer = registry.registerComponent('securitySchemes', 'bearer', {
       type: 'http',
       scheme: 'bearer',
-      description: "The embedded default's AUTOCRANE_API_TOKEN, or a Kubernetes token (checked with TokenReview, then SubjectAccessReview).",
+      description:
+        "The embedded default's AUTOCRANE_API_TOKEN, or a Kubernetes token (checked with TokenReview, then SubjectAccessReview).",
     });
     const security: Security = [{ [bearer.name]: [] }];
     registerServingPaths(registry);

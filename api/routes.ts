@@ -77,7 +77,10 @@ export interface ParseOptions {
 function issuesToDetails(issues: readonly z.core.$ZodIssue[], options: ParseOptions): ErrorDetail[] {
   return issues.flatMap((issue) => {
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({ field: formatIssuePath([...issue.path, key]), message: `unknown field, expected ${options.fields}` }));
+      return issue.keys.map((key) => ({
+        field: formatIssuePath([...issue.path, key]),
+        message: `unknown field, expected ${options.fields}`,
+      }));
     }
     if (issue.path.length === 0) {
       return [{ field: options.where, message: issue.code === 'invalid_type' ? `expected ${options.expected}` : issue.message }];
@@ -109,7 +112,11 @@ export function jsonBody(limit: string): RequestHandler[] {
       return;
     }
     const sent = req.headers['content-type'] ?? 'no Content-Type';
-    next(new HttpError(415, `the body must be JSON (Content-Type: application/json), not ${sent}`, [{ field: 'Content-Type', message: 'expected application/json' }]));
+    next(
+      new HttpError(415, `the body must be JSON (Content-Type: application/json), not ${sent}`, [
+        { field: 'Content-Type', message: 'expected application/json' },
+      ]),
+    );
   };
   return [requireJson, express.json({ type: () => true, limit })];
 }

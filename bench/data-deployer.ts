@@ -112,7 +112,14 @@ async function main(): Promise<void> {
     });
 
     const deployer = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'cli', 'main.js'), 'data-deployer', '--max-extracted-bytes', '1Ti'], {
-      env: { ...process.env, NODE_OPTIONS: nodeOptions, KUBECONFIG: stack.kubeconfig!, POD_NAME: POD, POD_NAMESPACE: NAMESPACE, AUTOCRANE_LOG_FORMAT: 'json' },
+      env: {
+        ...process.env,
+        NODE_OPTIONS: nodeOptions,
+        KUBECONFIG: stack.kubeconfig!,
+        POD_NAME: POD,
+        POD_NAMESPACE: NAMESPACE,
+        AUTOCRANE_LOG_FORMAT: 'json',
+      },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     await sleep(1000);
@@ -120,7 +127,11 @@ async function main(): Promise<void> {
     const version = versionId(new Date(), sha256);
     const requestedAt = Date.now();
     await core.patchNamespacedPod(
-      { namespace: NAMESPACE, name: POD, body: { metadata: { annotations: { [dataRequestKey('bulk')]: formatDataRequest({ version, sha256, url }) } } } },
+      {
+        namespace: NAMESPACE,
+        name: POD,
+        body: { metadata: { annotations: { [dataRequestKey('bulk')]: formatDataRequest({ version, sha256, url }) } } },
+      },
       mergePatch,
     );
     for (;;) {

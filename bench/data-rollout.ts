@@ -34,7 +34,12 @@ import { choosePorts } from '../stack/ports';
 import { down, REPO_ROOT, up } from '../stack/stack';
 import { createDataPod, spawnDataDeployer } from '../test/support/data-deployers';
 import { dataPollScheduleId } from '../workers/data-poll-schedules';
-import { dataRolloutStatusQuery, dataRolloutWorkflowId, startDataRolloutUpdate, type DataRolloutStatus } from '../contracts/data-rollout-messages';
+import {
+  dataRolloutStatusQuery,
+  dataRolloutWorkflowId,
+  startDataRolloutUpdate,
+  type DataRolloutStatus,
+} from '../contracts/data-rollout-messages';
 import { ensureNamespace, median, procMemoryMb, sleep } from './support';
 
 const SOURCE = 'bulk';
@@ -65,7 +70,9 @@ function parseOptions(argv: string[]): Options {
     const key = names[argv[i] ?? ''];
     const value = Number(argv[i + 1]);
     if (key === undefined || !Number.isInteger(value) || value <= 0) {
-      process.stderr.write(`usage: node dist/bench/data-rollout.js [--pods N] [--mb N] [--deadline-minutes N] (whole numbers ≥ 1; bad: ${argv[i]} ${argv[i + 1] ?? ''})\n`);
+      process.stderr.write(
+        `usage: node dist/bench/data-rollout.js [--pods N] [--mb N] [--deadline-minutes N] (whole numbers ≥ 1; bad: ${argv[i]} ${argv[i + 1] ?? ''})\n`,
+      );
       process.exit(2);
     }
     options[key] = value;
@@ -95,7 +102,10 @@ class Processes {
   spawnNode(name: string, script: string, args: string[], env: Record<string, string>): ChildProcess {
     const logFile = join(this.logDir, `${name}.log`);
     const out = openSync(logFile, 'a');
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', script), ...args], { env: { ...process.env, AUTOCRANE_LOG_FORMAT: 'json', ...env }, stdio: ['ignore', out, out] });
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', script), ...args], {
+      env: { ...process.env, AUTOCRANE_LOG_FORMAT: 'json', ...env },
+      stdio: ['ignore', out, out],
+    });
     return this.add(name, child, logFile);
   }
 
@@ -163,7 +173,12 @@ class BenchFailure extends Error {
 }
 
 /** Polls `check` until it returns a value; throws naming `what` and the last thing it waited for at the deadline. */
-async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<{ value: T } | { waiting: string }>, guard: () => Promise<void>): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<{ value: T } | { waiting: string }>,
+  guard: () => Promise<void>,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last = 'nothing checked yet';
   for (;;) {
@@ -209,7 +224,8 @@ async function folderBytes(dir: string): Promise<number> {
 /** The commit the checkout is at, and whether tracked files differ from it (dist/ is built from the working tree). */
 function describeCheckout(): string {
   try {
-    const git = (...args: string[]) => execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const git = (...args: string[]) =>
+      execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     const changed = git('status', '--porcelain', '--untracked-files=no').split('\n').filter(Boolean).length;
     return `${git('rev-parse', '--short', 'HEAD')}${changed ? ` with ${changed} tracked files changed` : ''}`;
   } catch {
@@ -245,8 +261,12 @@ async function main(): Promise<void> {
   // Worst case: every pod holds the download and the extraction at once, plus the source, the store and the packing.
   const diskNeeded = (options.pods * 2 * options.mb + 4 * options.mb) * MIB + MIN_FREE_DISK;
   const diskFree = await freeDisk(work);
-  if (diskFree < diskNeeded) throw new Error(`${(diskFree / 2 ** 30).toFixed(1)} GiB free under ${work}, about ${(diskNeeded / 2 ** 30).toFixed(1)} GiB needed for ${options.pods} × ${options.mb} MiB`);
-  if (freemem() < options.pods * 250 * MIB) log(`warning: ${(freemem() / 2 ** 30).toFixed(1)} GiB of memory free for ${options.pods} deployer processes (~200 MB each)`);
+  if (diskFree < diskNeeded)
+    throw new Error(
+      `${(diskFree / 2 ** 30).toFixed(1)} GiB free under ${work}, about ${(diskNeeded / 2 ** 30).toFixed(1)} GiB needed for ${options.pods} × ${options.mb} MiB`,
+    );
+  if (freemem() < options.pods * 250 * MIB)
+    log(`warning: ${(freemem() / 2 ** 30).toFixed(1)} GiB of memory free for ${options.pods} deployer processes (~200 MB each)`);
   const builtFrom = describeCheckout();
   const loadAtStart = (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
 
@@ -294,7 +314,11 @@ async function main(): Promise<void> {
 
     const { repo: repoPort } = await choosePorts(['repo']);
     const repoUrl = `http://127.0.0.1:${repoPort}`;
-    const temporalEnv = { TEMPORAL_ADDRESS: stack.temporalAddress, TEMPORAL_NAMESPACE: stack.temporalNamespace, AUTOCRANE_TASK_QUEUE: DEFAULTS.taskQueue };
+    const temporalEnv = {
+      TEMPORAL_ADDRESS: stack.temporalAddress,
+      TEMPORAL_NAMESPACE: stack.temporalNamespace,
+      AUTOCRANE_TASK_QUEUE: DEFAULTS.taskQueue,
+    };
     processes.spawnNode('data-repository', join('cli', 'main.js'), ['data-repository'], {
       ...temporalEnv,
       AUTOCRANE_DATA_SOURCES_FILE: sourcesFile,
@@ -320,7 +344,12 @@ async function main(): Promise<void> {
 
     const schedule = client.schedule.getHandle(dataPollScheduleId(SOURCE));
     // The repository and the worker first: on 2 busy cores, 50 starting deployers would slow their connections to Temporal.
-    await waitFor('the data repository to create its poll schedule', 300_000, async () => ((await schedule.describe()) ? { value: true } : { waiting: 'no schedule' }), guard);
+    await waitFor(
+      'the data repository to create its poll schedule',
+      300_000,
+      async () => ((await schedule.describe()) ? { value: true } : { waiting: 'no schedule' }),
+      guard,
+    );
 
     const pods = Array.from({ length: options.pods }, (_, i) => `consumer-${i}`);
     const drop = (pod: string) => join(work, 'drops', pod);
@@ -334,11 +363,16 @@ async function main(): Promise<void> {
         const start = () => spawnDataDeployer({ namespace, pod, kubeconfig: stack.kubeconfig!, logFile: deployerLog(pod) });
         processes.add(`deployer-${pod}`, start(), deployerLog(pod), start);
       }
-      await waitFor(`the data deployers of ${batch[0]}…${batch.at(-1)} to start`, 300_000, async () => {
-        const starting = [];
-        for (const pod of batch) if (!(await readFile(deployerLog(pod), 'utf8')).includes('"data deployer started"')) starting.push(pod);
-        return starting.length === 0 ? { value: true } : { waiting: `${starting.join(', ')} not started` };
-      }, guard);
+      await waitFor(
+        `the data deployers of ${batch[0]}…${batch.at(-1)} to start`,
+        300_000,
+        async () => {
+          const starting = [];
+          for (const pod of batch) if (!(await readFile(deployerLog(pod), 'utf8')).includes('"data deployer started"')) starting.push(pod);
+          return starting.length === 0 ? { value: true } : { waiting: `${starting.join(', ')} not started` };
+        },
+        guard,
+      );
     }
     log(`${options.pods} pods in ${namespace}, one data deployer each, started; the repository at ${repoUrl}`);
 
@@ -369,20 +403,32 @@ async function main(): Promise<void> {
       const behind = pods.filter((p) => now.get(p)?.version !== version);
       const errors = pods.flatMap((p) => (now.get(p)?.error?.version === version ? [`${p}: ${now.get(p)!.error!.message}`] : []));
       if (behind.length === 0) return { value: true };
-      return { waiting: `${behind.length} pods not on ${version} (${behind.slice(0, 3).join(', ')}…)${errors.length ? `; deployer errors: ${errors.slice(0, 3).join('; ')}` : ''}` };
+      return {
+        waiting: `${behind.length} pods not on ${version} (${behind.slice(0, 3).join(', ')}…)${errors.length ? `; deployer errors: ${errors.slice(0, 3).join('; ')}` : ''}`,
+      };
     };
     /** Triggers one poll and waits until the manifest has `count` versions and the workflow knows the newest as its latest. */
     const poll = async (count: number): Promise<DataVersion> => {
       await schedule.trigger();
-      const listed = await waitFor<DataVersion[]>(`version ${count} in the repository's manifest`, Math.min(timeLeft(), 20 * 60_000), async () => {
-        const now = await versions();
-        return now.length >= count ? { value: now } : { waiting: `${now.length} versions` };
-      }, guard);
+      const listed = await waitFor<DataVersion[]>(
+        `version ${count} in the repository's manifest`,
+        Math.min(timeLeft(), 20 * 60_000),
+        async () => {
+          const now = await versions();
+          return now.length >= count ? { value: now } : { waiting: `${now.length} versions` };
+        },
+        guard,
+      );
       const newest = listed.at(-1)!;
-      await waitFor(`the data-rollout workflow to be told of ${newest.id}`, 120_000, async () => {
-        const s = await workflowStatus();
-        return s.latest?.version.id === newest.id ? { value: true } : { waiting: `latest ${s.latest?.version.id ?? 'none'}` };
-      }, guard);
+      await waitFor(
+        `the data-rollout workflow to be told of ${newest.id}`,
+        120_000,
+        async () => {
+          const s = await workflowStatus();
+          return s.latest?.version.id === newest.id ? { value: true } : { waiting: `latest ${s.latest?.version.id ?? 'none'}` };
+        },
+        guard,
+      );
       return newest;
     };
 
@@ -396,7 +442,9 @@ async function main(): Promise<void> {
     await writeRandomFiles(join(sourceDir, 'data'), options.mb, files);
     const pollStarted = Date.now();
     const v2 = await poll(2);
-    log(`the repository stored and announced ${v2.id}: ${(v2.size / MIB).toFixed(1)} MiB archive, ${secs(Date.now() - pollStarted)} from the trigger`);
+    log(
+      `the repository stored and announced ${v2.id}: ${(v2.size / MIB).toFixed(1)} MiB archive, ${secs(Date.now() - pollStarted)} from the trigger`,
+    );
 
     const idleRss = await Promise.all(pods.map((p) => procMemoryMb(processes.pid(`deployer-${p}`), 'VmRSS')));
     const idlePeak = await Promise.all(pods.map((p) => procMemoryMb(processes.pid(`deployer-${p}`))));
@@ -405,35 +453,47 @@ async function main(): Promise<void> {
 
     // 3. The rollout, from the start request until every pod has acknowledged it.
     const requested = Date.now();
-    await workflow.executeUpdate(startDataRolloutUpdate, { args: [{ version: v2.id, stages: STAGES, ackTimeoutSeconds: Math.ceil(timeLeft() / 1000), reason: 'bench', by: 'bench' }] });
+    await workflow.executeUpdate(startDataRolloutUpdate, {
+      args: [{ version: v2.id, stages: STAGES, ackTimeoutSeconds: Math.ceil(timeLeft() / 1000), reason: 'bench', by: 'bench' }],
+    });
     const ackedAt = new Map<string, number>();
     let lastReport = Date.now();
     /** Taken when every pod has acknowledged, before the gate's verdict (a rollback would ask for the first version again). */
     let measured: { allAckedAt: number; allAckedMs: number; servedBytes: number; peaks: number[] } | undefined;
-    const finished = await waitFor<{ run: DataRolloutRun; decisions: DataRolloutStatus['decisions'] }>(`every pod to acknowledge ${v2.id} and the rollout to end`, timeLeft(), async () => {
-      const now = await statuses();
-      for (const pod of pods) if (!ackedAt.has(pod) && now.get(pod)?.version === v2.id) ackedAt.set(pod, Date.now());
-      if (measured === undefined && ackedAt.size === pods.length) {
-        measured = {
-          allAckedAt: Date.now(),
-          allAckedMs: Math.max(...ackedAt.values()) - requested,
-          servedBytes: (await bytesServed()) - servedBefore,
-          peaks: await Promise.all(pods.map((p) => processes.peak(`deployer-${p}`))),
-        };
-      }
-      const s: DataRolloutStatus = await workflowStatus();
-      const run = s.rollout ?? s.recent.find((r) => r.version === v2.id) ?? null;
-      if (Date.now() - lastReport > 10_000) {
-        lastReport = Date.now();
-        log(`${ackedAt.size}/${pods.length} acknowledged; rollout ${run ? `${run.state} stage ${run.stage + 1}/${run.stages.length}` : 'not seen yet'}; ${((await freeDisk(work)) / 2 ** 30).toFixed(1)} GiB disk free`);
-      }
-      if (run !== null && run.endedAt !== null && (measured !== undefined || run.state !== 'Succeeded')) return { value: { run, decisions: s.decisions } };
-      return { waiting: `${ackedAt.size}/${pods.length} acknowledged, rollout ${run?.state ?? 'not seen'}` };
-    }, guard);
+    const finished = await waitFor<{ run: DataRolloutRun; decisions: DataRolloutStatus['decisions'] }>(
+      `every pod to acknowledge ${v2.id} and the rollout to end`,
+      timeLeft(),
+      async () => {
+        const now = await statuses();
+        for (const pod of pods) if (!ackedAt.has(pod) && now.get(pod)?.version === v2.id) ackedAt.set(pod, Date.now());
+        if (measured === undefined && ackedAt.size === pods.length) {
+          measured = {
+            allAckedAt: Date.now(),
+            allAckedMs: Math.max(...ackedAt.values()) - requested,
+            servedBytes: (await bytesServed()) - servedBefore,
+            peaks: await Promise.all(pods.map((p) => processes.peak(`deployer-${p}`))),
+          };
+        }
+        const s: DataRolloutStatus = await workflowStatus();
+        const run = s.rollout ?? s.recent.find((r) => r.version === v2.id) ?? null;
+        if (Date.now() - lastReport > 10_000) {
+          lastReport = Date.now();
+          log(
+            `${ackedAt.size}/${pods.length} acknowledged; rollout ${run ? `${run.state} stage ${run.stage + 1}/${run.stages.length}` : 'not seen yet'}; ${((await freeDisk(work)) / 2 ** 30).toFixed(1)} GiB disk free`,
+          );
+        }
+        if (run !== null && run.endedAt !== null && (measured !== undefined || run.state !== 'Succeeded'))
+          return { value: { run, decisions: s.decisions } };
+        return { waiting: `${ackedAt.size}/${pods.length} acknowledged, rollout ${run?.state ?? 'not seen'}` };
+      },
+      guard,
+    );
     const run: DataRolloutRun = finished.run;
     const succeeded = run.state === 'Succeeded';
     if (measured === undefined) {
-      throw new BenchFailure(`the rollout ended ${run.state} with ${ackedAt.size}/${pods.length} pods acknowledged: ${run.reason ?? ''}; last decisions: ${JSON.stringify(finished.decisions.slice(-4))}`);
+      throw new BenchFailure(
+        `the rollout ended ${run.state} with ${ackedAt.size}/${pods.length} pods acknowledged: ${run.reason ?? ''}; last decisions: ${JSON.stringify(finished.decisions.slice(-4))}`,
+      );
     }
     const { allAckedAt, allAckedMs, servedBytes, peaks } = measured;
     const repositoryPeak = await processes.peak('data-repository');
@@ -443,7 +503,9 @@ async function main(): Promise<void> {
       const ready = n.status?.conditions?.find((c) => c.type === 'Ready');
       return `${n.metadata?.name} ${ready?.status ?? '?'}${ready?.status === 'True' ? '' : ` (${ready?.reason ?? ''} since ${ready?.lastTransitionTime ? new Date(ready.lastTransitionTime).toISOString().slice(11, 19) : '?'})`}`;
     });
-    const readyPods = (await core.listNamespacedPod({ namespace })).items.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length;
+    const readyPods = (await core.listNamespacedPod({ namespace })).items.filter((p) =>
+      p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    ).length;
 
     // Every pod's active folder holds the whole version: the same bytes as the source.
     const expectedBytes = await folderBytes(join(sourceDir, 'data'));
@@ -463,7 +525,9 @@ async function main(): Promise<void> {
           .map((l) => JSON.parse(l) as { msg?: string; version?: string; time?: number });
         return {
           downloads: entries.filter((e) => e.msg === 'downloading' && e.version === v2.id && (e.time ?? 0) <= allAckedAt).length,
-          backToFirst: entries.filter((e) => e.msg === 'activated' && e.version === v1.id && (e.time ?? 0) >= requested && (e.time ?? 0) <= allAckedAt).length,
+          backToFirst: entries.filter(
+            (e) => e.msg === 'activated' && e.version === v1.id && (e.time ?? 0) >= requested && (e.time ?? 0) <= allAckedAt,
+          ).length,
         };
       }),
     );
@@ -504,7 +568,10 @@ async function main(): Promise<void> {
     process.stdout.write(
       `${JSON.stringify({ outcome: run.state, pods: options.pods, mb: options.mb, archiveBytes: v2.size, allAckedSeconds: allAckedMs / 1000, servedBytes, ratio, downloadsBegun, switchesBack, crashes: processes.crashes, peakRssMb: { max: Math.max(...peaks), median: median(peaks), all: peaks }, targetMet: { rss: Math.max(...peaks) <= 100, oneDownloadPerPod: Math.abs(ratio - 1) < 0.01 } })}\n`,
     );
-    if (!succeeded) throw new BenchFailure(`the rollout ended ${run.state} after every pod had acknowledged (the numbers above stand): ${run.reason ?? ''}`);
+    if (!succeeded)
+      throw new BenchFailure(
+        `the rollout ended ${run.state} after every pod had acknowledged (the numbers above stand): ${run.reason ?? ''}`,
+      );
   } finally {
     await teardown();
   }

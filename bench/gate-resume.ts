@@ -54,11 +54,18 @@ const deployment = (port: number): V1Deployment => ({
 });
 
 /** The pending watchGate attempt, as Temporal describes it. */
-async function watchGateAttempt(handle: WorkflowHandle): Promise<{ attempt: number; startedAt: number | null; heartbeatAt: number | null; worker: string } | null> {
+async function watchGateAttempt(
+  handle: WorkflowHandle,
+): Promise<{ attempt: number; startedAt: number | null; heartbeatAt: number | null; worker: string } | null> {
   const described = await handle.describe();
   const pending = described.raw.pendingActivities?.find((a) => a.activityType?.name === 'watchGate');
   if (!pending) return null;
-  return { attempt: pending.attempt ?? 1, startedAt: ms(pending.lastStartedTime), heartbeatAt: ms(pending.lastHeartbeatTime), worker: pending.lastWorkerIdentity ?? '' };
+  return {
+    attempt: pending.attempt ?? 1,
+    startedAt: ms(pending.lastStartedTime),
+    heartbeatAt: ms(pending.lastHeartbeatTime),
+    worker: pending.lastWorkerIdentity ?? '',
+  };
 }
 
 async function main(): Promise<void> {
@@ -89,10 +96,18 @@ async function main(): Promise<void> {
     await apps.deleteNamespacedDeployment({ name: APP, namespace: NAMESPACE }).catch(() => undefined);
     await apps.createNamespacedDeployment({ namespace: NAMESPACE, body: deployment(port) });
     for (let version = 2; version < kills + 2; version++) {
-      const parsed = parseRolloutSpec({ target: { namespace: NAMESPACE, kind: 'Deployment', name: APP }, change: { images: { app: image(version) } }, stages: [{ replicas: 1, bakeSeconds: 3600 }] });
+      const parsed = parseRolloutSpec({
+        target: { namespace: NAMESPACE, kind: 'Deployment', name: APP },
+        change: { images: { app: image(version) } },
+        stages: [{ replicas: 1, bakeSeconds: 3600 }],
+      });
       if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
       const input: RolloutWorkflowInput = { rolloutId: randomBytes(6).toString('hex'), spec: parsed.spec };
-      const handle = await client.workflow.start(ROLLOUT_WORKFLOW_TYPE, { taskQueue, workflowId: rolloutWorkflowId(parsed.spec.target), args: [input] });
+      const handle = await client.workflow.start(ROLLOUT_WORKFLOW_TYPE, {
+        taskQueue,
+        workflowId: rolloutWorkflowId(parsed.spec.target),
+        args: [input],
+      });
       let running: { worker: string } | null = null;
       while (running === null) {
         const attempt = await watchGateAttempt(handle);

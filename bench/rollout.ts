@@ -41,7 +41,9 @@ function parseOptions(argv: string[]): Options {
     const key = argv[i]?.replace(/^--/, '') as keyof Options;
     const value = Number(argv[i + 1]);
     if (!(key in options) || !Number.isInteger(value) || value <= 0) {
-      process.stderr.write(`usage: node dist/bench/rollout.js [--replicas N] [--pairs N] [--trials N] (bad: ${argv[i]} ${argv[i + 1] ?? ''})\n`);
+      process.stderr.write(
+        `usage: node dist/bench/rollout.js [--replicas N] [--pairs N] [--trials N] (bad: ${argv[i]} ${argv[i + 1] ?? ''})\n`,
+      );
       process.exit(2);
     }
     options[key] = value;
@@ -67,7 +69,13 @@ async function waitRolledOut(apps: AppsV1Api, replicas: number): Promise<void> {
   for (;;) {
     const d = await apps.readNamespacedDeployment({ name: APP, namespace: NAMESPACE });
     const s = d.status ?? {};
-    if ((s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) && s.replicas === replicas && s.updatedReplicas === replicas && s.readyReplicas === replicas) return;
+    if (
+      (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
+      s.replicas === replicas &&
+      s.updatedReplicas === replicas &&
+      s.readyReplicas === replicas
+    )
+      return;
     await sleep(POLL_MS);
   }
 }
@@ -80,14 +88,19 @@ function spec(input: Omit<RolloutSpecInput, 'target'>): RolloutSpec {
 
 async function startRollout(client: Client, rolloutSpec: RolloutSpec): Promise<WorkflowHandle> {
   const input: RolloutWorkflowInput = { rolloutId: randomBytes(6).toString('hex'), spec: rolloutSpec };
-  return client.workflow.start(ROLLOUT_WORKFLOW_TYPE, { taskQueue: DEFAULTS.taskQueue, workflowId: rolloutWorkflowId(rolloutSpec.target), args: [input] });
+  return client.workflow.start(ROLLOUT_WORKFLOW_TYPE, {
+    taskQueue: DEFAULTS.taskQueue,
+    workflowId: rolloutWorkflowId(rolloutSpec.target),
+    args: [input],
+  });
 }
 
 async function waitForState(handle: WorkflowHandle, wanted: (s: RolloutStatus) => boolean): Promise<RolloutStatus> {
   for (;;) {
     const s = await handle.query(rolloutStatusQuery);
     if (wanted(s)) return s;
-    if (['Succeeded', 'RolledBack', 'Failed', 'Superseded'].includes(s.state)) throw new Error(`rollout ended ${s.state} early: ${JSON.stringify(s.decisions.slice(-3))}`);
+    if (['Succeeded', 'RolledBack', 'Failed', 'Superseded'].includes(s.state))
+      throw new Error(`rollout ended ${s.state} early: ${JSON.stringify(s.decisions.slice(-3))}`);
     await sleep(POLL_MS);
   }
 }
@@ -113,7 +126,8 @@ function phaseTimes(result: RolloutStatus, startedMs: number, endedMs: number): 
   const at = (kind: string, nth = 0) => Date.parse(result.decisions.filter((d) => d.kind === kind)[nth]!.at);
   const stageCount = result.stages.length;
   const marks: { name: string; ms: number }[] = [{ name: 'start', ms: startedMs }];
-  for (let i = 0; i < stageCount; i++) marks.push({ name: `stage ${i + 1} (${result.stages[i]!.count} canary)`, ms: at('stageStarted', i) });
+  for (let i = 0; i < stageCount; i++)
+    marks.push({ name: `stage ${i + 1} (${result.stages[i]!.count} canary)`, ms: at('stageStarted', i) });
   marks.push({ name: 'promotion', ms: at('promotionStarted') }, { name: 'end', ms: at('succeeded') });
   const out = marks.slice(0, -1).map((m, i) => ({ name: i === 0 ? 'until stage 1 starts' : m.name, ms: marks[i + 1]!.ms - m.ms }));
   out.push({ name: 'after succeeded', ms: endedMs - at('succeeded') });
@@ -122,7 +136,8 @@ function phaseTimes(result: RolloutStatus, startedMs: number, endedMs: number): 
 
 const formatPhases = (p: Phase[]) => p.map((x) => `${x.name} ${seconds(x.ms)}`).join(', ');
 
-const eventMs = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => Number(t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6);
+const eventMs = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
+  Number(t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6);
 
 interface HistoryBreakdown {
   /** Activities from started to completed: the Kubernetes work and its waits. */
@@ -143,7 +158,15 @@ interface HistoryBreakdown {
 async function historyBreakdown(handle: WorkflowHandle): Promise<HistoryBreakdown> {
   const history = await handle.fetchHistory();
   const byId = new Map<string, number>();
-  const out: HistoryBreakdown = { activityMs: 0, dispatchMs: 0, workflowTaskMs: 0, workflowTaskRunMs: 0, activities: 0, workflowTasks: 0, events: history.events?.length ?? 0 };
+  const out: HistoryBreakdown = {
+    activityMs: 0,
+    dispatchMs: 0,
+    workflowTaskMs: 0,
+    workflowTaskRunMs: 0,
+    activities: 0,
+    workflowTasks: 0,
+    events: history.events?.length ?? 0,
+  };
   for (const event of history.events ?? []) {
     const id = String(event.eventId);
     const t = eventMs(event.eventTime);
@@ -229,7 +252,11 @@ async function main(): Promise<void> {
       version++;
       let started = Date.now();
       await apps.patchNamespacedDeployment(
-        { name: APP, namespace: NAMESPACE, body: { spec: { template: { spec: { containers: [{ name: 'app', image: image(version) }] } } } } },
+        {
+          name: APP,
+          namespace: NAMESPACE,
+          body: { spec: { template: { spec: { containers: [{ name: 'app', image: image(version) }] } } } },
+        },
         setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
       );
       await waitRolledOut(apps, options.replicas);
@@ -262,26 +289,40 @@ async function main(): Promise<void> {
         phases.push(phaseTimes(result, started, started + wallMs));
         breakdowns.push(breakdown);
       }
-      log(`rollout ${counted ? pair : 'warm-up'}: 3 stages to :${version} in ${seconds(wallMs)}, ${historyLength} events; ${formatPhases(phaseTimes(result, started, started + wallMs))}; ${formatBreakdown(breakdown)}`);
+      log(
+        `rollout ${counted ? pair : 'warm-up'}: 3 stages to :${version} in ${seconds(wallMs)}, ${historyLength} events; ${formatPhases(phaseTimes(result, started, started + wallMs))}; ${formatBreakdown(breakdown)}`,
+      );
     }
 
     for (let trial = 0; trial < options.trials; trial++) {
       version++;
-      const handle = await startRollout(client, spec({ change: { images: { app: image(version) } }, stages: [{ replicas: '10%', bakeSeconds: 3600 }] }));
+      const handle = await startRollout(
+        client,
+        spec({ change: { images: { app: image(version) } }, stages: [{ replicas: '10%', bakeSeconds: 3600 }] }),
+      );
       await waitForState(handle, (s) => s.state === 'Baking');
       // The canary's pods carry no label of their own: they are its ReplicaSet's (after a
       // promotion, the stable Deployment's pods are named like canary pods too).
-      const canaryReplicaSet = (await apps.listNamespacedReplicaSet({ namespace: NAMESPACE, labelSelector: `app=${APP}` })).items.find((rs) =>
-        rs.metadata?.ownerReferences?.some((o) => o.controller && o.kind === 'Deployment' && o.name === `${APP}${CANARY_SUFFIX}`),
+      const canaryReplicaSet = (await apps.listNamespacedReplicaSet({ namespace: NAMESPACE, labelSelector: `app=${APP}` })).items.find(
+        (rs) => rs.metadata?.ownerReferences?.some((o) => o.controller && o.kind === 'Deployment' && o.name === `${APP}${CANARY_SUFFIX}`),
       );
       const hash = canaryReplicaSet?.metadata?.labels?.['pod-template-hash'];
-      const canary = hash === undefined ? undefined : (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: `app=${APP},pod-template-hash=${hash}` })).items.find((p) => !p.metadata?.deletionTimestamp);
+      const canary =
+        hash === undefined
+          ? undefined
+          : (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: `app=${APP},pod-template-hash=${hash}` })).items.find(
+              (p) => !p.metadata?.deletionTimestamp,
+            );
       if (!canary) throw new Error('no canary pod while baking');
       const posted = Date.now();
       // As the app would post its own watchdog: the status annotation and the health label, one merge patch.
       const value = `error/${new Date(posted).toISOString().replace(/\.\d+Z$/, 'Z')}/bench trial ${trial + 1}`;
       await core.patchNamespacedPod(
-        { namespace: NAMESPACE, name: canary.metadata!.name!, body: { metadata: { labels: { [HEALTH_LABEL]: 'error' }, annotations: { [`${STATUS_ANNOTATION_PREFIX}app`]: value } } } },
+        {
+          namespace: NAMESPACE,
+          name: canary.metadata!.name!,
+          body: { metadata: { labels: { [HEALTH_LABEL]: 'error' }, annotations: { [`${STATUS_ANNOTATION_PREFIX}app`]: value } } },
+        },
         mergePatch,
       );
       const result = (await handle.result()) as RolloutStatus;
@@ -289,7 +330,9 @@ async function main(): Promise<void> {
       const decided = Date.parse(result.decisions.find((d) => d.kind === 'rollbackStarted')!.at);
       const scheduled = await activityScheduledAt(handle, 'rollbackRollout');
       reactions.push({ decision: decided - posted, activity: (scheduled ?? Number.NaN) - posted });
-      log(`reaction ${trial + 1}: rollbackStarted ${reactions.at(-1)!.decision} ms, rollbackRollout scheduled ${reactions.at(-1)!.activity} ms after the error was posted`);
+      log(
+        `reaction ${trial + 1}: rollbackStarted ${reactions.at(-1)!.decision} ms, rollbackRollout scheduled ${reactions.at(-1)!.activity} ms after the error was posted`,
+      );
       await waitRolledOut(apps, options.replicas);
     }
   } finally {
@@ -312,8 +355,14 @@ async function main(): Promise<void> {
     `| rollout wall time (median) | ${seconds(wall)} | ${walls.map(seconds).join(', ')} |`,
     `| floor: plain image update, every pod updated and ready (median) | ${seconds(floor)} | ${floors.map(seconds).join(', ')} |`,
     `| ratio (median rollout / median floor) | ${(wall / floor).toFixed(2)} | ${walls.map((w, i) => (w / floors[i]!).toFixed(2)).join(', ')} |`,
-    ...phases[0]!.map((p, i) => `| rollout phase: ${p.name} (median) | ${seconds(median(phases.map((r) => r[i]!.ms)))} | ${phases.map((r) => seconds(r[i]!.ms)).join(', ')} |`),
-    ...BREAKDOWN_ROWS.map(([k, label]) => `| rollout ${label} (median) | ${seconds(median(breakdowns.map((b) => b[k])))} | ${breakdowns.map((b) => seconds(b[k])).join(', ')} |`),
+    ...phases[0]!.map(
+      (p, i) =>
+        `| rollout phase: ${p.name} (median) | ${seconds(median(phases.map((r) => r[i]!.ms)))} | ${phases.map((r) => seconds(r[i]!.ms)).join(', ')} |`,
+    ),
+    ...BREAKDOWN_ROWS.map(
+      ([k, label]) =>
+        `| rollout ${label} (median) | ${seconds(median(breakdowns.map((b) => b[k])))} | ${breakdowns.map((b) => seconds(b[k])).join(', ')} |`,
+    ),
     `| history events of the 3-stage rollout | ${Math.max(...events)} (max) | ${events.join(', ')} |`,
     `| reaction: error posted → rollbackStarted decision (median) | ${reaction} ms | ${reactions.map((r) => r.decision).join(', ')} |`,
     `| reaction: error posted → rollbackRollout scheduled (median) | ${reactionActivity} ms | ${reactions.map((r) => r.activity).join(', ')} |`,

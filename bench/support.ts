@@ -49,5 +49,14 @@ export async function startBenchStack(stateDir: string) {
   const kc = new KubeConfig();
   kc.loadFromFile(stack.kubeconfig!);
   const connection = await Connection.connect({ address: stack.temporalAddress });
-  return { stack, workload, port, kc, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), connection, client: new Client({ connection }) };
+  return {
+    stack,
+    workload,
+    port,
+    kc,
+    core: kc.makeApiClient(CoreV1Api),
+    apps: kc.makeApiClient(AppsV1Api),
+    connection,
+    client: new Client({ connection }),
+  };
 }

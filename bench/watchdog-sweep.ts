@@ -82,7 +82,12 @@ async function podWrites(apiserverUrl: string, ca: Buffer, token: string): Promi
   const { body } = await httpGet(`${apiserverUrl}/metrics`, { ca, token, timeoutMs: 10_000 });
   let total = 0;
   for (const line of body.split('\n')) {
-    if (line.startsWith('apiserver_request_total{') && /resource="pods"/.test(line) && /verb="(PATCH|PUT|POST|DELETE)"/.test(line) && /subresource=""/.test(line)) {
+    if (
+      line.startsWith('apiserver_request_total{') &&
+      /resource="pods"/.test(line) &&
+      /verb="(PATCH|PUT|POST|DELETE)"/.test(line) &&
+      /subresource=""/.test(line)
+    ) {
       total += Number(line.slice(line.lastIndexOf(' ') + 1));
     }
   }
@@ -131,9 +136,9 @@ async function main(): Promise<void> {
           },
         },
       };
-      await apps.createNamespacedDeployment({ namespace: NAMESPACE, body }).catch(() =>
-        apps.replaceNamespacedDeployment({ name: 'probed', namespace: NAMESPACE, body }),
-      );
+      await apps
+        .createNamespacedDeployment({ namespace: NAMESPACE, body })
+        .catch(() => apps.replaceNamespacedDeployment({ name: 'probed', namespace: NAMESPACE, body }));
       for (;;) {
         const d = await apps.readNamespacedDeployment({ name: 'probed', namespace: NAMESPACE });
         if (d.status?.readyReplicas === pods && d.status.replicas === pods) break;
@@ -197,7 +202,10 @@ async function main(): Promise<void> {
         process.stderr.write(`[bench] ${rows[rows.length - 1]}\n`);
       } finally {
         worker.kill('SIGKILL');
-        await client.schedule.getHandle(probeScheduleId(NAMESPACE)).delete().catch(() => undefined);
+        await client.schedule
+          .getHandle(probeScheduleId(NAMESPACE))
+          .delete()
+          .catch(() => undefined);
       }
     }
   } finally {

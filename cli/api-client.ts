@@ -17,7 +17,6 @@ export function parseApiUrl(value: string): string {
   return value;
 }
 
-
 export interface ApiTarget {
   apiUrl: string;
   token: string | undefined;
@@ -40,10 +39,17 @@ export async function callApi<T>(target: ApiTarget, method: 'GET' | 'PUT' | 'POS
   if (body !== undefined) headers['content-type'] = 'application/json';
   let response: globalThis.Response;
   try {
-    response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
+    response = await fetch(url, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
   } catch (err) {
     const cause = (err as { cause?: { message?: string } }).cause?.message;
-    throw new ApiCallError(`cannot reach the AutoCrane API at ${target.apiUrl}: ${cause ?? (err instanceof Error ? err.message : String(err))}`);
+    throw new ApiCallError(
+      `cannot reach the AutoCrane API at ${target.apiUrl}: ${cause ?? (err instanceof Error ? err.message : String(err))}`,
+    );
   }
   const text = await response.text();
   let parsed: unknown;
@@ -65,7 +71,14 @@ export async function callApi<T>(target: ApiTarget, method: 'GET' | 'PUT' | 'POS
 export function table(rows: string[][]): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export interface ConnectionOptions {
@@ -89,11 +102,17 @@ export function targetOf(command: Command, options: ConnectionOptions, env: Node
     try {
       apiUrl = parseApiUrl(envUrl);
     } catch (err) {
-      command.error(`error: AUTOCRANE_API_URL ${JSON.stringify(envUrl)}: ${(err as Error).message}`, { exitCode: 2, code: 'autocrane.usage' });
+      command.error(`error: AUTOCRANE_API_URL ${JSON.stringify(envUrl)}: ${(err as Error).message}`, {
+        exitCode: 2,
+        code: 'autocrane.usage',
+      });
     }
   }
   if (apiUrl === undefined) {
-    command.error('error: no API URL: pass --api-url or set AUTOCRANE_API_URL (source .autocrane/stack.env)', { exitCode: 2, code: 'autocrane.usage' });
+    command.error('error: no API URL: pass --api-url or set AUTOCRANE_API_URL (source .autocrane/stack.env)', {
+      exitCode: 2,
+      code: 'autocrane.usage',
+    });
   }
   const envToken = env.AUTOCRANE_API_TOKEN?.trim();
   return { apiUrl, token: options.token ?? (envToken ? envToken : undefined) };
@@ -109,4 +128,3 @@ export async function report<T>(work: () => Promise<T>, print: (value: T) => str
     process.exitCode = 1;
   }
 }
-

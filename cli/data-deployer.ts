@@ -67,12 +67,14 @@ export function parseByteCount(value: string): number {
 }
 
 /** A whole number from 1 to `max`. */
-const positiveInteger = (max: number) => (value: string): number => {
-  const text = value.trim();
-  const n = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`Expected a whole number from 1 to ${max}.`);
-  return n;
-};
+const positiveInteger =
+  (max: number) =>
+  (value: string): number => {
+    const text = value.trim();
+    const n = /^\d+$/.test(text) ? Number(text) : NaN;
+    if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`Expected a whole number from 1 to ${max}.`);
+    return n;
+  };
 
 function parseMode(value: string): Mode {
   if (!(MODES as readonly string[]).includes(value)) throw new InvalidArgumentError(`Expected one of ${MODES.join(', ')}.`);
@@ -106,8 +108,14 @@ export async function runDataDeployer(options: DataDeployerCommandOptions, kube:
       logger.fatal(`data deployer failed: ${describeError(err)}`);
       return settle(1);
     }
-    logger.info({ location: drop.location, consumes: declared.consumes, mode: options.mode, gcPacing: gcPacing() }, 'data deployer started');
-    if (!gcPacing()) logger.warn(`started without --expose-gc: memory is not paced while streaming; start node with ${DATA_DEPLOYER_NODE_FLAGS.join(' ')}`);
+    logger.info(
+      { location: drop.location, consumes: declared.consumes, mode: options.mode, gcPacing: gcPacing() },
+      'data deployer started',
+    );
+    if (!gcPacing())
+      logger.warn(
+        `started without --expose-gc: memory is not paced while streaming; start node with ${DATA_DEPLOYER_NODE_FLAGS.join(' ')}`,
+      );
     deployer = new DataDeployer({
       drop,
       limits: { maxEntries: options.maxEntries, maxBytes: options.maxExtractedBytes },
@@ -173,14 +181,38 @@ export async function runDataDeployer(options: DataDeployerCommandOptions, kube:
 export function registerDataDeployerCommand(program: Command): Command {
   return program
     .command('data-deployer')
-    .description("Activate the data versions this pod is asked for in its drop folder and report them (a sidecar or an init container).")
-    .addOption(new Option('--mode <mode>', 'sidecar: run until SIGTERM; init: exit 0 once every consumed source is active').argParser(parseMode).default(DATA_DEPLOYER_DEFAULTS.mode))
+    .description('Activate the data versions this pod is asked for in its drop folder and report them (a sidecar or an init container).')
+    .addOption(
+      new Option('--mode <mode>', 'sidecar: run until SIGTERM; init: exit 0 once every consumed source is active')
+        .argParser(parseMode)
+        .default(DATA_DEPLOYER_DEFAULTS.mode),
+    )
     .option('--location <dir>', `drop folder (default: the pod's ${DATA_LOCATION_ANNOTATION} annotation)`)
-    .option('--timeout <seconds>', 'init mode: give up (exit 1) after this long, naming each missing source', positiveInteger(86_400), DATA_DEPLOYER_DEFAULTS.initTimeoutSeconds)
+    .option(
+      '--timeout <seconds>',
+      'init mode: give up (exit 1) after this long, naming each missing source',
+      positiveInteger(86_400),
+      DATA_DEPLOYER_DEFAULTS.initTimeoutSeconds,
+    )
     .option('--max-entries <n>', 'most entries an archive may hold', positiveInteger(100_000_000), DATA_DEPLOYER_DEFAULTS.maxEntries)
-    .option('--max-extracted-bytes <bytes>', 'most bytes an archive may extract to (e.g. 10Gi)', parseByteCount, DATA_DEPLOYER_DEFAULTS.maxExtractedBytes)
-    .option('--max-download-bytes <bytes>', 'most bytes a download may have (e.g. 10Gi)', parseByteCount, DATA_DEPLOYER_DEFAULTS.maxDownloadBytes)
-    .option('--idle-timeout <seconds>', 'a download that receives nothing for this long fails (and is retried)', positiveInteger(3600), DATA_DEPLOYER_DEFAULTS.idleTimeoutSeconds)
+    .option(
+      '--max-extracted-bytes <bytes>',
+      'most bytes an archive may extract to (e.g. 10Gi)',
+      parseByteCount,
+      DATA_DEPLOYER_DEFAULTS.maxExtractedBytes,
+    )
+    .option(
+      '--max-download-bytes <bytes>',
+      'most bytes a download may have (e.g. 10Gi)',
+      parseByteCount,
+      DATA_DEPLOYER_DEFAULTS.maxDownloadBytes,
+    )
+    .option(
+      '--idle-timeout <seconds>',
+      'a download that receives nothing for this long fails (and is retried)',
+      positiveInteger(3600),
+      DATA_DEPLOYER_DEFAULTS.idleTimeoutSeconds,
+    )
     .addHelpText(
       'after',
       `

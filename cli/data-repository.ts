@@ -31,7 +31,9 @@ const FORCE_CLOSE_MS = 10_000;
 function sourcesOrExit(config: Config): DataSource[] {
   const file = config.dataRepository.sourcesFile;
   if (file === undefined) {
-    process.stderr.write('AUTOCRANE_DATA_SOURCES_FILE: not set; name a JSON file of data sources (docs/data-rollouts.md, "The data repository")\n');
+    process.stderr.write(
+      'AUTOCRANE_DATA_SOURCES_FILE: not set; name a JSON file of data sources (docs/data-rollouts.md, "The data repository")\n',
+    );
     process.exit(2);
   }
   try {
@@ -74,7 +76,10 @@ export async function runDataRepository(config: Config, sources: DataSource[], r
   const listening = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}`;
   const publicUrl = settings.publicUrl ?? listening;
   stopOnSignals(server, logger, 'data repository HTTP server', FORCE_CLOSE_MS);
-  logger.info({ url: listening, publicUrl, root: settings.root, sources: sources.map((s) => `${s.name} (${s.kind})`) }, 'data repository listening');
+  logger.info(
+    { url: listening, publicUrl, root: settings.root, sources: sources.map((s) => `${s.name} (${s.kind})`) },
+    'data repository listening',
+  );
 
   // Before the connection: the Runtime is created on first use and can be configured only once.
   // It turns SIGTERM/SIGINT into worker.shutdown(), so run() below resolves once drained.
@@ -87,18 +92,34 @@ export async function runDataRepository(config: Config, sources: DataSource[], r
     clientConnection = connected.connection;
     const client = connected.client;
     const namespaces = config.watchdogs.namespaces;
-    if (namespaces.length === 0) logger.warn('AUTOCRANE_WATCH_NAMESPACES is empty: new versions are stored and served but announced to no data-rollout workflow');
+    if (namespaces.length === 0)
+      logger.warn('AUTOCRANE_WATCH_NAMESPACES is empty: new versions are stored and served but announced to no data-rollout workflow');
     const taskQueue = dataRepositoryTaskQueue(config.temporal.taskQueue);
     const worker = await createWorker({
       connection,
       namespace: config.temporal.namespace,
       taskQueue,
-      activities: createDataRepositoryActivities({ repository, client, namespaces, taskQueue: config.temporal.taskQueue, publicUrl, logger }),
+      activities: createDataRepositoryActivities({
+        repository,
+        client,
+        namespaces,
+        taskQueue: config.temporal.taskQueue,
+        publicUrl,
+        logger,
+      }),
       shutdownGraceTime: config.worker.shutdownGraceSeconds * 1000,
       logger,
     });
-    const schedules = await ensureDataPollSchedules(client, { sources: sources.map((s) => s.name), intervalSeconds: settings.pollIntervalSeconds, taskQueue, removeStale: true });
-    logger.info({ schedules: schedules.ensured, removed: schedules.deleted, intervalSeconds: settings.pollIntervalSeconds, taskQueue }, 'data poll schedules in place');
+    const schedules = await ensureDataPollSchedules(client, {
+      sources: sources.map((s) => s.name),
+      intervalSeconds: settings.pollIntervalSeconds,
+      taskQueue,
+      removeStale: true,
+    });
+    logger.info(
+      { schedules: schedules.ensured, removed: schedules.deleted, intervalSeconds: settings.pollIntervalSeconds, taskQueue },
+      'data poll schedules in place',
+    );
     await worker.run();
     logger.info('data repository worker stopped');
   } finally {

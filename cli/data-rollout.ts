@@ -34,15 +34,23 @@ export function parseDataStage(value: string, previous: DataStage[] = []): DataS
   return [...previous, { pods: replicas, probationSeconds: bakeSeconds }];
 }
 
-const dataPath = (namespace: string, source: string) => `/v1/namespaces/${encodeURIComponent(namespace)}/data/${encodeURIComponent(source)}`;
+const dataPath = (namespace: string, source: string) =>
+  `/v1/namespaces/${encodeURIComponent(namespace)}/data/${encodeURIComponent(source)}`;
 
-export const getDataRollouts = (target: ApiTarget, namespace: string, source: string) => callApi<DataRolloutStatusBody>(target, 'GET', dataPath(namespace, source));
+export const getDataRollouts = (target: ApiTarget, namespace: string, source: string) =>
+  callApi<DataRolloutStatusBody>(target, 'GET', dataPath(namespace, source));
 export const startDataRollout = (target: ApiTarget, namespace: string, source: string, request: DataStartRequest) =>
   callApi<DataRolloutStatusBody>(target, 'POST', `${dataPath(namespace, source)}/start`, request);
-export const controlDataRollout = (target: ApiTarget, namespace: string, source: string, control: 'pause' | 'resume' | 'abort', reason: string | undefined) =>
-  callApi<DataRolloutStatusBody>(target, 'POST', `${dataPath(namespace, source)}/${control}`, reason === undefined ? {} : { reason });
+export const controlDataRollout = (
+  target: ApiTarget,
+  namespace: string,
+  source: string,
+  control: 'pause' | 'resume' | 'abort',
+  reason: string | undefined,
+) => callApi<DataRolloutStatusBody>(target, 'POST', `${dataPath(namespace, source)}/${control}`, reason === undefined ? {} : { reason });
 
-const release = (r: DataRolloutStatusBody['lkg']) => (r === null ? '-' : `${r.version.id} (${r.version.size} bytes, ${r.version.origin.kind} ${r.version.origin.ref})`);
+const release = (r: DataRolloutStatusBody['lkg']) =>
+  r === null ? '-' : `${r.version.id} (${r.version.size} bytes, ${r.version.origin.kind} ${r.version.origin.ref})`;
 
 export function formatDataRolloutStatus(body: DataRolloutStatusBody): string {
   const s = body.settings;
@@ -50,7 +58,11 @@ export function formatDataRolloutStatus(body: DataRolloutStatusBody): string {
     `Source:     ${body.source} in namespace ${body.namespace}   (workflow ${body.workflowId})`,
     `LKG:        ${release(body.lkg)}`,
     `Latest:     ${release(body.latest)}`,
-    ...(s ? [`Settings:   auto-start ${s.autoStart ? 'on' : 'off'}; stages ${s.stages.map((st) => `${st.pods}:${st.probationSeconds}s`).join(', ')}`] : []),
+    ...(s
+      ? [
+          `Settings:   auto-start ${s.autoStart ? 'on' : 'off'}; stages ${s.stages.map((st) => `${st.pods}:${st.probationSeconds}s`).join(', ')}`,
+        ]
+      : []),
     ...(body.temporalUiUrl ? [`Temporal:   ${body.temporalUiUrl}`] : []),
   ];
   const run = body.rollout;
@@ -60,20 +72,38 @@ export function formatDataRolloutStatus(body: DataRolloutStatusBody): string {
       `Rollout #${run.number}: ${run.version}  ${run.state.toUpperCase()}  stage ${run.stage + 1}/${run.stages.length}, ${run.upgradedCount} pods on it (started ${run.startedAt} by ${run.startedBy})`,
       table([
         ['STAGE', 'PODS', 'COUNT', 'PROBATION', 'RESULT', 'PROBATION FROM', 'REASON'],
-        ...run.stages.map((st) => [String(st.index + 1), st.pods, st.count === null ? '-' : String(st.count), `${st.probationSeconds}s`, st.result, st.probationStartedAt ?? '-', st.reason ?? '']),
+        ...run.stages.map((st) => [
+          String(st.index + 1),
+          st.pods,
+          st.count === null ? '-' : String(st.count),
+          `${st.probationSeconds}s`,
+          st.result,
+          st.probationStartedAt ?? '-',
+          st.reason ?? '',
+        ]),
       ]).replace(/^/gm, '  '),
     );
   } else {
     lines.push('', 'No rollout in progress.');
   }
   if (body.recent.length > 0) {
-    lines.push('', 'Recent rollouts:', table([['#', 'VERSION', 'STATE', 'ENDED', 'REASON'], ...body.recent.map((r) => [String(r.number), r.version, r.state, r.endedAt ?? '-', r.reason ?? ''])]).replace(/^/gm, '  '));
+    lines.push(
+      '',
+      'Recent rollouts:',
+      table([
+        ['#', 'VERSION', 'STATE', 'ENDED', 'REASON'],
+        ...body.recent.map((r) => [String(r.number), r.version, r.state, r.endedAt ?? '-', r.reason ?? '']),
+      ]).replace(/^/gm, '  '),
+    );
   }
   if (body.decisions.length > 0) {
     lines.push(
       '',
       `Decisions${body.decisionsDropped > 0 ? ` (${body.decisionsDropped} older ones dropped)` : ''}:`,
-      table([['TIME', 'KIND', 'VERSION', 'REASON'], ...body.decisions.map((d) => [d.at, d.kind, d.version ?? '-', `${d.reason}${d.by ? ` (by ${d.by})` : ''}`])]).replace(/^/gm, '  '),
+      table([
+        ['TIME', 'KIND', 'VERSION', 'REASON'],
+        ...body.decisions.map((d) => [d.at, d.kind, d.version ?? '-', `${d.reason}${d.by ? ` (by ${d.by})` : ''}`]),
+      ]).replace(/^/gm, '  '),
     );
   }
   return `${lines.join('\n')}\n`;
@@ -81,26 +111,33 @@ export function formatDataRolloutStatus(body: DataRolloutStatusBody): string {
 
 export function registerDataRolloutCommand(program: Command, env: NodeJS.ProcessEnv = process.env): Command {
   const data = program.command('data').description('Read and steer the staged data rollouts of a source in a namespace.');
-  const args = (command: Command) => command.argument('<namespace>', 'Kubernetes namespace', parseNamespace).argument('<source>', 'data source name', parseSource);
+  const args = (command: Command) =>
+    command.argument('<namespace>', 'Kubernetes namespace', parseNamespace).argument('<source>', 'data source name', parseSource);
 
-  withConnectionOptions(args(data.command('status').description('LKG and latest versions, the rollout in progress, recent rollouts and decisions.'))).action(async function (
-    this: Command,
-    namespace: string,
-    source: string,
-  ) {
+  withConnectionOptions(
+    args(data.command('status').description('LKG and latest versions, the rollout in progress, recent rollouts and decisions.')),
+  ).action(async function (this: Command, namespace: string, source: string) {
     const options = this.opts<ConnectionOptions>();
     await report(() => getDataRollouts(targetOf(this, options, env), namespace, source), formatDataRolloutStatus, options.json);
   });
 
   withConnectionOptions(
-    args(data.command('start').description('Roll a version out in stages (default: the latest, with the configured stages); a running rollout of another version is superseded.'))
+    args(
+      data
+        .command('start')
+        .description(
+          'Roll a version out in stages (default: the latest, with the configured stages); a running rollout of another version is superseded.',
+        ),
+    )
       .option('--version <id>', 'the version to roll out (default: the latest announced)', parseVersion)
       .option('--stage <pods:probation>', 'a stage: 1:5m, 25%:60 (repeatable, in order)', parseDataStage)
       .option('--max-error-pods <n>', 'pods the gate tolerates in error watchdogs (default 0)', parseCount)
       .option('--ack-timeout <duration>', 'how long a stage waits for acknowledgements (default 10m)', (v: string) => parseDuration(v))
       .option('--reason <text>', 'why, for the decision log', parseReason),
   ).action(async function (this: Command, namespace: string, source: string) {
-    const options = this.opts<ConnectionOptions & { version?: string; stage?: DataStage[]; maxErrorPods?: number; ackTimeout?: number; reason?: string }>();
+    const options = this.opts<
+      ConnectionOptions & { version?: string; stage?: DataStage[]; maxErrorPods?: number; ackTimeout?: number; reason?: string }
+    >();
     const request: DataStartRequest = {
       ...(options.version !== undefined && { version: options.version }),
       ...(options.stage !== undefined && { stages: options.stage }),
@@ -117,13 +154,15 @@ export function registerDataRolloutCommand(program: Command, env: NodeJS.Process
     abort: 'Stop the rollout and send every upgraded pod back to the LKG.',
   } as const;
   for (const [name, description] of Object.entries(controls) as ['pause' | 'resume' | 'abort', string][]) {
-    withConnectionOptions(args(data.command(name).description(description)).option('--reason <text>', 'why, for the decision log', parseReason)).action(async function (
-      this: Command,
-      namespace: string,
-      source: string,
-    ) {
+    withConnectionOptions(
+      args(data.command(name).description(description)).option('--reason <text>', 'why, for the decision log', parseReason),
+    ).action(async function (this: Command, namespace: string, source: string) {
       const options = this.opts<ConnectionOptions & { reason?: string }>();
-      await report(() => controlDataRollout(targetOf(this, options, env), namespace, source, name, options.reason), formatDataRolloutStatus, options.json);
+      await report(
+        () => controlDataRollout(targetOf(this, options, env), namespace, source, name, options.reason),
+        formatDataRolloutStatus,
+        options.json,
+      );
     });
   }
 

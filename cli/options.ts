@@ -62,14 +62,18 @@ const UNIT_SECONDS = { s: 1, m: 60, h: 3600 } as const;
 /** Seconds from `90`, `90s`, `5m` or `1h`. */
 export function parseDuration(value: string, what = 'a duration'): number {
   const match = DURATION.exec(value.trim());
-  if (match === null) throw new InvalidArgumentError(`Expected ${what}: whole seconds, or a number followed by s, m or h (e.g. 90, 5m, 1h).`);
+  if (match === null)
+    throw new InvalidArgumentError(`Expected ${what}: whole seconds, or a number followed by s, m or h (e.g. 90, 5m, 1h).`);
   return Number(match[1]) * UNIT_SECONDS[(match[2] ?? 's') as keyof typeof UNIT_SECONDS];
 }
 
 /** `25%:60` or `3:5m`: the share (a percentage or a replica count) and the bake time. */
 export function parseStage(value: string): { replicas: string | number; bakeSeconds: number } {
   const match = /^([^:]+):(.+)$/.exec(value);
-  if (match === null) throw new InvalidArgumentError('Expected <share>:<bake>, e.g. 25%:60 (25% of the replicas, baked 60 s) or 3:5m (3 replicas, 5 minutes).');
+  if (match === null)
+    throw new InvalidArgumentError(
+      'Expected <share>:<bake>, e.g. 25%:60 (25% of the replicas, baked 60 s) or 3:5m (3 replicas, 5 minutes).',
+    );
   const share = match[1] as string;
   let replicas: string | number;
   if (/^\d+%$/.test(share)) replicas = share;

@@ -18,9 +18,11 @@ const repairPath = (namespace: string) => `/v1/namespaces/${encodeURIComponent(n
 export const getRepair = (target: ApiTarget, namespace: string) => callApi<RepairStatusBody>(target, 'GET', repairPath(namespace));
 export const pauseRepair = (target: ApiTarget, namespace: string, reason: string | undefined) =>
   callApi<RepairStatusBody>(target, 'POST', `${repairPath(namespace)}/pause`, reason === undefined ? {} : { reason });
-export const resumeRepair = (target: ApiTarget, namespace: string) => callApi<RepairStatusBody>(target, 'POST', `${repairPath(namespace)}/resume`);
+export const resumeRepair = (target: ApiTarget, namespace: string) =>
+  callApi<RepairStatusBody>(target, 'POST', `${repairPath(namespace)}/resume`);
 
-const section = (title: string, rows: string[][], empty: string) => `\n${title}\n${rows.length <= 1 ? `  ${empty}` : table(rows).replace(/^/gm, '  ')}\n`;
+const section = (title: string, rows: string[][], empty: string) =>
+  `\n${title}\n${rows.length <= 1 ? `  ${empty}` : table(rows).replace(/^/gm, '  ')}\n`;
 
 export function formatRepairStatus(body: RepairStatusBody): string {
   const p = body.policy;
@@ -34,10 +36,19 @@ export function formatRepairStatus(body: RepairStatusBody): string {
   ].join('\n');
   const failing = [
     ['POD', 'WORKLOAD', 'SWEEPS', 'SINCE', 'WATCHDOGS'],
-    ...body.failing.map((f) => [f.name, f.workload ? `${f.workload.kind}/${f.workload.name}` : '-', String(f.failingSweeps), f.failingSince, f.watchdogs.map((w) => w.name).join(',')]),
+    ...body.failing.map((f) => [
+      f.name,
+      f.workload ? `${f.workload.kind}/${f.workload.name}` : '-',
+      String(f.failingSweeps),
+      f.failingSince,
+      f.watchdogs.map((w) => w.name).join(','),
+    ]),
   ];
   const held = [['POD', 'REASON', 'DETAIL'], ...body.heldBack.map((h) => [h.name, h.reason, h.detail])];
-  const evictions = [['TIME', 'POD', 'WORKLOAD', 'WATCHDOGS', 'FAILING SINCE'], ...body.recentEvictions.map((e) => [e.at, e.name, e.workload, e.watchdogs.join(','), e.failingSince])];
+  const evictions = [
+    ['TIME', 'POD', 'WORKLOAD', 'WATCHDOGS', 'FAILING SINCE'],
+    ...body.recentEvictions.map((e) => [e.at, e.name, e.workload, e.watchdogs.join(','), e.failingSince]),
+  ];
   const refusals = [
     ['TIME', 'POD', 'RESULT', 'ATTEMPT', 'MESSAGE'],
     ...body.refusals.map((r) => [r.at, r.name, `${r.result}${r.httpStatus ? ` (${r.httpStatus})` : ''}`, String(r.attempt), r.message]),
@@ -53,10 +64,15 @@ export function formatRepairStatus(body: RepairStatusBody): string {
 }
 
 export function registerRepairCommand(program: Command, env: NodeJS.ProcessEnv = process.env): Command {
-  const repair = program.command('repair').description("Read and steer a namespace's repair (eviction of pods whose error watchdogs persist).");
+  const repair = program
+    .command('repair')
+    .description("Read and steer a namespace's repair (eviction of pods whose error watchdogs persist).");
 
   withConnectionOptions(
-    repair.command('status').description('Failing counts, held-back pods, recent evictions and refusals.').argument('<namespace>', 'Kubernetes namespace', parseNamespace),
+    repair
+      .command('status')
+      .description('Failing counts, held-back pods, recent evictions and refusals.')
+      .argument('<namespace>', 'Kubernetes namespace', parseNamespace),
   ).action(async function (this: Command, namespace: string) {
     const options = this.opts<ConnectionOptions>();
     await report(() => getRepair(targetOf(this, options, env), namespace), formatRepairStatus, options.json);

@@ -19,7 +19,16 @@ import { NO_DATA_POLICIES, ROLLBACK_POLICIES, ROLLOUT_LIMITS } from '../domain/r
 import { describeTarget } from '../domain/rollout/rollout-summary';
 import { isTerminal, ROLLOUT_CONTROLS, ROLLOUT_STATES, type Control, type RolloutState } from '../domain/gate/stage-controls';
 import { MAX_CONTROL_REASON_LENGTH, type RolloutDecision } from '../contracts/rollout-messages';
-import { ApiCallError, callApi, report, table, targetOf, withConnectionOptions, type ApiTarget, type ConnectionOptions } from './api-client';
+import {
+  ApiCallError,
+  callApi,
+  report,
+  table,
+  targetOf,
+  withConnectionOptions,
+  type ApiTarget,
+  type ConnectionOptions,
+} from './api-client';
 import { collect, oneOf, parseCount, parseDuration, parseNamespace, parseStage, reasonParser } from './options';
 import { buildSpec, parseApproval, parseEnv, parseImage, parseTarget, SpecInputError, type SpecFlags } from './rollout-spec-flags';
 
@@ -28,7 +37,8 @@ import { buildSpec, parseApproval, parseEnv, parseImage, parseTarget, SpecInputE
 // ---------------------------------------------------------------------------
 
 export function parseRolloutId(value: string): string {
-  if (!ROLLOUT_ID_PATTERN.test(value)) throw new InvalidArgumentError('Expected a rollout ID, as `rollout start` prints it (e.g. 3f9a0c1b2d4e).');
+  if (!ROLLOUT_ID_PATTERN.test(value))
+    throw new InvalidArgumentError('Expected a rollout ID, as `rollout start` prints it (e.g. 3f9a0c1b2d4e).');
   return value;
 }
 
@@ -60,10 +70,15 @@ export const controlRollout = (target: ApiTarget, id: string, action: string, re
 const stageNumber = (index: number | null) => (index === null || index < 0 ? '-' : String(index + 1));
 const seconds = (s: number) => (s === 0 ? '0' : s % 3600 === 0 ? `${s / 3600}h` : s % 60 === 0 ? `${s / 60}m` : `${s}s`);
 
-const section = (title: string, rows: string[][], empty: string) => `\n${title}\n${rows.length <= 1 ? `  ${empty}` : table(rows).replace(/^/gm, '  ')}\n`;
+const section = (title: string, rows: string[][], empty: string) =>
+  `\n${title}\n${rows.length <= 1 ? `  ${empty}` : table(rows).replace(/^/gm, '  ')}\n`;
 
 export function formatStarted(body: RolloutStartedBody): string {
-  const how = body.existing ? 'already started by this request ID' : body.supersededRolloutId ? `started, superseding ${body.supersededRolloutId}` : 'started';
+  const how = body.existing
+    ? 'already started by this request ID'
+    : body.supersededRolloutId
+      ? `started, superseding ${body.supersededRolloutId}`
+      : 'started';
   return [
     `Rollout ${body.rolloutId} ${how}.`,
     `Workflow:   ${body.workflowId}`,
@@ -160,7 +175,11 @@ const progressLine = (b: RolloutStatusBody) =>
  * Polls the status until the rollout ends, writing each new decision as it appears and a
  * progress line when the state, stage or pods change. Answers the final status.
  */
-export async function followRollout(fetch: () => Promise<RolloutStatusBody>, write: (text: string) => void, options: FollowOptions = {}): Promise<RolloutStatusBody> {
+export async function followRollout(
+  fetch: () => Promise<RolloutStatusBody>,
+  write: (text: string) => void,
+  options: FollowOptions = {},
+): Promise<RolloutStatusBody> {
   const intervalMs = options.intervalMs ?? 1000;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const graceMs = options.graceMs ?? 15_000;
@@ -253,11 +272,22 @@ export function registerRolloutCommand(program: Command, env: NodeJS.ProcessEnv 
       .option('--approval <stage:timeout[:action]>', 'approval after a stage (from 1): 1:10m:rollback (repeatable)', collect(parseApproval))
       .option('--max-error-pods <n>', 'updated pods allowed in error watchdogs (default 0)', parseCount)
       .option('--min-ready <duration>', 'how long each updated pod must be ready (default 0)', (v: string) => parseDuration(v))
-      .option('--watchdog <name>', 'only this watchdog counts for the gate (repeatable; default: all)', collect((v: string) => v))
-      .option('--on-no-data <policy>', `an updated pod nothing watches: ${NO_DATA_POLICIES.join(', ')} (default wait)`, oneOf(NO_DATA_POLICIES))
+      .option(
+        '--watchdog <name>',
+        'only this watchdog counts for the gate (repeatable; default: all)',
+        collect((v: string) => v),
+      )
+      .option(
+        '--on-no-data <policy>',
+        `an updated pod nothing watches: ${NO_DATA_POLICIES.join(', ')} (default wait)`,
+        oneOf(NO_DATA_POLICIES),
+      )
       .option('--progress-deadline <duration>', 'a stage not ready by then fails its gate (default 10m)', (v: string) => parseDuration(v))
       .option('--rollback <policy>', `on a gate failure: ${ROLLBACK_POLICIES.join(', ')} (default automatic)`, oneOf(ROLLBACK_POLICIES))
-      .option('--request-id <id>', `idempotency key (1-${ROLLOUT_LIMITS.maxRequestIdLength} of letters, digits, . _ -): the same start twice is one rollout`)
+      .option(
+        '--request-id <id>',
+        `idempotency key (1-${ROLLOUT_LIMITS.maxRequestIdLength} of letters, digits, . _ -): the same start twice is one rollout`,
+      )
       .option('--supersede', 'replace a rollout already running on the target instead of failing')
       .option('--watch', 'follow the rollout until it ends')
       .addHelpText('after', START_HELP),
@@ -300,7 +330,10 @@ export function registerRolloutCommand(program: Command, env: NodeJS.ProcessEnv 
       .command('status')
       .description('State, stages, pods and every decision of a rollout.')
       .argument('<id>', 'rollout ID', parseRolloutId)
-      .option('--watch', 'then print each new decision as it happens, until the rollout ends (exit status 0 if it succeeded, else 1); with --json, only the final status'),
+      .option(
+        '--watch',
+        'then print each new decision as it happens, until the rollout ends (exit status 0 if it succeeded, else 1); with --json, only the final status',
+      ),
   ).action(async function (this: Command, id: string) {
     const options = this.opts<ConnectionOptions & { watch?: boolean }>();
     const target = targetOf(this, options, env);
@@ -350,7 +383,11 @@ export function registerRolloutCommand(program: Command, env: NodeJS.ProcessEnv 
         .option('--reason <text>', 'why, kept in the decisions', parseReason),
     ).action(async function (this: Command, id: string) {
       const options = this.opts<ConnectionOptions & { reason?: string }>();
-      await report(() => controlRollout(targetOf(this, options, env), id, action, options.reason), (body) => formatControlled(action, body), options.json);
+      await report(
+        () => controlRollout(targetOf(this, options, env), id, action, options.reason),
+        (body) => formatControlled(action, body),
+        options.json,
+      );
     });
   }
 

@@ -176,7 +176,6 @@ const slowInput = z.strictObject({
 
 const recoverInput = z.strictObject({});
 
-
 function issuesToDetails(issues: readonly z.core.$ZodIssue[], shape: Record<string, unknown>): ErrorDetail[] {
   const known = Object.keys(shape);
   return issues.flatMap((issue) => {
@@ -201,8 +200,7 @@ function queryInput(req: Request): Record<string, unknown> {
   return input;
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** The request's parameters (JSON body and query string together), validated by `schema`. */
 function readInput<Shape extends z.core.$ZodLooseShape>(req: Request, schema: z.ZodObject<Shape>): z.infer<z.ZodObject<Shape>> {

@@ -134,8 +134,7 @@ export function createWatchdogHealthzServer(options: HealthzServerOptions): Expr
   const readPod = cacheMs > 0 ? cachePodReader(options.readPod, cacheMs, now) : options.readPod;
   let last: { healthy: boolean; reason: string } | undefined;
 
-  const alwaysHealthyNow = () =>
-    alwaysHealthyAfterSeconds !== undefined && now() - startedAt >= alwaysHealthyAfterSeconds * 1000;
+  const alwaysHealthyNow = () => alwaysHealthyAfterSeconds !== undefined && now() - startedAt >= alwaysHealthyAfterSeconds * 1000;
 
   const app = express();
   app.disable('x-powered-by');
@@ -145,7 +144,13 @@ export function createWatchdogHealthzServer(options: HealthzServerOptions): Expr
     let body: HealthzBody;
     if (alwaysHealthyNow()) {
       // Regardless of the pod, so not read at all: a hung apiserver cannot delay the answer.
-      const decision = decideHealthz({ watchdogs: [], now: new Date(now()), minReadySeconds, alwaysHealthyAfterSeconds, startedAt: new Date(startedAt) });
+      const decision = decideHealthz({
+        watchdogs: [],
+        now: new Date(now()),
+        minReadySeconds,
+        alwaysHealthyAfterSeconds,
+        startedAt: new Date(startedAt),
+      });
       body = { ...decision, watchdogs: null, aggregate: null };
     } else {
       let report: ReturnType<typeof readWatchdogs> | undefined;
@@ -170,7 +175,10 @@ export function createWatchdogHealthzServer(options: HealthzServerOptions): Expr
       log({ healthy: body.healthy, reason: body.reason }, body.healthy ? 'healthz: healthy' : 'healthz: unhealthy');
     }
     last = { healthy: body.healthy, reason: body.reason };
-    res.status(body.healthy ? 200 : 503).set('Cache-Control', 'no-store').json(body);
+    res
+      .status(body.healthy ? 200 : 503)
+      .set('Cache-Control', 'no-store')
+      .json(body);
   });
 
   app.use(notFound);
@@ -249,7 +257,7 @@ export async function runWatchdogHealthz(options: WatchdogHealthzCommandOptions)
 export function registerWatchdogHealthzCommand(program: Command): Command {
   return program
     .command('watchdog-healthz')
-    .description("Serve GET /healthz for this pod: 200 when its watchdogs say it is healthy, 503 otherwise (a sidecar).")
+    .description('Serve GET /healthz for this pod: 200 when its watchdogs say it is healthy, 503 otherwise (a sidecar).')
     .option('--host <host>', 'address to listen on', parseListenHost, DEFAULT_HEALTHZ_HOST)
     .option('--port <port>', 'port to listen on; 0 picks a free port (the log says which)', parseListenPort, DEFAULT_HEALTHZ_PORT)
     .addOption(

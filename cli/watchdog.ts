@@ -10,7 +10,13 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { callApi, report, table, targetOf, withConnectionOptions, type ApiTarget, type ConnectionOptions } from './api-client';
 import { dns1123LabelError, dns1123SubdomainError } from '../domain/shared/k8s-names';
-import { parseWatchdogLevel, validateWatchdogMessage, validateWatchdogName, WATCHDOG_LEVELS, type WatchdogLevel } from '../domain/watchdog/watchdog-status';
+import {
+  parseWatchdogLevel,
+  validateWatchdogMessage,
+  validateWatchdogName,
+  WATCHDOG_LEVELS,
+  type WatchdogLevel,
+} from '../domain/watchdog/watchdog-status';
 import type { WatchdogListBody, WatchdogPutBody, WatchdogView } from '../api/watchdog/watchdogs';
 
 export interface PodRef {
@@ -59,7 +65,13 @@ export function podWatchdogsPath({ namespace, pod }: PodRef): string {
   return `/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/watchdogs`;
 }
 
-export function postWatchdog(target: ApiTarget, ref: PodRef, name: string, level: WatchdogLevel, message: string): Promise<WatchdogPutBody> {
+export function postWatchdog(
+  target: ApiTarget,
+  ref: PodRef,
+  name: string,
+  level: WatchdogLevel,
+  message: string,
+): Promise<WatchdogPutBody> {
   return callApi(target, 'PUT', `${podWatchdogsPath(ref)}/${encodeURIComponent(name)}`, { level, message });
 }
 
@@ -71,7 +83,8 @@ export function getWatchdogs(target: ApiTarget, ref: PodRef): Promise<WatchdogLi
 // Output
 // ---------------------------------------------------------------------------
 
-const messageCell = (w: WatchdogView) => (w.problem === undefined ? w.message : `${w.message} (unreadable value ${JSON.stringify(w.raw)}: ${w.problem})`);
+const messageCell = (w: WatchdogView) =>
+  w.problem === undefined ? w.message : `${w.message} (unreadable value ${JSON.stringify(w.raw)}: ${w.problem})`;
 
 export function formatWatchdogTable(body: WatchdogListBody): string {
   const rows = [['NAME', 'LEVEL', 'TIME', 'MESSAGE'], ...body.watchdogs.map((w) => [w.name, w.level, w.time ?? '-', messageCell(w)])];

@@ -6,7 +6,13 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { DataRolloutControl } from '../domain/gate/stage-controls';
-import { DATA_ROLLOUT_STATUS_QUERY, VERSION_AVAILABLE_SIGNAL, type DataRolloutStatus, type DataStartRequest, type VersionAnnouncement } from '../domain/data/data-rollout-types';
+import {
+  DATA_ROLLOUT_STATUS_QUERY,
+  VERSION_AVAILABLE_SIGNAL,
+  type DataRolloutStatus,
+  type DataStartRequest,
+  type VersionAnnouncement,
+} from '../domain/data/data-rollout-types';
 
 export {
   dataRolloutWorkflowId,
@@ -39,4 +45,8 @@ export const resumeDataRolloutUpdate = defineUpdate<DataRolloutStatus, [DataCont
 /** Sends every upgraded pod back to the LKG. */
 export const abortDataRolloutUpdate = defineUpdate<DataRolloutStatus, [DataControlRequest]>('abortDataRollout');
 
-export const dataRolloutControlUpdates = { pause: pauseDataRolloutUpdate, resume: resumeDataRolloutUpdate, abort: abortDataRolloutUpdate } as const satisfies Record<DataRolloutControl, unknown>;
+export const dataRolloutControlUpdates = {
+  pause: pauseDataRolloutUpdate,
+  resume: resumeDataRolloutUpdate,
+  abort: abortDataRolloutUpdate,
+} as const satisfies Record<DataRolloutControl, unknown>;

@@ -24,7 +24,8 @@ export interface RolloutWorkflowInput {
 
 export type { RolloutState } from '../domain/gate/stage-controls';
 
-export type StageResult = 'pending' | 'progressing' | 'baking' | 'awaiting-approval' | 'passed' | 'promoted' | 'failed' | 'aborted' | 'skipped';
+export type StageResult =
+  'pending' | 'progressing' | 'baking' | 'awaiting-approval' | 'passed' | 'promoted' | 'failed' | 'aborted' | 'skipped';
 
 export interface StageStatus {
   index: number;

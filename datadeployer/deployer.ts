@@ -7,7 +7,15 @@
  * with backoff unless retrying cannot help.
  */
 import { rm } from 'node:fs/promises';
-import { dataRequestKey, dataStatusKey, formatDataStatus, parseDataRequest, podDataDeclaration, sourceNameError, type DataRequest } from '../domain/data/data-contract';
+import {
+  dataRequestKey,
+  dataStatusKey,
+  formatDataStatus,
+  parseDataRequest,
+  podDataDeclaration,
+  sourceNameError,
+  type DataRequest,
+} from '../domain/data/data-contract';
 import { dataStatusOf, isSatisfied, missingReason, retryDelayMs, type FailureKind, type SourceState } from '../domain/data/data-deployer';
 import { describeError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
@@ -143,7 +151,8 @@ class SourceLane {
       }
       const running = this.running;
       const wanted = this.state.request?.ok ? this.state.request.value : undefined;
-      if (running && !sameRequest(running.request, wanted)) running.controller.abort(new Superseded(`superseded by ${wanted?.version ?? 'the removal of the request'}`));
+      if (running && !sameRequest(running.request, wanted))
+        running.controller.abort(new Superseded(`superseded by ${wanted?.version ?? 'the removal of the request'}`));
       this.wake?.();
       this.changed();
     }
@@ -199,7 +208,10 @@ class SourceLane {
     try {
       const active = this.state.active;
       if (active?.version === request.version && active.sha256 !== request.sha256) {
-        throw new ActivationError('request', `version ${request.version} is active with SHA-256 ${active.sha256}, the request names ${request.sha256}`);
+        throw new ActivationError(
+          'request',
+          `version ${request.version} is active with SHA-256 ${active.sha256}, the request names ${request.sha256}`,
+        );
       }
       if (await drop.hasVersion(this.source, request.version, request.sha256)) {
         log.info('version still on disk: switching without a download');
@@ -211,7 +223,12 @@ class SourceLane {
           const { bytes } = await downloadVerified(request.url, archive, request.sha256, { ...this.options.download, signal });
           log.info({ bytes, ms: Date.now() - startedAt }, 'downloaded; SHA-256 verified');
           let extracted = { entries: 0, bytes: 0 };
-          await drop.install(this.source, request.version, request.sha256, async (dir) => (extracted = await extractArchive(archive, dir, limits, signal)));
+          await drop.install(
+            this.source,
+            request.version,
+            request.sha256,
+            async (dir) => (extracted = await extractArchive(archive, dir, limits, signal)),
+          );
           log.info(extracted, 'extracted');
         } finally {
           await rm(archive, { force: true });
@@ -225,7 +242,10 @@ class SourceLane {
       this.retryAt = undefined;
       log.info({ previous: previous ?? null }, 'activated');
       try {
-        const removed = await drop.prune(this.source, previous === undefined || previous === request.version ? [request.version] : [request.version, previous]);
+        const removed = await drop.prune(
+          this.source,
+          previous === undefined || previous === request.version ? [request.version] : [request.version, previous],
+        );
         if (removed.length > 0) log.info({ removed }, 'removed older versions');
       } catch (err) {
         log.warn(`removing older versions failed: ${describeError(err)}`);
@@ -290,4 +310,5 @@ class SourceLane {
   }
 }
 
-const sameRequest = (a: DataRequest, b: DataRequest | undefined) => b !== undefined && a.version === b.version && a.sha256 === b.sha256 && a.url === b.url;
+const sameRequest = (a: DataRequest, b: DataRequest | undefined) =>
+  b !== undefined && a.version === b.version && a.sha256 === b.sha256 && a.url === b.url;

@@ -74,7 +74,10 @@ export async function downloadVerified(url: string, file: string, sha256: string
     }
     const actual = hash.digest('hex');
     if (actual !== sha256) {
-      throw new ActivationError('hash-mismatch', `the archive from ${url} (${bytes} bytes) has SHA-256 ${actual}, the request names ${sha256}`);
+      throw new ActivationError(
+        'hash-mismatch',
+        `the archive from ${url} (${bytes} bytes) has SHA-256 ${actual}, the request names ${sha256}`,
+      );
     }
     return { bytes };
   } catch (err) {
@@ -92,7 +95,8 @@ async function get(url: string, signal: AbortSignal): Promise<IncomingMessage> {
   let current = new URL(url);
   for (let redirects = 0; ; redirects++) {
     const transport = current.protocol === 'https:' ? https : current.protocol === 'http:' ? http : undefined;
-    if (transport === undefined) throw new ActivationError('download', `GET ${url}: ${current.protocol} URLs are not supported (http or https)`);
+    if (transport === undefined)
+      throw new ActivationError('download', `GET ${url}: ${current.protocol} URLs are not supported (http or https)`);
     const response = await new Promise<IncomingMessage>((resolve, reject) => {
       // No keep-alive (agent: false): one download per version, and an abort then never meets a pooled socket.
       transport.get(current, { signal, agent: false }, resolve).on('error', reject);

@@ -59,7 +59,8 @@ export class DropFolder {
       target = await readlink(link);
     } catch (err) {
       if (errorCode(err) === 'ENOENT') return undefined;
-      if (errorCode(err) === 'EINVAL') throw new ActivationError('filesystem', `${link} is not a symlink; the data deployer manages that name (remove it)`);
+      if (errorCode(err) === 'EINVAL')
+        throw new ActivationError('filesystem', `${link} is not a symlink; the data deployer manages that name (remove it)`);
       throw new ActivationError('filesystem', `reading ${link}: ${describeError(err)}`, { cause: err });
     }
     const version = target.slice(this.linkTarget(source, '').length);
@@ -67,7 +68,8 @@ export class DropFolder {
       throw new ActivationError('filesystem', `${link} points at '${target}', not at a version the data deployer extracted`);
     }
     const sha256 = await this.readSha256(source, version);
-    if (sha256 === undefined) throw new ActivationError('filesystem', `${link} points at ${version}, whose ${version}.json is missing or unreadable`);
+    if (sha256 === undefined)
+      throw new ActivationError('filesystem', `${link} points at ${version}, whose ${version}.json is missing or unreadable`);
     // The link is created just before it is renamed into place, so its own mtime is the switch time.
     const activatedAt = (await lstat(link)).mtime.toISOString();
     return { version, sha256, activatedAt };
@@ -128,7 +130,10 @@ export class DropFolder {
       await rename(staged, link);
     } catch (err) {
       await rm(staged, { force: true }).catch(() => undefined);
-      const hint = errorCode(err) === 'EISDIR' || errorCode(err) === 'ENOTEMPTY' ? ' (it is a folder, not a link the data deployer made: remove it)' : '';
+      const hint =
+        errorCode(err) === 'EISDIR' || errorCode(err) === 'ENOTEMPTY'
+          ? ' (it is a folder, not a link the data deployer made: remove it)'
+          : '';
       throw new ActivationError('filesystem', `switching ${link} to ${version}: ${describeError(err)}${hint}`, { cause: err });
     }
     return previous;

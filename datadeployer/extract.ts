@@ -64,7 +64,8 @@ export async function extractArchive(archive: string, root: string, limits: Extr
       case 'file':
       case 'contiguous-file': {
         const size = header.size ?? 0;
-        if (bytes + size > limits.maxBytes) throw refuse(`'${key}' (${size} bytes) takes the extracted size over ${limits.maxBytes} bytes (--max-extracted-bytes)`);
+        if (bytes + size > limits.maxBytes)
+          throw refuse(`'${key}' (${size} bytes) takes the extracted size over ${limits.maxBytes} bytes (--max-extracted-bytes)`);
         bytes += size;
         // Owner read kept, group/other write and set-id bits dropped: data, not programs to trust.
         const mode = ((header.mode ?? 0o644) & 0o755) | 0o400;
@@ -132,7 +133,8 @@ export async function extractArchive(archive: string, root: string, limits: Extr
     const code = (err as { code?: unknown }).code;
     // zlib and tar-stream errors mean the bytes are not a gzip-compressed tar.
     if (typeof code === 'string' && code.startsWith('Z_')) throw refuse(`not a gzip stream: ${describeError(err)}`);
-    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) throw new ActivationError('filesystem', `extracting into ${root}: ${describeError(err)}`, { cause: err });
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code))
+      throw new ActivationError('filesystem', `extracting into ${root}: ${describeError(err)}`, { cause: err });
     throw refuse(`not a valid tar: ${describeError(err)}`);
   }
   return { entries, bytes };

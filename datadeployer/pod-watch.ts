@@ -45,7 +45,12 @@ export async function readPod(kube: KubeHttp, ref: PodRef): Promise<PodObject> {
 }
 
 /** Sets the pod's annotations `annotations` (null removes one) by a JSON merge patch of only those keys. */
-export async function patchPodAnnotations(kube: KubeHttp, ref: PodRef, annotations: Record<string, string | null>, fieldManager: string): Promise<void> {
+export async function patchPodAnnotations(
+  kube: KubeHttp,
+  ref: PodRef,
+  annotations: Record<string, string | null>,
+  fieldManager: string,
+): Promise<void> {
   await kube.json({
     method: 'PATCH',
     path: podPath(ref),
@@ -57,7 +62,13 @@ export async function patchPodAnnotations(kube: KubeHttp, ref: PodRef, annotatio
 }
 
 /** Calls onPod with every version of the pod until `signal` aborts; never throws. */
-export async function followPod(kube: KubeHttp, ref: PodRef, onPod: (pod: PodObject) => void, logger: Logger, signal: AbortSignal): Promise<void> {
+export async function followPod(
+  kube: KubeHttp,
+  ref: PodRef,
+  onPod: (pod: PodObject) => void,
+  logger: Logger,
+  signal: AbortSignal,
+): Promise<void> {
   let backoff = 0;
   while (!signal.aborted) {
     const startedAt = Date.now();
@@ -82,7 +93,13 @@ export async function followPod(kube: KubeHttp, ref: PodRef, onPod: (pod: PodObj
  * server ends it, with why when it failed. An ERROR event (typically 410 Gone: the version
  * is too old) ends it too; the next connection GETs the pod afresh.
  */
-async function watchOnce(kube: KubeHttp, ref: PodRef, resourceVersion: string | undefined, onPod: (pod: PodObject) => void, signal: AbortSignal): Promise<string | undefined> {
+async function watchOnce(
+  kube: KubeHttp,
+  ref: PodRef,
+  resourceVersion: string | undefined,
+  onPod: (pod: PodObject) => void,
+  signal: AbortSignal,
+): Promise<string | undefined> {
   const timeoutSeconds = WATCH_TIMEOUT_SECONDS + Math.floor(Math.random() * 60);
   let problem: string | undefined;
   const ended = new AbortController();

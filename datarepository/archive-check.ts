@@ -10,7 +10,13 @@ import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract as tarExtract, type Header } from 'tar-stream';
-import { ArchiveEntryRules, maxTarBytes, type ArchiveLimits, type ArchiveProblem, type RefusalReason } from '../domain/data/data-archive-rules';
+import {
+  ArchiveEntryRules,
+  maxTarBytes,
+  type ArchiveLimits,
+  type ArchiveProblem,
+  type RefusalReason,
+} from '../domain/data/data-archive-rules';
 import { describeError } from '../platform/errors';
 
 export class ArchiveRefusedError extends Error {
@@ -34,7 +40,8 @@ export function refusalOf(err: unknown): ArchiveRefusedError {
   if (err instanceof ArchiveRefusedError) return err;
   const code = (err as { code?: unknown }).code;
   const text = describeError(err);
-  if (code === 'Z_BUF_ERROR' || /unexpected end of (file|data)/i.test(text)) return new ArchiveRefusedError('truncated', `the archive ends early: ${text}`);
+  if (code === 'Z_BUF_ERROR' || /unexpected end of (file|data)/i.test(text))
+    return new ArchiveRefusedError('truncated', `the archive ends early: ${text}`);
   if (typeof code === 'string' && code.startsWith('Z_')) return new ArchiveRefusedError('corrupt-gzip', `not a gzip stream: ${text}`);
   return new ArchiveRefusedError('corrupt-tar', `not a valid tar: ${text}`);
 }

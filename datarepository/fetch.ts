@@ -70,7 +70,13 @@ const GIT_ENV = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM:
 
 async function git(args: string[], cwd: string, context: FetchContext): Promise<string> {
   try {
-    const { stdout } = await execFileAsync('git', args, { cwd, env: GIT_ENV, timeout: context.timeoutMs, signal: context.signal, maxBuffer: 1 << 20 });
+    const { stdout } = await execFileAsync('git', args, {
+      cwd,
+      env: GIT_ENV,
+      timeout: context.timeoutMs,
+      signal: context.signal,
+      maxBuffer: 1 << 20,
+    });
     return stdout.trim();
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr?.trim();
@@ -102,7 +108,9 @@ function gitArchive(repo: string, commit: string): Readable {
   // The archive is complete only once git has exited 0, whatever it wrote before.
   const exited = new Promise<void>((resolve, reject) => {
     child.once('error', reject);
-    child.once('close', (code) => (code === 0 ? resolve() : reject(new SourceFetchError(`git archive ${commit} exited with ${code}: ${stderr.trim()}`, true))));
+    child.once('close', (code) =>
+      code === 0 ? resolve() : reject(new SourceFetchError(`git archive ${commit} exited with ${code}: ${stderr.trim()}`, true)),
+    );
   });
   gzip.pipe(out, { end: false });
   // A consumer that stops reading (a refused archive) must not leave git blocked on a full pipe.
@@ -126,7 +134,8 @@ async function fetchHttp(source: HttpSource, context: FetchContext): Promise<Fet
   const headers: Record<string, string> = {};
   const latest = context.latestRef;
   if (latest !== undefined && /^(W\/)?"/.test(latest)) headers['if-none-match'] = latest;
-  else if (latest !== undefined && !latest.startsWith('sha256:') && !Number.isNaN(Date.parse(latest))) headers['if-modified-since'] = latest;
+  else if (latest !== undefined && !latest.startsWith('sha256:') && !Number.isNaN(Date.parse(latest)))
+    headers['if-modified-since'] = latest;
 
   const signal = AbortSignal.any([AbortSignal.timeout(context.timeoutMs), ...(context.signal ? [context.signal] : [])]);
   let response: Response;
@@ -145,7 +154,8 @@ async function fetchHttp(source: HttpSource, context: FetchContext): Promise<Fet
   const download = join(context.cacheDir, 'download');
   const partial = `${download}.partial`;
   const validator = response.headers.get('etag') ?? response.headers.get('last-modified');
-  const tooLarge = () => new ArchiveRefusedError('archive-too-large', `GET ${source.url}: the body exceeds ${context.maxDownloadBytes} bytes`, validator);
+  const tooLarge = () =>
+    new ArchiveRefusedError('archive-too-large', `GET ${source.url}: the body exceeds ${context.maxDownloadBytes} bytes`, validator);
   const declared = Number(response.headers.get('content-length') ?? NaN);
   if (declared > context.maxDownloadBytes) {
     await response.body.cancel().catch(() => undefined);
@@ -177,7 +187,8 @@ async function fetchHttp(source: HttpSource, context: FetchContext): Promise<Fet
     return { changed: true, ref, archive: () => createReadStream(download) };
   }
   const name = decodeURIComponent(url.pathname.split('/').pop() ?? '') || 'data';
-  if (name.includes('/') || name === '.' || name === '..') throw new SourceFetchError(`GET ${source.url}: cannot name a file '${name}'`, false);
+  if (name.includes('/') || name === '.' || name === '..')
+    throw new SourceFetchError(`GET ${source.url}: cannot name a file '${name}'`, false);
   const { size } = await stat(download);
   return { changed: true, ref, archive: () => packEntries([{ name, type: 'file', path: download, size }]) };
 }

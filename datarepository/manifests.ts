@@ -41,7 +41,8 @@ export class ManifestStore {
     }
     try {
       const manifest = JSON.parse(text) as SourceManifest;
-      if (manifest.source !== source || !Array.isArray(manifest.versions)) throw new Error(`expected {"source": "${source}", "versions": [...]}`);
+      if (manifest.source !== source || !Array.isArray(manifest.versions))
+        throw new Error(`expected {"source": "${source}", "versions": [...]}`);
       return manifest;
     } catch (err) {
       throw new Error(`the manifest ${this.path(source)} is unreadable: ${(err as Error).message}`);

@@ -67,7 +67,10 @@ export function packEntries(entries: readonly PackEntry[]): Readable {
  * left out), sorted by archive path, and a digest of them: names, types, modes, link targets
  * and file contents. The digest tells whether a folder changed without packing it.
  */
-export async function walkFolder(root: string, exclude: (name: string) => boolean = () => false): Promise<{ entries: PackEntry[]; digest: string }> {
+export async function walkFolder(
+  root: string,
+  exclude: (name: string) => boolean = () => false,
+): Promise<{ entries: PackEntry[]; digest: string }> {
   const entries: PackEntry[] = [];
   async function visit(folder: string): Promise<void> {
     const names = (await readdir(folder)).sort();

@@ -17,7 +17,14 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { nextRefusal, refusalGate, type ArchiveLimits, type Refusal, type RefusalBackoff } from '../domain/data/data-archive-rules';
 import { versionId } from '../domain/data/data-contract';
-import { planPrune, unreferencedBlobs, type ByteRange, type PinnedVersions, type SourceManifest, type StoredVersion } from '../domain/data/data-repository';
+import {
+  planPrune,
+  unreferencedBlobs,
+  type ByteRange,
+  type PinnedVersions,
+  type SourceManifest,
+  type StoredVersion,
+} from '../domain/data/data-repository';
 import type { Logger } from '../platform/logger';
 import { ArchiveRefusedError, inspected } from './archive-check';
 import type { BlobStore } from './blob-store';
@@ -58,7 +65,11 @@ export interface PollResult {
 }
 
 const DEFAULT_FETCH_TIMEOUT_MS = 10 * 60_000;
-export const DEFAULT_ARCHIVE_LIMITS: ArchiveLimits = { maxArchiveBytes: 10 * 2 ** 30, maxEntries: 100_000, maxExtractedBytes: 10 * 2 ** 30 };
+export const DEFAULT_ARCHIVE_LIMITS: ArchiveLimits = {
+  maxArchiveBytes: 10 * 2 ** 30,
+  maxEntries: 100_000,
+  maxExtractedBytes: 10 * 2 ** 30,
+};
 export const DEFAULT_REFUSAL_BACKOFF: RefusalBackoff = { initialMs: 60_000, maxMs: 3_600_000 };
 
 export class DataRepository {
@@ -77,7 +88,10 @@ export class DataRepository {
     this.reader = new VerifiedBlobReader(options.blobs, (sha256, actual) => {
       const source = this.servedFor.get(sha256) ?? 'unknown';
       this.metrics.integrityFailures.inc({ source });
-      options.logger.error({ source, sha256, actual }, 'stored archive does not match its SHA-256: quarantined, not served; the next poll stores it again if it is the newest version and its origin still has it');
+      options.logger.error(
+        { source, sha256, actual },
+        'stored archive does not match its SHA-256: quarantined, not served; the next poll stores it again if it is the newest version and its origin still has it',
+      );
     });
   }
 
@@ -133,15 +147,29 @@ export class DataRepository {
     return this.exclusive(() => this.pollLocked(source, signal, pinned));
   }
 
-  private async pollLocked(source: DataSource, signal: AbortSignal | undefined, pinned: () => Promise<PinnedVersions>): Promise<PollResult> {
+  private async pollLocked(
+    source: DataSource,
+    signal: AbortSignal | undefined,
+    pinned: () => Promise<PinnedVersions>,
+  ): Promise<PollResult> {
     const { manifests, blobs, logger } = this.options;
     const manifest = await manifests.read(source.name);
     const latest = manifest.versions.at(-1);
     const refusal = this.refusals.get(source.name);
-    const unchanged = (refused: Refusal | null): PollResult => ({ source: source.name, created: null, pruned: [], deletedBlobs: [], unannounced: manifest.versions.filter((v) => !v.announced), refused });
+    const unchanged = (refused: Refusal | null): PollResult => ({
+      source: source.name,
+      created: null,
+      pruned: [],
+      deletedBlobs: [],
+      unannounced: manifest.versions.filter((v) => !v.announced),
+      refused,
+    });
     const gate = refusalGate(refusal, source.kind, this.now());
     if (gate.action === 'skip') {
-      logger.debug({ source: source.name, until: gate.until }, 'refused content, no validator to compare: not fetched until the back-off is over');
+      logger.debug(
+        { source: source.name, until: gate.until },
+        'refused content, no validator to compare: not fetched until the back-off is over',
+      );
       return unchanged(refusal ?? null);
     }
     // The newest version's archive was quarantined: fetch it whatever the ref says, so the put stores it again.
@@ -180,7 +208,10 @@ export class DataRepository {
     const identity = (await blobs.stat(blob.sha256))?.identity;
     if (identity !== undefined) this.reader.trust(blob.sha256, identity);
     if (latest?.sha256 === blob.sha256) {
-      logger.debug({ source: source.name, ref: outcome.ref, sha256: blob.sha256 }, latestMissing ? 'quarantined archive stored again' : 'new origin ref, same content: no new version');
+      logger.debug(
+        { source: source.name, ref: outcome.ref, sha256: blob.sha256 },
+        latestMissing ? 'quarantined archive stored again' : 'new origin ref, same content: no new version',
+      );
       return unchanged(null);
     }
     const createdAt = this.now();
@@ -200,18 +231,40 @@ export class DataRepository {
     const deletedBlobs = unreferencedBlobs(dropped, [next, ...others]);
     for (const sha256 of deletedBlobs) await blobs.delete(sha256);
     logger.info(
-      { source: source.name, version: created.id, sha256: created.sha256, size: created.size, origin: created.origin, pruned: dropped.map((v) => v.id) },
+      {
+        source: source.name,
+        version: created.id,
+        sha256: created.sha256,
+        size: created.size,
+        origin: created.origin,
+        pruned: dropped.map((v) => v.id),
+      },
       'new data version stored',
     );
-    return { source: source.name, created, pruned: dropped.map((v) => v.id), deletedBlobs, unannounced: kept.filter((v) => !v.announced), refused: null };
+    return {
+      source: source.name,
+      created,
+      pruned: dropped.map((v) => v.id),
+      deletedBlobs,
+      unannounced: kept.filter((v) => !v.announced),
+      refused: null,
+    };
   }
 
   /** Records a refusal of the source's content: not stored, counted, logged, and backed off. */
   private refuse(source: DataSource, err: ArchiveRefusedError, ref: string | null): Refusal {
-    const refusal = nextRefusal(this.refusals.get(source.name), { reason: err.reason, message: err.message, ref }, this.now(), this.options.refusalBackoff ?? DEFAULT_REFUSAL_BACKOFF);
+    const refusal = nextRefusal(
+      this.refusals.get(source.name),
+      { reason: err.reason, message: err.message, ref },
+      this.now(),
+      this.options.refusalBackoff ?? DEFAULT_REFUSAL_BACKOFF,
+    );
     this.refusals.set(source.name, refusal);
     this.metrics.refused.inc({ source: source.name, reason: refusal.reason });
-    this.options.logger.warn({ source: source.name, reason: refusal.reason, ref, problem: refusal.message, count: refusal.count, retryAt: refusal.retryAt }, 'data version refused: not stored');
+    this.options.logger.warn(
+      { source: source.name, reason: refusal.reason, ref, problem: refusal.message, count: refusal.count, retryAt: refusal.retryAt },
+      'data version refused: not stored',
+    );
     return refusal;
   }
 
@@ -235,7 +288,10 @@ export class DataRepository {
       const manifest = await this.options.manifests.read(name);
       const wanted = new Set(ids);
       if (!manifest.versions.some((v) => wanted.has(v.id) && !v.announced)) return;
-      await this.options.manifests.write({ ...manifest, versions: manifest.versions.map((v) => (wanted.has(v.id) ? { ...v, announced: true } : v)) });
+      await this.options.manifests.write({
+        ...manifest,
+        versions: manifest.versions.map((v) => (wanted.has(v.id) ? { ...v, announced: true } : v)),
+      });
     });
   }
 }

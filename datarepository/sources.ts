@@ -30,7 +30,9 @@ const gitSource = z.strictObject({
   ref: z
     .string()
     // Not starting with '-' (an option to git) and without '..' (a range).
-    .regex(/^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]+$/, { error: 'expected a branch, tag or ref name (letters, digits, . _ / -, not starting with -)' })
+    .regex(/^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]+$/, {
+      error: 'expected a branch, tag or ref name (letters, digits, . _ / -, not starting with -)',
+    })
     .optional(),
   keep,
 });
@@ -48,7 +50,9 @@ const localSource = z.strictObject({
   keep,
 });
 
-const sourceSchema = z.discriminatedUnion('kind', [gitSource, httpSource, localSource], { error: "kind: expected 'git', 'http' or 'local'" });
+const sourceSchema = z.discriminatedUnion('kind', [gitSource, httpSource, localSource], {
+  error: "kind: expected 'git', 'http' or 'local'",
+});
 const sourcesSchema = z.array(sourceSchema);
 
 export type DataSource = z.infer<typeof sourceSchema>;

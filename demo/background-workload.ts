@@ -59,7 +59,10 @@ function freePort(preferred: number | undefined): Promise<number> {
         server.close(() => resolve(chosen));
       });
     });
-  return (async () => (preferred !== undefined ? await attempt(preferred) : undefined) ?? (await attempt(0)) ?? Promise.reject(new Error('no free port for the test workload')))();
+  return (async () =>
+    (preferred !== undefined ? await attempt(preferred) : undefined) ??
+    (await attempt(0)) ??
+    Promise.reject(new Error('no free port for the test workload')))();
 }
 
 /** The running test workload recorded in `dir`, or a new one started there. */

@@ -43,7 +43,9 @@ async function run(options: RunOptions): Promise<void> {
   const workload = await ensureBackgroundWorkload(demoDir());
   print('');
   print('AutoCrane demo: a 3-stage rollout whose new version fails its watchdog in stage 2, and the automatic rollback.');
-  print(`Test workload: ${workload.url} (pid ${workload.pid}, ${workload.reused ? 'kept from an earlier demo' : 'started'}; log ${workload.log}; stopped by make down)`);
+  print(
+    `Test workload: ${workload.url} (pid ${workload.pid}, ${workload.reused ? 'kept from an earlier demo' : 'started'}; log ${workload.log}; stopped by make down)`,
+  );
   print('');
   const { status } = await runRolloutDemo({
     api,

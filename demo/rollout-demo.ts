@@ -59,7 +59,10 @@ function template(version: number, port: number) {
       labels: { app: DEMO_APP },
       annotations: { [`${PROBE_ANNOTATION_PREFIX}http`]: `POD_IP:${port}/watchdog/${probeTarget(version)}` },
     },
-    spec: { containers: [{ name: 'app', image: image(version), env: [{ name: 'VERSION', value: String(version) }] }], terminationGracePeriodSeconds: 0 },
+    spec: {
+      containers: [{ name: 'app', image: image(version), env: [{ name: 'VERSION', value: String(version) }] }],
+      terminationGracePeriodSeconds: 0,
+    },
   };
 }
 
@@ -121,9 +124,14 @@ async function deploySampleApp(o: DemoOptions): Promise<void> {
   for (;;) {
     const d = await apps.readNamespacedDeployment({ name: DEMO_APP, namespace: o.namespace });
     const s = d.status ?? {};
-    const settled = (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) && s.replicas === o.replicas && s.updatedReplicas === o.replicas && s.readyReplicas === o.replicas;
+    const settled =
+      (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
+      s.replicas === o.replicas &&
+      s.updatedReplicas === o.replicas &&
+      s.readyReplicas === o.replicas;
     if (settled) return;
-    if (Date.now() > deadline) throw new Error(`${o.namespace}/${DEMO_APP}: ${s.readyReplicas ?? 0}/${o.replicas} ready on version 1 after 120 s`);
+    if (Date.now() > deadline)
+      throw new Error(`${o.namespace}/${DEMO_APP}: ${s.readyReplicas ?? 0}/${o.replicas} ready on version 1 after 120 s`);
     await sleep(300);
   }
 }
@@ -138,7 +146,9 @@ export async function runRolloutDemo(o: DemoOptions): Promise<DemoResult> {
   const pollMs = o.pollMs ?? 250;
   const { print } = o;
   print(`1. Sample app: Deployment ${o.namespace}/${DEMO_APP}, ${o.replicas} replicas of ${image(1)}.`);
-  print(`   Each pod declares ${PROBE_ANNOTATION_PREFIX}http: POD_IP:${o.workload.port}/watchdog/${probeTarget(1)}, answered by the test workload at ${o.workload.url}.`);
+  print(
+    `   Each pod declares ${PROBE_ANNOTATION_PREFIX}http: POD_IP:${o.workload.port}/watchdog/${probeTarget(1)}, answered by the test workload at ${o.workload.url}.`,
+  );
   await deploySampleApp(o);
   print(`   ${o.replicas}/${o.replicas} pods ready on version 1.`);
 
@@ -195,7 +205,9 @@ export async function runRolloutDemo(o: DemoOptions): Promise<DemoResult> {
       shown = status.decisions.length;
       if (status.state !== lastState) {
         lastState = status.state;
-        print(`   ${''.padEnd(8)}  state ${status.state}${status.stage >= 0 ? `, stage ${status.stage + 1} of ${status.stages.length}` : ''}; pods updated ${status.pods.updated}, ready ${status.pods.ready}, erroring ${status.pods.erroring.length}`);
+        print(
+          `   ${''.padEnd(8)}  state ${status.state}${status.stage >= 0 ? `, stage ${status.stage + 1} of ${status.stages.length}` : ''}; pods updated ${status.pods.updated}, ready ${status.pods.ready}, erroring ${status.pods.erroring.length}`,
+        );
       }
       if (injectedAt === null && status.state === 'Baking' && status.stage === 1) {
         print('');
@@ -215,9 +227,14 @@ export async function runRolloutDemo(o: DemoOptions): Promise<DemoResult> {
   print('');
   print(`4. The rollout ended ${status.state}.`);
   for (const stage of status.stages) {
-    print(`   stage ${stage.index + 1} (${stage.replicas}, ${stage.count ?? '?'} pods): ${stage.result}${stage.reason ? ` — ${stage.reason}` : ''}`);
+    print(
+      `   stage ${stage.index + 1} (${stage.replicas}, ${stage.count ?? '?'} pods): ${stage.result}${stage.reason ? ` — ${stage.reason}` : ''}`,
+    );
   }
-  if (reactionMs !== null) print(`   The rollback started ${(reactionMs / 1000).toFixed(1)} s after the failure was injected (the gate probes the stage's pods about once a second and reacts to a failure at once).`);
+  if (reactionMs !== null)
+    print(
+      `   The rollback started ${(reactionMs / 1000).toFixed(1)} s after the failure was injected (the gate probes the stage's pods about once a second and reacts to a failure at once).`,
+    );
   print(`   Temporal UI: ${status.temporalUiUrl ?? started.temporalUiUrl ?? '(no Temporal UI in this stack)'}`);
   print(`   Status:      autocrane rollout status ${status.rolloutId}   (or GET ${status.statusUrl})`);
   return { status, reactionMs };

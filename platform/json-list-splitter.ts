@@ -116,7 +116,13 @@ export class JsonListSplitter {
       if (this.done) {
         if (restStart >= 0) this.restParts.push(Buffer.from(chunk.subarray(restStart, i + 1)));
         restStart = -1;
-        if (chunk.subarray(i + 1).toString('utf8').trim() !== '') throw new Error('JSON list: data after the end of the list object');
+        if (
+          chunk
+            .subarray(i + 1)
+            .toString('utf8')
+            .trim() !== ''
+        )
+          throw new Error('JSON list: data after the end of the list object');
         return;
       }
     }

@@ -121,7 +121,9 @@ export function parseKubeconfig(text: string, file: string, readFile: (path: str
   }
   if (cluster['proxy-url']) throw new Error(`cluster "${context.cluster}": proxy-url is not supported by this client`);
   if (user.exec !== undefined || user['auth-provider'] !== undefined) {
-    throw new Error(`user "${context.user}": exec and auth-provider credentials are not supported by this client; use a token or a client certificate`);
+    throw new Error(
+      `user "${context.user}": exec and auth-provider credentials are not supported by this client; use a token or a client certificate`,
+    );
   }
   const folder = dirname(resolve(file));
   const material = (what: string, data: string | undefined, path: string | undefined): Buffer | undefined => {
@@ -151,12 +153,17 @@ export function parseKubeconfig(text: string, file: string, readFile: (path: str
     readToken(access.tokenFile, readFile);
   }
   if (user.username !== undefined) access.basic = { username: user.username, password: user.password ?? '' };
-  if ((access.cert === undefined) !== (access.key === undefined)) throw new Error(`user "${context.user}": a client certificate needs its key and a key its certificate`);
+  if ((access.cert === undefined) !== (access.key === undefined))
+    throw new Error(`user "${context.user}": a client certificate needs its key and a key its certificate`);
   return access;
 }
 
 /** The pod's service account, as client-go's in-cluster configuration reads it. */
-export function inClusterAccess(env: NodeJS.ProcessEnv = process.env, dir = SERVICE_ACCOUNT_DIR, readFile: (path: string) => Buffer = readFileSync): KubeAccess {
+export function inClusterAccess(
+  env: NodeJS.ProcessEnv = process.env,
+  dir = SERVICE_ACCOUNT_DIR,
+  readFile: (path: string) => Buffer = readFileSync,
+): KubeAccess {
   const host = env.KUBERNETES_SERVICE_HOST?.trim();
   const port = env.KUBERNETES_SERVICE_PORT?.trim() || '443';
   if (!host) throw new Error('KUBERNETES_SERVICE_HOST is not set');
@@ -169,7 +176,13 @@ export function inClusterAccess(env: NodeJS.ProcessEnv = process.env, dir = SERV
   } catch (err) {
     throw new Error(`service account CA ${dir}/ca.crt: ${describeError(err)}`, { cause: err });
   }
-  return { source: 'in-cluster service account', server: `${scheme}://${isIPv6(host) ? `[${host}]` : host}:${port}`, ca, tokenFile, insecureSkipTlsVerify: false };
+  return {
+    source: 'in-cluster service account',
+    server: `${scheme}://${isIPv6(host) ? `[${host}]` : host}:${port}`,
+    ca,
+    tokenFile,
+    insecureSkipTlsVerify: false,
+  };
 }
 
 /**
@@ -183,7 +196,9 @@ export function loadKubeAccess(config: Pick<Config, 'kubernetes'>, env: NodeJS.P
     if (file === undefined) return inClusterAccess(env);
     return parseKubeconfig(readFileSync(file, 'utf8'), file);
   } catch (err) {
-    throw new ConfigError([{ variable: 'KUBECONFIG', reason: `cannot load kubeconfig from ${file ?? 'in-cluster service account'}: ${describeError(err)}` }]);
+    throw new ConfigError([
+      { variable: 'KUBECONFIG', reason: `cannot load kubeconfig from ${file ?? 'in-cluster service account'}: ${describeError(err)}` },
+    ]);
   }
 }
 
@@ -313,7 +328,8 @@ export class KubeHttp {
     const headers: Record<string, string> = { accept: 'application/json' };
     const token = this.access.token ?? this.tokenFromFile();
     if (token) headers.authorization = `Bearer ${token}`;
-    else if (this.access.basic) headers.authorization = `Basic ${Buffer.from(`${this.access.basic.username}:${this.access.basic.password}`).toString('base64')}`;
+    else if (this.access.basic)
+      headers.authorization = `Basic ${Buffer.from(`${this.access.basic.username}:${this.access.basic.password}`).toString('base64')}`;
     if (this.access.impersonate) headers['impersonate-user'] = this.access.impersonate;
     return headers;
   }
@@ -340,7 +356,9 @@ export class KubeHttp {
    * response has arrived its keep-alive socket is back in the agent's pool, and destroying it
    * there would raise an error nobody listens to. Readers check `signal` between chunks.
    */
-  private async open(request: KubeRequest): Promise<{ response: IncomingMessage; where: string; signal: AbortSignal; finish: (err?: unknown) => unknown }> {
+  private async open(
+    request: KubeRequest,
+  ): Promise<{ response: IncomingMessage; where: string; signal: AbortSignal; finish: (err?: unknown) => unknown }> {
     const url = new URL(this.access.server + request.path);
     for (const [key, value] of Object.entries(request.query ?? {})) if (value !== undefined) url.searchParams.set(key, String(value));
     const where = `${request.method} ${url.pathname}`;

@@ -53,7 +53,8 @@ export const IDLE_CONNECTION_MS = 30_000;
 const keepAliveAgents = new WeakMap<KubeConfig, { material: string; agent: https.Agent }>();
 
 /** A TLS option's value as text, for telling whether the material changed (a rotated certificate). */
-const asText = (value: unknown): unknown => (Buffer.isBuffer(value) ? value.toString('base64') : Array.isArray(value) ? value.map(asText) : (value ?? null));
+const asText = (value: unknown): unknown =>
+  Buffer.isBuffer(value) ? value.toString('base64') : Array.isArray(value) ? value.map(asText) : (value ?? null);
 
 /**
  * Sets `options` up for a request to the apiserver of `kc`: its credentials as
@@ -75,12 +76,20 @@ export async function applyKubeAccess(kc: KubeConfig, options: https.RequestOpti
     rejectUnauthorized: options.rejectUnauthorized,
     servername: options.servername,
   };
-  const material = createHash('sha256').update(JSON.stringify(Object.values(access).map(asText))).digest('hex');
+  const material = createHash('sha256')
+    .update(JSON.stringify(Object.values(access).map(asText)))
+    .digest('hex');
   let cached = keepAliveAgents.get(kc);
   if (cached?.material !== material) {
     cached?.agent.destroy();
     // Built once: given the PEM material instead, every new connection would parse it again.
-    const secureContext = tls.createSecureContext({ ca: access.ca, cert: access.cert, key: access.key, pfx: access.pfx, passphrase: access.passphrase });
+    const secureContext = tls.createSecureContext({
+      ca: access.ca,
+      cert: access.cert,
+      key: access.key,
+      pfx: access.pfx,
+      passphrase: access.passphrase,
+    });
     const agentOptions: https.AgentOptions = { secureContext, keepAlive: true, timeout: IDLE_CONNECTION_MS };
     if (access.rejectUnauthorized !== undefined) agentOptions.rejectUnauthorized = access.rejectUnauthorized;
     if (access.servername !== undefined) agentOptions.servername = access.servername;
@@ -125,7 +134,16 @@ function readErrorAnswer(response: http.IncomingMessage, where: string): Promise
       if (size < MAX_ERROR_BODY_BYTES) chunks.push(chunk);
       size += chunk.length;
     });
-    response.on('end', () => resolve(apiStatusError(where, response.statusCode ?? 0, Buffer.concat(chunks).toString('utf8').slice(0, MAX_ERROR_BODY_BYTES), response.headers)));
+    response.on('end', () =>
+      resolve(
+        apiStatusError(
+          where,
+          response.statusCode ?? 0,
+          Buffer.concat(chunks).toString('utf8').slice(0, MAX_ERROR_BODY_BYTES),
+          response.headers,
+        ),
+      ),
+    );
     response.on('error', reject);
   });
 }
@@ -203,11 +221,22 @@ export async function kubeJson<T = JsonObject>(kc: KubeConfig, request: KubeJson
  */
 export async function streamKube<T>(
   kc: KubeConfig,
-  request: { path: string; query?: Record<string, string | number | boolean | undefined>; timeoutMs: number; signal?: AbortSignal; verb?: string },
+  request: {
+    path: string;
+    query?: Record<string, string | number | boolean | undefined>;
+    timeoutMs: number;
+    signal?: AbortSignal;
+    verb?: string;
+  },
   onSuccess: (response: http.IncomingMessage, settle: Settle<T>, req: http.ClientRequest, where: string) => void,
 ): Promise<T> {
   const url = kubeUrl(kc, request.path, request.query);
-  const options: https.RequestOptions = { method: 'GET', headers: { accept: 'application/json' }, timeout: request.timeoutMs, ...(request.signal ? { signal: request.signal } : {}) };
+  const options: https.RequestOptions = {
+    method: 'GET',
+    headers: { accept: 'application/json' },
+    timeout: request.timeoutMs,
+    ...(request.signal ? { signal: request.signal } : {}),
+  };
   await applyKubeAccess(kc, options);
   const where = `${request.verb ?? 'GET'} ${url.pathname}`;
   return sendKubeRequest<T>(url, options, where, undefined, (response, settle, req) => {

@@ -21,9 +21,7 @@ export function loadKubeConfig(config: Pick<Config, 'kubernetes'>): KubeConfig {
     throw new ConfigError([{ variable: 'KUBECONFIG', reason: `cannot load kubeconfig from ${source}: ${describeError(err)}` }]);
   }
   if (!kc.getCurrentCluster()) {
-    throw new ConfigError([
-      { variable: 'KUBECONFIG', reason: `kubeconfig context "${kc.getCurrentContext()}" names no cluster` },
-    ]);
+    throw new ConfigError([{ variable: 'KUBECONFIG', reason: `kubeconfig context "${kc.getCurrentContext()}" names no cluster` }]);
   }
   return kc;
 }
@@ -105,30 +103,35 @@ export type ListPageInfo = Omit<ListPage, 'items'>;
  */
 export async function streamListPage(kc: KubeConfig, request: ListPageRequest, onItem: (item: JsonObject) => void): Promise<ListPageInfo> {
   const query = { limit: request.limit, continue: request.continueToken || undefined, labelSelector: request.labelSelector || undefined };
-  return streamKube<ListPageInfo>(kc, { path: request.path, query, timeoutMs: request.timeoutMs ?? 30_000 }, (response, { resolve, reject }, req, where) => {
-    const splitter = new JsonListSplitter(onItem);
-    response.on('data', (chunk: Buffer) => {
-      try {
-        splitter.write(chunk);
-      } catch (err) {
-        req.destroy();
-        reject(err instanceof SyntaxError ? new Error(`${where}: the answer is not JSON`, { cause: err }) : err);
-      }
-    });
-    response.on('error', reject);
-    response.on('end', () => {
-      try {
-        const list = splitter.end() as { metadata?: { continue?: unknown; resourceVersion?: unknown; remainingItemCount?: unknown } };
-        const info: ListPageInfo = {};
-        if (typeof list.metadata?.continue === 'string' && list.metadata.continue) info.continueToken = list.metadata.continue;
-        if (typeof list.metadata?.resourceVersion === 'string' && list.metadata.resourceVersion) info.resourceVersion = list.metadata.resourceVersion;
-        if (typeof list.metadata?.remainingItemCount === 'number') info.remainingItemCount = list.metadata.remainingItemCount;
-        resolve(info);
-      } catch (err) {
-        reject(new Error(`${where}: the answer is not a complete JSON list`, { cause: err }));
-      }
-    });
-  });
+  return streamKube<ListPageInfo>(
+    kc,
+    { path: request.path, query, timeoutMs: request.timeoutMs ?? 30_000 },
+    (response, { resolve, reject }, req, where) => {
+      const splitter = new JsonListSplitter(onItem);
+      response.on('data', (chunk: Buffer) => {
+        try {
+          splitter.write(chunk);
+        } catch (err) {
+          req.destroy();
+          reject(err instanceof SyntaxError ? new Error(`${where}: the answer is not JSON`, { cause: err }) : err);
+        }
+      });
+      response.on('error', reject);
+      response.on('end', () => {
+        try {
+          const list = splitter.end() as { metadata?: { continue?: unknown; resourceVersion?: unknown; remainingItemCount?: unknown } };
+          const info: ListPageInfo = {};
+          if (typeof list.metadata?.continue === 'string' && list.metadata.continue) info.continueToken = list.metadata.continue;
+          if (typeof list.metadata?.resourceVersion === 'string' && list.metadata.resourceVersion)
+            info.resourceVersion = list.metadata.resourceVersion;
+          if (typeof list.metadata?.remainingItemCount === 'number') info.remainingItemCount = list.metadata.remainingItemCount;
+          resolve(info);
+        } catch (err) {
+          reject(new Error(`${where}: the answer is not a complete JSON list`, { cause: err }));
+        }
+      });
+    },
+  );
 }
 
 /** One page of a paged LIST as plain JSON objects, with no typed models (streamListPage, keeping every item). */

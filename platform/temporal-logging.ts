@@ -57,10 +57,9 @@ export function installTemporalRuntimeLogger(logger: Logger): Runtime {
       telemetryOptions: { logging: { filter: { core: level }, forward: {} } },
     });
   } catch (err) {
-    throw new Error(
-      `Cannot install the Temporal runtime logger: a Runtime already exists (was a connection made first?): ${String(err)}`,
-      { cause: err },
-    );
+    throw new Error(`Cannot install the Temporal runtime logger: a Runtime already exists (was a connection made first?): ${String(err)}`, {
+      cause: err,
+    });
   }
   return installedRuntime;
 }

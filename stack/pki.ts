@@ -46,22 +46,53 @@ export function ensurePki(stateDir: string): ClusterPki {
   };
 
   if (!existsSync(pki.caCert)) {
-    openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', pki.caKey, '-out', pki.caCert,
-      '-days', '3650', '-subj', '/CN=autocrane-sandbox-ca']);
+    openssl([
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      pki.caKey,
+      '-out',
+      pki.caCert,
+      '-days',
+      '3650',
+      '-subj',
+      '/CN=autocrane-sandbox-ca',
+    ]);
   }
   if (!existsSync(pki.apiserverCert)) {
     const ext = file('apiserver.ext');
-    writeFileSync(ext, [
-      'basicConstraints=CA:FALSE',
-      'keyUsage=digitalSignature,keyEncipherment',
-      'extendedKeyUsage=serverAuth',
-      'subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      ext,
+      [
+        'basicConstraints=CA:FALSE',
+        'keyUsage=digitalSignature,keyEncipherment',
+        'extendedKeyUsage=serverAuth',
+        'subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local',
+        '',
+      ].join('\n'),
+    );
     const csr = file('apiserver.csr');
     openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', pki.apiserverKey, '-out', csr, '-subj', '/CN=kube-apiserver']);
-    openssl(['x509', '-req', '-in', csr, '-CA', pki.caCert, '-CAkey', pki.caKey, '-CAcreateserial', '-out', pki.apiserverCert,
-      '-days', '3650', '-extfile', ext]);
+    openssl([
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      pki.caCert,
+      '-CAkey',
+      pki.caKey,
+      '-CAcreateserial',
+      '-out',
+      pki.apiserverCert,
+      '-days',
+      '3650',
+      '-extfile',
+      ext,
+    ]);
   }
   if (!existsSync(pki.serviceAccountKey)) {
     openssl(['genrsa', '-out', pki.serviceAccountKey, '2048']);

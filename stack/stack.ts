@@ -471,7 +471,9 @@ async function prepareCluster(kubeconfigPath: string, timeoutMs: number, log: (l
       return;
     }
     if (Date.now() > deadline) {
-      throw new Error(`cluster not ready: ${ready.length}/${SANDBOX_ZONES.length} nodes Ready, default service account ${serviceAccount ? 'present' : 'missing'}`);
+      throw new Error(
+        `cluster not ready: ${ready.length}/${SANDBOX_ZONES.length} nodes Ready, default service account ${serviceAccount ? 'present' : 'missing'}`,
+      );
     }
     await sleep(250);
   }
@@ -571,7 +573,10 @@ export async function stopComponent(name: ComponentName, stateDir = DEFAULT_STAT
   await stopProcess(proc);
 }
 
-export async function startStoppedComponent(name: ComponentName, options: { stateDir?: string; log?: (l: string) => void; readyTimeoutMs?: number } = {}): Promise<void> {
+export async function startStoppedComponent(
+  name: ComponentName,
+  options: { stateDir?: string; log?: (l: string) => void; readyTimeoutMs?: number } = {},
+): Promise<void> {
   const stateDir = resolve(options.stateDir ?? DEFAULT_STATE_DIR);
   const state = readState(stateDir);
   if (!state) throw new Error(`no stack in ${stateDir}`);

@@ -37,5 +37,9 @@ export async function ensureDataPollSchedules(client: Client, options: DataPollS
     },
     note: `polling of data source ${source}`,
   }));
-  return reconcileSchedules(client, desired, options.removeStale ? { idPrefix: DATA_POLL_SCHEDULE_PREFIX, taskQueue: options.taskQueue } : undefined);
+  return reconcileSchedules(
+    client,
+    desired,
+    options.removeStale ? { idPrefix: DATA_POLL_SCHEDULE_PREFIX, taskQueue: options.taskQueue } : undefined,
+  );
 }

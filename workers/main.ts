@@ -41,7 +41,11 @@ async function main(): Promise<void> {
         taskQueue: config.temporal.taskQueue,
         activities: createActivities({
           kubeConfig,
-          watchdogs: { ...config.watchdogs, metrics: createWatchdogMetrics(registry), refusalMetrics: createPodWriteRefusalMetrics(registry) },
+          watchdogs: {
+            ...config.watchdogs,
+            metrics: createWatchdogMetrics(registry),
+            refusalMetrics: createPodWriteRefusalMetrics(registry),
+          },
           repair: { metrics: createRepairMetrics(registry), refusalMetrics: createPodWriteRefusalMetrics(registry) },
           dataRollouts: { ...config.dataRollouts, refusalMetrics: createPodWriteRefusalMetrics(registry) },
         }),
@@ -57,7 +61,10 @@ async function main(): Promise<void> {
           probeNotReadyPods: config.watchdogs.probeNotReadyPods,
           removeStale: true,
         });
-        logger.info({ schedules: schedules.ensured, removed: schedules.deleted, intervalSeconds: config.watchdogs.probeIntervalSeconds }, 'probe schedules in place');
+        logger.info(
+          { schedules: schedules.ensured, removed: schedules.deleted, intervalSeconds: config.watchdogs.probeIntervalSeconds },
+          'probe schedules in place',
+        );
         if (config.repair.enabled) {
           const repairs = await ensureRepairWorkflows(client, {
             namespaces: config.watchdogs.namespaces,

@@ -17,7 +17,9 @@ export async function startMetricsServer(registry: Registry, host: string, port:
       );
       return;
     }
-    res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `no route for ${req.method} ${req.url}`, details: [] }));
+    res
+      .writeHead(404, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ error: `no route for ${req.method} ${req.url}`, details: [] }));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -36,5 +36,9 @@ export async function ensureProbeSchedules(client: Client, options: ProbeSchedul
     searchAttributes: { [SEARCH_ATTRIBUTES.namespace.name]: [namespace] },
     note: `watchdog probing of namespace ${namespace}`,
   }));
-  return reconcileSchedules(client, desired, options.removeStale ? { idPrefix: PROBE_SCHEDULE_PREFIX, taskQueue: options.taskQueue } : undefined);
+  return reconcileSchedules(
+    client,
+    desired,
+    options.removeStale ? { idPrefix: PROBE_SCHEDULE_PREFIX, taskQueue: options.taskQueue } : undefined,
+  );
 }

@@ -8,7 +8,14 @@
  * Deletion is scoped by task queue as well as by prefix: another deployment sharing the
  * Temporal namespace with its own task queue keeps its schedules.
  */
-import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptionsAction, type ScheduleSpec } from '@temporalio/client';
+import {
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleOptionsAction,
+  type ScheduleSpec,
+} from '@temporalio/client';
 import type { SearchAttributes } from '@temporalio/common';
 
 export interface DesiredSchedule {
@@ -46,7 +53,9 @@ export async function reconcileSchedules(
       });
     } catch (err) {
       if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-      await client.schedule.getHandle(schedule.scheduleId).update((previous) => ({ ...previous, spec: schedule.spec, action: schedule.action }));
+      await client.schedule
+        .getHandle(schedule.scheduleId)
+        .update((previous) => ({ ...previous, spec: schedule.spec, action: schedule.action }));
     }
     ensured.push(schedule.scheduleId);
   }

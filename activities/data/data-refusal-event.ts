@@ -9,11 +9,24 @@
  */
 import { hostname } from 'node:os';
 import { ApplicationFailure } from '@temporalio/activity';
-import { CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type KubeConfig, type V1ObjectReference } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type CoreV1Event,
+  type KubeConfig,
+  type V1ObjectReference,
+} from '@kubernetes/client-node';
 import type { Refusal } from '../../domain/data/data-archive-rules';
 import { dataArchiveRefusedEventName, dataArchiveRefusedMessage } from '../../domain/data/data-refusal-event';
 import { dataMirrorName } from '../../domain/data/data-rollout';
-import { DATA_ARCHIVE_REFUSED_EVENT_REASON, EVENT_REPORTING_CONTROLLER, FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../domain/shared/keys';
+import {
+  DATA_ARCHIVE_REFUSED_EVENT_REASON,
+  EVENT_REPORTING_CONTROLLER,
+  FIELD_MANAGER,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+} from '../../domain/shared/keys';
 import { kubernetesErrorStatus } from '../../platform/kubernetes';
 import { apiserverAnswer, EVENT_NOTE_MAX_BYTES, truncateUtf8 } from '../shared/pod-write-refusals';
 
@@ -36,12 +49,22 @@ const retryableStatus = (status: number | undefined): boolean => status === unde
 
 export type DataRefusalEventApi = Pick<CoreV1Api, 'readNamespacedConfigMap' | 'createNamespacedEvent' | 'patchNamespacedEvent'>;
 
-export function dataArchiveRefusedEvent(input: { source: string; refusal: Refusal; namespace: string; regarding: V1ObjectReference; reportingInstance: string }): CoreV1Event {
+export function dataArchiveRefusedEvent(input: {
+  source: string;
+  refusal: Refusal;
+  namespace: string;
+  regarding: V1ObjectReference;
+  reportingInstance: string;
+}): CoreV1Event {
   const { source, refusal, namespace } = input;
   return {
     apiVersion: 'v1',
     kind: 'Event',
-    metadata: { name: dataArchiveRefusedEventName(source, refusal.ref, refusal.reason), namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } },
+    metadata: {
+      name: dataArchiveRefusedEventName(source, refusal.ref, refusal.reason),
+      namespace,
+      labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
+    },
     involvedObject: input.regarding,
     reason: DATA_ARCHIVE_REFUSED_EVENT_REASON,
     type: 'Warning',
@@ -57,7 +80,11 @@ export function dataArchiveRefusedEvent(input: { source: string; refusal: Refusa
   };
 }
 
-export function createDataRefusalEventActivities(kc: KubeConfig, api: DataRefusalEventApi = kc.makeApiClient(CoreV1Api), reportingInstance = hostname()) {
+export function createDataRefusalEventActivities(
+  kc: KubeConfig,
+  api: DataRefusalEventApi = kc.makeApiClient(CoreV1Api),
+  reportingInstance = hostname(),
+) {
   async function regarding(namespace: string, source: string): Promise<V1ObjectReference> {
     const name = dataMirrorName(source);
     try {
@@ -102,7 +129,10 @@ export function createDataRefusalEventActivities(kc: KubeConfig, api: DataRefusa
         }
       }
       if (retryable.length > 0) {
-        throw ApplicationFailure.retryable(`DataArchiveRefused Event of data source '${input.source}' not recorded in ${retryable.join(', ')}`, 'DataRefusalEventFailed');
+        throw ApplicationFailure.retryable(
+          `DataArchiveRefused Event of data source '${input.source}' not recorded in ${retryable.join(', ')}`,
+          'DataRefusalEventFailed',
+        );
       }
       return { namespaces };
     },

@@ -97,7 +97,9 @@ export function createDataRepositoryActivities(deps: DataRepositoryActivityDeps)
       try {
         const handle = client.workflow.getHandle(dataRolloutWorkflowId(namespace, source));
         // A query waits for a worker; with none polling it would hold the poll for the RPC's whole default deadline.
-        const status = await client.connection.withDeadline(Date.now() + PIN_QUERY_DEADLINE_MS, () => handle.query<DataRolloutStatus>(DATA_ROLLOUT_STATUS_QUERY));
+        const status = await client.connection.withDeadline(Date.now() + PIN_QUERY_DEADLINE_MS, () =>
+          handle.query<DataRolloutStatus>(DATA_ROLLOUT_STATUS_QUERY),
+        );
         if (status.lkg) pinned.add(status.lkg.version.id);
         if (status.rollout) pinned.add(status.rollout.version);
       } catch (err) {
@@ -115,7 +117,10 @@ export function createDataRepositoryActivities(deps: DataRepositoryActivityDeps)
       const heartbeat = setInterval(() => context.heartbeat(), HEARTBEAT_MS);
       try {
         if (!repository.source(input.source)) {
-          throw ApplicationFailure.nonRetryable(`no data source named '${input.source}' is configured in this data repository`, 'UnknownDataSource');
+          throw ApplicationFailure.nonRetryable(
+            `no data source named '${input.source}' is configured in this data repository`,
+            'UnknownDataSource',
+          );
         }
         const refusalBefore = repository.refusal(input.source);
         let result;
@@ -132,14 +137,21 @@ export function createDataRepositoryActivities(deps: DataRepositoryActivityDeps)
         const announced: string[] = [];
         for (const version of result.unannounced) {
           try {
-            await announce(input.source, { version: publicVersion(version), archiveUrl: archiveUrl(deps.publicUrl, input.source, version.id) });
+            await announce(input.source, {
+              version: publicVersion(version),
+              archiveUrl: archiveUrl(deps.publicUrl, input.source, version.id),
+            });
           } catch (err) {
-            throw ApplicationFailure.retryable(`announcing version ${version.id} of '${input.source}': ${describeError(err)}`, 'DataAnnouncementFailed');
+            throw ApplicationFailure.retryable(
+              `announcing version ${version.id} of '${input.source}': ${describeError(err)}`,
+              'DataAnnouncementFailed',
+            );
           }
           await repository.markAnnounced(input.source, [version.id]);
           announced.push(version.id);
         }
-        if (announced.length > 0) logger.info({ source: input.source, versions: announced, namespaces: deps.namespaces }, 'data versions announced');
+        if (announced.length > 0)
+          logger.info({ source: input.source, versions: announced, namespaces: deps.namespaces }, 'data versions announced');
         return {
           source: input.source,
           created: result.created?.id ?? null,

@@ -8,7 +8,14 @@
  */
 import { hostname } from 'node:os';
 import { EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { dataRequestKey, dataStatusKey, formatDataRequest, parseDataStatus, podDataDeclaration, type DataStatus } from '../../domain/data/data-contract';
+import {
+  dataRequestKey,
+  dataStatusKey,
+  formatDataRequest,
+  parseDataStatus,
+  podDataDeclaration,
+  type DataStatus,
+} from '../../domain/data/data-contract';
 import {
   acknowledgement,
   dataGatePolicy,
@@ -152,7 +159,10 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
           const blocked = refusals.blocked(podRef);
           if (blocked) {
             const why = blocked.why ?? 'refused earlier';
-            refused.set(pod, `${why}; backing off until ${new Date(blocked.retryAt).toISOString()} (refusal ${blocked.attempts} in a row), see its Events`);
+            refused.set(
+              pod,
+              `${why}; backing off until ${new Date(blocked.retryAt).toISOString()} (refusal ${blocked.attempts} in a row), see its Events`,
+            );
             return;
           }
           try {
@@ -191,15 +201,26 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
   async function checkGate(
     pods: DataPods,
     target: DataRef,
-    policy: { probationStartedAt: string | null; probationSeconds: number; maxErrorPods: number; refused?: Array<{ pod: string; reason: string }> },
+    policy: {
+      probationStartedAt: string | null;
+      probationSeconds: number;
+      maxErrorPods: number;
+      refused?: Array<{ pod: string; reason: string }>;
+    },
     probation?: { memory: SettleMemory | null },
   ): Promise<GateResult> {
-    const upgraded = pods.consumers.filter((c) => c.request?.version === target.version && c.request.sha256 === target.sha256).map((c) => c.pod);
+    const upgraded = pods.consumers
+      .filter((c) => c.request?.version === target.version && c.request.sha256 === target.sha256)
+      .map((c) => c.pod);
     const names = new Set(upgraded.map((p) => p.metadata.name));
     const watched = [...upgraded, ...pods.vouchers.filter((p) => !names.has(p.metadata.name))];
     const start = policy.probationStartedAt ?? new Date().toISOString();
     const evidence: GateEvidence | undefined = probation
-      ? { probes: await gateProber.look(watched, Date.parse(start)), maxLookGapMs: MAX_LOOK_GAP_MS, maxProbeAgeMs: gateProber.maxProbeAgeMs }
+      ? {
+          probes: await gateProber.look(watched, Date.parse(start)),
+          maxLookGapMs: MAX_LOOK_GAP_MS,
+          maxProbeAgeMs: gateProber.maxProbeAgeMs,
+        }
       : undefined;
     const now = new Date();
     const refused = refusedPodObservations(policy.refused ?? [], new Set(watched.map((p) => p.metadata.name)), now.toISOString());
@@ -221,7 +242,10 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
   return {
     /** The configured defaults (AUTOCRANE_DATA_*), read by the workflow through history so it stays deterministic. */
     async dataRolloutSettings(): Promise<DataRolloutSettings> {
-      return { autoStart: options.autoStart, stages: options.stageShares.map((pods) => ({ pods, probationSeconds: options.probationSeconds })) };
+      return {
+        autoStart: options.autoStart,
+        stages: options.stageShares.map((pods) => ({ pods, probationSeconds: options.probationSeconds })),
+      };
     },
 
     /** The LKG and latest as last mirrored, for a workflow that starts with no state of its own (it was terminated and started again). */
@@ -229,7 +253,11 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
       return guard(`read ConfigMap ${scope.namespace}/${dataMirrorName(scope.source)}`, async () => {
         let cm: { data?: Record<string, string> };
         try {
-          cm = await kubeJson(kc, { method: 'GET', path: `/api/v1/namespaces/${encodeURIComponent(scope.namespace)}/configmaps/${dataMirrorName(scope.source)}`, timeoutMs: MIRROR_TIMEOUT_MS });
+          cm = await kubeJson(kc, {
+            method: 'GET',
+            path: `/api/v1/namespaces/${encodeURIComponent(scope.namespace)}/configmaps/${dataMirrorName(scope.source)}`,
+            timeoutMs: MIRROR_TIMEOUT_MS,
+          });
         } catch (err) {
           if ((err as { code?: number }).code === 404) return null;
           throw err;
@@ -238,7 +266,11 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
           if (text === undefined) return null;
           try {
             const value = JSON.parse(text) as DataRelease;
-            return typeof value?.version?.id === 'string' && typeof value.version.sha256 === 'string' && typeof value.archiveUrl === 'string' ? value : null;
+            return typeof value?.version?.id === 'string' &&
+              typeof value.version.sha256 === 'string' &&
+              typeof value.archiveUrl === 'string'
+              ? value
+              : null;
           } catch {
             return null;
           }
@@ -251,14 +283,24 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
     async mirrorDataVersions(input: DataScope & DataMirror): Promise<void> {
       const name = dataMirrorName(input.source);
       return guard(`apply ConfigMap ${input.namespace}/${name}`, async () => {
-        const data: Record<string, string> = { source: input.source, lkg: input.lkg?.version.id ?? '', latest: input.latest?.version.id ?? '', rollout: input.rollout ?? 'none' };
+        const data: Record<string, string> = {
+          source: input.source,
+          lkg: input.lkg?.version.id ?? '',
+          latest: input.latest?.version.id ?? '',
+          rollout: input.rollout ?? 'none',
+        };
         if (input.lkg) data['lkg.json'] = JSON.stringify(input.lkg);
         if (input.latest) data['latest.json'] = JSON.stringify(input.latest);
         await kubeJson(kc, {
           method: 'PATCH',
           path: `/api/v1/namespaces/${encodeURIComponent(input.namespace)}/configmaps/${name}`,
           query: { fieldManager: FIELD_MANAGER, force: true },
-          body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: input.namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } }, data },
+          body: {
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name, namespace: input.namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } },
+            data,
+          },
           contentType: CONTENT_TYPES.apply,
           timeoutMs: MIRROR_TIMEOUT_MS,
         });
@@ -273,52 +315,78 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
      */
     async advanceDataStage(input: AdvanceDataStageInput): Promise<DataStageOutcome> {
       const target = releaseRef(input.target);
-      return guard(`move the ${input.source} consumers of ${input.namespace} to ${target.version}`, () => withHeartbeats({ step: 'acknowledgements' }, async (heartbeat) => {
-        const deadline = Date.now() + input.ackTimeoutSeconds * 1000;
-        const movedBefore = new Set(input.movedBefore);
-        // Why each consumer's request was refused, this activity; a later write that goes through clears it.
-        const refused = new Map<string, string>();
-        let written = 0;
-        for (;;) {
-          const pods = await listDataPods(input);
-          const plan = planDataRequests({ consumers: pods.consumers, lkg: releaseRef(input.lkg), rollout: { target, share: input.share } });
-          const writes = await writeRequests(input, pods, plan.writes, [input.lkg, input.target]);
-          written += writes.written;
-          for (const { pod } of plan.writes) if (!writes.refused.has(pod)) refused.delete(pod);
-          for (const [name, why] of writes.refused) refused.set(name, why);
-          const byName = new Map(pods.consumers.map((c) => [c.name, c]));
-          const unacknowledged: string[] = [];
-          const failed: string[] = [];
-          let probationStartedAt: string | null = null;
-          for (const name of plan.upgraded) {
-            const ack = acknowledgement(byName.get(name)?.status ?? null, target, input.stageStartedAt);
-            if (ack.state === 'failed') failed.push(`${name}: ${ack.message}`);
-            else if (ack.state === 'waiting') unacknowledged.push(name);
-            else if (!movedBefore.has(name) && ack.activatedAt !== null && (probationStartedAt === null || ack.activatedAt > probationStartedAt)) probationStartedAt = ack.activatedAt;
+      return guard(`move the ${input.source} consumers of ${input.namespace} to ${target.version}`, () =>
+        withHeartbeats({ step: 'acknowledgements' }, async (heartbeat) => {
+          const deadline = Date.now() + input.ackTimeoutSeconds * 1000;
+          const movedBefore = new Set(input.movedBefore);
+          // Why each consumer's request was refused, this activity; a later write that goes through clears it.
+          const refused = new Map<string, string>();
+          let written = 0;
+          for (;;) {
+            const pods = await listDataPods(input);
+            const plan = planDataRequests({
+              consumers: pods.consumers,
+              lkg: releaseRef(input.lkg),
+              rollout: { target, share: input.share },
+            });
+            const writes = await writeRequests(input, pods, plan.writes, [input.lkg, input.target]);
+            written += writes.written;
+            for (const { pod } of plan.writes) if (!writes.refused.has(pod)) refused.delete(pod);
+            for (const [name, why] of writes.refused) refused.set(name, why);
+            const byName = new Map(pods.consumers.map((c) => [c.name, c]));
+            const unacknowledged: string[] = [];
+            const failed: string[] = [];
+            let probationStartedAt: string | null = null;
+            for (const name of plan.upgraded) {
+              const ack = acknowledgement(byName.get(name)?.status ?? null, target, input.stageStartedAt);
+              if (ack.state === 'failed') failed.push(`${name}: ${ack.message}`);
+              else if (ack.state === 'waiting') unacknowledged.push(name);
+              else if (
+                !movedBefore.has(name) &&
+                ack.activatedAt !== null &&
+                (probationStartedAt === null || ack.activatedAt > probationStartedAt)
+              )
+                probationStartedAt = ack.activatedAt;
+            }
+            if (failed.length > 0)
+              return {
+                outcome: 'failed',
+                upgraded: plan.upgraded,
+                reason: `the data deployer could not activate ${target.version}: ${listLimited(failed, 3)}`,
+              };
+            const gate = await checkGate(pods, target, { probationStartedAt: null, probationSeconds: 0, maxErrorPods: input.maxErrorPods });
+            const errors = judgeStageErrors({
+              waiting: unacknowledged,
+              watchdogErroring: gate.erroring.map((e) => e.pod),
+              refused,
+              maxErrorPods: input.maxErrorPods,
+            });
+            if (errors.failed)
+              return { outcome: 'failed', upgraded: plan.upgraded, reason: errors.refused.length > 0 ? errors.reason : gate.reason };
+            const { waiting } = errors;
+            heartbeat({ step: 'acknowledgements', upgraded: plan.upgraded.length, waiting: waiting.length });
+            if (waiting.length === 0) {
+              return {
+                outcome: 'acknowledged',
+                upgraded: plan.upgraded,
+                count: plan.count,
+                consumers: pods.consumers.length,
+                probationStartedAt: probationStartedAt ?? new Date().toISOString(),
+                written,
+                ...(errors.refused.length > 0 && { refused: errors.refused }),
+              };
+            }
+            if (Date.now() >= deadline) {
+              return {
+                outcome: 'failed',
+                upgraded: plan.upgraded,
+                reason: `not acknowledged within ${input.ackTimeoutSeconds}s by ${listLimited(waiting)}`,
+              };
+            }
+            await sleep(pollMs);
           }
-          if (failed.length > 0) return { outcome: 'failed', upgraded: plan.upgraded, reason: `the data deployer could not activate ${target.version}: ${listLimited(failed, 3)}` };
-          const gate = await checkGate(pods, target, { probationStartedAt: null, probationSeconds: 0, maxErrorPods: input.maxErrorPods });
-          const errors = judgeStageErrors({ waiting: unacknowledged, watchdogErroring: gate.erroring.map((e) => e.pod), refused, maxErrorPods: input.maxErrorPods });
-          if (errors.failed) return { outcome: 'failed', upgraded: plan.upgraded, reason: errors.refused.length > 0 ? errors.reason : gate.reason };
-          const { waiting } = errors;
-          heartbeat({ step: 'acknowledgements', upgraded: plan.upgraded.length, waiting: waiting.length });
-          if (waiting.length === 0) {
-            return {
-              outcome: 'acknowledged',
-              upgraded: plan.upgraded,
-              count: plan.count,
-              consumers: pods.consumers.length,
-              probationStartedAt: probationStartedAt ?? new Date().toISOString(),
-              written,
-              ...(errors.refused.length > 0 && { refused: errors.refused }),
-            };
-          }
-          if (Date.now() >= deadline) {
-            return { outcome: 'failed', upgraded: plan.upgraded, reason: `not acknowledged within ${input.ackTimeoutSeconds}s by ${listLimited(waiting)}` };
-          }
-          await sleep(pollMs);
-        }
-      }));
+        }),
+      );
     },
 
     /**
@@ -332,19 +400,37 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
       const key = DataGateMemories.key(input);
       // The probation's watched time so far (this stage's earlier watches and attempts), kept across polls.
       const probation = { memory: gateMemories.initial(key, currentContext()?.info.heartbeatDetails) };
-      const initial: DataGateHeartbeat = { step: 'probation', watched: 0, erroring: [], ...(probation.memory && { gate: probation.memory }) };
+      const initial: DataGateHeartbeat = {
+        step: 'probation',
+        watched: 0,
+        erroring: [],
+        ...(probation.memory && { gate: probation.memory }),
+      };
       return guard(`watch the gate of ${input.source} ${target.version} in ${input.namespace}`, () =>
         withHeartbeats(initial, async (heartbeat) => {
           try {
             for (;;) {
               const pods = await listDataPods(input);
               // Newcomers (no request, or one for neither version) are not part of the stage: LKG.
-              const newcomers = pods.consumers.filter((c) => ![lkg, target].some((ref) => c.request?.version === ref.version && c.request.sha256 === ref.sha256));
-              await writeRequests(input, pods, newcomers.map((c) => ({ pod: c.name, ref: lkg })), [input.lkg]);
+              const newcomers = pods.consumers.filter(
+                (c) => ![lkg, target].some((ref) => c.request?.version === ref.version && c.request.sha256 === ref.sha256),
+              );
+              await writeRequests(
+                input,
+                pods,
+                newcomers.map((c) => ({ pod: c.name, ref: lkg })),
+                [input.lkg],
+              );
               const gate = await checkGate(pods, target, input, probation);
               const erroring = gate.erroring.map((e) => e.pod);
-              heartbeat({ step: gate.verdict === 'wait' ? `probation, ${gate.reason}` : 'probation', watched: gate.counts.updated, erroring, gate: gate.memory });
-              if (gate.verdict === 'fail' || (gate.verdict === 'pass' && !input.holdAfterPass)) return { verdict: gate.verdict, reason: gate.reason, watched: gate.counts.updated, erroring };
+              heartbeat({
+                step: gate.verdict === 'wait' ? `probation, ${gate.reason}` : 'probation',
+                watched: gate.counts.updated,
+                erroring,
+                gate: gate.memory,
+              });
+              if (gate.verdict === 'fail' || (gate.verdict === 'pass' && !input.holdAfterPass))
+                return { verdict: gate.verdict, reason: gate.reason, watched: gate.counts.updated, erroring };
               await sleep(pollMs);
             }
           } finally {
@@ -360,24 +446,29 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
      */
     async revertData(input: RevertDataInput): Promise<RevertDataResult> {
       const lkg = releaseRef(input.lkg);
-      return guard(`send the ${input.source} consumers of ${input.namespace} back to ${lkg.version}`, () => withHeartbeats({ step: 'revert' }, async (heartbeat) => {
-        const deadline = Date.now() + input.ackTimeoutSeconds * 1000;
-        let written = 0;
-        for (;;) {
-          const pods = await listDataPods(input);
-          written += (await writeRequests(input, pods, planDataRequests({ consumers: pods.consumers, lkg, rollout: null }).writes, [input.lkg])).written;
-          const unacknowledged: string[] = [];
-          const failed: { pod: string; message: string }[] = [];
-          for (const c of pods.consumers) {
-            const ack = acknowledgement(c.status, lkg);
-            if (ack.state === 'failed') failed.push({ pod: c.name, message: ack.message });
-            else if (ack.state === 'waiting') unacknowledged.push(c.name);
+      return guard(`send the ${input.source} consumers of ${input.namespace} back to ${lkg.version}`, () =>
+        withHeartbeats({ step: 'revert' }, async (heartbeat) => {
+          const deadline = Date.now() + input.ackTimeoutSeconds * 1000;
+          let written = 0;
+          for (;;) {
+            const pods = await listDataPods(input);
+            written += (
+              await writeRequests(input, pods, planDataRequests({ consumers: pods.consumers, lkg, rollout: null }).writes, [input.lkg])
+            ).written;
+            const unacknowledged: string[] = [];
+            const failed: { pod: string; message: string }[] = [];
+            for (const c of pods.consumers) {
+              const ack = acknowledgement(c.status, lkg);
+              if (ack.state === 'failed') failed.push({ pod: c.name, message: ack.message });
+              else if (ack.state === 'waiting') unacknowledged.push(c.name);
+            }
+            heartbeat({ step: 'revert', waiting: unacknowledged.length, failed: failed.length });
+            if (unacknowledged.length === 0 || Date.now() >= deadline)
+              return { consumers: pods.consumers.length, written, unacknowledged, failed };
+            await sleep(pollMs);
           }
-          heartbeat({ step: 'revert', waiting: unacknowledged.length, failed: failed.length });
-          if (unacknowledged.length === 0 || Date.now() >= deadline) return { consumers: pods.consumers.length, written, unacknowledged, failed };
-          await sleep(pollMs);
-        }
-      }));
+        }),
+      );
     },
 
     /**
@@ -386,17 +477,21 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
      */
     async tendDataConsumers(input: DataScope & { lkg: DataRelease; seconds: number }): Promise<{ written: number }> {
       const lkg = releaseRef(input.lkg);
-      return guard(`keep the ${input.source} consumers of ${input.namespace} on ${lkg.version}`, () => withHeartbeats({ step: 'tend' }, async (heartbeat) => {
-        const until = Date.now() + input.seconds * 1000;
-        let written = 0;
-        do {
-          const pods = await listDataPods(input);
-          written += (await writeRequests(input, pods, planDataRequests({ consumers: pods.consumers, lkg, rollout: null }).writes, [input.lkg])).written;
-          heartbeat({ step: 'tend', consumers: pods.consumers.length, written });
-          await sleep(pollMs * 4);
-        } while (Date.now() < until);
-        return { written };
-      }));
+      return guard(`keep the ${input.source} consumers of ${input.namespace} on ${lkg.version}`, () =>
+        withHeartbeats({ step: 'tend' }, async (heartbeat) => {
+          const until = Date.now() + input.seconds * 1000;
+          let written = 0;
+          do {
+            const pods = await listDataPods(input);
+            written += (
+              await writeRequests(input, pods, planDataRequests({ consumers: pods.consumers, lkg, rollout: null }).writes, [input.lkg])
+            ).written;
+            heartbeat({ step: 'tend', consumers: pods.consumers.length, written });
+            await sleep(pollMs * 4);
+          } while (Date.now() < until);
+          return { written };
+        }),
+      );
     },
   };
 }

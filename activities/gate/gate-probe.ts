@@ -45,7 +45,8 @@ interface Entry {
   lookedAt: number;
 }
 
-const isReady = (pod: ProbedPod) => pod.status?.phase === 'Running' && pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+const isReady = (pod: ProbedPod) =>
+  pod.status?.phase === 'Running' && pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 
 export class GateProber {
   private readonly entries = new Map<string, Entry>();
@@ -108,7 +109,13 @@ export class GateProber {
     const sentAt = Date.now();
     entry.sentAt = sentAt;
     const settle = (ok: boolean, reason?: string) => {
-      entry.result = { pod: entry.pod, probe: entry.probe, at: new Date(sentAt).toISOString(), ok, ...(ok || reason === undefined ? {} : { reason }) };
+      entry.result = {
+        pod: entry.pod,
+        probe: entry.probe,
+        at: new Date(sentAt).toISOString(),
+        ok,
+        ...(ok || reason === undefined ? {} : { reason }),
+      };
     };
     entry.inFlight = (async () => {
       if (!declaration.ok) return settle(false, declaration.reason);
@@ -128,6 +135,7 @@ export class GateProber {
   }
 
   private forget(now: number): void {
-    for (const [key, entry] of this.entries) if (entry.inFlight === undefined && now - entry.lookedAt > FORGET_AFTER_MS) this.entries.delete(key);
+    for (const [key, entry] of this.entries)
+      if (entry.inFlight === undefined && now - entry.lookedAt > FORGET_AFTER_MS) this.entries.delete(key);
   }
 }

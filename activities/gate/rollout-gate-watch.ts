@@ -26,11 +26,23 @@ export async function checkGate(
   ctx: StageContext,
   expectedPods: number,
   bake: { startedAt: string | null; seconds: number },
-  { watched, settle, prober, report }: { watched?: PodJson[] | undefined; settle?: { memory: SettleMemory | null }; prober?: GateProber; report?: (details: RolloutHeartbeat) => void } = {},
+  {
+    watched,
+    settle,
+    prober,
+    report,
+  }: {
+    watched?: PodJson[] | undefined;
+    settle?: { memory: SettleMemory | null };
+    prober?: GateProber;
+    report?: (details: RolloutHeartbeat) => void;
+  } = {},
 ): Promise<GateResult> {
   const pods = watched ?? (await updatedPods(kube, ctx));
   const freshSince = bake.startedAt === null ? undefined : Date.parse(bake.startedAt);
-  const evidence = prober ? { probes: await prober.look(pods, freshSince), maxLookGapMs: MAX_LOOK_GAP_MS, maxProbeAgeMs: prober.maxProbeAgeMs } : undefined;
+  const evidence = prober
+    ? { probes: await prober.look(pods, freshSince), maxLookGapMs: MAX_LOOK_GAP_MS, maxProbeAgeMs: prober.maxProbeAgeMs }
+    : undefined;
   const result = evaluateGate({
     pods: pods.map(podObservation),
     expectedPods,
@@ -102,7 +114,12 @@ export class GateFailure extends Error {
  * Polls until `settled()` is true. With a gate, each poll also checks the updated pods, and a
  * failed gate (a watchdog error, or the progress deadline) ends the wait with a GateFailure.
  */
-export async function waitFor(kube: RolloutKube, what: string, settled: () => Promise<boolean>, gate?: { ctx: StageContext; expectedPods: number }): Promise<void> {
+export async function waitFor(
+  kube: RolloutKube,
+  what: string,
+  settled: () => Promise<boolean>,
+  gate?: { ctx: StageContext; expectedPods: number },
+): Promise<void> {
   for (;;) {
     if (gate) {
       const result = await checkGate(kube, gate.ctx, gate.expectedPods, { startedAt: null, seconds: 0 });
@@ -126,7 +143,13 @@ interface WorkloadWait {
  * Waits until `settled` holds for a workload, woken by a watch on it (WorkloadFollower) rather
  * than by the poll alone; the gate, when given, is still checked every POLL_MS.
  */
-export async function waitForWorkload(kube: RolloutKube, target: RolloutTarget, what: string, settled: (w: WorkloadJson) => boolean, { gate, pods }: WorkloadWait = {}): Promise<WorkloadJson> {
+export async function waitForWorkload(
+  kube: RolloutKube,
+  target: RolloutTarget,
+  what: string,
+  settled: (w: WorkloadJson) => boolean,
+  { gate, pods }: WorkloadWait = {},
+): Promise<WorkloadJson> {
   const follower = kube.follow(target);
   try {
     let gateCheckedAt = Number.NEGATIVE_INFINITY;
@@ -176,18 +199,34 @@ export async function waitForCanary(
 ): Promise<PodJson[] | null> {
   const canary = await canaryReplicaSetOf(kube, { rolloutId, snapshot });
   if (canary === null) {
-    await waitForWorkload(kube, canaryTarget(snapshot.target), `canary ${replicas} ready`, (w) => deploymentSettled(w, replicas, sinceGeneration), { gate });
+    await waitForWorkload(
+      kube,
+      canaryTarget(snapshot.target),
+      `canary ${replicas} ready`,
+      (w) => deploymentSettled(w, replicas, sinceGeneration),
+      { gate },
+    );
     return null;
   }
   const owned = ownedBy(canary);
-  const pods = kube.followPods(snapshot.target.namespace, canaryPodsLabels(snapshot, canary), (p) => owned(p) && !p.metadata.deletionTimestamp && isPodReady(p));
+  const pods = kube.followPods(
+    snapshot.target.namespace,
+    canaryPodsLabels(snapshot, canary),
+    (p) => owned(p) && !p.metadata.deletionTimestamp && isPodReady(p),
+  );
   const podsReady = (w: WorkloadJson) => (w.spec.replicas ?? 1) === replicas && (pods.counted ?? 0) >= replicas;
   const updated = () => pods.pods?.filter(owned) ?? null;
   try {
-    const settled = await waitForWorkload(kube, canaryTarget(snapshot.target), `canary ${replicas} ready`, (w) => deploymentSettled(w, replicas, sinceGeneration) || podsReady(w), {
-      gate,
-      pods: { next: (ms) => pods.next(ms), updated },
-    });
+    const settled = await waitForWorkload(
+      kube,
+      canaryTarget(snapshot.target),
+      `canary ${replicas} ready`,
+      (w) => deploymentSettled(w, replicas, sinceGeneration) || podsReady(w),
+      {
+        gate,
+        pods: { next: (ms) => pods.next(ms), updated },
+      },
+    );
     // The Deployment's status may say so first when the watch of the pods lags: it gets a moment
     // to catch up, which spares the gate a list of the pods.
     const catchUp = Date.now() + POLL_MS / 2;

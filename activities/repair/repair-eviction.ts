@@ -6,7 +6,13 @@
  * took the same name (a StatefulSet pod) is never evicted in its place.
  */
 import { V1MicroTime, type EventsV1Event } from '@kubernetes/client-node';
-import { EVENT_REPORTING_CONTROLLER, EVICTION_EVENT_REASON, FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../domain/shared/keys';
+import {
+  EVENT_REPORTING_CONTROLLER,
+  EVICTION_EVENT_REASON,
+  FIELD_MANAGER,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+} from '../../domain/shared/keys';
 import type { EvictionOutcome, EvictionRequest, EvictionResult, EvictPodsInput } from '../../domain/repair/repair-types';
 import { describeError } from '../../platform/errors';
 import { hostname } from 'node:os';
@@ -18,18 +24,22 @@ import type { RepairKube } from './repair';
 /** Evictions in flight at once: enough to finish a sweep's few evictions quickly, gentle on the apiserver. */
 export const EVICTION_CONCURRENCY = 4;
 
-
 /**
  * What a failed eviction request means for repair. 404: the pod is gone. 409 from the UID
  * precondition: the name now belongs to a replacement, so the pod we meant is gone too.
  * 429: a PodDisruptionBudget refuses now; its reason is in the message and causes.
  * Anything else, network errors included: failed.
  */
-export function classifyEvictionError(error: unknown): { result: Exclude<EvictionResult, 'evicted'>; httpStatus?: number; message: string } {
+export function classifyEvictionError(error: unknown): {
+  result: Exclude<EvictionResult, 'evicted'>;
+  httpStatus?: number;
+  message: string;
+} {
   const httpStatus = kubernetesErrorStatus(error);
   if (httpStatus === undefined) return { result: 'failed', message: `eviction request failed: ${describeError(error)}` };
   const status = apiserverStatus((error as { body?: unknown }).body);
-  const explanation = [status.message, ...status.causes.filter((c) => c !== status.message)].filter(Boolean).join('; ') || `HTTP ${httpStatus}`;
+  const explanation =
+    [status.message, ...status.causes.filter((c) => c !== status.message)].filter(Boolean).join('; ') || `HTTP ${httpStatus}`;
   if (httpStatus === 404) return { result: 'gone', httpStatus, message: `pod not found: ${explanation}` };
   if (httpStatus === 409 && /precondition/i.test(explanation) && /uid/i.test(explanation)) {
     return { result: 'gone', httpStatus, message: `the pod of that name is another pod (UID precondition failed): ${explanation}` };
@@ -56,7 +66,8 @@ export function evictionEventNote(request: EvictionRequest): string {
   const watchdogs = request.watchdogs.map(
     (w) => `${w.name} in error since ${w.since ?? 'an unknown time'}${w.message ? ` (${w.message})` : ''}`,
   );
-  const which = watchdogs.length === 0 ? 'no error watchdog recorded' : `watchdog${watchdogs.length > 1 ? 's' : ''} ${watchdogs.join('; ')}`;
+  const which =
+    watchdogs.length === 0 ? 'no error watchdog recorded' : `watchdog${watchdogs.length > 1 ? 's' : ''} ${watchdogs.join('; ')}`;
   return truncateUtf8(
     `Evicted by AutoCrane repair after ${request.failingSweeps} consecutive failing sweeps (failing since ${request.failingSince}): ${which}`,
     EVENT_NOTE_MAX_BYTES,
@@ -139,13 +150,26 @@ export async function evictPods(input: EvictPodsInput, kube: RepairKube, options
         fieldManager: FIELD_MANAGER,
       });
       const at = now();
-      outcome = { uid: request.uid, name: request.name, result: 'evicted', httpStatus: response.httpStatusCode, message: 'evicted', at: at.toISOString() };
+      outcome = {
+        uid: request.uid,
+        name: request.name,
+        result: 'evicted',
+        httpStatus: response.httpStatusCode,
+        message: 'evicted',
+        at: at.toISOString(),
+      };
       const eventProblem = await recordEvictionEvent(kube, namespace, request, at, reportingInstance);
       if (eventProblem !== null) outcome.message = `evicted; the Event was not recorded: ${eventProblem}`;
     } catch (error) {
       errors.set(request.uid, error);
       outcome = { uid: request.uid, name: request.name, ...classifyEvictionError(error), at: now().toISOString() };
-      if (outcome.result !== 'gone') await options.refusals?.record({ namespace, name: request.name, uid: request.uid }, 'evict the pod', error, options.log ?? (() => undefined));
+      if (outcome.result !== 'gone')
+        await options.refusals?.record(
+          { namespace, name: request.name, uid: request.uid },
+          'evict the pod',
+          error,
+          options.log ?? (() => undefined),
+        );
     }
     options.onProgress?.({ done: ++done, total: input.evictions.length });
     return outcome;
@@ -158,14 +182,25 @@ export async function evictPods(input: EvictPodsInput, kube: RepairKube, options
 }
 
 /** Records the eviction Event; null when recorded (409: already recorded by an earlier attempt), else why not. */
-async function recordEvictionEvent(kube: RepairKube, namespace: string, request: EvictionRequest, at: Date, reportingInstance: string): Promise<string | null> {
+async function recordEvictionEvent(
+  kube: RepairKube,
+  namespace: string,
+  request: EvictionRequest,
+  at: Date,
+  reportingInstance: string,
+): Promise<string | null> {
   try {
-    await kube.events.createNamespacedEvent({ namespace, body: evictionEvent(namespace, request, at, reportingInstance), fieldManager: FIELD_MANAGER });
+    await kube.events.createNamespacedEvent({
+      namespace,
+      body: evictionEvent(namespace, request, at, reportingInstance),
+      fieldManager: FIELD_MANAGER,
+    });
     return null;
   } catch (error) {
     if (kubernetesErrorStatus(error) === 409) return null;
     const status = kubernetesErrorStatus(error);
-    return status === undefined ? describeError(error) : `HTTP ${status}: ${apiserverStatus((error as { body?: unknown }).body).message ?? ''}`;
+    return status === undefined
+      ? describeError(error)
+      : `HTTP ${status}: ${apiserverStatus((error as { body?: unknown }).body).message ?? ''}`;
   }
 }
-

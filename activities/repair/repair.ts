@@ -203,7 +203,11 @@ function coveringPdbs(pdbs: readonly V1PodDisruptionBudget[], pod: V1Pod, onInva
  * error watchdogs, its workload (a ReplicaSet resolved to its Deployment), the PDBs that
  * cover it and the rollout changing its workload, if any.
  */
-export async function listFailingPods(namespace: string, kube: RepairKube, options: ListFailingPodsOptions = {}): Promise<RepairObservation> {
+export async function listFailingPods(
+  namespace: string,
+  kube: RepairKube,
+  options: ListFailingPodsOptions = {},
+): Promise<RepairObservation> {
   const now = options.now ?? (() => new Date());
   const observedAt = now().toISOString();
   const labelSelector = `${HEALTH_LABEL}=error`;
@@ -263,13 +267,21 @@ export function createRepairActivities(kc: KubeConfig, options: RepairActivityOp
   // One set of clients per worker process: KubernetesObjectApi keeps its discovery cache across sweeps.
   const kube = repairKube(kc);
   // Repair backs off refused pods in its workflow state; this records each refusal where it is seen.
-  const refusals = podWriteRefusals('repair', { events: kube.events, ...(options.refusalMetrics && { metrics: options.refusalMetrics }), reportingInstance: hostname() });
+  const refusals = podWriteRefusals('repair', {
+    events: kube.events,
+    ...(options.refusalMetrics && { metrics: options.refusalMetrics }),
+    reportingInstance: hostname(),
+  });
   return {
     async listFailingPods(namespace: string): Promise<RepairObservation> {
       const context = Context.current();
       try {
         const observation = await listFailingPods(namespace, kube, { onProgress: (progress) => context.heartbeat(progress) });
-        context.log.info('repair sweep listed failing pods', { namespace, podCount: observation.podCount, failing: observation.failing.length });
+        context.log.info('repair sweep listed failing pods', {
+          namespace,
+          podCount: observation.podCount,
+          failing: observation.failing.length,
+        });
         return observation;
       } catch (err) {
         throw toActivityFailure(err, `list failing pods in namespace ${namespace}`);

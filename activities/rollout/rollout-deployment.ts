@@ -12,7 +12,15 @@ import { describeTarget } from '../../domain/rollout/rollout-summary';
 import { currentContext, sleep, stopIfCancelled } from '../shared/activity-context';
 import { waitForCanary, waitForWorkload } from '../gate/rollout-gate-watch';
 import type { RolloutKube } from './rollout-kube';
-import { canaryTarget, controllerObserved, controllerOf, deploymentSettled, type PodJson, type ReplicaSetJson, type WorkloadJson } from './rollout-kube-json';
+import {
+  canaryTarget,
+  controllerObserved,
+  controllerOf,
+  deploymentSettled,
+  type PodJson,
+  type ReplicaSetJson,
+  type WorkloadJson,
+} from './rollout-kube-json';
 import { POLL_MS, readStable } from './rollout-kube-observe';
 
 /** Polls of a foreign canary's deletion per attempt (10 s: prepareRollout has 30 s in all). */
@@ -45,7 +53,13 @@ interface ActionsOptions {
   seen?: Seen;
 }
 
-export async function runDeploymentActions(kube: RolloutKube, rolloutId: string, snapshot: RolloutSnapshot, actions: DeploymentAction[], { gate, seen = {} }: ActionsOptions = {}): Promise<string[]> {
+export async function runDeploymentActions(
+  kube: RolloutKube,
+  rolloutId: string,
+  snapshot: RolloutSnapshot,
+  actions: DeploymentAction[],
+  { gate, seen = {} }: ActionsOptions = {},
+): Promise<string[]> {
   const done: string[] = [];
   const canary = canaryTarget(snapshot.target);
   const stableTarget = snapshot.target;
@@ -68,7 +82,13 @@ export async function runDeploymentActions(kube: RolloutKube, rolloutId: string,
           done.push(`scale stable to ${action.replicas}`);
           if (action.wait) {
             const since = seen.stable.metadata.generation ?? 0;
-            seen.stable = await waitForWorkload(kube, stableTarget, `stable ${action.replicas} ready`, (w) => deploymentSettled(w, action.replicas, since), { gate });
+            seen.stable = await waitForWorkload(
+              kube,
+              stableTarget,
+              `stable ${action.replicas} ready`,
+              (w) => deploymentSettled(w, action.replicas, since),
+              { gate },
+            );
           }
         }
         break;
@@ -76,14 +96,22 @@ export async function runDeploymentActions(kube: RolloutKube, rolloutId: string,
       case 'setStableTemplate': {
         const written = await kube.setTemplate(stableTarget, snapshot.uid, snapshot.oldTemplate);
         done.push('set the stable template to the old one');
-        seen.stable = await waitStable('stable rolled back to the old template', written.spec.replicas ?? 1, written.metadata.generation ?? 0);
+        seen.stable = await waitStable(
+          'stable rolled back to the old template',
+          written.spec.replicas ?? 1,
+          written.metadata.generation ?? 0,
+        );
         break;
       }
       case 'pauseStable': {
         // The ReplicaSets the next step deletes are listed meanwhile: a stable Deployment on its
         // old template makes none, paused or not (the check before deleting is on the write's answer).
-        const listing = actions[i + 1]?.kind === 'deleteStableReplicaSets' ? kube.listReplicaSets(stableTarget.namespace, snapshot.selector) : null;
-        [seen.stable] = await Promise.all([kube.setPaused(stableTarget, true, action.replicas), listing?.then((rss) => (seen.stableReplicaSets = rss))]);
+        const listing =
+          actions[i + 1]?.kind === 'deleteStableReplicaSets' ? kube.listReplicaSets(stableTarget.namespace, snapshot.selector) : null;
+        [seen.stable] = await Promise.all([
+          kube.setPaused(stableTarget, true, action.replicas),
+          listing?.then((rss) => (seen.stableReplicaSets = rss)),
+        ]);
         done.push(action.replicas === undefined ? 'pause stable' : `pause stable at ${action.replicas} replicas`);
         break;
       }
@@ -91,7 +119,12 @@ export async function runDeploymentActions(kube: RolloutKube, rolloutId: string,
         // Only a paused stable Deployment at 0 replicas on the old template: anything else means
         // the cluster is not where the plan thought, and the activity plans again.
         const stable = seen.stable ?? (await readStable(kube, snapshot));
-        if (stable.metadata.uid !== snapshot.uid || stable.spec.paused !== true || (stable.spec.replicas ?? 1) !== 0 || !templatesEqual(stable.spec.template, snapshot.oldTemplate)) {
+        if (
+          stable.metadata.uid !== snapshot.uid ||
+          stable.spec.paused !== true ||
+          (stable.spec.replicas ?? 1) !== 0 ||
+          !templatesEqual(stable.spec.template, snapshot.oldTemplate)
+        ) {
           throw replan(`${describeTarget(stableTarget)} is not paused at 0 replicas on the old template; its ReplicaSets are left alone`);
         }
         const listed = seen.stableReplicaSets ?? (await kube.listReplicaSets(stableTarget.namespace, snapshot.selector));
@@ -113,7 +146,11 @@ export async function runDeploymentActions(kube: RolloutKube, rolloutId: string,
           (stable.spec.replicas ?? 1) === action.replicas &&
           templatesEqual(stable.spec.template, snapshot.newTemplate);
         if (!handedOver) seen.stable = await kube.handOver(stableTarget, snapshot.uid, snapshot.newTemplate, action.replicas);
-        done.push(handedOver ? `stable has the new template and ${action.replicas} replicas` : `hand the new template and ${action.replicas} replicas to stable`);
+        done.push(
+          handedOver
+            ? `stable has the new template and ${action.replicas} replicas`
+            : `hand the new template and ${action.replicas} replicas to stable`,
+        );
         break;
       }
       case 'releaseCanary': {
@@ -123,7 +160,12 @@ export async function runDeploymentActions(kube: RolloutKube, rolloutId: string,
         seen.canaryReleased = true;
         if (action.wait === false) break;
         // Adopted: the paused stable Deployment, which has no ReplicaSet of its own, counts the canary's pods.
-        seen.stable = await waitForWorkload(kube, stableTarget, 'stable adopting the canary ReplicaSet', (w) => controllerObserved(w) && (w.status?.replicas ?? 0) === action.replicas);
+        seen.stable = await waitForWorkload(
+          kube,
+          stableTarget,
+          'stable adopting the canary ReplicaSet',
+          (w) => controllerObserved(w) && (w.status?.replicas ?? 0) === action.replicas,
+        );
         break;
       }
       case 'resumeStable': {
@@ -161,7 +203,11 @@ export async function removeForeignCanary(kube: RolloutKube, stable: WorkloadJso
     if ((await kube.readWorkloadIfExists(canaryTarget(target))) === null) return;
     await sleep(POLL_MS);
   }
-  throw ApplicationFailure.create({ type: 'CanaryStillDeleting', message: `the old canary Deployment ${canary.metadata.name} is still being deleted`, nonRetryable: false });
+  throw ApplicationFailure.create({
+    type: 'CanaryStillDeleting',
+    message: `the old canary Deployment ${canary.metadata.name} is still being deleted`,
+    nonRetryable: false,
+  });
 }
 
 /**

@@ -58,7 +58,13 @@ export interface PodJson {
 }
 
 export interface ReplicaSetJson {
-  metadata: { name: string; uid: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: OwnerReference[] };
+  metadata: {
+    name: string;
+    uid: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: OwnerReference[];
+  };
   spec: { replicas?: number };
 }
 
@@ -70,7 +76,8 @@ export { CONTROLLER_REVISION_HASH_LABEL } from '../../domain/shared/keys';
 /** The Deployment controller's revision of a ReplicaSet. */
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
 
-export const controllerOf = (owners: readonly OwnerReference[] | undefined): OwnerReference | undefined => owners?.find((o) => o.controller === true);
+export const controllerOf = (owners: readonly OwnerReference[] | undefined): OwnerReference | undefined =>
+  owners?.find((o) => o.controller === true);
 
 export const labelSelector = (labels: Record<string, string>): string =>
   Object.entries(labels)

@@ -35,7 +35,10 @@ const canaryReplicaSets = new Map<string, { uid: string; hash: string }>();
 const CANARY_CACHE_LIMIT = 256;
 
 /** The canary ReplicaSet of a Deployment rollout, once the Deployment controller has made it (null before). */
-export async function canaryReplicaSetOf(kube: RolloutKube, ctx: { rolloutId: string; snapshot: RolloutSnapshot }): Promise<{ uid: string; hash: string } | null> {
+export async function canaryReplicaSetOf(
+  kube: RolloutKube,
+  ctx: { rolloutId: string; snapshot: RolloutSnapshot },
+): Promise<{ uid: string; hash: string } | null> {
   let canary = canaryReplicaSets.get(ctx.rolloutId);
   if (canary === undefined) {
     const rs = await kube.canaryReplicaSet(ctx.snapshot.target, ctx.snapshot.selector);
@@ -49,7 +52,10 @@ export async function canaryReplicaSetOf(kube: RolloutKube, ctx: { rolloutId: st
 }
 
 /** The canary's pods: its ReplicaSet's, told by pod-template-hash and controller (a label alone could match another ReplicaSet's). */
-export const canaryPodsLabels = (snapshot: RolloutSnapshot, canary: { hash: string }) => ({ ...snapshot.selector, [POD_TEMPLATE_HASH_LABEL]: canary.hash });
+export const canaryPodsLabels = (snapshot: RolloutSnapshot, canary: { hash: string }) => ({
+  ...snapshot.selector,
+  [POD_TEMPLATE_HASH_LABEL]: canary.hash,
+});
 export const ownedBy = (canary: { uid: string }) => (p: PodJson) => controllerOf(p.metadata.ownerReferences)?.uid === canary.uid;
 
 /** The pods on the new template: the canary ReplicaSet's (Deployment), or the update revision's (StatefulSet). */
@@ -90,7 +96,8 @@ export async function observeDeployment(kube: RolloutKube, snapshot: RolloutSnap
 
 export async function readStable(kube: RolloutKube, snapshot: RolloutSnapshot): Promise<WorkloadJson> {
   const stable = await kube.readWorkload(snapshot.target);
-  if (stable.metadata.uid !== snapshot.uid) throw nonRetryable('WorkloadReplaced', `${describeTarget(snapshot.target)} was deleted and recreated during the rollout`);
+  if (stable.metadata.uid !== snapshot.uid)
+    throw nonRetryable('WorkloadReplaced', `${describeTarget(snapshot.target)} was deleted and recreated during the rollout`);
   return stable;
 }
 
@@ -108,9 +115,13 @@ export async function readObservedStatefulSet(kube: RolloutKube, target: Rollout
   }
 }
 
-export async function statefulSetState(kube: RolloutKube, snapshot: RolloutSnapshot): Promise<{ sts: WorkloadJson; state: StatefulSetState; pods: PodJson[] }> {
+export async function statefulSetState(
+  kube: RolloutKube,
+  snapshot: RolloutSnapshot,
+): Promise<{ sts: WorkloadJson; state: StatefulSetState; pods: PodJson[] }> {
   const sts = await readObservedStatefulSet(kube, snapshot.target);
-  if (sts.metadata.uid !== snapshot.uid) throw nonRetryable('WorkloadReplaced', `${describeTarget(snapshot.target)} was deleted and recreated during the rollout`);
+  if (sts.metadata.uid !== snapshot.uid)
+    throw nonRetryable('WorkloadReplaced', `${describeTarget(snapshot.target)} was deleted and recreated during the rollout`);
   const pods = await kube.listPods(snapshot.target.namespace, snapshot.selector);
   const onNew = templatesEqual(sts.spec.template, snapshot.newTemplate);
   const revision = sts.status?.updateRevision;
@@ -141,7 +152,11 @@ export async function statefulSetState(kube: RolloutKube, snapshot: RolloutSnaps
  * StatefulSet's updateRevision once its template is the old one again (`oldWritten`: this
  * activity has just written it); before, the one prepareRollout recorded; null if neither.
  */
-export async function statefulSetRollbackState(kube: RolloutKube, snapshot: RolloutSnapshot, oldWritten: boolean): Promise<StatefulSetRollbackState> {
+export async function statefulSetRollbackState(
+  kube: RolloutKube,
+  snapshot: RolloutSnapshot,
+  oldWritten: boolean,
+): Promise<StatefulSetRollbackState> {
   const { sts, state, pods } = await statefulSetState(kube, snapshot);
   const restored = oldWritten || templatesEqual(sts.spec.template, snapshot.oldTemplate);
   const oldRevision = restored ? sts.status?.updateRevision : snapshot.statefulSet?.oldRevision;
@@ -149,7 +164,10 @@ export async function statefulSetRollbackState(kube: RolloutKube, snapshot: Roll
     oldRevision === undefined
       ? null
       : podsNotOnRevision(
-          pods.map((p) => ({ ordinal: ordinalOf(snapshot.target.name, p.metadata.name), revision: p.metadata.labels?.[CONTROLLER_REVISION_HASH_LABEL] })),
+          pods.map((p) => ({
+            ordinal: ordinalOf(snapshot.target.name, p.metadata.name),
+            revision: p.metadata.labels?.[CONTROLLER_REVISION_HASH_LABEL],
+          })),
           oldRevision,
           snapshot.replicas,
         );

@@ -78,7 +78,9 @@ export class WorkloadFollower extends WatchFollower<WorkloadJson> {
   current: WorkloadJson | null = null;
 
   constructor(kc: KubeConfig, target: Pick<RolloutTarget, 'namespace' | 'kind' | 'name'>) {
-    super(kc, `/apis/apps/v1/namespaces/${encodeURIComponent(target.namespace)}/${RESOURCES[target.kind]}`, { fieldSelector: `metadata.name=${target.name}` });
+    super(kc, `/apis/apps/v1/namespaces/${encodeURIComponent(target.namespace)}/${RESOURCES[target.kind]}`, {
+      fieldSelector: `metadata.name=${target.name}`,
+    });
   }
 
   protected onEvent(type: string, object: WorkloadJson): void {

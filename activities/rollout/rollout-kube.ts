@@ -12,7 +12,17 @@ import type { PodTemplate } from '../../domain/rollout/pod-template-change';
 import type { IntOrPercent } from '../../domain/rollout/rollout-shares';
 import type { RolloutTarget } from '../../domain/rollout/rollout-spec';
 import { CONTENT_TYPES, kubeJson, type JsonObject, type KubeJsonRequest } from '../../platform/kube-json';
-import { canaryName, canaryTarget, controllerOf, labelSelector, REVISION_ANNOTATION, workloadPath, type PodJson, type ReplicaSetJson, type WorkloadJson } from './rollout-kube-json';
+import {
+  canaryName,
+  canaryTarget,
+  controllerOf,
+  labelSelector,
+  REVISION_ANNOTATION,
+  workloadPath,
+  type PodJson,
+  type ReplicaSetJson,
+  type WorkloadJson,
+} from './rollout-kube-json';
 import { PodsFollower, WorkloadFollower } from './rollout-kube-watch';
 
 /** The JSON patch operations that set a workload's template and replicas together. */
@@ -66,7 +76,12 @@ export class RolloutKube {
    * same request, so no pod is updated in between), guarded by the workload's UID so a
    * workload deleted and recreated under the same name is never written.
    */
-  setTemplate(target: RolloutTarget, uid: string, template: PodTemplate, rollingUpdate?: { partition: number; maxUnavailable?: IntOrPercent }): Promise<WorkloadJson> {
+  setTemplate(
+    target: RolloutTarget,
+    uid: string,
+    template: PodTemplate,
+    rollingUpdate?: { partition: number; maxUnavailable?: IntOrPercent },
+  ): Promise<WorkloadJson> {
     const ops: JsonObject[] = [
       { op: 'test', path: '/metadata/uid', value: uid },
       { op: 'replace', path: '/spec/template', value: template },
@@ -141,12 +156,20 @@ export class RolloutKube {
    * start every replica at once).
    */
   handOver(target: RolloutTarget, uid: string, template: PodTemplate, replicas: number): Promise<WorkloadJson> {
-    return this.jsonPatch(target, [{ op: 'test', path: '/metadata/uid', value: uid }, { op: 'test', path: '/spec/paused', value: true }, ...templateAndReplicas(template, replicas)]);
+    return this.jsonPatch(target, [
+      { op: 'test', path: '/metadata/uid', value: uid },
+      { op: 'test', path: '/spec/paused', value: true },
+      ...templateAndReplicas(template, replicas),
+    ]);
   }
 
   /** A hand-over undone: template, replicas and resumed, in one JSON patch guarded by the UID. */
   takeBack(target: RolloutTarget, uid: string, template: PodTemplate, replicas: number): Promise<WorkloadJson> {
-    return this.jsonPatch(target, [{ op: 'test', path: '/metadata/uid', value: uid }, ...templateAndReplicas(template, replicas), { op: 'add', path: '/spec/paused', value: false }]);
+    return this.jsonPatch(target, [
+      { op: 'test', path: '/metadata/uid', value: uid },
+      ...templateAndReplicas(template, replicas),
+      { op: 'add', path: '/spec/paused', value: false },
+    ]);
   }
 
   private jsonPatch(target: RolloutTarget, ops: JsonObject[]): Promise<WorkloadJson> {
@@ -158,7 +181,13 @@ export class RolloutKube {
   }
 
   private patch(target: RolloutTarget, body: unknown, contentType: string): Promise<WorkloadJson> {
-    return this.json<WorkloadJson>({ method: 'PATCH', path: workloadPath(target), query: { fieldManager: FIELD_MANAGER }, body, contentType });
+    return this.json<WorkloadJson>({
+      method: 'PATCH',
+      path: workloadPath(target),
+      query: { fieldManager: FIELD_MANAGER },
+      body,
+      contentType,
+    });
   }
 
   /** ReplicaSets whose labels match `labels`. */

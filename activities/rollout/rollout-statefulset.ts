@@ -28,7 +28,12 @@ export async function rollBackStatefulSet(kube: RolloutKube, snapshot: RolloutSn
   return done;
 }
 
-export async function runStatefulSetActions(kube: RolloutKube, snapshot: RolloutSnapshot, actions: StatefulSetAction[], gate?: { ctx: StageContext; expectedPods: number }): Promise<string[]> {
+export async function runStatefulSetActions(
+  kube: RolloutKube,
+  snapshot: RolloutSnapshot,
+  actions: StatefulSetAction[],
+  gate?: { ctx: StageContext; expectedPods: number },
+): Promise<string[]> {
   const done: string[] = [];
   const rollingUpdate = (partition: number) => ({
     partition,
@@ -60,7 +65,12 @@ export async function runStatefulSetActions(kube: RolloutKube, snapshot: Rollout
         done.push(`delete pods ${action.ordinals.map((o) => statefulSetPodName(snapshot.target.name, o)).join(', ')}`);
         break;
       case 'waitReady':
-        await waitFor(kube, `pods ${action.ordinals.join(',')} updated and ready`, () => statefulSetPodsSettled(kube, snapshot, action.ordinals), gate);
+        await waitFor(
+          kube,
+          `pods ${action.ordinals.join(',')} updated and ready`,
+          () => statefulSetPodsSettled(kube, snapshot, action.ordinals),
+          gate,
+        );
         break;
     }
   }

@@ -20,17 +20,37 @@ import {
   withOwedScaleDown,
   type DeploymentAction,
 } from '../../domain/rollout/rollout-plan';
-import { planStatefulSetPromotion, planStatefulSetStage, planStatefulSetStart, statefulSetRefusal } from '../../domain/rollout/rollout-plan-statefulset';
+import {
+  planStatefulSetPromotion,
+  planStatefulSetStage,
+  planStatefulSetStart,
+  statefulSetRefusal,
+} from '../../domain/rollout/rollout-plan-statefulset';
 import { resolveStageCounts } from '../../domain/rollout/rollout-shares';
 import { stepBegunEarly } from '../../domain/rollout/rollout-next-step';
 import type { RolloutSpec, RolloutTarget } from '../../domain/rollout/rollout-spec';
 import { describeTarget } from '../../domain/rollout/rollout-summary';
-import { INVALID_CHANGE, type RolloutHeartbeat, type RolloutSnapshot, type StageContext, type StageOutcome, type WatchGateInput, type WatchGateResult } from '../../domain/rollout/rollout-types';
+import {
+  INVALID_CHANGE,
+  type RolloutHeartbeat,
+  type RolloutSnapshot,
+  type StageContext,
+  type StageOutcome,
+  type WatchGateInput,
+  type WatchGateResult,
+} from '../../domain/rollout/rollout-types';
 import { currentContext, guard as guardActivity, heartbeat, nonRetryable, sleep } from '../shared/activity-context';
 import { GateProber } from '../gate/gate-probe';
 import { createHttpProber, type HttpProber } from '../watchdog/http-prober';
 import { ensureSumMatches, removeForeignCanary, runDeploymentActions, type Seen } from './rollout-deployment';
-import { checkGate, GateFailure, initialSettleMemory, rememberSettle, toWatchGateResult, waitForWorkload } from '../gate/rollout-gate-watch';
+import {
+  checkGate,
+  GateFailure,
+  initialSettleMemory,
+  rememberSettle,
+  toWatchGateResult,
+  waitForWorkload,
+} from '../gate/rollout-gate-watch';
 import { RolloutKube } from './rollout-kube';
 import { controllerObserved, deploymentSettled, type WorkloadJson } from './rollout-kube-json';
 import { observeDeployment, POLL_MS, statefulSetState } from './rollout-kube-observe';
@@ -105,7 +125,10 @@ export function createRolloutActivities(kc: KubeConfig, options: RolloutActivity
         if (refused !== null) throw nonRetryable(INVALID_CHANGE, `${describeTarget(target)}: ${refused}`);
         const held = workload.metadata.annotations?.[ROLLOUT_ANNOTATION];
         if (held !== undefined && held !== input.rolloutId) {
-          currentContext()?.log.warn('taking over the rollout annotation of an ended rollout', { previous: held, rolloutId: input.rolloutId });
+          currentContext()?.log.warn('taking over the rollout annotation of an ended rollout', {
+            previous: held,
+            rolloutId: input.rolloutId,
+          });
         }
         // The check for a foreign canary below touches nothing of the target's, so it need not
         // wait for the annotation to land.
@@ -121,7 +144,13 @@ export function createRolloutActivities(kc: KubeConfig, options: RolloutActivity
         if (target.kind === 'Deployment') {
           snapshot.deploymentStrategy = workload.spec.strategy ?? {};
           await Promise.all([annotated, removeForeignCanary(shortKube, workload)]);
-          const begin = input.beginFirstStage ? canaryAtPreparation(resolveStageCounts(input.spec.stages, snapshot.replicas)[0]!, snapshot.replicas, snapshot.deploymentStrategy) : 0;
+          const begin = input.beginFirstStage
+            ? canaryAtPreparation(
+                resolveStageCounts(input.spec.stages, snapshot.replicas)[0]!,
+                snapshot.replicas,
+                snapshot.deploymentStrategy,
+              )
+            : 0;
           await shortKube.applyCanary(workload, input.rolloutId, changed.template, begin);
           if (begin > 0) snapshot.firstStageBegun = [`create the canary with ${begin} replicas`];
         } else {
@@ -148,7 +177,9 @@ export function createRolloutActivities(kc: KubeConfig, options: RolloutActivity
      * gate is evaluated once more as a bake of 0 s that began when the scaling finished, so a
      * stage that passes then needs no watchGate activity and workflow task of its own.
      */
-    async advanceStage(input: StageContext & { count: number; gateAfterScaling?: boolean; nextCount?: number; beginPromotion?: boolean }): Promise<StageOutcome> {
+    async advanceStage(
+      input: StageContext & { count: number; gateAfterScaling?: boolean; nextCount?: number; beginPromotion?: boolean },
+    ): Promise<StageOutcome> {
       const { snapshot } = input;
       const gate = { ctx: input, expectedPods: input.count };
       const actions: string[] = [];
@@ -175,7 +206,9 @@ export function createRolloutActivities(kc: KubeConfig, options: RolloutActivity
             // A last scale-down is not waited for: it goes out alongside the gate's check below.
             const last = plan.at(-1);
             const shrinkLast = last?.kind === 'scale' && !last.wait;
-            actions.push(...(await runDeploymentActions(kube, input.rolloutId, snapshot, shrinkLast ? plan.slice(0, -1) : plan, { gate, seen })));
+            actions.push(
+              ...(await runDeploymentActions(kube, input.rolloutId, snapshot, shrinkLast ? plan.slice(0, -1) : plan, { gate, seen })),
+            );
             if (shrinkLast) owed = last;
           } else {
             let { sts, state } = await statefulSetState(kube, snapshot);
@@ -191,7 +224,13 @@ export function createRolloutActivities(kc: KubeConfig, options: RolloutActivity
           const watched = seen.canaryPods?.replicas === input.count ? seen.canaryPods.pods : undefined;
           const holdOwed = beginsNext && owed?.kind === 'scale' && owed.workload === 'stable';
           const [result, trailed] = await Promise.all([
-            checkGate(kube, input, input.count, { startedAt: input.gateAfterScaling ? finishedAt : null, seconds: 0 }, { watched, ...(input.gateAfterScaling ? { prober: gateProber } : {}) }),
+            checkGate(
+              kube,
+              input,
+              input.count,
+              { startedAt: input.gateAfterScaling ? finishedAt : null, seconds: 0 },
+              { watched, ...(input.gateAfterScaling ? { prober: gateProber } : {}) },
+            ),
             holdOwed ? [] : writeOwed(),
           ]);
           actions.push(...trailed);
@@ -205,7 +244,11 @@ export function createRolloutActivities(kc: KubeConfig, options: RolloutActivity
             const start =
               begins.step === 'stage'
                 ? planDeploymentStageStart(now, begins.count, snapshot.replicas, snapshot.deploymentStrategy)
-                : planDeploymentPromotionStart({ ...now, stablePaused: false, stableOnNewTemplate: false, canaryExists: true }, snapshot.replicas, snapshot.deploymentStrategy);
+                : planDeploymentPromotionStart(
+                    { ...now, stablePaused: false, stableOnNewTemplate: false, canaryExists: true },
+                    snapshot.replicas,
+                    snapshot.deploymentStrategy,
+                  );
             const begin = withOwedScaleDown(start, owed);
             owed = undefined;
             const nextStarted = await runDeploymentActions(kube, input.rolloutId, snapshot, begin);
@@ -213,7 +256,8 @@ export function createRolloutActivities(kc: KubeConfig, options: RolloutActivity
           }
           return { outcome: 'done', actions, finishedAt };
         } catch (err) {
-          if (err instanceof GateFailure) return { outcome: 'gate-failed', actions, reason: err.result.reason, erroring: err.result.erroring.map((e) => e.pod) };
+          if (err instanceof GateFailure)
+            return { outcome: 'gate-failed', actions, reason: err.result.reason, erroring: err.result.erroring.map((e) => e.pod) };
           throw err;
         }
       });
@@ -231,7 +275,13 @@ export function createRolloutActivities(kc: KubeConfig, options: RolloutActivity
         const settle = { memory: initialSettleMemory(input, currentContext()?.info.heartbeatDetails) };
         // Heartbeats on a timer, with the latest details (the settle memory among them), so a
         // slow list or probe never looks like a dead worker, and a dead worker is noticed in 3 s.
-        let latest: RolloutHeartbeat = { updated: 0, ready: 0, erroring: [], step: 'watching the gate', ...(settle.memory ? { settle: settle.memory } : {}) };
+        let latest: RolloutHeartbeat = {
+          updated: 0,
+          ready: 0,
+          erroring: [],
+          step: 'watching the gate',
+          ...(settle.memory ? { settle: settle.memory } : {}),
+        };
         heartbeat(latest);
         const ticker = setInterval(() => heartbeat(latest), GATE_HEARTBEAT_MS);
         const report = (details: RolloutHeartbeat) => {
@@ -240,7 +290,13 @@ export function createRolloutActivities(kc: KubeConfig, options: RolloutActivity
         };
         try {
           for (;;) {
-            const result = await checkGate(gateKube, input, input.expectedPods, { startedAt: input.bakeStartedAt, seconds: input.bakeSeconds }, { settle, prober: gateProber, report });
+            const result = await checkGate(
+              gateKube,
+              input,
+              input.expectedPods,
+              { startedAt: input.bakeStartedAt, seconds: input.bakeSeconds },
+              { settle, prober: gateProber, report },
+            );
             if (result.verdict === 'fail' || (result.verdict === 'pass' && !input.holdAfterPass)) {
               return toWatchGateResult(result, result.verdict);
             }
@@ -267,7 +323,13 @@ export function createRolloutActivities(kc: KubeConfig, options: RolloutActivity
           const { state, stable } = await observeDeployment(kube, snapshot);
           const seen: Seen = { stable, canaryReleased: !state.canaryExists };
           const fixed = await ensureSumMatches(kube, input.rolloutId, snapshot, state, { seen });
-          actions = await runDeploymentActions(kube, input.rolloutId, snapshot, planDeploymentPromotion(fixed.state, snapshot.replicas, snapshot.deploymentStrategy), { seen });
+          actions = await runDeploymentActions(
+            kube,
+            input.rolloutId,
+            snapshot,
+            planDeploymentPromotion(fixed.state, snapshot.replicas, snapshot.deploymentStrategy),
+            { seen },
+          );
           // The stable Deployment as the wait for it to settle left it, moments ago.
           settledStable = seen.stable;
         } else {
@@ -293,7 +355,11 @@ export function createRolloutActivities(kc: KubeConfig, options: RolloutActivity
             await waitForWorkload(kube, snapshot.target, `stable ${state.stable} ready`, (w) => deploymentSettled(w, state.stable));
             observed = await observeDeployment(kube, snapshot);
           }
-          const plan = planDeploymentRollback({ ...observed.state, canaryReady: Math.min(observed.canaryReady, observed.state.canary) }, snapshot.replicas, snapshot.deploymentStrategy);
+          const plan = planDeploymentRollback(
+            { ...observed.state, canaryReady: Math.min(observed.canaryReady, observed.state.canary) },
+            snapshot.replicas,
+            snapshot.deploymentStrategy,
+          );
           return { actions: await runDeploymentActions(kube, input.rolloutId, snapshot, plan) };
         }
         return { actions: await rollBackStatefulSet(kube, snapshot) };

@@ -39,7 +39,8 @@ export function stopIfCancelled(): void {
   currentContext()?.cancellationSignal.throwIfAborted();
 }
 
-export const nonRetryable = (type: string, message: string): ApplicationFailure => ApplicationFailure.create({ type, message, nonRetryable: true });
+export const nonRetryable = (type: string, message: string): ApplicationFailure =>
+  ApplicationFailure.create({ type, message, nonRetryable: true });
 
 /**
  * Runs an activity's body: an ApplicationFailure or a cancellation goes out as it is, anything
@@ -52,7 +53,8 @@ export async function guard<T>(action: string, fn: () => Promise<T>, { refusedAs
   } catch (err) {
     if (err instanceof ApplicationFailure) throw err;
     if (err instanceof Error && err.name === 'CancelledFailure') throw err;
-    if (refusedAs !== undefined && (err as { code?: number }).code === 422) throw nonRetryable(refusedAs, `${action}: the apiserver refused it: ${describeError(err)}`);
+    if (refusedAs !== undefined && (err as { code?: number }).code === 422)
+      throw nonRetryable(refusedAs, `${action}: the apiserver refused it: ${describeError(err)}`);
     throw toActivityFailure(err, action);
   }
 }

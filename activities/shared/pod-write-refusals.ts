@@ -8,7 +8,13 @@
  */
 import { V1MicroTime, type EventsV1Api, type EventsV1Event } from '@kubernetes/client-node';
 import { Counter, type Registry } from 'prom-client';
-import { EVENT_REPORTING_CONTROLLER, FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE, WRITE_REFUSED_EVENT_REASON } from '../../domain/shared/keys';
+import {
+  EVENT_REPORTING_CONTROLLER,
+  FIELD_MANAGER,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  WRITE_REFUSED_EVENT_REASON,
+} from '../../domain/shared/keys';
 import {
   backsOff,
   classifyPodWriteRefusal,
@@ -38,7 +44,11 @@ export function apiserverStatus(body: unknown): ApiserverStatus {
     if (!status || typeof status !== 'object') return { causes: [] };
     const { message, reason, details } = status as { message?: unknown; reason?: unknown; details?: { causes?: unknown } };
     const causes = Array.isArray(details?.causes)
-      ? details.causes.flatMap((c: unknown) => (c && typeof c === 'object' && typeof (c as { message?: unknown }).message === 'string' ? [(c as { message: string }).message] : []))
+      ? details.causes.flatMap((c: unknown) =>
+          c && typeof c === 'object' && typeof (c as { message?: unknown }).message === 'string'
+            ? [(c as { message: string }).message]
+            : [],
+        )
       : [];
     return {
       message: typeof message === 'string' ? message : undefined,
@@ -126,8 +136,17 @@ export function writeRefusedEventName(pod: PodRef, at: Date): string {
   return `${pod.name.slice(0, 253 - suffix.length).replace(/[-.]+$/, '')}${suffix}`;
 }
 
-export function writeRefusedEvent(pod: PodRef, loop: PodWriteLoop, action: string, refusal: PodWriteRefusal, at: Date, reportingInstance: string): EventsV1Event {
-  const retry = refusal.backoff ? `; not tried again before ${new Date(refusal.backoff.retryAt).toISOString()} (refusal ${refusal.backoff.attempts} in a row)` : '';
+export function writeRefusedEvent(
+  pod: PodRef,
+  loop: PodWriteLoop,
+  action: string,
+  refusal: PodWriteRefusal,
+  at: Date,
+  reportingInstance: string,
+): EventsV1Event {
+  const retry = refusal.backoff
+    ? `; not tried again before ${new Date(refusal.backoff.retryAt).toISOString()} (refusal ${refusal.backoff.attempts} in a row)`
+    : '';
   const http = refusal.httpStatus === undefined ? 'no answer' : `HTTP ${refusal.httpStatus}`;
   return {
     apiVersion: 'events.k8s.io/v1',
@@ -142,7 +161,10 @@ export function writeRefusedEvent(pod: PodRef, loop: PodWriteLoop, action: strin
     reason: WRITE_REFUSED_EVENT_REASON,
     type: 'Warning',
     regarding: { apiVersion: 'v1', kind: 'Pod', namespace: pod.namespace, name: pod.name, uid: pod.uid },
-    note: truncateUtf8(`AutoCrane ${loop} could not ${action} (${refusal.reason}, ${http}): ${refusal.message}${retry}`, EVENT_NOTE_MAX_BYTES),
+    note: truncateUtf8(
+      `AutoCrane ${loop} could not ${action} (${refusal.reason}, ${http}): ${refusal.message}${retry}`,
+      EVENT_NOTE_MAX_BYTES,
+    ),
   };
 }
 

@@ -276,10 +276,20 @@ export function createHttpProber(options: HttpProberOptions = {}): HttpProber {
             } else if (code >= 300 && code < 400) {
               const location = res.headers.location;
               const to = location ? ` to ${bodyExcerpt([Buffer.from(location)])}` : '';
-              settle({ healthy: false, status: code, outcome: 'http-status', message: `GET ${url} answered ${code}, redirect${to} not followed` });
+              settle({
+                healthy: false,
+                status: code,
+                outcome: 'http-status',
+                message: `GET ${url} answered ${code}, redirect${to} not followed`,
+              });
             } else {
               const excerpt = bodyExcerpt(chunks);
-              settle({ healthy: false, status: code, outcome: 'http-status', message: `GET ${url} answered ${code}${excerpt ? `: ${excerpt}` : ''}` });
+              settle({
+                healthy: false,
+                status: code,
+                outcome: 'http-status',
+                message: `GET ${url} answered ${code}${excerpt ? `: ${excerpt}` : ''}`,
+              });
             }
           };
 

@@ -186,7 +186,19 @@ export function sweepPodLister(kc: KubeConfig, pageSize = LIST_PAGE_SIZE): ListS
 }
 
 export function emptySweepCounters(): SweepCounters {
-  return { pods: 0, probedPods: 0, probes: 0, failedProbes: 0, podsWritten: 0, podsGone: 0, podsRefused: 0, podsRefusedSystemic: 0, podsBackingOff: 0, outcomes: {}, health: {} };
+  return {
+    pods: 0,
+    probedPods: 0,
+    probes: 0,
+    failedProbes: 0,
+    podsWritten: 0,
+    podsGone: 0,
+    podsRefused: 0,
+    podsRefusedSystemic: 0,
+    podsBackingOff: 0,
+    outcomes: {},
+    health: {},
+  };
 }
 
 function addCounters(into: SweepCounters, page: SweepCounters): void {
@@ -300,7 +312,13 @@ export async function sweepWatchdogs(input: SweepInput, deps: SweepDeps): Promis
 
   // Judged over the whole sweep, after every page was probed: only an apiserver that let no
   // write through, for reasons no pod explains, fails it (the pages listed fine meanwhile).
-  if (failsTheLoop({ succeeded: done.podsWritten + done.podsGone + tally.unchanged, refused: done.podsRefused, systemic: done.podsRefusedSystemic })) {
+  if (
+    failsTheLoop({
+      succeeded: done.podsWritten + done.podsGone + tally.unchanged,
+      refused: done.podsRefused,
+      systemic: done.podsRefusedSystemic,
+    })
+  ) {
     throw tally.lastSystemicError ?? new Error(`the apiserver refused all ${done.podsRefused} status writes of the sweep of ${namespace}`);
   }
   return { namespace, ...done, pages: pagesDone, durationMs: Date.now() - started };

@@ -22,7 +22,10 @@ export const DataVersionSchema = z
     sha256: z.string().regex(SHA256_HEX).meta({ description: "The archive's SHA-256, lower-case hex." }),
     size: z.number().int().min(0).meta({ description: "The archive's size in bytes." }),
     createdAt: time('When the repository stored it'),
-    origin: z.object({ kind: KindSchema, ref: z.string().meta({ description: "The git commit, the URL's ETag or Last-Modified, the folder's digest." }) }),
+    origin: z.object({
+      kind: KindSchema,
+      ref: z.string().meta({ description: "The git commit, the URL's ETag or Last-Modified, the folder's digest." }),
+    }),
   })
   .meta({ id: 'DataVersion' });
 
@@ -35,7 +38,10 @@ export const RefusalSchema = z
     count: z.number().int().min(1).meta({ description: 'Consecutive refusals of this source.' }),
     retryAt: time('Until then the refused content is not fetched again'),
   })
-  .meta({ id: 'Refusal', description: "The source's newest content was refused (not stored); it stands until content is stored or found unchanged after it." });
+  .meta({
+    id: 'Refusal',
+    description: "The source's newest content was refused (not stored); it stands until content is stored or found unchanged after it.",
+  });
 
 export const SourceListSchema = z
   .object({
@@ -51,7 +57,9 @@ export const SourceListSchema = z
   })
   .meta({ id: 'SourceList' });
 
-export const ManifestSchema = z.object({ source: z.string(), versions: z.array(DataVersionSchema).meta({ description: 'Oldest first.' }) }).meta({ id: 'Manifest' });
+export const ManifestSchema = z
+  .object({ source: z.string(), versions: z.array(DataVersionSchema).meta({ description: 'Oldest first.' }) })
+  .meta({ id: 'Manifest' });
 
 export type SourceListBody = z.infer<typeof SourceListSchema>;
 export type ManifestBody = z.infer<typeof ManifestSchema>;

@@ -50,7 +50,10 @@ export interface DataRepositoryRouterDeps {
 }
 
 const quarantined = (name: string, id: string) =>
-  new HttpError(503, `the archive of '${name}' version '${id}' failed its SHA-256 check and was quarantined; the next poll stores it again if it is the newest version and its origin still has it`);
+  new HttpError(
+    503,
+    `the archive of '${name}' version '${id}' failed its SHA-256 check and was quarantined; the next poll stores it again if it is the newest version and its origin still has it`,
+  );
 
 const PATH = { where: 'path', expected: 'a path', fields: 'name, id' };
 
@@ -68,7 +71,13 @@ export function createDataRepositoryRouter(deps: DataRepositoryRouterDeps): Rout
       repository.sources.map(async (source) => {
         const { versions } = await repository.manifest(source.name);
         const latest = versions.at(-1);
-        return { name: source.name, kind: source.kind, versions: versions.length, latest: latest ? publicVersion(latest) : null, refused: repository.refusal(source.name) ?? null };
+        return {
+          name: source.name,
+          kind: source.kind,
+          versions: versions.length,
+          latest: latest ? publicVersion(latest) : null,
+          refused: repository.refusal(source.name) ?? null,
+        };
       }),
     );
     res.json({ sources } satisfies SourceListBody);
@@ -112,7 +121,10 @@ export function createDataRepositoryRouter(deps: DataRepositoryRouterDeps): Rout
         throw err;
       }
     }
-    res.set(cacheHeaders).status(range ? 206 : 200).type('application/gzip');
+    res
+      .set(cacheHeaders)
+      .status(range ? 206 : 200)
+      .type('application/gzip');
     res.set('Content-Length', String(range ? range.end - range.start + 1 : stored.size));
     if (range) res.set('Content-Range', `bytes ${range.start}-${range.end}/${stored.size}`);
     if (!body) {

@@ -32,7 +32,9 @@ export function temporalDataRolloutWorkflows(client: Client): DataRolloutWorkflo
       return await fn();
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) {
-        throw new DataRolloutUnavailableError(`no data rollout workflow for source ${source} in namespace ${namespace}: it starts when the data repository announces a version of ${source}`);
+        throw new DataRolloutUnavailableError(
+          `no data rollout workflow for source ${source} in namespace ${namespace}: it starts when the data repository announces a version of ${source}`,
+        );
       }
       if (err instanceof WorkflowUpdateFailedError) throw new DataRolloutRefusedError(err.cause?.message ?? err.message);
       throw err;
@@ -41,7 +43,8 @@ export function temporalDataRolloutWorkflows(client: Client): DataRolloutWorkflo
   const handle = (namespace: string, source: string) => client.workflow.getHandle(dataRolloutWorkflowId(namespace, source));
   return {
     status: (namespace, source) => call(namespace, source, () => handle(namespace, source).query(dataRolloutStatusQuery)),
-    start: (namespace, source, request) => call(namespace, source, () => handle(namespace, source).executeUpdate(startDataRolloutUpdate, { args: [request] })),
+    start: (namespace, source, request) =>
+      call(namespace, source, () => handle(namespace, source).executeUpdate(startDataRolloutUpdate, { args: [request] })),
     control: (namespace, source, control, request) =>
       call(namespace, source, () => handle(namespace, source).executeUpdate(dataRolloutControlUpdates[control], { args: [request] })),
   };

@@ -39,9 +39,15 @@ export interface DataRolloutRouterDeps {
 export const DataRolloutParamsSchema = z.object({ namespace: namespaceName(), source: sourceName() });
 const PATH = { where: 'path', expected: 'a path', fields: 'namespace, source' };
 
-const reason = z.string({ error: 'expected a string' }).max(MAX_DATA_CONTROL_REASON_LENGTH, { error: `at most ${MAX_DATA_CONTROL_REASON_LENGTH} characters` });
+const reason = z
+  .string({ error: 'expected a string' })
+  .max(MAX_DATA_CONTROL_REASON_LENGTH, { error: `at most ${MAX_DATA_CONTROL_REASON_LENGTH} characters` });
 const wholeNumber = (min: number, max: number) =>
-  z.number({ error: `expected a whole number from ${min} to ${max}` }).int({ error: `expected a whole number from ${min} to ${max}` }).min(min, { error: `expected a whole number from ${min} to ${max}` }).max(max, { error: `expected a whole number from ${min} to ${max}` });
+  z
+    .number({ error: `expected a whole number from ${min} to ${max}` })
+    .int({ error: `expected a whole number from ${min} to ${max}` })
+    .min(min, { error: `expected a whole number from ${min} to ${max}` })
+    .max(max, { error: `expected a whole number from ${min} to ${max}` });
 
 export const DataRolloutStartSchema = z.strictObject({
   version: z.string({ error: 'expected a version ID' }).optional(),
@@ -63,7 +69,11 @@ export const DataRolloutStartSchema = z.strictObject({
   ackTimeoutSeconds: wholeNumber(1, DATA_ROLLOUT_LIMITS.maxAckTimeoutSeconds).optional(),
   reason: reason.optional(),
 });
-const START_BODY = { where: 'body', expected: 'a JSON object {version?, stages?, maxErrorPods?, ackTimeoutSeconds?, reason?}', fields: 'version, stages, maxErrorPods, ackTimeoutSeconds, reason' };
+const START_BODY = {
+  where: 'body',
+  expected: 'a JSON object {version?, stages?, maxErrorPods?, ackTimeoutSeconds?, reason?}',
+  fields: 'version, stages, maxErrorPods, ackTimeoutSeconds, reason',
+};
 export const DataRolloutControlSchema = z.strictObject({ reason: reason.optional() });
 const CONTROL_BODY = { where: 'body', expected: 'a JSON object {reason?}', fields: 'reason' };
 
@@ -78,7 +88,9 @@ export function createDataRolloutRouter(deps: DataRolloutRouterDeps): Router {
   const base = '/v1/namespaces/:namespace/data/:source';
 
   const body = (status: DataRolloutStatus): DataRolloutStatusBody => ({
-    ...(temporalUi && { temporalUiUrl: `${temporalUi.url}/namespaces/${encodeURIComponent(temporalUi.namespace)}/workflows/${encodeURIComponent(status.workflowId)}` }),
+    ...(temporalUi && {
+      temporalUiUrl: `${temporalUi.url}/namespaces/${encodeURIComponent(temporalUi.namespace)}/workflows/${encodeURIComponent(status.workflowId)}`,
+    }),
     ...status,
   });
   const translate = (err: unknown): never => {
@@ -122,7 +134,9 @@ export function createDataRolloutRouter(deps: DataRolloutRouterDeps): Router {
         const request = parseInput(DataRolloutControlSchema, hasBody(req) ? req.body : {}, CONTROL_BODY);
         await authorize(res, steerAction(namespace), `${name} the data rollout of ${source} in namespace ${namespace}`);
         const by = callerName((res.locals as { caller?: Caller }).caller);
-        const status = await workflows.control(namespace, source, name, { ...request, ...(by === undefined ? {} : { by }) }).catch(translate);
+        const status = await workflows
+          .control(namespace, source, name, { ...request, ...(by === undefined ? {} : { by }) })
+          .catch(translate);
         logger.info({ namespace, source, control: name, by }, `data rollout ${name} through the API`);
         res.json(body(status));
       }),

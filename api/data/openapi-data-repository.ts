@@ -10,7 +10,10 @@ import { ArchiveParamsSchema, ManifestSchema, SourceListSchema, SourceParamsSche
 import { ErrorBodySchema, errors, json, lazyDocument, registerServingPaths } from '../openapi-common';
 
 const ArchiveHeadersSchema = z.object({
-  range: z.string().optional().meta({ description: 'One `bytes=` range answers 206; several ranges, another unit or an unreadable header get the whole archive.' }),
+  range: z
+    .string()
+    .optional()
+    .meta({ description: 'One `bytes=` range answers 206; several ranges, another unit or an unreadable header get the whole archive.' }),
   'if-none-match': z.string().optional().meta({ description: 'The ETag answers 304.' }),
   'if-range': z.string().optional().meta({ description: 'Range is honoured only while this is the ETag.' }),
 });
@@ -31,7 +34,7 @@ function registerSourcePaths(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: 'get',
     path: '/v1/sources',
-    summary: "The sources, each with its newest version and its standing refusal",
+    summary: 'The sources, each with its newest version and its standing refusal',
     responses: { 200: json(SourceListSchema, 'Every configured source.') },
   });
   const unknownSource = { 400: 'The name is not a source name (the details say why).', 404: 'No source of that name is configured.' };
@@ -55,9 +58,12 @@ function registerSourcePaths(registry: OpenAPIRegistry): void {
         ...unknownSource,
         400: 'The name or version ID is malformed (the details say which).',
         404: 'No such source or version, or its archive was pruned.',
-        503: "The stored archive failed its SHA-256 check: quarantined and not served; the next poll stores it again if it is the newest version and its origin still has it.",
+        503: 'The stored archive failed its SHA-256 check: quarantined and not served; the next poll stores it again if it is the newest version and its origin still has it.',
       }),
-      416: { ...json(ErrorBodySchema, 'The range starts past the end; Content-Range says the size.'), headers: { 'Content-Range': header('bytes */<size>') } },
+      416: {
+        ...json(ErrorBodySchema, 'The range starts past the end; Content-Range says the size.'),
+        headers: { 'Content-Range': header('bytes */<size>') },
+      },
     },
   });
 }

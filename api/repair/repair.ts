@@ -15,7 +15,13 @@ import { z } from 'zod';
 import { namespaceName } from '../../domain/shared/checked-string';
 import type { RepairView } from '../../domain/repair/repair';
 import type { Logger } from '../../platform/logger';
-import { MAX_PAUSE_REASON_LENGTH, pauseRepairUpdate, repairStateQuery, repairWorkflowId, resumeRepairUpdate } from '../../contracts/repair-messages';
+import {
+  MAX_PAUSE_REASON_LENGTH,
+  pauseRepairUpdate,
+  repairStateQuery,
+  repairWorkflowId,
+  resumeRepairUpdate,
+} from '../../contracts/repair-messages';
 import type { Authorizer, ResourceAction } from '../auth';
 import { HttpError } from '../http-errors';
 import { hasBody, jsonBody, parseInput, routeHelpers } from '../routes';
@@ -69,7 +75,10 @@ export function temporalRepairControl(client: Client): RepairControl {
         );
       }
       if (isStoppedWorkflowError(err)) {
-        throw new RepairUnavailableError('stopped', `the repair workflow of namespace ${namespace} is not running; restart the worker to start it again`);
+        throw new RepairUnavailableError(
+          'stopped',
+          `the repair workflow of namespace ${namespace} is not running; restart the worker to start it again`,
+        );
       }
       throw err;
     }
@@ -87,12 +96,21 @@ export const RepairParamsSchema = z.object({ namespace: namespaceName() });
 const PATH = { where: 'path', expected: 'a path', fields: 'namespace' };
 
 export const RepairPauseSchema = z.strictObject({
-  reason: z.string({ error: 'expected a string' }).max(MAX_PAUSE_REASON_LENGTH, { error: `at most ${MAX_PAUSE_REASON_LENGTH} characters` }).optional(),
+  reason: z
+    .string({ error: 'expected a string' })
+    .max(MAX_PAUSE_REASON_LENGTH, { error: `at most ${MAX_PAUSE_REASON_LENGTH} characters` })
+    .optional(),
 });
 const PAUSE_BODY = { where: 'body', expected: 'a JSON object {reason?}', fields: 'reason' };
 
 const readAction = (namespace: string): ResourceAction => ({ verb: 'list', group: '', resource: 'pods', namespace });
-const controlAction = (namespace: string): ResourceAction => ({ verb: 'create', group: '', resource: 'pods', subresource: 'eviction', namespace });
+const controlAction = (namespace: string): ResourceAction => ({
+  verb: 'create',
+  group: '',
+  resource: 'pods',
+  subresource: 'eviction',
+  namespace,
+});
 
 export function createRepairRouter(deps: RepairRouterDeps): Router {
   const { control, logger, temporalUi } = deps;
@@ -104,7 +122,9 @@ export function createRepairRouter(deps: RepairRouterDeps): Router {
     const workflowId = repairWorkflowId(namespace);
     return {
       workflowId,
-      ...(temporalUi && { temporalUiUrl: `${temporalUi.url}/namespaces/${encodeURIComponent(temporalUi.namespace)}/workflows/${encodeURIComponent(workflowId)}` }),
+      ...(temporalUi && {
+        temporalUiUrl: `${temporalUi.url}/namespaces/${encodeURIComponent(temporalUi.namespace)}/workflows/${encodeURIComponent(workflowId)}`,
+      }),
       ...view,
     };
   };

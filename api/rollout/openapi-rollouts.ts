@@ -39,19 +39,23 @@ const RolloutStartedSchema = z
     workflowId: z.string().meta({ description: 'One workflow ID per target: rollout/<namespace>/<Kind>/<name>.' }),
     statusUrl: z.string(),
     temporalUiUrl: z.string().optional(),
-    existing: z.boolean().meta({ description: 'True when the request ID was used before with the same spec (supersede aside): this is the rollout it started (status 200).' }),
-    supersededRolloutId: z
-      .string()
-      .optional()
-      .meta({
-        description:
-          'The running rollout this one replaced (supersede: true). It rolls its change back and ends Superseded; meanwhile this rollout is Pending, its statusUrl answering with a waiting decision, and then it starts.',
-      }),
+    existing: z.boolean().meta({
+      description:
+        'True when the request ID was used before with the same spec (supersede aside): this is the rollout it started (status 200).',
+    }),
+    supersededRolloutId: z.string().optional().meta({
+      description:
+        'The running rollout this one replaced (supersede: true). It rolls its change back and ends Superseded; meanwhile this rollout is Pending, its statusUrl answering with a waiting decision, and then it starts.',
+    }),
   })
   .meta({ id: 'RolloutStarted' });
 
 const RolloutPodsSchema = z
-  .object({ updated: z.number().int(), ready: z.number().int(), erroring: z.array(z.string()).meta({ description: 'Updated pods with an error-level watchdog.' }) })
+  .object({
+    updated: z.number().int(),
+    ready: z.number().int(),
+    erroring: z.array(z.string()).meta({ description: 'Updated pods with an error-level watchdog.' }),
+  })
   .meta({ id: 'RolloutPods' });
 
 const StageStatusSchema = z
@@ -92,7 +96,10 @@ const RolloutStatusSchema = z
     pods: RolloutPodsSchema,
     podsLive: z.boolean().meta({ description: "True when pods comes from the running bake's last heartbeat." }),
     decisions: z.array(DecisionSchema).meta({ description: 'Every decision, with its time and reason, oldest first.' }),
-    decisionsDropped: z.number().int().meta({ description: 'Decisions dropped from the middle of a very long log (the first and the latest are kept).' }),
+    decisionsDropped: z
+      .number()
+      .int()
+      .meta({ description: 'Decisions dropped from the middle of a very long log (the first and the latest are kept).' }),
     startedAt: z.string(),
     endedAt: nullableTime,
     requestId: z.string().nullable(),
@@ -113,7 +120,9 @@ const RolloutListSchema = z
           target: RolloutTargetSchema,
           state: RolloutStateSchema.nullable(),
           stage: z.number().int().nullable(),
-          executionStatus: z.string().meta({ description: "Temporal's status of the run (RUNNING, COMPLETED, CONTINUED_AS_NEW, TERMINATED…)." }),
+          executionStatus: z
+            .string()
+            .meta({ description: "Temporal's status of the run (RUNNING, COMPLETED, CONTINUED_AS_NEW, TERMINATED…)." }),
           summary: z.string().nullable(),
           startedAt: z.string(),
           closedAt: nullableTime,
@@ -153,15 +162,24 @@ export function registerRolloutPaths(registry: OpenAPIRegistry, security: Securi
     security,
     request: { body: jsonRequest(RolloutSpecSchema, true) },
     responses: {
-      202: json(RolloutStartedSchema, 'Started, or superseding the running rollout (supersededRolloutId). The statusUrl answers from the start.'),
-      200: json(RolloutStartedSchema, 'A rollout with this request ID and the same spec (compared as parsed, supersede aside) already exists: the same answer as when it started, with existing: true.'),
+      202: json(
+        RolloutStartedSchema,
+        'Started, or superseding the running rollout (supersededRolloutId). The statusUrl answers from the start.',
+      ),
+      200: json(
+        RolloutStartedSchema,
+        'A rollout with this request ID and the same spec (compared as parsed, supersede aside) already exists: the same answer as when it started, with existing: true.',
+      ),
       400: json(ErrorBodySchema, 'The spec is invalid; each detail names a field path such as stages[1].replicas.'),
       ...errors(AUTH_ERRORS),
-      409: json(RolloutConflictSchema, 'Another rollout is running on the target (runningRolloutId), and supersede is not true; or it refused to be superseded.'),
+      409: json(
+        RolloutConflictSchema,
+        'Another rollout is running on the target (runningRolloutId), and supersede is not true; or it refused to be superseded.',
+      ),
       ...bodyErrors('256 KiB'),
       422: json(
         ErrorBodySchema,
-        'The target workload does not exist (detail field target); the change does not fit its live pod template (checked while no rollout holds the workload): an unknown container (change.images.<name>, change.env.<name>), a change that alters nothing (change), a whole template without the selector\'s labels (change.template.metadata.labels); or the requestId was used before on this target with a different spec (detail field requestId: a repeated start must send the same spec, supersede aside; send a new request ID for a new change).',
+        "The target workload does not exist (detail field target); the change does not fit its live pod template (checked while no rollout holds the workload): an unknown container (change.images.<name>, change.env.<name>), a change that alters nothing (change), a whole template without the selector's labels (change.template.metadata.labels); or the requestId was used before on this target with a different spec (detail field requestId: a repeated start must send the same spec, supersede aside; send a new request ID for a new change).",
       ),
     },
   });
@@ -170,7 +188,8 @@ export function registerRolloutPaths(registry: OpenAPIRegistry, security: Securi
     method: 'get',
     path: '/v1/rollouts',
     summary: 'List rollouts',
-    description: 'From Temporal visibility (search attributes and memo). Needs list on deployments in the namespace (in every namespace without one).',
+    description:
+      'From Temporal visibility (search attributes and memo). Needs list on deployments in the namespace (in every namespace without one).',
     security,
     request: { query: RolloutListQuerySchema },
     responses: {

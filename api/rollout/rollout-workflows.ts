@@ -33,12 +33,18 @@ import {
   type RolloutStatus,
   type RolloutWorkflowInput,
 } from '../../contracts/rollout-messages';
-import { AUTOCRANE_NAMESPACE, AUTOCRANE_ROLLOUT_ID, AUTOCRANE_STAGE, AUTOCRANE_STATE, AUTOCRANE_SUPERSEDED_BY, AUTOCRANE_TARGET } from '../../contracts/search-attributes';
+import {
+  AUTOCRANE_NAMESPACE,
+  AUTOCRANE_ROLLOUT_ID,
+  AUTOCRANE_STAGE,
+  AUTOCRANE_STATE,
+  AUTOCRANE_SUPERSEDED_BY,
+  AUTOCRANE_TARGET,
+} from '../../contracts/search-attributes';
 import { ROLLOUT_WORKFLOW_TYPE } from '../../contracts/workflow-types';
 
 /** The activity whose heartbeats carry live pod counts during a bake. */
 export const WATCH_GATE_ACTIVITY = 'watchGate';
-
 
 /** A rollout as visibility describes it: enough to authorize, address and list it. */
 export interface RolloutRecord {
@@ -104,11 +110,9 @@ export class RolloutRefusedError extends Error {}
 /** The run ended before the control reached it. */
 export class RolloutEndedError extends Error {}
 
-
 // ---------------------------------------------------------------------------
 // The Temporal implementation
 // ---------------------------------------------------------------------------
-
 
 /** `shop/Deployment/web` (AutoCraneTarget, or a workflow ID without its `rollout/`) → the target. */
 export function parseTargetKey(key: string): RolloutTarget | null {
@@ -199,7 +203,11 @@ export function temporalRolloutWorkflows(client: Client, options: TemporalRollou
    * superseded also stands for that rollout, Pending until the run continues as it; `keep`
    * says which of the two records are listed.
    */
-  async function collect(query: string, limit: number, keep: (record: RolloutRecord) => boolean = () => true): Promise<{ records: RolloutRecord[]; truncated: boolean }> {
+  async function collect(
+    query: string,
+    limit: number,
+    keep: (record: RolloutRecord) => boolean = () => true,
+  ): Promise<{ records: RolloutRecord[]; truncated: boolean }> {
     const records: RolloutRecord[] = [];
     for await (const info of client.workflow.list({ query, pageSize: Math.min(limit + 1, 1000) })) {
       const record = recordOf(info);
@@ -270,7 +278,8 @@ export function temporalRolloutWorkflows(client: Client, options: TemporalRollou
     if (description.status.name !== 'RUNNING' || running === null) return 'retry';
     if (running.rolloutId === rolloutId) return { outcome: 'existing', runId: running.runId };
     // This very rollout already superseded the running one, which is rolling back before it starts.
-    if (description.typedSearchAttributes.get(AUTOCRANE_SUPERSEDED_BY) === rolloutId) return { outcome: 'existing', runId: running.runId, waitsFor: running.rolloutId };
+    if (description.typedSearchAttributes.get(AUTOCRANE_SUPERSEDED_BY) === rolloutId)
+      return { outcome: 'existing', runId: running.runId, waitsFor: running.rolloutId };
     // A rollout already in its end state is only tidying up (finishRollout); a client that saw
     // it end may start the next one at once, so wait for it to close rather than refuse. A
     // promotion, which cannot be interrupted, ends within seconds too: the start (or supersede)
@@ -296,7 +305,12 @@ export function temporalRolloutWorkflows(client: Client, options: TemporalRollou
     let nextPageToken: Uint8Array | undefined;
     do {
       const page = await within(QUERY_DEADLINE_MS, () =>
-        client.workflowService.getWorkflowExecutionHistory({ namespace: client.options.namespace, execution: { workflowId, runId }, maximumPageSize: pageSize, ...(nextPageToken ? { nextPageToken } : {}) }),
+        client.workflowService.getWorkflowExecutionHistory({
+          namespace: client.options.namespace,
+          execution: { workflowId, runId },
+          maximumPageSize: pageSize,
+          ...(nextPageToken ? { nextPageToken } : {}),
+        }),
       );
       yield* page.history?.events ?? [];
       nextPageToken = page.nextPageToken && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
@@ -305,7 +319,13 @@ export function temporalRolloutWorkflows(client: Client, options: TemporalRollou
 
   const requestOf = (value: unknown, rolloutId: string): RolloutSpec | null => {
     const input = value as Partial<RolloutWorkflowInput> | null;
-    return input !== null && typeof input === 'object' && input.rolloutId === rolloutId && typeof input.spec === 'object' && input.spec !== null ? input.spec : null;
+    return input !== null &&
+      typeof input === 'object' &&
+      input.rolloutId === rolloutId &&
+      typeof input.spec === 'object' &&
+      input.spec !== null
+      ? input.spec
+      : null;
   };
 
   return {
@@ -333,7 +353,10 @@ export function temporalRolloutWorkflows(client: Client, options: TemporalRollou
       for (let attempt = 1; ; attempt++) {
         const outcome = await startOnce(input);
         if (outcome !== 'retry') return outcome;
-        if (attempt === START_ATTEMPTS) throw new Error(`could not start rollout ${input.rolloutId}: the rollout running on ${describeTarget(input.spec.target)} kept ending and starting`);
+        if (attempt === START_ATTEMPTS)
+          throw new Error(
+            `could not start rollout ${input.rolloutId}: the rollout running on ${describeTarget(input.spec.target)} kept ending and starting`,
+          );
       }
     },
 
@@ -341,7 +364,8 @@ export function temporalRolloutWorkflows(client: Client, options: TemporalRollou
       const handle = client.workflow.getHandle(record.workflowId, record.runId);
       if (record.waitsFor !== undefined) {
         const waiting = await within(QUERY_DEADLINE_MS, () => handle.query(supersedingStatusQuery));
-        if (waiting === null) throw new Error(`rollout ${record.waitsFor} holds no status of rollout ${record.rolloutId}, which superseded it`);
+        if (waiting === null)
+          throw new Error(`rollout ${record.waitsFor} holds no status of rollout ${record.rolloutId}, which superseded it`);
         return { status: waiting, livePods: null };
       }
       const [status, description] = await Promise.all([
@@ -376,4 +400,3 @@ export function temporalRolloutWorkflows(client: Client, options: TemporalRollou
     },
   };
 }
-

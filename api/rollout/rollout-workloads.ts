@@ -47,4 +47,3 @@ export function kubernetesWorkloadReader(kc: KubeConfig): WorkloadReader {
     },
   };
 }
-

@@ -125,7 +125,10 @@ export interface RolloutRouterDeps {
 
 /** A stable ID for a target and request ID: the same request started twice is one rollout. */
 export function requestRolloutId(target: RolloutTarget, requestId: string): string {
-  return createHash('sha256').update(`${targetKey(target)}\n${requestId}`, 'utf8').digest('hex').slice(0, 12);
+  return createHash('sha256')
+    .update(`${targetKey(target)}\n${requestId}`, 'utf8')
+    .digest('hex')
+    .slice(0, 12);
 }
 
 const randomRolloutId = (): string => randomBytes(6).toString('hex');
@@ -162,7 +165,12 @@ export function createRolloutRouter(deps: RolloutRouterDeps): Router {
         }
       : {};
 
-  const startedBody = (rolloutId: string, workflowId: string, runId: string | undefined, extra: Partial<RolloutStartedBody>): RolloutStartedBody => ({
+  const startedBody = (
+    rolloutId: string,
+    workflowId: string,
+    runId: string | undefined,
+    extra: Partial<RolloutStartedBody>,
+  ): RolloutStartedBody => ({
     rolloutId,
     workflowId,
     statusUrl: rolloutStatusUrl(rolloutId),
@@ -190,7 +198,9 @@ export function createRolloutRouter(deps: RolloutRouterDeps): Router {
     try {
       return await workloads.read(target);
     } catch (err) {
-      throw Object.assign(new HttpError(503, `cannot read ${describeTarget(target)}: the Kubernetes apiserver did not answer`), { cause: err });
+      throw Object.assign(new HttpError(503, `cannot read ${describeTarget(target)}: the Kubernetes apiserver did not answer`), {
+        cause: err,
+      });
     }
   };
 
@@ -206,7 +216,9 @@ export function createRolloutRouter(deps: RolloutRouterDeps): Router {
       await authorize(res, workloadAction('patch', target), `roll out ${describeTarget(target)}`);
       const live = await readWorkload(target);
       if (live === null) {
-        throw new HttpError(422, `${describeTarget(target)} does not exist`, [{ field: 'target', message: `no ${target.kind} named ${target.name} in namespace ${target.namespace}` }]);
+        throw new HttpError(422, `${describeTarget(target)} does not exist`, [
+          { field: 'target', message: `no ${target.kind} named ${target.name} in namespace ${target.namespace}` },
+        ]);
       }
       const rolloutId = spec.requestId === undefined ? newRolloutId() : requestRolloutId(target, spec.requestId);
       const workflowId = rolloutWorkflowId(target);
@@ -219,11 +231,19 @@ export function createRolloutRouter(deps: RolloutRouterDeps): Router {
       const answerExisting = async (existing: Pick<RolloutRecord, 'workflowId' | 'runId' | 'waitsFor'>) => {
         const started = await workflows.specOf({ rolloutId, ...existing });
         if (started === null) {
-          logger.warn({ rolloutId, requestId: spec.requestId }, 'rollout start repeated: the existing rollout\'s spec could not be read back; answering it as the same');
+          logger.warn(
+            { rolloutId, requestId: spec.requestId },
+            "rollout start repeated: the existing rollout's spec could not be read back; answering it as the same",
+          );
         } else if (!sameRolloutRequest(started, spec)) {
           logger.info({ rolloutId, requestId: spec.requestId }, 'rollout start repeated with a different spec: refused');
           const message = `request ID ${JSON.stringify(spec.requestId)} already started rollout ${rolloutId} on ${describeTarget(target)} with a different spec; send a new request ID to roll out this one`;
-          throw new HttpError(422, message, [{ field: 'requestId', message: `already used by rollout ${rolloutId} with a different spec (${differingFields(started, spec).join(', ')} differ)` }]);
+          throw new HttpError(422, message, [
+            {
+              field: 'requestId',
+              message: `already used by rollout ${rolloutId} with a different spec (${differingFields(started, spec).join(', ')} differ)`,
+            },
+          ]);
         }
         logger.info({ rolloutId, requestId: spec.requestId }, 'rollout start repeated: answering the existing rollout');
         res.status(200).json(startedBody(rolloutId, workflowId, existing.runId, { existing: true }));
@@ -238,27 +258,43 @@ export function createRolloutRouter(deps: RolloutRouterDeps): Router {
       // prepareRollout checks the change against the restored template.
       if (live.heldBy === null) {
         const problems = liveChangeProblems(live, spec);
-        if (problems.length > 0) throw new HttpError(422, `the change cannot be rolled out to ${describeTarget(target)} as it is now`, problems);
+        if (problems.length > 0)
+          throw new HttpError(422, `the change cannot be rolled out to ${describeTarget(target)} as it is now`, problems);
       }
 
       const outcome = await workflows.start({ rolloutId, spec }).catch((err: unknown) => {
-        if (err instanceof RolloutRefusedError) throw new HttpError(409, `the running rollout refused to be superseded: ${err.message}`, [{ field: 'supersede', message: err.message }]);
+        if (err instanceof RolloutRefusedError)
+          throw new HttpError(409, `the running rollout refused to be superseded: ${err.message}`, [
+            { field: 'supersede', message: err.message },
+          ]);
         throw err;
       });
       switch (outcome.outcome) {
         case 'existing':
-          return answerExisting({ workflowId, runId: outcome.runId, ...(outcome.waitsFor === undefined ? {} : { waitsFor: outcome.waitsFor }) });
+          return answerExisting({
+            workflowId,
+            runId: outcome.runId,
+            ...(outcome.waitsFor === undefined ? {} : { waitsFor: outcome.waitsFor }),
+          });
         case 'conflict': {
           const message = `a rollout is already running on ${describeTarget(target)}: ${outcome.runningRolloutId}`;
           res.status(409).json({
             error: message,
-            details: [{ field: 'target', message: `rollout ${outcome.runningRolloutId} is running on this target; abort it first, or send supersede: true to replace it` }],
+            details: [
+              {
+                field: 'target',
+                message: `rollout ${outcome.runningRolloutId} is running on this target; abort it first, or send supersede: true to replace it`,
+              },
+            ],
             runningRolloutId: outcome.runningRolloutId,
           } satisfies RolloutConflictBody);
           return;
         }
         case 'superseded':
-          logger.info({ rolloutId, supersededRolloutId: outcome.supersededRolloutId, target: targetKey(target) }, 'rollout superseded through the API');
+          logger.info(
+            { rolloutId, supersededRolloutId: outcome.supersededRolloutId, target: targetKey(target) },
+            'rollout superseded through the API',
+          );
           res.status(202).json(startedBody(rolloutId, workflowId, undefined, { supersededRolloutId: outcome.supersededRolloutId }));
           return;
         case 'started':
@@ -275,7 +311,11 @@ export function createRolloutRouter(deps: RolloutRouterDeps): Router {
     handle(async (req, res) => {
       const filter = parseInput(RolloutListQuerySchema, req.query, LIST_QUERY);
       const action: ResourceAction = { verb: 'list', group: 'apps', resource: 'deployments', namespace: filter.namespace ?? '' };
-      await authorize(res, action, filter.namespace === undefined ? 'list rollouts in every namespace' : `list rollouts in namespace ${filter.namespace}`);
+      await authorize(
+        res,
+        action,
+        filter.namespace === undefined ? 'list rollouts in every namespace' : `list rollouts in namespace ${filter.namespace}`,
+      );
       const { records, truncated } = await workflows.list(filter, MAX_LIST_ROWS);
       res.json({ rollouts: records.map(listItem), truncated } satisfies RolloutListBody);
     }),
@@ -309,12 +349,20 @@ export function createRolloutRouter(deps: RolloutRouterDeps): Router {
         await authorize(res, workloadAction('patch', record.target), `${action} rollout ${id} of ${describeTarget(record.target)}`);
         const ended = (r: RolloutRecord) => refused(res, 409, `cannot ${action} rollout ${id}: it has ended (${endedState(r)})`, 'id');
         if (record.waitsFor !== undefined) {
-          return refused(res, 409, `cannot ${action} rollout ${id}: it has not started; it waits for rollout ${record.waitsFor}, which it superseded, to roll back`, 'id');
+          return refused(
+            res,
+            409,
+            `cannot ${action} rollout ${id}: it has not started; it waits for rollout ${record.waitsFor}, which it superseded, to roll back`,
+            'id',
+          );
         }
         if (!record.running) return ended(record);
         try {
           const by = callerName((res.locals as { caller?: Caller }).caller);
-          const status = await workflows.control(record, action, { ...(reason === undefined ? {} : { reason }), ...(by === undefined ? {} : { by }) });
+          const status = await workflows.control(record, action, {
+            ...(reason === undefined ? {} : { reason }),
+            ...(by === undefined ? {} : { by }),
+          });
           logger.info({ rolloutId: id, action, reason, by }, 'rollout control accepted');
           res.json(statusBody(record, status, null));
         } catch (err) {
@@ -331,4 +379,3 @@ export function createRolloutRouter(deps: RolloutRouterDeps): Router {
 
   return router;
 }
-

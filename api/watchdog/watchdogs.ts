@@ -88,7 +88,9 @@ export const WatchdogParamsSchema = WatchdogPodParamsSchema.extend({ name: ruled
 
 const levelsText = WATCHDOG_LEVELS.join(', ');
 /** A level in any letter case ("Error" is error), spelled as a pattern so the document shows it. */
-const LEVEL_PATTERN = new RegExp(`^(?:${WATCHDOG_LEVELS.map((level) => [...level].map((c) => `[${c}${c.toUpperCase()}]`).join('')).join('|')})$`);
+const LEVEL_PATTERN = new RegExp(
+  `^(?:${WATCHDOG_LEVELS.map((level) => [...level].map((c) => `[${c}${c.toUpperCase()}]`).join('')).join('|')})$`,
+);
 export const WatchdogPutSchema = z.strictObject({
   level: z
     .string({ error: (issue) => (issue.input === undefined ? 'required' : `expected one of ${levelsText}`) })
@@ -101,7 +103,11 @@ export const WatchdogPutSchema = z.strictObject({
     .default('')
     // Code points, as JSON Schema counts them (zod's max would count UTF-16 units).
     // The control characters (Unicode Cc) as ranges, which every regex dialect reads.
-    .meta({ maxLength: MAX_WATCHDOG_MESSAGE_LENGTH, pattern: '^[^\\x00-\\x1F\\x7F-\\x9F]*$', description: 'One line of well-formed text: no control characters.' }),
+    .meta({
+      maxLength: MAX_WATCHDOG_MESSAGE_LENGTH,
+      pattern: '^[^\\x00-\\x1F\\x7F-\\x9F]*$',
+      description: 'One line of well-formed text: no control characters.',
+    }),
 });
 
 const PATH = { where: 'path', expected: 'a path', fields: 'namespace, pod or name' };
@@ -161,7 +167,10 @@ export function createWatchdogRouter(deps: WatchdogRouterDeps): Router {
         annotationsSeen = annotations;
         // Checked on every (re-)read, so a concurrent writer cannot slip us past a cap.
         const violation = checkWatchdogCaps(annotations, name, value, caps);
-        if (violation) throw new HttpError(violation.status, `invalid ${violation.field}: ${violation.message}`, [{ field: violation.field, message: violation.message }]);
+        if (violation)
+          throw new HttpError(violation.status, `invalid ${violation.field}: ${violation.message}`, [
+            { field: violation.field, message: violation.message },
+          ]);
         return { [name]: value };
       });
       if (outcome === 'pod-gone') throw podNotFound(namespace, pod);

@@ -66,7 +66,8 @@ export class ArchiveEntryRules {
   check(header: EntryHeader): ArchiveProblem | null {
     const unsafe = (message: string): ArchiveProblem => ({ reason: 'unsafe-path', message });
     this.entries += 1;
-    if (this.entries > this.limits.maxEntries) return { reason: 'too-many-entries', message: `more than ${this.limits.maxEntries} entries` };
+    if (this.entries > this.limits.maxEntries)
+      return { reason: 'too-many-entries', message: `more than ${this.limits.maxEntries} entries` };
     const type = header.type ?? 'unknown';
     const path = archiveEntryPath(header.name);
     if (!path.ok) return unsafe(path.problem);
@@ -81,7 +82,10 @@ export class ArchiveEntryRules {
       case 'contiguous-file': {
         const size = header.size ?? 0;
         if (this.bytes + size > this.limits.maxExtractedBytes) {
-          return { reason: 'too-many-bytes', message: `'${key}' (${size} bytes) takes the extracted size over ${this.limits.maxExtractedBytes} bytes` };
+          return {
+            reason: 'too-many-bytes',
+            message: `'${key}' (${size} bytes) takes the extracted size over ${this.limits.maxExtractedBytes} bytes`,
+          };
         }
         this.bytes += size;
         this.files.add(key);
@@ -100,7 +104,8 @@ export class ArchiveEntryRules {
         if (!linked.ok) return unsafe(`hard link '${key}' -> ${linked.problem}`);
         const problem = throughSymlinkProblem([...linked.segments, ''], this.symlinks);
         if (problem !== null) return unsafe(`hard link '${key}': ${problem}`);
-        if (!this.files.has(linked.segments.join('/'))) return unsafe(`hard link '${key}' -> '${header.linkname ?? ''}': not a file of an earlier entry`);
+        if (!this.files.has(linked.segments.join('/')))
+          return unsafe(`hard link '${key}' -> '${header.linkname ?? ''}': not a file of an earlier entry`);
         this.files.add(key);
         return null;
       }
@@ -144,7 +149,12 @@ export function refusalWaitMs(count: number, backoff: RefusalBackoff): number {
 }
 
 /** The record of a new refusal, following `previous` (the source's last one, if any). */
-export function nextRefusal(previous: Refusal | undefined, problem: ArchiveProblem & { ref: string | null }, now: Date, backoff: RefusalBackoff): Refusal {
+export function nextRefusal(
+  previous: Refusal | undefined,
+  problem: ArchiveProblem & { ref: string | null },
+  now: Date,
+  backoff: RefusalBackoff,
+): Refusal {
   const count = (previous?.count ?? 0) + 1;
   return {
     ref: problem.ref,

@@ -12,7 +12,13 @@
  *
  * Pure: safe to import from workflows.
  */
-import { DATA_DEPS_ANNOTATION, DATA_LOCATION_ANNOTATION, DATA_REQUEST_ANNOTATION_PREFIX, DATA_SOURCES_ANNOTATION, DATA_STATUS_ANNOTATION_PREFIX } from '../shared/keys';
+import {
+  DATA_DEPS_ANNOTATION,
+  DATA_LOCATION_ANNOTATION,
+  DATA_REQUEST_ANNOTATION_PREFIX,
+  DATA_SOURCES_ANNOTATION,
+  DATA_STATUS_ANNOTATION_PREFIX,
+} from '../shared/keys';
 import { dns1123LabelError } from '../shared/k8s-names';
 
 /** A source name: a DNS label (it is an annotation key segment and a folder name). */
@@ -29,11 +35,15 @@ export const VERSION_ID = /^\d{8}T\d{6}Z-[0-9a-f]{12}$/;
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 export function versionId(createdAt: Date, sha256: string): string {
-  const stamp = createdAt.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = createdAt
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${sha256.slice(0, 12)}`;
 }
 
-export const versionIdError = (id: string): string | null => (VERSION_ID.test(id) ? null : `'${id}' is not a version ID (expected yyyymmddThhmmssZ-<12 hex>)`);
+export const versionIdError = (id: string): string | null =>
+  VERSION_ID.test(id) ? null : `'${id}' is not a version ID (expected yyyymmddThhmmssZ-<12 hex>)`;
 
 /** One version of a source in the repository's manifest. */
 export interface DataVersion {
@@ -81,13 +91,15 @@ export function parseDataRequest(text: string): Parsed<DataRequest> {
   const json = parseJson(text, 'the data request');
   if (!json.ok) return json;
   const { version, sha256, url } = json.value;
-  if (typeof version !== 'string' || versionIdError(version)) return { ok: false, problem: `version: ${typeof version === 'string' ? versionIdError(version) : 'required'}` };
+  if (typeof version !== 'string' || versionIdError(version))
+    return { ok: false, problem: `version: ${typeof version === 'string' ? versionIdError(version) : 'required'}` };
   if (typeof sha256 !== 'string' || !SHA256_HEX.test(sha256)) return { ok: false, problem: 'sha256: expected 64 lower-case hex digits' };
   if (typeof url !== 'string' || !/^https?:\/\//.test(url)) return { ok: false, problem: 'url: expected an http(s) URL' };
   return { ok: true, value: { version, sha256, url } };
 }
 
-export const formatDataRequest = (request: DataRequest): string => JSON.stringify({ version: request.version, sha256: request.sha256, url: request.url });
+export const formatDataRequest = (request: DataRequest): string =>
+  JSON.stringify({ version: request.version, sha256: request.sha256, url: request.url });
 
 export function parseDataStatus(text: string): Parsed<DataStatus> {
   const json = parseJson(text, 'the data status');
@@ -103,7 +115,8 @@ export function parseDataStatus(text: string): Parsed<DataStatus> {
     status.sha256 = sha256;
   }
   if (activatedAt !== undefined) {
-    if (typeof activatedAt !== 'string' || Number.isNaN(Date.parse(activatedAt))) return { ok: false, problem: 'activatedAt: expected an RFC 3339 time' };
+    if (typeof activatedAt !== 'string' || Number.isNaN(Date.parse(activatedAt)))
+      return { ok: false, problem: 'activatedAt: expected an RFC 3339 time' };
     status.activatedAt = activatedAt;
   }
   if (error !== undefined) {
@@ -124,7 +137,14 @@ export const acknowledges = (status: DataStatus | undefined, request: Pick<DataR
 /** A comma list annotation (`store.autocrane.io/data`, `.../deps`): trimmed, empties dropped, de-duplicated. */
 export function parseSourceList(text: string | undefined): string[] {
   if (text === undefined) return [];
-  return [...new Set(text.split(',').map((s) => s.trim()).filter((s) => s !== ''))];
+  return [
+    ...new Set(
+      text
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    ),
+  ];
 }
 
 /** What a pod declares about data. */

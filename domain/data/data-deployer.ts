@@ -107,7 +107,11 @@ export function dataStatusOf(state: Pick<SourceState, 'active' | 'failure'>): Da
     status.activatedAt = state.active.activatedAt;
   }
   if (state.failure) {
-    status.error = { version: state.failure.version, message: `${FAILURE_PREFIX[state.failure.kind]}${state.failure.message}`, at: state.failure.at };
+    status.error = {
+      version: state.failure.version,
+      message: `${FAILURE_PREFIX[state.failure.kind]}${state.failure.message}`,
+      at: state.failure.at,
+    };
   }
   return status;
 }
@@ -138,7 +142,10 @@ export function missingReason(state: SourceState | undefined): string | null {
 }
 
 /** Init mode's verdict over every consumed source: done, or each missing source and why. */
-export function initReadiness(sources: readonly string[], states: ReadonlyMap<string, SourceState>): { done: true } | { done: false; missing: { source: string; reason: string }[] } {
+export function initReadiness(
+  sources: readonly string[],
+  states: ReadonlyMap<string, SourceState>,
+): { done: true } | { done: false; missing: { source: string; reason: string }[] } {
   const missing = sources.flatMap((source) => {
     const reason = missingReason(states.get(source));
     return reason === null ? [] : [{ source, reason }];

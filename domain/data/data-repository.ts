@@ -21,7 +21,13 @@ export interface SourceManifest {
 }
 
 /** The contract's fields only, as served by GET /v1/sources/{name}/versions. */
-export const publicVersion = (v: DataVersion): DataVersion => ({ id: v.id, sha256: v.sha256, size: v.size, createdAt: v.createdAt, origin: { kind: v.origin.kind, ref: v.origin.ref } });
+export const publicVersion = (v: DataVersion): DataVersion => ({
+  id: v.id,
+  sha256: v.sha256,
+  size: v.size,
+  createdAt: v.createdAt,
+  origin: { kind: v.origin.kind, ref: v.origin.ref },
+});
 
 /**
  * What to prune: the newest `keep` versions stay, and so do the pinned ones (a namespace's
@@ -31,7 +37,11 @@ export const publicVersion = (v: DataVersion): DataVersion => ({ id: v.id, sha25
  */
 export type PinnedVersions = ReadonlySet<string> | 'unknown';
 
-export function planPrune<V extends DataVersion>(versions: readonly V[], keep: number, pinned: PinnedVersions = new Set()): { kept: V[]; dropped: V[] } {
+export function planPrune<V extends DataVersion>(
+  versions: readonly V[],
+  keep: number,
+  pinned: PinnedVersions = new Set(),
+): { kept: V[]; dropped: V[] } {
   if (pinned === 'unknown') return { kept: [...versions], dropped: [] };
   const cut = Math.max(0, versions.length - Math.max(1, keep));
   const kept = versions.filter((v, i) => i >= cut || pinned.has(v.id));

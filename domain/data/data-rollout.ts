@@ -37,7 +37,11 @@ export interface DataRef {
 export const dataMirrorName = (source: string): string => `autocrane-data-${source}`;
 
 export const releaseRef = (release: DataRelease): DataRef => ({ version: release.version.id, sha256: release.version.sha256 });
-export const requestOf = (release: DataRelease) => ({ version: release.version.id, sha256: release.version.sha256, url: release.archiveUrl });
+export const requestOf = (release: DataRelease) => ({
+  version: release.version.id,
+  sha256: release.version.sha256,
+  url: release.archiveUrl,
+});
 
 /** A consumer pod as the planner sees it. */
 export interface ConsumerView {
@@ -97,7 +101,8 @@ export function planDataRequests(input: DataPlanInput): DataPlan {
   return { upgraded: consumers.filter((c) => upgraded.has(c.name)).map((c) => c.name), writes, count };
 }
 
-export type AcknowledgementState = { state: 'acknowledged'; activatedAt: string | null } | { state: 'failed'; message: string } | { state: 'waiting'; detail: string };
+export type AcknowledgementState =
+  { state: 'acknowledged'; activatedAt: string | null } | { state: 'failed'; message: string } | { state: 'waiting'; detail: string };
 
 /**
  * Where a pod stands with a request for `ref`: acknowledged (that exact version and hash is
@@ -125,7 +130,12 @@ export interface DataStage {
   probationSeconds: number;
 }
 
-export const DATA_ROLLOUT_LIMITS = { maxStages: 20, maxProbationSeconds: 86_400, maxAckTimeoutSeconds: 86_400, maxErrorPods: 1000 } as const;
+export const DATA_ROLLOUT_LIMITS = {
+  maxStages: 20,
+  maxProbationSeconds: 86_400,
+  maxAckTimeoutSeconds: 86_400,
+  maxErrorPods: 1000,
+} as const;
 
 /** How long a stage waits for its pods to acknowledge before it fails, unless a start asks otherwise. */
 export const DEFAULT_ACK_TIMEOUT_SECONDS = 600;
@@ -135,7 +145,8 @@ const SHARE = /^([1-9][0-9]?|100)%$/;
 /** A problem with one stage share ("0%", "abc"), or null. */
 export function shareError(pods: unknown): string | null {
   if (typeof pods === 'number') return Number.isInteger(pods) && pods >= 1 ? null : `${pods} is not a pod count (a whole number ≥ 1)`;
-  if (typeof pods === 'string') return SHARE.test(pods) ? null : `'${pods}' is not a share (expected a count like 1 or a percentage like 25%)`;
+  if (typeof pods === 'string')
+    return SHARE.test(pods) ? null : `'${pods}' is not a share (expected a count like 1 or a percentage like 25%)`;
   return 'expected a pod count or a percentage string';
 }
 
@@ -154,8 +165,16 @@ export function dataStagesProblems(stages: unknown): { field: string; message: s
     const { pods, probationSeconds } = stage as Record<string, unknown>;
     const share = shareError(pods);
     if (share) problems.push({ field: `stages[${i}].pods`, message: share });
-    if (typeof probationSeconds !== 'number' || !Number.isInteger(probationSeconds) || probationSeconds < 0 || probationSeconds > DATA_ROLLOUT_LIMITS.maxProbationSeconds) {
-      problems.push({ field: `stages[${i}].probationSeconds`, message: `expected a whole number of seconds from 0 to ${DATA_ROLLOUT_LIMITS.maxProbationSeconds}` });
+    if (
+      typeof probationSeconds !== 'number' ||
+      !Number.isInteger(probationSeconds) ||
+      probationSeconds < 0 ||
+      probationSeconds > DATA_ROLLOUT_LIMITS.maxProbationSeconds
+    ) {
+      problems.push({
+        field: `stages[${i}].probationSeconds`,
+        message: `expected a whole number of seconds from 0 to ${DATA_ROLLOUT_LIMITS.maxProbationSeconds}`,
+      });
     }
   });
   return problems;
@@ -166,7 +185,10 @@ export function dataStagesProblems(stages: unknown): { field: string; message: s
  * not be 100%: completion asks every consumer for the promoted version anyway.
  */
 export function parseDataStageShares(text: string): { ok: true; shares: (number | string)[] } | { ok: false; problem: string } {
-  const items = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (items.length === 0) return { ok: false, problem: 'expected a comma list of pod counts or percentages, e.g. 1,25%,100%' };
   if (items.length > DATA_ROLLOUT_LIMITS.maxStages) return { ok: false, problem: `at most ${DATA_ROLLOUT_LIMITS.maxStages} stages` };
   const shares = items.map((item) => (/^\d+$/.test(item) ? Number(item) : item));
@@ -178,9 +200,11 @@ export function parseDataStageShares(text: string): { ok: true; shares: (number 
 }
 
 /** A stage's share for people: "1 pod", "3 pods" or "25%" (data stages count pods, not replicas). */
-export const formatDataShare = (pods: number | string): string => (typeof pods === 'number' ? `${pods} ${pods === 1 ? 'pod' : 'pods'}` : pods);
+export const formatDataShare = (pods: number | string): string =>
+  typeof pods === 'number' ? `${pods} ${pods === 1 ? 'pod' : 'pods'}` : pods;
 
-export const describeStage = (stage: DataStage): string => `${formatDataShare(stage.pods)} of the consumers, probation ${stage.probationSeconds}s`;
+export const describeStage = (stage: DataStage): string =>
+  `${formatDataShare(stage.pods)} of the consumers, probation ${stage.probationSeconds}s`;
 
 /**
  * The gate of a data stage, as an app-rollout gate policy: any error watchdog (beyond
@@ -203,9 +227,19 @@ export function dataGatePolicy(probationSeconds: number, maxErrorPods: number, s
  * (after a gate failure, a failed acknowledgement or an abort), Superseded (a newer version
  * took over; its pods went back to the LKG first) or Failed (could not even revert).
  */
-export const DATA_ROLLOUT_STATES = ['Progressing', 'Baking', 'Paused', 'RollingBack', 'Succeeded', 'RolledBack', 'Superseded', 'Failed'] as const;
+export const DATA_ROLLOUT_STATES = [
+  'Progressing',
+  'Baking',
+  'Paused',
+  'RollingBack',
+  'Succeeded',
+  'RolledBack',
+  'Superseded',
+  'Failed',
+] as const;
 export type DataRolloutState = (typeof DATA_ROLLOUT_STATES)[number];
-export const isDataRolloutFinished = (state: DataRolloutState): boolean => ['Succeeded', 'RolledBack', 'Superseded', 'Failed'].includes(state);
+export const isDataRolloutFinished = (state: DataRolloutState): boolean =>
+  ['Succeeded', 'RolledBack', 'Superseded', 'Failed'].includes(state);
 
 export type DataStageResult = 'pending' | 'progressing' | 'baking' | 'passed' | 'failed' | 'aborted';
 
@@ -318,7 +352,10 @@ export function judgeStageErrors(input: StageErrorsInput): StageErrors {
     ...(input.watchdogErroring.length > 0 ? [`watchdog errors on ${listNames(input.watchdogErroring)}`] : []),
     ...(refused.length > 0 ? [`the apiserver refused the request to ${listNames(refused.map((r) => `${r.pod} (${r.reason})`))}`] : []),
   ];
-  const reason = erroring.size === 0 ? 'no erroring pods' : `${erroring.size} erroring pod(s), ${failed ? 'more than' : 'within'} maxErrorPods ${input.maxErrorPods}: ${parts.join('; ')}`;
+  const reason =
+    erroring.size === 0
+      ? 'no erroring pods'
+      : `${erroring.size} erroring pod(s), ${failed ? 'more than' : 'within'} maxErrorPods ${input.maxErrorPods}: ${parts.join('; ')}`;
   return { failed, reason, refused, waiting };
 }
 
@@ -331,8 +368,19 @@ export const REFUSED_REQUEST_ERROR = 'data-request-refused';
  * LKG and says nothing about the new version, so it must not pass the gate by its silence. One
  * that the rollout's version reached after all is watched as itself instead.
  */
-export function refusedPodObservations(refused: readonly { pod: string; reason: string }[], watched: ReadonlySet<string>, at: string): PodObservation[] {
+export function refusedPodObservations(
+  refused: readonly { pod: string; reason: string }[],
+  watched: ReadonlySet<string>,
+  at: string,
+): PodObservation[] {
   return refused
     .filter((r) => !watched.has(r.pod))
-    .map((r) => ({ name: r.pod, ready: true, readySince: null, watchdogs: [{ name: REFUSED_REQUEST_ERROR, level: 'error', time: at, message: `the apiserver refused its data request: ${r.reason}` }] }));
+    .map((r) => ({
+      name: r.pod,
+      ready: true,
+      readySince: null,
+      watchdogs: [
+        { name: REFUSED_REQUEST_ERROR, level: 'error', time: at, message: `the apiserver refused its data request: ${r.reason}` },
+      ],
+    }));
 }

@@ -52,7 +52,13 @@ export const TERMINAL_STATES = ['Succeeded', 'RolledBack', 'Failed', 'Superseded
 export type TerminalState = (typeof TERMINAL_STATES)[number];
 
 /** States a rollout can be paused in, and so return to on resume. */
-export const PAUSABLE_STATES = ['Pending', 'Progressing', 'Baking', 'AwaitingApproval', 'Promoting'] as const satisfies readonly RolloutState[];
+export const PAUSABLE_STATES = [
+  'Pending',
+  'Progressing',
+  'Baking',
+  'AwaitingApproval',
+  'Promoting',
+] as const satisfies readonly RolloutState[];
 export type PausableState = (typeof PAUSABLE_STATES)[number];
 
 /** Takes any string, so a client can ask about a state it read from a status body. */
@@ -96,7 +102,15 @@ export interface ControlContext {
 }
 
 export type ControlDecision =
-  | { accepted: true; control: Control; from: RolloutState; to: RolloutState; effect: ControlEffect; message: string; pausedFrom?: PausableState }
+  | {
+      accepted: true;
+      control: Control;
+      from: RolloutState;
+      to: RolloutState;
+      effect: ControlEffect;
+      message: string;
+      pausedFrom?: PausableState;
+    }
   | { accepted: false; control: Control; state: RolloutState; reason: string };
 
 /** The state after stage `stage` passes (its gate, and its approval if any). */
@@ -124,7 +138,12 @@ function stageName(ctx: ControlContext): string {
  * (state Baking)").
  */
 export function decideControl(control: Control, ctx: ControlContext): ControlDecision {
-  const refuse = (why: string): ControlDecision => ({ accepted: false, control, state: ctx.state, reason: `${control}: ${why} (${describeState(ctx)})` });
+  const refuse = (why: string): ControlDecision => ({
+    accepted: false,
+    control,
+    state: ctx.state,
+    reason: `${control}: ${why} (${describeState(ctx)})`,
+  });
   const accept = (to: RolloutState, effect: ControlEffect, message: string, pausedFrom?: PausableState): ControlDecision => {
     const decision: ControlDecision = { accepted: true, control, from: ctx.state, to, effect, message };
     if (pausedFrom !== undefined) decision.pausedFrom = pausedFrom;
@@ -137,7 +156,9 @@ export function decideControl(control: Control, ctx: ControlContext): ControlDec
   // The promotion is one short activity that hands every replica over; stopping it halfway
   // would leave both workloads half-promoted, so it is refused rather than accepted and not done.
   if (state === 'Promoting' && (control === 'abort' || control === 'pause')) {
-    return refuse('the promotion is under way and cannot be interrupted; it ends within seconds (to undo it, start a rollout of the previous version)');
+    return refuse(
+      'the promotion is under way and cannot be interrupted; it ends within seconds (to undo it, start a rollout of the previous version)',
+    );
   }
 
   switch (control) {
@@ -173,7 +194,11 @@ export function decideControl(control: Control, ctx: ControlContext): ControlDec
       if (state === 'Frozen') {
         if (ctx.stage === null) return refuse('rollout has no current stage to promote');
         const to = stateAfterStage(ctx.stage, ctx.stageCount);
-        return accept(to, 'overrideGate', `overriding the failed gate of ${stageName(ctx)}; ${to === 'Promoting' ? 'promoting' : `going to stage ${ctx.stage + 2}`}`);
+        return accept(
+          to,
+          'overrideGate',
+          `overriding the failed gate of ${stageName(ctx)}; ${to === 'Promoting' ? 'promoting' : `going to stage ${ctx.stage + 2}`}`,
+        );
       }
       if (state === 'AwaitingApproval') return refuse('rollout is awaiting approval, not baking; use approve');
       if (state === 'Paused') return refuse('rollout is paused; resume it first');
@@ -244,10 +269,17 @@ export function emptyDecisionLog<R extends { reason: string } = DecisionRecord>(
  * oldest after the first are dropped and counted, so the log keeps how the rollout began and
  * everything recent.
  */
-export function appendDecision<R extends { reason: string }>(log: DecisionLog<R>, record: R, limit: number = DECISION_LOG_LIMIT): DecisionLog<R> {
+export function appendDecision<R extends { reason: string }>(
+  log: DecisionLog<R>,
+  record: R,
+  limit: number = DECISION_LOG_LIMIT,
+): DecisionLog<R> {
   if (!Number.isInteger(limit) || limit < 2) throw new RangeError(`decision log limit ${limit} must be a whole number ≥ 2`);
   const reason = Array.from(record.reason);
-  const bounded = reason.length <= MAX_DECISION_REASON_LENGTH ? record : { ...record, reason: `${reason.slice(0, MAX_DECISION_REASON_LENGTH - 1).join('')}…` };
+  const bounded =
+    reason.length <= MAX_DECISION_REASON_LENGTH
+      ? record
+      : { ...record, reason: `${reason.slice(0, MAX_DECISION_REASON_LENGTH - 1).join('')}…` };
   const records = [...log.records, bounded];
   const excess = records.length - limit;
   if (excess <= 0) return { records, dropped: log.dropped };

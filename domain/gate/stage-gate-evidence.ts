@@ -106,7 +106,8 @@ export function missingEvidence(
     for (const probe of pod.probes ?? []) {
       if (!counts(probe)) continue;
       const r = latest.get(resultKey(pod.name, probe));
-      if (r === undefined || r.atMs < since || r.atMs < nowMs - maxProbeAgeMs) missing.push({ pod: pod.name, probe, lastAt: r?.at ?? null });
+      if (r === undefined || r.atMs < since || r.atMs < nowMs - maxProbeAgeMs)
+        missing.push({ pod: pod.name, probe, lastAt: r?.at ?? null });
     }
   }
   return missing;
@@ -118,17 +119,33 @@ export function missingEvidence(
  * unwatched. An incomplete look credits nothing and does not count as a look, so the gap runs
  * on until the next complete one.
  */
-export function accountWatch(previous: WatchMemory | undefined, cleanSince: number, nowMs: number, complete: boolean, maxLookGapMs: number): WatchMemory {
+export function accountWatch(
+  previous: WatchMemory | undefined,
+  cleanSince: number,
+  nowMs: number,
+  complete: boolean,
+  maxLookGapMs: number,
+): WatchMemory {
   const spell: WatchMemory =
     previous !== undefined && timeOf(previous.cleanSince) === cleanSince
       ? previous
-      : { cleanSince: iso(cleanSince), lastLookAt: iso(Math.max(cleanSince, Math.min(nowMs, timeOf(previous?.lastLookAt ?? '') ?? cleanSince))), watchedMs: 0, unwatchedMs: 0 };
+      : {
+          cleanSince: iso(cleanSince),
+          lastLookAt: iso(Math.max(cleanSince, Math.min(nowMs, timeOf(previous?.lastLookAt ?? '') ?? cleanSince))),
+          watchedMs: 0,
+          unwatchedMs: 0,
+        };
   if (!complete) return spell;
   const from = timeOf(spell.lastLookAt) ?? cleanSince;
   const gap = Math.max(0, nowMs - from);
   if (gap <= maxLookGapMs) return { ...spell, lastLookAt: iso(nowMs), watchedMs: spell.watchedMs + gap };
   const longest = spell.longestGap === undefined || gap > (timeOf(spell.longestGap.to) ?? 0) - (timeOf(spell.longestGap.from) ?? 0);
-  return { ...spell, lastLookAt: iso(nowMs), unwatchedMs: spell.unwatchedMs + gap, ...(longest ? { longestGap: { from: iso(from), to: iso(nowMs) } } : {}) };
+  return {
+    ...spell,
+    lastLookAt: iso(nowMs),
+    unwatchedMs: spell.unwatchedMs + gap,
+    ...(longest ? { longestGap: { from: iso(from), to: iso(nowMs) } } : {}),
+  };
 }
 
 /** "a (http), b (http, disk) and 2 more", with the last probe time of one that has any. */
@@ -138,7 +155,10 @@ export function describeMissing(missing: readonly MissingProbe[], limit: number)
   const pods = [...byPod.entries()];
   const shown = pods.slice(0, limit).map(([pod, probes]) => `${pod} (${probes.join(', ')})`);
   const more = pods.length > limit ? ` and ${pods.length - limit} more` : '';
-  const last = missing.map((m) => m.lastAt).filter((t): t is string => t !== null).sort()[0];
+  const last = missing
+    .map((m) => m.lastAt)
+    .filter((t): t is string => t !== null)
+    .sort()[0];
   return `${shown.join(', ')}${more}${last === undefined ? ', never probed by the gate' : `, oldest last probed at ${last}`}`;
 }
 

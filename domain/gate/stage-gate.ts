@@ -144,7 +144,11 @@ export interface GateResult {
 export function isSettleMemory(value: unknown): value is SettleMemory {
   if (value === null || typeof value !== 'object') return false;
   const { settledSince, lastSettledAt, watch } = value as Record<string, unknown>;
-  return (settledSince === null || typeof settledSince === 'string') && (lastSettledAt === null || typeof lastSettledAt === 'string') && (watch === undefined || isWatchMemory(watch));
+  return (
+    (settledSince === null || typeof settledSince === 'string') &&
+    (lastSettledAt === null || typeof lastSettledAt === 'string') &&
+    (watch === undefined || isWatchMemory(watch))
+  );
 }
 
 /** How many pods a reason lists by name before "and N more". */
@@ -170,7 +174,11 @@ const KNOWN_LEVELS = new Set(['info', 'warning', 'error']);
  * Where the progress deadline counts from: the latest of the stage's start, the bake's start
  * and the last time the stage was seen settled (ties go to the earlier kind, for the reason).
  */
-export function progressAnchor(stageStart: number, bakeStart: number | null, lastSettled: number | undefined): { at: number; from: 'stage' | 'bake' | 'settled' } {
+export function progressAnchor(
+  stageStart: number,
+  bakeStart: number | null,
+  lastSettled: number | undefined,
+): { at: number; from: 'stage' | 'bake' | 'settled' } {
   let anchor: { at: number; from: 'stage' | 'bake' | 'settled' } = { at: stageStart, from: 'stage' };
   if (bakeStart !== null && bakeStart > anchor.at) anchor = { at: bakeStart, from: 'bake' };
   if (lastSettled !== undefined && lastSettled > anchor.at) anchor = { at: lastSettled, from: 'settled' };
@@ -288,13 +296,20 @@ export function evaluateGate(input: GateInput): GateResult {
   let latestReady: { at: number; pod: string } | undefined;
   for (const pod of pods) {
     const since = timeOf(pod.readySince);
-    if (since !== undefined && since <= nowMs && (latestReady === undefined || since > latestReady.at)) latestReady = { at: since, pod: pod.name };
+    if (since !== undefined && since <= nowMs && (latestReady === undefined || since > latestReady.at))
+      latestReady = { at: since, pod: pod.name };
   }
   const cleanSince = Math.max(bakeStart, settledSince, latestReady?.at ?? bakeStart);
   const bakeMs = input.bakeSeconds * 1000;
-  const why = latestReady !== undefined && latestReady.at === cleanSince && latestReady.at > settledSince ? `when ${latestReady.pod} became ready` : 'when the stage settled again';
+  const why =
+    latestReady !== undefined && latestReady.at === cleanSince && latestReady.at > settledSince
+      ? `when ${latestReady.pod} became ready`
+      : 'when the stage settled again';
   const over = cleanSince > bakeStart ? ` (started over at ${iso(cleanSince)}, ${why})` : '';
-  const allowed = erroring.length > 0 ? `; ${erroring.length} in error, within the ${policy.maxErrorPods} allowed: ${listPods(erroring.map((e) => e.pod))}` : '';
+  const allowed =
+    erroring.length > 0
+      ? `; ${erroring.length} in error, within the ${policy.maxErrorPods} allowed: ${listPods(erroring.map((e) => e.pod))}`
+      : '';
   const passReason = (bake: string) => `${plural(pods.length, 'updated pod', 'updated pods')} ready, ${bake}${allowed}`;
 
   if (input.evidence === undefined) {
@@ -304,29 +319,48 @@ export function evaluateGate(input: GateInput): GateResult {
       return result('wait', `baking: ${left}s of ${input.bakeSeconds}s left${over}`, bakeEnd);
     }
     // 6. Pass.
-    return result('pass', passReason(input.bakeSkipped === true && nowMs < bakeEnd ? 'bake skipped by promote' : `baked ${input.bakeSeconds}s`));
+    return result(
+      'pass',
+      passReason(input.bakeSkipped === true && nowMs < bakeEnd ? 'bake skipped by promote' : `baked ${input.bakeSeconds}s`),
+    );
   }
 
   // 5. The gate's own evidence: fresh probe results, and watched time.
   const { maxLookGapMs, maxProbeAgeMs } = input.evidence;
   const missing = missingEvidence(pods, counts, latest, cleanSince, nowMs, maxProbeAgeMs);
-  const watch = accountWatch(isWatchMemory(previous.watch) ? previous.watch : undefined, cleanSince, nowMs, missing.length === 0, maxLookGapMs);
+  const watch = accountWatch(
+    isWatchMemory(previous.watch) ? previous.watch : undefined,
+    cleanSince,
+    nowMs,
+    missing.length === 0,
+    maxLookGapMs,
+  );
   memory = { ...memory, watch };
   const unwatched = describeUnwatched(watch);
   if (missing.length > 0) {
     const lookedAt = timeOf(watch.lastLookAt) ?? cleanSince;
     const evidenceDeadline = lookedAt + policy.progressDeadlineSeconds * 1000;
     const what = `no fresh result of the gate's own probes since ${iso(Math.max(cleanSince, nowMs - maxProbeAgeMs))} for ${describeMissing(missing, REASON_POD_LIMIT)}`;
-    if (nowMs >= evidenceDeadline) return result('fail', `stage not watched for ${policy.progressDeadlineSeconds}s since ${iso(lookedAt)}: ${what}`);
+    if (nowMs >= evidenceDeadline)
+      return result('fail', `stage not watched for ${policy.progressDeadlineSeconds}s since ${iso(lookedAt)}: ${what}`);
     return result('wait', `waiting for evidence: ${what}${unwatched === '' ? '' : `; ${unwatched}`}`, evidenceDeadline);
   }
   if (input.bakeSkipped !== true && watch.watchedMs < bakeMs) {
     const left = Math.ceil((bakeMs - watch.watchedMs) / 1000);
-    return result('wait', `baking: ${left}s of ${input.bakeSeconds}s left${over}${unwatched === '' ? '' : `; ${unwatched}`}`, nowMs + (bakeMs - watch.watchedMs));
+    return result(
+      'wait',
+      `baking: ${left}s of ${input.bakeSeconds}s left${over}${unwatched === '' ? '' : `; ${unwatched}`}`,
+      nowMs + (bakeMs - watch.watchedMs),
+    );
   }
 
   // 6. Pass.
-  const probed = pods.some((p) => (p.probes ?? []).some(counts)) ? `, every declared probe probed by the gate since ${iso(cleanSince)}` : '';
-  const bake = input.bakeSkipped === true && watch.watchedMs < bakeMs ? 'bake skipped by promote' : `baked ${input.bakeSeconds}s watched (${seconds(watch.watchedMs)})`;
+  const probed = pods.some((p) => (p.probes ?? []).some(counts))
+    ? `, every declared probe probed by the gate since ${iso(cleanSince)}`
+    : '';
+  const bake =
+    input.bakeSkipped === true && watch.watchedMs < bakeMs
+      ? 'bake skipped by promote'
+      : `baked ${input.bakeSeconds}s watched (${seconds(watch.watchedMs)})`;
   return result('pass', passReason(`${bake}${probed}${unwatched === '' ? '' : `; ${unwatched}`}`));
 }

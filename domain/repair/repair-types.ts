@@ -84,14 +84,7 @@ export interface EvictionOutcome {
 }
 
 /** Why a failing pod that reached the threshold was not evicted in a sweep. */
-export type HoldReason =
-  | 'workload-limit'
-  | 'namespace-limit'
-  | 'no-pdb'
-  | 'no-controller'
-  | 'rollout'
-  | 'backoff'
-  | 'paused';
+export type HoldReason = 'workload-limit' | 'namespace-limit' | 'no-pdb' | 'no-controller' | 'rollout' | 'backoff' | 'paused';
 
 export interface EvictPodsInput {
   namespace: string;

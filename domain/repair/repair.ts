@@ -16,14 +16,7 @@
  * - a 429 or another error keeps the pod queued and backs off exponentially in sweeps; a
  *   404 ends the work.
  */
-import type {
-  EvictionOutcome,
-  EvictionRequest,
-  FailingPod,
-  HoldReason,
-  RepairObservation,
-  WorkloadRef,
-} from './repair-types';
+import type { EvictionOutcome, EvictionRequest, FailingPod, HoldReason, RepairObservation, WorkloadRef } from './repair-types';
 import { workloadKey } from './repair-types';
 
 // ---------------------------------------------------------------------------
@@ -415,7 +408,11 @@ export function repairView(state: RepairState, policy: RepairPolicy): RepairView
     namespace: state.namespace,
     paused: state.paused,
     pauseReason: state.pauseReason,
-    policy: { ...policy, workloadLimit: formatFailingLimit(policy.workloadLimit), namespaceLimit: formatFailingLimit(policy.namespaceLimit) },
+    policy: {
+      ...policy,
+      workloadLimit: formatFailingLimit(policy.workloadLimit),
+      namespaceLimit: formatFailingLimit(policy.namespaceLimit),
+    },
     sweep: state.sweep,
     lastSweepAt: state.lastSweepAt,
     lastError: state.lastError,

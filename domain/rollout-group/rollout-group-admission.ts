@@ -29,7 +29,12 @@
  *
  * Pure: no I/O, no clock, safe to import from workflows.
  */
-import { NO_DOWNSCALE_LABEL, PREPARE_DOWNSCALE_HTTP_PATH_ANNOTATION, PREPARE_DOWNSCALE_HTTP_PORT_ANNOTATION, ROLLOUT_OPERATOR_TRUE } from '../shared/keys';
+import {
+  NO_DOWNSCALE_LABEL,
+  PREPARE_DOWNSCALE_HTTP_PATH_ANNOTATION,
+  PREPARE_DOWNSCALE_HTTP_PORT_ANNOTATION,
+  ROLLOUT_OPERATOR_TRUE,
+} from '../shared/keys';
 import { formatLastDownscale, readMemberSettings, type GroupStatefulSetJson } from './rollout-group';
 import { listNames, memberState } from './rollout-group-pods';
 import { otherZoneBlockers, type GroupView } from './rollout-group-scaling';
@@ -51,13 +56,18 @@ export interface AdmissionVerdict {
   warnings: string[];
 }
 
-const subject = (c: ReplicasChange) => `downscale of ${c.resource}/${c.name} in ${c.namespace} from ${c.oldReplicas} to ${c.newReplicas} replicas`;
+const subject = (c: ReplicasChange) =>
+  `downscale of ${c.resource}/${c.name} in ${c.namespace} from ${c.oldReplicas} to ${c.newReplicas} replicas`;
 
 /** null when the change is a downscale; otherwise the verdict allowing it. */
 function notADownscale(c: ReplicasChange): AdmissionVerdict | null {
   if (c.oldReplicas === null && c.newReplicas === null) return { allowed: true, reason: 'no replicas change', warnings: [] };
   if (c.oldReplicas === null || c.newReplicas === null) {
-    return { allowed: true, reason: 'old/new replicas is null, allowing the change', warnings: ['old/new replicas is null, allowing the change'] };
+    return {
+      allowed: true,
+      reason: 'old/new replicas is null, allowing the change',
+      warnings: ['old/new replicas is null, allowing the change'],
+    };
   }
   if (c.newReplicas > c.oldReplicas) return { allowed: true, reason: 'upscale allowed', warnings: [] };
   if (c.newReplicas === c.oldReplicas) return { allowed: true, reason: 'no replicas change', warnings: [] };
@@ -84,8 +94,13 @@ export function decideNoDownscale(input: NoDownscaleInput): AdmissionVerdict {
       ? { allowed: false, reason: `${subject(c)} is not allowed because ${why}`, warnings: [] }
       : { allowed: true, reason: `${why}, allowing the change`, warnings: [`${why}, allowing the change`] };
   }
-  if (input.labels[NO_DOWNSCALE_LABEL] !== ROLLOUT_OPERATOR_TRUE) return { allowed: true, reason: `downscale allowed: no ${NO_DOWNSCALE_LABEL}=true label`, warnings: [] };
-  return { allowed: false, reason: `${subject(c)} is not allowed because it has the label '${NO_DOWNSCALE_LABEL}=${ROLLOUT_OPERATOR_TRUE}'`, warnings: [] };
+  if (input.labels[NO_DOWNSCALE_LABEL] !== ROLLOUT_OPERATOR_TRUE)
+    return { allowed: true, reason: `downscale allowed: no ${NO_DOWNSCALE_LABEL}=true label`, warnings: [] };
+  return {
+    allowed: false,
+    reason: `${subject(c)} is not allowed because it has the label '${NO_DOWNSCALE_LABEL}=${ROLLOUT_OPERATOR_TRUE}'`,
+    warnings: [],
+  };
 }
 
 export interface PodToPrepare {
@@ -136,8 +151,16 @@ export function decidePrepareDownscale(input: PrepareDownscaleInput): PrepareDow
   const settings = readMemberSettings(input.target).settings;
   if (settings.prepareDownscale === null) return verdict(true, 'the StatefulSet is not labelled for preparation: nothing to do');
   const { port, path } = settings.prepareDownscale;
-  if (port === '') return verdict(false, `${subject(c)} is not allowed because the ${PREPARE_DOWNSCALE_HTTP_PORT_ANNOTATION} annotation is not set or empty`);
-  if (path === '') return verdict(false, `${subject(c)} is not allowed because the ${PREPARE_DOWNSCALE_HTTP_PATH_ANNOTATION} annotation is not set or empty`);
+  if (port === '')
+    return verdict(
+      false,
+      `${subject(c)} is not allowed because the ${PREPARE_DOWNSCALE_HTTP_PORT_ANNOTATION} annotation is not set or empty`,
+    );
+  if (path === '')
+    return verdict(
+      false,
+      `${subject(c)} is not allowed because the ${PREPARE_DOWNSCALE_HTTP_PATH_ANNOTATION} annotation is not set or empty`,
+    );
   const service = input.target.spec.serviceName ?? '';
   if (service === '') return verdict(false, `${subject(c)} is not allowed because the StatefulSet's serviceName is not set or empty`);
 
@@ -145,7 +168,12 @@ export function decidePrepareDownscale(input: PrepareDownscaleInput): PrepareDow
     const blockers = otherZoneBlockers(c.name, input.group);
     if (blockers.length > 0) {
       const timed = blockers.every((b) => b.until !== null);
-      const retryAt = timed ? blockers.map((b) => b.until!).sort().at(-1)! : null;
+      const retryAt = timed
+        ? blockers
+            .map((b) => b.until!)
+            .sort()
+            .at(-1)!
+        : null;
       return verdict(false, `${subject(c)} is not allowed because ${blockers.map((b) => b.reason).join('; ')}`, { retryAt });
     }
   }
@@ -165,7 +193,11 @@ export function decidePrepareDownscale(input: PrepareDownscaleInput): PrepareDow
   }
   const skippedNote = skipped.length > 0 ? `; not prepared: ${listNames(skipped.map((s) => s.pod))} (not started)` : '';
   if (input.dryRun) {
-    return verdict(true, `dry run: ${subject(c)} would be allowed after preparing ${prepare.length} pods${skippedNote}; nothing prepared or recorded`, { skipped });
+    return verdict(
+      true,
+      `dry run: ${subject(c)} would be allowed after preparing ${prepare.length} pods${skippedNote}; nothing prepared or recorded`,
+      { skipped },
+    );
   }
   return verdict(true, `${subject(c)} is allowed once ${prepare.length} pods are prepared for shutdown${skippedNote}`, {
     prepare,
@@ -176,5 +208,9 @@ export function decidePrepareDownscale(input: PrepareDownscaleInput): PrepareDow
 
 /** The refusal once preparing failed (after every prepared pod has been sent its DELETE). */
 export function prepareFailureVerdict(change: ReplicasChange, failed: readonly string[]): AdmissionVerdict {
-  return { allowed: false, reason: `${subject(change)} is not allowed because ${listNames(failed)} failed to prepare for shutdown; every prepared pod was told to cancel`, warnings: [] };
+  return {
+    allowed: false,
+    reason: `${subject(change)} is not allowed because ${listNames(failed)} failed to prepare for shutdown; every prepared pod was told to cancel`,
+    warnings: [],
+  };
 }

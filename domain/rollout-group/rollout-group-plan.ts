@@ -133,7 +133,15 @@ export function planGroupRollout(input: GroupRolloutInput): GroupRolloutDecision
   const [group] = groups;
   if (group === undefined || groups.length > 1) {
     const names = groups.map((g) => `${g.namespace}/${g.name}`);
-    return empty('blocked', group === undefined ? 'no StatefulSet of a rollout group was given' : `StatefulSets of several groups were given: ${names.join(', ')}`, [], problems, false);
+    return empty(
+      'blocked',
+      group === undefined
+        ? 'no StatefulSet of a rollout group was given'
+        : `StatefulSets of several groups were given: ${names.join(', ')}`,
+      [],
+      problems,
+      false,
+    );
   }
   const members: Member[] = group.members.map((sts) => {
     const read = readMemberSettings(sts);
@@ -152,13 +160,18 @@ export function planGroupRollout(input: GroupRolloutInput): GroupRolloutDecision
 
   const stale = members.find((m) => !m.state.observed || m.state.updateRevision === null);
   if (stale !== undefined) {
-    return decide('wait', `StatefulSet ${stale.settings.name}: the StatefulSet controller has not reported its current revisions yet`, { statefulSet: stale.settings.name });
+    return decide('wait', `StatefulSet ${stale.settings.name}: the StatefulSet controller has not reported its current revisions yet`, {
+      statefulSet: stale.settings.name,
+    });
   }
 
   const unsettled = members.filter((m) => !m.state.settled);
   if (unsettled.length > 1) {
     const detail = unsettled.map((m) => `${m.settings.name}: ${unsettledDetail(m.state)}`).join('; ');
-    return decide('wait', `${unsettled.length} StatefulSets of group ${group.name} are disrupted at once (${detail}): nothing is deleted until all but one are ready`);
+    return decide(
+      'wait',
+      `${unsettled.length} StatefulSets of group ${group.name} are disrupted at once (${detail}): nothing is deleted until all but one are ready`,
+    );
   }
   const [first] = unsettled;
   const ordered = first === undefined ? members : [first, ...members.filter((m) => m !== first)];
@@ -171,7 +184,11 @@ export function planGroupRollout(input: GroupRolloutInput): GroupRolloutDecision
     const name = settings.name;
     if (settings.paused) {
       if (!state.settled) {
-        return decide('wait', `StatefulSet ${name} is paused (${ROLLOUT_PAUSED_ANNOTATION}) and not ready (${unsettledDetail(state)}): the group waits, no other StatefulSet is disrupted meanwhile`, withUpdates({ statefulSet: name }));
+        return decide(
+          'wait',
+          `StatefulSet ${name} is paused (${ROLLOUT_PAUSED_ANNOTATION}) and not ready (${unsettledDetail(state)}): the group waits, no other StatefulSet is disrupted meanwhile`,
+          withUpdates({ statefulSet: name }),
+        );
       }
       if (state.outdated.length > 0) {
         skippedPaused.push(`${name} (${state.outdated.length} pods to update)`);
@@ -181,25 +198,40 @@ export function planGroupRollout(input: GroupRolloutInput): GroupRolloutDecision
     const erroring = watchdogGate ? erroringUpdatedPods(state) : [];
     if (state.outdated.length > 0) {
       if (erroring.length > 0) {
-        return decide('paused', `StatefulSet ${name}: updated pods have error watchdogs: ${listNames(erroring)}; the group's watchdog gate stops the rollout (no pod deleted)`, withUpdates({ statefulSet: name }));
+        return decide(
+          'paused',
+          `StatefulSet ${name}: updated pods have error watchdogs: ${listNames(erroring)}; the group's watchdog gate stops the rollout (no pod deleted)`,
+          withUpdates({ statefulSet: name }),
+        );
       }
       return stepMember(m, decide, withUpdates);
     }
     if (!state.settled) {
-      return decide('wait', `StatefulSet ${name}: every pod is on revision ${state.updateRevision}; waiting for it to be ready (${unsettledDetail(state)})`, withUpdates({ statefulSet: name }));
+      return decide(
+        'wait',
+        `StatefulSet ${name}: every pod is on revision ${state.updateRevision}; waiting for it to be ready (${unsettledDetail(state)})`,
+        withUpdates({ statefulSet: name }),
+      );
     }
     if (erroring.length > 0) {
       const next = ordered.slice(ordered.indexOf(m) + 1).find((o) => o.state.outdated.length > 0);
       const before = next === undefined ? '' : ` before ${next.settings.name}`;
-      return decide('paused', `StatefulSet ${name} is updated and ready but its updated pods have error watchdogs: ${listNames(erroring)}; the group pauses${before}`, withUpdates({ statefulSet: name }));
+      return decide(
+        'paused',
+        `StatefulSet ${name} is updated and ready but its updated pods have error watchdogs: ${listNames(erroring)}; the group pauses${before}`,
+        withUpdates({ statefulSet: name }),
+      );
     }
     if (state.currentRevision !== state.updateRevision) {
       revisionUpdates.push({ statefulSet: name, uid: settings.uid, revision: state.updateRevision! });
     }
   }
   const paused = skippedPaused.length > 0 ? `; paused, left as they are: ${skippedPaused.join(', ')}` : '';
-  const recorded = revisionUpdates.length > 0 ? `; currentRevision to record for ${revisionUpdates.map((u) => u.statefulSet).join(', ')}` : '';
-  return decide('idle', `every StatefulSet of group ${group.name} is on its update revision and ready${paused}${recorded}`, { revisionUpdates });
+  const recorded =
+    revisionUpdates.length > 0 ? `; currentRevision to record for ${revisionUpdates.map((u) => u.statefulSet).join(', ')}` : '';
+  return decide('idle', `every StatefulSet of group ${group.name} is on its update revision and ready${paused}${recorded}`, {
+    revisionUpdates,
+  });
 }
 
 /** Rule 5b for the member in turn, which has outdated pods. */
@@ -218,7 +250,10 @@ function stepMember(
   ];
   const left = state.outdated.length;
   const crashing = state.pods.filter((p) => p.updated && p.crashLooping).map((p) => p.name);
-  const crashNote = crashing.length > 0 ? `; on the new revision in CrashLoopBackOff: ${listNames(crashing)} (push a fix: they will be replaced without waiting for them)` : '';
+  const crashNote =
+    crashing.length > 0
+      ? `; on the new revision in CrashLoopBackOff: ${listNames(crashing)} (push a fix: they will be replaced without waiting for them)`
+      : '';
   if (deletions.length === 0) {
     return decide(
       'wait',
@@ -228,10 +263,21 @@ function stepMember(
   }
   const parts: string[] = [];
   if (free.length > 0) parts.push(`${listNames(free.map((p) => p.name))} (not ready on an old revision: no budget used)`);
-  if (paid.length > 0) parts.push(`${listNames(paid.map((p) => p.name))} (${state.unavailable} unavailable, max-unavailable ${settings.maxUnavailable})`);
-  return decide('delete', `StatefulSet ${name}: delete ${parts.join(' and ')} to update them to revision ${state.updateRevision}; ${left} pods left to update${crashNote}`, withUpdates({ statefulSet: name, deletions }));
+  if (paid.length > 0)
+    parts.push(`${listNames(paid.map((p) => p.name))} (${state.unavailable} unavailable, max-unavailable ${settings.maxUnavailable})`);
+  return decide(
+    'delete',
+    `StatefulSet ${name}: delete ${parts.join(' and ')} to update them to revision ${state.updateRevision}; ${left} pods left to update${crashNote}`,
+    withUpdates({ statefulSet: name, deletions }),
+  );
 }
 
-function empty(action: GroupRolloutAction, reason: string, members: MemberSummary[], problems: ConfigProblem[], watchdogGate: boolean): GroupRolloutDecision {
+function empty(
+  action: GroupRolloutAction,
+  reason: string,
+  members: MemberSummary[],
+  problems: ConfigProblem[],
+  watchdogGate: boolean,
+): GroupRolloutDecision {
   return { action, statefulSet: null, deletions: [], revisionUpdates: [], reason, members, problems, watchdogGate };
 }

@@ -168,5 +168,7 @@ export function unsettledDetail(m: MemberState): string {
 
 /** Updated pods of the member with an error watchdog, as "pod (watchdog, …)". */
 export function erroringUpdatedPods(m: MemberState): string[] {
-  return m.pods.filter((p) => p.updated && !p.terminating && p.errorWatchdogs.length > 0).map((p) => `${p.name} (${p.errorWatchdogs.join(', ')})`);
+  return m.pods
+    .filter((p) => p.updated && !p.terminating && p.errorWatchdogs.length > 0)
+    .map((p) => `${p.name} (${p.errorWatchdogs.join(', ')})`);
 }

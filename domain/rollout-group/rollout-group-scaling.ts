@@ -58,9 +58,11 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 /** Why another member's last downscale forbids a zone's downscale now (its own min time), or null. */
 export function recentDownscaleBlocker(other: MemberSettings, now: Date): Blocker | null {
   const { lastDownscale, minTimeBetweenZonesDownscaleMs: minTime } = other;
-  if (isInvalid(lastDownscale)) return { statefulSet: other.name, reason: `cannot read its last downscale: ${lastDownscale.invalid}`, until: null };
+  if (isInvalid(lastDownscale))
+    return { statefulSet: other.name, reason: `cannot read its last downscale: ${lastDownscale.invalid}`, until: null };
   if (lastDownscale === null || minTime === null) return null;
-  if (isInvalid(minTime)) return { statefulSet: other.name, reason: `cannot read its min time between zone downscales: ${minTime.invalid}`, until: null };
+  if (isInvalid(minTime))
+    return { statefulSet: other.name, reason: `cannot read its min time between zone downscales: ${minTime.invalid}`, until: null };
   const until = lastDownscale.getTime() + minTime;
   if (now.getTime() >= until) return null;
   return {
@@ -74,7 +76,8 @@ export function recentDownscaleBlocker(other: MemberSettings, now: Date): Blocke
 export function disruptionBlocker(m: MemberState, settledReplicas: number | undefined): Blocker | null {
   const block = (why: string): Blocker => ({ statefulSet: m.name, reason: `StatefulSet ${m.name} ${why}`, until: null });
   if (!m.observed || m.updateRevision === null) return block('has a spec its controller has not observed yet');
-  if (m.outdated.length > 0) return block(`has ${m.outdated.length} pods not on its update revision (${listNames(m.outdated.map((p) => p.name))})`);
+  if (m.outdated.length > 0)
+    return block(`has ${m.outdated.length} pods not on its update revision (${listNames(m.outdated.map((p) => p.name))})`);
   if (m.terminating.length > 0) return block(`has terminating pods (${listNames(m.terminating.map((p) => p.name))})`);
   if (m.settled) return null;
   if (settledReplicas !== undefined && settledReplicas <= m.replicas) {
@@ -121,20 +124,31 @@ export interface FollowerDecision {
 /** What follower `name` should do about its leader's replicas. */
 export function decideFollowerReplicas(name: string, view: GroupView): FollowerDecision {
   const follower = view.statefulSets.find((s) => s.metadata.name === name);
-  if (follower === undefined) return { statefulSet: name, action: 'error', replicas: 0, reason: `StatefulSet ${name} is not in the group`, recheckAt: null };
+  if (follower === undefined)
+    return { statefulSet: name, action: 'error', replicas: 0, reason: `StatefulSet ${name} is not in the group`, recheckAt: null };
   const settings = readMemberSettings(follower).settings;
   const current = settings.replicas;
-  const out = (action: FollowerAction, reason: string, replicas = current, recheckAt: string | null = null): FollowerDecision => ({ statefulSet: name, action, replicas, reason, recheckAt });
+  const out = (action: FollowerAction, reason: string, replicas = current, recheckAt: string | null = null): FollowerDecision => ({
+    statefulSet: name,
+    action,
+    replicas,
+    reason,
+    recheckAt,
+  });
   if (settings.leader === null) return out('none', `StatefulSet ${name} has no leader`);
   const leader = view.statefulSets.find((s) => s.metadata.name === settings.leader);
-  if (leader === undefined) return out('error', `StatefulSet ${name}: its leader ${settings.leader} (${ROLLOUT_DOWNSCALE_LEADER_ANNOTATION}) is not in the group`);
+  if (leader === undefined)
+    return out('error', `StatefulSet ${name}: its leader ${settings.leader} (${ROLLOUT_DOWNSCALE_LEADER_ANNOTATION}) is not in the group`);
   const target = readMemberSettings(leader).settings.replicas;
   if (target === current) return out('none', `StatefulSet ${name} has its leader's ${current} replicas`);
 
   if (target > current) {
     const leaderReady = leader.status?.readyReplicas ?? 0;
     if (settings.upscaleOnlyWhenLeaderReady && leaderReady !== target) {
-      return out('hold', `StatefulSet ${name} scales up to ${target} once its leader ${settings.leader} has all ${target} replicas ready (${leaderReady} now)`);
+      return out(
+        'hold',
+        `StatefulSet ${name} scales up to ${target} once its leader ${settings.leader} has all ${target} replicas ready (${leaderReady} now)`,
+      );
     }
     return out('scaleUp', `StatefulSet ${name} scales up from ${current} to its leader ${settings.leader}'s ${target} replicas`, target);
   }
@@ -148,11 +162,20 @@ export function decideFollowerReplicas(name: string, view: GroupView): FollowerD
   }
   if (last !== null) {
     const minTime = settings.minTimeBetweenZonesDownscaleMs;
-    if (minTime === null) return out('error', `StatefulSet ${name} cannot scale down: it has no ${MIN_TIME_BETWEEN_ZONES_DOWNSCALE_KEY} (annotation or label) while ${last.by} has a ${LAST_DOWNSCALE_ANNOTATION}`);
+    if (minTime === null)
+      return out(
+        'error',
+        `StatefulSet ${name} cannot scale down: it has no ${MIN_TIME_BETWEEN_ZONES_DOWNSCALE_KEY} (annotation or label) while ${last.by} has a ${LAST_DOWNSCALE_ANNOTATION}`,
+      );
     if (isInvalid(minTime)) return out('error', `StatefulSet ${name} cannot scale down: ${minTime.invalid}`);
     const until = last.at.getTime() + minTime;
     if (view.now.getTime() < until) {
-      return out('hold', `StatefulSet ${name} scales down to ${target} after ${iso(until)}: ${last.by} was downscaled at ${last.at.toISOString()} and ${name} waits ${formatDuration(minTime)} between zone downscales`, current, iso(until));
+      return out(
+        'hold',
+        `StatefulSet ${name} scales down to ${target} after ${iso(until)}: ${last.by} was downscaled at ${last.at.toISOString()} and ${name} waits ${formatDuration(minTime)} between zone downscales`,
+        current,
+        iso(until),
+      );
     }
   }
   const disrupted = view.statefulSets
@@ -160,7 +183,10 @@ export function decideFollowerReplicas(name: string, view: GroupView): FollowerD
     .map((s) => disruptionBlocker(memberState(s, view.pods), view.settledReplicas?.[s.metadata.name]))
     .filter((b): b is Blocker => b !== null);
   if (disrupted.length > 0) {
-    return out('hold', `StatefulSet ${name} scales down to ${target} once no other zone is disrupted: ${disrupted.map((b) => b.reason).join('; ')}`);
+    return out(
+      'hold',
+      `StatefulSet ${name} scales down to ${target} once no other zone is disrupted: ${disrupted.map((b) => b.reason).join('; ')}`,
+    );
   }
   return out('scaleDown', `StatefulSet ${name} scales down from ${current} to its leader ${settings.leader}'s ${target} replicas`, target);
 }
@@ -209,14 +235,23 @@ export interface DelayedDownscaleDecision {
 /** How far down a delayed downscale may go now (see the module comment). */
 export function delayedDownscaleReplicas(input: DelayedDownscaleInput): DelayedDownscaleDecision {
   const { statefulSet, current, desired, delayMs, now } = input;
-  if (desired >= current) return { replicas: desired, reason: `StatefulSet ${statefulSet}: not a downscale; every pod's preparation is cancelled`, recheckAt: null };
+  if (desired >= current)
+    return {
+      replicas: desired,
+      reason: `StatefulSet ${statefulSet}: not a downscale; every pod's preparation is cancelled`,
+      recheckAt: null,
+    };
   const failed: string[] = [];
   for (let o = desired; o < current; o++) {
     const ts = input.preparedAt[o];
     if (ts === undefined || ts === null || !Number.isFinite(ts) || ts <= 0) failed.push(`${statefulSet}-${o}`);
   }
   if (failed.length > 0) {
-    return { replicas: current, reason: `StatefulSet ${statefulSet}: ${listNames(failed)} did not confirm preparing for the downscale to ${desired}; it stays at ${current}`, recheckAt: null };
+    return {
+      replicas: current,
+      reason: `StatefulSet ${statefulSet}: ${listNames(failed)} did not confirm preparing for the downscale to ${desired}; it stays at ${current}`,
+      recheckAt: null,
+    };
   }
   let allowed = current;
   let recheckAt: string | null = null;
@@ -236,5 +271,9 @@ export function delayedDownscaleReplicas(input: DelayedDownscaleInput): DelayedD
     };
   }
   const rest = allowed > desired ? `; the rest waits until ${recheckAt}` : '';
-  return { replicas: allowed, reason: `StatefulSet ${statefulSet}: scale down from ${current} to ${allowed}, the pods above have been prepared for ${formatDuration(delayMs)}${rest}`, recheckAt };
+  return {
+    replicas: allowed,
+    reason: `StatefulSet ${statefulSet}: scale down from ${current} to ${allowed}, the pods above have been prepared for ${formatDuration(delayMs)}${rest}`,
+    recheckAt,
+  };
 }

@@ -122,7 +122,8 @@ export interface InvalidValue {
 
 export const isInvalid = (value: unknown): value is InvalidValue => typeof value === 'object' && value !== null && 'invalid' in value;
 
-export const objectRef = (sts: Pick<GroupStatefulSetJson, 'metadata'>): string => `StatefulSet ${sts.metadata.namespace ?? ''}/${sts.metadata.name}`;
+export const objectRef = (sts: Pick<GroupStatefulSetJson, 'metadata'>): string =>
+  `StatefulSet ${sts.metadata.namespace ?? ''}/${sts.metadata.name}`;
 
 // ---------------------------------------------------------------------------
 // Membership
@@ -138,7 +139,8 @@ export interface RolloutGroup {
 /** `rollout-group/<namespace>/<group>`: one workflow per group. */
 export const rolloutGroupKey = (g: Pick<RolloutGroup, 'namespace' | 'name'>): string => `rollout-group/${g.namespace}/${g.name}`;
 
-const byName = (a: GroupStatefulSetJson, b: GroupStatefulSetJson): number => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0);
+const byName = (a: GroupStatefulSetJson, b: GroupStatefulSetJson): number =>
+  a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0;
 
 /**
  * The rollout groups among `statefulSets` (of any namespaces), sorted by namespace then group
@@ -151,7 +153,12 @@ export function findRolloutGroups(statefulSets: readonly GroupStatefulSetJson[])
     const group = sts.metadata.labels?.[ROLLOUT_GROUP_LABEL];
     if (group === undefined) continue;
     if (group === '') {
-      problems.push({ object: objectRef(sts), key: ROLLOUT_GROUP_LABEL, value: '', message: 'the rollout-group label is empty: the StatefulSet is in no group' });
+      problems.push({
+        object: objectRef(sts),
+        key: ROLLOUT_GROUP_LABEL,
+        value: '',
+        message: 'the rollout-group label is empty: the StatefulSet is in no group',
+      });
       continue;
     }
     const namespace = sts.metadata.namespace ?? '';
@@ -221,7 +228,10 @@ export interface MemberSettings {
 export function parseMaxUnavailable(text: string | undefined, replicas: number | null): { value: number; problem: string | null } {
   if (text === undefined) return { value: DEFAULT_ROLLOUT_MAX_UNAVAILABLE, problem: null };
   const trimmed = text.trim();
-  const fallback = (why: string) => ({ value: DEFAULT_ROLLOUT_MAX_UNAVAILABLE, problem: `${why}; using ${DEFAULT_ROLLOUT_MAX_UNAVAILABLE}` });
+  const fallback = (why: string) => ({
+    value: DEFAULT_ROLLOUT_MAX_UNAVAILABLE,
+    problem: `${why}; using ${DEFAULT_ROLLOUT_MAX_UNAVAILABLE}`,
+  });
   if (trimmed.endsWith('%')) {
     const percent = goAtoi(trimmed.slice(0, -1));
     if (percent === null || percent <= 0 || percent > 100) return fallback(`'${text}' is not a percentage from 1% to 100%`);
@@ -332,7 +342,10 @@ export function readMemberSettings(sts: GroupStatefulSetJson): { settings: Membe
       noDownscale: labels[NO_DOWNSCALE_LABEL] === ROLLOUT_OPERATOR_TRUE,
       prepareDownscale:
         labels[PREPARE_DOWNSCALE_LABEL] === ROLLOUT_OPERATOR_TRUE
-          ? { path: annotations[PREPARE_DOWNSCALE_HTTP_PATH_ANNOTATION] ?? '', port: annotations[PREPARE_DOWNSCALE_HTTP_PORT_ANNOTATION] ?? '' }
+          ? {
+              path: annotations[PREPARE_DOWNSCALE_HTTP_PATH_ANNOTATION] ?? '',
+              port: annotations[PREPARE_DOWNSCALE_HTTP_PORT_ANNOTATION] ?? '',
+            }
           : null,
       delayedDownscale: delayed,
       watchdogGate,

@@ -37,8 +37,7 @@ interface EnvVar {
 }
 
 export type TemplateChangeResult =
-  | { ok: true; template: PodTemplate; changed: boolean }
-  | { ok: false; error: string; unknownContainers: string[] };
+  { ok: true; template: PodTemplate; changed: boolean } | { ok: false; error: string; unknownContainers: string[] };
 
 const CONTAINER_LISTS = ['containers', 'initContainers'] as const;
 
@@ -126,7 +125,10 @@ export function selectorMismatches(template: PodTemplate, matchLabels: Readonly<
 // ---------------------------------------------------------------------------
 
 const isEmpty = (value: unknown): boolean =>
-  value === null || value === undefined || (Array.isArray(value) && value.length === 0) || (isObject(value) && Object.keys(value).length === 0);
+  value === null ||
+  value === undefined ||
+  (Array.isArray(value) && value.length === 0) ||
+  (isObject(value) && Object.keys(value).length === 0);
 
 /** `value` with object keys sorted and empty values (null, {}, []) dropped from objects, recursively. */
 function normalize(value: unknown): unknown {
@@ -216,11 +218,17 @@ export function checkTemplateChange(
     );
     return { ok: false, problems };
   }
-  if (!changed.changed) return { ok: false, problems: [{ field: 'change', message: `the change leaves the pod template of ${what} as it is` }] };
+  if (!changed.changed)
+    return { ok: false, problems: [{ field: 'change', message: `the change leaves the pod template of ${what} as it is` }] };
   const mismatched = selectorMismatches(changed.template, matchLabels);
   if (mismatched.length > 0) {
     const field = change.template === undefined ? 'change' : 'change.template.metadata.labels';
-    return { ok: false, problems: [{ field, message: `the new template lacks the selector's labels ${mismatched.join(', ')}: its pods would not belong to ${what}` }] };
+    return {
+      ok: false,
+      problems: [
+        { field, message: `the new template lacks the selector's labels ${mismatched.join(', ')}: its pods would not belong to ${what}` },
+      ],
+    };
   }
   return { ok: true, template: changed.template };
 }

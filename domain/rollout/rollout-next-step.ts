@@ -28,7 +28,8 @@ export type NextStepPatch = (typeof NEXT_STEP_PATCHES)[keyof typeof NEXT_STEP_PA
  * asked for it); `failed`: a gate failure, handled per the policy; `abort`: an operator's abort
  * or a supersede.
  */
-export type StageVerdict = { verdict: 'passed' } | { verdict: 'failed'; reason: string } | { verdict: 'rollback'; reason: string } | { verdict: 'abort' };
+export type StageVerdict =
+  { verdict: 'passed' } | { verdict: 'failed'; reason: string } | { verdict: 'rollback'; reason: string } | { verdict: 'abort' };
 
 /** What follows a passed stage: the next stage at its count, or the promotion after the last. */
 export type StepAfterPass = { step: 'stage'; index: number; count: number } | { step: 'promotion' };
@@ -66,7 +67,10 @@ export function stageAdvance(stages: readonly StageShape[], counts: readonly num
  * step can begin early (a StatefulSet's partition moves only when its stage starts), and only
  * when the workflow asked for it (stageAdvance).
  */
-export function stepBegunEarly(kind: string, input: { gateAfterScaling?: boolean; nextCount?: number; beginPromotion?: boolean }): { step: 'stage'; count: number } | { step: 'promotion' } | null {
+export function stepBegunEarly(
+  kind: string,
+  input: { gateAfterScaling?: boolean; nextCount?: number; beginPromotion?: boolean },
+): { step: 'stage'; count: number } | { step: 'promotion' } | null {
   if (kind !== 'Deployment' || input.gateAfterScaling !== true) return null;
   if (input.nextCount !== undefined) return { step: 'stage', count: input.nextCount };
   return input.beginPromotion === true ? { step: 'promotion' } : null;
@@ -96,7 +100,8 @@ export function afterVerdict(verdict: StageVerdict, ctx: VerdictContext): AfterV
     case 'failed':
     case 'rollback': {
       // Histories recorded before the patch froze here under the freeze policy.
-      const overridesPolicy = verdict.verdict === 'rollback' && ctx.rollbackPolicy === 'freeze' && ctx.patched(NEXT_STEP_PATCHES.approvalTimeoutRollsBack);
+      const overridesPolicy =
+        verdict.verdict === 'rollback' && ctx.rollbackPolicy === 'freeze' && ctx.patched(NEXT_STEP_PATCHES.approvalTimeoutRollsBack);
       const next = overridesPolicy ? 'RollingBack' : stateAfterGateFailure(ctx.rollbackPolicy);
       return next === 'RollingBack' ? { step: 'rollback', reason: verdict.reason } : { step: 'freeze', reason: verdict.reason };
     }
@@ -135,4 +140,5 @@ export function failureRollbackReason(gateReason: string, abortPending: boolean,
 }
 
 /** Why an abort rolls back. */
-export const abortRollbackReason = (supersededBy: string | null): string => (supersededBy !== null ? `superseded by rollout ${supersededBy}` : 'aborted by an operator');
+export const abortRollbackReason = (supersededBy: string | null): string =>
+  supersededBy !== null ? `superseded by rollout ${supersededBy}` : 'aborted by an operator';

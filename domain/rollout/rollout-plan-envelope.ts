@@ -4,7 +4,13 @@
  *
  * Pure: no I/O, safe to import from workflows.
  */
-import { deploymentBudget, type DeploymentAction, type DeploymentCounts, type DeploymentStrategy, type DeploymentWorkload } from './rollout-plan';
+import {
+  deploymentBudget,
+  type DeploymentAction,
+  type DeploymentCounts,
+  type DeploymentStrategy,
+  type DeploymentWorkload,
+} from './rollout-plan';
 
 export interface PlanEnvelope {
   /** Fewest ready pods at any moment, counting the worst case of every action. */

@@ -79,7 +79,8 @@ function deleteInBatches(ordinals: readonly number[], unready: readonly number[]
 
 /** The actions updating the `count` highest ordinals of a StatefulSet (a stage, or promotion with count = total). */
 export function planStatefulSetStage(state: StatefulSetState, count: number): StatefulSetAction[] {
-  if (!Number.isInteger(count) || count < 0 || count > state.total) throw new RangeError(`updated count ${count} is outside 0..${state.total}`);
+  if (!Number.isInteger(count) || count < 0 || count > state.total)
+    throw new RangeError(`updated count ${count} is outside 0..${state.total}`);
   const target = ordinalsDown(state.total - count, state.total);
   if (state.strategy === 'RollingUpdate') {
     return [
@@ -129,14 +130,22 @@ export function planStatefulSetRollback(state: StatefulSetRollbackState, origina
     return actions;
   }
   // The last wait covers every pod: a retry may find all of them on the old revision, some not ready yet.
-  return [restore, ...deleteInBatches(pending, state.unready, statefulSetMaxUnavailable(state.maxUnavailable, state.total)), { kind: 'waitReady', ordinals: all }];
+  return [
+    restore,
+    ...deleteInBatches(pending, state.unready, statefulSetMaxUnavailable(state.maxUnavailable, state.total)),
+    { kind: 'waitReady', ordinals: all },
+  ];
 }
 
 /**
  * Ordinals (0..total−1) of the pods whose controller-revision-hash is not `oldRevision`.
  * Pods named otherwise, or beyond the total (being scaled away), are not counted.
  */
-export function podsNotOnRevision(pods: readonly { ordinal: number | null; revision: string | undefined }[], oldRevision: string, total: number): number[] {
+export function podsNotOnRevision(
+  pods: readonly { ordinal: number | null; revision: string | undefined }[],
+  oldRevision: string,
+  total: number,
+): number[] {
   return pods.filter((p) => p.ordinal !== null && p.ordinal < total && p.revision !== oldRevision).map((p) => p.ordinal!);
 }
 

@@ -66,7 +66,11 @@ export interface DeploymentBudget {
 }
 
 /** Kubernetes' ResolveFenceposts: surge rounds up, unavailable down; both 0 → maxUnavailable 1. */
-export function resolveFenceposts(maxSurge: IntOrPercent | undefined, maxUnavailable: IntOrPercent | undefined, replicas: number): DeploymentBudget {
+export function resolveFenceposts(
+  maxSurge: IntOrPercent | undefined,
+  maxUnavailable: IntOrPercent | undefined,
+  replicas: number,
+): DeploymentBudget {
   const surge = scaledValue(maxSurge ?? 0, replicas, true);
   const unavailable = scaledValue(maxUnavailable ?? 0, replicas, false);
   return { maxSurge: surge, maxUnavailable: surge === 0 && unavailable === 0 ? 1 : unavailable };
@@ -85,7 +89,11 @@ export const DEFAULT_ROLLING_UPDATE = { maxSurge: '25%', maxUnavailable: '25%' }
 export function deploymentBudget(strategy: DeploymentStrategy | undefined, replicas: number): DeploymentBudget {
   if (strategy?.type === 'Recreate') return { maxSurge: 0, maxUnavailable: replicas };
   const rolling = strategy?.rollingUpdate;
-  return resolveFenceposts(rolling?.maxSurge ?? DEFAULT_ROLLING_UPDATE.maxSurge, rolling?.maxUnavailable ?? DEFAULT_ROLLING_UPDATE.maxUnavailable, replicas);
+  return resolveFenceposts(
+    rolling?.maxSurge ?? DEFAULT_ROLLING_UPDATE.maxSurge,
+    rolling?.maxUnavailable ?? DEFAULT_ROLLING_UPDATE.maxUnavailable,
+    replicas,
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -160,7 +168,12 @@ function moveReplicas(counts: DeploymentCounts, giver: DeploymentWorkload, amoun
  * The actions taking a Deployment rollout from `current` (canary + stable = total) to
  * `canaryTarget` replicas on the canary. The canary must exist (with 0 replicas at first).
  */
-export function planDeploymentStage(current: DeploymentCounts, canaryTarget: number, total: number, strategy: DeploymentStrategy | undefined): DeploymentAction[] {
+export function planDeploymentStage(
+  current: DeploymentCounts,
+  canaryTarget: number,
+  total: number,
+  strategy: DeploymentStrategy | undefined,
+): DeploymentAction[] {
   checkCounts(current, total);
   if (!Number.isInteger(canaryTarget) || canaryTarget < 0 || canaryTarget > total) {
     throw new RangeError(`canary target ${canaryTarget} is outside 0..${total}`);
@@ -179,9 +192,17 @@ export function planDeploymentStage(current: DeploymentCounts, canaryTarget: num
  * so the next stage's pods start while the workflow is still recording the last stage's
  * verdict. Empty when the move has no scale-up (nothing is gained by starting it early).
  */
-export function planDeploymentStageStart(current: DeploymentCounts, canaryTarget: number, total: number, strategy: DeploymentStrategy | undefined): DeploymentAction[] {
+export function planDeploymentStageStart(
+  current: DeploymentCounts,
+  canaryTarget: number,
+  total: number,
+  strategy: DeploymentStrategy | undefined,
+): DeploymentAction[] {
   const plan = planDeploymentStage(current, canaryTarget, total, strategy);
-  return beginThrough(plan, plan.findIndex((a) => a.kind === 'scale' && a.wait));
+  return beginThrough(
+    plan,
+    plan.findIndex((a) => a.kind === 'scale' && a.wait),
+  );
 }
 
 /**
@@ -209,14 +230,17 @@ export function withOwedScaleDown(start: DeploymentAction[], owed: DeploymentAct
   if (owed.kind !== 'scale' || owed.wait) throw new RangeError(`only a scale-down not waited for can be owed, not ${JSON.stringify(owed)}`);
   const first = start[0];
   if (first?.kind === 'scale' && first.workload === owed.workload && !first.wait && first.replicas <= owed.replicas) return start;
-  if (first?.kind === 'pauseStable' && first.replicas === undefined && owed.workload === 'stable') return [{ ...first, replicas: owed.replicas }, ...start.slice(1)];
+  if (first?.kind === 'pauseStable' && first.replicas === undefined && owed.workload === 'stable')
+    return [{ ...first, replicas: owed.replicas }, ...start.slice(1)];
   return [owed, ...start];
 }
 
 /** `plan` up to and including `last`, whose wait is dropped: the early start of a step (empty when last < 0). */
 function beginThrough(plan: DeploymentAction[], last: number): DeploymentAction[] {
   if (last < 0) return [];
-  return plan.slice(0, last + 1).map((a, i) => (i === last && (a.kind === 'scale' || a.kind === 'releaseCanary') ? { ...a, wait: false as const } : a));
+  return plan
+    .slice(0, last + 1)
+    .map((a, i) => (i === last && (a.kind === 'scale' || a.kind === 'releaseCanary') ? { ...a, wait: false as const } : a));
 }
 
 /** A Deployment rollout as observed: each workload's spec.replicas, and how far a promotion went. */
@@ -233,7 +257,11 @@ export interface DeploymentState extends DeploymentCounts {
  * The actions ending a Deployment rollout: the stable Deployment takes the canary's
  * ReplicaSet over as it is (see the module comment), from wherever an earlier attempt stopped.
  */
-export function planDeploymentPromotion(state: DeploymentState, total: number, strategy: DeploymentStrategy | undefined): DeploymentAction[] {
+export function planDeploymentPromotion(
+  state: DeploymentState,
+  total: number,
+  strategy: DeploymentStrategy | undefined,
+): DeploymentAction[] {
   checkState(state, total);
   const handOver: DeploymentAction[] = [
     { kind: 'handOver', replicas: total },
@@ -259,7 +287,10 @@ export function planDeploymentPromotion(state: DeploymentState, total: number, s
     // Promoted the way an earlier AutoCrane did: the stable Deployment rolled to the new
     // template itself; replicas move back from the canary in chunks.
     checkCounts(state, total);
-    return [...moveReplicas({ canary: state.canary, stable: state.stable }, 'canary', state.canary, deploymentBudget(strategy, total)), { kind: 'deleteCanary' }];
+    return [
+      ...moveReplicas({ canary: state.canary, stable: state.stable }, 'canary', state.canary, deploymentBudget(strategy, total)),
+      { kind: 'deleteCanary' },
+    ];
   }
   return [{ kind: 'resumeStable', replicas: total }]; // done: only wait until it is settled
 }
@@ -271,7 +302,11 @@ export function planDeploymentPromotion(state: DeploymentState, total: number, s
  * while the workflow records the verdict. The promotion activity finds the cluster at step 5
  * and goes on from there. Empty when replicas would still have to move.
  */
-export function planDeploymentPromotionStart(state: DeploymentState, total: number, strategy: DeploymentStrategy | undefined): DeploymentAction[] {
+export function planDeploymentPromotionStart(
+  state: DeploymentState,
+  total: number,
+  strategy: DeploymentStrategy | undefined,
+): DeploymentAction[] {
   const plan = planDeploymentPromotion(state, total, strategy);
   const release = plan.findIndex((a) => a.kind === 'releaseCanary');
   return plan.slice(0, release).some((a) => a.kind === 'scale') ? [] : beginThrough(plan, release);
@@ -283,7 +318,11 @@ export interface DeploymentRollbackState extends DeploymentState {
 }
 
 /** The actions restoring the stable Deployment (old template, every replica) and deleting the canary. */
-export function planDeploymentRollback(state: DeploymentRollbackState, total: number, strategy: DeploymentStrategy | undefined): DeploymentAction[] {
+export function planDeploymentRollback(
+  state: DeploymentRollbackState,
+  total: number,
+  strategy: DeploymentStrategy | undefined,
+): DeploymentAction[] {
   checkState(state, total);
   if (!Number.isInteger(state.canaryReady) || state.canaryReady < 0 || state.canaryReady > state.canary) {
     throw new RangeError(`canaryReady ${state.canaryReady} is outside 0..${state.canary}`);
@@ -339,7 +378,8 @@ function checkCounts(counts: DeploymentCounts, total: number, atMost = false, an
   if (!Number.isInteger(total) || total < 0) throw new RangeError(`total replicas ${total} must be a whole number ≥ 0`);
   for (const workload of ['canary', 'stable'] as const) {
     const n = counts[workload];
-    if (!Number.isInteger(n) || n < 0 || (any && n > total)) throw new RangeError(`${workload} replicas ${n} must be a whole number in 0..${total}`);
+    if (!Number.isInteger(n) || n < 0 || (any && n > total))
+      throw new RangeError(`${workload} replicas ${n} must be a whole number in 0..${total}`);
   }
   const sum = counts.canary + counts.stable;
   if (!any && (atMost ? sum > total : sum !== total)) {

@@ -48,7 +48,6 @@ export function differingFields(a: RolloutSpec, b: RolloutSpec): string[] {
   return keys.filter((k) => specJson(left[k] ?? null) !== specJson(right[k] ?? null));
 }
 
-
 /** What a change is checked against: a workload's live pod template and selector. */
 export interface LiveTemplate {
   template: PodTemplate;

@@ -145,7 +145,9 @@ const integer = (min: number, max: number, what: string) =>
     .max(max, { error: `expected ${what}, a whole number from ${min} to ${max}` });
 
 const enumOf = <T extends readonly [string, ...string[]]>(values: T) =>
-  z.enum(values, { error: (issue) => (issue.input === undefined ? 'required' : `expected one of ${values.join(', ')}, got ${JSON.stringify(issue.input)}`) });
+  z.enum(values, {
+    error: (issue) => (issue.input === undefined ? 'required' : `expected one of ${values.join(', ')}, got ${JSON.stringify(issue.input)}`),
+  });
 
 // ---------------------------------------------------------------------------
 // The schema
@@ -180,17 +182,30 @@ const podTemplateSchema = z
     for (const field of ['containers', 'initContainers'] as const) {
       (template.spec[field] ?? []).forEach((container, index) => {
         if (seen.has(container.name)) {
-          ctx.addIssue({ code: 'custom', message: `container name '${container.name}' is used twice in the template`, path: ['spec', field, index, 'name'] });
+          ctx.addIssue({
+            code: 'custom',
+            message: `container name '${container.name}' is used twice in the template`,
+            path: ['spec', field, index, 'name'],
+          });
         }
         seen.add(container.name);
       });
     }
   })
-  .meta({ id: 'PodTemplate', description: 'A whole pod template (metadata and spec), as in a Deployment or StatefulSet; the API server validates it in full.' });
+  .meta({
+    id: 'PodTemplate',
+    description: 'A whole pod template (metadata and spec), as in a Deployment or StatefulSet; the API server validates it in full.',
+  });
 
 export const RolloutChangeSchema = z
   .strictObject({
-    images: checkedRecord(DNS1123_LABEL_RULE, containerNameProblem, ruledString(IMAGE_RULE, imageReferenceError), 'container', ROLLOUT_LIMITS.maxContainersChanged)
+    images: checkedRecord(
+      DNS1123_LABEL_RULE,
+      containerNameProblem,
+      ruledString(IMAGE_RULE, imageReferenceError),
+      'container',
+      ROLLOUT_LIMITS.maxContainersChanged,
+    )
       .optional()
       .meta({ description: 'New image by container name (containers and initContainers).' }),
     env: checkedRecord(
@@ -225,15 +240,23 @@ const PERCENT = /^([1-9][0-9]?|100)%$/;
 const SHARE_ERROR = 'expected a percentage from "1%" to "100%" or a whole number of replicas of at least 1';
 
 export const StageReplicasSchema = z
-  .union([z.string().regex(PERCENT, { error: SHARE_ERROR }), z.number().int({ error: SHARE_ERROR }).min(1, { error: SHARE_ERROR })], { error: SHARE_ERROR })
-  .meta({ description: 'Replicas on the new template during this stage: a percentage of the total ("25%", rounded up, at least 1) or a count (at most the total).' });
+  .union([z.string().regex(PERCENT, { error: SHARE_ERROR }), z.number().int({ error: SHARE_ERROR }).min(1, { error: SHARE_ERROR })], {
+    error: SHARE_ERROR,
+  })
+  .meta({
+    description:
+      'Replicas on the new template during this stage: a percentage of the total ("25%", rounded up, at least 1) or a count (at most the total).',
+  });
 
 export const ApprovalSchema = z
   .strictObject({
     timeoutSeconds: integer(1, ROLLOUT_LIMITS.maxApprovalTimeoutSeconds, 'seconds'),
     onTimeout: enumOf(['proceed', 'rollback'] as const).default(ROLLOUT_DEFAULTS.approvalOnTimeout),
   })
-  .meta({ id: 'RolloutApproval', description: 'A manual approval asked for once the stage passes its gate; when it times out, onTimeout is taken.' });
+  .meta({
+    id: 'RolloutApproval',
+    description: 'A manual approval asked for once the stage passes its gate; when it times out, onTimeout is taken.',
+  });
 
 export const RolloutStageSchema = z
   .strictObject({
@@ -270,7 +293,10 @@ export const GatePolicySchema = z
     }),
     progressDeadlineSeconds: integer(1, ROLLOUT_LIMITS.maxProgressDeadlineSeconds, 'seconds')
       .default(ROLLOUT_DEFAULTS.progressDeadlineSeconds)
-      .meta({ description: 'How long a stage may stay unsettled (updated pods missing, not ready for minReadySeconds, or unwatched under noData wait) before its gate fails: counted from the stage start while it scales, then from the latest of the bake start (or re-gate) and the last time the stage was settled. An unsettled spell during a bake holds the gate and restarts the bake.' }),
+      .meta({
+        description:
+          'How long a stage may stay unsettled (updated pods missing, not ready for minReadySeconds, or unwatched under noData wait) before its gate fails: counted from the stage start while it scales, then from the latest of the bake start (or re-gate) and the last time the stage was settled. An unsettled spell during a bake holds the gate and restarts the bake.',
+      }),
   })
   .prefault({})
   .meta({ id: 'RolloutGate', description: 'When a stage passes, waits or fails.' });
@@ -308,9 +334,13 @@ export const RolloutSpecSchema = z
       .meta({ description: 'Canary stages in order; after the last one passes, every replica is promoted to the new template.' }),
     gate: GatePolicySchema,
     rollback: enumOf(ROLLBACK_POLICIES).default(ROLLOUT_DEFAULTS.rollback).meta({
-      description: "On a gate failure: 'automatic' rolls back at once, 'freeze' holds everything as it is until an operator aborts, resumes or promotes.",
+      description:
+        "On a gate failure: 'automatic' rolls back at once, 'freeze' holds everything as it is until an operator aborts, resumes or promotes.",
     }),
-    requestId: ruledString(REQUEST_ID_RULE, requestIdError).optional().meta({ description: 'Idempotency key: starting again with the same request ID and the same spec (supersede aside) returns the same rollout; with a different spec, 422.' }),
+    requestId: ruledString(REQUEST_ID_RULE, requestIdError).optional().meta({
+      description:
+        'Idempotency key: starting again with the same request ID and the same spec (supersede aside) returns the same rollout; with a different spec, 422.',
+    }),
     supersede: z.boolean({ error: 'expected true or false' }).default(ROLLOUT_DEFAULTS.supersede).meta({
       description: 'Replace a rollout already running on the target instead of answering 409.',
     }),
@@ -358,12 +388,19 @@ function issueProblems(issue: z.core.$ZodIssue): SpecProblem[] {
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => ({ path: formatIssuePath([...issue.path, key]), message: 'unknown field' }));
   }
-  if ((issue.code === 'invalid_type' || issue.code === 'invalid_union') && issue.input === undefined) return [{ path, message: 'required' }];
+  if ((issue.code === 'invalid_type' || issue.code === 'invalid_union') && issue.input === undefined)
+    return [{ path, message: 'required' }];
   if (issue.code === 'invalid_type' && issue.expected === 'object') {
-    return [{ path, message: `expected a JSON object, got ${issue.input === null ? 'null' : Array.isArray(issue.input) ? 'an array' : typeof issue.input}` }];
+    return [
+      {
+        path,
+        message: `expected a JSON object, got ${issue.input === null ? 'null' : Array.isArray(issue.input) ? 'an array' : typeof issue.input}`,
+      },
+    ];
   }
   if (issue.code === 'invalid_type' && issue.expected === 'array') return [{ path, message: 'expected a JSON array' }];
-  if (issue.code === 'invalid_type' && issue.expected === 'string') return [{ path, message: issue.message.startsWith('Invalid input') ? 'expected a string' : issue.message }];
+  if (issue.code === 'invalid_type' && issue.expected === 'string')
+    return [{ path, message: issue.message.startsWith('Invalid input') ? 'expected a string' : issue.message }];
   return [{ path, message: issue.message }];
 }
 
@@ -381,4 +418,3 @@ export function parseRolloutSpec(input: unknown): SpecParse {
 // ---------------------------------------------------------------------------
 // Memo
 // ---------------------------------------------------------------------------
-

@@ -41,9 +41,13 @@ export const activitySummary = {
   advance: (stage: number, stages: number, count: number, replicas: number): string =>
     `stage ${stage + 1}/${stages}: scale to ${count} of ${replicas} replicas on the new template`,
   bake: (stage: number, stages: number, bakeSeconds: number): string =>
-    bakeSeconds > 0 ? `stage ${stage + 1}/${stages}: bake ${bakeSeconds}s with the gate watched` : `stage ${stage + 1}/${stages}: watch the gate until it passes`,
-  hold: (stage: number, stages: number, why: 'paused' | 'awaiting approval'): string => `stage ${stage + 1}/${stages}: watch the gate while ${why}`,
-  promote: (target: RolloutTarget, replicas: number): string => `promote: all ${replicas} replicas of ${describeTarget(target)} on the new template`,
+    bakeSeconds > 0
+      ? `stage ${stage + 1}/${stages}: bake ${bakeSeconds}s with the gate watched`
+      : `stage ${stage + 1}/${stages}: watch the gate until it passes`,
+  hold: (stage: number, stages: number, why: 'paused' | 'awaiting approval'): string =>
+    `stage ${stage + 1}/${stages}: watch the gate while ${why}`,
+  promote: (target: RolloutTarget, replicas: number): string =>
+    `promote: all ${replicas} replicas of ${describeTarget(target)} on the new template`,
   rollback: (reason: string): string => {
     const chars = Array.from(reason);
     return `roll back: ${chars.length <= MAX_SUMMARY_REASON ? reason : `${chars.slice(0, MAX_SUMMARY_REASON - 1).join('')}…`}`;
@@ -60,11 +64,17 @@ function describeChange(change: RolloutChange): string {
   }
   const parts: string[] = [];
   if (change.images !== undefined) {
-    parts.push(`images ${Object.entries(change.images).map(([c, image]) => `${c}=${image}`).join(', ')}`);
+    parts.push(
+      `images ${Object.entries(change.images)
+        .map(([c, image]) => `${c}=${image}`)
+        .join(', ')}`,
+    );
   }
   if (change.env !== undefined) {
     // Values may be secrets: names only.
-    const vars = Object.entries(change.env).flatMap(([c, env]) => Object.entries(env).map(([name, value]) => `${c}.${name}${value === null ? ' removed' : ''}`));
+    const vars = Object.entries(change.env).flatMap(([c, env]) =>
+      Object.entries(env).map(([name, value]) => `${c}.${name}${value === null ? ' removed' : ''}`),
+    );
     parts.push(`env ${vars.join(', ')}`);
   }
   const text = parts.join('; ');

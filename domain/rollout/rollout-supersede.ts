@@ -26,10 +26,16 @@ export type SupersedeDecision =
 export function decideSupersede(ctx: SupersedeContext, by: string): SupersedeDecision {
   if (ctx.supersededBy !== null) {
     if (ctx.supersededBy === by) return { accepted: true, repeat: true };
-    return { accepted: false, reason: `supersede: rollout ${ctx.rolloutId} is already superseded by rollout ${ctx.supersededBy}, which starts once it has rolled back` };
+    return {
+      accepted: false,
+      reason: `supersede: rollout ${ctx.rolloutId} is already superseded by rollout ${ctx.supersededBy}, which starts once it has rolled back`,
+    };
   }
   if (ctx.state === 'Promoting') {
-    return { accepted: false, reason: `supersede: rollout ${ctx.rolloutId} is promoting, which cannot be interrupted; start again once it has ended` };
+    return {
+      accepted: false,
+      reason: `supersede: rollout ${ctx.rolloutId} is promoting, which cannot be interrupted; start again once it has ended`,
+    };
   }
   if (isTerminal(ctx.state) || ctx.state === 'RollingBack') {
     return { accepted: false, reason: `supersede: rollout ${ctx.rolloutId} is ${ctx.state} and can no longer be superseded` };

@@ -29,12 +29,18 @@ export function ruledString(rule: StringRule, problem: Problem) {
 }
 
 /** The rule as JSON Schema keywords, for places zod cannot carry it (record keys). */
-export const ruleJsonSchema = (rule: StringRule) => ({ pattern: rule.pattern.source, minLength: rule.minLength, ...(rule.maxLength === undefined ? {} : { maxLength: rule.maxLength }) });
+export const ruleJsonSchema = (rule: StringRule) => ({
+  pattern: rule.pattern.source,
+  minLength: rule.minLength,
+  ...(rule.maxLength === undefined ? {} : { maxLength: rule.maxLength }),
+});
 
-const named = (what: string, error: (value: string) => string | null): Problem => (value) => {
-  const e = error(value);
-  return e === null ? null : `'${value}' is not a ${what}: ${e}`;
-};
+const named =
+  (what: string, error: (value: string) => string | null): Problem =>
+  (value) => {
+    const e = error(value);
+    return e === null ? null : `'${value}' is not a ${what}: ${e}`;
+  };
 
 export const namespaceNameProblem = named('namespace name', dns1123LabelError);
 /** A namespace name (a DNS-1123 label). */

@@ -25,7 +25,17 @@ export const ANNOTATIONS_TOTAL_LIMIT_BYTES = 256 * 1024;
  * - rejected: another 4xx;
  * - unavailable: no answer, 429 or 5xx (not the object's fault; never backed off).
  */
-export const POD_WRITE_REFUSAL_REASONS = ['too-large', 'disruption-budget', 'denied', 'webhook-failed', 'forbidden', 'invalid', 'conflict', 'rejected', 'unavailable'] as const;
+export const POD_WRITE_REFUSAL_REASONS = [
+  'too-large',
+  'disruption-budget',
+  'denied',
+  'webhook-failed',
+  'forbidden',
+  'invalid',
+  'conflict',
+  'rejected',
+  'unavailable',
+] as const;
 export type PodWriteRefusalReason = (typeof POD_WRITE_REFUSAL_REASONS)[number];
 
 export interface ApiserverAnswer {
@@ -61,7 +71,8 @@ export function classifyPodWriteRefusal(answer: ApiserverAnswer): PodWriteRefusa
     return { reason: 'unavailable', systemic: true };
   }
   if (WEBHOOK_DENIAL.test(message)) return { reason: 'denied', systemic: false };
-  if (httpStatus === 413 || ((httpStatus === 422 || httpStatus === 400) && TOO_LARGE.test(message))) return { reason: 'too-large', systemic: false };
+  if (httpStatus === 413 || ((httpStatus === 422 || httpStatus === 400) && TOO_LARGE.test(message)))
+    return { reason: 'too-large', systemic: false };
   if (httpStatus === 401) return { reason: 'forbidden', systemic: true };
   if (httpStatus === 403) return { reason: 'forbidden', systemic: true };
   if (httpStatus === 400 || httpStatus === 422) return { reason: 'invalid', systemic: false };

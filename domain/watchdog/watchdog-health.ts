@@ -78,4 +78,3 @@ export function healthLabelValue(statuses: Iterable<AggregationInput>): ReadLeve
   const list = Array.from(statuses);
   return list.length === 0 ? null : aggregateHealth(list);
 }
-

@@ -130,9 +130,7 @@ export function probeUrl(podIP: string, target: ProbeTarget): string {
   return `http://${host}:${target.port}${target.path}`;
 }
 
-export type ProbeDeclaration =
-  | { name: string; ok: true; target: ProbeTarget }
-  | { name: string; ok: false; reason: string };
+export type ProbeDeclaration = { name: string; ok: true; target: ProbeTarget } | { name: string; ok: false; reason: string };
 
 /**
  * Every `probe.autocrane.io/<name>` annotation, sorted by name (code-unit order, so the
@@ -150,7 +148,9 @@ export function listProbes(annotations: Readonly<Record<string, string>> | null 
       continue;
     }
     const parsed = parseProbeTarget(value);
-    probes.push(parsed.ok ? { name, ok: true, target: { port: parsed.port, path: parsed.path } } : { name, ok: false, reason: parsed.reason });
+    probes.push(
+      parsed.ok ? { name, ok: true, target: { port: parsed.port, path: parsed.path } } : { name, ok: false, reason: parsed.reason },
+    );
   }
   return probes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

@@ -142,8 +142,7 @@ export function formatStatusTime(time: Date): string {
   return `${time.toISOString().slice(0, 19)}Z`;
 }
 
-const TIME_PATTERN =
-  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))?$/;
+const TIME_PATTERN = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))?$/;
 
 /**
  * Parses an RFC 3339 date-time (`Z` or `±hh:mm` offset, optional fraction, 'T'/'t', 'Z'/'z').

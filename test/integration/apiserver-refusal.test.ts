@@ -27,7 +27,10 @@ describe('an apiserver refusal through the API', () => {
     const filler = 'x'.repeat(ANNOTATIONS_LIMIT - 600);
     await k.core.createNamespacedPod({
       namespace,
-      body: { metadata: { name: 'full', annotations: { 'team.example.com/notes': filler } }, spec: { containers: [{ name: 'app', image: 'example.invalid/app:1' }] } },
+      body: {
+        metadata: { name: 'full', annotations: { 'team.example.com/notes': filler } },
+        spec: { containers: [{ name: 'app', image: 'example.invalid/app:1' }] },
+      },
     });
     const app = createApp({
       logger: pino({ level: 'silent' }),
@@ -54,11 +57,17 @@ describe('an apiserver refusal through the API', () => {
     const body = (await res.json()) as { error: string; details: { field: string; message: string }[] };
     expect({ status: res.status, body }).toMatchObject({
       status: 422,
-      body: { error: expect.stringMatching(/^the Kubernetes apiserver refused the request \(Invalid\): .*metadata\.annotations: Too long/), details: [{ field: 'metadata.annotations', message: expect.stringContaining('Too long') }] },
+      body: {
+        error: expect.stringMatching(/^the Kubernetes apiserver refused the request \(Invalid\): .*metadata\.annotations: Too long/),
+        details: [{ field: 'metadata.annotations', message: expect.stringContaining('Too long') }],
+      },
     });
     // Not the resourceVersion: the scheduler and kwok go on binding the pod and writing its
     // status meanwhile. What the refused write would have touched is the pod's metadata.
     const after = await k.core.readNamespacedPod({ namespace, name: 'full' });
-    expect({ annotations: after.metadata?.annotations, labels: after.metadata?.labels }).toEqual({ annotations: before.metadata?.annotations, labels: before.metadata?.labels });
+    expect({ annotations: after.metadata?.annotations, labels: after.metadata?.labels }).toEqual({
+      annotations: before.metadata?.annotations,
+      labels: before.metadata?.labels,
+    });
   });
 });

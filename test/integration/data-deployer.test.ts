@@ -37,11 +37,18 @@ describe('data-deployer on the sandbox', () => {
     children.push(child);
     return child;
   };
-  const exitOf = (child: ChildProcess) => new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
+  const exitOf = (child: ChildProcess) =>
+    new Promise<number | null>((resolve) =>
+      child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code)),
+    );
 
   let day = 0;
   /** A new version of a one-file archive, served at /<name>. */
-  async function publish(name: string, files: Record<string, string>, options?: { bytesPerSecond?: number }): Promise<DataRequest & { body: Buffer }> {
+  async function publish(
+    name: string,
+    files: Record<string, string>,
+    options?: { bytesPerSecond?: number },
+  ): Promise<DataRequest & { body: Buffer }> {
     const body = await filesArchive(files);
     const sha256 = sha256Hex(body);
     return { version: versionId(new Date(Date.UTC(2025, 0, ++day)), sha256), sha256, url: server.put(`/${name}`, body, options), body };
@@ -49,7 +56,8 @@ describe('data-deployer on the sandbox', () => {
   const acknowledged = (pod: string, v: DataRequest) =>
     eventually(async () => {
       const status = await dataStatus(k.core, namespace, pod, 'cfg');
-      if (status?.version !== v.version || status.sha256 !== v.sha256) throw new Error(`status is ${JSON.stringify(status)}, waiting for ${v.version}`);
+      if (status?.version !== v.version || status.sha256 !== v.sha256)
+        throw new Error(`status is ${JSON.stringify(status)}, waiting for ${v.version}`);
       return status;
     }, 30_000);
 
@@ -69,7 +77,10 @@ describe('data-deployer on the sandbox', () => {
     const status2 = await acknowledged('web-0', v2);
     expect(await readlink(join(drop, 'cfg'))).toBe(`.autocrane/versions/cfg/${v2.version}`);
     expect(await readFile(join(drop, 'cfg', 'config.json'), 'utf8')).toBe('{"v":2}');
-    expect((await readdir(join(drop, '.autocrane', 'versions', 'cfg'))).filter((n) => !n.endsWith('.json')).sort()).toEqual([v1.version, v2.version]);
+    expect((await readdir(join(drop, '.autocrane', 'versions', 'cfg'))).filter((n) => !n.endsWith('.json')).sort()).toEqual([
+      v1.version,
+      v2.version,
+    ]);
 
     // The bytes of one archive under the hash of another.
     const v3 = await publish('v3', { 'config.json': '{"v":3}' });
@@ -85,7 +96,11 @@ describe('data-deployer on the sandbox', () => {
       version: v2.version,
       sha256: v2.sha256,
       activatedAt: status2.activatedAt,
-      error: { version: forged.version, message: expect.stringMatching(new RegExp(`^hash mismatch: .*has SHA-256 ${v3.sha256}, the request names ${forged.sha256}`)), at: expect.any(String) },
+      error: {
+        version: forged.version,
+        message: expect.stringMatching(new RegExp(`^hash mismatch: .*has SHA-256 ${v3.sha256}, the request names ${forged.sha256}`)),
+        at: expect.any(String),
+      },
     });
     expect(await readFile(join(drop, 'cfg', 'config.json'), 'utf8')).toBe('{"v":2}');
     expect(await readdir(join(drop, '.autocrane', 'tmp'))).toEqual([]);
@@ -101,9 +116,13 @@ describe('data-deployer on the sandbox', () => {
     const big = await publish('big', { 'blob.b64': blob }, { bytesPerSecond: 256 * 1024 });
     const sentBefore = server.bytesSent();
     await requestData(k.core, namespace, 'web-1', 'cfg', big);
-    await eventually(async () => {
-      if (server.bytesSent() - sentBefore < 300_000) throw new Error(`only ${server.bytesSent() - sentBefore} bytes sent`);
-    }, 30_000, 50);
+    await eventually(
+      async () => {
+        if (server.bytesSent() - sentBefore < 300_000) throw new Error(`only ${server.bytesSent() - sentBefore} bytes sent`);
+      },
+      30_000,
+      50,
+    );
     const partial = await readdir(join(drop, '.autocrane', 'tmp'));
     expect(partial).toEqual([expect.stringMatching(/^download-cfg-/)]);
     await killAndWait(child, 'SIGKILL');

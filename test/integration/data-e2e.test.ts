@@ -11,7 +11,10 @@ const CONSUMERS = 8;
 const VOUCHER = 'checker';
 
 /** A version of the source: release.json names it, and a nested file makes it a tree. */
-const release = (label: string) => ({ 'release.json': JSON.stringify({ release: label }), 'tables/prices.csv': `sku,price\nA,${label.length}\nB,${label}\n` });
+const release = (label: string) => ({
+  'release.json': JSON.stringify({ release: label }),
+  'tables/prices.csv': `sku,price\nA,${label.length}\nB,${label}\n`,
+});
 const releaseFile = (label: string) => release(label)['release.json'];
 
 const finished = (version: DataVersion) => (s: DataRolloutStatus) => s.rollout === null && s.recent[0]?.version === version.id;
@@ -38,7 +41,11 @@ describe('data deployments end to end', () => {
       source: SOURCE,
       consumers: CONSUMERS,
       vouchers: [VOUCHER],
-      workerEnv: { AUTOCRANE_DATA_AUTO_START: 'true', AUTOCRANE_DATA_STAGES: '1,25%,100%', AUTOCRANE_DATA_PROBATION_SECONDS: String(PROBATION_SECONDS) },
+      workerEnv: {
+        AUTOCRANE_DATA_AUTO_START: 'true',
+        AUTOCRANE_DATA_STAGES: '1,25%,100%',
+        AUTOCRANE_DATA_PROBATION_SECONDS: String(PROBATION_SECONDS),
+      },
     });
   }, 240_000);
   afterAll(async () => fleet?.close());
@@ -47,8 +54,14 @@ describe('data deployments end to end', () => {
   async function expectEveryPodOn(version: DataVersion, label: string): Promise<void> {
     expect(new Set(Object.values(await fleet.requests()))).toEqual(new Set([version.id]));
     for (const pod of fleet.consumers) {
-      expect({ pod, status: await fleet.podStatus(pod) }).toEqual({ pod, status: { version: version.id, sha256: version.sha256, activatedAt: expect.any(String) } });
-      expect({ pod, disk: await fleet.activeOnDisk(pod) }).toEqual({ pod, disk: { version: version.id, link: `.autocrane/versions/${SOURCE}/${version.id}`, release: releaseFile(label) } });
+      expect({ pod, status: await fleet.podStatus(pod) }).toEqual({
+        pod,
+        status: { version: version.id, sha256: version.sha256, activatedAt: expect.any(String) },
+      });
+      expect({ pod, disk: await fleet.activeOnDisk(pod) }).toEqual({
+        pod,
+        disk: { version: version.id, link: `.autocrane/versions/${SOURCE}/${version.id}`, release: releaseFile(label) },
+      });
     }
   }
 
@@ -71,7 +84,11 @@ describe('data deployments end to end', () => {
     await expectEveryPodOn(v1, 'v1');
     // The voucher is not a consumer: nothing asks it for data.
     expect(Object.keys(await fleet.requests()).sort()).toEqual([...fleet.consumers].sort());
-    await fleet.until('the ConfigMap mirror', async () => ((await fleet.mirror().catch(() => ({}) as Record<string, string>)).lkg === v1.id ? true : { waiting: 'not mirrored' }), 30_000);
+    await fleet.until(
+      'the ConfigMap mirror',
+      async () => ((await fleet.mirror().catch(() => ({}) as Record<string, string>)).lkg === v1.id ? true : { waiting: 'not mirrored' }),
+      30_000,
+    );
     await expectLkg(v1, v1);
   });
 
@@ -110,7 +127,9 @@ describe('data deployments end to end', () => {
 
       // Stage 1 moved web-0 and stage 2 web-1, and the revert brought both back; stage 3 never came.
       const back = [v1.id, v2.id, v1.id];
-      expect(seen.requests).toEqual(Object.fromEntries(fleet.consumers.map((pod) => [pod, pod === 'web-0' || pod === 'web-1' ? back : [v1.id]])));
+      expect(seen.requests).toEqual(
+        Object.fromEntries(fleet.consumers.map((pod) => [pod, pod === 'web-0' || pod === 'web-1' ? back : [v1.id]])),
+      );
       expect(seen.active['web-0']).toEqual(back);
       // web-1 may have been sent back before its deployer had switched.
       expect([back, [v1.id]]).toContainEqual(seen.active['web-1']);
@@ -139,7 +158,8 @@ describe('data deployments end to end', () => {
     const status = await fleet.waitForStatus(finished(v3), `the rollout of ${v3.id} to end`);
     const seen = await watcher.stop();
     // No pod ever went back: a stage keeps the pods of the earlier ones.
-    for (const pod of fleet.consumers) expect({ pod, asked: seen.requests[pod], active: seen.active[pod] }).toEqual({ pod, asked: [v1.id, v3.id], active: [v1.id, v3.id] });
+    for (const pod of fleet.consumers)
+      expect({ pod, asked: seen.requests[pod], active: seen.active[pod] }).toEqual({ pod, asked: [v1.id, v3.id], active: [v1.id, v3.id] });
     const run = runOf(status, v3);
     expect(run).toMatchObject({ state: 'Succeeded', startedBy: 'auto', reason: null, upgradedCount: CONSUMERS });
     expect(run.stages.map((s) => [s.pods, s.count, s.result])).toEqual([
@@ -174,7 +194,12 @@ describe('data deployments end to end', () => {
     // Heartbeats stop with the worker: its activity times out (3 s) and is retried by the new one.
     const status = await fleet.waitForStatus(finished(v4), `the rollout of ${v4.id} to end after the restart`, 150_000);
     const seen = await watcher.stop();
-    for (const pod of fleet.consumers) expect({ pod, asked: seen.requests[pod], active: seen.active[pod] }).toEqual({ pod, asked: [before.id, v4.id], active: [before.id, v4.id] });
+    for (const pod of fleet.consumers)
+      expect({ pod, asked: seen.requests[pod], active: seen.active[pod] }).toEqual({
+        pod,
+        asked: [before.id, v4.id],
+        active: [before.id, v4.id],
+      });
     const run = runOf(status, v4);
     expect(run.state).toBe('Succeeded');
     expect(run.stages.map((s) => s.result)).toEqual(['passed', 'passed', 'passed']);

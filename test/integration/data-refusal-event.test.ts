@@ -51,22 +51,34 @@ describe('the DataArchiveRefused Event of a refused archive', () => {
     origin.bodies.set('/trunc.tar.gz', { body: whole.subarray(0, whole.length / 2) });
     await writeFile(join(work, 'sources.json'), JSON.stringify([{ name: source, kind: 'http', url: `${origin.url}/trunc.tar.gz` }]));
     repository = await startDataRepository(
-      { ...tierRepositoryEnv(work, taskQueue), AUTOCRANE_WATCH_NAMESPACES: `${withMirror},${withoutMirror}`, AUTOCRANE_DATA_REFUSAL_BACKOFF_SECONDS: '3' },
+      {
+        ...tierRepositoryEnv(work, taskQueue),
+        AUTOCRANE_WATCH_NAMESPACES: `${withMirror},${withoutMirror}`,
+        AUTOCRANE_DATA_REFUSAL_BACKOFF_SECONDS: '3',
+      },
       log,
     );
   });
 
   afterAll(async () => {
     if (repository) await killAndWait(repository.child, 'SIGKILL');
-    await temporal.client.schedule.getHandle(dataPollScheduleId(source)).delete().catch(() => undefined);
-    for (const namespace of [withMirror, withoutMirror]) if (namespace) await k.core.deleteNamespace({ name: namespace }).catch(() => undefined);
+    await temporal.client.schedule
+      .getHandle(dataPollScheduleId(source))
+      .delete()
+      .catch(() => undefined);
+    for (const namespace of [withMirror, withoutMirror])
+      if (namespace) await k.core.deleteNamespace({ name: namespace }).catch(() => undefined);
     await temporal.close();
     await origin.close();
     await rm(work, { recursive: true, force: true });
   });
 
   const poll = (): Promise<DataPollSummary> =>
-    temporal.client.workflow.execute(DATA_POLL_WORKFLOW_TYPE, { taskQueue: dataRepositoryTaskQueue(taskQueue), workflowId: `test-refusal-poll-${source}-${++polls}`, args: [{ source }] });
+    temporal.client.workflow.execute(DATA_POLL_WORKFLOW_TYPE, {
+      taskQueue: dataRepositoryTaskQueue(taskQueue),
+      workflowId: `test-refusal-poll-${source}-${++polls}`,
+      args: [{ source }],
+    });
 
   const refusedEvents = async (namespace: string) =>
     (await k.core.listNamespacedEvent({ namespace, fieldSelector: `reason=${DATA_ARCHIVE_REFUSED_EVENT_REASON}` })).items;
@@ -91,7 +103,11 @@ describe('the DataArchiveRefused Event of a refused archive', () => {
         expect(events.map((e) => [e.metadata.name, e.type, e.count])).toEqual([[name, 'Warning', 1]]);
         expect(events[0]!.message).toContain(`data source '${source}' (truncated)`);
       }
-      expect((await refusedEvents(withMirror))[0]!.involvedObject).toMatchObject({ kind: 'ConfigMap', name: dataMirrorName(source), uid: expect.any(String) });
+      expect((await refusedEvents(withMirror))[0]!.involvedObject).toMatchObject({
+        kind: 'ConfigMap',
+        name: dataMirrorName(source),
+        uid: expect.any(String),
+      });
       expect((await refusedEvents(withoutMirror))[0]!.involvedObject).toMatchObject({ kind: 'Namespace', name: withoutMirror });
 
       // Within the back-off the poll repeats the standing refusal: no new Event, no new count.
@@ -106,7 +122,9 @@ describe('the DataArchiveRefused Event of a refused archive', () => {
       const again = await poll();
       expect(again).toMatchObject({ newRefusal: true, refused: { reason: 'truncated', count: 2 } });
       for (const namespace of [withMirror, withoutMirror]) {
-        expect((await refusedEvents(namespace)).map((e) => [e.metadata.name, e.count, e.lastTimestamp?.toISOString()])).toEqual([[name, 2, again.refused!.at.replace(/\.\d+Z$/, '.000Z')]]);
+        expect((await refusedEvents(namespace)).map((e) => [e.metadata.name, e.count, e.lastTimestamp?.toISOString()])).toEqual([
+          [name, 2, again.refused!.at.replace(/\.\d+Z$/, '.000Z')],
+        ]);
       }
     });
     if (exited(repository!.child)) throw new Error(`the data repository exited:\n${tail(log)}`);

@@ -70,7 +70,14 @@ describe('the data repository process against truncated, corrupt and hostile arc
     put('/trunc.tar.gz', await filesArchive({ 'a.txt': 'first, whole' }));
     put('/badgz.tar.gz', Buffer.from('<html>503 Service Unavailable</html>'));
     put('/badtar.tgz', gzipSync(Buffer.from('not a tar '.repeat(300))));
-    put('/escape.tar.gz', await makeArchive([{ header: { name: 'ok.txt' }, content: 'ok' }, { header: { name: '../../../home/evil' }, content: 'x' }]), '"escape-1"');
+    put(
+      '/escape.tar.gz',
+      await makeArchive([
+        { header: { name: 'ok.txt' }, content: 'ok' },
+        { header: { name: '../../../home/evil' }, content: 'x' },
+      ]),
+      '"escape-1"',
+    );
     put('/entries.tar.gz', await filesArchive(Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`f${i}`, String(i)]))));
     put('/bytes.tar.gz', await filesArchive({ 'big.bin': 'b'.repeat(200_000) }));
     put('/zeros.tar.gz', gzipSync(Buffer.alloc(16 * 2 ** 20)));
@@ -100,7 +107,11 @@ describe('the data repository process against truncated, corrupt and hostile arc
 
   afterAll(async () => {
     if (repository) await killAndWait(repository.child, 'SIGKILL');
-    for (const source of [good, trunc, ...Object.keys(hostile)]) await temporal.client.schedule.getHandle(dataPollScheduleId(source)).delete().catch(() => undefined);
+    for (const source of [good, trunc, ...Object.keys(hostile)])
+      await temporal.client.schedule
+        .getHandle(dataPollScheduleId(source))
+        .delete()
+        .catch(() => undefined);
     await temporal.close();
     await origin.close();
     await rm(work, { recursive: true, force: true });
@@ -112,12 +123,18 @@ describe('the data repository process against truncated, corrupt and hostile arc
 
   /** One poll of `source` by the repository's own worker, as its schedule would start it. */
   const poll = (source: string): Promise<DataPollSummary> =>
-    temporal.client.workflow.execute(DATA_POLL_WORKFLOW_TYPE, { taskQueue: dataRepositoryTaskQueue(taskQueue), workflowId: `test-poll-${source}-${++polls}`, args: [{ source }] });
+    temporal.client.workflow.execute(DATA_POLL_WORKFLOW_TYPE, {
+      taskQueue: dataRepositoryTaskQueue(taskQueue),
+      workflowId: `test-poll-${source}-${++polls}`,
+      args: [{ source }],
+    });
 
   const get = (path: string) => fetch(`${repository!.url}${path}`);
 
   async function listed(): Promise<Map<string, { latest: DataVersion | null; versions: number; refused: Refusal | null }>> {
-    const body = (await (await get('/v1/sources')).json()) as { sources: { name: string; latest: DataVersion | null; versions: number; refused: Refusal | null }[] };
+    const body = (await (await get('/v1/sources')).json()) as {
+      sources: { name: string; latest: DataVersion | null; versions: number; refused: Refusal | null }[];
+    };
     return new Map(body.sources.map((s) => [s.name, s]));
   }
 
@@ -138,12 +155,24 @@ describe('the data repository process against truncated, corrupt and hostile arc
 
     const results = await Promise.all([trunc, ...Object.keys(hostile)].map(async (source) => [source, await poll(source)] as const));
     alive(repository!.child);
-    const expected = { [trunc]: 'truncated', ...Object.fromEntries(Object.entries(hostile).map(([source, [, reason]]) => [source, reason])) };
-    for (const [source, result] of results) expect({ source, created: result.created, reason: result.refused?.reason }).toEqual({ source, created: null, reason: expected[source] });
+    const expected = {
+      [trunc]: 'truncated',
+      ...Object.fromEntries(Object.entries(hostile).map(([source, [, reason]]) => [source, reason])),
+    };
+    for (const [source, result] of results)
+      expect({ source, created: result.created, reason: result.refused?.reason }).toEqual({
+        source,
+        created: null,
+        reason: expected[source],
+      });
 
     const status = await listed();
     for (const [source, reason] of Object.entries(expected)) {
-      expect({ source, reason: status.get(source)?.refused?.reason, count: status.get(source)?.refused?.count }).toEqual({ source, reason, count: 1 });
+      expect({ source, reason: status.get(source)?.refused?.reason, count: status.get(source)?.refused?.count }).toEqual({
+        source,
+        reason,
+        count: 1,
+      });
     }
     expect(status.get(name('escape'))!.refused).toMatchObject({ ref: '"escape-1"', message: expect.stringMatching(/'\.\.' segment/) });
     expect(status.get(name('gitlink'))!.refused!.message).toMatch(/absolute symlink target/);
@@ -161,7 +190,8 @@ describe('the data repository process against truncated, corrupt and hostile arc
     expect(await readdir(join(work, 'store', 'blobs', 'tmp'))).toEqual([]);
 
     const metrics = await (await get('/metrics')).text();
-    for (const [source, reason] of Object.entries(expected)) expect(metrics).toContain(`autocrane_data_repository_archives_refused_total{source="${source}",reason="${reason}"} 1`);
+    for (const [source, reason] of Object.entries(expected))
+      expect(metrics).toContain(`autocrane_data_repository_archives_refused_total{source="${source}",reason="${reason}"} 1`);
   });
 
   test('a refused version is not fetched again within its back-off, and a restarted repository refuses it again instead of crashing', async () => {
@@ -171,7 +201,10 @@ describe('the data repository process against truncated, corrupt and hostile arc
     expect(hits()).toBe(before);
     // With an ETag the origin is only asked whether it still has the refused content.
     expect((await poll(name('escape'))).refused).toMatchObject({ count: 1 });
-    expect(origin.requests.filter((r) => r.path === '/escape.tar.gz').at(-1)).toEqual({ path: '/escape.tar.gz', ifNoneMatch: '"escape-1"' });
+    expect(origin.requests.filter((r) => r.path === '/escape.tar.gz').at(-1)).toEqual({
+      path: '/escape.tar.gz',
+      ifNoneMatch: '"escape-1"',
+    });
     alive(repository!.child);
 
     // Refusals are kept in memory: after a restart the next poll fetches once more, and refuses.

@@ -40,28 +40,45 @@ describe('the data repository against its OpenAPI document, fuzzed', () => {
       { name: crowd, kind: 'local', path: './crowd' },
     ];
     await writeFile(join(work, 'sources.json'), JSON.stringify(sources));
-    repository = await startDataRepository({ ...tierRepositoryEnv(work, taskQueue), AUTOCRANE_DATA_MAX_ARCHIVE_ENTRIES: '20' }, join(work, 'repository.log'));
+    repository = await startDataRepository(
+      { ...tierRepositoryEnv(work, taskQueue), AUTOCRANE_DATA_MAX_ARCHIVE_ENTRIES: '20' },
+      join(work, 'repository.log'),
+    );
     for (const source of [good, crowd]) {
-      await temporal.client.workflow.execute(DATA_POLL_WORKFLOW_TYPE, { taskQueue: dataRepositoryTaskQueue(taskQueue), workflowId: `test-fuzz-poll-${source}`, args: [{ source }] });
+      await temporal.client.workflow.execute(DATA_POLL_WORKFLOW_TYPE, {
+        taskQueue: dataRepositoryTaskQueue(taskQueue),
+        workflowId: `test-fuzz-poll-${source}`,
+        args: [{ source }],
+      });
     }
   }, 6 * 60_000);
 
   afterAll(async () => {
     if (repository) await killAndWait(repository.child, 'SIGKILL');
-    for (const source of [good, crowd]) await temporal?.client.schedule.getHandle(dataPollScheduleId(source)).delete().catch(() => undefined);
+    for (const source of [good, crowd])
+      await temporal?.client.schedule
+        .getHandle(dataPollScheduleId(source))
+        .delete()
+        .catch(() => undefined);
     await temporal?.close();
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  test('no 5xx, and every answer conforms to the document', async () => {
-    const listed = (await (await fetch(`${repository!.url}/v1/sources`)).json()) as { sources: { name: string; versions: number; refused: unknown }[] };
-    expect(listed.sources.find((s) => s.name === good)?.versions).toBe(1);
-    expect(listed.sources.find((s) => s.name === crowd)?.refused).toMatchObject({ reason: 'too-many-entries' });
+  test(
+    'no 5xx, and every answer conforms to the document',
+    async () => {
+      const listed = (await (await fetch(`${repository!.url}/v1/sources`)).json()) as {
+        sources: { name: string; versions: number; refused: unknown }[];
+      };
+      expect(listed.sources.find((s) => s.name === good)?.versions).toBe(1);
+      expect(listed.sources.find((s) => s.name === crowd)?.refused).toMatchObject({ reason: 'too-many-entries' });
 
-    const { exitCode, output } = await fuzzApi(st, repository!.url, undefined, { maxExamples: 20, maxSeconds: FUZZ_SECONDS, seed: 1 });
-    // The report names each failing operation, its check and a curl line that reproduces it.
-    if (exitCode !== 0) throw new Error(`schemathesis exited ${exitCode}:\n${output.slice(-20_000)}`);
-    expect(output).toMatch(/Test cases:\s+\d+ generated, \d+ passed/);
-    expect(output).toMatch(/Selected: (\d+)\/\1\b/);
-  }, (FUZZ_SECONDS + 180) * 1000);
+      const { exitCode, output } = await fuzzApi(st, repository!.url, undefined, { maxExamples: 20, maxSeconds: FUZZ_SECONDS, seed: 1 });
+      // The report names each failing operation, its check and a curl line that reproduces it.
+      if (exitCode !== 0) throw new Error(`schemathesis exited ${exitCode}:\n${output.slice(-20_000)}`);
+      expect(output).toMatch(/Test cases:\s+\d+ generated, \d+ passed/);
+      expect(output).toMatch(/Selected: (\d+)\/\1\b/);
+    },
+    (FUZZ_SECONDS + 180) * 1000,
+  );
 });

@@ -56,15 +56,29 @@ describe('data repository polling a git source through its schedule', () => {
     const manifests = new ManifestStore(root);
     await blobs.prepare();
     await manifests.prepare();
-    repository = new DataRepository({ root, sources: [{ name: source, kind: 'git', url: repo }], blobs, manifests, keepVersions: 5, logger });
+    repository = new DataRepository({
+      root,
+      sources: [{ name: source, kind: 'git', url: repo }],
+      blobs,
+      manifests,
+      keepVersions: 5,
+      logger,
+    });
     server = createDataRepositoryApp({ repository, registry: createMetricsRegistry(), logger }).listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
 
   afterAll(async () => {
-    await temporal.client.schedule.getHandle(dataPollScheduleId(source)).delete().catch(() => undefined);
-    for (const ns of namespaces) await temporal.client.workflow.getHandle(dataRolloutWorkflowId(ns, source)).terminate('test over').catch(() => undefined);
+    await temporal.client.schedule
+      .getHandle(dataPollScheduleId(source))
+      .delete()
+      .catch(() => undefined);
+    for (const ns of namespaces)
+      await temporal.client.workflow
+        .getHandle(dataRolloutWorkflowId(ns, source))
+        .terminate('test over')
+        .catch(() => undefined);
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
     await temporal.close();
@@ -91,7 +105,9 @@ describe('data repository polling a git source through its schedule', () => {
     const res = await fetch(`${base}/v1/sources/${source}/versions/${version.id}/archive`);
     expect(res.status).toBe(200);
     expect(res.headers.get('etag')).toBe(`"${version.sha256}"`);
-    return createHash('sha256').update(Buffer.from(await res.arrayBuffer())).digest('hex');
+    return createHash('sha256')
+      .update(Buffer.from(await res.arrayBuffer()))
+      .digest('hex');
   }
 
   test('a commit becomes a version, served with its hash and announced; a second commit a second version', async () => {
@@ -102,12 +118,22 @@ describe('data repository polling a git source through its schedule', () => {
       connection: temporal.nativeConnection,
       namespace: stack.temporalNamespace,
       taskQueue,
-      activities: createDataRepositoryActivities({ repository, client: temporal.client, namespaces, taskQueue: mainTaskQueue, publicUrl: base, logger }),
+      activities: createDataRepositoryActivities({
+        repository,
+        client: temporal.client,
+        namespaces,
+        taskQueue: mainTaskQueue,
+        publicUrl: base,
+        logger,
+      }),
     });
 
     await worker.runUntil(async () => {
       // A long interval: the test triggers each poll itself.
-      expect((await ensureDataPollSchedules(temporal.client, { sources: [source], intervalSeconds: 3600, taskQueue, removeStale: true })).ensured).toEqual([dataPollScheduleId(source)]);
+      expect(
+        (await ensureDataPollSchedules(temporal.client, { sources: [source], intervalSeconds: 3600, taskQueue, removeStale: true }))
+          .ensured,
+      ).toEqual([dataPollScheduleId(source)]);
       const schedule = temporal.client.schedule.getHandle(dataPollScheduleId(source));
       await schedule.trigger();
 
@@ -143,7 +169,10 @@ describe('data repository polling a git source through its schedule', () => {
       await eventually(async () => {
         const recent = (await schedule.describe()).info.recentActions;
         expect(recent.length).toBeGreaterThan(polls);
-        const poll = temporal.client.workflow.getHandle(recent.at(-1)!.action.workflow.workflowId, recent.at(-1)!.action.workflow.firstExecutionRunId);
+        const poll = temporal.client.workflow.getHandle(
+          recent.at(-1)!.action.workflow.workflowId,
+          recent.at(-1)!.action.workflow.firstExecutionRunId,
+        );
         expect(await poll.result()).toMatchObject({ source, created: null, announced: [] });
       }, 30_000);
       expect(await versions()).toHaveLength(2);
@@ -161,13 +190,27 @@ describe('data repository polling a git source through its schedule', () => {
     const manifests = new ManifestStore(pinRoot);
     await blobs.prepare();
     await manifests.prepare();
-    const pinRepository = new DataRepository({ root: pinRoot, sources: [{ name: pinSource, kind: 'git', url: repo }], blobs, manifests, keepVersions: 1, logger });
+    const pinRepository = new DataRepository({
+      root: pinRoot,
+      sources: [{ name: pinSource, kind: 'git', url: repo }],
+      blobs,
+      manifests,
+      keepVersions: 1,
+      logger,
+    });
     const stack = tierStack('integration');
     const repositoryWorker = await createWorker({
       connection: temporal.nativeConnection,
       namespace: stack.temporalNamespace,
       taskQueue: pinQueue,
-      activities: createDataRepositoryActivities({ repository: pinRepository, client: temporal.client, namespaces: pinNamespaces, taskQueue: standInQueue, publicUrl: base, logger }),
+      activities: createDataRepositoryActivities({
+        repository: pinRepository,
+        client: temporal.client,
+        namespaces: pinNamespaces,
+        taskQueue: standInQueue,
+        publicUrl: base,
+        logger,
+      }),
     });
     const standInWorker = await createWorker({
       connection: temporal.nativeConnection,
@@ -179,21 +222,31 @@ describe('data repository polling a git source through its schedule', () => {
     const poll = async (message: string) => {
       await writeFile(join(repo, 'items.json'), `{"poll": ${JSON.stringify(message)}}\n`);
       commit(repo, message);
-      return temporal.client.workflow.execute(DATA_POLL_WORKFLOW_TYPE, { taskQueue: pinQueue, workflowId: `data-poll-pin-${message}-${Date.now()}`, args: [{ source: pinSource }] });
+      return temporal.client.workflow.execute(DATA_POLL_WORKFLOW_TYPE, {
+        taskQueue: pinQueue,
+        workflowId: `data-poll-pin-${message}-${Date.now()}`,
+        args: [{ source: pinSource }],
+      });
     };
     try {
-      await repositoryWorker.runUntil(standInWorker.runUntil(async () => {
-        const first = await poll('pin-1');
-        expect(first).toMatchObject({ announced: [first.created], pruned: [] });
-        const second = await poll('pin-2');
-        // keep 1 would drop the first version, but the namespace's workflow holds it as LKG.
-        expect(second).toMatchObject({ pruned: [] });
-        const third = await poll('pin-3');
-        expect(third).toMatchObject({ pruned: [second.created] });
-        expect((await pinRepository.manifest(pinSource)).versions.map((v) => v.id)).toEqual([first.created, third.created]);
-      }));
+      await repositoryWorker.runUntil(
+        standInWorker.runUntil(async () => {
+          const first = await poll('pin-1');
+          expect(first).toMatchObject({ announced: [first.created], pruned: [] });
+          const second = await poll('pin-2');
+          // keep 1 would drop the first version, but the namespace's workflow holds it as LKG.
+          expect(second).toMatchObject({ pruned: [] });
+          const third = await poll('pin-3');
+          expect(third).toMatchObject({ pruned: [second.created] });
+          expect((await pinRepository.manifest(pinSource)).versions.map((v) => v.id)).toEqual([first.created, third.created]);
+        }),
+      );
     } finally {
-      for (const ns of pinNamespaces) await temporal.client.workflow.getHandle(dataRolloutWorkflowId(ns, pinSource)).terminate('test over').catch(() => undefined);
+      for (const ns of pinNamespaces)
+        await temporal.client.workflow
+          .getHandle(dataRolloutWorkflowId(ns, pinSource))
+          .terminate('test over')
+          .catch(() => undefined);
       await rm(pinRoot, { recursive: true, force: true });
     }
   });

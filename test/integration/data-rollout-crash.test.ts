@@ -26,7 +26,11 @@ describe('data rollout: a dead worker does not count as probation', () => {
       source: SOURCE,
       consumers: 2,
       vouchers: [],
-      workerEnv: { AUTOCRANE_DATA_AUTO_START: 'true', AUTOCRANE_DATA_STAGES: '100%', AUTOCRANE_DATA_PROBATION_SECONDS: String(PROBATION_SECONDS) },
+      workerEnv: {
+        AUTOCRANE_DATA_AUTO_START: 'true',
+        AUTOCRANE_DATA_STAGES: '100%',
+        AUTOCRANE_DATA_PROBATION_SECONDS: String(PROBATION_SECONDS),
+      },
     });
   }, 240_000);
   afterAll(async () => fleet?.close());
@@ -37,7 +41,10 @@ describe('data rollout: a dead worker does not count as probation', () => {
     await fleet.waitUntilAllActive(v1);
 
     const v2 = await fleet.publish(release('v2'));
-    await fleet.waitForStatus((s) => s.rollout?.version === v2.id && s.rollout.state === 'Baking', `the rollout of ${v2.id} to be on probation`);
+    await fleet.waitForStatus(
+      (s) => s.rollout?.version === v2.id && s.rollout.state === 'Baking',
+      `the rollout of ${v2.id} to be on probation`,
+    );
     const killedAt = Date.now();
     await fleet.killWorker('SIGKILL');
     await new Promise((r) => setTimeout(r, DEAD_MS));

@@ -21,7 +21,8 @@ const TOKEN = 'demo-test-token';
 /** `export NAME='value'` lines of a stack.env (the file `make run` sources before the demo). */
 function readStackEnv(stateDir: string): Record<string, string> {
   const vars: Record<string, string> = {};
-  for (const m of readFileSync(envFile(stateDir), 'utf8').matchAll(/^export (\w+)='((?:[^']|'\\'')*)'$/gm)) vars[m[1]!] = m[2]!.replace(/'\\''/g, "'");
+  for (const m of readFileSync(envFile(stateDir), 'utf8').matchAll(/^export (\w+)='((?:[^']|'\\'')*)'$/gm))
+    vars[m[1]!] = m[2]!.replace(/'\\''/g, "'");
   return vars;
 }
 
@@ -75,7 +76,9 @@ describe('the rollout demo', () => {
   let namespace: string;
 
   beforeAll(async () => {
-    for (const built of [DEMO, API]) if (!existsSync(built)) throw new Error(`${built} is missing: this test runs the built demo and API (npm run build; make test does it)`);
+    for (const built of [DEMO, API])
+      if (!existsSync(built))
+        throw new Error(`${built} is missing: this test runs the built demo and API (npm run build; make test does it)`);
     k = sandboxClients();
     await down({ stateDir: uiStateDir, log: () => undefined });
     rmSync(uiStateDir, { recursive: true, force: true });
@@ -118,7 +121,10 @@ describe('the rollout demo', () => {
       await exited;
     }
     await stopBackgroundWorkload(demoDir);
-    await temporal?.client.schedule.getHandle(probeScheduleId(namespace)).delete().catch(() => undefined);
+    await temporal?.client.schedule
+      .getHandle(probeScheduleId(namespace))
+      .delete()
+      .catch(() => undefined);
     worker?.shutdown();
     await running;
     await temporal?.close();
@@ -136,7 +142,9 @@ describe('the rollout demo', () => {
         AUTOCRANE_STATE_DIR: tierStateDir('integration'),
       };
       const args = [DEMO, '--namespace', namespace, '--replicas', '4', '--bake-seconds', '1', '--failing-bake-seconds', '60'];
-      execFile(process.execPath, args, { env, timeout: 90_000 }, (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
+      execFile(process.execPath, args, { env, timeout: 90_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+      );
     });
 
   const rolloutStatus = async (rolloutId: string): Promise<RolloutStatusBody> => {
@@ -164,7 +172,17 @@ describe('the rollout demo', () => {
     return decisions;
   };
 
-  const STAGE2_ROLLBACK = ['started', 'stageStarted', 'stageScaled', 'gatePassed', 'stageStarted', 'stageScaled', 'gateFailed', 'rollbackStarted', 'rolledBack'];
+  const STAGE2_ROLLBACK = [
+    'started',
+    'stageStarted',
+    'stageScaled',
+    'gatePassed',
+    'stageStarted',
+    'stageScaled',
+    'gateFailed',
+    'rollbackStarted',
+    'rolledBack',
+  ];
 
   /** The run's own page in the Temporal UI: /namespaces/{namespace}/workflows/{workflow ID}/{run ID}, each segment URL-encoded. */
   const expectedLink = (status: RolloutStatusBody) =>
@@ -187,10 +205,13 @@ describe('the rollout demo', () => {
     expect({ ns, workflowId, runId }).toEqual({ ns: uiStack.temporalNamespace, workflowId: status.workflowId, runId: status.runId });
     // The UI encodes path parameters twice for its API (its routeForApi).
     const twice = (s: string) => encodeURIComponent(encodeURIComponent(s));
-    const describe = (run: string) => fetch(`${ui}/api/v1/namespaces/${twice(ns!)}/workflows/${twice(workflowId!)}?execution.runId=${encodeURIComponent(run)}`);
+    const describe = (run: string) =>
+      fetch(`${ui}/api/v1/namespaces/${twice(ns!)}/workflows/${twice(workflowId!)}?execution.runId=${encodeURIComponent(run)}`);
     const described = await describe(runId!);
     expect(described.status).toBe(200);
-    const body = (await described.json()) as { workflowExecutionInfo: { execution: { workflowId: string; runId: string }; type: { name: string } } };
+    const body = (await described.json()) as {
+      workflowExecutionInfo: { execution: { workflowId: string; runId: string }; type: { name: string } };
+    };
     expect(body.workflowExecutionInfo.execution).toEqual({ workflowId: status.workflowId, runId: status.runId });
     expect(body.workflowExecutionInfo.type.name).toBe('rolloutWorkflow');
     // The same question about a run that does not exist gets 404: the check above can fail.

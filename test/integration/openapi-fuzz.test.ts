@@ -56,7 +56,11 @@ describe('the API against its OpenAPI document, fuzzed', () => {
       watchdogs: { pods: sandbox.k.core, authorizer },
       repair: { control: temporalRepairControl(client), authorizer },
       dataRollouts: { workflows: temporalDataRolloutWorkflows(client), authorizer },
-      rollouts: { workflows: temporalRolloutWorkflows(client, { taskQueue: sandbox.taskQueue }), workloads: kubernetesWorkloadReader(sandbox.k.kc), authorizer },
+      rollouts: {
+        workflows: temporalRolloutWorkflows(client, { taskQueue: sandbox.taskQueue }),
+        workloads: kubernetesWorkloadReader(sandbox.k.kc),
+        authorizer,
+      },
     });
     server = app.listen(0, '127.0.0.1');
     await once(server, 'listening');
@@ -65,7 +69,11 @@ describe('the API against its OpenAPI document, fuzzed', () => {
   }, 6 * 60_000);
   afterAll(async () => {
     server?.close();
-    for (const id of workflowIds) await sandbox?.temporal.client.workflow.getHandle(id).terminate('fuzzing done').catch(() => undefined);
+    for (const id of workflowIds)
+      await sandbox?.temporal.client.workflow
+        .getHandle(id)
+        .terminate('fuzzing done')
+        .catch(() => undefined);
     await sandbox?.close();
   });
 
@@ -78,14 +86,22 @@ describe('the API against its OpenAPI document, fuzzed', () => {
     await sandbox.k.apps.createNamespacedDeployment({ namespace: ns, body: deployment('web', 3) });
     const pods = (await readyPods(sandbox.k.core, ns, 'web', 3, eventually)).map((p) => p.metadata!.name!);
     const call = async (method: string, path: string, body: unknown) => {
-      const res = await fetch(`${baseUrl}${path}`, { method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await fetch(`${baseUrl}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       const text = await res.text();
       if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
       return JSON.parse(text) as Record<string, unknown>;
     };
     for (const pod of pods) await call('PUT', `/v1/namespaces/${ns}/pods/${pod}/watchdogs/http`, { level: 'info', message: 'seeded' });
     // A long bake keeps it running for the controls (until the fuzzer aborts or promotes it).
-    const started = await call('POST', '/v1/rollouts', { target: { namespace: ns, kind: 'Deployment', name: 'web' }, change: { images: { app: IMAGE_V2 } }, stages: [{ replicas: 1, bakeSeconds: 3600 }] });
+    const started = await call('POST', '/v1/rollouts', {
+      target: { namespace: ns, kind: 'Deployment', name: 'web' },
+      change: { images: { app: IMAGE_V2 } },
+      stages: [{ replicas: 1, bakeSeconds: 3600 }],
+    });
     const client = sandbox.temporal.client;
     // Repair that never evicts during the run: the seeded pods must stay.
     const repair = await client.workflow.start(repairWorkflow, {
@@ -93,7 +109,11 @@ describe('the API against its OpenAPI document, fuzzed', () => {
       workflowId: repairWorkflowId(ns),
       args: [{ namespace: ns, policy: repairPolicy({ intervalSeconds: 60, failingSweeps: 100, unprotectedPods: 'skip' }) }],
     });
-    const data = await client.workflow.start(dataRolloutWorkflow, { taskQueue: sandbox.taskQueue, workflowId: dataRolloutWorkflowId(ns, 'models'), args: [{ namespace: ns, source: 'models' }] });
+    const data = await client.workflow.start(dataRolloutWorkflow, {
+      taskQueue: sandbox.taskQueue,
+      workflowId: dataRolloutWorkflowId(ns, 'models'),
+      args: [{ namespace: ns, source: 'models' }],
+    });
     workflowIds.push(repair.workflowId, data.workflowId);
     return {
       probability: 0.8,
@@ -110,15 +130,24 @@ describe('the API against its OpenAPI document, fuzzed', () => {
     };
   }
 
-  test('no 5xx, and every answer conforms to the document', async () => {
-    const { exitCode, output, statuses } = await fuzzApi(st, baseUrl, TOKEN, { maxExamples: 10, maxSeconds: FUZZ_SECONDS, seed: 1, seeds });
-    // The report names each failing operation, its check and a curl line that reproduces it.
-    if (exitCode !== 0) throw new Error(`schemathesis exited ${exitCode}:\n${output.slice(-20_000)}`);
-    expect(output).toMatch(/Test cases:\s+\d+ generated, \d+ passed/);
-    expect(output).toMatch(/Selected: (\d+)\/\1\b/);
-    const total = Object.values(statuses).reduce((a, b) => a + b, 0);
-    const success = Object.entries(statuses).reduce((sum, [code, n]) => sum + (code.startsWith('2') ? n : 0), 0);
-    process.stderr.write(`openapi fuzz: ${total} calls, status codes ${JSON.stringify(statuses)}\n`);
-    expect({ statuses, successShare: success / total >= MIN_SUCCESS_SHARE }).toEqual({ statuses, successShare: true });
-  }, (FUZZ_SECONDS + 180) * 1000);
+  test(
+    'no 5xx, and every answer conforms to the document',
+    async () => {
+      const { exitCode, output, statuses } = await fuzzApi(st, baseUrl, TOKEN, {
+        maxExamples: 10,
+        maxSeconds: FUZZ_SECONDS,
+        seed: 1,
+        seeds,
+      });
+      // The report names each failing operation, its check and a curl line that reproduces it.
+      if (exitCode !== 0) throw new Error(`schemathesis exited ${exitCode}:\n${output.slice(-20_000)}`);
+      expect(output).toMatch(/Test cases:\s+\d+ generated, \d+ passed/);
+      expect(output).toMatch(/Selected: (\d+)\/\1\b/);
+      const total = Object.values(statuses).reduce((a, b) => a + b, 0);
+      const success = Object.entries(statuses).reduce((sum, [code, n]) => sum + (code.startsWith('2') ? n : 0), 0);
+      process.stderr.write(`openapi fuzz: ${total} calls, status codes ${JSON.stringify(statuses)}\n`);
+      expect({ statuses, successShare: success / total >= MIN_SUCCESS_SHARE }).toEqual({ statuses, successShare: true });
+    },
+    (FUZZ_SECONDS + 180) * 1000,
+  );
 });

@@ -44,7 +44,10 @@ describe('probing survives a worker crash', () => {
 
   afterAll(async () => {
     for (const worker of workers) await killAndWait(worker, 'SIGKILL');
-    await temporal.client.schedule.getHandle(probeScheduleId(namespace)).delete().catch(() => undefined);
+    await temporal.client.schedule
+      .getHandle(probeScheduleId(namespace))
+      .delete()
+      .catch(() => undefined);
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
     await temporal.close();

@@ -36,7 +36,10 @@ describe('scheduled watchdog probing', () => {
   });
 
   afterAll(async () => {
-    await temporal.client.schedule.getHandle(probeScheduleId(namespace)).delete().catch(() => undefined);
+    await temporal.client.schedule
+      .getHandle(probeScheduleId(namespace))
+      .delete()
+      .catch(() => undefined);
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
     await temporal.close();
@@ -94,10 +97,16 @@ describe('scheduled watchdog probing', () => {
       const result = await ensureProbeSchedules(temporal.client, { ...base, taskQueue, namespaces: [kept], removeStale: true });
       expect(result).toEqual({ ensured: [probeScheduleId(kept)], deleted: [probeScheduleId(dropped)] });
       await expect(temporal.client.schedule.getHandle(probeScheduleId(dropped)).describe()).rejects.toThrow(/not found/i);
-      expect((await temporal.client.schedule.getHandle(probeScheduleId(foreign)).describe()).action).toMatchObject({ taskQueue: otherQueue });
+      expect((await temporal.client.schedule.getHandle(probeScheduleId(foreign)).describe()).action).toMatchObject({
+        taskQueue: otherQueue,
+      });
       expect((await temporal.client.schedule.getHandle(probeScheduleId(kept)).describe()).action).toMatchObject({ taskQueue });
     } finally {
-      for (const ns of [kept, dropped, foreign]) await temporal.client.schedule.getHandle(probeScheduleId(ns)).delete().catch(() => undefined);
+      for (const ns of [kept, dropped, foreign])
+        await temporal.client.schedule
+          .getHandle(probeScheduleId(ns))
+          .delete()
+          .catch(() => undefined);
     }
   });
 });

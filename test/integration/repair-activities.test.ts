@@ -54,7 +54,12 @@ describe('repair activities on the sandbox cluster', () => {
     failingSweeps: 3,
     failingSince: '2026-11-22T05:01:00Z',
   });
-  const input = (...requests: EvictionRequest[]): EvictPodsInput => ({ namespace, gracePeriodSeconds: 30, evictions: requests, heldBack: {} });
+  const input = (...requests: EvictionRequest[]): EvictPodsInput => ({
+    namespace,
+    gracePeriodSeconds: 30,
+    evictions: requests,
+    heldBack: {},
+  });
 
   const evictionEvents = async (uid: string) =>
     (await k.kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace })).items.filter(
@@ -112,7 +117,10 @@ describe('repair activities on the sandbox cluster', () => {
     await markFailing(second!.metadata!.name!);
     await k.core.createNamespacedPod({
       namespace,
-      body: { metadata: { name: 'lonely', labels: { app: 'lonely' } }, spec: { containers: [{ name: 'app', image: 'example.invalid/app:1' }] } },
+      body: {
+        metadata: { name: 'lonely', labels: { app: 'lonely' } },
+        spec: { containers: [{ name: 'app', image: 'example.invalid/app:1' }] },
+      },
     });
     await markFailing('lonely');
     await createHeldPod('held');

@@ -35,10 +35,20 @@ describe('repair on the sandbox cluster', () => {
 
   const namespace = (prefix: string) => sandbox.namespace(prefix);
 
-
   async function startRepair(ns: string, overrides: Partial<RepairPolicy>): Promise<WorkflowHandle<typeof repairWorkflow>> {
-    const policy = repairPolicy({ intervalSeconds: 1, gracePeriodSeconds: 0, failingSweeps: 2, workloadLimit: { percent: 100 }, namespaceLimit: { percent: 100 }, ...overrides });
-    const handle = await temporal.client.workflow.start(repairWorkflow, { taskQueue, workflowId: repairWorkflowId(ns), args: [{ namespace: ns, policy }] });
+    const policy = repairPolicy({
+      intervalSeconds: 1,
+      gracePeriodSeconds: 0,
+      failingSweeps: 2,
+      workloadLimit: { percent: 100 },
+      namespaceLimit: { percent: 100 },
+      ...overrides,
+    });
+    const handle = await temporal.client.workflow.start(repairWorkflow, {
+      taskQueue,
+      workflowId: repairWorkflowId(ns),
+      args: [{ namespace: ns, policy }],
+    });
     handles.push(handle);
     return handle;
   }
@@ -133,8 +143,14 @@ describe('repair on the sandbox cluster', () => {
     // "locked": a PDB that allows no disruption, so every eviction of its pods is refused with 429.
     await k.apps.createNamespacedDeployment({ namespace: ns, body: deployment('locked', 2) });
     await k.apps.createNamespacedDeployment({ namespace: ns, body: deployment('web', 2) });
-    for (const [name, maxUnavailable] of [['locked', 0], ['web', 2]] as const) {
-      await k.policy.createNamespacedPodDisruptionBudget({ namespace: ns, body: { metadata: { name }, spec: { maxUnavailable, selector: { matchLabels: { app: name } } } } });
+    for (const [name, maxUnavailable] of [
+      ['locked', 0],
+      ['web', 2],
+    ] as const) {
+      await k.policy.createNamespacedPodDisruptionBudget({
+        namespace: ns,
+        body: { metadata: { name }, spec: { maxUnavailable, selector: { matchLabels: { app: name } } } },
+      });
     }
     const locked = (await readyPods(k.core, ns, 'locked', 2, eventually)).map((p) => p.metadata!.uid!);
     const web = (await readyPods(k.core, ns, 'web', 2, eventually)).map((p) => p.metadata!.uid!);
@@ -142,7 +158,8 @@ describe('repair on the sandbox cluster', () => {
       const pdb = await k.policy.readNamespacedPodDisruptionBudget({ name: 'web', namespace: ns });
       if (pdb.status?.disruptionsAllowed !== 2) throw new Error(JSON.stringify(pdb.status));
     });
-    for (const app of ['locked', 'web']) for (const pod of await livePods(k.core, ns, app)) await markPodError(k.core, ns, pod.metadata!.name!);
+    for (const app of ['locked', 'web'])
+      for (const pod of await livePods(k.core, ns, app)) await markPodError(k.core, ns, pod.metadata!.name!);
     // A namespace limit of 2; the locked pods sort first (same streak, names), so they take the first plan's 2 places.
     const handle = await startRepair(ns, { namespaceLimit: { count: 2 }, limitWindowSeconds: 600 });
 
@@ -156,7 +173,8 @@ describe('repair on the sandbox cluster', () => {
     expect(state.recentEvictions.map((e) => e.uid).sort()).toEqual([...web].sort());
     const firstRefusals = state.refusals.filter((r) => r.attempt === 1);
     expect(firstRefusals.map((r) => r.uid).sort()).toEqual([...locked].sort());
-    for (const refusal of state.refusals) expect(refusal).toMatchObject({ result: 'refused', httpStatus: 429, message: expect.stringMatching(/disruption budget/i) });
+    for (const refusal of state.refusals)
+      expect(refusal).toMatchObject({ result: 'refused', httpStatus: 429, message: expect.stringMatching(/disruption budget/i) });
     const lastEviction = Math.max(...state.recentEvictions.map((e) => Date.parse(e.at)));
     for (const later of state.refusals.filter((r) => r.attempt > 1)) expect(Date.parse(later.at)).toBeGreaterThan(lastEviction);
     // And the limit holds: nothing else is evicted in the window while the locked pods keep failing.
@@ -220,7 +238,9 @@ describe('repair on the sandbox cluster', () => {
       if (s.recentEvictions.length === 0) throw new Error('not evicted yet');
       return s;
     }, 60_000);
-    expect(state.recentEvictions).toEqual([expect.objectContaining({ uid: newUid, name: 'db-0', failingSweeps: 4, workload: 'StatefulSet/db' })]);
+    expect(state.recentEvictions).toEqual([
+      expect.objectContaining({ uid: newUid, name: 'db-0', failingSweeps: 4, workload: 'StatefulSet/db' }),
+    ]);
   });
 
   test('a Temporal server restart in the middle of a cycle: repair goes on and keeps its counts', async () => {
@@ -241,7 +261,11 @@ describe('repair on the sandbox cluster', () => {
       if (s.recentEvictions.length === 0) throw new Error('not evicted yet');
       return s;
     }, 90_000);
-    expect(state.recentEvictions[0]).toMatchObject({ uid: pod!.metadata!.uid, failingSweeps: 6, failingSince: before.failing[0]!.failingSince });
+    expect(state.recentEvictions[0]).toMatchObject({
+      uid: pod!.metadata!.uid,
+      failingSweeps: 6,
+      failingSince: before.failing[0]!.failingSince,
+    });
     expect((await handle.describe()).status.name).toBe('RUNNING');
   });
 
@@ -287,7 +311,9 @@ describe('repair on the sandbox cluster', () => {
           return s;
         }, 90_000);
         // The streak that began before the crash is the one that reached the threshold.
-        expect(state.recentEvictions).toEqual([expect.objectContaining({ uid: pod!.metadata!.uid, failingSweeps: 5, failingSince: before.failing[0]!.failingSince })]);
+        expect(state.recentEvictions).toEqual([
+          expect.objectContaining({ uid: pod!.metadata!.uid, failingSweeps: 5, failingSince: before.failing[0]!.failingSince }),
+        ]);
         // A few more sweeps later: still one eviction, one Event, and one replacement pod.
         const sweepNow = state.sweep;
         await eventually(async () => expect((await view(handle)).sweep).toBeGreaterThanOrEqual(sweepNow + 2), 30_000);
@@ -296,7 +322,10 @@ describe('repair on the sandbox cluster', () => {
         const live = await readyPods(k.core, ns, 'web', 2, eventually);
         expect(live.map((p) => p.metadata?.name)).not.toContain(podName);
       } finally {
-        await temporal.client.schedule.getHandle(probeScheduleId(ns)).delete().catch(() => undefined);
+        await temporal.client.schedule
+          .getHandle(probeScheduleId(ns))
+          .delete()
+          .catch(() => undefined);
       }
     });
   });

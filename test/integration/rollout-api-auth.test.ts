@@ -34,8 +34,17 @@ describe('rollout API authorization with real SubjectAccessReviews', () => {
   const as = (who: keyof typeof tokens) => ({ Authorization: `Bearer ${tokens[who]}` });
   const target = () => ({ namespace: ns, kind: 'Deployment', name: 'web' });
   const spec = () => ({ target: target(), change: { images: { app: IMAGE_V2 } }, stages: [{ replicas: 1, bakeSeconds: 600 }] });
-  const deploymentAction = (verb: string, namespace: string, name?: string) => ({ verb, group: 'apps', resource: 'deployments', namespace, ...(name ? { name } : {}) });
-  const handle = () => sandbox.temporal.client.workflow.getHandle<typeof rolloutWorkflow>(rolloutWorkflowId({ namespace: ns, kind: 'Deployment', name: 'web' }));
+  const deploymentAction = (verb: string, namespace: string, name?: string) => ({
+    verb,
+    group: 'apps',
+    resource: 'deployments',
+    namespace,
+    ...(name ? { name } : {}),
+  });
+  const handle = () =>
+    sandbox.temporal.client.workflow.getHandle<typeof rolloutWorkflow>(
+      rolloutWorkflowId({ namespace: ns, kind: 'Deployment', name: 'web' }),
+    );
 
   /** The target as it was before any rollout: same template, same generation, no rollout annotation, no canary. */
   async function expectTargetUntouched() {
@@ -43,7 +52,9 @@ describe('rollout API authorization with real SubjectAccessReviews', () => {
     expect(now.spec?.template).toEqual(before.spec?.template);
     expect(now.metadata?.generation).toBe(before.metadata?.generation);
     expect(now.metadata?.annotations?.[ROLLOUT_ANNOTATION]).toBeUndefined();
-    expect(await sandbox.k.apps.readNamespacedDeployment({ namespace: ns, name: `web${CANARY_SUFFIX}` }).catch((e: unknown) => apiStatus(e))).toBe(404);
+    expect(
+      await sandbox.k.apps.readNamespacedDeployment({ namespace: ns, name: `web${CANARY_SUFFIX}` }).catch((e: unknown) => apiStatus(e)),
+    ).toBe(404);
     expect((await livePods(sandbox.k.core, ns, 'web')).map((p) => p.spec?.containers[0]?.image)).toEqual([IMAGE_V1, IMAGE_V1]);
   }
 
@@ -61,16 +72,29 @@ describe('rollout API authorization with real SubjectAccessReviews', () => {
 
     // The sandbox's admin (system:masters), through the same TokenReview as everyone else.
     tokens.admin = k.kc.getCurrentUser()!.token!;
-    for (const who of ['nobody', 'reader', 'deployer', 'elsewhere', 'otherName'] as const) tokens[who] = await serviceAccountToken(k, ns, who.toLowerCase());
+    for (const who of ['nobody', 'reader', 'deployer', 'elsewhere', 'otherName'] as const)
+      tokens[who] = await serviceAccountToken(k, ns, who.toLowerCase());
     const sa = (name: string) => ({ namespace: ns, name: name.toLowerCase() });
     // Reads rollouts: get and list deployments in ns, no patch.
     await grantRole(k, ns, 'reader', [{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list'] }], sa('reader'));
     // Starts and steers rollouts: patch deployments in ns, and nothing else (patch does not imply get).
     await grantRole(k, ns, 'deployer', [{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['patch'] }], sa('deployer'));
     // Everything on deployments, but in the other namespace only.
-    await grantRole(k, otherNs, 'elsewhere', [{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'patch'] }], sa('elsewhere'));
+    await grantRole(
+      k,
+      otherNs,
+      'elsewhere',
+      [{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'patch'] }],
+      sa('elsewhere'),
+    );
     // patch, but on another Deployment of ns only.
-    await grantRole(k, ns, 'other-name', [{ apiGroups: ['apps'], resources: ['deployments'], resourceNames: ['api'], verbs: ['get', 'patch'] }], sa('otherName'));
+    await grantRole(
+      k,
+      ns,
+      'other-name',
+      [{ apiGroups: ['apps'], resources: ['deployments'], resourceNames: ['api'], verbs: ['get', 'patch'] }],
+      sa('otherName'),
+    );
     await Promise.all([
       awaitAccess(k, tokens.reader, deploymentAction('get', ns, 'web')),
       awaitAccess(k, tokens.deployer, deploymentAction('patch', ns, 'web')),
@@ -89,7 +113,10 @@ describe('rollout API authorization with real SubjectAccessReviews', () => {
       request(app).get('/v1/rollouts/0123456789ab'),
       ...ROLLOUT_CONTROLS.map((c) => request(app).post(`/v1/rollouts/0123456789ab/${c}`).send({})),
       // Not even a body too large for the route is read first.
-      request(app).post('/v1/rollouts').set('Content-Type', 'application/json').send('x'.repeat(300 * 1024)),
+      request(app)
+        .post('/v1/rollouts')
+        .set('Content-Type', 'application/json')
+        .send('x'.repeat(300 * 1024)),
       request(app).post('/v1/rollouts').set('Authorization', 'Bearer not-a-token-the-cluster-made').send(spec()),
       request(app).get('/v1/rollouts/0123456789ab').set('Authorization', 'Basic YWRtaW46YWRtaW4='),
     ];
@@ -106,10 +133,16 @@ describe('rollout API authorization with real SubjectAccessReviews', () => {
     for (const who of ['nobody', 'reader', 'elsewhere', 'otherName'] as const) {
       const res = await request(app).post('/v1/rollouts').set(as(who)).send(spec());
       expect([who, res.status]).toEqual([who, 403]);
-      expect(res.body).toEqual({ error: `not allowed to roll out Deployment ${ns}/web (needs patch on deployments.apps web in namespace ${ns})`, details: [] });
+      expect(res.body).toEqual({
+        error: `not allowed to roll out Deployment ${ns}/web (needs patch on deployments.apps web in namespace ${ns})`,
+        details: [],
+      });
     }
     // The other namespace's permission is real: there, the start gets past authorization (to the 422 of a missing target).
-    const there = await request(app).post('/v1/rollouts').set(as('elsewhere')).send({ ...spec(), target: { namespace: otherNs, kind: 'Deployment', name: 'web' } });
+    const there = await request(app)
+      .post('/v1/rollouts')
+      .set(as('elsewhere'))
+      .send({ ...spec(), target: { namespace: otherNs, kind: 'Deployment', name: 'web' } });
     expect(there.status).toBe(422);
     await expectNoWorkflow();
     await expectTargetUntouched();
@@ -120,7 +153,10 @@ describe('rollout API authorization with real SubjectAccessReviews', () => {
     const res = await request(app).post('/v1/rollouts').set(as('deployer')).send(huge);
     expect(res.status).toBe(413);
     expect(res.body).toEqual({ error: expect.stringContaining('too large'), details: [{ field: 'body', message: expect.any(String) }] });
-    const control = await request(app).post('/v1/rollouts/0123456789ab/pause').set(as('deployer')).send({ reason: 'x'.repeat(5000) });
+    const control = await request(app)
+      .post('/v1/rollouts/0123456789ab/pause')
+      .set(as('deployer'))
+      .send({ reason: 'x'.repeat(5000) });
     expect(control.status).toBe(413);
     await expectNoWorkflow();
     await expectTargetUntouched();
@@ -147,7 +183,10 @@ describe('rollout API authorization with real SubjectAccessReviews', () => {
       for (const control of ROLLOUT_CONTROLS) {
         const res = await request(app).post(`/v1/rollouts/${rolloutId}/${control}`).set(as(who)).send({ reason: 'not mine' });
         expect([who, control, res.status]).toEqual([who, control, 403]);
-        expect(res.body).toEqual({ error: `not allowed to ${control} rollout ${rolloutId} of Deployment ${ns}/web (needs patch on deployments.apps web in namespace ${ns})`, details: [] });
+        expect(res.body).toEqual({
+          error: `not allowed to ${control} rollout ${rolloutId} of Deployment ${ns}/web (needs patch on deployments.apps web in namespace ${ns})`,
+          details: [],
+        });
       }
     }
     const after = await handle().query(rolloutStatusQuery);
@@ -161,7 +200,10 @@ describe('rollout API authorization with real SubjectAccessReviews', () => {
     expect([resumed.status, resumed.body.state]).toEqual([200, 'Baking']);
     // Each decision names who asked: the user the apiserver's TokenReview answered.
     const decisions = (await handle().query(rolloutStatusQuery)).decisions;
-    expect(decisions.find((d) => d.kind === 'paused')).toMatchObject({ by: `system:serviceaccount:${ns}:deployer`, reason: expect.stringContaining('auth test') });
+    expect(decisions.find((d) => d.kind === 'paused')).toMatchObject({
+      by: `system:serviceaccount:${ns}:deployer`,
+      reason: expect.stringContaining('auth test'),
+    });
     expect(decisions.find((d) => d.kind === 'resumed')).toMatchObject({ by: `system:serviceaccount:${ns}:deployer` });
   });
 
@@ -173,7 +215,10 @@ describe('rollout API authorization with real SubjectAccessReviews', () => {
     for (const who of ['nobody', 'deployer', 'elsewhere'] as const) {
       const res = await request(app).get(`/v1/rollouts/${rolloutId}`).set(as(who));
       expect([who, res.status]).toEqual([who, 403]);
-      expect(res.body).toEqual({ error: `not allowed to read rollout ${rolloutId} of Deployment ${ns}/web (needs get on deployments.apps web in namespace ${ns})`, details: [] });
+      expect(res.body).toEqual({
+        error: `not allowed to read rollout ${rolloutId} of Deployment ${ns}/web (needs get on deployments.apps web in namespace ${ns})`,
+        details: [],
+      });
     }
     // A resourceNames rule for another Deployment grants get on that one only.
     expect((await request(app).get(`/v1/rollouts/${rolloutId}`).set(as('otherName'))).status).toBe(403);

@@ -28,7 +28,10 @@ describe('rollout REST API on the sandbox', () => {
   /** Records the history of a rollout started through the API, as the replay test reads it. */
   const recordRollout = async (id: string, scenario: string) => {
     const status = await request(app).get(`/v1/rollouts/${id}`).set(auth);
-    await recordHistory(sandbox.temporal.client.workflow.getHandle(status.body.workflowId as string, status.body.runId as string), scenario);
+    await recordHistory(
+      sandbox.temporal.client.workflow.getHandle(status.body.workflowId as string, status.body.runId as string),
+      scenario,
+    );
   };
 
   const spec = (overrides: Record<string, unknown> = {}) => ({
@@ -72,14 +75,21 @@ describe('rollout REST API on the sandbox', () => {
     ];
     for (const [change, field] of cases) {
       const res = await request(app).post('/v1/rollouts').set(auth).send(spec({ change }));
-      expect({ change, status: res.status, fields: (res.body.details as { field: string }[]).map((d) => d.field) }).toEqual({ change, status: 422, fields: [field] });
+      expect({ change, status: res.status, fields: (res.body.details as { field: string }[]).map((d) => d.field) }).toEqual({
+        change,
+        status: 422,
+        fields: [field],
+      });
     }
     const list = await request(app).get(`/v1/rollouts?namespace=${ns}`).set(auth);
     expect(list.body.rollouts).toEqual([]);
   });
 
   test('two concurrent starts: one 202, one 409 with the running rollout ID; then abort through the API rolls back', async () => {
-    const [a, b] = await Promise.all([request(app).post('/v1/rollouts').set(auth).send(spec()), request(app).post('/v1/rollouts').set(auth).send(spec())]);
+    const [a, b] = await Promise.all([
+      request(app).post('/v1/rollouts').set(auth).send(spec()),
+      request(app).post('/v1/rollouts').set(auth).send(spec()),
+    ]);
     const statuses = [a.status, b.status].sort();
     expect(statuses).toEqual([202, 409]);
     const started = a.status === 202 ? a : b;
@@ -122,7 +132,9 @@ describe('rollout REST API on the sandbox', () => {
       .set(auth)
       .send({ ...body, change: { images: { app: 'example.invalid/app:9' } } });
     expect(bumped.status).toBe(422);
-    expect(bumped.body.details).toEqual([{ field: 'requestId', message: `already used by rollout ${first.body.rolloutId} with a different spec (change differ)` }]);
+    expect(bumped.body.details).toEqual([
+      { field: 'requestId', message: `already used by rollout ${first.body.rolloutId} with a different spec (change differ)` },
+    ]);
     await eventually(async () => {
       const status = await request(app).get(`/v1/rollouts/${first.body.rolloutId}`).set(auth);
       expect(status.body.state).toBe('Succeeded');
@@ -133,8 +145,11 @@ describe('rollout REST API on the sandbox', () => {
   test('the CLI steers a rollout through the real API: start, pause (listed as Paused), resume, promote, status', async () => {
     await withCli(app, TOKEN, async ({ run: cli, err }) => {
       const run = (...args: string[]) => cli('rollout', ...args);
-      const statusOf = async (id: string) => JSON.parse(await run('status', id, '--json')) as { state: string; decisions: { kind: string; reason: string }[] };
-      const started = JSON.parse(await run('start', '--target', `${ns}/Deployment/web`, '--image', 'app=example.invalid/app:3', '--stage', '1:10m', '--json')) as { rolloutId: string };
+      const statusOf = async (id: string) =>
+        JSON.parse(await run('status', id, '--json')) as { state: string; decisions: { kind: string; reason: string }[] };
+      const started = JSON.parse(
+        await run('start', '--target', `${ns}/Deployment/web`, '--image', 'app=example.invalid/app:3', '--stage', '1:10m', '--json'),
+      ) as { rolloutId: string };
       const id = started.rolloutId;
       await eventually(async () => expect((await statusOf(id)).state).toBe('Baking'), 60_000);
       expect(JSON.parse(await run('pause', id, '--reason', 'cli test', '--json')).state).toBe('Paused');
@@ -146,7 +161,14 @@ describe('rollout REST API on the sandbox', () => {
       const kinds = (await statusOf(id)).decisions.map((d) => d.kind);
       expect(kinds).toEqual(expect.arrayContaining(['paused', 'resumed', 'bakeSkipped', 'succeeded']));
       expect(kinds.indexOf('paused')).toBeLessThan(kinds.indexOf('bakeSkipped'));
-      await eventually(async () => expect((await livePods(sandbox.k.core, ns, 'web')).map((p) => p.spec?.containers[0]?.image)).toEqual(['example.invalid/app:3', 'example.invalid/app:3']), 60_000);
+      await eventually(
+        async () =>
+          expect((await livePods(sandbox.k.core, ns, 'web')).map((p) => p.spec?.containers[0]?.image)).toEqual([
+            'example.invalid/app:3',
+            'example.invalid/app:3',
+          ]),
+        60_000,
+      );
       expect(process.exitCode ?? 0).toBe(0);
       await recordRollout(id, 'cli-pause-resume-promote');
       // (The in-process worker logs to stderr too: only the CLI's own error lines count.)

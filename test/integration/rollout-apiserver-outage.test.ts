@@ -48,7 +48,9 @@ describe('an apiserver outage during a bake does not count as bake time', () => 
   }
 
   /** Stops the apiserver for OUTAGE_MS (after `during` has run) and starts it again; returns the span it was surely down. */
-  async function outage(during: () => Promise<void> = async () => undefined): Promise<{ downFrom: number; downTo: number; backAt: number }> {
+  async function outage(
+    during: () => Promise<void> = async () => undefined,
+  ): Promise<{ downFrom: number; downTo: number; backAt: number }> {
     const stateDir = tierStack('integration').stateDir;
     await stopComponent('kube-apiserver', stateDir);
     const downFrom = Date.now();
@@ -64,10 +66,22 @@ describe('an apiserver outage during a bake does not count as bake time', () => 
   async function start(ns: string, key: string): Promise<WorkflowHandle<typeof rolloutWorkflow>> {
     const spec = rolloutSpec({
       target: { namespace: ns, kind: 'Deployment', name: 'web' },
-      change: { template: { ...probedTemplate('web', `${key}-v2`), spec: { containers: [{ name: 'app', image: IMAGE_V2 }], terminationGracePeriodSeconds: 0 } } },
-      stages: [{ replicas: 1, bakeSeconds: BAKE_SECONDS }, { replicas: '100%', bakeSeconds: 1 }],
+      change: {
+        template: {
+          ...probedTemplate('web', `${key}-v2`),
+          spec: { containers: [{ name: 'app', image: IMAGE_V2 }], terminationGracePeriodSeconds: 0 },
+        },
+      },
+      stages: [
+        { replicas: 1, bakeSeconds: BAKE_SECONDS },
+        { replicas: '100%', bakeSeconds: 1 },
+      ],
     });
-    return sandbox.temporal.client.workflow.start(rolloutWorkflow, { taskQueue: sandbox.taskQueue, workflowId: rolloutWorkflowId(spec.target), args: [{ rolloutId: newRolloutId(), spec }] });
+    return sandbox.temporal.client.workflow.start(rolloutWorkflow, {
+      taskQueue: sandbox.taskQueue,
+      workflowId: rolloutWorkflowId(spec.target),
+      args: [{ rolloutId: newRolloutId(), spec }],
+    });
   }
 
   test('a healthy version: the bake is extended by the outage, then the rollout succeeds', async () => {
@@ -96,7 +110,9 @@ describe('an apiserver outage during a bake does not count as bake time', () => 
     // A wall-clock bake would have passed at bakeStarted + 10 s, about 2 s after the apiserver
     // came back; the watched bake passes no earlier than the whole outage later.
     const passedAt = Date.parse(passed.at);
-    process.stderr.write(`apiserver outage: down ${down} ms, ready again ${backAt - downFrom} ms after the stop; bake extended by ${extendedMs} ms; passed ${passedAt - bakeStarted} ms after the bake began\n`);
+    process.stderr.write(
+      `apiserver outage: down ${down} ms, ready again ${backAt - downFrom} ms after the stop; bake extended by ${extendedMs} ms; passed ${passedAt - bakeStarted} ms after the bake began\n`,
+    );
     expect(passedAt).toBeGreaterThan(backAt);
     expect(passedAt - bakeStarted).toBeGreaterThanOrEqual(BAKE_SECONDS * 1000 + down - 100);
     const pods = await readyPods(sandbox.k.core, ns, 'web', 3, eventually);
@@ -110,13 +126,21 @@ describe('an apiserver outage during a bake does not count as bake time', () => 
     await waitForState(handle, (s) => s.state === 'Baking' && s.stage === 0, 90_000);
     await sleep(2000);
     const { downFrom } = await outage(async () => {
-      const res = await fetch(`${probeAnswererUrl()}/fail/${key}-v2`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const res = await fetch(`${probeAnswererUrl()}/fail/${key}-v2`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
       if (!res.ok) throw new Error(`POST /fail: ${res.status}`);
     });
 
     const result: RolloutStatus = await handle.result();
     const kinds = result.decisions.map((d) => d.kind);
-    expect({ state: result.state, passed: kinds.includes('gatePassed'), promoted: kinds.includes('promotionStarted') }).toEqual({ state: 'RolledBack', passed: false, promoted: false });
+    expect({ state: result.state, passed: kinds.includes('gatePassed'), promoted: kinds.includes('promotionStarted') }).toEqual({
+      state: 'RolledBack',
+      passed: false,
+      promoted: false,
+    });
     const failed = result.decisions.find((d) => d.kind === 'gateFailed')!;
     expect(failed.reason).toMatch(/an error watchdog.*web-canary-[a-z0-9-]+ \(http\)/);
     // The failure began during the outage, in the bake's first stage: seen by the gate's own probe.

@@ -36,7 +36,11 @@ describe('rollouts survive crashes', () => {
   }
 
   const start = (spec: RolloutSpec, taskQueue = sandbox.taskQueue): Promise<WorkflowHandle<typeof rolloutWorkflow>> =>
-    sandbox.temporal.client.workflow.start(rolloutWorkflow, { taskQueue, workflowId: rolloutWorkflowId(spec.target), args: [{ rolloutId: newRolloutId(), spec }] });
+    sandbox.temporal.client.workflow.start(rolloutWorkflow, {
+      taskQueue,
+      workflowId: rolloutWorkflowId(spec.target),
+      args: [{ rolloutId: newRolloutId(), spec }],
+    });
 
   describe('with the real worker process', () => {
     const workers: ChildProcess[] = [];
@@ -64,8 +68,14 @@ describe('rollouts survive crashes', () => {
     }
 
     async function cleanupSchedules(ns: string) {
-      await sandbox.temporal.client.schedule.getHandle(probeScheduleId(ns)).delete().catch(() => undefined);
-      await sandbox.temporal.client.workflow.getHandle(repairWorkflowId(ns)).terminate().catch(() => undefined);
+      await sandbox.temporal.client.schedule
+        .getHandle(probeScheduleId(ns))
+        .delete()
+        .catch(() => undefined);
+      await sandbox.temporal.client.workflow
+        .getHandle(repairWorkflowId(ns))
+        .terminate()
+        .catch(() => undefined);
     }
 
     test('SIGKILL during a bake: the restarted worker finishes the rollout', async () => {
@@ -73,7 +83,16 @@ describe('rollouts survive crashes', () => {
       const w = await workerFor(ns);
       try {
         const first = w.spawnOne();
-        const handle = await start(rolloutSpec({ target: { namespace: ns, kind: 'Deployment', name: 'web' }, stages: [{ replicas: 1, bakeSeconds: 6 }, { replicas: '100%', bakeSeconds: 1 }] }), w.taskQueue);
+        const handle = await start(
+          rolloutSpec({
+            target: { namespace: ns, kind: 'Deployment', name: 'web' },
+            stages: [
+              { replicas: 1, bakeSeconds: 6 },
+              { replicas: '100%', bakeSeconds: 1 },
+            ],
+          }),
+          w.taskQueue,
+        );
         await waitForState(handle, (s) => s.state === 'Baking' && s.stage === 0, 60_000);
         await killAndWait(first, 'SIGKILL');
         w.spawnOne();
@@ -95,7 +114,16 @@ describe('rollouts survive crashes', () => {
       const w = await workerFor(ns);
       try {
         const first = w.spawnOne();
-        const handle = await start(rolloutSpec({ target: { namespace: ns, kind: 'Deployment', name: 'web' }, stages: [{ replicas: 1, bakeSeconds: 0 }, { replicas: 18, bakeSeconds: 0 }] }), w.taskQueue);
+        const handle = await start(
+          rolloutSpec({
+            target: { namespace: ns, kind: 'Deployment', name: 'web' },
+            stages: [
+              { replicas: 1, bakeSeconds: 0 },
+              { replicas: 18, bakeSeconds: 0 },
+            ],
+          }),
+          w.taskQueue,
+        );
         await waitForState(handle, (s) => s.state === 'Progressing' && s.stage === 1, 60_000);
         await killAndWait(first, 'SIGKILL');
         w.spawnOne();
@@ -112,7 +140,15 @@ describe('rollouts survive crashes', () => {
   test('a Temporal server restart in the middle of a rollout: it completes', async () => {
     const stack = tierStack('integration');
     const ns = await deploymentWith('ro-temporal', 3);
-    const handle = await start(rolloutSpec({ target: { namespace: ns, kind: 'Deployment', name: 'web' }, stages: [{ replicas: 1, bakeSeconds: 6 }, { replicas: '100%', bakeSeconds: 1 }] }));
+    const handle = await start(
+      rolloutSpec({
+        target: { namespace: ns, kind: 'Deployment', name: 'web' },
+        stages: [
+          { replicas: 1, bakeSeconds: 6 },
+          { replicas: '100%', bakeSeconds: 1 },
+        ],
+      }),
+    );
     await waitForState(handle, (s) => s.state === 'Baking' && s.stage === 0);
     await stopComponent('temporal', stack.stateDir);
     await startStoppedComponent('temporal', { stateDir: stack.stateDir });
@@ -125,7 +161,15 @@ describe('rollouts survive crashes', () => {
   test('the apiserver stopped for a while: the rollout waits, then completes', async () => {
     const stack = tierStack('integration');
     const ns = await deploymentWith('ro-apiserver', 3);
-    const handle = await start(rolloutSpec({ target: { namespace: ns, kind: 'Deployment', name: 'web' }, stages: [{ replicas: 1, bakeSeconds: 3 }, { replicas: '100%', bakeSeconds: 1 }] }));
+    const handle = await start(
+      rolloutSpec({
+        target: { namespace: ns, kind: 'Deployment', name: 'web' },
+        stages: [
+          { replicas: 1, bakeSeconds: 3 },
+          { replicas: '100%', bakeSeconds: 1 },
+        ],
+      }),
+    );
     await waitForState(handle, (s) => s.state === 'Baking' && s.stage === 0);
     await stopComponent('kube-apiserver', stack.stateDir);
     await new Promise((r) => setTimeout(r, 8000));

@@ -17,7 +17,11 @@ import { readyPods } from '../support/workloads';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const post = async (path: string, body: unknown = {}) => {
-  const res = await fetch(`${probeAnswererUrl()}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${probeAnswererUrl()}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   if (!res.ok) throw new Error(`POST ${path}: ${res.status} ${await res.text()}`);
 };
 
@@ -73,8 +77,14 @@ describe('the rollout gate passes only on fresh evidence', () => {
       return child;
     };
     const cleanup = async () => {
-      await sandbox.temporal.client.schedule.getHandle(probeScheduleId(ns)).delete().catch(() => undefined);
-      await sandbox.temporal.client.workflow.getHandle(repairWorkflowId(ns)).terminate().catch(() => undefined);
+      await sandbox.temporal.client.schedule
+        .getHandle(probeScheduleId(ns))
+        .delete()
+        .catch(() => undefined);
+      await sandbox.temporal.client.workflow
+        .getHandle(repairWorkflowId(ns))
+        .terminate()
+        .catch(() => undefined);
     };
     return { ns, taskQueue: env.AUTOCRANE_TASK_QUEUE, spawnOne, cleanup };
   }
@@ -82,10 +92,14 @@ describe('the rollout gate passes only on fresh evidence', () => {
   /** Waits until a sweep of the namespace is running (its Schedule's running action). */
   async function sweepInFlight(ns: string): Promise<void> {
     const schedule = sandbox.temporal.client.schedule.getHandle(probeScheduleId(ns));
-    await eventually(async () => {
-      const { info } = await schedule.describe();
-      if (info.runningActions.length === 0) throw new Error('no sweep running');
-    }, 30_000, 100);
+    await eventually(
+      async () => {
+        const { info } = await schedule.describe();
+        if (info.runningActions.length === 0) throw new Error('no sweep running');
+      },
+      30_000,
+      100,
+    );
   }
 
   // Kill moments spread over the bakes: early and late in stage 1, and in stage 2.
@@ -95,48 +109,71 @@ describe('the rollout gate passes only on fresh evidence', () => {
     { stage: 1, afterMs: Math.floor(Math.random() * 3000) },
   ];
 
-  test.each(moments)('SIGKILL during a sweep in stage $stage, $afterMs ms into the bake, as the new version starts failing: rolled back', async ({ stage, afterMs }) => {
-    const key = `ge${newRolloutId()}`;
-    const w = await setup('gate-kill', key);
-    try {
-      const first = w.spawnOne();
-      const newTemplate = { ...probedTemplate('web', `${key}-v2`), spec: { containers: [{ name: 'app', image: IMAGE_V2 }], terminationGracePeriodSeconds: 0 } };
-      const spec = rolloutSpec({
-        target: { namespace: w.ns, kind: 'Deployment', name: 'web' },
-        change: { template: newTemplate },
-        stages: [{ replicas: 1, bakeSeconds: 5 }, { replicas: 2, bakeSeconds: 5 }, { replicas: '100%', bakeSeconds: 5 }],
-      });
-      const handle: WorkflowHandle<typeof rolloutWorkflow> = await sandbox.temporal.client.workflow.start(rolloutWorkflow, {
-        taskQueue: w.taskQueue,
-        workflowId: rolloutWorkflowId(spec.target),
-        args: [{ rolloutId: newRolloutId(), spec }],
-      });
-      await waitForState(handle, (s) => s.state === 'Baking' && s.stage === stage, 90_000);
-      await sleep(afterMs);
-      await sweepInFlight(w.ns);
-      await killAndWait(first, 'SIGKILL');
-      const killedAt = Date.now();
-      await post(`/fail/${key}-v2`);
-      await sleep(3000);
-      w.spawnOne();
-      const result: RolloutStatus = await handle.result();
-      const failed = result.decisions.find((d) => d.kind === 'gateFailed');
-      expect({ state: result.state, passedAfterKill: result.decisions.filter((d) => d.kind === 'gatePassed' && Date.parse(d.at) > killedAt).map((d) => d.reason) }).toEqual({ state: 'RolledBack', passedAfterKill: [] });
-      expect(failed?.reason).toMatch(/an error watchdog.*web-canary-[a-z0-9-]+ \(http\)/);
-      const pods = await readyPods(sandbox.k.core, w.ns, 'web', 3, eventually);
-      expect(pods.map((p) => p.spec?.containers[0]?.image)).toEqual([IMAGE_V1, IMAGE_V1, IMAGE_V1]);
-    } finally {
-      await w.cleanup();
-    }
-  });
+  test.each(moments)(
+    'SIGKILL during a sweep in stage $stage, $afterMs ms into the bake, as the new version starts failing: rolled back',
+    async ({ stage, afterMs }) => {
+      const key = `ge${newRolloutId()}`;
+      const w = await setup('gate-kill', key);
+      try {
+        const first = w.spawnOne();
+        const newTemplate = {
+          ...probedTemplate('web', `${key}-v2`),
+          spec: { containers: [{ name: 'app', image: IMAGE_V2 }], terminationGracePeriodSeconds: 0 },
+        };
+        const spec = rolloutSpec({
+          target: { namespace: w.ns, kind: 'Deployment', name: 'web' },
+          change: { template: newTemplate },
+          stages: [
+            { replicas: 1, bakeSeconds: 5 },
+            { replicas: 2, bakeSeconds: 5 },
+            { replicas: '100%', bakeSeconds: 5 },
+          ],
+        });
+        const handle: WorkflowHandle<typeof rolloutWorkflow> = await sandbox.temporal.client.workflow.start(rolloutWorkflow, {
+          taskQueue: w.taskQueue,
+          workflowId: rolloutWorkflowId(spec.target),
+          args: [{ rolloutId: newRolloutId(), spec }],
+        });
+        await waitForState(handle, (s) => s.state === 'Baking' && s.stage === stage, 90_000);
+        await sleep(afterMs);
+        await sweepInFlight(w.ns);
+        await killAndWait(first, 'SIGKILL');
+        const killedAt = Date.now();
+        await post(`/fail/${key}-v2`);
+        await sleep(3000);
+        w.spawnOne();
+        const result: RolloutStatus = await handle.result();
+        const failed = result.decisions.find((d) => d.kind === 'gateFailed');
+        expect({
+          state: result.state,
+          passedAfterKill: result.decisions.filter((d) => d.kind === 'gatePassed' && Date.parse(d.at) > killedAt).map((d) => d.reason),
+        }).toEqual({ state: 'RolledBack', passedAfterKill: [] });
+        expect(failed?.reason).toMatch(/an error watchdog.*web-canary-[a-z0-9-]+ \(http\)/);
+        const pods = await readyPods(sandbox.k.core, w.ns, 'web', 3, eventually);
+        expect(pods.map((p) => p.spec?.containers[0]?.image)).toEqual([IMAGE_V1, IMAGE_V1, IMAGE_V1]);
+      } finally {
+        await w.cleanup();
+      }
+    },
+  );
 
   test('SIGKILL during a healthy bake: the time the gate could not watch does not count, and the decision log says so', async () => {
     const key = `ge${newRolloutId()}`;
     const w = await setup('gate-gap', key);
     try {
       const first = w.spawnOne();
-      const spec = rolloutSpec({ target: { namespace: w.ns, kind: 'Deployment', name: 'web' }, stages: [{ replicas: 1, bakeSeconds: 6 }, { replicas: '100%', bakeSeconds: 1 }] });
-      const handle = await sandbox.temporal.client.workflow.start(rolloutWorkflow, { taskQueue: w.taskQueue, workflowId: rolloutWorkflowId(spec.target), args: [{ rolloutId: newRolloutId(), spec }] });
+      const spec = rolloutSpec({
+        target: { namespace: w.ns, kind: 'Deployment', name: 'web' },
+        stages: [
+          { replicas: 1, bakeSeconds: 6 },
+          { replicas: '100%', bakeSeconds: 1 },
+        ],
+      });
+      const handle = await sandbox.temporal.client.workflow.start(rolloutWorkflow, {
+        taskQueue: w.taskQueue,
+        workflowId: rolloutWorkflowId(spec.target),
+        args: [{ rolloutId: newRolloutId(), spec }],
+      });
       const baking = await waitForState(handle, (s) => s.state === 'Baking' && s.stage === 0, 90_000);
       await sleep(1000);
       await killAndWait(first, 'SIGKILL');

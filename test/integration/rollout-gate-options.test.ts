@@ -28,17 +28,25 @@ describe('rollout gate options on the sandbox cluster', () => {
   /** A namespace with a Deployment `web` of `replicas` ready pods (probed: declaring the `http` probe; else watched by nothing). */
   async function workload(prefix: string, replicas: number, probed = true): Promise<string> {
     const ns = await sandbox.namespace(prefix);
-    await sandbox.k.apps.createNamespacedDeployment({ namespace: ns, body: probed ? probedDeployment('web', replicas) : deployment('web', replicas) });
+    await sandbox.k.apps.createNamespacedDeployment({
+      namespace: ns,
+      body: probed ? probedDeployment('web', replicas) : deployment('web', replicas),
+    });
     await readyPods(sandbox.k.core, ns, 'web', replicas, eventually);
     return ns;
   }
 
   async function start(ns: string, spec: Spec): Promise<WorkflowHandle<typeof rolloutWorkflow>> {
     const full = rolloutSpec({ target: { namespace: ns, kind: 'Deployment', name: 'web' }, ...spec });
-    return sandbox.temporal.client.workflow.start(rolloutWorkflow, { taskQueue: sandbox.taskQueue, workflowId: rolloutWorkflowId(full.target), args: [{ rolloutId: newRolloutId(), spec: full }] });
+    return sandbox.temporal.client.workflow.start(rolloutWorkflow, {
+      taskQueue: sandbox.taskQueue,
+      workflowId: rolloutWorkflowId(full.target),
+      args: [{ rolloutId: newRolloutId(), spec: full }],
+    });
   }
 
-  const canaryPods = async (ns: string): Promise<V1Pod[]> => (await livePods(sandbox.k.core, ns, 'web')).filter((p) => p.metadata?.name?.startsWith(`web${CANARY_SUFFIX}-`));
+  const canaryPods = async (ns: string): Promise<V1Pod[]> =>
+    (await livePods(sandbox.k.core, ns, 'web')).filter((p) => p.metadata?.name?.startsWith(`web${CANARY_SUFFIX}-`));
   const images = async (ns: string) => (await livePods(sandbox.k.core, ns, 'web')).map((p) => p.spec?.containers[0]?.image);
   const decision = (s: RolloutStatus, kind: string) => s.decisions.find((d) => d.kind === kind);
   const kinds = (s: RolloutStatus) => s.decisions.map((d) => d.kind);
@@ -94,7 +102,12 @@ describe('rollout gate options on the sandbox cluster', () => {
       await postErrors(ns, canary, 'http');
       const result = await handle.result();
       const name = canary[0]!.metadata!.name!;
-      await expectRolledBack(ns, result, new RegExp(`^1 updated pod has an error watchdog, more than the 0 allowed: ${name} \\(http\\)$`), 2);
+      await expectRolledBack(
+        ns,
+        result,
+        new RegExp(`^1 updated pod has an error watchdog, more than the 0 allowed: ${name} \\(http\\)$`),
+        2,
+      );
       expect(decision(result, 'rollbackStarted')?.reason).toContain(name);
     });
   });
@@ -137,7 +150,12 @@ describe('rollout gate options on the sandbox cluster', () => {
       const handle = await start(ns, { stages, gate: { progressDeadlineSeconds: 3 } });
       const result = await handle.result();
       // The pods were all ready when the scaling ended: the deadline counts from the bake's start.
-      await expectRolledBack(ns, result, /^stage not settled 3s after its bake began at \S+: waiting for watchdog data: no watchdog watches web-canary-\S+$/, 2);
+      await expectRolledBack(
+        ns,
+        result,
+        /^stage not settled 3s after its bake began at \S+: waiting for watchdog data: no watchdog watches web-canary-\S+$/,
+        2,
+      );
       const failedAt = Date.parse(decision(result, 'gateFailed')!.at);
       expect(failedAt - Date.parse(result.stages[0]!.startedAt!)).toBeGreaterThanOrEqual(3000);
     });
@@ -167,7 +185,12 @@ describe('rollout gate options on the sandbox cluster', () => {
       const canary = await canaryPods(ns);
       await postErrors(ns, canary, 'http');
       const result = await handle.result();
-      await expectRolledBack(ns, result, /^2 updated pods have an error watchdog, more than the 1 allowed: web-canary-\S+ \(http\), web-canary-\S+ \(http\)$/, 3);
+      await expectRolledBack(
+        ns,
+        result,
+        /^2 updated pods have an error watchdog, more than the 1 allowed: web-canary-\S+ \(http\), web-canary-\S+ \(http\)$/,
+        3,
+      );
       expect(result.pods.erroring.sort()).toEqual(canary.map((p) => p.metadata!.name).sort());
     });
   });
@@ -181,7 +204,9 @@ describe('rollout gate options on the sandbox cluster', () => {
     expect(kinds(scaled)).not.toContain('gatePassed');
     const [canary, ...others] = await canaryPods(ns);
     expect(others).toEqual([]);
-    const readySince = new Date(canary!.status!.conditions!.find((c) => c.type === 'Ready' && c.status === 'True')!.lastTransitionTime!).getTime();
+    const readySince = new Date(
+      canary!.status!.conditions!.find((c) => c.type === 'Ready' && c.status === 'True')!.lastTransitionTime!,
+    ).getTime();
     const result = await handle.result();
     await expectSucceeded(ns, result, 2);
     const scaledAt = Date.parse(decision(result, 'stageScaled')!.at);
@@ -206,11 +231,15 @@ describe('rollout gate options on the sandbox cluster', () => {
     const deletedAt = Date.now();
     await sandbox.k.core.deleteNamespacedPod({ namespace: ns, name: old!.metadata!.name!, gracePeriodSeconds: 0 });
     const replacement = await eventually(async () => {
-      const pods = (await canaryPods(ns)).filter((p) => p.metadata?.name !== old!.metadata!.name && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+      const pods = (await canaryPods(ns)).filter(
+        (p) => p.metadata?.name !== old!.metadata!.name && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      );
       expect(pods).toHaveLength(1);
       return pods[0]!;
     }, 30_000);
-    const replacementReady = new Date(replacement.status!.conditions!.find((c) => c.type === 'Ready' && c.status === 'True')!.lastTransitionTime!).getTime();
+    const replacementReady = new Date(
+      replacement.status!.conditions!.find((c) => c.type === 'Ready' && c.status === 'True')!.lastTransitionTime!,
+    ).getTime();
     const result = await handle.result();
     await expectSucceeded(ns, result, 2);
     // The replacement was watched for a whole bake (the ready condition's time has a 1 s grain).
@@ -232,7 +261,9 @@ describe('rollout gate options on the sandbox cluster', () => {
       expect(kinds(held)).not.toContain('rollbackStarted');
       // Frozen holds everything as it is: the failing pod stays for a human to look at.
       await new Promise((r) => setTimeout(r, 2000));
-      expect((await canaryPods(ns)).map((p) => [p.metadata?.name, p.spec?.containers[0]?.image])).toEqual([[canary!.metadata!.name, IMAGE_V2]]);
+      expect((await canaryPods(ns)).map((p) => [p.metadata?.name, p.spec?.containers[0]?.image])).toEqual([
+        [canary!.metadata!.name, IMAGE_V2],
+      ]);
       expect((await rolloutState(handle)).state).toBe('Frozen');
       return canary!;
     }
@@ -258,7 +289,17 @@ describe('rollout gate options on the sandbox cluster', () => {
       await handle.executeUpdate(resumeRolloutUpdate, { args: [{}] });
       const result = await handle.result();
       expect(result.state).toBe('Succeeded');
-      expect(kinds(result)).toEqual(['started', 'stageStarted', 'stageScaled', 'gateFailed', 'frozen', 'resumed', 'gatePassed', 'promotionStarted', 'succeeded']);
+      expect(kinds(result)).toEqual([
+        'started',
+        'stageStarted',
+        'stageScaled',
+        'gateFailed',
+        'frozen',
+        'resumed',
+        'gatePassed',
+        'promotionStarted',
+        'succeeded',
+      ]);
       await eventually(async () => expect(await images(ns)).toEqual([IMAGE_V2, IMAGE_V2]), 60_000);
       // The fresh bake: the gate passed at least its bake time after the resume.
       expect(Date.parse(decision(result, 'gatePassed')!.at)).toBeGreaterThanOrEqual(resumedAt + 1000 - 50);

@@ -72,7 +72,11 @@ describe('a promotion interrupted after each of its steps; steps begun early', (
   /** The first `steps` promotion steps, done as a worker that then died would have done them (no waits). */
   async function promoteOnly(ctx: StageContext, steps: number): Promise<DeploymentAction[]> {
     const { snapshot } = ctx;
-    const plan = planDeploymentPromotion({ canary: R, stable: 0, stablePaused: false, stableOnNewTemplate: false, canaryExists: true }, R, snapshot.deploymentStrategy);
+    const plan = planDeploymentPromotion(
+      { canary: R, stable: 0, stablePaused: false, stableOnNewTemplate: false, canaryExists: true },
+      R,
+      snapshot.deploymentStrategy,
+    );
     const done = plan.slice(0, steps);
     for (const action of done) {
       switch (action.kind) {
@@ -81,7 +85,8 @@ describe('a promotion interrupted after each of its steps; steps begun early', (
           break;
         case 'deleteStableReplicaSets':
           for (const rs of await kube.listReplicaSets(snapshot.target.namespace, snapshot.selector)) {
-            if (rs.metadata.ownerReferences?.some((o) => o.controller && o.uid === snapshot.uid)) await kube.deleteReplicaSet(snapshot.target.namespace, rs.metadata.name, rs.metadata.uid);
+            if (rs.metadata.ownerReferences?.some((o) => o.controller && o.uid === snapshot.uid))
+              await kube.deleteReplicaSet(snapshot.target.namespace, rs.metadata.name, rs.metadata.uid);
           }
           break;
         case 'handOver':
@@ -125,7 +130,9 @@ describe('a promotion interrupted after each of its steps; steps begun early', (
     const stable = await k.apps.readNamespacedDeployment({ namespace: ns, name: 'web' });
     expect(stable.spec?.paused ?? false).toBe(false);
     expect(stable.spec?.template.spec?.containers[0]?.image).toBe(image);
-    expect(await k.apps.readNamespacedDeployment({ namespace: ns, name: `web${CANARY_SUFFIX}` }).catch((e: unknown) => apiStatus(e))).toBe(404);
+    expect(await k.apps.readNamespacedDeployment({ namespace: ns, name: `web${CANARY_SUFFIX}` }).catch((e: unknown) => apiStatus(e))).toBe(
+      404,
+    );
     return pods;
   }
 
@@ -186,7 +193,13 @@ describe('a promotion interrupted after each of its steps; steps begun early', (
     const ctx = await prepared('ro-promo-wait', [{ replicas: '100%', bakeSeconds: 0 }]);
     const ns = ctx.snapshot.target.namespace;
     // Pods ready for less than minReadySeconds: the gate says wait, not pass.
-    const advanced = await activities().advanceStage({ ...ctx, gate: { ...ctx.gate, minReadySeconds: 600 }, count: R, gateAfterScaling: true, beginPromotion: true });
+    const advanced = await activities().advanceStage({
+      ...ctx,
+      gate: { ...ctx.gate, minReadySeconds: 600 },
+      count: R,
+      gateAfterScaling: true,
+      beginPromotion: true,
+    });
     expect(advanced.outcome).toBe('done');
     if (advanced.outcome !== 'done') return;
     expect([advanced.gatePassed, advanced.nextStarted]).toEqual([undefined, undefined]);
@@ -205,12 +218,20 @@ describe('a promotion interrupted after each of its steps; steps begun early', (
       const first = await activities().advanceStage({ ...ctx, count: 1, gateAfterScaling: true, nextCount: R });
       // maxSurge 1, maxUnavailable 1: one chunk of 2, the stable Deployment gives 1 first.
       expect(first.outcome === 'done' && first.nextStarted).toEqual(['scale stable to 1', 'scale canary to 3']);
-      const second = await activities().advanceStage({ ...ctx, stageStartedAt: new Date().toISOString(), count: R, gateAfterScaling: true });
+      const second = await activities().advanceStage({
+        ...ctx,
+        stageStartedAt: new Date().toISOString(),
+        count: R,
+        gateAfterScaling: true,
+      });
       expect(second).toMatchObject({ outcome: 'done', gatePassed: { verdict: 'pass' } });
       const canary = await k.apps.readNamespacedDeployment({ namespace: ns, name: `web${CANARY_SUFFIX}` });
       const stable = await k.apps.readNamespacedDeployment({ namespace: ns, name: 'web' });
       expect([canary.spec?.replicas, stable.spec?.replicas]).toEqual([R, 0]);
-      await eventually(async () => expect((await livePods(k.core, ns, 'web')).map((p) => p.spec?.containers[0]?.image)).toEqual(Array(R).fill(IMAGE_V2)), 60_000);
+      await eventually(
+        async () => expect((await livePods(k.core, ns, 'web')).map((p) => p.spec?.containers[0]?.image)).toEqual(Array(R).fill(IMAGE_V2)),
+        60_000,
+      );
       // maxUnavailable 1 of 3.
       expect(watch.minimum).toBeGreaterThanOrEqual(R - 1);
     });

@@ -20,7 +20,8 @@ describe('StatefulSet rollback retried after the old template was written', () =
 
   const livePods = async (ns: string): Promise<V1Pod[]> =>
     (await k.core.listNamespacedPod({ namespace: ns, labelSelector: 'app=db' })).items.filter((p) => !p.metadata?.deletionTimestamp);
-  const describePods = (pods: V1Pod[]) => pods.map((p) => `${p.metadata?.name}=${p.spec?.containers[0]?.image}${isPodReady(p) ? '' : '(unready)'}`).sort();
+  const describePods = (pods: V1Pod[]) =>
+    pods.map((p) => `${p.metadata?.name}=${p.spec?.containers[0]?.image}${isPodReady(p) ? '' : '(unready)'}`).sort();
 
   async function readyStatefulSet(ns: string, replicas: number): Promise<void> {
     await eventually(async () => {
@@ -70,7 +71,11 @@ describe('StatefulSet rollback retried after the old template was written', () =
     await k.apps.createNamespacedStatefulSet({ namespace: ns, body: probedStatefulSet('db', 3, { type: 'OnDelete' }) });
     await readyStatefulSet(ns, 3);
     const rolloutId = newRolloutId();
-    const spec = rolloutSpec({ target: { namespace: ns, kind: 'StatefulSet', name: 'db' }, stages: [{ replicas: count, bakeSeconds: 0 }], gate: { noData: 'pass' } });
+    const spec = rolloutSpec({
+      target: { namespace: ns, kind: 'StatefulSet', name: 'db' },
+      stages: [{ replicas: count, bakeSeconds: 0 }],
+      gate: { noData: 'pass' },
+    });
     const prepared = await acts.prepareRollout({ rolloutId, spec });
     expect(prepared.statefulSet?.oldRevision).toMatch(/^db-/);
     const { oldRevision: _dropped, ...withoutRevision } = prepared.statefulSet!;
@@ -106,7 +111,11 @@ describe('StatefulSet rollback retried after the old template was written', () =
     await k.apps.createNamespacedStatefulSet({ namespace: ns, body });
     await readyStatefulSet(ns, 3);
     const rolloutId = newRolloutId();
-    const spec = rolloutSpec({ target: { namespace: ns, kind: 'StatefulSet', name: 'db' }, stages: [{ replicas: 1, bakeSeconds: 0 }], gate: { noData: 'pass' } });
+    const spec = rolloutSpec({
+      target: { namespace: ns, kind: 'StatefulSet', name: 'db' },
+      stages: [{ replicas: 1, bakeSeconds: 0 }],
+      gate: { noData: 'pass' },
+    });
     const snapshot = await acts.prepareRollout({ rolloutId, spec });
     // Stage 1 on a new template whose pods can never be scheduled: db-2 is recreated on it and
     // stays Pending, which (OrderedReady) Kubernetes never replaces by itself.

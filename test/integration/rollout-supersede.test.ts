@@ -93,7 +93,11 @@ describe('rollout supersede on the sandbox', () => {
     stages: [{ replicas: 2, bakeSeconds: 600 }],
     ...overrides,
   });
-  const post = (body: unknown) => request(app).post('/v1/rollouts').set(auth).send(body as object);
+  const post = (body: unknown) =>
+    request(app)
+      .post('/v1/rollouts')
+      .set(auth)
+      .send(body as object);
   const get = (id: string) => request(app).get(`/v1/rollouts/${id}`).set(auth);
   const statusOf = async (id: string): Promise<StatusBody> => {
     const res = await get(id);
@@ -105,7 +109,9 @@ describe('rollout supersede on the sandbox', () => {
   async function expectAllOn(ns: string, image: string, replicas: number) {
     const pods = await readyPods(sandbox.k.core, ns, 'web', replicas, eventually);
     expect(pods.map((p) => p.spec?.containers[0]?.image)).toEqual(Array(replicas).fill(image));
-    const canary = await sandbox.k.apps.readNamespacedDeployment({ namespace: ns, name: `web${CANARY_SUFFIX}` }).catch((e: unknown) => apiStatus(e));
+    const canary = await sandbox.k.apps
+      .readNamespacedDeployment({ namespace: ns, name: `web${CANARY_SUFFIX}` })
+      .catch((e: unknown) => apiStatus(e));
     expect(canary).toBe(404);
     const stable = await sandbox.k.apps.readNamespacedDeployment({ namespace: ns, name: 'web' });
     expect(stable.spec?.template.spec?.containers[0]?.image).toBe(image);
@@ -121,11 +127,25 @@ describe('rollout supersede on the sandbox', () => {
     expect(first.status).toBe(202);
     const oldId = first.body.rolloutId as string;
     await waitState(oldId, 'Baking');
-    await eventually(async () => expect((await livePods(sandbox.k.core, ns, 'web')).filter((p) => p.spec?.containers[0]?.image === IMAGE_V2 && isPodReady(p))).toHaveLength(3), 60_000);
+    await eventually(
+      async () =>
+        expect(
+          (await livePods(sandbox.k.core, ns, 'web')).filter((p) => p.spec?.containers[0]?.image === IMAGE_V2 && isPodReady(p)),
+        ).toHaveLength(3),
+      60_000,
+    );
 
     const pods = await recordPods(sandbox.k.kc, ns, 'web');
     try {
-      const next = spec(ns, { change: { images: { app: IMAGE_V3 } }, stages: [{ replicas: 2, bakeSeconds: 0 }, { replicas: '100%', bakeSeconds: 0 }], supersede: true, requestId: 'supersede-1' });
+      const next = spec(ns, {
+        change: { images: { app: IMAGE_V3 } },
+        stages: [
+          { replicas: 2, bakeSeconds: 0 },
+          { replicas: '100%', bakeSeconds: 0 },
+        ],
+        supersede: true,
+        requestId: 'supersede-1',
+      });
       const superseding = await post(next);
       expect(superseding.status).toBe(202);
       expect(superseding.body.supersededRolloutId).toBe(oldId);
@@ -139,7 +159,9 @@ describe('rollout supersede on the sandbox', () => {
       let repeat: request.Response | undefined;
       await eventually(
         async () => {
-          const res = await request(app).get(superseding.body.statusUrl as string).set(auth);
+          const res = await request(app)
+            .get(superseding.body.statusUrl as string)
+            .set(auth);
           const body = res.body as StatusBody;
           answers.push({ status: res.status, state: body.state, reasons: body.decisions?.map((d) => d.reason) });
           const old = (await get(oldId)).body as StatusBody;
@@ -200,14 +222,24 @@ describe('rollout supersede on the sandbox', () => {
     await waitState(pausedId, 'Baking');
     expect((await request(app).post(`/v1/rollouts/${pausedId}/pause`).set(auth).send({})).body.state).toBe('Paused');
 
-    const approving = await post(spec(ns, { stages: [{ replicas: 1, bakeSeconds: 0, approval: { timeoutSeconds: 600, onTimeout: 'rollback' } }, { replicas: '100%', bakeSeconds: 0 }], supersede: true }));
+    const approving = await post(
+      spec(ns, {
+        stages: [
+          { replicas: 1, bakeSeconds: 0, approval: { timeoutSeconds: 600, onTimeout: 'rollback' } },
+          { replicas: '100%', bakeSeconds: 0 },
+        ],
+        supersede: true,
+      }),
+    );
     expect(approving.status).toBe(202);
     expect(approving.body.supersededRolloutId).toBe(pausedId);
     const approvingId = approving.body.rolloutId as string;
     await waitState(approvingId, 'AwaitingApproval');
     expect((await statusOf(pausedId)).state).toBe('Superseded');
 
-    const last = await post(spec(ns, { change: { images: { app: IMAGE_V3 } }, stages: [{ replicas: '100%', bakeSeconds: 0 }], supersede: true }));
+    const last = await post(
+      spec(ns, { change: { images: { app: IMAGE_V3 } }, stages: [{ replicas: '100%', bakeSeconds: 0 }], supersede: true }),
+    );
     expect(last.status).toBe(202);
     expect(last.body.supersededRolloutId).toBe(approvingId);
     const lastId = last.body.rolloutId as string;
@@ -225,7 +257,9 @@ describe('rollout supersede on the sandbox', () => {
     const ns = await deploymentOf('ro-sup-ended', 2);
     const first = await post(spec(ns, { stages: [{ replicas: '100%', bakeSeconds: 0 }] }));
     await waitState(first.body.rolloutId as string, 'Succeeded');
-    const next = await post(spec(ns, { change: { images: { app: IMAGE_V3 } }, stages: [{ replicas: '100%', bakeSeconds: 0 }], supersede: true }));
+    const next = await post(
+      spec(ns, { change: { images: { app: IMAGE_V3 } }, stages: [{ replicas: '100%', bakeSeconds: 0 }], supersede: true }),
+    );
     expect(next.status).toBe(202);
     expect(next.body.supersededRolloutId).toBeUndefined();
     await waitState(next.body.rolloutId as string, 'Succeeded');
@@ -242,7 +276,20 @@ describe('rollout supersede on the sandbox', () => {
     const { text, errors } = await withCli(app, TOKEN, async ({ run, err }) => {
       process.exitCode = undefined;
       const target = `${ns}/Deployment/web`;
-      const printed = await run('rollout', 'start', '--target', target, '--image', `app=${IMAGE_V3}`, '--stage', '2:0', '--stage', '100%:0', '--supersede', '--watch');
+      const printed = await run(
+        'rollout',
+        'start',
+        '--target',
+        target,
+        '--image',
+        `app=${IMAGE_V3}`,
+        '--stage',
+        '2:0',
+        '--stage',
+        '100%:0',
+        '--supersede',
+        '--watch',
+      );
       code = process.exitCode;
       return { text: printed, errors: err.join('') };
     });

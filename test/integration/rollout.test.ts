@@ -4,7 +4,16 @@ import type { RolloutSpec } from '../../domain/rollout/rollout-spec';
 import { rolloutWorkflow } from '../../workflows';
 import { abortRolloutUpdate, approveRolloutUpdate, rolloutWorkflowId, type RolloutStatus } from '../../contracts/rollout-messages';
 import { apiStatus, eventually, type KubeClients } from '../support/kube';
-import { IMAGE_V1, IMAGE_V2, newRolloutId, probedDeployment, probedStatefulSet, recordHistory, rolloutSpec, waitForState } from '../support/rollouts';
+import {
+  IMAGE_V1,
+  IMAGE_V2,
+  newRolloutId,
+  probedDeployment,
+  probedStatefulSet,
+  recordHistory,
+  rolloutSpec,
+  waitForState,
+} from '../support/rollouts';
 import { type SandboxWorker, startSandboxWorker } from '../support/sandbox-worker';
 import type { TemporalClients } from '../support/temporal';
 import { livePods, markPodError, readyPods, watchAvailability } from '../support/workloads';
@@ -27,7 +36,6 @@ describe('rollouts on the sandbox cluster', () => {
 
   const namespace = (prefix: string) => sandbox.namespace(prefix);
 
-
   async function start(spec: RolloutSpec): Promise<WorkflowHandle<typeof rolloutWorkflow>> {
     return temporal.client.workflow.start(rolloutWorkflow, {
       taskQueue,
@@ -41,7 +49,9 @@ describe('rollouts on the sandbox cluster', () => {
   async function expectCleanDeployment(ns: string, name: string, image: string, replicas: number) {
     const pods = await readyPods(k.core, ns, name, replicas, eventually);
     expect(pods.map((p) => p.spec?.containers[0]?.image)).toEqual(Array(replicas).fill(image));
-    const canary = await k.apps.readNamespacedDeployment({ namespace: ns, name: `${name}${CANARY_SUFFIX}` }).catch((e: unknown) => apiStatus(e));
+    const canary = await k.apps
+      .readNamespacedDeployment({ namespace: ns, name: `${name}${CANARY_SUFFIX}` })
+      .catch((e: unknown) => apiStatus(e));
     expect(canary).toBe(404);
     const stable = await k.apps.readNamespacedDeployment({ namespace: ns, name });
     expect(stable.spec?.template.spec?.containers[0]?.image).toBe(image);
@@ -57,7 +67,16 @@ describe('rollouts on the sandbox cluster', () => {
     const availability = await watchAvailability(k.kc, ns, 'web');
     try {
       await availability.arm(4, eventually);
-      const handle = await start(rolloutSpec({ target: { namespace: ns, kind: 'Deployment', name: 'web' }, stages: [{ replicas: '25%', bakeSeconds: 1 }, { replicas: '50%', bakeSeconds: 1 }, { replicas: '100%', bakeSeconds: 1 }] }));
+      const handle = await start(
+        rolloutSpec({
+          target: { namespace: ns, kind: 'Deployment', name: 'web' },
+          stages: [
+            { replicas: '25%', bakeSeconds: 1 },
+            { replicas: '50%', bakeSeconds: 1 },
+            { replicas: '100%', bakeSeconds: 1 },
+          ],
+        }),
+      );
       const result = await handle.result();
       expect(result.state).toBe('Succeeded');
       expect(result.stages.map((s) => [s.count, s.result])).toEqual([
@@ -65,7 +84,9 @@ describe('rollouts on the sandbox cluster', () => {
         [2, 'promoted'],
         [4, 'promoted'],
       ]);
-      expect(decisionKinds(result)).toEqual(expect.arrayContaining(['started', 'stageStarted', 'stageScaled', 'gatePassed', 'promotionStarted', 'succeeded']));
+      expect(decisionKinds(result)).toEqual(
+        expect.arrayContaining(['started', 'stageStarted', 'stageScaled', 'gatePassed', 'promotionStarted', 'succeeded']),
+      );
       await expectCleanDeployment(ns, 'web', IMAGE_V2, 4);
       // Promotion started no pod: the stable Deployment adopted the canary's ReplicaSet, pods and all.
       const promoted = Date.parse(result.decisions.find((d) => d.kind === 'promotionStarted')!.at);
@@ -88,7 +109,15 @@ describe('rollouts on the sandbox cluster', () => {
     const ns = await namespace('ro-sts');
     await k.apps.createNamespacedStatefulSet({ namespace: ns, body: probedStatefulSet('db', 3) });
     await readyPods(k.core, ns, 'db', 3, eventually);
-    const handle = await start(rolloutSpec({ target: { namespace: ns, kind: 'StatefulSet', name: 'db' }, stages: [{ replicas: 1, bakeSeconds: 1 }, { replicas: 2, bakeSeconds: 1 }] }));
+    const handle = await start(
+      rolloutSpec({
+        target: { namespace: ns, kind: 'StatefulSet', name: 'db' },
+        stages: [
+          { replicas: 1, bakeSeconds: 1 },
+          { replicas: 2, bakeSeconds: 1 },
+        ],
+      }),
+    );
     const result = await handle.result();
     expect(result.state).toBe('Succeeded');
     const sts = await k.apps.readNamespacedStatefulSet({ namespace: ns, name: 'db' });
@@ -102,7 +131,15 @@ describe('rollouts on the sandbox cluster', () => {
     const ns = await namespace('ro-sts-ondelete');
     await k.apps.createNamespacedStatefulSet({ namespace: ns, body: probedStatefulSet('db', 3, { type: 'OnDelete' }) });
     await readyPods(k.core, ns, 'db', 3, eventually);
-    const handle = await start(rolloutSpec({ target: { namespace: ns, kind: 'StatefulSet', name: 'db' }, stages: [{ replicas: 1, bakeSeconds: 1 }, { replicas: '100%', bakeSeconds: 0 }] }));
+    const handle = await start(
+      rolloutSpec({
+        target: { namespace: ns, kind: 'StatefulSet', name: 'db' },
+        stages: [
+          { replicas: 1, bakeSeconds: 1 },
+          { replicas: '100%', bakeSeconds: 0 },
+        ],
+      }),
+    );
     const result = await handle.result();
     expect(result.state).toBe('Succeeded');
     const sts = await k.apps.readNamespacedStatefulSet({ namespace: ns, name: 'db' });
@@ -120,7 +157,16 @@ describe('rollouts on the sandbox cluster', () => {
     const availability = await watchAvailability(k.kc, ns, 'db');
     try {
       await availability.arm(3, eventually);
-      const handle = await start(rolloutSpec({ target: { namespace: ns, kind: 'StatefulSet', name: 'db' }, stages: [{ replicas: 1, bakeSeconds: 1 }, { replicas: 2, bakeSeconds: 60 }, { replicas: '100%', bakeSeconds: 1 }] }));
+      const handle = await start(
+        rolloutSpec({
+          target: { namespace: ns, kind: 'StatefulSet', name: 'db' },
+          stages: [
+            { replicas: 1, bakeSeconds: 1 },
+            { replicas: 2, bakeSeconds: 60 },
+            { replicas: '100%', bakeSeconds: 1 },
+          ],
+        }),
+      );
       await waitForState(handle, (s) => s.stage === 1 && s.state === 'Baking');
       const updated = (await livePods(k.core, ns, 'db')).find((p) => p.spec?.containers[0]?.image === IMAGE_V2);
       await markPodError(k.core, ns, updated!.metadata!.name!, 'http', 'HTTP 500');
@@ -147,7 +193,16 @@ describe('rollouts on the sandbox cluster', () => {
     const availability = await watchAvailability(k.kc, ns, 'web');
     try {
       await availability.arm(4, eventually);
-      const handle = await start(rolloutSpec({ target: { namespace: ns, kind: 'Deployment', name: 'web' }, stages: [{ replicas: 1, bakeSeconds: 1 }, { replicas: 2, bakeSeconds: 60 }, { replicas: '100%', bakeSeconds: 1 }] }));
+      const handle = await start(
+        rolloutSpec({
+          target: { namespace: ns, kind: 'Deployment', name: 'web' },
+          stages: [
+            { replicas: 1, bakeSeconds: 1 },
+            { replicas: 2, bakeSeconds: 60 },
+            { replicas: '100%', bakeSeconds: 1 },
+          ],
+        }),
+      );
       await waitForState(handle, (s) => s.stage === 1 && s.state === 'Baking');
       const canary = (await livePods(k.core, ns, 'web')).find((p) => p.metadata?.name?.startsWith(`web${CANARY_SUFFIX}`));
       const posted = Date.now();
@@ -170,7 +225,12 @@ describe('rollouts on the sandbox cluster', () => {
     const ns = await namespace('ro-approval');
     await k.apps.createNamespacedDeployment({ namespace: ns, body: probedDeployment('web', 2) });
     await readyPods(k.core, ns, 'web', 2, eventually);
-    const handle = await start(rolloutSpec({ target: { namespace: ns, kind: 'Deployment', name: 'web' }, stages: [{ replicas: 1, bakeSeconds: 0, approval: { timeoutSeconds: 3 } }] }));
+    const handle = await start(
+      rolloutSpec({
+        target: { namespace: ns, kind: 'Deployment', name: 'web' },
+        stages: [{ replicas: 1, bakeSeconds: 0, approval: { timeoutSeconds: 3 } }],
+      }),
+    );
     const waiting = await waitForState(handle, (s) => s.state === 'AwaitingApproval');
     expect(decisionKinds(waiting)).toContain('approvalRequested');
     const result = await handle.result();
@@ -185,13 +245,24 @@ describe('rollouts on the sandbox cluster', () => {
     await k.apps.createNamespacedDeployment({ namespace: ns, body: probedDeployment('web', 2) });
     await readyPods(k.core, ns, 'web', 2, eventually);
     const handle = await start(
-      rolloutSpec({ target: { namespace: ns, kind: 'Deployment', name: 'web' }, stages: [{ replicas: 1, bakeSeconds: 0, approval: { timeoutSeconds: 600 } }, { replicas: 2, bakeSeconds: 0, approval: { timeoutSeconds: 2, onTimeout: 'proceed' } }] }),
+      rolloutSpec({
+        target: { namespace: ns, kind: 'Deployment', name: 'web' },
+        stages: [
+          { replicas: 1, bakeSeconds: 0, approval: { timeoutSeconds: 600 } },
+          { replicas: 2, bakeSeconds: 0, approval: { timeoutSeconds: 2, onTimeout: 'proceed' } },
+        ],
+      }),
     );
     await waitForState(handle, (s) => s.state === 'AwaitingApproval' && s.stage === 0);
-    await expect(handle.executeUpdate(approveRolloutUpdate, { args: [{ reason: 'looks good', by: 'alice' }] })).resolves.toMatchObject({ stage: 0 });
+    await expect(handle.executeUpdate(approveRolloutUpdate, { args: [{ reason: 'looks good', by: 'alice' }] })).resolves.toMatchObject({
+      stage: 0,
+    });
     const result = await handle.result();
     expect(result.state).toBe('Succeeded');
-    expect(result.decisions.find((d) => d.kind === 'approved')).toMatchObject({ by: 'alice', reason: expect.stringContaining('looks good') });
+    expect(result.decisions.find((d) => d.kind === 'approved')).toMatchObject({
+      by: 'alice',
+      reason: expect.stringContaining('looks good'),
+    });
     expect(decisionKinds(result)).toContain('approvalTimedOut');
     await expectCleanDeployment(ns, 'web', IMAGE_V2, 2);
     await recordHistory(handle, 'approve-then-proceed-on-timeout');
@@ -201,7 +272,9 @@ describe('rollouts on the sandbox cluster', () => {
     const ns = await namespace('ro-abort');
     await k.apps.createNamespacedDeployment({ namespace: ns, body: probedDeployment('web', 3) });
     await readyPods(k.core, ns, 'web', 3, eventually);
-    const handle = await start(rolloutSpec({ target: { namespace: ns, kind: 'Deployment', name: 'web' }, stages: [{ replicas: 1, bakeSeconds: 600 }] }));
+    const handle = await start(
+      rolloutSpec({ target: { namespace: ns, kind: 'Deployment', name: 'web' }, stages: [{ replicas: 1, bakeSeconds: 600 }] }),
+    );
     await waitForState(handle, (s) => s.state === 'Baking');
     const refused = await handle.executeUpdate(approveRolloutUpdate, { args: [{}] }).catch((err: unknown) => err);
     // A refusal is a rejected update: no history, and its cause says why.
@@ -222,7 +295,16 @@ describe('rollouts on the sandbox cluster', () => {
       const ns = await namespace(name);
       await k.apps.createNamespacedDeployment({ namespace: ns, body: probedDeployment('web', 3) });
       await readyPods(k.core, ns, 'web', 3, eventually);
-      const handle = await start(rolloutSpec({ target: { namespace: ns, kind: 'Deployment', name: 'web' }, stages: [{ replicas: 1, bakeSeconds }, { replicas: 2, bakeSeconds }, { replicas: 3, bakeSeconds }] }));
+      const handle = await start(
+        rolloutSpec({
+          target: { namespace: ns, kind: 'Deployment', name: 'web' },
+          stages: [
+            { replicas: 1, bakeSeconds },
+            { replicas: 2, bakeSeconds },
+            { replicas: 3, bakeSeconds },
+          ],
+        }),
+      );
       const result = await handle.result();
       expect(result.state).toBe('Succeeded');
       return (await handle.fetchHistory()).events?.length ?? 0;

@@ -30,9 +30,7 @@ describe('worker on the dev server against the sandbox cluster', () => {
     });
     const workflowId = `cluster-check/${taskQueue}`;
 
-    const result = await worker.runUntil(
-      temporal.client.workflow.execute(clusterCheckWorkflow, { taskQueue, workflowId }),
-    );
+    const result = await worker.runUntil(temporal.client.workflow.execute(clusterCheckWorkflow, { taskQueue, workflowId }));
 
     expect(result.gitVersion).toBe('v1.34.4');
     expect(result.nodeCount).toBe(3);

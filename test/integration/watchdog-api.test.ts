@@ -41,7 +41,11 @@ describe('watchdog API on the sandbox apiserver', () => {
   };
   const as = (token: string | undefined): ApiTarget => ({ apiUrl, token });
   /** The HTTP status of a failed call (ApiCallError), or 200 when it succeeded. */
-  const statusOf = (call: Promise<unknown>) => call.then(() => 200, (err: unknown) => (err instanceof ApiCallError ? err.status : err));
+  const statusOf = (call: Promise<unknown>) =>
+    call.then(
+      () => 200,
+      (err: unknown) => (err instanceof ApiCallError ? err.status : err),
+    );
 
   beforeAll(async () => {
     k = sandboxClients();
@@ -71,7 +75,12 @@ describe('watchdog API on the sandbox apiserver', () => {
 
   test('an admin (system:masters) posts; the pod keeps foreign annotations and gets the label', async () => {
     const posted = await postWatchdog(as(adminToken), { namespace, pod: 'web-0' }, 'latency', 'error', 'p99 2s');
-    expect(posted).toMatchObject({ namespace, pod: 'web-0', watchdog: { name: 'latency', level: 'error', message: 'p99 2s' }, aggregate: 'error' });
+    expect(posted).toMatchObject({
+      namespace,
+      pod: 'web-0',
+      watchdog: { name: 'latency', level: 'error', message: 'p99 2s' },
+      aggregate: 'error',
+    });
     expect(posted.watchdog.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
 
     const p = await read('web-0');
@@ -122,7 +131,7 @@ describe('watchdog API on the sandbox apiserver', () => {
     expect(await statusOf(getWatchdogs(as(token), target))).toBe(403);
   });
 
-  test("a token bound to a pod may post for that pod only", async () => {
+  test('a token bound to a pod may post for that pod only', async () => {
     const web0 = await read('web-0');
     const token = await mintToken('sidecar', { name: 'web-0', uid: web0.metadata!.uid! });
     expect(await statusOf(postWatchdog(as(token), { namespace, pod: 'web-0' }, 'self', 'info', 'from my own token'))).toBe(200);
@@ -156,7 +165,7 @@ describe('watchdog API on the sandbox apiserver', () => {
     expect(after.metadata?.resourceVersion).toBe(before.metadata?.resourceVersion);
   });
 
-  test("aggregation on a real pod follows AutoCrane: order, ties, unknown levels counting for nothing", async () => {
+  test('aggregation on a real pod follows AutoCrane: order, ties, unknown levels counting for nothing', async () => {
     const at = '2021-03-01T12:34:56Z';
     // Statuses as AutoCrane and other writers left them: capitalised, unknown levels, garbage.
     await k.core.createNamespacedPod({
@@ -165,7 +174,11 @@ describe('watchdog API on the sandbox apiserver', () => {
         metadata: {
           name: 'web-agg',
           labels: { app: 'web' },
-          annotations: { 'status.autocrane.io/a': `Info/${at}/ok`, 'status.autocrane.io/b': 'bogus/whenever/x', 'status.autocrane.io/c': `Unknown/${at}/?` },
+          annotations: {
+            'status.autocrane.io/a': `Info/${at}/ok`,
+            'status.autocrane.io/b': 'bogus/whenever/x',
+            'status.autocrane.io/c': `Unknown/${at}/?`,
+          },
         },
         spec: { containers: [{ name: 'app', image: 'example.invalid/app:1' }] },
       },
@@ -189,7 +202,10 @@ describe('watchdog API on the sandbox apiserver', () => {
     await k.core.createNamespacedPod({
       namespace,
       body: {
-        metadata: { name: 'web-unknown', annotations: { 'status.autocrane.io/a': 'bogus/x/y', 'status.autocrane.io/b': `Unknown/${at}/?` } },
+        metadata: {
+          name: 'web-unknown',
+          annotations: { 'status.autocrane.io/a': 'bogus/x/y', 'status.autocrane.io/b': `Unknown/${at}/?` },
+        },
         spec: { containers: [{ name: 'app', image: 'example.invalid/app:1' }] },
       },
     });
@@ -199,7 +215,9 @@ describe('watchdog API on the sandbox apiserver', () => {
   test('the CLI posts and prints a table, and reports API errors with exit status 1', async () => {
     await runCli(apiUrl, adminToken, async ({ run: cli, err }) => {
       const run = (...args: string[]) => cli('watchdog', ...args);
-      expect(await run('post', `${namespace}/web-1`, 'cli', 'Warning', 'from the CLI')).toMatch(new RegExp(`^${namespace}/web-1 cli: warning at \\S+Z \\(from the CLI\\); aggregate warning\\n$`));
+      expect(await run('post', `${namespace}/web-1`, 'cli', 'Warning', 'from the CLI')).toMatch(
+        new RegExp(`^${namespace}/web-1 cli: warning at \\S+Z \\(from the CLI\\); aggregate warning\\n$`),
+      );
       const table = await run('get', `${namespace}/web-1`);
       const lines = table.split('\n');
       expect(lines[0]).toMatch(/^NAME +LEVEL +TIME +MESSAGE$/);
@@ -220,7 +238,8 @@ describe('watchdog API on the sandbox apiserver', () => {
         headers: { authorization: `Bearer ${embeddedToken}`, 'content-type': 'application/json' },
         body: JSON.stringify({ level: 'info', message }),
       });
-    const statusKeys = async (pod: string) => Object.keys((await read(pod)).metadata?.annotations ?? {}).filter((k) => k.startsWith('status.autocrane.io/'));
+    const statusKeys = async (pod: string) =>
+      Object.keys((await read(pod)).metadata?.annotations ?? {}).filter((k) => k.startsWith('status.autocrane.io/'));
 
     test('1 KiB messages under distinct names: 422 naming message once the default 64 KiB are used, never a 500', async () => {
       await k.core.createNamespacedPod({ namespace, body: pod('filled') });
@@ -272,7 +291,9 @@ describe('watchdog API on the sandbox apiserver', () => {
         expect(big.status).toBe(200);
         const tooBig = await put(base, 'capped', 'b', '😀'.repeat(1024));
         expect(tooBig.status).toBe(422);
-        expect(((await tooBig.json()) as { details: unknown[] }).details).toEqual([{ field: 'message', message: expect.stringContaining('4096 allowed') }]);
+        expect(((await tooBig.json()) as { details: unknown[] }).details).toEqual([
+          { field: 'message', message: expect.stringContaining('4096 allowed') },
+        ]);
         expect((await statusKeys('capped')).sort()).toEqual(['status.autocrane.io/a', 'status.autocrane.io/b', 'status.autocrane.io/c']);
       } finally {
         await new Promise((resolve) => capped.close(resolve));

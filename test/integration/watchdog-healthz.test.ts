@@ -39,7 +39,10 @@ describe('watchdog-healthz on the sandbox apiserver', () => {
     const { port } = server.address() as AddressInfo;
     return async () => {
       const res = await fetch(`http://127.0.0.1:${port}/healthz`);
-      return { status: res.status, body: (await res.json()) as { healthy: boolean; reason: string; watchdogs: unknown; aggregate: unknown } };
+      return {
+        status: res.status,
+        body: (await res.json()) as { healthy: boolean; reason: string; watchdogs: unknown; aggregate: unknown },
+      };
     };
   }
 

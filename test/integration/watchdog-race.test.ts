@@ -53,7 +53,10 @@ describe('a watchdog post racing a probe sweep on the same pod', () => {
     await k.core.createNamespacedPod({
       namespace,
       body: {
-        metadata: { name: POD, annotations: { 'probe.autocrane.io/http': `POD_IP:${port}/watchdog/${POD}`, 'team.example.com/owner': 'payments' } },
+        metadata: {
+          name: POD,
+          annotations: { 'probe.autocrane.io/http': `POD_IP:${port}/watchdog/${POD}`, 'team.example.com/owner': 'payments' },
+        },
         spec: { containers: [{ name: 'app', image: 'example.invalid/app:1' }] },
       },
     });
@@ -121,12 +124,18 @@ describe('a watchdog post racing a probe sweep on the same pod', () => {
   const ROUNDS = 24;
 
   test(`${ROUNDS} rounds: both statuses survive and the label is their aggregate`, async () => {
-    const conflicts: Record<(typeof modes)[number], number> = { 'post-between-list-and-write': 0, 'sweep-between-read-and-write': 0, together: 0 };
+    const conflicts: Record<(typeof modes)[number], number> = {
+      'post-between-list-and-write': 0,
+      'sweep-between-read-and-write': 0,
+      together: 0,
+    };
     for (let round = 0; round < ROUNDS; round++) {
       const mode = modes[round % modes.length]!;
       // The probe flips every round, so every sweep has a transition to write.
       const probeFails = round % 2 === 0;
-      await request(workload).post(`/${probeFails ? 'fail' : 'recover'}/${POD}`).expect(200);
+      await request(workload)
+        .post(`/${probeFails ? 'fail' : 'recover'}/${POD}`)
+        .expect(200);
       const level = LEVELS[round % LEVELS.length]!;
       const message = `round ${round}`;
       patches.api = 0;

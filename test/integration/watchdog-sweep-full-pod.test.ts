@@ -47,7 +47,10 @@ describe('watchdog sweep with a pod at the annotation limit', () => {
     await new Promise((r) => server.once('listening', r));
     const port = (server.address() as AddressInfo).port;
     prober = createHttpProber({ timeoutMs: 2000 });
-    refusals = podWriteRefusals('watchdog-sweep', { events: k.kc.makeApiClient(EventsV1Api), metrics: createPodWriteRefusalMetrics(registry) });
+    refusals = podWriteRefusals('watchdog-sweep', {
+      events: k.kc.makeApiClient(EventsV1Api),
+      metrics: createPodWriteRefusalMetrics(registry),
+    });
     // A long query makes the probe's failure message long, so the shortened one is shorter.
     const target = (name: string) => `POD_IP:${port}/watchdog/${name}?pad=${'p'.repeat(200)}`;
     const pods: Record<string, Record<string, string>> = {
@@ -95,7 +98,15 @@ describe('watchdog sweep with a pod at the annotation limit', () => {
 
     // Recorded for that pod: log, metric by reason, Event.
     expect(logged).toEqual([
-      expect.objectContaining({ loop: 'watchdog-sweep', namespace, pod: 'full', reason: 'too-large', httpStatus: 422, apiserverMessage: expect.stringMatching(/Too long/), attempts: 1 }),
+      expect.objectContaining({
+        loop: 'watchdog-sweep',
+        namespace,
+        pod: 'full',
+        reason: 'too-large',
+        httpStatus: 422,
+        apiserverMessage: expect.stringMatching(/Too long/),
+        attempts: 1,
+      }),
     ]);
     expect(await registry.getSingleMetricAsString('autocrane_pod_write_refusals_total')).toContain(
       `autocrane_pod_write_refusals_total{loop="watchdog-sweep",namespace="${namespace}",reason="too-large"} 1`,

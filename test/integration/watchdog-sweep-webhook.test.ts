@@ -46,7 +46,11 @@ describe('watchdog sweep with a failing webhook on one pod', () => {
       await k.core.createNamespacedPod({
         namespace,
         body: {
-          metadata: { name, labels: name === 'a-hooked' ? { 'autocrane-test/webhook': 'fail' } : {}, annotations: { 'probe.autocrane.io/http': `POD_IP:${port}/watchdog/${name}` } },
+          metadata: {
+            name,
+            labels: name === 'a-hooked' ? { 'autocrane-test/webhook': 'fail' } : {},
+            annotations: { 'probe.autocrane.io/http': `POD_IP:${port}/watchdog/${name}` },
+          },
           spec: { containers: [{ name: 'app', image: 'example.invalid/app:1' }] },
         },
       });
@@ -76,7 +80,10 @@ describe('watchdog sweep with a failing webhook on one pod', () => {
     // The apiserver picks the configuration up within a moment.
     await eventually(async () => {
       const refused = await k.core
-        .patchNamespacedPod({ namespace, name: 'a-hooked', body: { metadata: { annotations: { 'example.com/touch': String(Date.now()) } } } }, mergePatch)
+        .patchNamespacedPod(
+          { namespace, name: 'a-hooked', body: { metadata: { annotations: { 'example.com/touch': String(Date.now()) } } } },
+          mergePatch,
+        )
         .then(() => false)
         .catch((error: { code?: number }) => error.code === 500);
       if (!refused) throw new Error('webhook not in effect yet');
@@ -97,7 +104,10 @@ describe('watchdog sweep with a failing webhook on one pod', () => {
   test("the hooked pod's 500 is its own refusal; the pods on later pages are written", async () => {
     for (const name of ['a-hooked', 'b-app', 'c-app']) await request(workload).post(`/fail/${name}`).expect(200);
     const refusals = podWriteRefusals('watchdog-sweep', { events: k.kc.makeApiClient(EventsV1Api) });
-    const summary = await sweepWatchdogs({ namespace }, { listPods: sweepPodLister(k.kc, 1), core: k.core, prober, refusals, log: (fields) => logged.push(fields) });
+    const summary = await sweepWatchdogs(
+      { namespace },
+      { listPods: sweepPodLister(k.kc, 1), core: k.core, prober, refusals, log: (fields) => logged.push(fields) },
+    );
 
     expect(summary).toMatchObject({ pages: 3, pods: 3, podsWritten: 2, podsRefused: 1, podsRefusedSystemic: 0 });
     for (const name of ['b-app', 'c-app']) {
@@ -105,7 +115,13 @@ describe('watchdog sweep with a failing webhook on one pod', () => {
       expect(pod.metadata?.annotations?.['status.autocrane.io/http']).toMatch(/^error\//);
     }
     expect(logged).toEqual([
-      expect.objectContaining({ pod: 'a-hooked', reason: 'webhook-failed', httpStatus: 500, apiserverMessage: expect.stringMatching(/failed calling webhook/), attempts: 1 }),
+      expect.objectContaining({
+        pod: 'a-hooked',
+        reason: 'webhook-failed',
+        httpStatus: 500,
+        apiserverMessage: expect.stringMatching(/failed calling webhook/),
+        attempts: 1,
+      }),
     ]);
     const events = (await k.core.listNamespacedEvent({ namespace })).items.filter((e) => e.reason === WRITE_REFUSED_EVENT_REASON);
     expect(events.map((e) => e.involvedObject.name)).toEqual(['a-hooked']);

@@ -31,7 +31,8 @@ export async function makeArchive(entries: readonly ArchiveEntry[]): Promise<Buf
 }
 
 /** Files (name → content) as an archive. */
-export const filesArchive = (files: Record<string, string>) => makeArchive(Object.entries(files).map(([name, content]) => ({ header: { name }, content })));
+export const filesArchive = (files: Record<string, string>) =>
+  makeArchive(Object.entries(files).map(([name, content]) => ({ header: { name }, content })));
 
 export const sha256Hex = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -80,18 +81,21 @@ export async function serveArchives(): Promise<ArchiveServer> {
     }
     const chunk = 16 * 1024;
     let offset = 0;
-    const timer = setInterval(() => {
-      if (offset >= end) {
-        clearInterval(timer);
-        if (end < file.body.length) res.destroy();
-        else res.end();
-        return;
-      }
-      const piece = file.body.subarray(offset, Math.min(end, offset + chunk));
-      offset += piece.length;
-      sent += piece.length;
-      res.write(piece);
-    }, (chunk / file.bytesPerSecond) * 1000);
+    const timer = setInterval(
+      () => {
+        if (offset >= end) {
+          clearInterval(timer);
+          if (end < file.body.length) res.destroy();
+          else res.end();
+          return;
+        }
+        const piece = file.body.subarray(offset, Math.min(end, offset + chunk));
+        offset += piece.length;
+        sent += piece.length;
+        res.write(piece);
+      },
+      (chunk / file.bytesPerSecond) * 1000,
+    );
     res.on('close', () => clearInterval(timer));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

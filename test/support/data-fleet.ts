@@ -112,14 +112,21 @@ export class DataFleet {
     for (const pod of this.options.vouchers) {
       await this.k.core.createNamespacedPod({
         namespace: this.namespace,
-        body: { metadata: { name: pod, annotations: { [DATA_DEPS_ANNOTATION]: source } }, spec: { containers: [{ name: 'app', image: 'example.invalid/app:1' }] } },
+        body: {
+          metadata: { name: pod, annotations: { [DATA_DEPS_ANNOTATION]: source } },
+          spec: { containers: [{ name: 'app', image: 'example.invalid/app:1' }] },
+        },
       });
     }
     const all = this.consumers.length + this.options.vouchers.length;
-    await eventually(async () => {
-      const ready = (await this.k.core.listNamespacedPod({ namespace: this.namespace })).items.filter(isPodReady).length;
-      if (ready < all) throw new Error(`${ready} of ${all} pods ready`);
-    }, 90_000, 500);
+    await eventually(
+      async () => {
+        const ready = (await this.k.core.listNamespacedPod({ namespace: this.namespace })).items.filter(isPodReady).length;
+        if (ready < all) throw new Error(`${ready} of ${all} pods ready`);
+      },
+      90_000,
+      500,
+    );
     const kubeconfig = tierStack('integration').kubeconfig!;
     for (const pod of this.consumers) {
       const log = this.logFile(`deployer-${pod}`);
@@ -193,7 +200,10 @@ export class DataFleet {
     const sourcesFile = join(this.root, 'sources.json');
     await writeFile(sourcesFile, JSON.stringify([{ name: this.source, kind: 'local', path: './src' }]));
     const log = this.logFile('repository');
-    const { child, url } = await startDataRepository({ ...this.baseEnv(), AUTOCRANE_DATA_SOURCES_FILE: sourcesFile, AUTOCRANE_DATA_REPOSITORY_ROOT: join(this.root, 'store') }, log);
+    const { child, url } = await startDataRepository(
+      { ...this.baseEnv(), AUTOCRANE_DATA_SOURCES_FILE: sourcesFile, AUTOCRANE_DATA_REPOSITORY_ROOT: join(this.root, 'store') },
+      log,
+    );
     this.repositoryUrl = url;
     this.children.push(child);
     this.vital.set(child, log);
@@ -238,7 +248,11 @@ export class DataFleet {
       },
       90_000,
     );
-    await this.waitForStatus((s) => s.latest?.version.id === created.id || s.lkg?.version.id === created.id, `the workflow to know ${created.id}`, 60_000);
+    await this.waitForStatus(
+      (s) => s.latest?.version.id === created.id || s.lkg?.version.id === created.id,
+      `the workflow to know ${created.id}`,
+      60_000,
+    );
     return created;
   }
 
@@ -258,7 +272,12 @@ export class DataFleet {
         const s = await this.status();
         if (wanted(s)) return s;
         const run = s.rollout && `${s.rollout.version} ${s.rollout.state} stage ${s.rollout.stage + 1}`;
-        return { waiting: `rollout ${run ?? 'none'}; last decisions: ${s.decisions.slice(-4).map((d) => `${d.kind}: ${d.reason}`).join(' | ')}` };
+        return {
+          waiting: `rollout ${run ?? 'none'}; last decisions: ${s.decisions
+            .slice(-4)
+            .map((d) => `${d.kind}: ${d.reason}`)
+            .join(' | ')}`,
+        };
       },
       timeoutMs,
       200,
@@ -286,7 +305,9 @@ export class DataFleet {
   /** The activity types a run scheduled, in order. */
   async runActivities(runId: string): Promise<string[]> {
     const history = await this.handle(runId).fetchHistory();
-    return (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes?.activityType?.name ? [e.activityTaskScheduledEventAttributes.activityType.name] : []));
+    return (history.events ?? []).flatMap((e) =>
+      e.activityTaskScheduledEventAttributes?.activityType?.name ? [e.activityTaskScheduledEventAttributes.activityType.name] : [],
+    );
   }
 
   /** Waits until the run has closed (a rollout's run continues as new once it has ended). */
@@ -384,7 +405,8 @@ export class DataFleet {
         for (const pod of this.consumers) {
           const status = await this.podStatus(pod);
           const disk = await this.activeOnDisk(pod);
-          if (status?.version !== version.id || disk.version !== version.id) return { waiting: `${pod}: status ${status?.version ?? '-'}, disk ${disk.version ?? '-'}` };
+          if (status?.version !== version.id || disk.version !== version.id)
+            return { waiting: `${pod}: status ${status?.version ?? '-'}, disk ${disk.version ?? '-'}` };
         }
         return true;
       },
@@ -399,15 +421,25 @@ export class DataFleet {
 
   /** Posts a watchdog on a pod the way the watchdog API does (status annotation + health label); null clears it. */
   async postWatchdog(pod: string, name: string, status: { level: 'info' | 'warning' | 'error'; message: string } | null): Promise<void> {
-    await writePodStatuses(this.k.core, { namespace: this.namespace, name: pod }, () => ({ [name]: status === null ? null : formatStatus({ ...status, time: new Date() }) }));
+    await writePodStatuses(this.k.core, { namespace: this.namespace, name: pod }, () => ({
+      [name]: status === null ? null : formatStatus({ ...status, time: new Date() }),
+    }));
   }
 
   async close(): Promise<void> {
     for (const child of this.children.reverse()) await killAndWait(child, 'SIGKILL');
     const client = this.temporal.client;
-    await client.schedule.getHandle(dataPollScheduleId(this.source)).delete().catch(() => undefined);
-    await client.schedule.getHandle(probeScheduleId(this.namespace)).delete().catch(() => undefined);
-    await this.handle().terminate('test over').catch(() => undefined);
+    await client.schedule
+      .getHandle(dataPollScheduleId(this.source))
+      .delete()
+      .catch(() => undefined);
+    await client.schedule
+      .getHandle(probeScheduleId(this.namespace))
+      .delete()
+      .catch(() => undefined);
+    await this.handle()
+      .terminate('test over')
+      .catch(() => undefined);
     await this.temporal.close();
     await this.k.core.deleteNamespace({ name: this.namespace }).catch(() => undefined);
     await rm(this.root, { recursive: true, force: true });

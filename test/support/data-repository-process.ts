@@ -69,7 +69,10 @@ export async function startDataRepository(env: Record<string, string>, logFile: 
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (exited(child)) throw new Error(`the data repository exited (${child.exitCode ?? child.signalCode}):\n${tail(logFile)}`);
-    const ok = await fetch(`${url}/healthz`).then((r) => r.status === 200, () => false);
+    const ok = await fetch(`${url}/healthz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) return { child, url };
     if (Date.now() > deadline) {
       child.kill('SIGKILL');

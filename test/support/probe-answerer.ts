@@ -34,7 +34,8 @@ export async function stopProbeAnswerer(): Promise<void> {
 /** The answerer's port, in a test file (set by the global setup). */
 export function probeAnswererPort(): number {
   const port = Number(process.env[PROBE_PORT_ENV]);
-  if (!Number.isInteger(port) || port <= 0) throw new Error(`${PROBE_PORT_ENV} is not set: the integration tier's global setup starts the probe answerer`);
+  if (!Number.isInteger(port) || port <= 0)
+    throw new Error(`${PROBE_PORT_ENV} is not set: the integration tier's global setup starts the probe answerer`);
   return port;
 }
 

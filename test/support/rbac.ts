@@ -6,12 +6,22 @@ import { eventually, type KubeClients } from './kube';
 /** Creates service account `name` in `namespace` and returns a 10-minute token of it (unbound). */
 export async function serviceAccountToken(k: KubeClients, namespace: string, name: string): Promise<string> {
   await k.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
-  const request = await k.core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { audiences: [], expirationSeconds: 600 } } });
+  const request = await k.core.createNamespacedServiceAccountToken({
+    name,
+    namespace,
+    body: { spec: { audiences: [], expirationSeconds: 600 } },
+  });
   return request.status!.token;
 }
 
 /** A Role named `name` in `namespace` with `rules`, bound to the service account `subject`. */
-export async function grantRole(k: KubeClients, namespace: string, name: string, rules: V1PolicyRule[], subject: { namespace: string; name: string }): Promise<void> {
+export async function grantRole(
+  k: KubeClients,
+  namespace: string,
+  name: string,
+  rules: V1PolicyRule[],
+  subject: { namespace: string; name: string },
+): Promise<void> {
   const rbac = k.kc.makeApiClient(RbacAuthorizationV1Api);
   await rbac.createNamespacedRole({ namespace, body: { metadata: { name }, rules } });
   await rbac.createNamespacedRoleBinding({

@@ -25,14 +25,31 @@ export const probedTemplate = (app: string, probeKey = app) => ({
   spec: { containers: [{ name: 'app', image: IMAGE_V1 }], terminationGracePeriodSeconds: 0 },
 });
 
-export const probedDeployment = (name: string, replicas: number, rollingUpdate = { maxSurge: 1, maxUnavailable: 1 }, probeKey = name): V1Deployment => ({
+export const probedDeployment = (
+  name: string,
+  replicas: number,
+  rollingUpdate = { maxSurge: 1, maxUnavailable: 1 },
+  probeKey = name,
+): V1Deployment => ({
   metadata: { name },
-  spec: { replicas, selector: { matchLabels: { app: name } }, template: probedTemplate(name, probeKey), strategy: { type: 'RollingUpdate', rollingUpdate } },
+  spec: {
+    replicas,
+    selector: { matchLabels: { app: name } },
+    template: probedTemplate(name, probeKey),
+    strategy: { type: 'RollingUpdate', rollingUpdate },
+  },
 });
 
 export const probedStatefulSet = (name: string, replicas: number, updateStrategy?: V1StatefulSetUpdateStrategy): V1StatefulSet => ({
   metadata: { name },
-  spec: { replicas, serviceName: name, podManagementPolicy: 'Parallel', selector: { matchLabels: { app: name } }, template: probedTemplate(name), ...(updateStrategy ? { updateStrategy } : {}) },
+  spec: {
+    replicas,
+    serviceName: name,
+    podManagementPolicy: 'Parallel',
+    selector: { matchLabels: { app: name } },
+    template: probedTemplate(name),
+    ...(updateStrategy ? { updateStrategy } : {}),
+  },
 });
 
 export function rolloutSpec(input: Omit<RolloutSpecInput, 'change'> & { change?: RolloutSpecInput['change'] }): RolloutSpec {
@@ -48,11 +65,16 @@ export async function rolloutState(handle: WorkflowHandle): Promise<RolloutStatu
 }
 
 /** Waits until the rollout reaches a state (or a terminal one), and returns its status. */
-export async function waitForState(handle: WorkflowHandle, wanted: (s: RolloutStatus) => boolean, timeoutMs = 120_000): Promise<RolloutStatus> {
+export async function waitForState(
+  handle: WorkflowHandle,
+  wanted: (s: RolloutStatus) => boolean,
+  timeoutMs = 120_000,
+): Promise<RolloutStatus> {
   return eventually(async () => {
     const s = await rolloutState(handle);
     if (!wanted(s)) {
-      if (isTerminal(s.state)) throw Object.assign(new Error(`rollout ended ${s.state}: ${JSON.stringify(s.decisions.slice(-3))}`), { terminal: true });
+      if (isTerminal(s.state))
+        throw Object.assign(new Error(`rollout ended ${s.state}: ${JSON.stringify(s.decisions.slice(-3))}`), { terminal: true });
       throw new Error(`state ${s.state}, stage ${s.stage}`);
     }
     return s;

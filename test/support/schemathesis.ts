@@ -35,7 +35,11 @@ export function seedsConfig(seeds: FuzzSeeds): string {
   const q = (s: string) => JSON.stringify(s);
   const entries = Object.entries(seeds.values).map(([parameter, values], i) => ({ parameter, dictionary: `seed${i}`, values }));
   return [
-    ...entries.flatMap((e) => [`[dictionaries.${e.dictionary}]`, `values = [${e.values.map((v) => (typeof v === 'number' ? String(v) : q(v))).join(', ')}]`, '']),
+    ...entries.flatMap((e) => [
+      `[dictionaries.${e.dictionary}]`,
+      `values = [${e.values.map((v) => (typeof v === 'number' ? String(v) : q(v))).join(', ')}]`,
+      '',
+    ]),
     '[parameters]',
     ...entries.map((e) => `${q(e.parameter)} = { dictionary = ${q(e.dictionary)}, probability = ${seeds.probability} }`),
     '',
@@ -99,11 +103,19 @@ export async function fuzzApi(
     har,
   ];
   try {
-    const { stdout, stderr } = await run(st, args, { timeout: (options.maxSeconds + 120) * 1000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1' } });
+    const { stdout, stderr } = await run(st, args, {
+      timeout: (options.maxSeconds + 120) * 1000,
+      maxBuffer: 64 * 1024 * 1024,
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     return { exitCode: 0, output: stdout + stderr, statuses: harStatuses(har) };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string; message: string };
-    return { exitCode: typeof e.code === 'number' ? e.code : -1, output: `${e.stdout ?? ''}${e.stderr ?? ''}${e.message}`, statuses: harStatuses(har) };
+    return {
+      exitCode: typeof e.code === 'number' ? e.code : -1,
+      output: `${e.stdout ?? ''}${e.stderr ?? ''}${e.message}`,
+      statuses: harStatuses(har),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

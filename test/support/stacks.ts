@@ -25,7 +25,9 @@ export async function stopTierStack(tier: Tier): Promise<void> {
   // A component that died during the run explains many failures: show its log first.
   for (const component of status(stateDir)) {
     if (!component.running) {
-      process.stderr.write(`[${tier} stack] ${component.name} died during the tests. Last lines of ${component.log}:\n${component.logTail}\n`);
+      process.stderr.write(
+        `[${tier} stack] ${component.name} died during the tests. Last lines of ${component.log}:\n${component.logTail}\n`,
+      );
     }
   }
   await down({ stateDir, log: () => undefined });
@@ -37,4 +39,3 @@ export function tierStack(tier: Tier): StackState {
   if (!state) throw new Error(`the ${tier} test stack is not running (jest globalSetup starts it)`);
   return state;
 }
-

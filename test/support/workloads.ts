@@ -1,5 +1,14 @@
 /** Workloads and pod states the integration tests build on the sandbox cluster. */
-import { PatchStrategy, setHeaderOptions, Watch, type CoreV1Api, type KubeConfig, type V1Deployment, type V1Pod, type V1StatefulSet } from '@kubernetes/client-node';
+import {
+  PatchStrategy,
+  setHeaderOptions,
+  Watch,
+  type CoreV1Api,
+  type KubeConfig,
+  type V1Deployment,
+  type V1Pod,
+  type V1StatefulSet,
+} from '@kubernetes/client-node';
 import { HEALTH_LABEL, STATUS_ANNOTATION_PREFIX } from '../../domain/shared/keys';
 import { isPodReady } from './kube';
 
@@ -23,14 +32,23 @@ export const statefulSet = (name: string, replicas: number): V1StatefulSet => ({
 /** Pods of `app` that are not terminating. */
 export async function livePods(core: CoreV1Api, namespace: string, app: string): Promise<V1Pod[]> {
   const pods = (await core.listNamespacedPod({ namespace, labelSelector: `app=${app}` })).items;
-  return pods.filter((p) => !p.metadata?.deletionTimestamp).sort((a, b) => String(a.metadata?.name).localeCompare(String(b.metadata?.name)));
+  return pods
+    .filter((p) => !p.metadata?.deletionTimestamp)
+    .sort((a, b) => String(a.metadata?.name).localeCompare(String(b.metadata?.name)));
 }
 
 /** Waits until `app` has exactly `count` ready, non-terminating pods, and returns them. */
-export async function readyPods(core: CoreV1Api, namespace: string, app: string, count: number, eventually: <T>(fn: () => Promise<T>, ms?: number) => Promise<T>) {
+export async function readyPods(
+  core: CoreV1Api,
+  namespace: string,
+  app: string,
+  count: number,
+  eventually: <T>(fn: () => Promise<T>, ms?: number) => Promise<T>,
+) {
   return eventually(async () => {
     const pods = await livePods(core, namespace, app);
-    if (pods.length !== count || !pods.every(isPodReady)) throw new Error(`${app}: ${pods.filter(isPodReady).length}/${count} ready of ${pods.length}`);
+    if (pods.length !== count || !pods.every(isPodReady))
+      throw new Error(`${app}: ${pods.filter(isPodReady).length}/${count} ready of ${pods.length}`);
     return pods;
   }, 60_000);
 }
@@ -39,7 +57,11 @@ export async function readyPods(core: CoreV1Api, namespace: string, app: string,
 export async function markPodError(core: CoreV1Api, namespace: string, pod: string, name = 'app', message = 'broken'): Promise<void> {
   const value = `error/${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}/${message}`;
   await core.patchNamespacedPod(
-    { namespace, name: pod, body: { metadata: { labels: { [HEALTH_LABEL]: 'error' }, annotations: { [`${STATUS_ANNOTATION_PREFIX}${name}`]: value } } } },
+    {
+      namespace,
+      name: pod,
+      body: { metadata: { labels: { [HEALTH_LABEL]: 'error' }, annotations: { [`${STATUS_ANNOTATION_PREFIX}${name}`]: value } } },
+    },
     mergePatch,
   );
 }
@@ -48,7 +70,11 @@ export async function markPodError(core: CoreV1Api, namespace: string, pod: stri
 export async function markPodHealthy(core: CoreV1Api, namespace: string, pod: string, name = 'app'): Promise<void> {
   const value = `info/${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}/error cleared`;
   await core.patchNamespacedPod(
-    { namespace, name: pod, body: { metadata: { labels: { [HEALTH_LABEL]: 'info' }, annotations: { [`${STATUS_ANNOTATION_PREFIX}${name}`]: value } } } },
+    {
+      namespace,
+      name: pod,
+      body: { metadata: { labels: { [HEALTH_LABEL]: 'info' }, annotations: { [`${STATUS_ANNOTATION_PREFIX}${name}`]: value } } },
+    },
     mergePatch,
   );
 }

@@ -3,7 +3,6 @@ import { createApp, type ReadinessCheck } from '../../api/app';
 import { createMetricsRegistry } from '../../platform/metrics';
 import { captureLogs } from '../support/logs';
 
-
 const ok: ReadinessCheck = () => Promise.resolve();
 
 function appWith(checks: { temporal?: ReadinessCheck; kubernetes?: ReadinessCheck } = {}, checkTimeoutMs?: number) {

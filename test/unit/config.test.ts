@@ -18,7 +18,14 @@ describe('loadConfig', () => {
       kubernetes: { kubeconfigPath: undefined, inCluster: false },
       api: { host: '127.0.0.1', port: 8080, token: undefined },
       worker: { shutdownGraceSeconds: 30, metricsHost: '127.0.0.1', metricsPort: 9464 },
-      watchdogs: { namespaces: [], probeIntervalSeconds: 30, probeTimeoutSeconds: 5, probeConcurrency: 64, probeNotReadyPods: false, caps: { maxWatchdogsPerPod: 64, maxStatusBytesPerPod: 65536 } },
+      watchdogs: {
+        namespaces: [],
+        probeIntervalSeconds: 30,
+        probeTimeoutSeconds: 5,
+        probeConcurrency: 64,
+        probeNotReadyPods: false,
+        caps: { maxWatchdogsPerPod: 64, maxStatusBytesPerPod: 65536 },
+      },
       repair: {
         enabled: true,
         policy: {
@@ -79,8 +86,12 @@ describe('loadConfig', () => {
   });
 
   it('names a data repository limit that is not a byte count', () => {
-    expect(() => loadConfig({ AUTOCRANE_DATA_MAX_EXTRACTED_BYTES: '10 gigs' }, { stdoutIsTTY: false })).toThrow(/AUTOCRANE_DATA_MAX_EXTRACTED_BYTES.*byte count/);
-    expect(() => loadConfig({ AUTOCRANE_DATA_MAX_ARCHIVE_ENTRIES: '0' }, { stdoutIsTTY: false })).toThrow(/AUTOCRANE_DATA_MAX_ARCHIVE_ENTRIES/);
+    expect(() => loadConfig({ AUTOCRANE_DATA_MAX_EXTRACTED_BYTES: '10 gigs' }, { stdoutIsTTY: false })).toThrow(
+      /AUTOCRANE_DATA_MAX_EXTRACTED_BYTES.*byte count/,
+    );
+    expect(() => loadConfig({ AUTOCRANE_DATA_MAX_ARCHIVE_ENTRIES: '0' }, { stdoutIsTTY: false })).toThrow(
+      /AUTOCRANE_DATA_MAX_ARCHIVE_ENTRIES/,
+    );
   });
 
   it('reads the data rollout settings', () => {

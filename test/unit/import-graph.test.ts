@@ -9,7 +9,19 @@ import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 
 const ROOT = resolve(__dirname, '../..');
-const FOLDERS = ['domain', 'contracts', 'workflows', 'activities', 'api', 'platform', 'workers', 'cli', 'datarepository', 'datadeployer', 'stack'];
+const FOLDERS = [
+  'domain',
+  'contracts',
+  'workflows',
+  'activities',
+  'api',
+  'platform',
+  'workers',
+  'cli',
+  'datarepository',
+  'datadeployer',
+  'stack',
+];
 
 function sourceFiles(dir: string): string[] {
   let entries: string[];
@@ -56,7 +68,10 @@ function importGraph(): Map<string, string[]> {
   const graph = new Map<string, string[]>();
   for (const file of files) {
     const { importedFiles } = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
-    graph.set(file, importedFiles.map((i) => resolveImport(file, i.fileName, known)).filter((f): f is string => f !== undefined));
+    graph.set(
+      file,
+      importedFiles.map((i) => resolveImport(file, i.fileName, known)).filter((f): f is string => f !== undefined),
+    );
   }
   return graph;
 }
@@ -70,7 +85,14 @@ describe('the import graph', () => {
       ['d', ['a']],
     ]);
     expect(findCycles(graph)).toEqual([['a', 'b', 'c', 'a']]);
-    expect(findCycles(new Map([['a', ['b']], ['b', []]]))).toEqual([]);
+    expect(
+      findCycles(
+        new Map([
+          ['a', ['b']],
+          ['b', []],
+        ]),
+      ),
+    ).toEqual([]);
   });
 
   it('reads every layer of the service (the walk is not silently empty)', () => {

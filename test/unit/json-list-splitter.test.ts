@@ -18,7 +18,10 @@ const tricky = {
   apiVersion: 'v1',
   metadata: { resourceVersion: '42', continue: 'tok"en}]', remainingItemCount: 3 },
   items: [
-    { metadata: { name: 'a', annotations: { 'x/y': 'braces } ] { [ and "quotes" \\ backslash', items: '[1,2]' } }, status: { podIP: '10.0.0.1' } },
+    {
+      metadata: { name: 'a', annotations: { 'x/y': 'braces } ] { [ and "quotes" \\ backslash', items: '[1,2]' } },
+      status: { podIP: '10.0.0.1' },
+    },
     { metadata: { name: 'é-ünïcödé-😀', labels: {} }, spec: { containers: [{ name: 'c', args: ['{', ']'] }] } },
     { metadata: { name: 'c' }, nested: [[[]], { items: [{ deep: true }] }] },
   ],
@@ -94,14 +97,20 @@ describe('streamListPage', () => {
   test('items arrive one by one from a chunked answer; the page says its token and what remains', async () => {
     answer = (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
-      const body = JSON.stringify({ kind: 'PodList', metadata: { continue: 'next', resourceVersion: '9', remainingItemCount: 7 }, items: [{ a: 1 }, { b: 2 }] });
+      const body = JSON.stringify({
+        kind: 'PodList',
+        metadata: { continue: 'next', resourceVersion: '9', remainingItemCount: 7 },
+        items: [{ a: 1 }, { b: 2 }],
+      });
       // Three writes, split inside the items.
       res.write(body.slice(0, 60));
       res.write(body.slice(60, 75));
       res.end(body.slice(75));
     };
     const items: unknown[] = [];
-    const info = await streamListPage(kc, { path: '/api/v1/namespaces/ns/pods', limit: 2, continueToken: 'prev' }, (item) => items.push(item));
+    const info = await streamListPage(kc, { path: '/api/v1/namespaces/ns/pods', limit: 2, continueToken: 'prev' }, (item) =>
+      items.push(item),
+    );
     expect(items).toEqual([{ a: 1 }, { b: 2 }]);
     expect(info).toEqual({ continueToken: 'next', resourceVersion: '9', remainingItemCount: 7 });
     expect(requests.at(-1)).toBe('/api/v1/namespaces/ns/pods?limit=2&continue=prev');
@@ -110,8 +119,12 @@ describe('streamListPage', () => {
 
   test('an error status is an ApiException with the Status body (a 410 with its continue token)', async () => {
     answer = (_req, res) =>
-      res.writeHead(410, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', code: 410, message: 'too old', metadata: { continue: 'fresh' } }));
-    const failure = await streamListPage(kc, { path: '/api/v1/namespaces/ns/pods', limit: 2, continueToken: 'old' }, () => undefined).catch((e: unknown) => e);
+      res
+        .writeHead(410, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ kind: 'Status', code: 410, message: 'too old', metadata: { continue: 'fresh' } }));
+    const failure = await streamListPage(kc, { path: '/api/v1/namespaces/ns/pods', limit: 2, continueToken: 'old' }, () => undefined).catch(
+      (e: unknown) => e,
+    );
     expect(kubernetesErrorStatus(failure)).toBe(410);
     expect((failure as Error).message).toContain('GET /api/v1/namespaces/ns/pods answered HTTP 410: too old');
     expect(expiredListContinueToken(failure)).toBe('fresh');
@@ -119,7 +132,9 @@ describe('streamListPage', () => {
 
   test('an answer that is not a list, or is cut short, fails', async () => {
     answer = (_req, res) => res.writeHead(200).end('<html>');
-    await expect(streamListPage(kc, { path: '/p', limit: 1 }, () => undefined)).rejects.toThrow('GET /p: the answer is not a complete JSON list');
+    await expect(streamListPage(kc, { path: '/p', limit: 1 }, () => undefined)).rejects.toThrow(
+      'GET /p: the answer is not a complete JSON list',
+    );
     answer = (_req, res) => res.writeHead(200).end('{"items":[{"a":1}');
     await expect(streamListPage(kc, { path: '/p', limit: 1 }, () => undefined)).rejects.toThrow('not a complete JSON list');
     answer = (_req, res) => res.writeHead(200).end('{"items":[{"a":nope}]}');
@@ -137,6 +152,8 @@ describe('streamListPage', () => {
 
   test('no answer within the timeout', async () => {
     answer = () => undefined;
-    await expect(streamListPage(kc, { path: '/p', limit: 1, timeoutMs: 200 }, () => undefined)).rejects.toThrow('GET /p: no answer within 200 ms');
+    await expect(streamListPage(kc, { path: '/p', limit: 1, timeoutMs: 200 }, () => undefined)).rejects.toThrow(
+      'GET /p: no answer within 200 ms',
+    );
   });
 });

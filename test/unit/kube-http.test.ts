@@ -7,7 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { ConfigError } from '../../platform/config';
-import { inClusterAccess, KubeApiError, KubeHttp, loadKubeAccess, parseKubeconfig, TOKEN_FILE_REFRESH_MS, type KubeAccess } from '../../platform/kube-http';
+import {
+  inClusterAccess,
+  KubeApiError,
+  KubeHttp,
+  loadKubeAccess,
+  parseKubeconfig,
+  TOKEN_FILE_REFRESH_MS,
+  type KubeAccess,
+} from '../../platform/kube-http';
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 
@@ -36,7 +44,12 @@ function kubeconfig(cluster: Record<string, unknown>, user?: Record<string, unkn
 }
 
 describe('parseKubeconfig', () => {
-  const files: Record<string, string> = { '/cfg/ca.pem': 'CA-FILE', '/cfg/sub/client.crt': 'CERT-FILE', '/keys/client.key': 'KEY-FILE', '/cfg/token': ' tok-from-file \n' };
+  const files: Record<string, string> = {
+    '/cfg/ca.pem': 'CA-FILE',
+    '/cfg/sub/client.crt': 'CERT-FILE',
+    '/keys/client.key': 'KEY-FILE',
+    '/cfg/token': ' tok-from-file \n',
+  };
   const readFile = (path: string) => {
     const text = files[path];
     if (text === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
@@ -60,14 +73,21 @@ describe('parseKubeconfig', () => {
     );
     expect([access.ca?.toString(), access.cert?.toString(), access.key?.toString()]).toEqual(['CA-FILE', 'CERT-FILE', 'KEY-FILE']);
     expect(access).toMatchObject({ tlsServerName: 'kubernetes', insecureSkipTlsVerify: true, impersonate: 'someone' });
-    const inline = parse(kubeconfig({ server: 'https://k', 'certificate-authority-data': b64('CA'), 'certificate-authority': 'missing.pem' }, { 'client-certificate-data': b64('C'), 'client-key-data': b64('K') }));
+    const inline = parse(
+      kubeconfig(
+        { server: 'https://k', 'certificate-authority-data': b64('CA'), 'certificate-authority': 'missing.pem' },
+        { 'client-certificate-data': b64('C'), 'client-key-data': b64('K') },
+      ),
+    );
     expect([inline.ca?.toString(), inline.cert?.toString(), inline.key?.toString()]).toEqual(['CA', 'C', 'K']);
   });
 
   it('reads a token file (tokenFile or token-file) and basic credentials; a context without a user sends none', () => {
     expect(parse(kubeconfig({ server: 'http://k' }, { tokenFile: 'token' }))).toMatchObject({ tokenFile: '/cfg/token', token: undefined });
     expect(parse(kubeconfig({ server: 'http://k' }, { 'token-file': '/cfg/token' }))).toMatchObject({ tokenFile: '/cfg/token' });
-    expect(parse(kubeconfig({ server: 'http://k' }, { username: 'u', password: 'p' }))).toMatchObject({ basic: { username: 'u', password: 'p' } });
+    expect(parse(kubeconfig({ server: 'http://k' }, { username: 'u', password: 'p' }))).toMatchObject({
+      basic: { username: 'u', password: 'p' },
+    });
     const anonymous = parse(kubeconfig({ server: 'http://k' }));
     expect([anonymous.token, anonymous.tokenFile, anonymous.basic, anonymous.cert]).toEqual([undefined, undefined, undefined, undefined]);
   });
@@ -77,15 +97,43 @@ describe('parseKubeconfig', () => {
     ['not a kubeconfig', 'just text', /\(document\): /],
     ['no current context', 'clusters: []', /current-context is not set/],
     ['a context it does not define', 'current-context: x\ncontexts: []', /current-context "x" is not among its contexts/],
-    ['a cluster it does not define', 'current-context: x\ncontexts: [{name: x, context: {cluster: c}}]', /names cluster "c", which it does not define/],
-    ['a user it does not define', kubeconfig({ server: 'http://k' }).replace('cluster: local', 'cluster: local\n      user: ghost'), /names user "ghost", which it does not define/],
-    ['a cluster without a server', 'current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\nclusters: [{name: c, cluster: {}}]', /clusters\.0\.cluster\.server: /],
+    [
+      'a cluster it does not define',
+      'current-context: x\ncontexts: [{name: x, context: {cluster: c}}]',
+      /names cluster "c", which it does not define/,
+    ],
+    [
+      'a user it does not define',
+      kubeconfig({ server: 'http://k' }).replace('cluster: local', 'cluster: local\n      user: ghost'),
+      /names user "ghost", which it does not define/,
+    ],
+    [
+      'a cluster without a server',
+      'current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\nclusters: [{name: c, cluster: {}}]',
+      /clusters\.0\.cluster\.server: /,
+    ],
     ['a server that is not a URL', kubeconfig({ server: 'k:6443' }), /server "k:6443": expected an http\(s\) URL/],
     ['a proxy', kubeconfig({ server: 'https://k', 'proxy-url': 'http://proxy:3128' }), /proxy-url is not supported/],
-    ['exec credentials', kubeconfig({ server: 'https://k' }, { exec: { command: 'aws' } }), /user "me": exec and auth-provider credentials are not supported/],
-    ['an auth provider', kubeconfig({ server: 'https://k' }, { 'auth-provider': { name: 'oidc' } }), /exec and auth-provider credentials are not supported/],
-    ['a certificate without its key', kubeconfig({ server: 'https://k' }, { 'client-certificate-data': b64('C') }), /a client certificate needs its key/],
-    ['a missing CA file', kubeconfig({ server: 'https://k', 'certificate-authority': 'nope.pem' }), /certificate-authority \/cfg\/nope\.pem: ENOENT/],
+    [
+      'exec credentials',
+      kubeconfig({ server: 'https://k' }, { exec: { command: 'aws' } }),
+      /user "me": exec and auth-provider credentials are not supported/,
+    ],
+    [
+      'an auth provider',
+      kubeconfig({ server: 'https://k' }, { 'auth-provider': { name: 'oidc' } }),
+      /exec and auth-provider credentials are not supported/,
+    ],
+    [
+      'a certificate without its key',
+      kubeconfig({ server: 'https://k' }, { 'client-certificate-data': b64('C') }),
+      /a client certificate needs its key/,
+    ],
+    [
+      'a missing CA file',
+      kubeconfig({ server: 'https://k', 'certificate-authority': 'nope.pem' }),
+      /certificate-authority \/cfg\/nope\.pem: ENOENT/,
+    ],
     ['a missing token file', kubeconfig({ server: 'https://k' }, { tokenFile: 'gone' }), /token file \/cfg\/gone: ENOENT/],
   ])('refuses %s, saying why', (_what, text, message) => {
     expect(() => parse(text)).toThrow(message);
@@ -103,7 +151,9 @@ describe('inClusterAccess', () => {
     const access = inClusterAccess({ KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' }, '/sa', readFile);
     expect(access).toMatchObject({ server: 'https://10.96.0.1:443', tokenFile: '/sa/token', source: 'in-cluster service account' });
     expect(access.ca?.toString()).toBe('SA-CA');
-    expect(inClusterAccess({ KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '8080' }, '/sa', readFile).server).toBe('http://[fd00::1]:8080');
+    expect(inClusterAccess({ KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '8080' }, '/sa', readFile).server).toBe(
+      'http://[fd00::1]:8080',
+    );
   });
 
   it('says what is missing', () => {
@@ -119,15 +169,27 @@ describe('loadKubeAccess', () => {
 
   it('reads KUBECONFIG', async () => {
     await writeFile(join(dir, 'config'), kubeconfig({ server: 'https://127.0.0.1:6443' }, { token: 't' }));
-    expect(loadKubeAccess({ kubernetes: { kubeconfigPath: join(dir, 'config'), inCluster: false } })).toMatchObject({ server: 'https://127.0.0.1:6443', token: 't' });
+    expect(loadKubeAccess({ kubernetes: { kubeconfigPath: join(dir, 'config'), inCluster: false } })).toMatchObject({
+      server: 'https://127.0.0.1:6443',
+      token: 't',
+    });
   });
 
   it('turns every failure into a ConfigError on KUBECONFIG naming the source', async () => {
     await writeFile(join(dir, 'broken'), 'current-context: x');
     const cases: [Parameters<typeof loadKubeAccess>[0], RegExp][] = [
-      [{ kubernetes: { kubeconfigPath: join(dir, 'absent'), inCluster: false } }, /KUBECONFIG: cannot load kubeconfig from .*absent: .*ENOENT/],
-      [{ kubernetes: { kubeconfigPath: join(dir, 'broken'), inCluster: false } }, /KUBECONFIG: cannot load kubeconfig from .*broken: current-context "x" is not among its contexts/],
-      [{ kubernetes: { kubeconfigPath: undefined, inCluster: true } }, /KUBECONFIG: cannot load kubeconfig from in-cluster service account: /],
+      [
+        { kubernetes: { kubeconfigPath: join(dir, 'absent'), inCluster: false } },
+        /KUBECONFIG: cannot load kubeconfig from .*absent: .*ENOENT/,
+      ],
+      [
+        { kubernetes: { kubeconfigPath: join(dir, 'broken'), inCluster: false } },
+        /KUBECONFIG: cannot load kubeconfig from .*broken: current-context "x" is not among its contexts/,
+      ],
+      [
+        { kubernetes: { kubeconfigPath: undefined, inCluster: true } },
+        /KUBECONFIG: cannot load kubeconfig from in-cluster service account: /,
+      ],
     ];
     for (const [config, message] of cases) {
       let error: unknown;
@@ -175,7 +237,12 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse) => voi
   };
 }
 
-const access = (server: string, extra: Partial<KubeAccess> = {}): KubeAccess => ({ source: 'test', server, insecureSkipTlsVerify: false, ...extra });
+const access = (server: string, extra: Partial<KubeAccess> = {}): KubeAccess => ({
+  source: 'test',
+  server,
+  insecureSkipTlsVerify: false,
+  ...extra,
+});
 
 describe('KubeHttp', () => {
   const clients: KubeHttp[] = [];
@@ -190,10 +257,31 @@ describe('KubeHttp', () => {
     const server = await serve((_req, res) => res.end(JSON.stringify({ metadata: { name: 'p' } })));
     try {
       const kube = client(access(server.url, { token: 'tok', impersonate: 'who' }));
-      expect(await kube.json({ method: 'GET', path: '/api/v1/namespaces/ns/pods/p', query: { a: 'x y', skip: undefined, n: 3 }, timeoutMs: 5000 })).toEqual({ metadata: { name: 'p' } });
-      await kube.json({ method: 'PATCH', path: '/p', body: { metadata: { annotations: { k: 'v' } } }, contentType: 'application/merge-patch+json', timeoutMs: 5000 });
-      expect(server.seen[0]).toMatchObject({ method: 'GET', url: '/api/v1/namespaces/ns/pods/p?a=x+y&n=3', headers: { authorization: 'Bearer tok', 'impersonate-user': 'who', accept: 'application/json' } });
-      expect(server.seen[1]).toMatchObject({ method: 'PATCH', headers: { 'content-type': 'application/merge-patch+json' }, body: '{"metadata":{"annotations":{"k":"v"}}}' });
+      expect(
+        await kube.json({
+          method: 'GET',
+          path: '/api/v1/namespaces/ns/pods/p',
+          query: { a: 'x y', skip: undefined, n: 3 },
+          timeoutMs: 5000,
+        }),
+      ).toEqual({ metadata: { name: 'p' } });
+      await kube.json({
+        method: 'PATCH',
+        path: '/p',
+        body: { metadata: { annotations: { k: 'v' } } },
+        contentType: 'application/merge-patch+json',
+        timeoutMs: 5000,
+      });
+      expect(server.seen[0]).toMatchObject({
+        method: 'GET',
+        url: '/api/v1/namespaces/ns/pods/p?a=x+y&n=3',
+        headers: { authorization: 'Bearer tok', 'impersonate-user': 'who', accept: 'application/json' },
+      });
+      expect(server.seen[1]).toMatchObject({
+        method: 'PATCH',
+        headers: { 'content-type': 'application/merge-patch+json' },
+        body: '{"metadata":{"annotations":{"k":"v"}}}',
+      });
     } finally {
       await server.close();
     }
@@ -212,14 +300,25 @@ describe('KubeHttp', () => {
   it('rejects a non-2xx answer with a KubeApiError carrying the status, the Status message and reason', async () => {
     const server = await serve((req, res) => {
       res.statusCode = req.url === '/plain' ? 502 : 403;
-      res.end(req.url === '/plain' ? 'bad gateway' : JSON.stringify({ kind: 'Status', message: 'pods "p" is forbidden: User "x" cannot get', reason: 'Forbidden' }));
+      res.end(
+        req.url === '/plain'
+          ? 'bad gateway'
+          : JSON.stringify({ kind: 'Status', message: 'pods "p" is forbidden: User "x" cannot get', reason: 'Forbidden' }),
+      );
     });
     try {
       const kube = client(access(server.url));
       const forbidden = await kube.json({ method: 'GET', path: '/api/v1/namespaces/ns/pods/p', timeoutMs: 5000 }).catch((e: unknown) => e);
       expect(forbidden).toBeInstanceOf(KubeApiError);
-      expect(forbidden).toMatchObject({ status: 403, reason: 'Forbidden', message: 'GET /api/v1/namespaces/ns/pods/p answered HTTP 403: pods "p" is forbidden: User "x" cannot get' });
-      await expect(kube.json({ method: 'GET', path: '/plain', timeoutMs: 5000 })).rejects.toMatchObject({ status: 502, message: 'GET /plain answered HTTP 502' });
+      expect(forbidden).toMatchObject({
+        status: 403,
+        reason: 'Forbidden',
+        message: 'GET /api/v1/namespaces/ns/pods/p answered HTTP 403: pods "p" is forbidden: User "x" cannot get',
+      });
+      await expect(kube.json({ method: 'GET', path: '/plain', timeoutMs: 5000 })).rejects.toMatchObject({
+        status: 502,
+        message: 'GET /plain answered HTTP 502',
+      });
     } finally {
       await server.close();
     }
@@ -237,11 +336,17 @@ describe('KubeHttp', () => {
     } finally {
       await server.close();
     }
-    await expect(client(access(server.url)).json({ method: 'GET', path: '/x', timeoutMs: 5000 })).rejects.toThrow(/GET \/x: .*ECONNREFUSED/);
+    await expect(client(access(server.url)).json({ method: 'GET', path: '/x', timeoutMs: 5000 })).rejects.toThrow(
+      /GET \/x: .*ECONNREFUSED/,
+    );
   });
 
   it('streams JSON lines split anywhere across chunks, until the server ends the response', async () => {
-    const lines = [{ type: 'ADDED', object: { n: 1 } }, { type: 'MODIFIED', object: { n: 2, text: 'ü'.repeat(10) } }, { type: 'BOOKMARK', object: {} }];
+    const lines = [
+      { type: 'ADDED', object: { n: 1 } },
+      { type: 'MODIFIED', object: { n: 2, text: 'ü'.repeat(10) } },
+      { type: 'BOOKMARK', object: {} },
+    ];
     const text = lines.map((l) => JSON.stringify(l)).join('\n') + '\n';
     const server = await serve((_req, res) => {
       const bytes = Buffer.from(text);
@@ -252,7 +357,9 @@ describe('KubeHttp', () => {
     });
     try {
       const got: unknown[] = [];
-      await client(access(server.url)).stream({ path: '/api/v1/namespaces/ns/pods', query: { watch: true }, timeoutMs: 5000 }, (o) => got.push(o));
+      await client(access(server.url)).stream({ path: '/api/v1/namespaces/ns/pods', query: { watch: true }, timeoutMs: 5000 }, (o) =>
+        got.push(o),
+      );
       expect(got).toEqual(lines);
       expect(server.seen[0]?.url).toBe('/api/v1/namespaces/ns/pods?watch=true');
     } finally {
@@ -276,7 +383,9 @@ describe('KubeHttp', () => {
       await expect(streaming).rejects.toThrow('stopping');
       expect(got).toHaveLength(1);
       await expect(kube.stream({ path: '/', timeoutMs: 300 }, () => undefined)).rejects.toThrow('GET /: no answer within 300 ms');
-      await expect(kube.stream({ path: '/garbage', timeoutMs: 5000 }, () => undefined)).rejects.toThrow('GET /garbage: a line of the stream is not JSON');
+      await expect(kube.stream({ path: '/garbage', timeoutMs: 5000 }, () => undefined)).rejects.toThrow(
+        'GET /garbage: a line of the stream is not JSON',
+      );
     } finally {
       await server.close();
     }
@@ -322,7 +431,23 @@ describe('KubeHttp', () => {
         ['client', 'data-deployer'],
       ]) {
         openssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
-        openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '1', '-extfile', 'san.ext');
+        openssl(
+          'x509',
+          '-req',
+          '-in',
+          `${name}.csr`,
+          '-CA',
+          'ca.crt',
+          '-CAkey',
+          'ca.key',
+          '-CAcreateserial',
+          '-out',
+          `${name}.crt`,
+          '-days',
+          '1',
+          '-extfile',
+          'san.ext',
+        );
       }
       pem = (name) => readFile(join(dir, name));
     });
@@ -345,11 +470,17 @@ describe('KubeHttp', () => {
         expect(await kube.json({ method: 'GET', path: '/version', timeoutMs: 5000 })).toEqual({ ok: true });
         expect(server.seen[0]?.clientCn).toBe('data-deployer');
 
-        const named = client(access(server.url.replace('127.0.0.1', 'localhost'), { ca: await pem('ca.crt'), tlsServerName: 'kubernetes' }));
+        const named = client(
+          access(server.url.replace('127.0.0.1', 'localhost'), { ca: await pem('ca.crt'), tlsServerName: 'kubernetes' }),
+        );
         expect(await named.json({ method: 'GET', path: '/', timeoutMs: 5000 })).toEqual({ ok: true });
 
-        await expect(client(access(server.url)).json({ method: 'GET', path: '/version', timeoutMs: 5000 })).rejects.toThrow(/GET \/version: .*(self-signed|unable to verify|local issuer)/i);
-        expect(await client(access(server.url, { insecureSkipTlsVerify: true })).json({ method: 'GET', path: '/', timeoutMs: 5000 })).toEqual({ ok: true });
+        await expect(client(access(server.url)).json({ method: 'GET', path: '/version', timeoutMs: 5000 })).rejects.toThrow(
+          /GET \/version: .*(self-signed|unable to verify|local issuer)/i,
+        );
+        expect(
+          await client(access(server.url, { insecureSkipTlsVerify: true })).json({ method: 'GET', path: '/', timeoutMs: 5000 }),
+        ).toEqual({ ok: true });
       } finally {
         await server.close();
       }

@@ -92,7 +92,10 @@ describe('kubeJson connections', () => {
   it('sends one request after the other over one TLS connection, with the credentials on each', async () => {
     const kc = kubeConfig();
     for (let i = 0; i < 5; i++) {
-      await expect(kubeJson(kc, { method: 'GET', path: `/api/${i}` })).resolves.toEqual({ path: `/api/${i}`, authorization: 'Bearer secret' });
+      await expect(kubeJson(kc, { method: 'GET', path: `/api/${i}` })).resolves.toEqual({
+        path: `/api/${i}`,
+        authorization: 'Bearer secret',
+      });
     }
     expect(perConnection).toEqual([5]);
   });
@@ -135,7 +138,10 @@ describe('kubeJson connections', () => {
     const kc = kubeConfig();
     await kubeJson(kc, { method: 'GET', path: '/first' });
     dropRequest = 2;
-    await expect(kubeJson(kc, { method: 'PATCH', path: '/second', body: { a: 1 } })).resolves.toEqual({ path: '/second', authorization: 'Bearer secret' });
+    await expect(kubeJson(kc, { method: 'PATCH', path: '/second', body: { a: 1 } })).resolves.toEqual({
+      path: '/second',
+      authorization: 'Bearer secret',
+    });
     expect(perConnection).toEqual([2, 1]);
   });
 
@@ -167,7 +173,13 @@ describe('kubeWatch', () => {
     await kubeJson(kc, { method: 'GET', path: '/before' });
     const events: [string, unknown][] = [];
     const ends: unknown[] = [];
-    const controller = await kubeWatch(kc, '/watch/pods', { labelSelector: 'app=web' }, (type, object) => events.push([type, object]), (err) => ends.push(err));
+    const controller = await kubeWatch(
+      kc,
+      '/watch/pods',
+      { labelSelector: 'app=web' },
+      (type, object) => events.push([type, object]),
+      (err) => ends.push(err),
+    );
     expect(watchRequests).toEqual(['/watch/pods?labelSelector=app%3Dweb&watch=true']);
     // Reused: no second TLS connection.
     expect(connections).toBe(1);
@@ -188,7 +200,13 @@ describe('kubeWatch', () => {
 
   it('ends once when the apiserver ends the watch', async () => {
     const ends: unknown[] = [];
-    await kubeWatch(kubeConfig(), '/watch/pods', {}, () => undefined, (err) => ends.push(err));
+    await kubeWatch(
+      kubeConfig(),
+      '/watch/pods',
+      {},
+      () => undefined,
+      (err) => ends.push(err),
+    );
     openWatch!.end('{"type":"ADDED","object":{}}\n');
     await until(() => ends.length === 1);
     expect(ends).toEqual([undefined]);
@@ -197,16 +215,30 @@ describe('kubeWatch', () => {
   it('a line that is not JSON ends the watch with an error that says where', async () => {
     const ends: unknown[] = [];
     const events: string[] = [];
-    await kubeWatch(kubeConfig(), '/watch/pods', {}, (type) => events.push(type), (err) => ends.push(err));
+    await kubeWatch(
+      kubeConfig(),
+      '/watch/pods',
+      {},
+      (type) => events.push(type),
+      (err) => ends.push(err),
+    );
     openWatch!.write('{"type":"ADDED","object":{}}\nnot json\n{"type":"DELETED","object":{}}\n');
     await until(() => ends.length === 1);
     expect(events).toEqual(['ADDED']);
     expect(String(ends[0])).toContain('WATCH /watch/pods: a line is not JSON');
   });
 
-  it('an error answer rejects with the apiserver\'s message, and no event', async () => {
+  it("an error answer rejects with the apiserver's message, and no event", async () => {
     const events: string[] = [];
-    await expect(kubeWatch(kubeConfig(), '/watch/forbidden', {}, (type) => events.push(type), () => undefined)).rejects.toMatchObject({
+    await expect(
+      kubeWatch(
+        kubeConfig(),
+        '/watch/forbidden',
+        {},
+        (type) => events.push(type),
+        () => undefined,
+      ),
+    ).rejects.toMatchObject({
       code: 403,
       message: expect.stringContaining('pods is forbidden'),
     });

@@ -99,11 +99,23 @@ describe('invalid selectors', () => {
 
   test('a valid selector has no error', () => {
     expect(labelSelectorError({})).toBeNull();
-    expect(labelSelectorError({ matchExpressions: [{ key: 'a', operator: 'In', values: ['x'] }, { key: 'b', operator: 'Exists' }] })).toBeNull();
+    expect(
+      labelSelectorError({
+        matchExpressions: [
+          { key: 'a', operator: 'In', values: ['x'] },
+          { key: 'b', operator: 'Exists' },
+        ],
+      }),
+    ).toBeNull();
   });
 
   test('the position of the faulty requirement is named', () => {
-    const selector = { matchExpressions: [{ key: 'a', operator: 'Exists' }, { key: 'b', operator: 'Bogus' }] };
+    const selector = {
+      matchExpressions: [
+        { key: 'a', operator: 'Exists' },
+        { key: 'b', operator: 'Bogus' },
+      ],
+    };
     expect(labelSelectorError(selector)).toBe(
       "label selector: matchExpressions[1] (key 'b'): unknown operator 'Bogus' (expected In, NotIn, Exists or DoesNotExist)",
     );

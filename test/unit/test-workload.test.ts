@@ -4,7 +4,6 @@ import { createProgram } from '../../cli/main';
 import { createTestWorkloadServer, MAX_FAIL_SECONDS } from '../../cli/test-workload';
 import { captureLogs } from '../support/logs';
 
-
 const START = Date.parse('2026-01-01T00:00:00.000Z');
 
 function workload() {
@@ -154,7 +153,9 @@ describe('test workload', () => {
     ['/recover', { seconds: 1 }, 'seconds', /takes no parameters/],
   ])('refuses POST %s %j naming the field', async (path, body, field, message) => {
     const { app, lines } = workload();
-    const res = await request(app).post(path).send(body as object);
+    const res = await request(app)
+      .post(path)
+      .send(body as object);
     expect(res.status).toBe(400);
     expect(res.body.error).toContain(field);
     expect(res.body.details).toEqual([{ field, message: expect.stringMatching(message) }]);

@@ -27,4 +27,5 @@ test('threads created after the call get a young generation of at most two semi-
 
   applyWorkerV8Flags();
 
-  expect(await threadNewSpaceMb()).toBeLessThanOrEqual(2 * NEW_ISOLATE_SEMI_SPACE_MB);});
+  expect(await threadNewSpaceMb()).toBeLessThanOrEqual(2 * NEW_ISOLATE_SEMI_SPACE_MB);
+});

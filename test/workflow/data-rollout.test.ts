@@ -30,7 +30,10 @@ import { temporalClients, type TemporalClients, uniqueTaskQueue } from '../suppo
 const TICK_MS = 50;
 
 function release(n: number): DataRelease {
-  const sha256 = String(n).repeat(64).slice(0, 64).replace(/[^0-9]/g, '0');
+  const sha256 = String(n)
+    .repeat(64)
+    .slice(0, 64)
+    .replace(/[^0-9]/g, '0');
   const version: DataVersion = {
     id: `2024010${n}T000000Z-${sha256.slice(0, 12)}`,
     sha256,
@@ -49,7 +52,14 @@ interface FakePod {
 class FakeNamespace {
   readonly pods = new Map<string, FakePod>();
   readonly calls: string[] = [];
-  settings: DataRolloutSettings = { autoStart: true, stages: [{ pods: 1, probationSeconds: 1 }, { pods: '50%', probationSeconds: 1 }, { pods: '100%', probationSeconds: 1 }] };
+  settings: DataRolloutSettings = {
+    autoStart: true,
+    stages: [
+      { pods: 1, probationSeconds: 1 },
+      { pods: '50%', probationSeconds: 1 },
+      { pods: '100%', probationSeconds: 1 },
+    ],
+  };
   mirror: DataMirror | null = null;
   /** Versions whose requests the deployers do not acknowledge (a slow download). */
   readonly held = new Set<string>();
@@ -81,10 +91,15 @@ class FakeNamespace {
       if (!want) continue;
       const state = acknowledgement(pod.status, want).state;
       // Like the real deployer: a failure is cleared once a request is activated or superseded.
-      if (state === 'acknowledged' && pod.status?.error) pod.status = { version: pod.status.version, sha256: pod.status.sha256, activatedAt: pod.status.activatedAt };
+      if (state === 'acknowledged' && pod.status?.error)
+        pod.status = { version: pod.status.version, sha256: pod.status.sha256, activatedAt: pod.status.activatedAt };
       if (state !== 'waiting' || this.held.has(want.version)) continue;
-      const active = pod.status?.version ? { version: pod.status.version, sha256: pod.status.sha256, activatedAt: pod.status.activatedAt } : {};
-      pod.status = this.broken.has(want.version) ? { ...active, error: { version: want.version, message: 'sha256 mismatch', at: new Date().toISOString() } } : { ...want, activatedAt: new Date().toISOString() };
+      const active = pod.status?.version
+        ? { version: pod.status.version, sha256: pod.status.sha256, activatedAt: pod.status.activatedAt }
+        : {};
+      pod.status = this.broken.has(want.version)
+        ? { ...active, error: { version: want.version, message: 'sha256 mismatch', at: new Date().toISOString() } }
+        : { ...want, activatedAt: new Date().toISOString() };
     }
   }
 
@@ -122,15 +137,35 @@ class FakeNamespace {
         const deadline = Date.now() + input.ackTimeoutSeconds * 1000;
         let written = 0;
         for (;;) {
-          const plan = planDataRequests({ consumers: this.consumers(), lkg: releaseRef(input.lkg), rollout: { target, share: input.share } });
+          const plan = planDataRequests({
+            consumers: this.consumers(),
+            lkg: releaseRef(input.lkg),
+            rollout: { target, share: input.share },
+          });
           written += this.apply(plan.writes);
-          const states = plan.upgraded.map((name) => ({ name, ack: acknowledgement(this.pods.get(name)!.status, target, input.stageStartedAt) }));
+          const states = plan.upgraded.map((name) => ({
+            name,
+            ack: acknowledgement(this.pods.get(name)!.status, target, input.stageStartedAt),
+          }));
           const failed = states.find((s) => s.ack.state === 'failed');
-          if (failed) return { outcome: 'failed', upgraded: plan.upgraded, reason: `the data deployer could not activate ${target.version}: ${failed.name}: sha256 mismatch` };
+          if (failed)
+            return {
+              outcome: 'failed',
+              upgraded: plan.upgraded,
+              reason: `the data deployer could not activate ${target.version}: ${failed.name}: sha256 mismatch`,
+            };
           if (states.every((s) => s.ack.state === 'acknowledged')) {
-            return { outcome: 'acknowledged', upgraded: plan.upgraded, count: plan.count, consumers: this.pods.size, probationStartedAt: new Date().toISOString(), written };
+            return {
+              outcome: 'acknowledged',
+              upgraded: plan.upgraded,
+              count: plan.count,
+              consumers: this.pods.size,
+              probationStartedAt: new Date().toISOString(),
+              written,
+            };
           }
-          if (Date.now() >= deadline) return { outcome: 'failed', upgraded: plan.upgraded, reason: `not acknowledged within ${input.ackTimeoutSeconds}s` };
+          if (Date.now() >= deadline)
+            return { outcome: 'failed', upgraded: plan.upgraded, reason: `not acknowledged within ${input.ackTimeoutSeconds}s` };
           await this.tick();
         }
       },
@@ -191,12 +226,21 @@ describe('dataRolloutWorkflow (stubbed activities)', () => {
       revertData: (input) => fakeOf(input.namespace).revertData(input),
       tendDataConsumers: (input) => fakeOf(input.namespace).tendDataConsumers(input),
     };
-    worker = await createWorker({ connection: temporal.nativeConnection, namespace: tierStack('workflow').temporalNamespace, taskQueue, activities: dispatch });
+    worker = await createWorker({
+      connection: temporal.nativeConnection,
+      namespace: tierStack('workflow').temporalNamespace,
+      taskQueue,
+      activities: dispatch,
+    });
     running = worker.run();
   });
 
   afterEach(async () => {
-    for (const id of started.splice(0)) await temporal.client.workflow.getHandle(id).terminate('test done').catch(() => undefined);
+    for (const id of started.splice(0))
+      await temporal.client.workflow
+        .getHandle(id)
+        .terminate('test done')
+        .catch(() => undefined);
   });
 
   afterAll(async () => {
@@ -215,7 +259,11 @@ describe('dataRolloutWorkflow (stubbed activities)', () => {
     started.push(workflowId);
     await announce(namespace, 1);
     const handle = temporal.client.workflow.getHandle(workflowId);
-    await eventually(async () => expect(Object.values(fake.requests())).toEqual(Array(fake.pods.size).fill(release(1).version.id)), 20_000, 100);
+    await eventually(
+      async () => expect(Object.values(fake.requests())).toEqual(Array(fake.pods.size).fill(release(1).version.id)),
+      20_000,
+      100,
+    );
     return { namespace, fake, handle };
   }
 
@@ -232,14 +280,19 @@ describe('dataRolloutWorkflow (stubbed activities)', () => {
     eventually(
       async () => {
         const s = await status(handle);
-        if (!wanted(s)) throw new Error(`not yet: ${JSON.stringify({ rollout: s.rollout?.state, recent: s.recent.map((r) => r.state), decisions: kinds(s) })}`);
+        if (!wanted(s))
+          throw new Error(
+            `not yet: ${JSON.stringify({ rollout: s.rollout?.state, recent: s.recent.map((r) => r.state), decisions: kinds(s) })}`,
+          );
         return s;
       },
       30_000,
       100,
     );
-  const start = (handle: WorkflowHandle, request: DataStartRequest = {}) => handle.executeUpdate(startDataRolloutUpdate, { args: [request] });
-  const control = (handle: WorkflowHandle, name: 'pause' | 'resume' | 'abort', by = 'alice') => handle.executeUpdate(dataRolloutControlUpdates[name], { args: [{ by }] });
+  const start = (handle: WorkflowHandle, request: DataStartRequest = {}) =>
+    handle.executeUpdate(startDataRolloutUpdate, { args: [request] });
+  const control = (handle: WorkflowHandle, name: 'pause' | 'resume' | 'abort', by = 'alice') =>
+    handle.executeUpdate(dataRolloutControlUpdates[name], { args: [{ by }] });
   const refusal = (p: Promise<unknown>) =>
     p.then(
       () => 'accepted',
@@ -313,7 +366,8 @@ describe('dataRolloutWorkflow (stubbed activities)', () => {
     const done = await eventually(
       async () => {
         const s = await status(handle);
-        if (s.recent[0]?.state !== 'Succeeded') throw new Error(`not yet: ${JSON.stringify({ rollout: s.rollout?.state, calls: fake.calls.slice(-3) })}`);
+        if (s.recent[0]?.state !== 'Succeeded')
+          throw new Error(`not yet: ${JSON.stringify({ rollout: s.rollout?.state, calls: fake.calls.slice(-3) })}`);
         return s;
       },
       45_000,
@@ -379,7 +433,14 @@ describe('dataRolloutWorkflow (stubbed activities)', () => {
 
   test('a gate failure in stage 2 sends every upgraded pod back to the LKG and records why', async () => {
     const fake = new FakeNamespace(4);
-    fake.settings = { ...fake.settings, stages: [{ pods: 1, probationSeconds: 1 }, { pods: '50%', probationSeconds: 30 }, { pods: '100%', probationSeconds: 1 }] };
+    fake.settings = {
+      ...fake.settings,
+      stages: [
+        { pods: 1, probationSeconds: 1 },
+        { pods: '50%', probationSeconds: 30 },
+        { pods: '100%', probationSeconds: 1 },
+      ],
+    };
     const { namespace, handle } = await bootstrapped(fake);
     await announce(namespace, 2);
     await until(handle, (s) => s.rollout?.stage === 1 && s.rollout.state === 'Baking');
@@ -421,7 +482,13 @@ describe('dataRolloutWorkflow (stubbed activities)', () => {
 
   test('pause holds a probation (the gate still watched) until resume; abort reverts to the LKG', async () => {
     const fake = new FakeNamespace(2);
-    fake.settings = { ...fake.settings, stages: [{ pods: 1, probationSeconds: 2 }, { pods: '100%', probationSeconds: 30 }] };
+    fake.settings = {
+      ...fake.settings,
+      stages: [
+        { pods: 1, probationSeconds: 2 },
+        { pods: '100%', probationSeconds: 30 },
+      ],
+    };
     const { namespace, handle } = await bootstrapped(fake);
     await announce(namespace, 2);
     await until(handle, (s) => s.rollout?.state === 'Baking');

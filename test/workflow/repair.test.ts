@@ -44,7 +44,14 @@ class FakeNamespace {
         return input.evictions.map((e) =>
           evicted.has(e.uid)
             ? { uid: e.uid, name: e.name, result: 'evicted', httpStatus: 201, message: 'evicted', at: new Date().toISOString() }
-            : { uid: e.uid, name: e.name, result: 'refused', httpStatus: 429, message: "Cannot evict pod as it would violate the pod's disruption budget.", at: new Date().toISOString() },
+            : {
+                uid: e.uid,
+                name: e.name,
+                result: 'refused',
+                httpStatus: 429,
+                message: "Cannot evict pod as it would violate the pod's disruption budget.",
+                at: new Date().toISOString(),
+              },
         );
       },
     };
@@ -69,7 +76,12 @@ describe('repairWorkflow', () => {
       listFailingPods: (ns) => (fakes.get(ns) as FakeNamespace).activities(ns).listFailingPods(ns),
       evictPods: (input) => (fakes.get(input.namespace) as FakeNamespace).activities(input.namespace).evictPods(input),
     };
-    worker = await createWorker({ connection: temporal.nativeConnection, namespace: tierStack('workflow').temporalNamespace, taskQueue, activities: dispatch });
+    worker = await createWorker({
+      connection: temporal.nativeConnection,
+      namespace: tierStack('workflow').temporalNamespace,
+      taskQueue,
+      activities: dispatch,
+    });
     running = worker.run();
   });
 
@@ -123,12 +135,16 @@ describe('repairWorkflow', () => {
     try {
       const paused = await handle.executeUpdate(pauseRepairUpdate, { args: [{ reason: 'incident 42' }] });
       expect(paused).toMatchObject({ paused: true, pauseReason: 'incident 42' });
-      await expect(handle.executeUpdate(pauseRepairUpdate, { args: [{ reason: 'x'.repeat(300) }] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+      await expect(handle.executeUpdate(pauseRepairUpdate, { args: [{ reason: 'x'.repeat(300) }] })).rejects.toBeInstanceOf(
+        WorkflowUpdateFailedError,
+      );
 
       await eventually(async () => {
         const view = await query(handle);
         expect(view.failing[0]?.failingSweeps).toBeGreaterThanOrEqual(4);
-        expect(view.heldBack).toEqual([expect.objectContaining({ name: 'web-2', reason: 'paused', detail: 'repair is paused: incident 42' })]);
+        expect(view.heldBack).toEqual([
+          expect.objectContaining({ name: 'web-2', reason: 'paused', detail: 'repair is paused: incident 42' }),
+        ]);
       }, 20_000);
       expect(fake.evicted).toEqual([]);
       expect((await handle.describe()).typedSearchAttributes.get(AUTOCRANE_STATE)).toBe('Paused');

@@ -17,7 +17,14 @@ import {
   type ControlRequest,
   type RolloutStatus,
 } from '../../contracts/rollout-messages';
-import { AUTOCRANE_NAMESPACE, AUTOCRANE_ROLLOUT_ID, AUTOCRANE_STAGE, AUTOCRANE_STATE, AUTOCRANE_SUPERSEDED_BY, AUTOCRANE_TARGET } from '../../contracts/search-attributes';
+import {
+  AUTOCRANE_NAMESPACE,
+  AUTOCRANE_ROLLOUT_ID,
+  AUTOCRANE_STAGE,
+  AUTOCRANE_STATE,
+  AUTOCRANE_SUPERSEDED_BY,
+  AUTOCRANE_TARGET,
+} from '../../contracts/search-attributes';
 import { eventually } from '../support/kube';
 import { newRolloutId, recordHistory, rolloutSpec, rolloutState, waitForState } from '../support/rollouts';
 import { tierStack } from '../support/stacks';
@@ -106,7 +113,8 @@ class FakeCluster {
         this.advances.push(input);
         const script = this.advanceScript.get(this.advances.length);
         if (script instanceof Error) throw script;
-        if (script === 'gate-failed') return { outcome: 'gate-failed', actions: ['scale canary'], reason: 'pod web-x errors while scaling', erroring: ['web-x'] };
+        if (script === 'gate-failed')
+          return { outcome: 'gate-failed', actions: ['scale canary'], reason: 'pod web-x errors while scaling', erroring: ['web-x'] };
         if (script === 'hold') while (!this.advanceReleased) await this.tick({ updated: 0, ready: 0, erroring: [] });
         if (script === 'linger') {
           const ctx = Context.current();
@@ -123,7 +131,12 @@ class FakeCluster {
         // Like the activity: with no bake, a gate that passes as the scaling ends says so.
         if (input.gateAfterScaling && !this.gateWaitsAfterScaling && !this.failing && !this.watchError) {
           const gatePassed = gateResult('pass', 'pods ready, no bake', input.count);
-          const nextStarted = input.nextCount !== undefined ? [`scale canary to ${input.nextCount}`] : input.beginPromotion ? ['pause stable', 'release the canary'] : undefined;
+          const nextStarted =
+            input.nextCount !== undefined
+              ? [`scale canary to ${input.nextCount}`]
+              : input.beginPromotion
+                ? ['pause stable', 'release the canary']
+                : undefined;
           return { ...done, gatePassed, ...(nextStarted ? { nextStarted } : {}) };
         }
         return done;
@@ -211,7 +224,12 @@ describe('rolloutWorkflow (stubbed activities)', () => {
       rollbackRollout: (input) => fakeOf(input.snapshot.target.namespace).rollbackRollout(input),
       finishRollout: (input) => fakeOf(input.target.namespace).finishRollout(input),
     };
-    worker = await createWorker({ connection: temporal.nativeConnection, namespace: tierStack('workflow').temporalNamespace, taskQueue, activities: dispatch });
+    worker = await createWorker({
+      connection: temporal.nativeConnection,
+      namespace: tierStack('workflow').temporalNamespace,
+      taskQueue,
+      activities: dispatch,
+    });
     running = worker.run();
   });
 
@@ -231,12 +249,17 @@ describe('rolloutWorkflow (stubbed activities)', () => {
     const spec = rolloutSpec({ target: { namespace, kind: 'Deployment', name: 'web' }, ...input });
     fakes.set(namespace, fake);
     const rolloutId = newRolloutId();
-    const handle = await temporal.client.workflow.start(rolloutWorkflow, { taskQueue, workflowId: rolloutWorkflowId(spec.target), args: [{ rolloutId, spec }] });
+    const handle = await temporal.client.workflow.start(rolloutWorkflow, {
+      taskQueue,
+      workflowId: rolloutWorkflowId(spec.target),
+      args: [{ rolloutId, spec }],
+    });
     handles.push(handle);
     return { fake, handle, spec, rolloutId };
   }
 
-  const control = (handle: WorkflowHandle, name: Control, request: ControlRequest = {}) => handle.executeUpdate(rolloutControlUpdates[name], { args: [request] });
+  const control = (handle: WorkflowHandle, name: Control, request: ControlRequest = {}) =>
+    handle.executeUpdate(rolloutControlUpdates[name], { args: [request] });
   const until = (handle: WorkflowHandle, wanted: (s: RolloutStatus) => boolean) => waitForState(handle, wanted, 20_000);
   const searchAttributes = async (handle: WorkflowHandle) => (await handle.describe()).typedSearchAttributes;
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -254,12 +277,27 @@ describe('rolloutWorkflow (stubbed activities)', () => {
   }
 
   test('stages without bake whose gate passes as they scale need no watchGate; promotion releases the target, so no finishRollout', async () => {
-    const { fake, handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 0 }, { replicas: '100%', bakeSeconds: 0 }] });
+    const { fake, handle } = await start({
+      stages: [
+        { replicas: 1, bakeSeconds: 0 },
+        { replicas: '100%', bakeSeconds: 0 },
+      ],
+    });
     const result = await handle.result();
     expect(result.state).toBe('Succeeded');
     expect(fake.calls).toEqual(['prepareRollout', 'advanceStage', 'advanceStage', 'promoteRollout']);
     expect(fake.advances.map((a) => a.gateAfterScaling)).toEqual([true, true]);
-    expect(kinds(result)).toEqual(['started', 'stageStarted', 'stageScaled', 'gatePassed', 'stageStarted', 'stageScaled', 'gatePassed', 'promotionStarted', 'succeeded']);
+    expect(kinds(result)).toEqual([
+      'started',
+      'stageStarted',
+      'stageScaled',
+      'gatePassed',
+      'stageStarted',
+      'stageScaled',
+      'gatePassed',
+      'promotionStarted',
+      'succeeded',
+    ]);
     expect(result.pods).toEqual({ updated: 4, ready: 4, erroring: [] });
   });
 
@@ -278,7 +316,9 @@ describe('rolloutWorkflow (stubbed activities)', () => {
     // The last stage begins the promotion instead, which still has an activity of its own.
     expect(fake.advances.map((a) => a.beginPromotion)).toEqual([undefined, undefined, undefined, true]);
     expect(fake.calls.filter((c) => c === 'promoteRollout')).toHaveLength(1);
-    expect(decision(result, 'promotionStarted')?.reason).toBe("every replica goes to the new template (begun as the last stage's gate passed: pause stable; release the canary)");
+    expect(decision(result, 'promotionStarted')?.reason).toBe(
+      "every replica goes to the new template (begun as the last stage's gate passed: pause stable; release the canary)",
+    );
     // Released by the promotion: no finishRollout.
     expect(fake.calls.at(-1)).toBe('promoteRollout');
     await recordHistory(handle, 'wf-stages-begun-early');
@@ -294,7 +334,15 @@ describe('rolloutWorkflow (stubbed activities)', () => {
   test('a stage without bake whose gate has not passed as it scales is watched; a stage with a bake always is', async () => {
     const fake = new FakeCluster();
     fake.gateWaitsAfterScaling = true;
-    const { handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 1 }, { replicas: '100%', bakeSeconds: 0 }] }, fake);
+    const { handle } = await start(
+      {
+        stages: [
+          { replicas: 1, bakeSeconds: 1 },
+          { replicas: '100%', bakeSeconds: 0 },
+        ],
+      },
+      fake,
+    );
     expect((await handle.result()).state).toBe('Succeeded');
     expect(fake.calls).toEqual(['prepareRollout', 'advanceStage', 'watchGate', 'advanceStage', 'watchGate', 'promoteRollout']);
     expect(fake.advances.map((a) => a.gateAfterScaling)).toEqual([false, true]);
@@ -302,7 +350,12 @@ describe('rolloutWorkflow (stubbed activities)', () => {
   });
 
   test('pause during a bake holds (the gate still watched), resume bakes on to success', async () => {
-    const { fake, handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 2 }, { replicas: '100%', bakeSeconds: 0 }] });
+    const { fake, handle } = await start({
+      stages: [
+        { replicas: 1, bakeSeconds: 2 },
+        { replicas: '100%', bakeSeconds: 0 },
+      ],
+    });
     await until(handle, (s) => s.state === 'Baking');
     const paused = await control(handle, 'pause', { reason: 'checking dashboards', by: 'alice' });
     expect(paused.state).toBe('Paused');
@@ -345,7 +398,12 @@ describe('rolloutWorkflow (stubbed activities)', () => {
   });
 
   test('a gate failure while paused rolls back', async () => {
-    const { fake, handle, spec } = await start({ stages: [{ replicas: 1, bakeSeconds: 3600 }, { replicas: '100%', bakeSeconds: 0 }] });
+    const { fake, handle, spec } = await start({
+      stages: [
+        { replicas: 1, bakeSeconds: 3600 },
+        { replicas: '100%', bakeSeconds: 0 },
+      ],
+    });
     await until(handle, (s) => s.state === 'Baking');
     await control(handle, 'pause');
     await eventually(async () => expect(fake.watch.input.holdAfterPass).toBe(true), 10_000);
@@ -376,7 +434,15 @@ describe('rolloutWorkflow (stubbed activities)', () => {
     const fake = new FakeCluster();
     fake.prepareHeld = true;
     fake.firstStageBegins = begins;
-    const { handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 0 }, { replicas: '100%', bakeSeconds: 0 }] }, fake);
+    const { handle } = await start(
+      {
+        stages: [
+          { replicas: 1, bakeSeconds: 0 },
+          { replicas: '100%', bakeSeconds: 0 },
+        ],
+      },
+      fake,
+    );
     await eventually(async () => expect(fake.calls).toContain('prepareRollout'), 10_000);
     expect((await control(handle, 'pause')).state).toBe('Paused');
     fake.prepareHeld = false;
@@ -392,7 +458,15 @@ describe('rolloutWorkflow (stubbed activities)', () => {
   test('pause while a stage scales holds once it has scaled, until resume', async () => {
     const fake = new FakeCluster();
     fake.advanceScript.set(1, 'hold');
-    const { handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 0 }, { replicas: '100%', bakeSeconds: 0 }] }, fake);
+    const { handle } = await start(
+      {
+        stages: [
+          { replicas: 1, bakeSeconds: 0 },
+          { replicas: '100%', bakeSeconds: 0 },
+        ],
+      },
+      fake,
+    );
     await until(handle, (s) => s.state === 'Progressing');
     expect((await control(handle, 'pause')).state).toBe('Paused');
     fake.advanceReleased = true;
@@ -413,11 +487,20 @@ describe('rolloutWorkflow (stubbed activities)', () => {
   });
 
   test('promote during a bake skips the rest of it: the gate is checked once more with no bake', async () => {
-    const { fake, handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 3600 }, { replicas: '100%', bakeSeconds: 0 }] });
+    const { fake, handle } = await start({
+      stages: [
+        { replicas: 1, bakeSeconds: 3600 },
+        { replicas: '100%', bakeSeconds: 0 },
+      ],
+    });
     await until(handle, (s) => s.state === 'Baking');
     await eventually(async () => expect(fake.watches).toHaveLength(1), 10_000);
     const promoted = await control(handle, 'promote', { reason: 'metrics look fine', by: 'bob' });
-    expect(decision(promoted, 'bakeSkipped')).toMatchObject({ stage: 0, by: 'bob', reason: 'skipping the rest of the bake of stage 1 of 2: metrics look fine' });
+    expect(decision(promoted, 'bakeSkipped')).toMatchObject({
+      stage: 0,
+      by: 'bob',
+      reason: 'skipping the rest of the bake of stage 1 of 2: metrics look fine',
+    });
     const result = await handle.result();
     expect(result.state).toBe('Succeeded');
     const stage1 = fake.watches.filter((w) => w.input.expectedPods === 1);
@@ -428,7 +511,13 @@ describe('rolloutWorkflow (stubbed activities)', () => {
   });
 
   test("rollback 'freeze': a failed gate freezes; resume re-gates with a fresh bake; promote overrides and goes on", async () => {
-    const { fake, handle } = await start({ rollback: 'freeze', stages: [{ replicas: 1, bakeSeconds: 3600 }, { replicas: '100%', bakeSeconds: 0 }] });
+    const { fake, handle } = await start({
+      rollback: 'freeze',
+      stages: [
+        { replicas: 1, bakeSeconds: 3600 },
+        { replicas: '100%', bakeSeconds: 0 },
+      ],
+    });
     await until(handle, (s) => s.state === 'Baking');
     fake.failing = 'pod web-x: watchdog http is at error';
     const frozen = await until(handle, (s) => s.state === 'Frozen');
@@ -450,7 +539,10 @@ describe('rolloutWorkflow (stubbed activities)', () => {
     fake.failing = 'pod web-x: watchdog http is at error again';
     await until(handle, (s) => s.state === 'Frozen' && s.decisions.filter((d) => d.kind === 'frozen').length === 2);
     const overridden = await control(handle, 'promote', { by: 'carol' });
-    expect(decision(overridden, 'gateOverridden')).toMatchObject({ by: 'carol', reason: 'overriding the failed gate of stage 1 of 2; going to stage 2' });
+    expect(decision(overridden, 'gateOverridden')).toMatchObject({
+      by: 'carol',
+      reason: 'overriding the failed gate of stage 1 of 2; going to stage 2',
+    });
     fake.failing = null;
     const result = await handle.result();
     expect(result.state).toBe('Succeeded');
@@ -465,7 +557,16 @@ describe('rolloutWorkflow (stubbed activities)', () => {
   test("rollback 'freeze': a stage frozen while it was scaling scales again when resumed, then gets its fresh gate", async () => {
     const fake = new FakeCluster();
     fake.advanceScript.set(1, 'gate-failed');
-    const { handle } = await start({ rollback: 'freeze', stages: [{ replicas: 2, bakeSeconds: 1 }, { replicas: '100%', bakeSeconds: 0 }] }, fake);
+    const { handle } = await start(
+      {
+        rollback: 'freeze',
+        stages: [
+          { replicas: 2, bakeSeconds: 1 },
+          { replicas: '100%', bakeSeconds: 0 },
+        ],
+      },
+      fake,
+    );
     const frozen = await until(handle, (s) => s.state === 'Frozen');
     expect(decision(frozen, 'gateFailed')?.reason).toBe('pod web-x errors while scaling');
     expect(fake.advances).toHaveLength(1);
@@ -475,7 +576,20 @@ describe('rolloutWorkflow (stubbed activities)', () => {
     // The stage's scaling ran again (to the same count), before a watch of its gate with a bake.
     expect(fake.advances.map((a) => a.count)).toEqual([2, 2, 4]);
     expect(fake.calls.slice(0, 4)).toEqual(['prepareRollout', 'advanceStage', 'advanceStage', 'watchGate']);
-    expect(kinds(result)).toEqual(['started', 'stageStarted', 'gateFailed', 'frozen', 'resumed', 'stageScaled', 'gatePassed', 'stageStarted', 'stageScaled', 'gatePassed', 'promotionStarted', 'succeeded']);
+    expect(kinds(result)).toEqual([
+      'started',
+      'stageStarted',
+      'gateFailed',
+      'frozen',
+      'resumed',
+      'stageScaled',
+      'gatePassed',
+      'stageStarted',
+      'stageScaled',
+      'gatePassed',
+      'promotionStarted',
+      'succeeded',
+    ]);
   });
 
   test("rollback 'freeze': abort while frozen rolls back", async () => {
@@ -492,7 +606,13 @@ describe('rolloutWorkflow (stubbed activities)', () => {
   });
 
   test("rollback 'freeze': a re-gated stage with an approval still waits for it", async () => {
-    const { fake, handle } = await start({ rollback: 'freeze', stages: [{ replicas: 1, bakeSeconds: 3600, approval: { timeoutSeconds: 600 } }, { replicas: '100%', bakeSeconds: 0 }] });
+    const { fake, handle } = await start({
+      rollback: 'freeze',
+      stages: [
+        { replicas: 1, bakeSeconds: 3600, approval: { timeoutSeconds: 600 } },
+        { replicas: '100%', bakeSeconds: 0 },
+      ],
+    });
     await until(handle, (s) => s.state === 'Baking');
     fake.failing = 'pod web-x: watchdog http is at error';
     await until(handle, (s) => s.state === 'Frozen');
@@ -533,7 +653,12 @@ describe('rolloutWorkflow (stubbed activities)', () => {
     const result = await handle.result();
     expect(result.state).toBe('Succeeded');
     expect(kinds(result)).not.toContain('controlRefused');
-    expect(kinds(result).filter((k) => ['paused', 'resumed', 'bakeSkipped', 'approved'].includes(k))).toEqual(['paused', 'resumed', 'bakeSkipped', 'approved']);
+    expect(kinds(result).filter((k) => ['paused', 'resumed', 'bakeSkipped', 'approved'].includes(k))).toEqual([
+      'paused',
+      'resumed',
+      'bakeSkipped',
+      'approved',
+    ]);
     const history = await handle.fetchHistory();
     const events = history.events ?? [];
     // Only the four accepted updates are in history; the nine refused ones are not.
@@ -547,11 +672,21 @@ describe('rolloutWorkflow (stubbed activities)', () => {
     fake.promoteHeld = true;
     const { handle, spec } = await start({ stages: [{ replicas: '100%', bakeSeconds: 0 }] }, fake);
     await until(handle, (s) => s.state === 'Promoting');
-    const reasonOf = async (p: Promise<unknown>) => ((await p.then(() => null, (err: unknown) => err)) as WorkflowUpdateFailedError | null)?.cause?.message;
-    expect(await reasonOf(control(handle, 'abort', { reason: 'bad build' }))).toMatch(/^abort: the promotion is under way and cannot be interrupted; .* \(state Promoting\)$/);
+    const reasonOf = async (p: Promise<unknown>) =>
+      (
+        (await p.then(
+          () => null,
+          (err: unknown) => err,
+        )) as WorkflowUpdateFailedError | null
+      )?.cause?.message;
+    expect(await reasonOf(control(handle, 'abort', { reason: 'bad build' }))).toMatch(
+      /^abort: the promotion is under way and cannot be interrupted; .* \(state Promoting\)$/,
+    );
     expect(await reasonOf(control(handle, 'pause'))).toMatch(/^pause: the promotion is under way/);
     const nextSpec = rolloutSpec({ target: spec.target, stages: [{ replicas: '100%', bakeSeconds: 0 }] });
-    expect(await reasonOf(handle.executeUpdate(supersedeRolloutUpdate, { args: [{ rolloutId: newRolloutId(), spec: nextSpec }] }))).toMatch(/is promoting, which cannot be interrupted/);
+    expect(await reasonOf(handle.executeUpdate(supersedeRolloutUpdate, { args: [{ rolloutId: newRolloutId(), spec: nextSpec }] }))).toMatch(
+      /is promoting, which cannot be interrupted/,
+    );
     fake.promoteHeld = false;
     const result = await handle.result();
     expect(result.state).toBe('Succeeded');
@@ -566,17 +701,29 @@ describe('rolloutWorkflow (stubbed activities)', () => {
     await until(handle, (s) => s.state === 'Promoting');
     const api = temporalRolloutWorkflows(temporal.client, { taskQueue });
     const nextId = newRolloutId();
-    const starting = api.start({ rolloutId: nextId, spec: rolloutSpec({ target: spec.target, stages: [{ replicas: '100%', bakeSeconds: 0 }], supersede: true }) });
+    const starting = api.start({
+      rolloutId: nextId,
+      spec: rolloutSpec({ target: spec.target, stages: [{ replicas: '100%', bakeSeconds: 0 }], supersede: true }),
+    });
     await sleep(1000);
     fake.promoteHeld = false;
     expect(await starting).toMatchObject({ outcome: 'started' });
-    expect(await temporal.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).result()).toMatchObject({ rolloutId, state: 'Succeeded' });
+    expect(await temporal.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).result()).toMatchObject({
+      rolloutId,
+      state: 'Succeeded',
+    });
     const next = await temporal.client.workflow.getHandle(handle.workflowId).result();
     expect(next).toMatchObject({ rolloutId: nextId, state: 'Succeeded' });
   });
 
   test("an approval that times out with onTimeout rollback rolls back under the freeze policy too (it is the operator's default, not a gate failure)", async () => {
-    const { fake, handle } = await start({ rollback: 'freeze', stages: [{ replicas: 1, bakeSeconds: 0, approval: { timeoutSeconds: 1, onTimeout: 'rollback' } }, { replicas: '100%', bakeSeconds: 0 }] });
+    const { fake, handle } = await start({
+      rollback: 'freeze',
+      stages: [
+        { replicas: 1, bakeSeconds: 0, approval: { timeoutSeconds: 1, onTimeout: 'rollback' } },
+        { replicas: '100%', bakeSeconds: 0 },
+      ],
+    });
     const result = await handle.result();
     expect(result.state).toBe('RolledBack');
     expect(kinds(result)).toEqual(expect.arrayContaining(['approvalTimedOut', 'rollbackStarted', 'rolledBack']));
@@ -586,7 +733,12 @@ describe('rolloutWorkflow (stubbed activities)', () => {
   });
 
   test("an approval's timeout does not run while paused", async () => {
-    const { handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 0, approval: { timeoutSeconds: 2, onTimeout: 'rollback' } }, { replicas: '100%', bakeSeconds: 0 }] });
+    const { handle } = await start({
+      stages: [
+        { replicas: 1, bakeSeconds: 0, approval: { timeoutSeconds: 2, onTimeout: 'rollback' } },
+        { replicas: '100%', bakeSeconds: 0 },
+      ],
+    });
     await until(handle, (s) => s.state === 'AwaitingApproval');
     const waitStarted = Date.now();
     expect((await control(handle, 'pause')).state).toBe('Paused');
@@ -608,11 +760,20 @@ describe('rolloutWorkflow (stubbed activities)', () => {
   });
 
   test('supersede rolls the running rollout back and continues as the new one', async () => {
-    const { fake, handle, spec, rolloutId } = await start({ stages: [{ replicas: 1, bakeSeconds: 3600 }, { replicas: '100%', bakeSeconds: 0 }] });
+    const { fake, handle, spec, rolloutId } = await start({
+      stages: [
+        { replicas: 1, bakeSeconds: 3600 },
+        { replicas: '100%', bakeSeconds: 0 },
+      ],
+    });
     await until(handle, (s) => s.state === 'Baking');
     const firstRunId = (await handle.describe()).runId;
     const nextId = newRolloutId();
-    const nextSpec: RolloutSpec = rolloutSpec({ target: spec.target, change: { images: { app: 'example.invalid/app:3' } }, stages: [{ replicas: '100%', bakeSeconds: 0 }] });
+    const nextSpec: RolloutSpec = rolloutSpec({
+      target: spec.target,
+      change: { images: { app: 'example.invalid/app:3' } },
+      stages: [{ replicas: '100%', bakeSeconds: 0 }],
+    });
     const accepted = await handle.executeUpdate(supersedeRolloutUpdate, { args: [{ rolloutId: nextId, spec: nextSpec }] });
     expect(accepted).toMatchObject({ rolloutId, supersededBy: nextId });
 
@@ -641,12 +802,25 @@ describe('rolloutWorkflow (stubbed activities)', () => {
   test('superseded: the new rollout waits Pending, found by AutoCraneSupersededBy; the same superseder again is a repeat, another is refused; the next run starts with its own attributes', async () => {
     const fake = new FakeCluster();
     fake.rollbackHeld = true;
-    const { handle, spec, rolloutId } = await start({ stages: [{ replicas: 1, bakeSeconds: 0, approval: { timeoutSeconds: 3600, onTimeout: 'rollback' } }, { replicas: '100%', bakeSeconds: 0 }] }, fake);
+    const { handle, spec, rolloutId } = await start(
+      {
+        stages: [
+          { replicas: 1, bakeSeconds: 0, approval: { timeoutSeconds: 3600, onTimeout: 'rollback' } },
+          { replicas: '100%', bakeSeconds: 0 },
+        ],
+      },
+      fake,
+    );
     await until(handle, (s) => s.state === 'AwaitingApproval');
     expect(await handle.query(supersedingStatusQuery)).toBeNull();
     const firstRunId = (await handle.describe()).runId;
     const nextId = newRolloutId();
-    const nextSpec = rolloutSpec({ target: spec.target, change: { images: { app: 'example.invalid/app:3' } }, requestId: 'next-1', stages: [{ replicas: '100%', bakeSeconds: 0 }] });
+    const nextSpec = rolloutSpec({
+      target: spec.target,
+      change: { images: { app: 'example.invalid/app:3' } },
+      requestId: 'next-1',
+      stages: [{ replicas: '100%', bakeSeconds: 0 }],
+    });
     const supersede = (id: string) => handle.executeUpdate(supersedeRolloutUpdate, { args: [{ rolloutId: id, spec: nextSpec }] });
     expect(await supersede(nextId)).toMatchObject({ rolloutId, supersededBy: nextId });
     expect((await searchAttributes(handle)).get(AUTOCRANE_SUPERSEDED_BY)).toBe(nextId);
@@ -655,14 +829,24 @@ describe('rolloutWorkflow (stubbed activities)', () => {
     const rollingBack = await until(handle, (s) => s.state === 'RollingBack');
     expect(rollingBack.stages[0]?.result).toBe('aborted');
     const waiting = await handle.query(supersedingStatusQuery);
-    expect(waiting).toMatchObject({ rolloutId: nextId, state: 'Pending', stage: -1, requestId: 'next-1', supersededBy: null, endedAt: null });
+    expect(waiting).toMatchObject({
+      rolloutId: nextId,
+      state: 'Pending',
+      stage: -1,
+      requestId: 'next-1',
+      supersededBy: null,
+      endedAt: null,
+    });
     expect(waiting?.summary).toContain('example.invalid/app:3');
     expect(waiting?.stages.map((s) => s.result)).toEqual(['pending']);
-    expect(waiting?.decisions).toEqual([expect.objectContaining({ kind: 'waiting', reason: expect.stringContaining(`waiting for rollout ${rolloutId}`) })]);
+    expect(waiting?.decisions).toEqual([
+      expect.objectContaining({ kind: 'waiting', reason: expect.stringContaining(`waiting for rollout ${rolloutId}`) }),
+    ]);
 
     // Listed as the API lists rollouts: the new one Pending (standing in the old run), the old one RollingBack.
     const api = temporalRolloutWorkflows(temporal.client, { taskQueue });
-    const listed = async (state?: RolloutState) => (await api.list({ namespace: spec.target.namespace, state }, 10)).records.map((r) => `${r.rolloutId} ${r.state}`);
+    const listed = async (state?: RolloutState) =>
+      (await api.list({ namespace: spec.target.namespace, state }, 10)).records.map((r) => `${r.rolloutId} ${r.state}`);
     await eventually(async () => expect(await listed()).toEqual([`${nextId} Pending`, `${rolloutId} RollingBack`]), 10_000);
     expect(await listed('Pending')).toEqual([`${nextId} Pending`]);
     expect(await listed('RollingBack')).toEqual([`${rolloutId} RollingBack`]);
@@ -675,7 +859,9 @@ describe('rolloutWorkflow (stubbed activities)', () => {
       () => null,
       (err: unknown) => err,
     );
-    expect((other as WorkflowUpdateFailedError).cause?.message).toBe(`supersede: rollout ${rolloutId} is already superseded by rollout ${nextId}, which starts once it has rolled back`);
+    expect((other as WorkflowUpdateFailedError).cause?.message).toBe(
+      `supersede: rollout ${rolloutId} is already superseded by rollout ${nextId}, which starts once it has rolled back`,
+    );
 
     fake.rollbackHeld = false;
     const result = await handle.result();
@@ -696,27 +882,53 @@ describe('rolloutWorkflow (stubbed activities)', () => {
     expect(await listed('Pending')).toEqual([]);
     const history = await handle.fetchHistory();
     const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
-    expect(Object.keys(started?.searchAttributes?.indexedFields ?? {}).sort()).toEqual([AUTOCRANE_NAMESPACE.name, AUTOCRANE_ROLLOUT_ID.name, AUTOCRANE_STAGE.name, AUTOCRANE_STATE.name, AUTOCRANE_TARGET.name].sort());
+    expect(Object.keys(started?.searchAttributes?.indexedFields ?? {}).sort()).toEqual(
+      [AUTOCRANE_NAMESPACE.name, AUTOCRANE_ROLLOUT_ID.name, AUTOCRANE_STAGE.name, AUTOCRANE_STATE.name, AUTOCRANE_TARGET.name].sort(),
+    );
     await recordHistory(previous, 'wf-superseded-waiting');
   });
 
   test('abort while a stage scales: the rollback starts only once the cancelled advanceStage has stopped', async () => {
     const fake = new FakeCluster();
     fake.advanceScript.set(1, 'linger');
-    const { handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 0 }, { replicas: '100%', bakeSeconds: 0 }] }, fake);
+    const { handle } = await start(
+      {
+        stages: [
+          { replicas: 1, bakeSeconds: 0 },
+          { replicas: '100%', bakeSeconds: 0 },
+        ],
+      },
+      fake,
+    );
     await eventually(async () => expect(fake.calls).toContain('advanceStage'), 10_000);
     await control(handle, 'abort', { reason: 'wrong image' });
     const result = await handle.result();
     expect(result.state).toBe('RolledBack');
     expect(result.stages[0]?.result).toBe('aborted');
     // Under TRY_CANCEL the rollback began at once, while the cancelled stage still scaled the canary.
-    expect(fake.calls).toEqual(['prepareRollout', 'advanceStage', 'advanceStage scaled after its cancellation', 'advanceStage stopped', 'rollbackRollout', 'finishRollout']);
+    expect(fake.calls).toEqual([
+      'prepareRollout',
+      'advanceStage',
+      'advanceStage scaled after its cancellation',
+      'advanceStage stopped',
+      'rollbackRollout',
+      'finishRollout',
+    ]);
   });
 
   test('advanceStage failing non-retryably rolls back with a reason naming it', async () => {
     const fake = new FakeCluster();
     fake.advanceScript.set(2, ApplicationFailure.nonRetryable('the apiserver refused the canary: spec.replicas invalid', 'InvalidChange'));
-    const { handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 0 }, { replicas: 2, bakeSeconds: 0 }, { replicas: '100%', bakeSeconds: 0 }] }, fake);
+    const { handle } = await start(
+      {
+        stages: [
+          { replicas: 1, bakeSeconds: 0 },
+          { replicas: 2, bakeSeconds: 0 },
+          { replicas: '100%', bakeSeconds: 0 },
+        ],
+      },
+      fake,
+    );
     const result = await handle.result();
     expect(result.state).toBe('RolledBack');
     const reason = 'stage 2 could not scale: the apiserver refused the canary: spec.replicas invalid';
@@ -767,7 +979,16 @@ describe('rolloutWorkflow (stubbed activities)', () => {
   test('the stage search attribute follows a stage that starts in the same state as the one before (stages without bake)', async () => {
     const fake = new FakeCluster();
     fake.advanceScript.set(2, 'hold');
-    const { handle } = await start({ stages: [{ replicas: 1, bakeSeconds: 0 }, { replicas: 2, bakeSeconds: 0 }, { replicas: '100%', bakeSeconds: 0 }] }, fake);
+    const { handle } = await start(
+      {
+        stages: [
+          { replicas: 1, bakeSeconds: 0 },
+          { replicas: 2, bakeSeconds: 0 },
+          { replicas: '100%', bakeSeconds: 0 },
+        ],
+      },
+      fake,
+    );
     await until(handle, (s) => s.state === 'Progressing' && s.stage === 1);
     await eventually(async () => {
       const attributes = await searchAttributes(handle);
@@ -780,7 +1001,13 @@ describe('rolloutWorkflow (stubbed activities)', () => {
   });
 
   test('search attributes follow the state and stage; the memo holds the summary', async () => {
-    const { handle, spec, rolloutId } = await start({ stages: [{ replicas: 1, bakeSeconds: 0 }, { replicas: 2, bakeSeconds: 3600 }, { replicas: '100%', bakeSeconds: 0 }] });
+    const { handle, spec, rolloutId } = await start({
+      stages: [
+        { replicas: 1, bakeSeconds: 0 },
+        { replicas: 2, bakeSeconds: 3600 },
+        { replicas: '100%', bakeSeconds: 0 },
+      ],
+    });
     const baking = await until(handle, (s) => s.state === 'Baking' && s.stage === 1);
     await eventually(async () => {
       const attributes = await searchAttributes(handle);
@@ -793,7 +1020,9 @@ describe('rolloutWorkflow (stubbed activities)', () => {
     expect(described.typedSearchAttributes.get(AUTOCRANE_ROLLOUT_ID)).toBe(rolloutId);
     // upsertMemo drops null values: no requestId key for a rollout started without one.
     expect(described.memo).toEqual({ summary: baking.summary, rolloutId });
-    expect(baking.summary).toBe(`Deployment ${spec.target.namespace}/web: images app=example.invalid/app:2; 1 replica → 2 replicas → 100%, automatic rollback`);
+    expect(baking.summary).toBe(
+      `Deployment ${spec.target.namespace}/web: images app=example.invalid/app:2; 1 replica → 2 replicas → 100%, automatic rollback`,
+    );
 
     await control(handle, 'pause');
     await eventually(async () => expect((await searchAttributes(handle)).get(AUTOCRANE_STATE)).toBe('Paused'), 10_000);

@@ -60,7 +60,10 @@ const retry: RetryPolicy = { initialInterval: '1 second', backoffCoefficient: 2,
  * when this timeout expires, so it is short (it was a minute, which stalled a rollout whose worker
  * died at a stage transition); the calls themselves give up after 10 s (activities/data/data-rollout.ts).
  */
-const { dataRolloutSettings, readDataMirror, mirrorDataVersions } = proxyActivities<DataRolloutActivities>({ startToCloseTimeout: '15 seconds', retry });
+const { dataRolloutSettings, readDataMirror, mirrorDataVersions } = proxyActivities<DataRolloutActivities>({
+  startToCloseTimeout: '15 seconds',
+  retry,
+});
 /**
  * Waiting for acknowledgements and probations: long, so a dead worker is noticed by its silent
  * heartbeat, within 3 s: the activities heartbeat on a timer every 500 ms whatever their calls
@@ -101,8 +104,10 @@ const failureMessage = (err: unknown): string => {
 
 function announcementProblem(a: VersionAnnouncement | undefined): string | null {
   if (!a || typeof a !== 'object' || !a.version || typeof a.version !== 'object') return 'expected {version, archiveUrl}';
-  if (typeof a.version.id !== 'string' || versionIdError(a.version.id)) return `version.id: ${typeof a.version.id === 'string' ? versionIdError(a.version.id) : 'required'}`;
-  if (typeof a.version.sha256 !== 'string' || !SHA256_HEX.test(a.version.sha256)) return 'version.sha256: expected 64 lower-case hex digits';
+  if (typeof a.version.id !== 'string' || versionIdError(a.version.id))
+    return `version.id: ${typeof a.version.id === 'string' ? versionIdError(a.version.id) : 'required'}`;
+  if (typeof a.version.sha256 !== 'string' || !SHA256_HEX.test(a.version.sha256))
+    return 'version.sha256: expected 64 lower-case hex digits';
   if (typeof a.archiveUrl !== 'string' || !/^https?:\/\//.test(a.archiveUrl)) return 'archiveUrl: expected an http(s) URL';
   return null;
 }
@@ -139,7 +144,13 @@ export async function dataRolloutWorkflow(input: DataRolloutWorkflowInput): Prom
 
   const now = () => new Date().toISOString();
   const decide = (kind: DataDecisionKind, reason: string, extra: { version?: string | null; by?: string } = {}) => {
-    const record: DataDecision = { at: now(), kind, version: extra.version === undefined ? (run?.version ?? null) : extra.version, stage: run && run.stage >= 0 ? run.stage : null, reason };
+    const record: DataDecision = {
+      at: now(),
+      kind,
+      version: extra.version === undefined ? (run?.version ?? null) : extra.version,
+      stage: run && run.stage >= 0 ? run.stage : null,
+      reason,
+    };
     if (extra.by !== undefined) record.by = extra.by;
     decisions = appendDecision(decisions, record);
     log.info(`data rollout ${kind}`, { namespace, source, version: record.version, reason });
@@ -193,20 +204,30 @@ export async function dataRolloutWorkflow(input: DataRolloutWorkflowInput): Prom
     }
     latest = release;
     mirrorStale = true;
-    decide('versionAvailable', `${id} (${a.version.size} bytes, ${a.version.origin?.kind ?? '?'} ${a.version.origin?.ref ?? ''})`.trimEnd(), { version: id });
+    decide(
+      'versionAvailable',
+      `${id} (${a.version.size} bytes, ${a.version.origin?.kind ?? '?'} ${a.version.origin?.ref ?? ''})`.trimEnd(),
+      { version: id },
+    );
     if (lkg === null) {
       lkg = release;
       decide('bootstrap', `no known-good version yet: ${id} becomes the LKG and every consumer is asked for it`, { version: id });
       return;
     }
     if (!settings?.autoStart) {
-      decide('waitingForStart', `auto-start is off (AUTOCRANE_DATA_AUTO_START): start it with \`autocrane data start ${namespace} ${source}\``, { version: id });
+      decide(
+        'waitingForStart',
+        `auto-start is off (AUTOCRANE_DATA_AUTO_START): start it with \`autocrane data start ${namespace} ${source}\``,
+        { version: id },
+      );
       return;
     }
     startRequest = { version: id, by: 'auto' };
     if (rolling() && run!.state !== 'RollingBack') {
       stop = { kind: 'supersede', reason: `superseded by ${id}` };
-      decide('superseded', `${id} arrived: ${run!.version} goes back to the LKG ${lkg.version.id}, then ${id} starts from stage 1`, { by: 'auto' });
+      decide('superseded', `${id} arrived: ${run!.version} goes back to the LKG ${lkg.version.id}, then ${id} starts from stage 1`, {
+        by: 'auto',
+      });
     }
   };
 
@@ -225,17 +246,25 @@ export async function dataRolloutWorkflow(input: DataRolloutWorkflowInput): Prom
   };
 
   const validateStart = (request: DataStartRequest) => {
-    if (request !== undefined && (typeof request !== 'object' || request === null)) throw new Error('start: expected {version?, stages?, maxErrorPods?, ackTimeoutSeconds?, reason?}');
+    if (request !== undefined && (typeof request !== 'object' || request === null))
+      throw new Error('start: expected {version?, stages?, maxErrorPods?, ackTimeoutSeconds?, reason?}');
     const r = request ?? {};
-    if (r.reason !== undefined && (typeof r.reason !== 'string' || r.reason.length > MAX_DATA_CONTROL_REASON_LENGTH)) throw new Error(`reason: expected a string of at most ${MAX_DATA_CONTROL_REASON_LENGTH} characters`);
+    if (r.reason !== undefined && (typeof r.reason !== 'string' || r.reason.length > MAX_DATA_CONTROL_REASON_LENGTH))
+      throw new Error(`reason: expected a string of at most ${MAX_DATA_CONTROL_REASON_LENGTH} characters`);
     if (r.stages !== undefined) {
       const problems = dataStagesProblems(r.stages);
       if (problems.length > 0) throw new Error(problems.map((p) => `${p.field}: ${p.message}`).join('; '));
     }
-    if (r.maxErrorPods !== undefined && (!Number.isInteger(r.maxErrorPods) || r.maxErrorPods < 0 || r.maxErrorPods > DATA_ROLLOUT_LIMITS.maxErrorPods)) {
+    if (
+      r.maxErrorPods !== undefined &&
+      (!Number.isInteger(r.maxErrorPods) || r.maxErrorPods < 0 || r.maxErrorPods > DATA_ROLLOUT_LIMITS.maxErrorPods)
+    ) {
       throw new Error(`maxErrorPods: expected a whole number from 0 to ${DATA_ROLLOUT_LIMITS.maxErrorPods}`);
     }
-    if (r.ackTimeoutSeconds !== undefined && (!Number.isInteger(r.ackTimeoutSeconds) || r.ackTimeoutSeconds < 1 || r.ackTimeoutSeconds > DATA_ROLLOUT_LIMITS.maxAckTimeoutSeconds)) {
+    if (
+      r.ackTimeoutSeconds !== undefined &&
+      (!Number.isInteger(r.ackTimeoutSeconds) || r.ackTimeoutSeconds < 1 || r.ackTimeoutSeconds > DATA_ROLLOUT_LIMITS.maxAckTimeoutSeconds)
+    ) {
       throw new Error(`ackTimeoutSeconds: expected a whole number from 1 to ${DATA_ROLLOUT_LIMITS.maxAckTimeoutSeconds}`);
     }
     const release = findRelease(r.version);
@@ -244,9 +273,12 @@ export async function dataRolloutWorkflow(input: DataRolloutWorkflowInput): Prom
       const ids = [...new Set([...known.map((k) => k.version.id), ...(lkg ? [lkg.version.id] : [])])];
       throw new Error(`start: version ${r.version} is not known; known versions: ${ids.join(', ') || 'none'}`);
     }
-    if (lkg !== null && release.version.id === lkg.version.id) throw new Error(`start: ${release.version.id} is already the known-good version`);
-    if (rolling() && run!.version === release.version.id) throw new Error(`start: ${release.version.id} is already rolling out (state ${run!.state})`);
-    if (rolling() && run!.state === 'RollingBack') throw new Error(`start: the rollout of ${run!.version} is rolling back; start again once it has ended`);
+    if (lkg !== null && release.version.id === lkg.version.id)
+      throw new Error(`start: ${release.version.id} is already the known-good version`);
+    if (rolling() && run!.version === release.version.id)
+      throw new Error(`start: ${release.version.id} is already rolling out (state ${run!.state})`);
+    if (rolling() && run!.state === 'RollingBack')
+      throw new Error(`start: the rollout of ${run!.version} is rolling back; start again once it has ended`);
   };
   setHandler(
     startDataRolloutUpdate,
@@ -256,7 +288,11 @@ export async function dataRolloutWorkflow(input: DataRolloutWorkflowInput): Prom
       startRequest = { ...r, version: release.version.id };
       if (rolling()) {
         stop = { kind: 'supersede', reason: `superseded by a start of ${release.version.id}` };
-        decide('superseded', `${release.version.id} was started: ${run!.version} goes back to the LKG first${r.reason ? `: ${r.reason}` : ''}`, r.by === undefined ? {} : { by: r.by });
+        decide(
+          'superseded',
+          `${release.version.id} was started: ${run!.version} goes back to the LKG first${r.reason ? `: ${r.reason}` : ''}`,
+          r.by === undefined ? {} : { by: r.by },
+        );
       }
       return status();
     },
@@ -264,7 +300,9 @@ export async function dataRolloutWorkflow(input: DataRolloutWorkflowInput): Prom
   );
 
   const controlContext = () =>
-    run === null ? null : { state: run.state, ...(pausedFrom ? { pausedFrom } : {}), stage: run.stage < 0 ? null : run.stage, stageCount: run.stages.length };
+    run === null
+      ? null
+      : { state: run.state, ...(pausedFrom ? { pausedFrom } : {}), stage: run.stage < 0 ? null : run.stage, stageCount: run.stages.length };
   const decideDataControl = (control: Control) => {
     const ctx = controlContext();
     if (ctx === null || !rolling()) return { accepted: false as const, reason: `${control}: no data rollout of ${source} is in progress` };
@@ -287,7 +325,10 @@ export async function dataRolloutWorkflow(input: DataRolloutWorkflowInput): Prom
           pausedFrom = undefined;
           decide('resumed', why, by);
         } else {
-          stop = { kind: 'abort', reason: `aborted${request?.by ? ` by ${request.by}` : ''}${request?.reason ? `: ${request.reason}` : ''}` };
+          stop = {
+            kind: 'abort',
+            reason: `aborted${request?.by ? ` by ${request.by}` : ''}${request?.reason ? `: ${request.reason}` : ''}`,
+          };
           setState('RollingBack');
           decide('aborted', why, by);
         }
@@ -295,7 +336,10 @@ export async function dataRolloutWorkflow(input: DataRolloutWorkflowInput): Prom
       },
       {
         validator: (request: DataControlRequest) => {
-          if (request?.reason !== undefined && (typeof request.reason !== 'string' || request.reason.length > MAX_DATA_CONTROL_REASON_LENGTH)) {
+          if (
+            request?.reason !== undefined &&
+            (typeof request.reason !== 'string' || request.reason.length > MAX_DATA_CONTROL_REASON_LENGTH)
+          ) {
             throw new Error(`reason: expected a string of at most ${MAX_DATA_CONTROL_REASON_LENGTH} characters`);
           }
           const decision = decideDataControl(control);
@@ -313,22 +357,24 @@ export async function dataRolloutWorkflow(input: DataRolloutWorkflowInput): Prom
   const mirror = async () => {
     if (!mirrorStale) return;
     mirrorStale = false;
-    const rollout = run && !isDataRolloutFinished(run.state) ? `${run.version} ${run.state} stage ${run.stage + 1}/${run.stages.length}` : null;
+    const rollout =
+      run && !isDataRolloutFinished(run.state) ? `${run.version} ${run.state} stage ${run.stage + 1}/${run.stages.length}` : null;
     await mirrorDataVersions({ namespace, source, lkg, latest, rollout });
   };
 
   /** A stop, or one of `accept`, interrupts a running activity. */
-  const interrupts =
-    (accept: readonly Interrupt[]) =>
-    (): Interrupt | null => {
-      if (stop !== null) return 'stop';
-      if (accept.includes('paused') && run?.state === 'Paused') return 'paused';
-      if (accept.includes('resumed') && run?.state !== 'Paused') return 'resumed';
-      return null;
-    };
+  const interrupts = (accept: readonly Interrupt[]) => (): Interrupt | null => {
+    if (stop !== null) return 'stop';
+    if (accept.includes('paused') && run?.state === 'Paused') return 'paused';
+    if (accept.includes('resumed') && run?.state !== 'Paused') return 'resumed';
+    return null;
+  };
 
   /** Runs an activity until it ends or `interrupted` says why not; an interrupted activity is cancelled. */
-  async function interruptible<T>(fn: () => Promise<T>, interrupted: () => Interrupt | null): Promise<{ value: T } | { interrupt: Interrupt }> {
+  async function interruptible<T>(
+    fn: () => Promise<T>,
+    interrupted: () => Interrupt | null,
+  ): Promise<{ value: T } | { interrupt: Interrupt }> {
     let outcome: { value: T } | { error: unknown } | undefined;
     const scope = new CancellationScope();
     const running = scope.run(fn).then(
@@ -387,9 +433,13 @@ export async function dataRolloutWorkflow(input: DataRolloutWorkflowInput): Prom
     stop = null;
     mirrorStale = true;
     publishState();
-    decide('started', `${release.version.id} in ${stages.length} stages (${stages.map(describeStage).join('; ')}); the LKG is ${from.version.id}${request.reason ? `: ${request.reason}` : ''}`, {
-      ...(request.by === undefined ? {} : { by: request.by }),
-    });
+    decide(
+      'started',
+      `${release.version.id} in ${stages.length} stages (${stages.map(describeStage).join('; ')}); the LKG is ${from.version.id}${request.reason ? `: ${request.reason}` : ''}`,
+      {
+        ...(request.by === undefined ? {} : { by: request.by }),
+      },
+    );
 
     const scope = { namespace, source, lkg: from, target: release };
     const gateWatch = (index: number, hold: boolean) => () =>
@@ -451,7 +501,15 @@ export async function dataRolloutWorkflow(input: DataRolloutWorkflowInput): Prom
       let advanced: { value: DataStageOutcome } | { interrupt: Interrupt };
       try {
         advanced = await interruptible(
-          () => advanceDataStage({ ...scope, share: stages[index]!.pods, ackTimeoutSeconds, maxErrorPods: current.maxErrorPods, movedBefore: moved, stageStartedAt: stage.startedAt! }),
+          () =>
+            advanceDataStage({
+              ...scope,
+              share: stages[index]!.pods,
+              ackTimeoutSeconds,
+              maxErrorPods: current.maxErrorPods,
+              movedBefore: moved,
+              stageStartedAt: stage.startedAt!,
+            }),
           interrupts([]),
         );
       } catch (err) {
@@ -472,7 +530,9 @@ export async function dataRolloutWorkflow(input: DataRolloutWorkflowInput): Prom
       decide(
         'acknowledged',
         `${outcome.count} of ${outcome.consumers} consumers run ${current.version} (${outcome.written} requests written); probation of ${stage.probationSeconds}s counts from the last activation, ${outcome.probationStartedAt}${
-          outcome.refused?.length ? `; erroring, within maxErrorPods ${current.maxErrorPods}, left on the LKG: ${outcome.refused.map((r) => `${r.pod} (the apiserver refused its request: ${r.reason})`).join('; ')}` : ''
+          outcome.refused?.length
+            ? `; erroring, within maxErrorPods ${current.maxErrorPods}, left on the LKG: ${outcome.refused.map((r) => `${r.pod} (the apiserver refused its request: ${r.reason})`).join('; ')}`
+            : ''
         }`,
       );
       let verdict: StageVerdict;
@@ -501,7 +561,8 @@ export async function dataRolloutWorkflow(input: DataRolloutWorkflowInput): Prom
       const ending = stop as { kind: 'abort' | 'supersede'; reason: string } | null;
       const why = failure ?? ending?.reason ?? 'stopped';
       current.reason = why;
-      if (stageNow && stageNow.result !== 'passed') Object.assign(stageNow, { result: failure !== null ? 'failed' : 'aborted', endedAt: now(), reason: why });
+      if (stageNow && stageNow.result !== 'passed')
+        Object.assign(stageNow, { result: failure !== null ? 'failed' : 'aborted', endedAt: now(), reason: why });
       if (failure !== null) decide('gateFailed', failure);
       setState('RollingBack');
       decide('rollbackStarted', `every consumer goes back to the LKG ${from.version.id}: ${why}`);
@@ -509,10 +570,22 @@ export async function dataRolloutWorkflow(input: DataRolloutWorkflowInput): Prom
       try {
         const reverted = await CancellationScope.nonCancellable(() => revertData({ namespace, source, lkg: from, ackTimeoutSeconds }));
         const missing = [
-          ...(reverted.unacknowledged.length > 0 ? [`not acknowledged within ${ackTimeoutSeconds}s: ${reverted.unacknowledged.slice(0, 5).join(', ')}`] : []),
-          ...(reverted.failed.length > 0 ? [`failed: ${reverted.failed.slice(0, 5).map((f) => `${f.pod} (${f.message})`).join(', ')}`] : []),
+          ...(reverted.unacknowledged.length > 0
+            ? [`not acknowledged within ${ackTimeoutSeconds}s: ${reverted.unacknowledged.slice(0, 5).join(', ')}`]
+            : []),
+          ...(reverted.failed.length > 0
+            ? [
+                `failed: ${reverted.failed
+                  .slice(0, 5)
+                  .map((f) => `${f.pod} (${f.message})`)
+                  .join(', ')}`,
+              ]
+            : []),
         ];
-        decide('rolledBack', `${reverted.consumers - reverted.unacknowledged.length - reverted.failed.length} of ${reverted.consumers} consumers run the LKG ${from.version.id}${missing.length ? `; ${missing.join('; ')} (they stay asked for the LKG)` : ''}`);
+        decide(
+          'rolledBack',
+          `${reverted.consumers - reverted.unacknowledged.length - reverted.failed.length} of ${reverted.consumers} consumers run the LKG ${from.version.id}${missing.length ? `; ${missing.join('; ')} (they stay asked for the LKG)` : ''}`,
+        );
         setState(ending?.kind === 'supersede' && failure === null ? 'Superseded' : 'RolledBack');
       } catch (err) {
         decide('failed', `could not send the consumers back to ${from.version.id}: ${failureMessage(err)}`);
@@ -551,7 +624,11 @@ export async function dataRolloutWorkflow(input: DataRolloutWorkflowInput): Prom
       lkg = restored.lkg;
       latest = restored.latest ?? restored.lkg;
       known = [...new Map([restored.lkg, ...(restored.latest ? [restored.latest] : [])].map((r) => [r.version.id, r])).values()];
-      decide('bootstrap', `restored from ConfigMap ${namespace}/${dataMirrorName(source)}: LKG ${lkg.version.id}, latest ${latest.version.id}`, { version: lkg.version.id });
+      decide(
+        'bootstrap',
+        `restored from ConfigMap ${namespace}/${dataMirrorName(source)}: LKG ${lkg.version.id}, latest ${latest.version.id}`,
+        { version: lkg.version.id },
+      );
     }
   }
   settings = await dataRolloutSettings();

@@ -125,7 +125,11 @@ export async function repairWorkflow(input: RepairWorkflowInput): Promise<never>
     wakeUp = true;
   });
 
-  for (let sweepsThisRun = 0; sweepsThisRun < (input.sweepsPerRun ?? SWEEPS_PER_RUN) && !workflowInfo().continueAsNewSuggested; sweepsThisRun++) {
+  for (
+    let sweepsThisRun = 0;
+    sweepsThisRun < (input.sweepsPerRun ?? SWEEPS_PER_RUN) && !workflowInfo().continueAsNewSuggested;
+    sweepsThisRun++
+  ) {
     await sweepOnce();
     wakeUp = false;
     await condition(() => wakeUp, policy.intervalSeconds * 1000);
@@ -167,7 +171,11 @@ export async function repairWorkflow(input: RepairWorkflowInput): Promise<never>
         outcomes = await evictPods({ namespace, gracePeriodSeconds: policy.gracePeriodSeconds, evictions: plan.evictions, heldBack });
       } catch (err) {
         // Outcomes unknown: the pods stay tracked and the next sweep sees what happened.
-        state = recordSweepError(state, `evicting ${plan.evictions.map((e) => e.name).join(', ')}: ${errorMessage(err)}`, new Date().toISOString());
+        state = recordSweepError(
+          state,
+          `evicting ${plan.evictions.map((e) => e.name).join(', ')}: ${errorMessage(err)}`,
+          new Date().toISOString(),
+        );
       }
     }
     for (const o of outcomes) log.info(`repair eviction ${o.result}`, { namespace, pod: o.name, uid: o.uid, message: o.message });

@@ -5,8 +5,24 @@ import { formatShare } from '../../domain/rollout/rollout-shares';
 import type { RolloutSpec } from '../../domain/rollout/rollout-spec';
 import { summarizeSpec } from '../../domain/rollout/rollout-summary';
 import { decideSupersede, supersededReason, waitingReason } from '../../domain/rollout/rollout-supersede';
-import { appendDecision, decideControl, emptyDecisionLog, type Control, type ControlDecision, type DecisionKind, type PausableState, type RolloutState } from '../../domain/gate/stage-controls';
-import { MAX_CONTROL_REASON_LENGTH, type ControlRequest, type RolloutPods, type RolloutStatus, type StageStatus, type SupersedeRequest } from '../../contracts/rollout-messages';
+import {
+  appendDecision,
+  decideControl,
+  emptyDecisionLog,
+  type Control,
+  type ControlDecision,
+  type DecisionKind,
+  type PausableState,
+  type RolloutState,
+} from '../../domain/gate/stage-controls';
+import {
+  MAX_CONTROL_REASON_LENGTH,
+  type ControlRequest,
+  type RolloutPods,
+  type RolloutStatus,
+  type StageStatus,
+  type SupersedeRequest,
+} from '../../contracts/rollout-messages';
 import { AUTOCRANE_STAGE, AUTOCRANE_STATE, AUTOCRANE_SUPERSEDED_BY } from '../../contracts/search-attributes';
 
 /** Workflow patch: the stage search attribute is upserted when the stage changes with the state unchanged. */
@@ -74,7 +90,13 @@ export class RolloutRun {
 
   decide(kind: DecisionKind, reason: string, by?: string): void {
     const stage = this.stage;
-    this.decisions = appendDecision(this.decisions, { at: now(), kind, stage: stage < 0 ? null : stage, reason, ...(by === undefined ? {} : { by }) });
+    this.decisions = appendDecision(this.decisions, {
+      at: now(),
+      kind,
+      stage: stage < 0 ? null : stage,
+      reason,
+      ...(by === undefined ? {} : { by }),
+    });
     log.info(`rollout ${kind}`, { rolloutId: this.rolloutId, stage, reason });
   }
 
@@ -140,7 +162,12 @@ export class RolloutRun {
   // -------------------------------------------------------------------------
 
   private controlContext() {
-    return { state: this.state, ...(this.pausedFrom ? { pausedFrom: this.pausedFrom } : {}), stage: this.stage < 0 ? null : this.stage, stageCount: this.spec.stages.length };
+    return {
+      state: this.state,
+      ...(this.pausedFrom ? { pausedFrom: this.pausedFrom } : {}),
+      stage: this.stage < 0 ? null : this.stage,
+      stageCount: this.spec.stages.length,
+    };
   }
 
   validateControl(control: Control, request: ControlRequest): void {
@@ -253,7 +280,10 @@ export class RolloutRun {
     // Paused before a stage already begun: the pause holds once it has scaled.
     if (this.state !== 'Paused') this.setState('Progressing');
     Object.assign(this.stages[index]!, { result: 'progressing', startedAt: stageStartedAt });
-    this.decide('stageStarted', `stage ${index + 1} of ${this.spec.stages.length}: ${count} of ${replicas} replicas on the new template${begun}`);
+    this.decide(
+      'stageStarted',
+      `stage ${index + 1} of ${this.spec.stages.length}: ${count} of ${replicas} replicas on the new template${begun}`,
+    );
     return stageStartedAt;
   }
 

@@ -1,4 +1,13 @@
-import { ActivityCancellationType, ActivityFailure, CancellationScope, condition, isCancellation, patched, proxyActivities, type RetryPolicy } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  patched,
+  proxyActivities,
+  type RetryPolicy,
+} from '@temporalio/workflow';
 import type { RolloutActivities } from '../../activities/rollout/rollout';
 import type { RolloutSnapshot, StageOutcome, WatchGateResult } from '../../domain/rollout/rollout-types';
 import { afterFreeze, type AfterFreeze, type StageAdvance, type StageVerdict } from '../../domain/rollout/rollout-next-step';
@@ -16,7 +25,10 @@ export const long = { startToCloseTimeout: '25 hours', heartbeatTimeout: '15 sec
  * cancelled advanceStage still scaled the canary until a heartbeat brought it the cancellation
  * (the worker throttles heartbeats to 1 s, workers/worker-factory.ts, so the wait is short).
  */
-const { advanceStage } = proxyActivities<RolloutActivities>({ ...long, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED });
+const { advanceStage } = proxyActivities<RolloutActivities>({
+  ...long,
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+});
 /**
  * The gate's watch is never left unwatched for long: watchGate heartbeats on a timer every
  * 500 ms (the worker sends one a second at most), so a silence of 3 s means its worker died and
@@ -45,7 +57,11 @@ export const failureMessage = (err: unknown): string => {
 const now = () => new Date().toISOString();
 
 /** Runs an activity until it finishes or one of `accept` (or an abort) interrupts it; an interrupted activity is cancelled. */
-async function interruptible<T>(run: RolloutRun, activity: () => Promise<T>, accept: readonly Interrupt[]): Promise<{ value: T } | { interrupt: Interrupt }> {
+async function interruptible<T>(
+  run: RolloutRun,
+  activity: () => Promise<T>,
+  accept: readonly Interrupt[],
+): Promise<{ value: T } | { interrupt: Interrupt }> {
   let outcome: { value: T } | { error: unknown } | undefined;
   const scope = new CancellationScope();
   const running = scope.run(activity).then(
@@ -69,16 +85,31 @@ async function interruptible<T>(run: RolloutRun, activity: () => Promise<T>, acc
 }
 
 /** Scales stage `index` to `count` updated replicas (advanceStage); an abort interrupts it. */
-export function advance(run: RolloutRun, snapshot: RolloutSnapshot, index: number, count: number, stageStartedAt: string, plan: StageAdvance): Promise<{ value: StageOutcome } | { interrupt: Interrupt }> {
+export function advance(
+  run: RolloutRun,
+  snapshot: RolloutSnapshot,
+  index: number,
+  count: number,
+  stageStartedAt: string,
+  plan: StageAdvance,
+): Promise<{ value: StageOutcome } | { interrupt: Interrupt }> {
   const summary = activitySummary.advance(index, run.spec.stages.length, count, snapshot.replicas);
-  return interruptible(run, () => advanceStage.executeWithOptions({ summary }, [{ ...run.stageContext(snapshot, stageStartedAt), count, ...plan }]), []);
+  return interruptible(
+    run,
+    () => advanceStage.executeWithOptions({ summary }, [{ ...run.stageContext(snapshot, stageStartedAt), count, ...plan }]),
+    [],
+  );
 }
 
 /**
  * Holds while paused, watching the stage's gate meanwhile (pause holds progress, not
  * protection). Returns a failure reason if the gate fails while held, 'abort', or null.
  */
-export async function holdWhilePaused(run: RolloutRun, snapshot: RolloutSnapshot, watching: { count: number; stageStartedAt: string } | null): Promise<string | 'abort' | null> {
+export async function holdWhilePaused(
+  run: RolloutRun,
+  snapshot: RolloutSnapshot,
+  watching: { count: number; stageStartedAt: string } | null,
+): Promise<string | 'abort' | null> {
   while (run.state === 'Paused') {
     if (!watching) {
       await condition(() => run.state !== 'Paused' || run.pending.abort);
@@ -87,7 +118,13 @@ export async function holdWhilePaused(run: RolloutRun, snapshot: RolloutSnapshot
         run,
         () =>
           watchGate.executeWithOptions({ summary: activitySummary.hold(run.stage, run.spec.stages.length, 'paused') }, [
-            { ...run.stageContext(snapshot, watching.stageStartedAt), expectedPods: watching.count, bakeStartedAt: now(), bakeSeconds: 0, holdAfterPass: true },
+            {
+              ...run.stageContext(snapshot, watching.stageStartedAt),
+              expectedPods: watching.count,
+              bakeStartedAt: now(),
+              bakeSeconds: 0,
+              holdAfterPass: true,
+            },
           ]),
         ['resumed'],
       );
@@ -102,10 +139,18 @@ export async function holdWhilePaused(run: RolloutRun, snapshot: RolloutSnapshot
 }
 
 /** The verdict of a hold: null when it ended with a resume (the caller goes on). */
-const heldVerdict = (held: string | 'abort' | null): StageVerdict | null => (held === 'abort' ? { verdict: 'abort' } : held !== null ? { verdict: 'failed', reason: held } : null);
+const heldVerdict = (held: string | 'abort' | null): StageVerdict | null =>
+  held === 'abort' ? { verdict: 'abort' } : held !== null ? { verdict: 'failed', reason: held } : null;
 
 /** Bakes a stage: the gate watched until it passes or fails; promote skips the bake, pause holds. */
-async function bake(run: RolloutRun, snapshot: RolloutSnapshot, index: number, count: number, stageStartedAt: string, bakeStartedAt: string): Promise<StageVerdict> {
+async function bake(
+  run: RolloutRun,
+  snapshot: RolloutSnapshot,
+  index: number,
+  count: number,
+  stageStartedAt: string,
+  bakeStartedAt: string,
+): Promise<StageVerdict> {
   let bakeSeconds = run.spec.stages[index]!.bakeSeconds;
   // A promote accepted as the previous bake ended is stale; it must not skip this one.
   run.pending.skipBake = false;
@@ -145,10 +190,19 @@ async function bake(run: RolloutRun, snapshot: RolloutSnapshot, index: number, c
 }
 
 /** The stage's approval: approve goes on; the timeout (not running while paused) takes onTimeout. */
-async function awaitApproval(run: RolloutRun, snapshot: RolloutSnapshot, index: number, count: number, stageStartedAt: string): Promise<StageVerdict> {
+async function awaitApproval(
+  run: RolloutRun,
+  snapshot: RolloutSnapshot,
+  index: number,
+  count: number,
+  stageStartedAt: string,
+): Promise<StageVerdict> {
   const approval = run.spec.stages[index]!.approval!;
   let remainingMs = approval.timeoutSeconds * 1000;
-  run.decide('approvalRequested', `stage ${index + 1} passed its gate; waiting up to ${approval.timeoutSeconds}s for approve (then ${approval.onTimeout})`);
+  run.decide(
+    'approvalRequested',
+    `stage ${index + 1} passed its gate; waiting up to ${approval.timeoutSeconds}s for approve (then ${approval.onTimeout})`,
+  );
   for (;;) {
     run.setState('AwaitingApproval');
     run.stages[index]!.result = 'awaiting-approval';
@@ -167,7 +221,10 @@ async function awaitApproval(run: RolloutRun, snapshot: RolloutSnapshot, index: 
         (error: unknown) => (gateError = error),
       );
     const waitStarted = Date.now();
-    const answered = await condition(() => gate !== undefined || gateError !== undefined || run.interrupted(['approved', 'paused']) !== null, remainingMs);
+    const answered = await condition(
+      () => gate !== undefined || gateError !== undefined || run.interrupted(['approved', 'paused']) !== null,
+      remainingMs,
+    );
     remainingMs -= Date.now() - waitStarted;
     if (gate === undefined && gateError === undefined) {
       scope.cancel();
@@ -183,7 +240,9 @@ async function awaitApproval(run: RolloutRun, snapshot: RolloutSnapshot, index: 
     }
     if (!answered) {
       run.decide('approvalTimedOut', `no approval within ${approval.timeoutSeconds}s; taking onTimeout: ${approval.onTimeout}`);
-      return approval.onTimeout === 'proceed' ? { verdict: 'passed' } : { verdict: 'rollback', reason: `approval of stage ${index + 1} timed out (onTimeout rollback)` };
+      return approval.onTimeout === 'proceed'
+        ? { verdict: 'passed' }
+        : { verdict: 'rollback', reason: `approval of stage ${index + 1} timed out (onTimeout rollback)` };
     }
     const interrupt = run.interrupted(['approved', 'paused']);
     if (interrupt === 'abort') return { verdict: 'abort' };
@@ -219,7 +278,9 @@ export async function bakeAndApprove(
     } else {
       baked = await bake(run, snapshot, index, count, startedAt, bakeStartedAt);
     }
-    return baked.verdict === 'passed' && run.spec.stages[index]!.approval ? await awaitApproval(run, snapshot, index, count, startedAt) : baked;
+    return baked.verdict === 'passed' && run.spec.stages[index]!.approval
+      ? await awaitApproval(run, snapshot, index, count, startedAt)
+      : baked;
   } catch (err) {
     if (!(err instanceof ActivityFailure) || isCancellation(err)) throw err;
     return { verdict: 'failed', reason: `stage ${index + 1}: the gate could not be watched: ${failureMessage(err)}` };

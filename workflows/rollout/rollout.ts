@@ -1,7 +1,27 @@
-import { ActivityFailure, allHandlersFinished, CancellationScope, condition, continueAsNew, isCancellation, log, makeContinueAsNewFunc, patched, proxyActivities, setHandler, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  isCancellation,
+  log,
+  makeContinueAsNewFunc,
+  patched,
+  proxyActivities,
+  setHandler,
+  upsertMemo,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
 import type { RolloutActivities } from '../../activities/rollout/rollout';
 import type { RolloutSnapshot } from '../../domain/rollout/rollout-types';
-import { afterVerdict, failureRollbackReason, stageAdvance, type AfterFreeze, type StageVerdict } from '../../domain/rollout/rollout-next-step';
+import {
+  afterVerdict,
+  failureRollbackReason,
+  stageAdvance,
+  type AfterFreeze,
+  type StageVerdict,
+} from '../../domain/rollout/rollout-next-step';
 import { resolveStageCounts } from '../../domain/rollout/rollout-shares';
 import { activitySummary } from '../../domain/rollout/rollout-summary';
 import type { Control } from '../../domain/gate/stage-controls';
@@ -51,7 +71,9 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
   upsertMemo(runStart.memo);
 
   for (const control of Object.keys(rolloutControlUpdates) as Control[]) {
-    setHandler(rolloutControlUpdates[control], (request: ControlRequest) => run.control(control, request), { validator: (request: ControlRequest) => run.validateControl(control, request) });
+    setHandler(rolloutControlUpdates[control], (request: ControlRequest) => run.control(control, request), {
+      validator: (request: ControlRequest) => run.validateControl(control, request),
+    });
   }
   setHandler(supersedeRolloutUpdate, (request) => run.supersedeWith(request), { validator: (request) => run.validateSupersede(request) });
   setHandler(rolloutStatusQuery, () => run.status());
@@ -72,7 +94,9 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
   try {
     try {
       // Stage 1 follows the preparation whatever happens (a pause holds once it has scaled), so the preparation may begin it.
-      snapshot = await prepareRollout.executeWithOptions({ summary: activitySummary.prepare(spec.target) }, [{ rolloutId, spec, beginFirstStage: true }]);
+      snapshot = await prepareRollout.executeWithOptions({ summary: activitySummary.prepare(spec.target) }, [
+        { rolloutId, spec, beginFirstStage: true },
+      ]);
     } catch (err) {
       throw new RolloutFailed(`could not start: ${failureMessage(err)}`);
     }
@@ -169,7 +193,9 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
       run.setState('Promoting');
       run.decide('promotionStarted', `every replica goes to the new template${begunNote("the last stage's gate passed")}`);
       try {
-        const promoted = await promoteRollout.executeWithOptions({ summary: activitySummary.promote(spec.target, snapshot.replicas) }, [run.stageContext(snapshot, now())]);
+        const promoted = await promoteRollout.executeWithOptions({ summary: activitySummary.promote(spec.target, snapshot.replicas) }, [
+          run.stageContext(snapshot, now()),
+        ]);
         released = promoted.released;
         run.decide('succeeded', `all ${snapshot.replicas} replicas run the new template (${promoted.actions.join('; ')})`);
         stages.forEach((s) => {
@@ -185,7 +211,9 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
       run.setState('RollingBack');
       run.decide('rollbackStarted', rollbackReason);
       try {
-        const rolledBack = await rollbackRollout.executeWithOptions({ summary: activitySummary.rollback(rollbackReason) }, [{ rolloutId, snapshot }]);
+        const rolledBack = await rollbackRollout.executeWithOptions({ summary: activitySummary.rollback(rollbackReason) }, [
+          { rolloutId, snapshot },
+        ]);
         run.decide('rolledBack', `every pod is back on the previous template and ready (${rolledBack.actions.join('; ')})`);
         run.setState(run.supersede ? 'Superseded' : 'RolledBack');
       } catch (err) {
@@ -199,9 +227,9 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
   } finally {
     // The annotation holds the workload's repair; it goes whatever the outcome.
     if (!released) {
-      await CancellationScope.nonCancellable(() => finishRollout.executeWithOptions({ summary: activitySummary.finish(spec.target) }, [{ rolloutId, target: spec.target }])).catch((err: unknown) =>
-        log.warn('could not remove the rollout annotation', { rolloutId, error: failureMessage(err) }),
-      );
+      await CancellationScope.nonCancellable(() =>
+        finishRollout.executeWithOptions({ summary: activitySummary.finish(spec.target) }, [{ rolloutId, target: spec.target }]),
+      ).catch((err: unknown) => log.warn('could not remove the rollout annotation', { rolloutId, error: failureMessage(err) }));
     }
     run.endedAt = now();
   }
@@ -213,7 +241,9 @@ export async function rolloutWorkflow(input: RolloutWorkflowInput): Promise<Roll
     // Without them, the next run would begin with a copy of this run's (this rollout's ID, AutoCraneSupersededBy) until its first task.
     if (!patched(SUPERSEDE_ATTRIBUTE_PATCH)) return continueAsNew<typeof rolloutWorkflow>(input);
     const nextStart = rolloutRunStart(next.rolloutId, next.spec);
-    return makeContinueAsNewFunc<typeof rolloutWorkflow>({ typedSearchAttributes: nextStart.searchAttributes, memo: nextStart.memo })(input);
+    return makeContinueAsNewFunc<typeof rolloutWorkflow>({ typedSearchAttributes: nextStart.searchAttributes, memo: nextStart.memo })(
+      input,
+    );
   }
   return run.status();
 }

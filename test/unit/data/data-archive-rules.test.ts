@@ -1,4 +1,11 @@
-import { ArchiveEntryRules, nextRefusal, refusalGate, refusalWaitMs, type EntryHeader, type Refusal } from '../../../domain/data/data-archive-rules';
+import {
+  ArchiveEntryRules,
+  nextRefusal,
+  refusalGate,
+  refusalWaitMs,
+  type EntryHeader,
+  type Refusal,
+} from '../../../domain/data/data-archive-rules';
 
 const limits = { maxArchiveBytes: 1000, maxEntries: 4, maxExtractedBytes: 100 };
 
@@ -64,12 +71,26 @@ describe('refusal back-off', () => {
   test('consecutive refusals count up and push retryAt out', () => {
     const now = new Date('2025-06-01T12:00:00Z');
     const first = nextRefusal(undefined, { reason: 'truncated', message: 'ends early', ref: '"v1"' }, now, backoff);
-    expect(first).toEqual({ ref: '"v1"', reason: 'truncated', message: 'ends early', at: '2025-06-01T12:00:00.000Z', count: 1, retryAt: '2025-06-01T12:01:00.000Z' });
+    expect(first).toEqual({
+      ref: '"v1"',
+      reason: 'truncated',
+      message: 'ends early',
+      at: '2025-06-01T12:00:00.000Z',
+      count: 1,
+      retryAt: '2025-06-01T12:01:00.000Z',
+    });
     const second = nextRefusal(first, { reason: 'corrupt-tar', message: 'bad', ref: '"v2"' }, new Date('2025-06-01T12:01:00Z'), backoff);
     expect(second).toMatchObject({ ref: '"v2"', reason: 'corrupt-tar', count: 2, retryAt: '2025-06-01T12:03:00.000Z' });
   });
 
-  const refusal = (ref: string | null): Refusal => ({ ref, reason: 'truncated', message: 'm', at: '2025-06-01T12:00:00.000Z', count: 1, retryAt: '2025-06-01T12:01:00.000Z' });
+  const refusal = (ref: string | null): Refusal => ({
+    ref,
+    reason: 'truncated',
+    message: 'm',
+    at: '2025-06-01T12:00:00.000Z',
+    count: 1,
+    retryAt: '2025-06-01T12:01:00.000Z',
+  });
   const during = new Date('2025-06-01T12:00:30Z');
   const after = new Date('2025-06-01T12:01:00Z');
 
@@ -77,7 +98,13 @@ describe('refusal back-off', () => {
     ['no refusal', undefined, 'http', during, { action: 'fetch' }],
     ['wait over', refusal('"v1"'), 'http', after, { action: 'fetch' }],
     ['http with an ETag', refusal('"v1"'), 'http', during, { action: 'compare-refused', ref: '"v1"' }],
-    ['http with Last-Modified', refusal('Sun, 01 Jun 2025 11:00:00 GMT'), 'http', during, { action: 'compare-refused', ref: 'Sun, 01 Jun 2025 11:00:00 GMT' }],
+    [
+      'http with Last-Modified',
+      refusal('Sun, 01 Jun 2025 11:00:00 GMT'),
+      'http',
+      during,
+      { action: 'compare-refused', ref: 'Sun, 01 Jun 2025 11:00:00 GMT' },
+    ],
     ['http without a validator', refusal('sha256:abc'), 'http', during, { action: 'skip', until: '2025-06-01T12:01:00.000Z' }],
     ['refused before a ref was known', refusal(null), 'git', during, { action: 'skip', until: '2025-06-01T12:01:00.000Z' }],
     ['git commit', refusal('0123abc'), 'git', during, { action: 'compare-refused', ref: '0123abc' }],

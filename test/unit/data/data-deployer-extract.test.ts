@@ -63,7 +63,8 @@ describe('extractArchive', () => {
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
   const limits = { maxEntries: 100, maxBytes: 1_000_000 };
-  const extract = async (entries: ArchiveEntry[], l = limits) => extractArchive(await writeArchive(join(dir, 'a.tar.gz'), entries), root, l);
+  const extract = async (entries: ArchiveEntry[], l = limits) =>
+    extractArchive(await writeArchive(join(dir, 'a.tar.gz'), entries), root, l);
   /** Everything in the test folder besides the archive and root: an escape would land there. */
   const outside = async () => (await readdir(dir)).filter((n) => n !== 'a.tar.gz' && n !== 'root');
 
@@ -91,21 +92,19 @@ describe('extractArchive', () => {
     ['a symlink climbing out', [{ header: { name: 'a/l', type: 'symlink', linkname: '../../x' } }], /escapes/],
     [
       'a file written through a symlink',
-      [
-        { header: { name: 'l', type: 'symlink', linkname: 'd' } },
-        { header: { name: 'l/f' }, content: 'x' },
-      ],
+      [{ header: { name: 'l', type: 'symlink', linkname: 'd' } }, { header: { name: 'l/f' }, content: 'x' }],
       /goes through the symlink 'l'/,
     ],
     [
       'a symlink replaced by a file (which would write through it)',
-      [
-        { header: { name: 'l', type: 'symlink', linkname: 'x' } },
-        { header: { name: 'l' }, content: 'x' },
-      ],
+      [{ header: { name: 'l', type: 'symlink', linkname: 'x' } }, { header: { name: 'l' }, content: 'x' }],
       /replaces the symlink/,
     ],
-    ['a hard link out of the folder', [{ header: { name: 'h', type: 'link', linkname: '../outside' } }], /hard link 'h' -> .*'\.\.' segment/],
+    [
+      'a hard link out of the folder',
+      [{ header: { name: 'h', type: 'link', linkname: '../outside' } }],
+      /hard link 'h' -> .*'\.\.' segment/,
+    ],
     ['a hard link to an absolute path', [{ header: { name: 'h', type: 'link', linkname: '/etc/passwd' } }], /absolute path/],
     ['a hard link to nothing extracted', [{ header: { name: 'h', type: 'link', linkname: 'nope' } }], /not a file extracted before it/],
     ['a character device', [{ header: { name: 'tty', type: 'character-device', devmajor: 5, devminor: 0 } }], /'tty': a device file/],
@@ -132,7 +131,9 @@ describe('extractArchive', () => {
       { header: { name: 'a' }, content: 'x'.repeat(60) },
       { header: { name: 'b' }, content: 'x'.repeat(50) },
     ];
-    await expect(extract(entries, { maxEntries: 10, maxBytes: 100 })).rejects.toThrow(/'b' \(50 bytes\) takes the extracted size over 100 bytes/);
+    await expect(extract(entries, { maxEntries: 10, maxBytes: 100 })).rejects.toThrow(
+      /'b' \(50 bytes\) takes the extracted size over 100 bytes/,
+    );
     await expect(lstat(join(root, 'b'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
@@ -157,7 +158,9 @@ describe('extractArchive', () => {
             () => undefined,
           );
         }, 1);
-        const error = await extractArchive(archive, root, { maxEntries: 1000, maxBytes: 2 ** 30 }, controller.signal).catch((e: unknown) => e);
+        const error = await extractArchive(archive, root, { maxEntries: 1000, maxBytes: 2 ** 30 }, controller.signal).catch(
+          (e: unknown) => e,
+        );
         clearInterval(watcher);
         expect((error as Error).message).toBe('superseded');
         // An entry's stream that errors after the pipelines have settled, unheard, would end the process.
@@ -172,6 +175,9 @@ describe('extractArchive', () => {
   it('refuses bytes that are not a gzip-compressed tar', async () => {
     const { writeFile } = await import('node:fs/promises');
     await writeFile(join(dir, 'junk'), 'not gzip at all');
-    await expect(extractArchive(join(dir, 'junk'), root, limits)).rejects.toMatchObject({ kind: 'archive', message: expect.stringMatching(/not a gzip stream/) });
+    await expect(extractArchive(join(dir, 'junk'), root, limits)).rejects.toMatchObject({
+      kind: 'archive',
+      message: expect.stringMatching(/not a gzip stream/),
+    });
   });
 });

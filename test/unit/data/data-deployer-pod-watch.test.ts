@@ -8,7 +8,9 @@ import { KubeHttp } from '../../../platform/kube-http';
 /** followPod and the status patch against a scripted apiserver (the real one: test/integration/data-deployer.test.ts). */
 describe('data deployer: following its pod', () => {
   const ref = { namespace: 'shop', name: 'web-0' };
-  const pod = (rv: string, annotations: Record<string, string> = {}): PodObject => ({ metadata: { name: 'web-0', resourceVersion: rv, annotations } });
+  const pod = (rv: string, annotations: Record<string, string> = {}): PodObject => ({
+    metadata: { name: 'web-0', resourceVersion: rv, annotations },
+  });
   let server: http.Server;
   let kube: KubeHttp;
   let handle: (req: IncomingMessage, res: ServerResponse, url: URL) => void;
@@ -33,7 +35,12 @@ describe('data deployer: following its pod', () => {
       handle(req, res, url);
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    kube = new KubeHttp({ source: 'test', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, insecureSkipTlsVerify: false, token: 't' });
+    kube = new KubeHttp({
+      source: 'test',
+      server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      insecureSkipTlsVerify: false,
+      token: 't',
+    });
   });
   afterEach(async () => {
     kube.close();
@@ -53,22 +60,34 @@ describe('data deployer: following its pod', () => {
       if (watches.length === 1) {
         res.write(`${JSON.stringify({ type: 'MODIFIED', object: pod('11', { n: 'event' }) })}\n`);
         res.write(`${JSON.stringify({ type: 'BOOKMARK', object: { metadata: { resourceVersion: '12' } } })}\n`);
-        res.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, message: 'too old resource version: 10 (12)' } })}\n`);
+        res.end(
+          `${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, message: 'too old resource version: 10 (12)' } })}\n`,
+        );
       }
       // The second watch stays open.
     };
     const seen: string[] = [];
     const controller = new AbortController();
-    const following = followPod(kube, ref, (p) => {
-      seen.push(p.metadata?.annotations?.n ?? '?');
-      if (seen.length === 3) setTimeout(() => controller.abort(), 50);
-    }, logger, controller.signal);
+    const following = followPod(
+      kube,
+      ref,
+      (p) => {
+        seen.push(p.metadata?.annotations?.n ?? '?');
+        if (seen.length === 3) setTimeout(() => controller.abort(), 50);
+      },
+      logger,
+      controller.signal,
+    );
     await following;
     expect(seen).toEqual(['get-1', 'event', 'get-2']);
     expect(requests[0]).toBe('GET /api/v1/namespaces/shop/pods/web-0');
     const first = watches[0]!.searchParams;
     expect(watches[0]!.pathname).toBe('/api/v1/namespaces/shop/pods');
-    expect([first.get('fieldSelector'), first.get('resourceVersion'), first.get('allowWatchBookmarks')]).toEqual(['metadata.name=web-0', '10', 'true']);
+    expect([first.get('fieldSelector'), first.get('resourceVersion'), first.get('allowWatchBookmarks')]).toEqual([
+      'metadata.name=web-0',
+      '10',
+      'true',
+    ]);
     expect(Number(first.get('timeoutSeconds'))).toBeGreaterThanOrEqual(240);
     expect(watches[1]?.searchParams.get('resourceVersion')).toBe('20');
     expect(warnings).toEqual(['watching pod shop/web-0 failed: watch error: too old resource version: 10 (12)']);
@@ -106,7 +125,9 @@ describe('data deployer: following its pod', () => {
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => res.end('{}'));
     };
-    await expect(readPod(kube, { namespace: 'shop', name: 'missing' })).rejects.toThrow('reading pod shop/missing: GET /api/v1/namespaces/shop/pods/missing answered HTTP 404: pods "missing" not found');
+    await expect(readPod(kube, { namespace: 'shop', name: 'missing' })).rejects.toThrow(
+      'reading pod shop/missing: GET /api/v1/namespaces/shop/pods/missing answered HTTP 404: pods "missing" not found',
+    );
     await patchPodAnnotations(kube, ref, { 'status.data.autocrane.io/cfg': '{"version":"v1"}' }, 'autocrane');
     expect(requests.at(-1)).toBe('PATCH /api/v1/namespaces/shop/pods/web-0?fieldManager=autocrane');
     expect(contentType).toBe('application/merge-patch+json');

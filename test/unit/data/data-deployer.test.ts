@@ -7,7 +7,14 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { CommanderError } from 'commander';
-import { dataRequestKey, dataStatusKey, formatDataRequest, parseDataStatus, versionId, type DataStatus } from '../../../domain/data/data-contract';
+import {
+  dataRequestKey,
+  dataStatusKey,
+  formatDataRequest,
+  parseDataStatus,
+  versionId,
+  type DataStatus,
+} from '../../../domain/data/data-contract';
 import { dataStatusOf, formatMissing, initReadiness, retryDelayMs } from '../../../domain/data/data-deployer';
 import { DATA_SOURCES_ANNOTATION } from '../../../domain/shared/keys';
 import { parseByteCount } from '../../../cli/data-deployer';
@@ -21,7 +28,13 @@ const silent = pino({ level: 'silent' }, new Writable({ write: (_c, _e, cb) => c
 const SHA_A = 'a'.repeat(64);
 
 /** An archive served at /<name>, and the request naming it. */
-async function version(server: ArchiveServer, name: string, files: Record<string, string>, at = new Date('2025-01-01T00:00:00Z'), options?: { bytesPerSecond?: number }) {
+async function version(
+  server: ArchiveServer,
+  name: string,
+  files: Record<string, string>,
+  at = new Date('2025-01-01T00:00:00Z'),
+  options?: { bytesPerSecond?: number },
+) {
   const body = await filesArchive(files);
   const sha256 = sha256Hex(body);
   const url = server.put(`/${name}`, body, options);
@@ -36,7 +49,9 @@ describe('data deployer: pure decisions', () => {
       ...active,
       error: { version: 'v2', message: 'hash mismatch: x', at: 't' },
     });
-    expect(dataStatusOf({ failure: { version: 'v2', kind: 'download', message: 'HTTP 404', at: 't' } })).toEqual({ error: { version: 'v2', message: 'download failed: HTTP 404', at: 't' } });
+    expect(dataStatusOf({ failure: { version: 'v2', kind: 'download', message: 'HTTP 404', at: 't' } })).toEqual({
+      error: { version: 'v2', message: 'download failed: HTTP 404', at: 't' },
+    });
   });
 
   it('init readiness names each missing source and why', () => {
@@ -45,7 +60,13 @@ describe('data deployer: pure decisions', () => {
     const states = new Map([
       ['ready', { request, active }],
       ['bad-hash', { request, failure: { version: request.value.version, kind: 'hash-mismatch' as const, message: 'got b…', at: 't' } }],
-      ['down', { request, failure: { version: request.value.version, kind: 'download' as const, message: 'GET http://x/a answered HTTP 503', at: 't' } }],
+      [
+        'down',
+        {
+          request,
+          failure: { version: request.value.version, kind: 'download' as const, message: 'GET http://x/a answered HTTP 503', at: 't' },
+        },
+      ],
       ['garbled', { request: { ok: false as const, problem: 'sha256: expected 64 lower-case hex digits' } }],
       ['busy', { request }],
     ]);
@@ -87,7 +108,10 @@ describe('data deployer: download, drop folder, engine', () => {
     it('refuses a hash mismatch, naming both hashes, and removes the file', async () => {
       const v = await version(server, 'mismatch', { 'a.txt': 'A' });
       const error = await downloadVerified(v.url, join(dir, 'f'), SHA_A, downloadOptions).catch((e: unknown) => e);
-      expect(error).toMatchObject({ kind: 'hash-mismatch', message: expect.stringContaining(`has SHA-256 ${v.sha256}, the request names ${SHA_A}`) });
+      expect(error).toMatchObject({
+        kind: 'hash-mismatch',
+        message: expect.stringContaining(`has SHA-256 ${v.sha256}, the request names ${SHA_A}`),
+      });
       expect(await readdir(dir)).toEqual([]);
     });
 
@@ -95,8 +119,13 @@ describe('data deployer: download, drop folder, engine', () => {
       const v = await version(server, 'whole', { 'a.txt': 'x'.repeat(10_000) });
       const truncated = server.put('/truncated', v.body, { truncateAt: 100 });
       await expect(downloadVerified(truncated, join(dir, 'f'), v.sha256, downloadOptions)).rejects.toMatchObject({ kind: 'download' });
-      await expect(downloadVerified(`${server.url}/missing`, join(dir, 'f'), v.sha256, downloadOptions)).rejects.toMatchObject({ kind: 'download', message: expect.stringMatching(/answered HTTP 404/) });
-      await expect(downloadVerified(v.url, join(dir, 'f'), v.sha256, { ...downloadOptions, maxBytes: 10 })).rejects.toMatchObject({ message: expect.stringMatching(/exceed the limit of 10/) });
+      await expect(downloadVerified(`${server.url}/missing`, join(dir, 'f'), v.sha256, downloadOptions)).rejects.toMatchObject({
+        kind: 'download',
+        message: expect.stringMatching(/answered HTTP 404/),
+      });
+      await expect(downloadVerified(v.url, join(dir, 'f'), v.sha256, { ...downloadOptions, maxBytes: 10 })).rejects.toMatchObject({
+        message: expect.stringMatching(/exceed the limit of 10/),
+      });
       expect(await readdir(dir)).toEqual([]);
     });
 
@@ -111,13 +140,21 @@ describe('data deployer: download, drop folder, engine', () => {
       await new Promise<void>((r) => redirector.listen(0, '127.0.0.1', r));
       const base = `http://127.0.0.1:${(redirector.address() as AddressInfo).port}`;
       try {
-        await expect(downloadVerified(`${base}/hop/5`, join(dir, 'f'), v.sha256, downloadOptions)).resolves.toEqual({ bytes: v.body.length });
-        await expect(downloadVerified(`${base}/loop`, join(dir, 'g'), v.sha256, downloadOptions)).rejects.toMatchObject({ kind: 'download', message: `GET ${base}/loop: more than 5 redirects` });
+        await expect(downloadVerified(`${base}/hop/5`, join(dir, 'f'), v.sha256, downloadOptions)).resolves.toEqual({
+          bytes: v.body.length,
+        });
+        await expect(downloadVerified(`${base}/loop`, join(dir, 'g'), v.sha256, downloadOptions)).rejects.toMatchObject({
+          kind: 'download',
+          message: `GET ${base}/loop: more than 5 redirects`,
+        });
       } finally {
         redirector.closeAllConnections();
         await new Promise((r) => redirector.close(r));
       }
-      await expect(downloadVerified('ftp://example.invalid/a', join(dir, 'h'), v.sha256, downloadOptions)).rejects.toMatchObject({ kind: 'download', message: expect.stringMatching(/ftp: URLs are not supported/) });
+      await expect(downloadVerified('ftp://example.invalid/a', join(dir, 'h'), v.sha256, downloadOptions)).rejects.toMatchObject({
+        kind: 'download',
+        message: expect.stringMatching(/ftp: URLs are not supported/),
+      });
       expect(await readdir(dir)).toEqual(['f']);
     });
 
@@ -130,7 +167,10 @@ describe('data deployer: download, drop folder, engine', () => {
       await new Promise<void>((r) => staller.listen(0, '127.0.0.1', r));
       const url = `http://127.0.0.1:${(staller.address() as AddressInfo).port}/a`;
       try {
-        await expect(downloadVerified(url, join(dir, 'f'), v.sha256, { ...downloadOptions, idleTimeoutMs: 300 })).rejects.toMatchObject({ kind: 'download', message: `GET ${url} after 1000 bytes: no data for 300 ms` });
+        await expect(downloadVerified(url, join(dir, 'f'), v.sha256, { ...downloadOptions, idleTimeoutMs: 300 })).rejects.toMatchObject({
+          kind: 'download',
+          message: `GET ${url} after 1000 bytes: no data for 300 ms`,
+        });
       } finally {
         staller.closeAllConnections();
         await new Promise((r) => staller.close(r));
@@ -173,7 +213,10 @@ describe('data deployer: download, drop folder, engine', () => {
       await drop.prepare();
       await install(drop, V1);
       await drop.switchTo('cfg', V1);
-      await expect(drop.install('cfg', V2, SHA_A, () => Promise.reject(new Error('disk full')))).rejects.toMatchObject({ kind: 'filesystem', message: expect.stringMatching(/disk full/) });
+      await expect(drop.install('cfg', V2, SHA_A, () => Promise.reject(new Error('disk full')))).rejects.toMatchObject({
+        kind: 'filesystem',
+        message: expect.stringMatching(/disk full/),
+      });
       expect(await drop.hasVersion('cfg', V2, SHA_A)).toBe(false);
       expect(await readdir(drop.tmp)).toEqual([]);
       expect((await drop.readActive('cfg'))?.version).toBe(V1);
@@ -273,7 +316,11 @@ describe('data deployer: download, drop folder, engine', () => {
         version: v1.version,
         sha256: v1.sha256,
         activatedAt: expect.any(String),
-        error: { version: versionId(new Date('2025-01-02T00:00:00Z'), SHA_A), message: expect.stringMatching(/^hash mismatch: .*the request names a{64}/), at: expect.any(String) },
+        error: {
+          version: versionId(new Date('2025-01-02T00:00:00Z'), SHA_A),
+          message: expect.stringMatching(/^hash mismatch: .*the request names a{64}/),
+          at: expect.any(String),
+        },
       });
       expect(deployer.progress()).toEqual([{ source: 'cfg', reason: expect.stringMatching(/^hash mismatch: /) }]);
       await deployer.stop();
@@ -283,7 +330,9 @@ describe('data deployer: download, drop folder, engine', () => {
       const { deployer, drop, request, settled, observe } = start();
       await drop.prepare();
       observe();
-      const slow = await version(server, 's1', { 'big.bin': randomBytes(150_000).toString('base64') }, new Date('2025-01-01T00:00:00Z'), { bytesPerSecond: 64 * 1024 });
+      const slow = await version(server, 's1', { 'big.bin': randomBytes(150_000).toString('base64') }, new Date('2025-01-01T00:00:00Z'), {
+        bytesPerSecond: 64 * 1024,
+      });
       const fast = await version(server, 's2', { 'a.txt': 'fast' }, new Date('2025-01-02T00:00:00Z'));
       request('cfg', slow);
       await new Promise((r) => setTimeout(r, 300));
@@ -308,7 +357,9 @@ describe('data deployer: download, drop folder, engine', () => {
       await second.drop.prepare();
       second.observe();
       await new Promise((r) => setTimeout(r, 100));
-      expect(second.published[0]).toEqual({ cfg: { version: v1.version, sha256: v1.sha256, activatedAt: (await lstat(join(dir, 'cfg'))).mtime.toISOString() } });
+      expect(second.published[0]).toEqual({
+        cfg: { version: v1.version, sha256: v1.sha256, activatedAt: (await lstat(join(dir, 'cfg'))).mtime.toISOString() },
+      });
       expect(second.deployer.progress()).toEqual([
         { source: 'cfg', reason: 'no request yet' },
         { source: 'other', reason: 'no request yet' },
@@ -323,7 +374,12 @@ describe('data deployer: download, drop folder, engine', () => {
 describe('autocrane data-deployer: arguments', () => {
   const errors: string[] = [];
   const run = (...args: string[]) =>
-    createProgram({ writeErr: (s) => errors.push(s), writeOut: () => undefined }).parseAsync(['node', 'autocrane', 'data-deployer', ...args]);
+    createProgram({ writeErr: (s) => errors.push(s), writeOut: () => undefined }).parseAsync([
+      'node',
+      'autocrane',
+      'data-deployer',
+      ...args,
+    ]);
   beforeEach(() => (errors.length = 0));
 
   it.each([

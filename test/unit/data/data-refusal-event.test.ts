@@ -32,7 +32,15 @@ describe('dataArchiveRefusedEventName', () => {
     const name = dataArchiveRefusedEventName('maps', '"etag-1"', 'corrupt-gzip');
     expect(name).toBe(dataArchiveRefusedEventName('maps', '"etag-1"', 'corrupt-gzip'));
     expect(name).toMatch(/^autocrane-data-maps\.archive-refused\.[0-9a-f]{16}$/);
-    expect(new Set([name, dataArchiveRefusedEventName('maps', '"etag-2"', 'corrupt-gzip'), dataArchiveRefusedEventName('maps', '"etag-1"', 'corrupt-tar'), dataArchiveRefusedEventName('maps', null, 'corrupt-gzip'), dataArchiveRefusedEventName('maps2', '"etag-1"', 'corrupt-gzip')]).size).toBe(5);
+    expect(
+      new Set([
+        name,
+        dataArchiveRefusedEventName('maps', '"etag-2"', 'corrupt-gzip'),
+        dataArchiveRefusedEventName('maps', '"etag-1"', 'corrupt-tar'),
+        dataArchiveRefusedEventName('maps', null, 'corrupt-gzip'),
+        dataArchiveRefusedEventName('maps2', '"etag-1"', 'corrupt-gzip'),
+      ]).size,
+    ).toBe(5);
   });
 
   test('a long source still gives a DNS subdomain of at most 253 characters', () => {
@@ -51,9 +59,11 @@ test('dataArchiveRefusedMessage names the source, the ref and the reason', () =>
 });
 
 describe('recordDataArchiveRefusal (apiserver stubbed)', () => {
-  const apiError = (code: number) => Object.assign(new Error(`HTTP ${code}`), { code, body: JSON.stringify({ message: `answer ${code}` }) });
+  const apiError = (code: number) =>
+    Object.assign(new Error(`HTTP ${code}`), { code, body: JSON.stringify({ message: `answer ${code}` }) });
   function stub(answers: Record<string, number | undefined> = {}, mirrors: string[] = []) {
-    const created: Array<{ namespace: string; body: { metadata: { name?: string }; involvedObject: { kind?: string }; count?: number } }> = [];
+    const created: Array<{ namespace: string; body: { metadata: { name?: string }; involvedObject: { kind?: string }; count?: number } }> =
+      [];
     const patched: Array<{ namespace: string; name: string; body: unknown }> = [];
     const api = {
       readNamespacedConfigMap: async ({ namespace }: { namespace: string }) => {
@@ -76,13 +86,24 @@ describe('recordDataArchiveRefusal (apiserver stubbed)', () => {
 
   test('anchors on the ConfigMap mirror where it exists, else on the Namespace; 409 raises the count instead', async () => {
     const { created, patched, activities } = stub({ c: 409 }, ['a']);
-    const result = await activities.recordDataArchiveRefusal({ source: 'maps', refusal: refusal({ count: 3 }), namespaces: ['a', 'b', 'c'] });
+    const result = await activities.recordDataArchiveRefusal({
+      source: 'maps',
+      refusal: refusal({ count: 3 }),
+      namespaces: ['a', 'b', 'c'],
+    });
     expect(result.namespaces).toEqual({ a: 'created', b: 'created', c: 'counted' });
     expect(created.map((c) => [c.namespace, c.body.involvedObject.kind, c.body.count])).toEqual([
       ['a', 'ConfigMap', 3],
       ['b', 'Namespace', 3],
     ]);
-    expect(patched).toEqual([{ namespace: 'c', name: dataArchiveRefusedEventName('maps', '"etag-1"', 'corrupt-gzip'), body: expect.objectContaining({ count: 3, lastTimestamp: '2026-12-08T02:00:00.000Z' }), fieldManager: 'autocrane' }]);
+    expect(patched).toEqual([
+      {
+        namespace: 'c',
+        name: dataArchiveRefusedEventName('maps', '"etag-1"', 'corrupt-gzip'),
+        body: expect.objectContaining({ count: 3, lastTimestamp: '2026-12-08T02:00:00.000Z' }),
+        fieldManager: 'autocrane',
+      },
+    ]);
   });
 
   test('a namespace that refuses for good is reported, the others still get the Event', async () => {
@@ -94,7 +115,9 @@ describe('recordDataArchiveRefusal (apiserver stubbed)', () => {
 
   test('a namespace failing for a reason a retry may change fails the activity retryably, after the others', async () => {
     const { created, activities } = stub({ a: 503 });
-    const failure = await activities.recordDataArchiveRefusal({ source: 'maps', refusal: refusal(), namespaces: ['a', 'b'] }).catch((e: unknown) => e);
+    const failure = await activities
+      .recordDataArchiveRefusal({ source: 'maps', refusal: refusal(), namespaces: ['a', 'b'] })
+      .catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect((failure as ApplicationFailure).nonRetryable).toBe(false);
     expect((failure as ApplicationFailure).message).toContain("data source 'maps' not recorded in a (HTTP 503");

@@ -34,7 +34,17 @@ beforeAll(async () => {
   await blobs.prepare();
   await manifests.prepare();
   const logger = pino({ level: 'silent' });
-  const repository = new DataRepository({ root, sources: [{ name: 'demo', kind: 'local', path: folder }, { name: 'empty', kind: 'local', path: folder }], blobs, manifests, keepVersions: 3, logger });
+  const repository = new DataRepository({
+    root,
+    sources: [
+      { name: 'demo', kind: 'local', path: folder },
+      { name: 'empty', kind: 'local', path: folder },
+    ],
+    blobs,
+    manifests,
+    keepVersions: 3,
+    logger,
+  });
   version = (await repository.poll('demo')).created!;
   const metrics = createMetricsRegistry();
   app = createDataRepositoryApp({ repository, registry: metrics, logger });
@@ -53,7 +63,13 @@ test('GET /v1/sources lists each source with its newest version', async () => {
   const res = await request(app).get('/v1/sources').expect(200);
   expect(res.body).toEqual({
     sources: [
-      { name: 'demo', kind: 'local', versions: 1, latest: { id: version.id, sha256: version.sha256, size: version.size, createdAt: version.createdAt, origin: version.origin }, refused: null },
+      {
+        name: 'demo',
+        kind: 'local',
+        versions: 1,
+        latest: { id: version.id, sha256: version.sha256, size: version.size, createdAt: version.createdAt, origin: version.origin },
+        refused: null,
+      },
       { name: 'empty', kind: 'local', versions: 0, latest: null, refused: null },
     ],
   });
@@ -61,7 +77,10 @@ test('GET /v1/sources lists each source with its newest version', async () => {
 
 test('GET /v1/sources/{name}/versions is the manifest, without internal fields', async () => {
   const res = await request(app).get('/v1/sources/demo/versions').expect(200);
-  expect(res.body).toEqual({ source: 'demo', versions: [{ id: version.id, sha256: version.sha256, size: version.size, createdAt: version.createdAt, origin: version.origin }] });
+  expect(res.body).toEqual({
+    source: 'demo',
+    versions: [{ id: version.id, sha256: version.sha256, size: version.size, createdAt: version.createdAt, origin: version.origin }],
+  });
 });
 
 test('the archive: whole, with a strong ETag, its length and its SHA-256', async () => {
@@ -70,7 +89,11 @@ test('the archive: whole, with a strong ETag, its length and its SHA-256', async
   expect(res.headers['content-type']).toBe('application/gzip');
   expect(res.headers['accept-ranges']).toBe('bytes');
   expect(Number(res.headers['content-length'])).toBe(version.size);
-  expect(createHash('sha256').update(res.body as Buffer).digest('hex')).toBe(version.sha256);
+  expect(
+    createHash('sha256')
+      .update(res.body as Buffer)
+      .digest('hex'),
+  ).toBe(version.sha256);
 });
 
 test('If-None-Match with the ETag answers 304 with no body', async () => {

@@ -73,7 +73,9 @@ test('the document names exactly the routes the data repository serves', () => {
     .flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method.toUpperCase()} ${asExpress(path)}`))
     .sort();
   expect(documented).toEqual(listRoutes(app));
-  expect(documented).toEqual(expect.arrayContaining(['GET /v1/sources', 'GET /v1/sources/:name/versions/:id/archive', 'GET /openapi.json']));
+  expect(documented).toEqual(
+    expect.arrayContaining(['GET /v1/sources', 'GET /v1/sources/:name/versions/:id/archive', 'GET /openapi.json']),
+  );
 });
 
 test('the path parameters carry the rules the server enforces', () => {
@@ -90,7 +92,10 @@ function expectConforms(res: request.Response, route: string): void {
   const operation = doc.paths[route]?.get;
   if (!operation) throw new Error(`GET ${route} is not documented`);
   const documented = operation.responses[String(res.status)];
-  if (!documented) throw new Error(`GET ${route} answered ${res.status}, which is not documented (${Object.keys(operation.responses).join(', ')}): ${res.text}`);
+  if (!documented)
+    throw new Error(
+      `GET ${route} answered ${res.status}, which is not documented (${Object.keys(operation.responses).join(', ')}): ${res.text}`,
+    );
   if (!documented.content) {
     expect(res.text ?? '').toBe('');
     return;
@@ -125,7 +130,9 @@ test.each<[string, string, () => string, Record<string, string>, number]>([
   ['the document', '/openapi.json', () => '/openapi.json', {}, 200],
 ])('%s: answers %s as documented', async (_case, route, path, headers, status) => {
   // The version is known only once beforeAll ran.
-  const filled = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, v.replace('DEMO_ETAG', `"${demo.sha256}"`).replace('DEMO_SIZE', String(demo.size))]));
+  const filled = Object.fromEntries(
+    Object.entries(headers).map(([k, v]) => [k, v.replace('DEMO_ETAG', `"${demo.sha256}"`).replace('DEMO_SIZE', String(demo.size))]),
+  );
   const res = await request(app).get(path()).set(filled);
   expect(res.status).toBe(status);
   expectConforms(res, route);
@@ -133,13 +140,22 @@ test.each<[string, string, () => string, Record<string, string>, number]>([
 
 test('the refusal in GET /v1/sources is described field by field', async () => {
   const { sources } = (await request(app).get('/v1/sources').expect(200)).body as { sources: { name: string; refused: unknown }[] };
-  expect(sources.find((s) => s.name === 'crowded')?.refused).toMatchObject({ reason: 'too-many-entries', count: 1, ref: expect.any(String) });
+  expect(sources.find((s) => s.name === 'crowded')?.refused).toMatchObject({
+    reason: 'too-many-entries',
+    count: 1,
+    ref: expect.any(String),
+  });
   const schemas = (doc.components as { schemas: Record<string, { required?: string[] }> }).schemas;
   expect(schemas.Refusal?.required?.sort()).toEqual(['at', 'count', 'message', 'reason', 'ref', 'retryAt']);
 });
 
 test('an answer that breaks the document is caught', () => {
   // The check itself can fail: a source listed without its refusal field does not conform.
-  const res = { status: 200, headers: { 'content-type': 'application/json' }, body: { sources: [{ name: 'demo', kind: 'local', versions: 0, latest: null }] }, text: '' } as unknown as request.Response;
+  const res = {
+    status: 200,
+    headers: { 'content-type': 'application/json' },
+    body: { sources: [{ name: 'demo', kind: 'local', versions: 0, latest: null }] },
+    text: '',
+  } as unknown as request.Response;
   expect(() => expectConforms(res, '/v1/sources')).toThrow(/refused/);
 });

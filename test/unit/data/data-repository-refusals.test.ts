@@ -70,7 +70,13 @@ describe('archives checked as they are stored', () => {
     // Incompressible: the archive is about as large as its one file, which the extracted limit allows.
     const noise = randomBytes(5000);
     const archive = await makeArchive([{ header: { name: 'noise.bin' }, content: noise }]);
-    const put = blobs.put(inspected(Readable.from([archive.subarray(0, 2000), archive.subarray(2000)]), { ...limits, maxArchiveBytes: 2000, maxExtractedBytes: 10_000 }));
+    const put = blobs.put(
+      inspected(Readable.from([archive.subarray(0, 2000), archive.subarray(2000)]), {
+        ...limits,
+        maxArchiveBytes: 2000,
+        maxExtractedBytes: 10_000,
+      }),
+    );
     await expect(put).rejects.toMatchObject({ reason: 'archive-too-large', message: 'the archive exceeds 2000 bytes' });
     expect(await blobs.list()).toEqual([]);
   });
@@ -129,7 +135,9 @@ describe('a refused version', () => {
     expect(refused).toMatchObject({ created: null, refused: { reason: 'truncated', count: 1, retryAt: '2025-06-01T12:01:00.000Z' } });
     expect((await repository.manifest('trunc')).versions).toEqual([stored]);
     expect(await blobs.list()).toEqual([stored.sha256]);
-    expect(await registry.getSingleMetricAsString('autocrane_data_repository_archives_refused_total')).toContain('{source="trunc",reason="truncated"} 1');
+    expect(await registry.getSingleMetricAsString('autocrane_data_repository_archives_refused_total')).toContain(
+      '{source="trunc",reason="truncated"} 1',
+    );
 
     // Within the back-off the refused body is not downloaded again; other sources are polled as ever.
     const before = hits('/trunc.tar.gz');
@@ -155,7 +163,11 @@ describe('a refused version', () => {
     const clock = { now: Date.parse('2025-06-01T12:00:00Z') };
     const { repository, ready } = repositoryOf([{ name: 'tagged', kind: 'http', url: `${origin.url()}/tagged.tgz` }], clock);
     await ready;
-    expect((await repository.poll('tagged')).refused).toMatchObject({ reason: 'unsafe-path', ref: '"bad"', message: expect.stringMatching(/path traversal/) });
+    expect((await repository.poll('tagged')).refused).toMatchObject({
+      reason: 'unsafe-path',
+      ref: '"bad"',
+      message: expect.stringMatching(/path traversal/),
+    });
     clock.now += 1000;
     expect((await repository.poll('tagged')).refused).toMatchObject({ reason: 'unsafe-path', count: 1 });
     expect(requests.at(-1)).toEqual({ path: '/tagged.tgz', ifNoneMatch: '"bad"' });
@@ -179,7 +191,10 @@ describe('a refused version', () => {
       for (const name of ['a', 'b', 'c', 'd', 'e']) await writeFile(join(folder, name), name);
       const { repository, ready } = repositoryOf([{ name: 'crowd', kind: 'local', path: folder }], { now: Date.now() });
       await ready;
-      expect((await repository.poll('crowd')).refused).toMatchObject({ reason: 'too-many-entries', ref: expect.stringMatching(/^sha256:/) });
+      expect((await repository.poll('crowd')).refused).toMatchObject({
+        reason: 'too-many-entries',
+        ref: expect.stringMatching(/^sha256:/),
+      });
       expect(await blobs.list()).toEqual([]);
     } finally {
       await rm(folder, { recursive: true, force: true });
@@ -194,10 +209,26 @@ describe('blobs verified when served', () => {
     const registry = new Registry();
     const manifests = new ManifestStore(root);
     await manifests.prepare();
-    const repository = new DataRepository({ root, sources: [{ name: 'demo', kind: 'local', path: folder }], blobs, manifests, keepVersions: 3, logger, metrics: createRepositoryMetrics(registry) });
+    const repository = new DataRepository({
+      root,
+      sources: [{ name: 'demo', kind: 'local', path: folder }],
+      blobs,
+      manifests,
+      keepVersions: 3,
+      logger,
+      metrics: createRepositoryMetrics(registry),
+    });
     const version = (await repository.poll('demo')).created!;
     const app = createDataRepositoryApp({ repository, registry, logger });
-    return { folder, repository, version, registry, app, path: `/v1/sources/demo/versions/${version.id}/archive`, file: join(root, 'blobs', 'sha256', version.sha256) };
+    return {
+      folder,
+      repository,
+      version,
+      registry,
+      app,
+      path: `/v1/sources/demo/versions/${version.id}/archive`,
+      file: join(root, 'blobs', 'sha256', version.sha256),
+    };
   }
 
   /** Flips one byte of the stored file in place. */
@@ -225,16 +256,21 @@ describe('blobs verified when served', () => {
       expect(await blobs.list()).toEqual([]);
       expect(await blobs.quarantined(version.sha256)).toBe(true);
       await request(app).get(path).set('Range', 'bytes=0-9').expect(503);
-      expect(await registry.getSingleMetricAsString('autocrane_data_repository_blob_integrity_failures_total')).toContain('{source="demo"} 1');
+      expect(await registry.getSingleMetricAsString('autocrane_data_repository_blob_integrity_failures_total')).toContain(
+        '{source="demo"} 1',
+      );
 
       // The source still has that content: the poll fetches it again although its ref did not change.
       expect((await repository.poll('demo')).created).toBeNull();
       expect(await blobs.quarantined(version.sha256)).toBe(false);
-      const again = await request(app).get(path).buffer(true).parse((r, cb) => {
-        const chunks: Buffer[] = [];
-        r.on('data', (c: Buffer) => chunks.push(c));
-        r.on('end', () => cb(null, Buffer.concat(chunks)));
-      });
+      const again = await request(app)
+        .get(path)
+        .buffer(true)
+        .parse((r, cb) => {
+          const chunks: Buffer[] = [];
+          r.on('data', (c: Buffer) => chunks.push(c));
+          r.on('end', () => cb(null, Buffer.concat(chunks)));
+        });
       expect(again.status).toBe(200);
       expect(sha256Hex(again.body as Buffer)).toBe(version.sha256);
     } finally {
@@ -263,7 +299,9 @@ describe('blobs verified when served', () => {
       const body = await reader.open(version.sha256, identity);
       const received: Buffer[] = [];
       body.on('data', (c: Buffer) => received.push(c));
-      await expect(new Promise((resolve, reject) => body.on('end', resolve).on('error', reject))).rejects.toBeInstanceOf(BlobIntegrityError);
+      await expect(new Promise((resolve, reject) => body.on('end', resolve).on('error', reject))).rejects.toBeInstanceOf(
+        BlobIntegrityError,
+      );
       expect(Buffer.concat(received).length).toBeLessThan(size);
       expect(mismatches).toEqual([version.sha256]);
       expect(await blobs.quarantined(version.sha256)).toBe(true);

@@ -87,19 +87,29 @@ describe('FileBlobStore', () => {
     expect(await store.list()).toEqual([]);
   });
 
-  test.each(['../../etc/passwd', '..', 'a'.repeat(63), 'A'.repeat(64), `${'a'.repeat(64)}/x`, ''])('the address %j is refused before any path is built', async (address) => {
-    const store = new FileBlobStore(root);
-    await store.prepare();
-    await expect(store.stat(address)).rejects.toBeInstanceOf(InvalidBlobAddressError);
-    await expect(store.open(address)).rejects.toBeInstanceOf(InvalidBlobAddressError);
-    await expect(store.delete(address)).rejects.toBeInstanceOf(InvalidBlobAddressError);
-  });
+  test.each(['../../etc/passwd', '..', 'a'.repeat(63), 'A'.repeat(64), `${'a'.repeat(64)}/x`, ''])(
+    'the address %j is refused before any path is built',
+    async (address) => {
+      const store = new FileBlobStore(root);
+      await store.prepare();
+      await expect(store.stat(address)).rejects.toBeInstanceOf(InvalidBlobAddressError);
+      await expect(store.open(address)).rejects.toBeInstanceOf(InvalidBlobAddressError);
+      await expect(store.delete(address)).rejects.toBeInstanceOf(InvalidBlobAddressError);
+    },
+  );
 });
 
 describe('ManifestStore', () => {
   const manifest = (ids: string[]): SourceManifest => ({
     source: 'demo',
-    versions: ids.map((id) => ({ id, sha256: 'a'.repeat(64), size: 1, createdAt: '2025-01-01T00:00:00.000Z', origin: { kind: 'local', ref: 'r' }, announced: false })),
+    versions: ids.map((id) => ({
+      id,
+      sha256: 'a'.repeat(64),
+      size: 1,
+      createdAt: '2025-01-01T00:00:00.000Z',
+      origin: { kind: 'local', ref: 'r' },
+      announced: false,
+    })),
   });
 
   test('a missing manifest reads as empty; a written one reads back; no temporary file stays', async () => {
@@ -108,7 +118,10 @@ describe('ManifestStore', () => {
     expect(await store.read('demo')).toEqual({ source: 'demo', versions: [] });
     await store.write(manifest(['20250101T000000Z-aaaaaaaaaaaa']));
     await store.write(manifest(['20250101T000000Z-aaaaaaaaaaaa', '20250101T000001Z-aaaaaaaaaaaa']));
-    expect((await store.read('demo')).versions.map((v) => v.id)).toEqual(['20250101T000000Z-aaaaaaaaaaaa', '20250101T000001Z-aaaaaaaaaaaa']);
+    expect((await store.read('demo')).versions.map((v) => v.id)).toEqual([
+      '20250101T000000Z-aaaaaaaaaaaa',
+      '20250101T000001Z-aaaaaaaaaaaa',
+    ]);
     expect(await readdir(store.folder)).toEqual(['demo.json']);
   });
 
@@ -153,7 +166,11 @@ describe('DataRepository with a local folder', () => {
     const { repository, blobs, ready } = repositoryOf([{ name: 'demo', kind: 'local', path: folder }], 3, () => new Date((clock += 1000)));
     await ready;
     const first = await repository.poll('demo');
-    expect(first.created).toMatchObject({ id: expect.stringMatching(VERSION_ID), origin: { kind: 'local', ref: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) }, announced: false });
+    expect(first.created).toMatchObject({
+      id: expect.stringMatching(VERSION_ID),
+      origin: { kind: 'local', ref: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) },
+      announced: false,
+    });
     const archive = await readAll(await blobs.open(first.created!.sha256));
     expect(hex(archive)).toBe(first.created!.sha256);
     expect(archive.length).toBe(first.created!.size);
@@ -181,7 +198,10 @@ describe('DataRepository with a local folder', () => {
       await mkdir(join(copy, 'sub'));
       await writeFile(join(copy, 'sub', 'b.txt'), 'beta');
       await writeFile(join(copy, 'a.txt'), 'alpha');
-      const a = repositoryOf([{ name: 'a', kind: 'local', path: folder }, { name: 'b', kind: 'local', path: copy }]);
+      const a = repositoryOf([
+        { name: 'a', kind: 'local', path: folder },
+        { name: 'b', kind: 'local', path: copy },
+      ]);
       await a.ready;
       const [va, vb] = [await a.repository.poll('a'), await a.repository.poll('b')];
       expect(va.created!.sha256).toBe(vb.created!.sha256);
@@ -192,7 +212,11 @@ describe('DataRepository with a local folder', () => {
 
   test('only the last N versions are kept and the older archives deleted', async () => {
     let clock = Date.parse('2025-06-01T12:00:00Z');
-    const { repository, blobs, ready } = repositoryOf([{ name: 'demo', kind: 'local', path: folder, keep: 2 }], 10, () => new Date((clock += 1000)));
+    const { repository, blobs, ready } = repositoryOf(
+      [{ name: 'demo', kind: 'local', path: folder, keep: 2 }],
+      10,
+      () => new Date((clock += 1000)),
+    );
     await ready;
     const shas: string[] = [];
     for (const content of ['one', 'two', 'three']) {
@@ -253,10 +277,18 @@ describe('DataRepository with an HTTP source', () => {
     ]);
     await ready;
     const geo = await repository.poll('geo');
-    expect(geo.created).toMatchObject({ sha256: sha256Hex(archive), size: archive.length, origin: { ref: `sha256:${sha256Hex(archive)}` } });
+    expect(geo.created).toMatchObject({
+      sha256: sha256Hex(archive),
+      size: archive.length,
+      origin: { ref: `sha256:${sha256Hex(archive)}` },
+    });
     // No validator: the body's hash is the ref, so the same body again is no new version.
     expect((await repository.poll('geo')).created).toBeNull();
-    expect((await repository.poll('bad')).refused).toMatchObject({ reason: 'corrupt-gzip', message: expect.stringMatching(/not a gzip stream/), count: 1 });
+    expect((await repository.poll('bad')).refused).toMatchObject({
+      reason: 'corrupt-gzip',
+      message: expect.stringMatching(/not a gzip stream/),
+      count: 1,
+    });
     expect(repository.refusal('bad')).toMatchObject({ reason: 'corrupt-gzip' });
     await expect(repository.poll('gone')).rejects.toMatchObject({ message: expect.stringMatching(/answered HTTP 404/), retryable: false });
     expect(await blobs.list()).toEqual([geo.created!.sha256]);

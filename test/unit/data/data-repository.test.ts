@@ -67,7 +67,7 @@ describe('pruning', () => {
     expect(planPrune(versions, 10)).toEqual({ kept: versions, dropped: [] });
     expect(planPrune(versions, 0).kept).toEqual(versions.slice(3));
   });
-  test('a pinned version (a namespace\'s LKG or rollout target) stays however old', () => {
+  test("a pinned version (a namespace's LKG or rollout target) stays however old", () => {
     const [v1, v2, v3, v4] = versions as [DataVersion, DataVersion, DataVersion, DataVersion];
     expect(planPrune(versions, 2, new Set([v1.id]))).toEqual({ kept: [v1, v3, v4], dropped: [v2] });
     expect(planPrune(versions, 1, new Set([v2.id, v4.id, 'gone']))).toEqual({ kept: [v2, v4], dropped: [v1, v3] });
@@ -113,19 +113,33 @@ describe('the sources file', () => {
 
   test('each mistake names the entry and the field', () => {
     expect(problems({})).toEqual([expect.stringMatching(/^expected a JSON array of sources/)]);
-    expect(problems([{ name: 'Bad_Name', kind: 'local', path: 'x' }])).toEqual([expect.stringMatching(/^sources\[0\] \('Bad_Name'\): name: 'Bad_Name' is not a source name/)]);
-    expect(problems([{ name: 'a', kind: 'ftp', url: 'x' }])).toEqual([expect.stringMatching(/^sources\[0\] \('a'\): kind: .*'git', 'http' or 'local'/)]);
-    expect(problems([{ name: 'a', kind: 'local', path: 'x' }, { name: 'b', kind: 'http', url: 'ftp://x' }])).toEqual([
-      expect.stringMatching(/^sources\[1\] \('b'\): url: expected an http\(s\) URL/),
+    expect(problems([{ name: 'Bad_Name', kind: 'local', path: 'x' }])).toEqual([
+      expect.stringMatching(/^sources\[0\] \('Bad_Name'\): name: 'Bad_Name' is not a source name/),
     ]);
-    expect(problems([{ name: 'a', kind: 'git', url: 'u', ref: '--upload-pack=evil' }])).toEqual([expect.stringMatching(/^sources\[0\] \('a'\): ref: /)]);
-    expect(problems([{ name: 'a', kind: 'git', url: 'u', refs: 'main' }])).toEqual([expect.stringMatching(/^sources\[0\] \('a'\): .*refs/)]);
+    expect(problems([{ name: 'a', kind: 'ftp', url: 'x' }])).toEqual([
+      expect.stringMatching(/^sources\[0\] \('a'\): kind: .*'git', 'http' or 'local'/),
+    ]);
+    expect(
+      problems([
+        { name: 'a', kind: 'local', path: 'x' },
+        { name: 'b', kind: 'http', url: 'ftp://x' },
+      ]),
+    ).toEqual([expect.stringMatching(/^sources\[1\] \('b'\): url: expected an http\(s\) URL/)]);
+    expect(problems([{ name: 'a', kind: 'git', url: 'u', ref: '--upload-pack=evil' }])).toEqual([
+      expect.stringMatching(/^sources\[0\] \('a'\): ref: /),
+    ]);
+    expect(problems([{ name: 'a', kind: 'git', url: 'u', refs: 'main' }])).toEqual([
+      expect.stringMatching(/^sources\[0\] \('a'\): .*refs/),
+    ]);
     expect(problems([{ name: 'a', kind: 'local', path: 'x', keep: 0 }])).toEqual([expect.stringMatching(/^sources\[0\] \('a'\): keep: /)]);
     expect(problems([{ name: 'a', kind: 'local' }])).toEqual(["sources[0] ('a'): path: expected a folder path"]);
     expect(problems([{ name: 'a', kind: 'git' }])).toEqual(["sources[0] ('a'): url: expected a git repository URL or path"]);
-    expect(problems([{ name: 'a', kind: 'local', path: 'x' }, { name: 'a', kind: 'local', path: 'y' }])).toEqual([
-      "sources[1] ('a'): name: already used by sources[0]",
-    ]);
+    expect(
+      problems([
+        { name: 'a', kind: 'local', path: 'x' },
+        { name: 'a', kind: 'local', path: 'y' },
+      ]),
+    ).toEqual(["sources[1] ('a'): name: already used by sources[0]"]);
   });
 
   test('text that is not JSON', () => {

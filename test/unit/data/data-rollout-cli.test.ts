@@ -13,7 +13,13 @@ import type { DataRolloutStatus, DataStartRequest } from '../../../contracts/dat
 const V1 = '20240101T000000Z-111111111111';
 const V2 = '20240102T000000Z-222222222222';
 const release = (id: string) => ({
-  version: { id, sha256: id.slice(-12).repeat(6).slice(0, 64), size: 2048, createdAt: '2024-01-01T00:00:00Z', origin: { kind: 'git' as const, ref: 'abc123' } },
+  version: {
+    id,
+    sha256: id.slice(-12).repeat(6).slice(0, 64),
+    size: 2048,
+    createdAt: '2024-01-01T00:00:00Z',
+    origin: { kind: 'git' as const, ref: 'abc123' },
+  },
   archiveUrl: `http://repo/v1/sources/catalog/versions/${id}/archive`,
 });
 
@@ -23,7 +29,13 @@ const status: DataRolloutStatus = {
   source: 'catalog',
   lkg: release(V1),
   latest: release(V2),
-  settings: { autoStart: false, stages: [{ pods: 1, probationSeconds: 300 }, { pods: '100%', probationSeconds: 300 }] },
+  settings: {
+    autoStart: false,
+    stages: [
+      { pods: 1, probationSeconds: 300 },
+      { pods: '100%', probationSeconds: 300 },
+    ],
+  },
   rollout: {
     number: 3,
     version: V2,
@@ -31,8 +43,28 @@ const status: DataRolloutStatus = {
     state: 'Baking',
     stage: 0,
     stages: [
-      { index: 0, pods: '1 pod', probationSeconds: 300, count: 1, result: 'baking', startedAt: '2024-01-02T00:00:00Z', probationStartedAt: '2024-01-02T00:00:05Z', endedAt: null, reason: null },
-      { index: 1, pods: '100%', probationSeconds: 300, count: null, result: 'pending', startedAt: null, probationStartedAt: null, endedAt: null, reason: null },
+      {
+        index: 0,
+        pods: '1 pod',
+        probationSeconds: 300,
+        count: 1,
+        result: 'baking',
+        startedAt: '2024-01-02T00:00:00Z',
+        probationStartedAt: '2024-01-02T00:00:05Z',
+        endedAt: null,
+        reason: null,
+      },
+      {
+        index: 1,
+        pods: '100%',
+        probationSeconds: 300,
+        count: null,
+        result: 'pending',
+        startedAt: null,
+        probationStartedAt: null,
+        endedAt: null,
+        reason: null,
+      },
     ],
     maxErrorPods: 0,
     ackTimeoutSeconds: 600,
@@ -60,7 +92,9 @@ describe('autocrane data', () => {
     [['start', 'shop', 'catalog', '--stage', 'half:60'], /'half' is not a share/],
     [['abort', 'shop'], /missing required argument 'source'/],
   ])('%j is a usage error', async (args, message) => {
-    await expect(program().parseAsync(['node', 'autocrane', 'data', ...args, '--api-url', 'http://127.0.0.1:1'])).rejects.toBeInstanceOf(CommanderError);
+    await expect(program().parseAsync(['node', 'autocrane', 'data', ...args, '--api-url', 'http://127.0.0.1:1'])).rejects.toBeInstanceOf(
+      CommanderError,
+    );
     expect(errors.join('')).toMatch(message);
   });
 
@@ -117,7 +151,23 @@ describe('autocrane data', () => {
     };
 
     it('start sends the version, stages (pods:probation), limits and reason', async () => {
-      const out = await run(['start', 'shop', 'catalog', '--version', V2, '--stage', '1:5m', '--stage', '100%:0', '--max-error-pods', '1', '--ack-timeout', '2m', '--reason', 'new prices']);
+      const out = await run([
+        'start',
+        'shop',
+        'catalog',
+        '--version',
+        V2,
+        '--stage',
+        '1:5m',
+        '--stage',
+        '100%:0',
+        '--max-error-pods',
+        '1',
+        '--ack-timeout',
+        '2m',
+        '--reason',
+        'new prices',
+      ]);
       expect(starts.at(-1)).toEqual({
         version: V2,
         stages: [
@@ -137,7 +187,10 @@ describe('autocrane data', () => {
       await run(['resume', 'shop', 'catalog']);
       await run(['abort', 'shop', 'catalog']);
       expect(controls).toEqual(['pause shop/catalog looking', 'resume shop/catalog', 'abort shop/catalog']);
-      expect(JSON.parse(await run(['status', 'shop', 'catalog', '--json']))).toMatchObject({ workflowId: 'data-rollout/shop/catalog', lkg: { version: { id: V1 } } });
+      expect(JSON.parse(await run(['status', 'shop', 'catalog', '--json']))).toMatchObject({
+        workflowId: 'data-rollout/shop/catalog',
+        lkg: { version: { id: V1 } },
+      });
     });
   });
 });

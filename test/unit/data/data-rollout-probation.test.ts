@@ -29,7 +29,8 @@ function watch(offsets: number[], probationSeconds: number, pods: PodObservation
   });
 }
 
-const every = (from: number, to: number, step = 500) => Array.from({ length: Math.floor((to - from) / step) + 1 }, (_, i) => from + i * step);
+const every = (from: number, to: number, step = 500) =>
+  Array.from({ length: Math.floor((to - from) / step) + 1 }, (_, i) => from + i * step);
 
 describe('data-rollout probation: only watched time counts', () => {
   test('watched without a gap: passes once the probation is over, with nothing extended', () => {
@@ -47,7 +48,9 @@ describe('data-rollout probation: only watched time counts', () => {
     const at = (offset: number) => results[offsets.indexOf(offset)]!;
     // Wall time alone would have passed at 4 s, and at the first look after the gap.
     expect(at(7500).verdict).toBe('wait');
-    expect(at(7500).reason).toContain('bake extended by 6s the gate could not watch (longest: 2026-12-08T10:00:01.500Z to 2026-12-08T10:00:07.500Z)');
+    expect(at(7500).reason).toContain(
+      'bake extended by 6s the gate could not watch (longest: 2026-12-08T10:00:01.500Z to 2026-12-08T10:00:07.500Z)',
+    );
     // 1.5 s watched before the gap, 2.5 s more after it: 10 s.
     expect(at(9500).verdict).toBe('wait');
     expect(at(10_000).verdict).toBe('pass');
@@ -66,13 +69,30 @@ describe('data-rollout probation: a consumer whose request was refused is an err
 
   test('refused pods not on the version become erroring observations; one the version reached is watched as itself', () => {
     const seen = refusedPodObservations([...refused, { pod: 'web-1', reason: 'x' }], new Set(['web-1']), iso(START));
-    expect(seen).toEqual([{ name: 'big', ready: true, readySince: null, watchdogs: [{ name: REFUSED_REQUEST_ERROR, level: 'error', time: iso(START), message: `the apiserver refused its data request: ${refused[0]!.reason}` }] }]);
+    expect(seen).toEqual([
+      {
+        name: 'big',
+        ready: true,
+        readySince: null,
+        watchdogs: [
+          {
+            name: REFUSED_REQUEST_ERROR,
+            level: 'error',
+            time: iso(START),
+            message: `the apiserver refused its data request: ${refused[0]!.reason}`,
+          },
+        ],
+      },
+    ]);
   });
 
   test('within maxErrorPods the probation passes; a watchdog error beside it is one too many', () => {
     const pods = [consumer('web-0'), ...refusedPodObservations(refused, new Set(['web-0']), iso(START))];
     expect(watch(every(500, 2000), 2, pods, 1).at(-1)!.verdict).toBe('pass');
-    const failing = [{ ...consumer('web-0'), watchdogs: [{ name: 'e2e', level: 'error', time: iso(START), message: 'lookups fail' }] }, ...pods.slice(1)];
+    const failing = [
+      { ...consumer('web-0'), watchdogs: [{ name: 'e2e', level: 'error', time: iso(START), message: 'lookups fail' }] },
+      ...pods.slice(1),
+    ];
     const [first] = watch([500], 2, failing, 1);
     expect(first).toMatchObject({ verdict: 'fail' });
     expect(first!.reason).toContain(`big (${REFUSED_REQUEST_ERROR})`);
@@ -87,7 +107,12 @@ describe("the probation's memory across attempts", () => {
     lastSettledAt: iso(START + 1500),
     watch: { cleanSince: iso(START), lastLookAt: iso(START + 1500), watchedMs: 1500, unwatchedMs: 0 },
   };
-  const key = DataGateMemories.key({ namespace: 'shop', source: 'prices', target: { version: { id: 'v2' } }, probationStartedAt: iso(START) });
+  const key = DataGateMemories.key({
+    namespace: 'shop',
+    source: 'prices',
+    target: { version: { id: 'v2' } },
+    probationStartedAt: iso(START),
+  });
 
   test('read back from heartbeat details only when well formed', () => {
     expect(isSettleMemory(memory)).toBe(true);

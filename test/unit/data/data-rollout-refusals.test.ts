@@ -10,12 +10,22 @@ import { DATA_SOURCES_ANNOTATION } from '../../../domain/shared/keys';
 // they are given at once, except "big", whose request is refused 422 as too long.
 
 const SOURCE = 'catalog';
-const release = (id: string, digit: string) => ({ version: { id, sha256: digit.repeat(64), size: 1, createdAt: '2026-12-01T00:00:00Z', origin: { kind: 'http' as const, ref: 'etag' } }, archiveUrl: `http://repo/${id}.tar.gz` });
+const release = (id: string, digit: string) => ({
+  version: { id, sha256: digit.repeat(64), size: 1, createdAt: '2026-12-01T00:00:00Z', origin: { kind: 'http' as const, ref: 'etag' } },
+  archiveUrl: `http://repo/${id}.tar.gz`,
+});
 const LKG = release('20240101T000000Z-111111111111', '1');
 const NEW = release('20240102T000000Z-222222222222', '2');
-const TOO_LONG = { kind: 'Status', code: 422, message: 'Pod "big" is invalid: metadata.annotations: Too long: must have at most 262144 bytes' };
+const TOO_LONG = {
+  kind: 'Status',
+  code: 422,
+  message: 'Pod "big" is invalid: metadata.annotations: Too long: must have at most 262144 bytes',
+};
 
-type Pod = { metadata: { name: string; uid: string; namespace: string; annotations: Record<string, string> }; status: { phase: string; conditions: object[] } };
+type Pod = {
+  metadata: { name: string; uid: string; namespace: string; annotations: Record<string, string> };
+  status: { phase: string; conditions: object[] };
+};
 
 function fakeApiserver(names: string[]) {
   const pods = new Map<string, Pod>(
@@ -44,7 +54,11 @@ function fakeApiserver(names: string[]) {
       Object.assign(pod.metadata.annotations, annotations);
       // The pod's data deployer acknowledges at once.
       const asked = JSON.parse(annotations[dataRequestKey(SOURCE)] ?? '{}') as { version?: string; sha256?: string };
-      pod.metadata.annotations[dataStatusKey(SOURCE)] = JSON.stringify({ version: asked.version, sha256: asked.sha256, activatedAt: new Date().toISOString() });
+      pod.metadata.annotations[dataStatusKey(SOURCE)] = JSON.stringify({
+        version: asked.version,
+        sha256: asked.sha256,
+        activatedAt: new Date().toISOString(),
+      });
       return answer(200, pod);
     }
     if (req.method === 'POST' && path.includes('/events')) return answer(201, await body(req));
@@ -87,10 +101,18 @@ async function advance(names: string[], maxErrorPods: number) {
 
 test('a consumer whose request is refused is an erroring pod within maxErrorPods: the stage goes on without waiting for it', async () => {
   const outcome = await advance(['a', 'big', 'c'], 1);
-  expect(outcome).toMatchObject({ outcome: 'acknowledged', refused: [{ pod: 'big', reason: expect.stringMatching(/^too-large, HTTP 422: .*Too long/) }] });
+  expect(outcome).toMatchObject({
+    outcome: 'acknowledged',
+    refused: [{ pod: 'big', reason: expect.stringMatching(/^too-large, HTTP 422: .*Too long/) }],
+  });
 });
 
 test('over maxErrorPods the stage fails at once, naming the pod and why', async () => {
   const outcome = await advance(['a', 'big', 'c'], 0);
-  expect(outcome).toMatchObject({ outcome: 'failed', reason: expect.stringMatching(/1 erroring pod\(s\), more than maxErrorPods 0: the apiserver refused the request to big \(too-large, HTTP 422/) });
+  expect(outcome).toMatchObject({
+    outcome: 'failed',
+    reason: expect.stringMatching(
+      /1 erroring pod\(s\), more than maxErrorPods 0: the apiserver refused the request to big \(too-large, HTTP 422/,
+    ),
+  });
 });

@@ -21,7 +21,11 @@ const consumer = (name: string, request: DataRef | null = LKG): ConsumerView => 
 
 describe('planDataRequests', () => {
   it('without a rollout asks every consumer for the LKG, writing only where the request differs', () => {
-    const plan = planDataRequests({ consumers: [consumer('b'), consumer('a', null), consumer('c', NEW), consumer('d', { ...LKG, sha256: '3'.repeat(64) })], lkg: LKG, rollout: null });
+    const plan = planDataRequests({
+      consumers: [consumer('b'), consumer('a', null), consumer('c', NEW), consumer('d', { ...LKG, sha256: '3'.repeat(64) })],
+      lkg: LKG,
+      rollout: null,
+    });
     expect(plan.upgraded).toEqual([]);
     expect(plan.writes).toEqual([
       { pod: 'a', ref: LKG },
@@ -57,11 +61,19 @@ describe('planDataRequests', () => {
       { pod: 'a', ref: NEW },
       { pod: 'b', ref: LKG },
     ]);
-    expect(planDataRequests({ consumers: pods, lkg: LKG, rollout: { target: NEW, share: '100%' } }).writes.map((w) => w.ref)).toEqual([NEW, NEW, NEW]);
+    expect(planDataRequests({ consumers: pods, lkg: LKG, rollout: { target: NEW, share: '100%' } }).writes.map((w) => w.ref)).toEqual([
+      NEW,
+      NEW,
+      NEW,
+    ]);
   });
 
   it('no consumers: nothing to do', () => {
-    expect(planDataRequests({ consumers: [], lkg: LKG, rollout: { target: NEW, share: '50%' } })).toEqual({ upgraded: [], writes: [], count: 0 });
+    expect(planDataRequests({ consumers: [], lkg: LKG, rollout: { target: NEW, share: '50%' } })).toEqual({
+      upgraded: [],
+      writes: [],
+      count: 0,
+    });
   });
 });
 
@@ -75,12 +87,19 @@ describe('acknowledgement', () => {
   });
 
   it('an error for the version fails, unless it is older than `since` (left from an earlier request)', () => {
-    const status = { ...LKG, activatedAt: at, error: { version: NEW.version, message: 'hash mismatch: expected …', at: '2024-01-02T00:01:00Z' } };
+    const status = {
+      ...LKG,
+      activatedAt: at,
+      error: { version: NEW.version, message: 'hash mismatch: expected …', at: '2024-01-02T00:01:00Z' },
+    };
     expect(acknowledgement(status, NEW)).toEqual({ state: 'failed', message: 'hash mismatch: expected …' });
     expect(acknowledgement(status, NEW, '2024-01-02T00:00:00Z').state).toBe('failed');
     expect(acknowledgement(status, NEW, '2024-01-02T00:02:00Z').state).toBe('waiting');
     expect(acknowledgement(status, LKG).state).toBe('acknowledged');
-    expect(acknowledgement({ error: { version: OLD.version, message: 'x', at } }, NEW)).toEqual({ state: 'waiting', detail: 'nothing active yet' });
+    expect(acknowledgement({ error: { version: OLD.version, message: 'x', at } }, NEW)).toEqual({
+      state: 'waiting',
+      detail: 'nothing active yet',
+    });
   });
 });
 
@@ -109,13 +128,24 @@ describe('stages', () => {
 
   it('parses the configured shares', () => {
     expect(parseDataStageShares('1, 25% ,100%,')).toEqual({ ok: true, shares: [1, '25%', '100%'] });
-    expect(parseDataStageShares(' , ')).toEqual({ ok: false, problem: 'expected a comma list of pod counts or percentages, e.g. 1,25%,100%' });
-    expect(parseDataStageShares('1,half')).toEqual({ ok: false, problem: "'half' is not a share (expected a count like 1 or a percentage like 25%)" });
+    expect(parseDataStageShares(' , ')).toEqual({
+      ok: false,
+      problem: 'expected a comma list of pod counts or percentages, e.g. 1,25%,100%',
+    });
+    expect(parseDataStageShares('1,half')).toEqual({
+      ok: false,
+      problem: "'half' is not a share (expected a count like 1 or a percentage like 25%)",
+    });
     expect(parseDataStageShares(Array(21).fill('1').join(','))).toEqual({ ok: false, problem: 'at most 20 stages' });
   });
 
   it('names each problem of a start request’s stages by its path', () => {
-    expect(dataStagesProblems([{ pods: 1, probationSeconds: 60 }, { pods: '100%', probationSeconds: 0 }])).toEqual([]);
+    expect(
+      dataStagesProblems([
+        { pods: 1, probationSeconds: 60 },
+        { pods: '100%', probationSeconds: 0 },
+      ]),
+    ).toEqual([]);
     expect(dataStagesProblems([])).toEqual([{ field: 'stages', message: 'expected 1 to 20 stages' }]);
     expect(dataStagesProblems('1,2')).toEqual([{ field: 'stages', message: 'expected a list of {pods, probationSeconds}' }]);
     expect(dataStagesProblems([null, { pods: '0%', probationSeconds: -1 }])).toEqual([
@@ -140,9 +170,27 @@ describe('judgeStageErrors', () => {
   const TOO_LONG = 'too-large, HTTP 422: metadata.annotations: Too long';
   test.each([
     ['nothing refused, nothing erroring: wait for the others', ['a', 'b'], [], {}, 0, false, [], ['a', 'b']],
-    ['a refused consumer is not waited for; within maxErrorPods 1 the stage goes on', ['a', 'big'], [], { big: TOO_LONG }, 1, false, ['big'], ['a']],
+    [
+      'a refused consumer is not waited for; within maxErrorPods 1 the stage goes on',
+      ['a', 'big'],
+      [],
+      { big: TOO_LONG },
+      1,
+      false,
+      ['big'],
+      ['a'],
+    ],
     ['a refused consumer with maxErrorPods 0 fails the stage at once', ['a', 'big'], [], { big: TOO_LONG }, 0, true, ['big'], ['a']],
-    ['a refused consumer and a watchdog error count together, within maxErrorPods 2', ['big'], ['c'], { big: TOO_LONG }, 2, false, ['big'], []],
+    [
+      'a refused consumer and a watchdog error count together, within maxErrorPods 2',
+      ['big'],
+      ['c'],
+      { big: TOO_LONG },
+      2,
+      false,
+      ['big'],
+      [],
+    ],
     ['a refused waiting consumer plus a watchdog error, maxErrorPods 1: failed', ['big'], ['c'], { big: TOO_LONG }, 1, true, ['big'], []],
     ['the same pod refused and erroring counts once', ['big'], ['big'], { big: TOO_LONG }, 1, false, ['big'], []],
     ['a refused pod that has acknowledged since is no error', ['a'], [], { big: TOO_LONG }, 0, false, [], ['a']],
@@ -156,7 +204,9 @@ describe('judgeStageErrors', () => {
 
   test('the reason names each refused pod and why', () => {
     const errors = judgeStageErrors({ waiting: ['big'], watchdogErroring: ['c'], refused: new Map([['big', TOO_LONG]]), maxErrorPods: 1 });
-    expect(errors.reason).toBe(`2 erroring pod(s), more than maxErrorPods 1: watchdog errors on c; the apiserver refused the request to big (${TOO_LONG})`);
+    expect(errors.reason).toBe(
+      `2 erroring pod(s), more than maxErrorPods 1: watchdog errors on c; the apiserver refused the request to big (${TOO_LONG})`,
+    );
     expect(errors.refused).toEqual([{ pod: 'big', reason: TOO_LONG }]);
   });
 });

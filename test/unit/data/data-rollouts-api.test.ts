@@ -26,7 +26,8 @@ function setup() {
   const calls: { what: string; namespace: string; source: string; request?: DataStartRequest | DataControlRequest }[] = [];
   const sars: ResourceAction[] = [];
   const lookup = (namespace: string, source: string) => {
-    if (source === 'missing') throw new DataRolloutUnavailableError(`no data rollout workflow for source missing in namespace ${namespace}`);
+    if (source === 'missing')
+      throw new DataRolloutUnavailableError(`no data rollout workflow for source missing in namespace ${namespace}`);
     return statusOf(namespace, source);
   };
   const control: DataRolloutWorkflows = {
@@ -34,7 +35,8 @@ function setup() {
     start: (ns, src, req) =>
       Promise.resolve().then(() => {
         calls.push({ what: 'start', namespace: ns, source: src, request: req });
-        if (req.version === '20240101T000000Z-111111111111') throw new DataRolloutRefusedError('start: 20240101T000000Z-111111111111 is already the known-good version');
+        if (req.version === '20240101T000000Z-111111111111')
+          throw new DataRolloutRefusedError('start: 20240101T000000Z-111111111111 is already the known-good version');
         return lookup(ns, src);
       }),
     control: (ns, src, name, req) =>
@@ -45,7 +47,8 @@ function setup() {
       }),
   };
   const cluster: ClusterAuth = {
-    reviewToken: (token) => Promise.resolve(({ 'operator-token': operator, 'viewer-token': viewer } as Record<string, ReviewedUser>)[token] ?? null),
+    reviewToken: (token) =>
+      Promise.resolve(({ 'operator-token': operator, 'viewer-token': viewer } as Record<string, ReviewedUser>)[token] ?? null),
     canAccess: (user, action) => {
       sars.push(action);
       return Promise.resolve(user === operator || (user === viewer && action.verb === 'get'));
@@ -55,7 +58,11 @@ function setup() {
     logger: pino({ level: 'silent' }),
     registry: createMetricsRegistry(),
     checks: { temporal: () => Promise.resolve(), kubernetes: () => Promise.resolve() },
-    dataRollouts: { workflows: control, authorizer: createAuthorizer({ cluster, embeddedToken: 'embedded' }), temporalUi: { url: 'http://ui:8233', namespace: 'default' } },
+    dataRollouts: {
+      workflows: control,
+      authorizer: createAuthorizer({ cluster, embeddedToken: 'embedded' }),
+      temporalUi: { url: 'http://ui:8233', namespace: 'default' },
+    },
   });
   return { app, calls, sars };
 }
@@ -90,10 +97,19 @@ describe('data rollout API', () => {
     const { app, calls, sars } = setup();
     const denied = await request(app).post('/v1/namespaces/shop/data/catalog/start').set(bearer('viewer-token')).send({});
     expect(denied.status).toBe(403);
-    expect(denied.body.error).toBe('not allowed to start a data rollout of catalog in namespace shop (needs patch on pods in namespace shop)');
+    expect(denied.body.error).toBe(
+      'not allowed to start a data rollout of catalog in namespace shop (needs patch on pods in namespace shop)',
+    );
     expect(sars).toEqual([{ verb: 'patch', group: '', resource: 'pods', namespace: 'shop' }]);
 
-    const body = { version: '20240102T000000Z-222222222222', stages: [{ pods: 1, probationSeconds: 60 }, { pods: '100%', probationSeconds: 0 }], reason: 'fix' };
+    const body = {
+      version: '20240102T000000Z-222222222222',
+      stages: [
+        { pods: 1, probationSeconds: 60 },
+        { pods: '100%', probationSeconds: 0 },
+      ],
+      reason: 'fix',
+    };
     const ok = await request(app).post('/v1/namespaces/shop/data/catalog/start').set(bearer('operator-token')).send(body);
     expect(ok.status).toBe(200);
     expect(calls.at(-1)).toEqual({ what: 'start', namespace: 'shop', source: 'catalog', request: { ...body, by: 'operator' } });
@@ -123,7 +139,10 @@ describe('data rollout API', () => {
 
   it("a refused start or control is 409 with the workflow's reason", async () => {
     const { app } = setup();
-    const start = await request(app).post('/v1/namespaces/shop/data/catalog/start').set(bearer('operator-token')).send({ version: '20240101T000000Z-111111111111' });
+    const start = await request(app)
+      .post('/v1/namespaces/shop/data/catalog/start')
+      .set(bearer('operator-token'))
+      .send({ version: '20240101T000000Z-111111111111' });
     expect(start.status).toBe(409);
     expect(start.body).toEqual({ error: 'start: 20240101T000000Z-111111111111 is already the known-good version', details: [] });
     const resume = await request(app).post('/v1/namespaces/shop/data/catalog/resume').set(bearer('operator-token'));
@@ -133,10 +152,16 @@ describe('data rollout API', () => {
 
   it.each(['pause', 'abort'] as const)('%s passes the reason and the caller', async (name) => {
     const { app, calls } = setup();
-    const res = await request(app).post(`/v1/namespaces/shop/data/catalog/${name}`).set(bearer('operator-token')).send({ reason: 'incident 7' });
+    const res = await request(app)
+      .post(`/v1/namespaces/shop/data/catalog/${name}`)
+      .set(bearer('operator-token'))
+      .send({ reason: 'incident 7' });
     expect(res.status).toBe(200);
     expect(calls).toEqual([{ what: name, namespace: 'shop', source: 'catalog', request: { reason: 'incident 7', by: 'operator' } }]);
-    const long = await request(app).post(`/v1/namespaces/shop/data/catalog/${name}`).set(bearer('operator-token')).send({ reason: 'x'.repeat(300) });
+    const long = await request(app)
+      .post(`/v1/namespaces/shop/data/catalog/${name}`)
+      .set(bearer('operator-token'))
+      .send({ reason: 'x'.repeat(300) });
     expect(long.status).toBe(400);
     expect(long.body.details).toEqual([{ field: 'reason', message: 'at most 256 characters' }]);
   });

@@ -16,7 +16,13 @@ function stubProber(answer: (url: string) => Partial<HttpProbeResult> = () => ({
 }
 
 const pod = (name: string, over: { ready?: boolean; ip?: string | null; probes?: Record<string, string> } = {}): ProbedPod => ({
-  metadata: { name, uid: `uid-${name}`, annotations: Object.fromEntries(Object.entries(over.probes ?? { http: 'POD_IP:8080/healthz' }).map(([k, v]) => [`probe.autocrane.io/${k}`, v])) },
+  metadata: {
+    name,
+    uid: `uid-${name}`,
+    annotations: Object.fromEntries(
+      Object.entries(over.probes ?? { http: 'POD_IP:8080/healthz' }).map(([k, v]) => [`probe.autocrane.io/${k}`, v]),
+    ),
+  },
   status: {
     phase: 'Running',
     ...(over.ip === null ? {} : { podIP: over.ip ?? '127.1.0.5' }),
@@ -28,7 +34,10 @@ describe('GateProber', () => {
   it('probes every declared probe of ready pods and waits for the first results', async () => {
     const { prober, calls } = stubProber((url) => (url.includes('bad') ? { healthy: false, message: 'HTTP 500' } : {}));
     const gate = new GateProber(() => prober, 5000);
-    const results = await gate.look([pod('a', { probes: { http: 'POD_IP:8080/ok', disk: 'POD_IP:8080/bad' } }), pod('b', { ready: false })]);
+    const results = await gate.look([
+      pod('a', { probes: { http: 'POD_IP:8080/ok', disk: 'POD_IP:8080/bad' } }),
+      pod('b', { ready: false }),
+    ]);
     expect(calls.sort()).toEqual(['http://127.1.0.5:8080/bad', 'http://127.1.0.5:8080/ok']);
     expect(results.map(({ pod: p, probe, ok, reason }) => ({ p, probe, ok, reason }))).toEqual([
       { p: 'a', probe: 'disk', ok: false, reason: 'HTTP 500' },

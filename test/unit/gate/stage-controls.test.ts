@@ -56,10 +56,12 @@ const MATRIX: Record<RolloutState, Record<Control, Expected>> = {
   },
   // The promotion cannot be interrupted: refused, never accepted and then not done.
   Promoting: {
-    pause: 'pause: the promotion is under way and cannot be interrupted; it ends within seconds (to undo it, start a rollout of the previous version) (state Promoting)',
+    pause:
+      'pause: the promotion is under way and cannot be interrupted; it ends within seconds (to undo it, start a rollout of the previous version) (state Promoting)',
     resume: 'resume: rollout is not paused or frozen (state Promoting)',
     approve: 'approve: rollout is not awaiting approval (state Promoting)',
-    abort: 'abort: the promotion is under way and cannot be interrupted; it ends within seconds (to undo it, start a rollout of the previous version) (state Promoting)',
+    abort:
+      'abort: the promotion is under way and cannot be interrupted; it ends within seconds (to undo it, start a rollout of the previous version) (state Promoting)',
     promote: 'promote: no bake in progress; promote skips the rest of a bake (state Promoting)',
   },
   Paused: {
@@ -83,14 +85,25 @@ const MATRIX: Record<RolloutState, Record<Control, Expected>> = {
     abort: 'abort: rollout is already rolling back (state RollingBack)',
     promote: 'promote: rollout is rolling back; it can no longer be changed (state RollingBack)',
   },
-  Succeeded: Object.fromEntries(ROLLOUT_CONTROLS.map((c) => [c, `${c}: rollout has finished (state Succeeded)`])) as Record<Control, string>,
-  RolledBack: Object.fromEntries(ROLLOUT_CONTROLS.map((c) => [c, `${c}: rollout has finished (state RolledBack)`])) as Record<Control, string>,
+  Succeeded: Object.fromEntries(ROLLOUT_CONTROLS.map((c) => [c, `${c}: rollout has finished (state Succeeded)`])) as Record<
+    Control,
+    string
+  >,
+  RolledBack: Object.fromEntries(ROLLOUT_CONTROLS.map((c) => [c, `${c}: rollout has finished (state RolledBack)`])) as Record<
+    Control,
+    string
+  >,
   Failed: Object.fromEntries(ROLLOUT_CONTROLS.map((c) => [c, `${c}: rollout has finished (state Failed)`])) as Record<Control, string>,
-  Superseded: Object.fromEntries(ROLLOUT_CONTROLS.map((c) => [c, `${c}: rollout has finished (state Superseded)`])) as Record<Control, string>,
+  Superseded: Object.fromEntries(ROLLOUT_CONTROLS.map((c) => [c, `${c}: rollout has finished (state Superseded)`])) as Record<
+    Control,
+    string
+  >,
 };
 
 describe('decideControl: every state × control', () => {
-  const cells = ROLLOUT_STATES.flatMap((state) => ROLLOUT_CONTROLS.map((control) => ({ state, control, expected: MATRIX[state][control] })));
+  const cells = ROLLOUT_STATES.flatMap((state) =>
+    ROLLOUT_CONTROLS.map((control) => ({ state, control, expected: MATRIX[state][control] })),
+  );
 
   it.each(cells)('$control in $state', ({ state, control, expected }) => {
     const decision = decideControl(control, ctx(state, state === 'Paused' ? { pausedFrom: 'Baking' } : {}));
@@ -114,11 +127,18 @@ describe('decideControl: details', () => {
       expect(decideControl('resume', ctx('Paused', { pausedFrom: from }))).toMatchObject({ accepted: true, to: from, effect: 'continue' });
     }
     // A rollout paused from Promoting before promotions were refused a pause still resumes there.
-    expect(decideControl('resume', ctx('Paused', { pausedFrom: 'Promoting' }))).toMatchObject({ accepted: true, to: 'Promoting', effect: 'continue' });
+    expect(decideControl('resume', ctx('Paused', { pausedFrom: 'Promoting' }))).toMatchObject({
+      accepted: true,
+      to: 'Promoting',
+      effect: 'continue',
+    });
   });
 
   it('refuses resume of a Paused state that lost pausedFrom', () => {
-    expect(decideControl('resume', ctx('Paused'))).toMatchObject({ accepted: false, reason: 'resume: rollout is paused but does not know where it was paused (state Paused)' });
+    expect(decideControl('resume', ctx('Paused'))).toMatchObject({
+      accepted: false,
+      reason: 'resume: rollout is paused but does not know where it was paused (state Paused)',
+    });
   });
 
   it('asks to resume before approving a paused approval', () => {
@@ -156,7 +176,9 @@ describe('decideControl: details', () => {
     expect(decideControl('pause', ctx('Pending', { stage: null }))).toMatchObject({ message: 'paused the rollout' });
     expect(decideControl('abort', ctx('Baking'))).toMatchObject({ message: 'aborted at stage 2 of 3; rolling back' });
     expect(decideControl('promote', ctx('Baking'))).toMatchObject({ message: 'skipping the rest of the bake of stage 2 of 3' });
-    expect(decideControl('resume', ctx('Frozen'))).toMatchObject({ message: 'evaluating the gate of stage 2 of 3 again, with a fresh bake' });
+    expect(decideControl('resume', ctx('Frozen'))).toMatchObject({
+      message: 'evaluating the gate of stage 2 of 3 again, with a fresh bake',
+    });
   });
 });
 
@@ -181,7 +203,13 @@ describe('state helpers', () => {
 });
 
 describe('decision log', () => {
-  const record = (i: number, over: Partial<DecisionRecord> = {}): DecisionRecord => ({ at: `2026-05-01T12:00:${String(i % 60).padStart(2, '0')}Z`, kind: 'stageScaled', stage: 0, reason: `r${i}`, ...over });
+  const record = (i: number, over: Partial<DecisionRecord> = {}): DecisionRecord => ({
+    at: `2026-05-01T12:00:${String(i % 60).padStart(2, '0')}Z`,
+    kind: 'stageScaled',
+    stage: 0,
+    reason: `r${i}`,
+    ...over,
+  });
 
   it('appends without modifying the input', () => {
     const empty = emptyDecisionLog();
@@ -224,15 +252,28 @@ describe('decision log', () => {
 
   it('records accepted and refused controls', () => {
     const at = '2026-05-01T12:00:00Z';
-    expect(controlDecisionRecord(decideControl('pause', ctx('Baking')), at, 1, 'alice')).toEqual({ at, kind: 'paused', stage: 1, reason: 'paused stage 2 of 3', by: 'alice' });
-    expect(controlDecisionRecord(decideControl('abort', ctx('Baking')), at, 1)).toEqual({ at, kind: 'aborted', stage: 1, reason: 'aborted at stage 2 of 3; rolling back' });
+    expect(controlDecisionRecord(decideControl('pause', ctx('Baking')), at, 1, 'alice')).toEqual({
+      at,
+      kind: 'paused',
+      stage: 1,
+      reason: 'paused stage 2 of 3',
+      by: 'alice',
+    });
+    expect(controlDecisionRecord(decideControl('abort', ctx('Baking')), at, 1)).toEqual({
+      at,
+      kind: 'aborted',
+      stage: 1,
+      reason: 'aborted at stage 2 of 3; rolling back',
+    });
     expect(controlDecisionRecord(decideControl('approve', ctx('Baking')), at, 1)).toEqual({
       at,
       kind: 'controlRefused',
       stage: 1,
       reason: 'approve: rollout is not awaiting approval (state Baking)',
     });
-    const kinds = (['pause', 'approve', 'promote'] as const).map((c) => controlDecisionRecord(decideControl(c, ctx(c === 'approve' ? 'AwaitingApproval' : 'Baking')), at, 1).kind);
+    const kinds = (['pause', 'approve', 'promote'] as const).map(
+      (c) => controlDecisionRecord(decideControl(c, ctx(c === 'approve' ? 'AwaitingApproval' : 'Baking')), at, 1).kind,
+    );
     expect(kinds).toEqual(['paused', 'approved', 'bakeSkipped']);
     expect(controlDecisionRecord(decideControl('resume', ctx('Frozen')), at, 1).kind).toBe('resumed');
     expect(controlDecisionRecord(decideControl('promote', ctx('Frozen')), at, 1).kind).toBe('gateOverridden');

@@ -3,17 +3,43 @@
  * results of every declared probe and on watched time; time the gate could not watch (a dead
  * worker, an apiserver outage) extends the bake, and the reason says so.
  */
-import { evaluateGate, type GateInput, type GatePolicyInput, type GateResult, type PodObservation, type SettleMemory } from '../../../domain/gate/stage-gate';
+import {
+  evaluateGate,
+  type GateInput,
+  type GatePolicyInput,
+  type GateResult,
+  type PodObservation,
+  type SettleMemory,
+} from '../../../domain/gate/stage-gate';
 import { accountWatch, type GateProbeResult } from '../../../domain/gate/stage-gate-evidence';
 
 const T0 = '2026-05-01T12:00:00Z';
 const at = (seconds: number) => new Date(Date.parse(T0) + seconds * 1000);
 const iso = (seconds: number) => at(seconds).toISOString();
 
-const policy = (over: Partial<GatePolicyInput> = {}): GatePolicyInput => ({ maxErrorPods: 0, minReadySeconds: 0, noData: 'wait', progressDeadlineSeconds: 60, ...over });
-const pod = (name: string, over: Partial<PodObservation> = {}): PodObservation => ({ name, ready: true, readySince: iso(0), watchdogs: [], probes: ['http'], ...over });
+const policy = (over: Partial<GatePolicyInput> = {}): GatePolicyInput => ({
+  maxErrorPods: 0,
+  minReadySeconds: 0,
+  noData: 'wait',
+  progressDeadlineSeconds: 60,
+  ...over,
+});
+const pod = (name: string, over: Partial<PodObservation> = {}): PodObservation => ({
+  name,
+  ready: true,
+  readySince: iso(0),
+  watchdogs: [],
+  probes: ['http'],
+  ...over,
+});
 const ok = (podName: string, seconds: number, probe = 'http'): GateProbeResult => ({ pod: podName, probe, at: iso(seconds), ok: true });
-const bad = (podName: string, seconds: number, probe = 'http'): GateProbeResult => ({ pod: podName, probe, at: iso(seconds), ok: false, reason: 'HTTP 500' });
+const bad = (podName: string, seconds: number, probe = 'http'): GateProbeResult => ({
+  pod: podName,
+  probe,
+  at: iso(seconds),
+  ok: false,
+  reason: 'HTTP 500',
+});
 const GAP = 2000;
 const AGE = 3000;
 
@@ -42,7 +68,9 @@ function run(looks: Look[], over: Partial<GateInput> = {}, start: SettleMemory |
   return looks.map((look) => {
     const pods = look.pods ?? over.pods ?? input().pods;
     const probes = look.probes ?? pods.map((p) => ok(p.name, look.at));
-    const result = evaluateGate(input({ ...over, pods, now: at(look.at), memory: carried, evidence: { probes, maxLookGapMs: GAP, maxProbeAgeMs: AGE } }));
+    const result = evaluateGate(
+      input({ ...over, pods, now: at(look.at), memory: carried, evidence: { probes, maxLookGapMs: GAP, maxProbeAgeMs: AGE } }),
+    );
     carried = result.memory;
     return result;
   });
@@ -72,7 +100,9 @@ describe('evaluateGate with evidence: watched time', () => {
     // 5 s of watched time: (lastBefore - 10) before the gap, the rest after it.
     expect(passAt).toBeCloseTo(firstAfter + (5 - (lastBefore - 10)), 5);
     const pass = results.find((r) => r.verdict === 'pass')!;
-    expect(pass.reason).toContain(`bake extended by ${firstAfter - lastBefore}s the gate could not watch (longest: ${iso(lastBefore)} to ${iso(firstAfter)})`);
+    expect(pass.reason).toContain(
+      `bake extended by ${firstAfter - lastBefore}s the gate could not watch (longest: ${iso(lastBefore)} to ${iso(firstAfter)})`,
+    );
     const waiting = results[looks.findIndex((l) => l.at === firstAfter)]!;
     expect(waiting.verdict).toBe('wait');
     expect(waiting.reason).toMatch(/^baking: \ds of 5s left; bake extended by/);
@@ -104,11 +134,17 @@ describe('evaluateGate with evidence: watched time', () => {
     const second = run(looks, {}, carried);
     // 2 s watched before, the 3 s gap not counted, 3 s after.
     expect(looks[second.findIndex((r) => r.verdict === 'pass')]!.at).toBe(18);
-    expect(second.find((r) => r.verdict === 'pass')!.reason).toContain(`bake extended by 3s the gate could not watch (longest: ${iso(12)} to ${iso(15)})`);
+    expect(second.find((r) => r.verdict === 'pass')!.reason).toContain(
+      `bake extended by 3s the gate could not watch (longest: ${iso(12)} to ${iso(15)})`,
+    );
   });
 
   it('a restarted bake starts its watched time over', () => {
-    const looks: Look[] = [...every(10.5, 13, 0.5), { at: 13.5, pods: [pod('a'), pod('b', { ready: false, readySince: null })] }, ...every(14, 19.5, 0.5, (t) => ({ pods: [pod('a'), pod('b', { readySince: iso(14) })], probes: [ok('a', t), ok('b', t)] }))];
+    const looks: Look[] = [
+      ...every(10.5, 13, 0.5),
+      { at: 13.5, pods: [pod('a'), pod('b', { ready: false, readySince: null })] },
+      ...every(14, 19.5, 0.5, (t) => ({ pods: [pod('a'), pod('b', { readySince: iso(14) })], probes: [ok('a', t), ok('b', t)] })),
+    ];
     const results = run(looks);
     expect(looks[results.findIndex((r) => r.verdict === 'pass')]!.at).toBe(19);
   });
@@ -122,7 +158,7 @@ describe('evaluateGate with evidence: watched time', () => {
 describe('evaluateGate with evidence: fresh probe results', () => {
   it.each<[string, (t: number) => GateProbeResult[], GateResult['verdict'], string]>([
     ['every probe fresh', (t) => [ok('a', t), ok('b', t)], 'pass', 'baked 5s watched'],
-    ['one pod never probed', (t) => [ok('a', t)], 'wait', 'no fresh result of the gate\'s own probes since'],
+    ['one pod never probed', (t) => [ok('a', t)], 'wait', "no fresh result of the gate's own probes since"],
     ['one result from before the bake', (t) => [ok('a', t), ok('b', 9)], 'wait', 'b (http), oldest last probed at'],
     ['one result too old (stalled prober)', (t) => [ok('a', t), ok('b', t - 4)], 'wait', 'b (http)'],
     ['a failing result', (t) => [ok('a', t), bad('b', t)], 'fail', 'b (http)'],
@@ -159,14 +195,21 @@ describe('evaluateGate with evidence: fresh probe results', () => {
 
   it('pods without declared probes need no probe results (statuses still count under noData)', () => {
     const pods = [pod('a', { probes: [], watchdogs: [{ name: 'app', level: 'info', time: iso(1) }] })];
-    expect(run(every(10.5, 15, 0.5, () => ({ pods, probes: [] })), { expectedPods: 1 }).at(-1)!.verdict).toBe('pass');
+    expect(
+      run(
+        every(10.5, 15, 0.5, () => ({ pods, probes: [] })),
+        { expectedPods: 1 },
+      ).at(-1)!.verdict,
+    ).toBe('pass');
   });
 
   it('fails once no complete look has been possible for the progress deadline, naming the pods', () => {
     const results = run(every(10.5, 75, 0.5, (t) => ({ probes: t < 12 ? [ok('a', t), ok('b', t)] : [ok('a', t), ok('b', 11.5)] })));
     const fail = results.findIndex((r) => r.verdict === 'fail');
     expect(every(10.5, 75, 0.5)[fail]!.at).toBe(74.5);
-    expect(results[fail]!.reason).toBe(`stage not watched for 60s since ${iso(14.5)}: no fresh result of the gate's own probes since ${iso(71.5)} for b (http), oldest last probed at ${iso(11.5)}`);
+    expect(results[fail]!.reason).toBe(
+      `stage not watched for 60s since ${iso(14.5)}: no fresh result of the gate's own probes since ${iso(71.5)} for b (http), oldest last probed at ${iso(11.5)}`,
+    );
   });
 
   it('a resumed watch does not fail on the deadline: its first look is complete', () => {

@@ -3,14 +3,35 @@
  * readiness blip or a replaced pod during a long bake holds the gate and restarts the bake; it
  * fails only once the stage stays unsettled for progressDeadlineSeconds.
  */
-import { evaluateGate, progressAnchor, type GateInput, type GatePolicyInput, type GateResult, type PodObservation, type SettleMemory } from '../../../domain/gate/stage-gate';
+import {
+  evaluateGate,
+  progressAnchor,
+  type GateInput,
+  type GatePolicyInput,
+  type GateResult,
+  type PodObservation,
+  type SettleMemory,
+} from '../../../domain/gate/stage-gate';
 
 const T0 = '2026-05-01T12:00:00Z';
 const at = (seconds: number) => new Date(Date.parse(T0) + seconds * 1000);
 const iso = (seconds: number) => at(seconds).toISOString();
 
-const policy = (over: Partial<GatePolicyInput> = {}): GatePolicyInput => ({ maxErrorPods: 0, minReadySeconds: 0, noData: 'pass', progressDeadlineSeconds: 600, ...over });
-const pod = (name: string, over: Partial<PodObservation> = {}): PodObservation => ({ name, ready: true, readySince: iso(0), watchdogs: [], probes: ['http'], ...over });
+const policy = (over: Partial<GatePolicyInput> = {}): GatePolicyInput => ({
+  maxErrorPods: 0,
+  minReadySeconds: 0,
+  noData: 'pass',
+  progressDeadlineSeconds: 600,
+  ...over,
+});
+const pod = (name: string, over: Partial<PodObservation> = {}): PodObservation => ({
+  name,
+  ready: true,
+  readySince: iso(0),
+  watchdogs: [],
+  probes: ['http'],
+  ...over,
+});
 const unready = (name: string) => pod(name, { ready: false, readySince: null });
 const settled = [pod('web-canary-a'), pod('web-canary-b')];
 const blip = [pod('web-canary-a'), unready('web-canary-b')];
@@ -32,7 +53,11 @@ const memory = (settledSince: number | null, lastSettledAt: number | null): Sett
 });
 
 /** Evaluates a sequence of looks at the stage, threading the memory as watchGate does. */
-function run(looks: { at: number; pods: PodObservation[] }[], over: Partial<GateInput> = {}, start: SettleMemory | null = null): GateResult[] {
+function run(
+  looks: { at: number; pods: PodObservation[] }[],
+  over: Partial<GateInput> = {},
+  start: SettleMemory | null = null,
+): GateResult[] {
   let carried = start;
   return looks.map((look) => {
     const result = evaluateGate(input({ ...over, pods: look.pods, now: at(look.at), memory: carried }));
@@ -144,7 +169,10 @@ describe('evaluateGate: the progress deadline after the stage settled', () => {
       { at: 1299, pods: [pod('web-canary-a')] },
     ]);
     expect(results[2]!.verdict).toBe('wait');
-    expect(results[3]).toMatchObject({ verdict: 'fail', reason: `stage unsettled for 600s since it was last settled at ${iso(699)}: 1 of 2 updated pods exist` });
+    expect(results[3]).toMatchObject({
+      verdict: 'fail',
+      reason: `stage unsettled for 600s since it was last settled at ${iso(699)}: 1 of 2 updated pods exist`,
+    });
   });
 
   it.each<[string, Partial<GatePolicyInput>, PodObservation[]]>([
@@ -161,12 +189,20 @@ describe('evaluateGate: the progress deadline after the stage settled', () => {
       { policy: policy(over), expectedPods: 2 },
     );
     expect(results.map((r) => r.verdict)).toEqual(['wait', 'wait', 'wait', 'fail']);
-    expect(results[3]!.reason).toMatch(new RegExp(`^stage unsettled for 600s since it was last settled at ${iso(1000).replace(/[.]/g, '\\.')}: `));
+    expect(results[3]!.reason).toMatch(
+      new RegExp(`^stage unsettled for 600s since it was last settled at ${iso(1000).replace(/[.]/g, '\\.')}: `),
+    );
   });
 
   it('an error watchdog still fails at once during a blip, and leaves the memory as it was', () => {
     const before = memory(null, 500);
-    const result = evaluateGate(input({ pods: [pod('a', { watchdogs: [{ name: 'http', level: 'error', time: iso(600) }] }), unready('b')], now: at(600), memory: before }));
+    const result = evaluateGate(
+      input({
+        pods: [pod('a', { watchdogs: [{ name: 'http', level: 'error', time: iso(600) }] }), unready('b')],
+        now: at(600),
+        memory: before,
+      }),
+    );
     expect(result).toMatchObject({ verdict: 'fail', memory: before });
   });
 
@@ -185,7 +221,10 @@ describe('evaluateGate: the progress deadline after the stage settled', () => {
 
 describe('evaluateGate: before the stage first settles', () => {
   it('while scaling, the deadline counts from the stage start', () => {
-    const looks = [{ at: 599, pods: [pod('a')] }, { at: 600, pods: [pod('a')] }];
+    const looks = [
+      { at: 599, pods: [pod('a')] },
+      { at: 600, pods: [pod('a')] },
+    ];
     const results = run(looks, { bakeStartedAt: null });
     expect(results[0]!.verdict).toBe('wait');
     expect(results[1]).toMatchObject({ verdict: 'fail', reason: 'stage not settled 600s after it began: 1 of 2 updated pods exist' });
@@ -205,7 +244,12 @@ describe('evaluateGate: before the stage first settles', () => {
       ],
       { policy: policy({ minReadySeconds: 30 }) },
     );
-    expect(results[0]).toMatchObject({ verdict: 'wait', reason: 'ready for less than 30s: a, b', memory: memory(null, null), recheckAt: iso(39) });
+    expect(results[0]).toMatchObject({
+      verdict: 'wait',
+      reason: 'ready for less than 30s: a, b',
+      memory: memory(null, null),
+      recheckAt: iso(39),
+    });
     expect(results[1]).toMatchObject({ verdict: 'wait', memory: memory(10, 40), recheckAt: iso(3610) });
   });
 
@@ -220,7 +264,9 @@ describe('evaluateGate: before the stage first settles', () => {
       { policy: policy({ minReadySeconds: 30 }) },
     );
     expect(results.map((r) => r.verdict)).toEqual(['wait', 'wait', 'fail']);
-    expect(results[2]!.reason).toBe(`stage not settled 600s after its bake began at ${iso(10)}: ready for less than 30s: a (ready time unknown)`);
+    expect(results[2]!.reason).toBe(
+      `stage not settled 600s after its bake began at ${iso(10)}: ready for less than 30s: a (ready time unknown)`,
+    );
   });
 });
 

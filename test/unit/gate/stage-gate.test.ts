@@ -4,10 +4,23 @@ const T0 = '2026-05-01T12:00:00Z';
 const at = (seconds: number) => new Date(Date.parse(T0) + seconds * 1000);
 const iso = (seconds: number) => at(seconds).toISOString();
 
-const policy = (over: Partial<GatePolicyInput> = {}): GatePolicyInput => ({ maxErrorPods: 0, minReadySeconds: 0, noData: 'pass', progressDeadlineSeconds: 600, ...over });
+const policy = (over: Partial<GatePolicyInput> = {}): GatePolicyInput => ({
+  maxErrorPods: 0,
+  minReadySeconds: 0,
+  noData: 'pass',
+  progressDeadlineSeconds: 600,
+  ...over,
+});
 
 /** A ready pod, ready since `since` seconds after T0, with a declared probe `http` and no status. */
-const pod = (name: string, over: Partial<PodObservation> = {}): PodObservation => ({ name, ready: true, readySince: iso(0), watchdogs: [], probes: ['http'], ...over });
+const pod = (name: string, over: Partial<PodObservation> = {}): PodObservation => ({
+  name,
+  ready: true,
+  readySince: iso(0),
+  watchdogs: [],
+  probes: ['http'],
+  ...over,
+});
 const error = (name: string, message?: string) => ({ name, level: 'error', time: iso(5), ...(message === undefined ? {} : { message }) });
 const level = (name: string, value: string) => ({ name, level: value, time: iso(5) });
 
@@ -35,10 +48,20 @@ describe('evaluateGate: errors', () => {
   });
 
   it('fails on one error pod with maxErrorPods 0, naming pod and watchdogs', () => {
-    const result = evaluateGate(input({ pods: [pod('web-a', { watchdogs: [error('http', 'HTTP 500'), error('latency'), level('disk', 'warning')] }), pod('web-b')] }));
+    const result = evaluateGate(
+      input({ pods: [pod('web-a', { watchdogs: [error('http', 'HTTP 500'), error('latency'), level('disk', 'warning')] }), pod('web-b')] }),
+    );
     expect(result.verdict).toBe('fail');
     expect(result.reason).toBe('1 updated pod has an error watchdog, more than the 0 allowed: web-a (http, latency)');
-    expect(result.erroring).toEqual([{ pod: 'web-a', watchdogs: [{ name: 'http', time: iso(5), message: 'HTTP 500' }, { name: 'latency', time: iso(5) }] }]);
+    expect(result.erroring).toEqual([
+      {
+        pod: 'web-a',
+        watchdogs: [
+          { name: 'http', time: iso(5), message: 'HTTP 500' },
+          { name: 'latency', time: iso(5) },
+        ],
+      },
+    ]);
     expect(result.counts).toEqual({ expected: 2, updated: 2, ready: 2, erroring: 1 });
   });
 
@@ -55,12 +78,17 @@ describe('evaluateGate: errors', () => {
   });
 
   it('says which pods are in error when they are within the allowance', () => {
-    const result = evaluateGate(input({ pods: [pod('web-a', { watchdogs: [error('http')] }), pod('web-b')], policy: policy({ maxErrorPods: 1 }) }));
+    const result = evaluateGate(
+      input({ pods: [pod('web-a', { watchdogs: [error('http')] }), pod('web-b')], policy: policy({ maxErrorPods: 1 }) }),
+    );
     expect(result.reason).toBe('2 updated pods ready, baked 60s; 1 in error, within the 1 allowed: web-a');
   });
 
   it('counts errors case-insensitively and ignores warning, info and unknown levels', () => {
-    const pods = [pod('a', { watchdogs: [level('x', 'Error')] }), pod('b', { watchdogs: [level('x', 'warning'), level('y', 'info'), level('z', 'garbled')] })];
+    const pods = [
+      pod('a', { watchdogs: [level('x', 'Error')] }),
+      pod('b', { watchdogs: [level('x', 'warning'), level('y', 'info'), level('z', 'garbled')] }),
+    ];
     const result = evaluateGate(input({ pods }));
     expect(result.verdict).toBe('fail');
     expect(result.counts.erroring).toBe(1);
@@ -90,25 +118,42 @@ describe('evaluateGate: errors', () => {
 describe('evaluateGate: settling', () => {
   it.each<[string, Partial<GateInput>, string, string | null]>([
     // Scaling: the progress deadline counts from the stage start.
-    ['too few updated pods', { pods: [pod('a')], expectedPods: 3, bakeStartedAt: null, now: at(30) }, '1 of 3 updated pods exist', iso(600)],
+    [
+      'too few updated pods',
+      { pods: [pod('a')], expectedPods: 3, bakeStartedAt: null, now: at(30) },
+      '1 of 3 updated pods exist',
+      iso(600),
+    ],
     ['no pod yet', { pods: [], expectedPods: 1, bakeStartedAt: null, now: at(30) }, '0 of 1 updated pod exist', iso(600)],
     // Baking (from 10 s): from the bake start (see stage-gate-settling.test.ts).
     ['pods not ready', { pods: [pod('a', { ready: false, readySince: null }), pod('b')], now: at(30) }, 'not ready: a', iso(610)],
     [
       'minReadySeconds not over',
-      { pods: [pod('a', { readySince: iso(91) }), pod('b', { readySince: iso(95) })], policy: policy({ minReadySeconds: 10 }), now: at(100) },
+      {
+        pods: [pod('a', { readySince: iso(91) }), pod('b', { readySince: iso(95) })],
+        policy: policy({ minReadySeconds: 10 }),
+        now: at(100),
+      },
       'ready for less than 10s: a, b',
       iso(105),
     ],
     [
       'minReadySeconds over for one only',
-      { pods: [pod('a', { readySince: iso(50) }), pod('b', { readySince: iso(95) })], policy: policy({ minReadySeconds: 10 }), now: at(100) },
+      {
+        pods: [pod('a', { readySince: iso(50) }), pod('b', { readySince: iso(95) })],
+        policy: policy({ minReadySeconds: 10 }),
+        now: at(100),
+      },
       'ready for less than 10s: b',
       iso(105),
     ],
     [
       'ready time unknown',
-      { pods: [pod('a', { readySince: null }), pod('b', { readySince: 'yesterday' })], policy: policy({ minReadySeconds: 10 }), now: at(100) },
+      {
+        pods: [pod('a', { readySince: null }), pod('b', { readySince: 'yesterday' })],
+        policy: policy({ minReadySeconds: 10 }),
+        now: at(100),
+      },
       'ready for less than 10s: a (ready time unknown), b (ready time unknown)',
       iso(610),
     ],
@@ -127,20 +172,39 @@ describe('evaluateGate: settling', () => {
 
   it('passes a pod ready exactly minReadySeconds ago', () => {
     // (Without bake: a pod that turned ready during a bake restarts it, see stage-gate-settling.test.ts.)
-    expect(evaluateGate(input({ pods: [pod('a', { readySince: iso(90) })], expectedPods: 1, bakeSeconds: 0, policy: policy({ minReadySeconds: 10 }) })).verdict).toBe('pass');
+    expect(
+      evaluateGate(
+        input({ pods: [pod('a', { readySince: iso(90) })], expectedPods: 1, bakeSeconds: 0, policy: policy({ minReadySeconds: 10 }) }),
+      ).verdict,
+    ).toBe('pass');
   });
 
   it('skips the rest of the bake on promote, but not readiness or errors', () => {
-    expect(evaluateGate(input({ now: at(20), bakeSkipped: true }))).toMatchObject({ verdict: 'pass', reason: '2 updated pods ready, bake skipped by promote' });
+    expect(evaluateGate(input({ now: at(20), bakeSkipped: true }))).toMatchObject({
+      verdict: 'pass',
+      reason: '2 updated pods ready, bake skipped by promote',
+    });
     expect(evaluateGate(input({ now: at(200), bakeSkipped: true })).reason).toBe('2 updated pods ready, baked 60s');
-    expect(evaluateGate(input({ now: at(20), bakeSkipped: true, pods: [pod('a', { ready: false, readySince: null }), pod('b')] })).verdict).toBe('wait');
-    expect(evaluateGate(input({ now: at(20), bakeSkipped: true, pods: [pod('a', { watchdogs: [error('http')] }), pod('b')] })).verdict).toBe('fail');
+    expect(
+      evaluateGate(input({ now: at(20), bakeSkipped: true, pods: [pod('a', { ready: false, readySince: null }), pod('b')] })).verdict,
+    ).toBe('wait');
+    expect(
+      evaluateGate(input({ now: at(20), bakeSkipped: true, pods: [pod('a', { watchdogs: [error('http')] }), pod('b')] })).verdict,
+    ).toBe('fail');
   });
 
   it.each<[string, Partial<GateInput>, string]>([
     ['pods missing', { pods: [pod('a')], expectedPods: 2 }, 'stage not settled 600s after it began: 1 of 2 updated pods exist'],
-    ['pods not ready', { pods: [pod('a', { ready: false, readySince: null }), pod('b')] }, 'stage not settled 600s after it began: not ready: a'],
-    ['no data under wait', { pods: [pod('a', { probes: [] }), pod('b')], policy: policy({ noData: 'wait' }) }, 'stage not settled 600s after it began: waiting for watchdog data: no watchdog watches a'],
+    [
+      'pods not ready',
+      { pods: [pod('a', { ready: false, readySince: null }), pod('b')] },
+      'stage not settled 600s after it began: not ready: a',
+    ],
+    [
+      'no data under wait',
+      { pods: [pod('a', { probes: [] }), pod('b')], policy: policy({ noData: 'wait' }) },
+      'stage not settled 600s after it began: waiting for watchdog data: no watchdog watches a',
+    ],
   ])('fails at the progress deadline while scaling: %s', (_what, over, reason) => {
     expect(evaluateGate(input({ ...over, bakeStartedAt: null, now: at(599) })).verdict).toBe('wait');
     expect(evaluateGate(input({ ...over, bakeStartedAt: null, now: at(600) }))).toMatchObject({ verdict: 'fail', reason, recheckAt: null });
@@ -151,7 +215,15 @@ describe('evaluateGate: settling', () => {
   });
 
   it('caps recheckAt at the progress deadline', () => {
-    const result = evaluateGate(input({ pods: [pod('a', { readySince: iso(590) })], expectedPods: 1, policy: policy({ minReadySeconds: 60 }), now: at(595), bakeStartedAt: null }));
+    const result = evaluateGate(
+      input({
+        pods: [pod('a', { readySince: iso(590) })],
+        expectedPods: 1,
+        policy: policy({ minReadySeconds: 60 }),
+        now: at(595),
+        bakeStartedAt: null,
+      }),
+    );
     expect(result.recheckAt).toBe(iso(600));
   });
 
@@ -173,7 +245,14 @@ describe('evaluateGate: no data', () => {
   });
 
   it('fails under noData fail at once, before readiness', () => {
-    const result = evaluateGate(input({ pods: [pod('quiet', { probes: [], ready: false, readySince: null })], expectedPods: 1, policy: policy({ noData: 'fail' }), now: at(1) }));
+    const result = evaluateGate(
+      input({
+        pods: [pod('quiet', { probes: [], ready: false, readySince: null })],
+        expectedPods: 1,
+        policy: policy({ noData: 'fail' }),
+        now: at(1),
+      }),
+    );
     expect(result.verdict).toBe('fail');
   });
 
@@ -192,7 +271,9 @@ describe('evaluateGate: no data', () => {
   });
 
   it('names the watchdogs it waits for', () => {
-    const result = evaluateGate(input({ pods: [pod('p', { probes: [] })], expectedPods: 1, policy: policy({ noData: 'wait', watchdogs: ['http', 'disk'] }) }));
+    const result = evaluateGate(
+      input({ pods: [pod('p', { probes: [] })], expectedPods: 1, policy: policy({ noData: 'wait', watchdogs: ['http', 'disk'] }) }),
+    );
     expect(result.reason).toBe('waiting for watchdog data: not every one of the watchdogs http, disk watches p');
   });
 });

@@ -30,7 +30,11 @@ describe('classifyEvictionError', () => {
   test('409 from the UID precondition: the name belongs to a replacement, so ours is gone', () => {
     const error = apiError(
       409,
-      status(409, 'Conflict', 'Operation cannot be fulfilled on Pod "db-0": Precondition failed: UID in precondition: 1111, UID in object meta: 2222'),
+      status(
+        409,
+        'Conflict',
+        'Operation cannot be fulfilled on Pod "db-0": Precondition failed: UID in precondition: 1111, UID in object meta: 2222',
+      ),
     );
     expect(classifyEvictionError(error)).toMatchObject({ result: 'gone', httpStatus: 409 });
     expect(classifyEvictionError(error).message).toContain('UID in precondition: 1111');
@@ -157,7 +161,12 @@ const evictionRequest = (name: string): EvictionRequest => ({
 
 describe('evictPods', () => {
   const now = () => new Date('2026-11-22T06:00:00.123Z');
-  const input = (...names: string[]) => ({ namespace: 'shop', gracePeriodSeconds: 30, evictions: names.map(evictionRequest), heldBack: {} });
+  const input = (...names: string[]) => ({
+    namespace: 'shop',
+    gracePeriodSeconds: 30,
+    evictions: names.map(evictionRequest),
+    heldBack: {},
+  });
 
   test('each pod through the Eviction API with its grace period and UID precondition; one outcome per pod, in order', async () => {
     const { kube, evictions, events } = evictionKube({
@@ -173,7 +182,14 @@ describe('evictPods', () => {
       ['c', 'refused', 429],
       ['d', 'failed', 500],
     ]);
-    expect(outcomes[0]).toEqual({ uid: 'uid-a', name: 'a', result: 'evicted', httpStatus: 201, message: 'evicted', at: '2026-11-22T06:00:00.123Z' });
+    expect(outcomes[0]).toEqual({
+      uid: 'uid-a',
+      name: 'a',
+      result: 'evicted',
+      httpStatus: 201,
+      message: 'evicted',
+      at: '2026-11-22T06:00:00.123Z',
+    });
     expect(evictions[0]).toEqual({
       name: 'a',
       namespace: 'shop',
@@ -209,11 +225,23 @@ describe('evictPods', () => {
       c: () => apiError(429, status(429, 'TooManyRequests', "Cannot evict pod as it would violate the pod's disruption budget.")),
     });
     const registry = new Registry();
-    const refusals = podWriteRefusals('repair', { events: kube.events, metrics: createPodWriteRefusalMetrics(registry), now, reportingInstance: 'worker-1' });
+    const refusals = podWriteRefusals('repair', {
+      events: kube.events,
+      metrics: createPodWriteRefusalMetrics(registry),
+      now,
+      reportingInstance: 'worker-1',
+    });
     const logged: Array<Record<string, unknown>> = [];
-    const outcomes = await evictPods(input('a', 'c'), kube, { now, reportingInstance: 'worker-1', refusals, log: (fields) => logged.push(fields) });
+    const outcomes = await evictPods(input('a', 'c'), kube, {
+      now,
+      reportingInstance: 'worker-1',
+      refusals,
+      log: (fields) => logged.push(fields),
+    });
     expect(outcomes.map((o) => o.result)).toEqual(['evicted', 'refused']);
-    expect(logged).toEqual([expect.objectContaining({ loop: 'repair', namespace: 'shop', pod: 'c', uid: 'uid-c', reason: 'disruption-budget', httpStatus: 429 })]);
+    expect(logged).toEqual([
+      expect.objectContaining({ loop: 'repair', namespace: 'shop', pod: 'c', uid: 'uid-c', reason: 'disruption-budget', httpStatus: 429 }),
+    ]);
     expect(await registry.getSingleMetricAsString('autocrane_pod_write_refusals_total')).toContain(
       'autocrane_pod_write_refusals_total{loop="repair",namespace="shop",reason="disruption-budget"} 1',
     );
@@ -318,12 +346,19 @@ describe('repair metrics', () => {
 });
 
 describe('listFailingPods against a stand-in apiserver', () => {
-  const pod = (name: string, owner: { kind: string; name: string; apiVersion?: string } | null, extra: Partial<V1Pod['metadata']> = {}): V1Pod => ({
+  const pod = (
+    name: string,
+    owner: { kind: string; name: string; apiVersion?: string } | null,
+    extra: Partial<V1Pod['metadata']> = {},
+  ): V1Pod => ({
     metadata: {
       name,
       uid: `uid-${name}`,
       labels: { app: 'web', 'status.autocrane.io/health': 'error' },
-      annotations: { 'status.autocrane.io/db': 'error/2026-11-22T05:00:00Z/HTTP 500', 'status.autocrane.io/cpu': 'info/2026-11-22T05:00:00Z/ok' },
+      annotations: {
+        'status.autocrane.io/db': 'error/2026-11-22T05:00:00Z/HTTP 500',
+        'status.autocrane.io/cpu': 'info/2026-11-22T05:00:00Z/ok',
+      },
       ownerReferences: owner
         ? [{ apiVersion: owner.apiVersion ?? 'apps/v1', kind: owner.kind, name: owner.name, uid: `uid-${owner.name}`, controller: true }]
         : undefined,
@@ -334,10 +369,17 @@ describe('listFailingPods against a stand-in apiserver', () => {
   const objects: Record<string, object> = {
     'ReplicaSet/web-1': {
       kind: 'ReplicaSet',
-      metadata: { uid: 'uid-web-1', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'uid-web', controller: true }] },
+      metadata: {
+        uid: 'uid-web-1',
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'uid-web', controller: true }],
+      },
       spec: { replicas: 6 },
     },
-    'Deployment/web': { kind: 'Deployment', metadata: { uid: 'uid-web', annotations: { 'rollout.autocrane.io/id': 'r-42' } }, spec: { replicas: 6 } },
+    'Deployment/web': {
+      kind: 'Deployment',
+      metadata: { uid: 'uid-web', annotations: { 'rollout.autocrane.io/id': 'r-42' } },
+      spec: { replicas: 6 },
+    },
     'ReplicaSet/orphan-rs': { kind: 'ReplicaSet', metadata: { uid: 'uid-orphan-rs' }, spec: { replicas: 2 } },
     'DaemonSet/agent': { kind: 'DaemonSet', metadata: { uid: 'uid-agent' }, spec: {}, status: { desiredNumberScheduled: 3 } },
     'StatefulSet/db': { kind: 'StatefulSet', metadata: { uid: 'uid-other' }, spec: { replicas: 3 } },
@@ -411,7 +453,11 @@ describe('listFailingPods against a stand-in apiserver', () => {
       rolloutId: 'r-42',
       errorWatchdogs: [{ name: 'db', since: '2026-11-22T05:00:00Z', message: 'HTTP 500' }],
     });
-    expect(byName['orphan-rs-a']).toMatchObject({ workload: { kind: 'ReplicaSet', name: 'orphan-rs' }, workloadReplicas: 2, rolloutId: null });
+    expect(byName['orphan-rs-a']).toMatchObject({
+      workload: { kind: 'ReplicaSet', name: 'orphan-rs' },
+      workloadReplicas: 2,
+      rolloutId: null,
+    });
     expect(byName['agent-a']).toMatchObject({ workload: { kind: 'DaemonSet', name: 'agent' }, workloadReplicas: 3 });
     // A StatefulSet recreated under the same name (another UID) will not replace this pod.
     expect(byName['db-0']).toMatchObject({ workload: null, workloadReplicas: 0 });
@@ -423,7 +469,11 @@ describe('listFailingPods against a stand-in apiserver', () => {
 
   test('a garbled time keeps the watchdog with since null; warnings are not error watchdogs', async () => {
     const { kube } = listKube(
-      [pod('bare', null, { annotations: { 'status.autocrane.io/db': 'Error/yesterday', 'status.autocrane.io/x': 'warning/2026-11-22T05:00:00Z/slow' } })],
+      [
+        pod('bare', null, {
+          annotations: { 'status.autocrane.io/db': 'Error/yesterday', 'status.autocrane.io/x': 'warning/2026-11-22T05:00:00Z/slow' },
+        }),
+      ],
       { items: 1 },
     );
     const [failing] = (await listFailingPods('shop', kube)).failing;
@@ -435,7 +485,9 @@ describe('listFailingPods against a stand-in apiserver', () => {
     kube.objects.read = async () => {
       throw apiError(403, status(403, 'Forbidden', 'jobs.batch "batch" is forbidden'));
     };
-    await expect(listFailingPods('shop', kube)).rejects.toThrow('read Job shop/batch (batch/v1), a pod\'s controller: apiserver answered HTTP 403');
+    await expect(listFailingPods('shop', kube)).rejects.toThrow(
+      "read Job shop/batch (batch/v1), a pod's controller: apiserver answered HTTP 403",
+    );
   });
 
   test('podCount without remainingItemCount counts page by page; a namespace of one pod needs one request', async () => {

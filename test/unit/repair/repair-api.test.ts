@@ -35,7 +35,8 @@ function setup() {
       }),
   };
   const cluster: ClusterAuth = {
-    reviewToken: (token) => Promise.resolve(({ 'operator-token': operator, 'viewer-token': viewer } as Record<string, ReviewedUser>)[token] ?? null),
+    reviewToken: (token) =>
+      Promise.resolve(({ 'operator-token': operator, 'viewer-token': viewer } as Record<string, ReviewedUser>)[token] ?? null),
     canAccess: (user, action) => {
       sars.push(action);
       return Promise.resolve(user === operator || (user === viewer && action.verb === 'list'));
@@ -45,7 +46,11 @@ function setup() {
     logger: pino({ level: 'silent' }),
     registry: createMetricsRegistry(),
     checks: { temporal: () => Promise.resolve(), kubernetes: () => Promise.resolve() },
-    repair: { control, authorizer: createAuthorizer({ cluster, embeddedToken: EMBEDDED }), temporalUi: { url: 'http://ui:8233', namespace: 'default' } },
+    repair: {
+      control,
+      authorizer: createAuthorizer({ cluster, embeddedToken: EMBEDDED }),
+      temporalUi: { url: 'http://ui:8233', namespace: 'default' },
+    },
   });
   return { app, calls, sars };
 }
@@ -130,7 +135,10 @@ describe('repair API', () => {
 
   it('a body over the limit is 413', async () => {
     const { app, calls } = setup();
-    const res = await request(app).post('/v1/namespaces/shop/repair/pause').set(bearer(EMBEDDED)).send({ reason: 'x'.repeat(10_000) });
+    const res = await request(app)
+      .post('/v1/namespaces/shop/repair/pause')
+      .set(bearer(EMBEDDED))
+      .send({ reason: 'x'.repeat(10_000) });
     expect(res.status).toBe(413);
     expect(calls).toEqual([]);
   });

@@ -15,7 +15,9 @@ describe('autocrane repair: arguments', () => {
     [['resume'], /missing required argument/],
     [['restart', 'shop'], /unknown command/],
   ])('%j is a usage error', async (args, message) => {
-    await expect(program().parseAsync(['node', 'autocrane', 'repair', ...args, '--api-url', 'http://127.0.0.1:1'])).rejects.toBeInstanceOf(CommanderError);
+    await expect(program().parseAsync(['node', 'autocrane', 'repair', ...args, '--api-url', 'http://127.0.0.1:1'])).rejects.toBeInstanceOf(
+      CommanderError,
+    );
     expect(errors.join('')).toMatch(message);
   });
 });
@@ -28,8 +30,18 @@ describe('formatRepairStatus', () => {
     let state = initialRepairState('shop');
     for (let i = 0; i < 3; i++) state = recordSweep(state, { namespace: 'shop', podCount: 6, failing: [a, b], observedAt: FIXED_TIME });
     const plan = planRepair(state, { namespace: 'shop', podCount: 6, failing: [a, b], observedAt: FIXED_TIME }, policy);
-    state = recordOutcomes(state, plan, [{ uid: a.uid, name: a.name, result: 'evicted', httpStatus: 201, message: 'ok', at: FIXED_TIME }], policy, FIXED_TIME);
-    const text = formatRepairStatus({ workflowId: 'repair/shop', temporalUiUrl: 'http://ui/x', ...repairView({ ...state, paused: true, pauseReason: 'incident' }, policy) });
+    state = recordOutcomes(
+      state,
+      plan,
+      [{ uid: a.uid, name: a.name, result: 'evicted', httpStatus: 201, message: 'ok', at: FIXED_TIME }],
+      policy,
+      FIXED_TIME,
+    );
+    const text = formatRepairStatus({
+      workflowId: 'repair/shop',
+      temporalUiUrl: 'http://ui/x',
+      ...repairView({ ...state, paused: true, pauseReason: 'incident' }, policy),
+    });
     expect(text).toContain('State:      PAUSED (incident)');
     expect(text).toContain('limits 1/workload, 100/namespace per 600 s');
     expect(text).toContain('Temporal:   http://ui/x');

@@ -1,4 +1,11 @@
-import { initialRepairState, limitPlacesUnused, planRepair, recordOutcomes, recordSweep, type RepairPolicy } from '../../../domain/repair/repair';
+import {
+  initialRepairState,
+  limitPlacesUnused,
+  planRepair,
+  recordOutcomes,
+  recordSweep,
+  type RepairPolicy,
+} from '../../../domain/repair/repair';
 import type { EvictionOutcome, EvictionResult, FailingPod, RepairObservation } from '../../../domain/repair/repair-types';
 import { failingPod, FIXED_TIME, repairPolicy } from '../../fixtures/repair';
 
@@ -7,7 +14,12 @@ import { failingPod, FIXED_TIME, repairPolicy } from '../../fixtures/repair';
 // its place in its own sweep.
 
 const at = (second: number) => new Date(Date.parse(FIXED_TIME) + second * 1000).toISOString();
-const observe = (second: number, failing: FailingPod[]): RepairObservation => ({ namespace: 'ns', podCount: 100, failing, observedAt: at(second) });
+const observe = (second: number, failing: FailingPod[]): RepairObservation => ({
+  namespace: 'ns',
+  podCount: 100,
+  failing,
+  observedAt: at(second),
+});
 const pods = ['a', 'b', 'c', 'd'].map((name) => failingPod(name));
 const outcome = (p: FailingPod, result: EvictionResult): EvictionOutcome => ({
   uid: p.uid,
@@ -32,7 +44,12 @@ function sweep(policy: Partial<RepairPolicy>, results: EvictionResult[][]) {
   let plan = planRepair(state, observation, full);
   for (let round = 0; ; round++) {
     plans.push(plan.evictions.map((e) => e.name));
-    const outcomes = plan.evictions.map((e, i) => outcome(pods.find((p) => p.uid === e.uid)!, results[round]?.[i] ?? 'evicted'));
+    const outcomes = plan.evictions.map((e, i) =>
+      outcome(
+        pods.find((p) => p.uid === e.uid)!,
+        results[round]?.[i] ?? 'evicted',
+      ),
+    );
     state = recordOutcomes(state, plan, outcomes, full, at(121));
     if (!limitPlacesUnused(plan, outcomes)) break;
     plan = planRepair(state, observation, full);
@@ -42,15 +59,90 @@ function sweep(policy: Partial<RepairPolicy>, results: EvictionResult[][]) {
 
 describe('the failing limit counts evicted pods, not refused ones', () => {
   test.each<[string, Partial<RepairPolicy>, EvictionResult[][], string[][], string[], number]>([
-    ['all evicted: the limit of 2 holds the rest', { namespaceLimit: { count: 2 } }, [['evicted', 'evicted']], [['a', 'b']], ['c:namespace-limit', 'd:namespace-limit'], 2],
-    ['one 429: its place goes to the next pod', { namespaceLimit: { count: 2 } }, [['refused', 'evicted'], ['evicted']], [['a', 'b'], ['c']], ['a:backoff', 'd:namespace-limit'], 2],
-    ['two 429s: both places are given back', { namespaceLimit: { count: 2 } }, [['refused', 'refused'], ['evicted', 'evicted']], [['a', 'b'], ['c', 'd']], ['a:backoff', 'b:backoff'], 2],
-    ['every pod refused: nothing evicted, nothing counted', { namespaceLimit: { count: 2 } }, [['refused', 'refused'], ['refused', 'refused']], [['a', 'b'], ['c', 'd']], ['a:backoff', 'b:backoff'], 0],
-    ['the workload limit too', { workloadLimit: { count: 1 } }, [['refused'], ['evicted']], [['a'], ['b']], ['a:backoff', 'c:workload-limit', 'd:workload-limit'], 1],
-    ['a failed eviction (timeout, 5xx: it may have happened) keeps its place: no second plan', { workloadLimit: { count: 1 } }, [['failed']], [['a']], ['b:workload-limit', 'c:workload-limit', 'd:workload-limit'], 0],
-    ['a 429 then a failed eviction: the failed one keeps its place', { workloadLimit: { count: 1 } }, [['refused'], ['failed']], [['a'], ['b']], ['a:backoff', 'c:workload-limit', 'd:workload-limit'], 0],
-    ['a pod already gone (404) used no place', { workloadLimit: { count: 1 } }, [['gone'], ['evicted']], [['a'], ['b']], ['c:workload-limit', 'd:workload-limit'], 1],
-    ['no limit held anyone: no second plan', { namespaceLimit: { count: 10 } }, [['refused', 'evicted', 'evicted', 'evicted']], [['a', 'b', 'c', 'd']], [], 3],
+    [
+      'all evicted: the limit of 2 holds the rest',
+      { namespaceLimit: { count: 2 } },
+      [['evicted', 'evicted']],
+      [['a', 'b']],
+      ['c:namespace-limit', 'd:namespace-limit'],
+      2,
+    ],
+    [
+      'one 429: its place goes to the next pod',
+      { namespaceLimit: { count: 2 } },
+      [['refused', 'evicted'], ['evicted']],
+      [['a', 'b'], ['c']],
+      ['a:backoff', 'd:namespace-limit'],
+      2,
+    ],
+    [
+      'two 429s: both places are given back',
+      { namespaceLimit: { count: 2 } },
+      [
+        ['refused', 'refused'],
+        ['evicted', 'evicted'],
+      ],
+      [
+        ['a', 'b'],
+        ['c', 'd'],
+      ],
+      ['a:backoff', 'b:backoff'],
+      2,
+    ],
+    [
+      'every pod refused: nothing evicted, nothing counted',
+      { namespaceLimit: { count: 2 } },
+      [
+        ['refused', 'refused'],
+        ['refused', 'refused'],
+      ],
+      [
+        ['a', 'b'],
+        ['c', 'd'],
+      ],
+      ['a:backoff', 'b:backoff'],
+      0,
+    ],
+    [
+      'the workload limit too',
+      { workloadLimit: { count: 1 } },
+      [['refused'], ['evicted']],
+      [['a'], ['b']],
+      ['a:backoff', 'c:workload-limit', 'd:workload-limit'],
+      1,
+    ],
+    [
+      'a failed eviction (timeout, 5xx: it may have happened) keeps its place: no second plan',
+      { workloadLimit: { count: 1 } },
+      [['failed']],
+      [['a']],
+      ['b:workload-limit', 'c:workload-limit', 'd:workload-limit'],
+      0,
+    ],
+    [
+      'a 429 then a failed eviction: the failed one keeps its place',
+      { workloadLimit: { count: 1 } },
+      [['refused'], ['failed']],
+      [['a'], ['b']],
+      ['a:backoff', 'c:workload-limit', 'd:workload-limit'],
+      0,
+    ],
+    [
+      'a pod already gone (404) used no place',
+      { workloadLimit: { count: 1 } },
+      [['gone'], ['evicted']],
+      [['a'], ['b']],
+      ['c:workload-limit', 'd:workload-limit'],
+      1,
+    ],
+    [
+      'no limit held anyone: no second plan',
+      { namespaceLimit: { count: 10 } },
+      [['refused', 'evicted', 'evicted', 'evicted']],
+      [['a', 'b', 'c', 'd']],
+      [],
+      3,
+    ],
   ])('%s', (_name, policy, results, plans, held, evicted) => {
     const outcome = sweep(policy, results);
     expect(outcome.plans).toEqual(plans);
@@ -71,6 +163,8 @@ describe('the failing limit counts evicted pods, not refused ones', () => {
     state = recordSweep(state, observe(60, [a, b]));
     plan = planRepair(state, observe(60, [a, b]), policy);
     expect(plan.evictions.map((e) => e.name)).toEqual(['a']);
-    expect(plan.heldBack).toEqual([expect.objectContaining({ name: 'b', reason: 'namespace-limit', detail: expect.stringMatching(/^1 of/) })]);
+    expect(plan.heldBack).toEqual([
+      expect.objectContaining({ name: 'b', reason: 'namespace-limit', detail: expect.stringMatching(/^1 of/) }),
+    ]);
   });
 });

@@ -34,7 +34,12 @@ function sweeps(state: RepairState, n: number, failing: FailingPod[], from = 0):
   return s;
 }
 
-const outcome = (p: FailingPod, result: EvictionOutcome['result'], second: number, extra: Partial<EvictionOutcome> = {}): EvictionOutcome => ({
+const outcome = (
+  p: FailingPod,
+  result: EvictionOutcome['result'],
+  second: number,
+  extra: Partial<EvictionOutcome> = {},
+): EvictionOutcome => ({
   uid: p.uid,
   name: p.name,
   result,
@@ -147,7 +152,12 @@ describe('planRepair', () => {
 
   it.each([
     ['no-controller', pod('bare', { workload: null }), policy, 'nothing would replace it'],
-    ['rollout', pod('a', { rolloutId: 'rollout/ns/Deployment/web/abc' }), policy, 'rollout rollout/ns/Deployment/web/abc is changing Deployment/web'],
+    [
+      'rollout',
+      pod('a', { rolloutId: 'rollout/ns/Deployment/web/abc' }),
+      policy,
+      'rollout rollout/ns/Deployment/web/abc is changing Deployment/web',
+    ],
     ['no-pdb', pod('a', { pdbs: [] }), { ...policy, unprotectedPods: 'skip' as const }, 'no PodDisruptionBudget covers the pod'],
   ])('holds back for %s', (reason, p, pol, detail) => {
     const s = sweeps(initialRepairState('ns'), 3, [p]);
@@ -262,10 +272,23 @@ describe('recordOutcomes', () => {
   it.each(['refused', 'failed'] as const)('a %s eviction keeps the pod queued with exponential backoff in sweeps', (result) => {
     let s = ready();
     let plan = planRepair(s, observe(120, [a]), policy);
-    s = recordOutcomes(s, plan, [outcome(a, result, 121, { httpStatus: 429, message: 'Cannot evict pod as it would violate the pod\'s disruption budget.' })], policy, at(121));
+    s = recordOutcomes(
+      s,
+      plan,
+      [outcome(a, result, 121, { httpStatus: 429, message: "Cannot evict pod as it would violate the pod's disruption budget." })],
+      policy,
+      at(121),
+    );
     expect(s.tracked['uid-a']).toMatchObject({ attempts: 1, retryAtSweep: 4 });
     expect(s.refusals).toEqual([
-      expect.objectContaining({ uid: 'uid-a', result, httpStatus: 429, attempt: 1, retryAtSweep: 4, message: expect.stringContaining('disruption budget') }),
+      expect.objectContaining({
+        uid: 'uid-a',
+        result,
+        httpStatus: 429,
+        attempt: 1,
+        retryAtSweep: 4,
+        message: expect.stringContaining('disruption budget'),
+      }),
     ]);
     expect(s.totals[result]).toBe(1);
 
@@ -299,7 +322,13 @@ describe('recordOutcomes', () => {
     const many = Array.from({ length: RECENT_RECORDS + 10 }, (_, i) => pod(`p${String(i).padStart(3, '0')}`));
     let s = sweeps(initialRepairState('ns'), 3, many);
     const plan = planRepair(s, observe(120, many), { ...policy, workloadLimit: { count: 1000 } });
-    s = recordOutcomes(s, plan, many.map((p) => outcome(p, 'evicted', 121)), policy, at(121));
+    s = recordOutcomes(
+      s,
+      plan,
+      many.map((p) => outcome(p, 'evicted', 121)),
+      policy,
+      at(121),
+    );
     // All within the window: all kept, since the limit counts them.
     expect(s.evictions).toHaveLength(RECENT_RECORDS + 10);
     // Long after: only the most recent are kept for the record.

@@ -1,9 +1,21 @@
-import { decideNoDownscale, decidePrepareDownscale, prepareFailureVerdict, type PrepareDownscaleInput, type ReplicasChange } from '../../../domain/rollout-group/rollout-group-admission';
+import {
+  decideNoDownscale,
+  decidePrepareDownscale,
+  prepareFailureVerdict,
+  type PrepareDownscaleInput,
+  type ReplicasChange,
+} from '../../../domain/rollout-group/rollout-group-admission';
 import type { GroupPodJson, GroupStatefulSetJson } from '../../../domain/rollout-group/rollout-group';
 import { NEW, pod, pods, sts } from '../../fixtures/rollout-group';
 
 const NOW = new Date('2026-12-07T22:00:00.600Z');
-const change = (oldReplicas: number | null, newReplicas: number | null, name = 'ingester-zone-a'): ReplicasChange => ({ resource: 'statefulsets', namespace: 'ns', name, oldReplicas, newReplicas });
+const change = (oldReplicas: number | null, newReplicas: number | null, name = 'ingester-zone-a'): ReplicasChange => ({
+  resource: 'statefulsets',
+  namespace: 'ns',
+  name,
+  oldReplicas,
+  newReplicas,
+});
 
 describe('decideNoDownscale', () => {
   const labelled = { 'grafana.com/no-downscale': 'true' };
@@ -28,23 +40,43 @@ describe('decideNoDownscale', () => {
   });
 
   it('warns on a change from or to null replicas', () => {
-    expect(decideNoDownscale({ change: change(null, 3), labels: labelled }).warnings).toEqual(['old/new replicas is null, allowing the change']);
+    expect(decideNoDownscale({ change: change(null, 3), labels: labelled }).warnings).toEqual([
+      'old/new replicas is null, allowing the change',
+    ]);
   });
 
   it('allows with a warning when the parent of a /scale cannot be read, unless told to fail closed', () => {
     const open = decideNoDownscale({ change: change(5, 3), labels: null, readError: 'timeout' });
-    expect(open).toMatchObject({ allowed: true, warnings: ["can't get statefulsets/ingester-zone-a in namespace ns: timeout, allowing the change"] });
+    expect(open).toMatchObject({
+      allowed: true,
+      warnings: ["can't get statefulsets/ingester-zone-a in namespace ns: timeout, allowing the change"],
+    });
     expect(decideNoDownscale({ change: change(5, 3), labels: null, failOpen: false }).allowed).toBe(false);
   });
 });
 
 const PREPARE_LABELS = { 'grafana.com/prepare-downscale': 'true', 'grafana.com/min-time-between-zones-downscale': '12h' };
-const PREPARE_ANNOTATIONS = { 'grafana.com/prepare-downscale-http-path': 'ingester/prepare-shutdown', 'grafana.com/prepare-downscale-http-port': '8080' };
+const PREPARE_ANNOTATIONS = {
+  'grafana.com/prepare-downscale-http-path': 'ingester/prepare-shutdown',
+  'grafana.com/prepare-downscale-http-port': '8080',
+};
 const zone = (name: string, o: Parameters<typeof sts>[1] = {}) =>
   sts(name, { replicas: 5, ...o, labels: { ...PREPARE_LABELS, ...o.labels }, annotations: { ...PREPARE_ANNOTATIONS, ...o.annotations } });
 
-function input(target: GroupStatefulSetJson, others: GroupStatefulSetJson[], podList: GroupPodJson[], over: Partial<PrepareDownscaleInput> = {}): PrepareDownscaleInput {
-  return { change: change(5, 3), dryRun: false, target, group: { statefulSets: [target, ...others], pods: podList, now: NOW }, clusterDomain: 'cluster.local', ...over };
+function input(
+  target: GroupStatefulSetJson,
+  others: GroupStatefulSetJson[],
+  podList: GroupPodJson[],
+  over: Partial<PrepareDownscaleInput> = {},
+): PrepareDownscaleInput {
+  return {
+    change: change(5, 3),
+    dryRun: false,
+    target,
+    group: { statefulSets: [target, ...others], pods: podList, now: NOW },
+    clusterDomain: 'cluster.local',
+    ...over,
+  };
 }
 const healthy = () => [...pods('ingester-zone-a', 5), ...pods('ingester-zone-b', 5)];
 
@@ -60,7 +92,11 @@ describe('decidePrepareDownscale', () => {
   });
 
   it('does nothing for an upscale, an unchanged count, or an unlabelled StatefulSet', () => {
-    expect(decidePrepareDownscale(input(zone('ingester-zone-a'), [], healthy(), { change: change(3, 5) }))).toMatchObject({ allowed: true, prepare: [], recordLastDownscale: null });
+    expect(decidePrepareDownscale(input(zone('ingester-zone-a'), [], healthy(), { change: change(3, 5) }))).toMatchObject({
+      allowed: true,
+      prepare: [],
+      recordLastDownscale: null,
+    });
     const plain = sts('ingester-zone-a', { replicas: 5 });
     expect(decidePrepareDownscale(input(plain, [], healthy()))).toMatchObject({ allowed: true, prepare: [], recordLastDownscale: null });
   });
@@ -103,7 +139,11 @@ describe('decidePrepareDownscale', () => {
   it('does not refuse because the StatefulSet is still scaling up: pods not created or not started are not prepared', () => {
     // rollout-operator POSTed to ingester-zone-a-4, got "no such host" and refused.
     const target = zone('ingester-zone-a', { ready: 3 });
-    const podList = [...pods('ingester-zone-a', 3), pod('ingester-zone-a', 3, { phase: 'Pending', ready: false }), ...pods('ingester-zone-b', 5)];
+    const podList = [
+      ...pods('ingester-zone-a', 3),
+      pod('ingester-zone-a', 3, { phase: 'Pending', ready: false }),
+      ...pods('ingester-zone-b', 5),
+    ];
     const d = decidePrepareDownscale(input(target, [zone('ingester-zone-b')], podList, { change: change(5, 1) }));
     expect(d.allowed).toBe(true);
     expect(d.prepare.map((p) => p.pod)).toEqual(['ingester-zone-a-2', 'ingester-zone-a-1']);
@@ -112,7 +152,11 @@ describe('decidePrepareDownscale', () => {
 
   it('does not refuse because another zone is only scaling up, when its settled size is known', () => {
     const b = zone('ingester-zone-b', { replicas: 7, ready: 5 });
-    const podList = [...pods('ingester-zone-a', 5), ...pods('ingester-zone-b', 5), pod('ingester-zone-b', 5, { phase: 'Pending', ready: false })];
+    const podList = [
+      ...pods('ingester-zone-a', 5),
+      ...pods('ingester-zone-b', 5),
+      pod('ingester-zone-b', 5, { phase: 'Pending', ready: false }),
+    ];
     const base = input(zone('ingester-zone-a'), [b], podList);
     expect(decidePrepareDownscale(base).allowed).toBe(false);
     expect(decidePrepareDownscale({ ...base, group: { ...base.group, settledReplicas: { 'ingester-zone-b': 5 } } }).allowed).toBe(true);
@@ -121,7 +165,9 @@ describe('decidePrepareDownscale', () => {
   it('gives a dry run the same verdict without preparing or recording anything', () => {
     const allowed = decidePrepareDownscale(input(zone('ingester-zone-a'), [zone('ingester-zone-b')], healthy(), { dryRun: true }));
     expect(allowed).toMatchObject({ allowed: true, prepare: [], recordLastDownscale: null });
-    const refused = decidePrepareDownscale(input(zone('ingester-zone-a'), [zone('ingester-zone-b', { update: NEW })], healthy(), { dryRun: true }));
+    const refused = decidePrepareDownscale(
+      input(zone('ingester-zone-a'), [zone('ingester-zone-b', { update: NEW })], healthy(), { dryRun: true }),
+    );
     expect(refused.allowed).toBe(false);
   });
 

@@ -14,7 +14,12 @@ import { NEW, pod, pods, sts } from '../../fixtures/rollout-group';
 
 const NOW = new Date('2026-12-07T22:00:00Z');
 const hoursAgo = (h: number) => new Date(NOW.getTime() - h * 3_600_000).toISOString().replace('.000Z', 'Z');
-const view = (statefulSets: GroupStatefulSetJson[], podList: GroupPodJson[] = [], over: Partial<GroupView> = {}): GroupView => ({ statefulSets, pods: podList, now: NOW, ...over });
+const view = (statefulSets: GroupStatefulSetJson[], podList: GroupPodJson[] = [], over: Partial<GroupView> = {}): GroupView => ({
+  statefulSets,
+  pods: podList,
+  now: NOW,
+  ...over,
+});
 
 const MIN = { 'grafana.com/min-time-between-zones-downscale': '12h' };
 const leaderA = (replicas: number, o: Parameters<typeof sts>[1] = {}) => sts('ingester-zone-a', { replicas, ...o });
@@ -24,7 +29,10 @@ const allPods = (a: number, b: number) => [...pods('ingester-zone-a', a), ...pod
 
 describe('decideFollowerReplicas: scale up', () => {
   it('follows the leader up at once', () => {
-    expect(decideFollowerReplicas('ingester-zone-b', view([leaderA(5), followerB(3)], allPods(5, 3)))).toMatchObject({ action: 'scaleUp', replicas: 5 });
+    expect(decideFollowerReplicas('ingester-zone-b', view([leaderA(5), followerB(3)], allPods(5, 3)))).toMatchObject({
+      action: 'scaleUp',
+      replicas: 5,
+    });
   });
 
   it('with upscale-only-when-leader-ready, waits until every leader replica is ready', () => {
@@ -32,26 +40,38 @@ describe('decideFollowerReplicas: scale up', () => {
     const notReady = decideFollowerReplicas('ingester-zone-b', view([leaderA(5, { ready: 4 }), followerB(3, annotations)]));
     expect(notReady).toMatchObject({ action: 'hold', replicas: 3 });
     expect(notReady.reason).toContain('(4 now)');
-    expect(decideFollowerReplicas('ingester-zone-b', view([leaderA(5), followerB(3, annotations)]))).toMatchObject({ action: 'scaleUp', replicas: 5 });
+    expect(decideFollowerReplicas('ingester-zone-b', view([leaderA(5), followerB(3, annotations)]))).toMatchObject({
+      action: 'scaleUp',
+      replicas: 5,
+    });
   });
 });
 
 describe('decideFollowerReplicas: scale down', () => {
   it('follows the leader down when no member was ever downscaled', () => {
-    expect(decideFollowerReplicas('ingester-zone-b', view([leaderA(3), followerB(5)], allPods(3, 5)))).toMatchObject({ action: 'scaleDown', replicas: 3 });
+    expect(decideFollowerReplicas('ingester-zone-b', view([leaderA(3), followerB(5)], allPods(3, 5)))).toMatchObject({
+      action: 'scaleDown',
+      replicas: 3,
+    });
   });
 
   it("holds until the follower's min time has passed since the most recent other downscale, and says when", () => {
     const leader = leaderA(3, { annotations: { 'grafana.com/last-downscale': hoursAgo(2) } });
     const third = sts('ingester-zone-c', { annotations: { 'grafana.com/last-downscale': hoursAgo(11) } });
-    const d = decideFollowerReplicas('ingester-zone-b', view([leader, followerB(5), third], [...allPods(3, 5), ...pods('ingester-zone-c', 3)]));
+    const d = decideFollowerReplicas(
+      'ingester-zone-b',
+      view([leader, followerB(5), third], [...allPods(3, 5), ...pods('ingester-zone-c', 3)]),
+    );
     expect(d).toMatchObject({ action: 'hold', replicas: 5, recheckAt: '2026-12-08T08:00:00.000Z' });
     expect(d.reason).toContain('ingester-zone-a was downscaled');
   });
 
   it('scales down once exactly the min time has passed', () => {
     const leader = leaderA(3, { annotations: { 'grafana.com/last-downscale': hoursAgo(12) } });
-    expect(decideFollowerReplicas('ingester-zone-b', view([leader, followerB(5)], allPods(3, 5)))).toMatchObject({ action: 'scaleDown', replicas: 3 });
+    expect(decideFollowerReplicas('ingester-zone-b', view([leader, followerB(5)], allPods(3, 5)))).toMatchObject({
+      action: 'scaleDown',
+      replicas: 3,
+    });
   });
 
   it("ignores the follower's own last downscale", () => {
@@ -84,7 +104,10 @@ describe('decideFollowerReplicas: scale down', () => {
 
   it('holds a downscale while another member is mid-rollout (the group lock)', () => {
     const third = sts('ingester-zone-c', { update: NEW });
-    const d = decideFollowerReplicas('ingester-zone-b', view([leaderA(3), followerB(5), third], [...allPods(3, 5), ...pods('ingester-zone-c', 3)]));
+    const d = decideFollowerReplicas(
+      'ingester-zone-b',
+      view([leaderA(3), followerB(5), third], [...allPods(3, 5), ...pods('ingester-zone-c', 3)]),
+    );
     expect(d.action).toBe('hold');
     expect(d.reason).toContain('ingester-zone-c has 3 pods not on its update revision');
   });
@@ -136,7 +159,12 @@ describe('other zones and a downscale', () => {
   });
 
   it('still refuses a zone scaling up when one of its older pods is not ready', () => {
-    const growing = memberState(sts('a', { replicas: 5 }), [pod('a', 0), pod('a', 1, { ready: false }), pod('a', 2), pod('a', 3, { ready: false })]);
+    const growing = memberState(sts('a', { replicas: 5 }), [
+      pod('a', 0),
+      pod('a', 1, { ready: false }),
+      pod('a', 2),
+      pod('a', 3, { ready: false }),
+    ]);
     expect(disruptionBlocker(growing, 3)).not.toBeNull();
   });
 });
@@ -148,7 +176,14 @@ describe('delayed downscale', () => {
   });
 
   const seconds = (h: number) => Math.floor((NOW.getTime() - h * 3_600_000) / 1000);
-  const input = (preparedAt: DelayedDownscaleInput['preparedAt']): DelayedDownscaleInput => ({ statefulSet: 'ingester-zone-a', current: 5, desired: 2, delayMs: 4 * 3_600_000, preparedAt, now: NOW });
+  const input = (preparedAt: DelayedDownscaleInput['preparedAt']): DelayedDownscaleInput => ({
+    statefulSet: 'ingester-zone-a',
+    current: 5,
+    desired: 2,
+    delayMs: 4 * 3_600_000,
+    preparedAt,
+    now: NOW,
+  });
 
   it('removes pods from the top ordinal down while their delay has elapsed, stopping at the first that has not', () => {
     const d = delayedDownscaleReplicas(input({ 2: seconds(5), 3: seconds(1), 4: seconds(4) }));
@@ -157,7 +192,10 @@ describe('delayed downscale', () => {
   });
 
   it('removes every pod once all delays have elapsed', () => {
-    expect(delayedDownscaleReplicas(input({ 2: seconds(5), 3: seconds(6), 4: seconds(4) }))).toMatchObject({ replicas: 2, recheckAt: null });
+    expect(delayedDownscaleReplicas(input({ 2: seconds(5), 3: seconds(6), 4: seconds(4) }))).toMatchObject({
+      replicas: 2,
+      recheckAt: null,
+    });
   });
 
   it('keeps every pod while the top one has not waited its delay', () => {

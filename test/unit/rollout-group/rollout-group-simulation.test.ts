@@ -11,7 +11,9 @@ import { NEW, pod, pods, sts } from '../../fixtures/rollout-group';
 const ZONES = ['ingester-zone-a', 'ingester-zone-b', 'ingester-zone-c'];
 
 function simulate(maxUnavailable: number, replicas: number, readyPerTick: number) {
-  const statefulSets: GroupStatefulSetJson[] = ZONES.map((n) => sts(n, { replicas, update: NEW, annotations: { 'rollout-max-unavailable': String(maxUnavailable) } }));
+  const statefulSets: GroupStatefulSetJson[] = ZONES.map((n) =>
+    sts(n, { replicas, update: NEW, annotations: { 'rollout-max-unavailable': String(maxUnavailable) } }),
+  );
   let podList: GroupPodJson[] = ZONES.flatMap((n) => pods(n, replicas));
   const zoneOf = (p: GroupPodJson) => p.metadata.ownerReferences![0]!.name!;
   const notReady = (zone: string) => podList.filter((p) => zoneOf(p) === zone && p.status!.conditions![0]!.status !== 'True').length;
@@ -26,7 +28,9 @@ function simulate(maxUnavailable: number, replicas: number, readyPerTick: number
     for (const del of d.deletions) {
       deletions++;
       const ordinal = Number(del.pod.slice(del.statefulSet.length + 1));
-      podList = podList.map((p) => (p.metadata.name === del.pod ? pod(del.statefulSet, ordinal, { revision: NEW, ready: false, phase: 'Pending' }) : p));
+      podList = podList.map((p) =>
+        p.metadata.name === del.pod ? pod(del.statefulSet, ordinal, { revision: NEW, ready: false, phase: 'Pending' }) : p,
+      );
     }
     // The guarantees, after the step took effect.
     expect(disruptedZones().length).toBeLessThanOrEqual(1);
@@ -51,10 +55,13 @@ describe('a whole group rollout, step by step', () => {
     [2, 4, 2],
     [3, 10, 1],
     [5, 5, 3],
-  ])('max-unavailable %d, %d pods per zone, %d pods ready per tick: one zone at a time, within budget, every pod updated once', (maxUnavailable, replicas, readyPerTick) => {
-    const { deletions, podList, statefulSets } = simulate(maxUnavailable, replicas, readyPerTick);
-    expect(deletions).toBe(ZONES.length * replicas);
-    expect(podList.every((p) => p.metadata.labels!['controller-revision-hash'] === NEW)).toBe(true);
-    expect(statefulSets.map((s) => s.status!.currentRevision)).toEqual([NEW, NEW, NEW]);
-  });
+  ])(
+    'max-unavailable %d, %d pods per zone, %d pods ready per tick: one zone at a time, within budget, every pod updated once',
+    (maxUnavailable, replicas, readyPerTick) => {
+      const { deletions, podList, statefulSets } = simulate(maxUnavailable, replicas, readyPerTick);
+      expect(deletions).toBe(ZONES.length * replicas);
+      expect(podList.every((p) => p.metadata.labels!['controller-revision-hash'] === NEW)).toBe(true);
+      expect(statefulSets.map((s) => s.status!.currentRevision)).toEqual([NEW, NEW, NEW]);
+    },
+  );
 });

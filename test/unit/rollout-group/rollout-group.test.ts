@@ -1,5 +1,13 @@
 import { formatDuration, parseGoDuration, parsePrometheusDuration } from '../../../domain/shared/durations';
-import { findRolloutGroups, formatLastDownscale, isInvalid, parseMaxUnavailable, parseRfc3339, readMemberSettings, rolloutGroupKey } from '../../../domain/rollout-group/rollout-group';
+import {
+  findRolloutGroups,
+  formatLastDownscale,
+  isInvalid,
+  parseMaxUnavailable,
+  parseRfc3339,
+  readMemberSettings,
+  rolloutGroupKey,
+} from '../../../domain/rollout-group/rollout-group';
 import { memberState, podOrdinal } from '../../../domain/rollout-group/rollout-group-pods';
 import { pod, sts } from '../../fixtures/rollout-group';
 
@@ -24,11 +32,14 @@ describe('parseGoDuration accepts what Go time.ParseDuration accepts', () => {
     expect(parseGoDuration(text)).toEqual({ ms });
   });
 
-  it.each(['', '12', '1d', '12 h', 'h', '.s', '-', '1.5.5s', ' 12h', '1e3s', '3000000h'])('refuses %j with a message naming the value', (text) => {
-    const result = parseGoDuration(text);
-    expect(result).toHaveProperty('error');
-    expect('error' in result && result.error).toContain(`'${text}'`);
-  });
+  it.each(['', '12', '1d', '12 h', 'h', '.s', '-', '1.5.5s', ' 12h', '1e3s', '3000000h'])(
+    'refuses %j with a message naming the value',
+    (text) => {
+      const result = parseGoDuration(text);
+      expect(result).toHaveProperty('error');
+      expect('error' in result && result.error).toContain(`'${text}'`);
+    },
+  );
 });
 
 describe('parsePrometheusDuration accepts what Prometheus model.ParseDuration accepts', () => {
@@ -142,7 +153,11 @@ describe('readMemberSettings', () => {
           'grafana.com/rollout-delayed-downscale': '4h',
           'grafana.com/rollout-prepare-delayed-downscale-url': 'http://pod/ingester/prepare-partition-downscale',
         },
-        labels: { 'grafana.com/min-time-between-zones-downscale': '12h', 'grafana.com/no-downscale': 'true', 'grafana.com/prepare-downscale': 'true' },
+        labels: {
+          'grafana.com/min-time-between-zones-downscale': '12h',
+          'grafana.com/no-downscale': 'true',
+          'grafana.com/prepare-downscale': 'true',
+        },
       }),
     );
     expect(problems).toEqual([]);
@@ -166,9 +181,15 @@ describe('readMemberSettings', () => {
   });
 
   it('prefers the min-time annotation to the label, and falls back to the label when the annotation is empty', () => {
-    const both = sts('a', { annotations: { 'grafana.com/min-time-between-zones-downscale': '1h' }, labels: { 'grafana.com/min-time-between-zones-downscale': '12h' } });
+    const both = sts('a', {
+      annotations: { 'grafana.com/min-time-between-zones-downscale': '1h' },
+      labels: { 'grafana.com/min-time-between-zones-downscale': '12h' },
+    });
     expect(readMemberSettings(both).settings.minTimeBetweenZonesDownscaleMs).toBe(3_600_000);
-    const emptyAnnotation = sts('a', { annotations: { 'grafana.com/min-time-between-zones-downscale': '' }, labels: { 'grafana.com/min-time-between-zones-downscale': '12h' } });
+    const emptyAnnotation = sts('a', {
+      annotations: { 'grafana.com/min-time-between-zones-downscale': '' },
+      labels: { 'grafana.com/min-time-between-zones-downscale': '12h' },
+    });
     expect(readMemberSettings(emptyAnnotation).settings.minTimeBetweenZonesDownscaleMs).toBe(43_200_000);
   });
 
@@ -197,14 +218,21 @@ describe('readMemberSettings', () => {
   });
 
   it('does not configure a delayed downscale without both keys, or with a delay of 0', () => {
-    expect(readMemberSettings(sts('a', { annotations: { 'grafana.com/rollout-delayed-downscale': '4h' } })).settings.delayedDownscale).toBeNull();
-    const zero = sts('a', { annotations: { 'grafana.com/rollout-delayed-downscale': '0', 'grafana.com/rollout-prepare-delayed-downscale-url': 'http://x/p' } });
+    expect(
+      readMemberSettings(sts('a', { annotations: { 'grafana.com/rollout-delayed-downscale': '4h' } })).settings.delayedDownscale,
+    ).toBeNull();
+    const zero = sts('a', {
+      annotations: { 'grafana.com/rollout-delayed-downscale': '0', 'grafana.com/rollout-prepare-delayed-downscale-url': 'http://x/p' },
+    });
     expect(readMemberSettings(zero).settings.delayedDownscale).toBeNull();
   });
 
   it('reads prepare-downscale only when the label is exactly "true"', () => {
     expect(readMemberSettings(sts('a', { labels: { 'grafana.com/prepare-downscale': 'True' } })).settings.prepareDownscale).toBeNull();
-    expect(readMemberSettings(sts('a', { labels: { 'grafana.com/prepare-downscale': 'true' } })).settings.prepareDownscale).toEqual({ path: '', port: '' });
+    expect(readMemberSettings(sts('a', { labels: { 'grafana.com/prepare-downscale': 'true' } })).settings.prepareDownscale).toEqual({
+      path: '',
+      port: '',
+    });
   });
 });
 

@@ -61,7 +61,11 @@ describe('applyTemplateChange: images', () => {
 
   it.each([
     [{ images: { api: 'x:1' } }, ['api'], "the pod template has no container 'api' (it has 'web', 'sidecar', 'proxy')"],
-    [{ images: { web: 'x:1', zeta: 'x', alpha: 'y' }, env: { alpha: { A: '1' } } }, ['alpha', 'zeta'], "the pod template has no container 'alpha', 'zeta' (it has 'web', 'sidecar', 'proxy')"],
+    [
+      { images: { web: 'x:1', zeta: 'x', alpha: 'y' }, env: { alpha: { A: '1' } } },
+      ['alpha', 'zeta'],
+      "the pod template has no container 'alpha', 'zeta' (it has 'web', 'sidecar', 'proxy')",
+    ],
     [{ env: { Web: { A: '1' } } }, ['Web'], "the pod template has no container 'Web' (it has 'web', 'sidecar', 'proxy')"],
   ])('names unknown containers: %j', (change, unknown, error) => {
     expect(applyTemplateChange(base(), change)).toEqual({ ok: false, error, unknownContainers: unknown });
@@ -78,16 +82,84 @@ describe('applyTemplateChange: images', () => {
 });
 
 describe('applyTemplateChange: env', () => {
-  const envAfter = (edits: Record<string, string | null>, name = 'web') => container(applied(applyTemplateChange(base(), { env: { [name]: edits } })), name).env;
+  const envAfter = (edits: Record<string, string | null>, name = 'web') =>
+    container(applied(applyTemplateChange(base(), { env: { [name]: edits } })), name).env;
 
   it.each<[string, Record<string, string | null>, unknown]>([
-    ['replaces a value in place', { A: '9' }, [{ name: 'A', value: '9' }, { name: 'SECRET', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }, { name: 'DUP', value: 'x' }, { name: 'B', value: '$(A)-2' }, { name: 'DUP', value: 'y' }]],
-    ['turns a valueFrom into a value', { SECRET: 'plain' }, [{ name: 'A', value: '1' }, { name: 'SECRET', value: 'plain' }, { name: 'DUP', value: 'x' }, { name: 'B', value: '$(A)-2' }, { name: 'DUP', value: 'y' }]],
-    ['keeps the first of duplicates and drops the rest', { DUP: 'z' }, [{ name: 'A', value: '1' }, { name: 'SECRET', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }, { name: 'DUP', value: 'z' }, { name: 'B', value: '$(A)-2' }]],
-    ['appends a new variable', { NEW: '$(B)' }, [{ name: 'A', value: '1' }, { name: 'SECRET', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }, { name: 'DUP', value: 'x' }, { name: 'B', value: '$(A)-2' }, { name: 'DUP', value: 'y' }, { name: 'NEW', value: '$(B)' }]],
-    ['removes every entry of a name', { DUP: null, SECRET: null }, [{ name: 'A', value: '1' }, { name: 'B', value: '$(A)-2' }]],
-    ['ignores removing a variable that is not there', { NOPE: null }, [{ name: 'A', value: '1' }, { name: 'SECRET', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }, { name: 'DUP', value: 'x' }, { name: 'B', value: '$(A)-2' }, { name: 'DUP', value: 'y' }]],
-    ['sets an empty string', { A: '' }, [{ name: 'A', value: '' }, { name: 'SECRET', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }, { name: 'DUP', value: 'x' }, { name: 'B', value: '$(A)-2' }, { name: 'DUP', value: 'y' }]],
+    [
+      'replaces a value in place',
+      { A: '9' },
+      [
+        { name: 'A', value: '9' },
+        { name: 'SECRET', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } },
+        { name: 'DUP', value: 'x' },
+        { name: 'B', value: '$(A)-2' },
+        { name: 'DUP', value: 'y' },
+      ],
+    ],
+    [
+      'turns a valueFrom into a value',
+      { SECRET: 'plain' },
+      [
+        { name: 'A', value: '1' },
+        { name: 'SECRET', value: 'plain' },
+        { name: 'DUP', value: 'x' },
+        { name: 'B', value: '$(A)-2' },
+        { name: 'DUP', value: 'y' },
+      ],
+    ],
+    [
+      'keeps the first of duplicates and drops the rest',
+      { DUP: 'z' },
+      [
+        { name: 'A', value: '1' },
+        { name: 'SECRET', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } },
+        { name: 'DUP', value: 'z' },
+        { name: 'B', value: '$(A)-2' },
+      ],
+    ],
+    [
+      'appends a new variable',
+      { NEW: '$(B)' },
+      [
+        { name: 'A', value: '1' },
+        { name: 'SECRET', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } },
+        { name: 'DUP', value: 'x' },
+        { name: 'B', value: '$(A)-2' },
+        { name: 'DUP', value: 'y' },
+        { name: 'NEW', value: '$(B)' },
+      ],
+    ],
+    [
+      'removes every entry of a name',
+      { DUP: null, SECRET: null },
+      [
+        { name: 'A', value: '1' },
+        { name: 'B', value: '$(A)-2' },
+      ],
+    ],
+    [
+      'ignores removing a variable that is not there',
+      { NOPE: null },
+      [
+        { name: 'A', value: '1' },
+        { name: 'SECRET', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } },
+        { name: 'DUP', value: 'x' },
+        { name: 'B', value: '$(A)-2' },
+        { name: 'DUP', value: 'y' },
+      ],
+    ],
+    [
+      'sets an empty string',
+      { A: '' },
+      [
+        { name: 'A', value: '' },
+        { name: 'SECRET', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } },
+        { name: 'DUP', value: 'x' },
+        { name: 'B', value: '$(A)-2' },
+        { name: 'DUP', value: 'y' },
+      ],
+    ],
   ])('%s', (_what, edits, expected) => {
     expect(envAfter(edits)).toEqual(expected);
   });
@@ -147,7 +219,12 @@ describe('templatesEqual, canonicalJson, templateHash', () => {
   it.each<[string, unknown, unknown, boolean]>([
     ['key order', { a: 1, b: { c: 2, d: 3 } }, { b: { d: 3, c: 2 }, a: 1 }, true],
     ['empty values', { a: 1, b: null, c: {}, d: [], e: { f: {} } }, { a: 1 }, true],
-    ['creationTimestamp null', { metadata: { creationTimestamp: null, labels: { app: 'x' } } }, { metadata: { labels: { app: 'x' } } }, true],
+    [
+      'creationTimestamp null',
+      { metadata: { creationTimestamp: null, labels: { app: 'x' } } },
+      { metadata: { labels: { app: 'x' } } },
+      true,
+    ],
     ['array order matters', { a: [1, 2] }, { a: [2, 1] }, false],
     ['values', { a: '1' }, { a: 1 }, false],
     ['empty string is a value', { a: '' }, {}, false],
@@ -185,6 +262,8 @@ describe('templatesEqual, canonicalJson, templateHash', () => {
   it('gives 10 lowercase hex digits, stable across runs', () => {
     expect(templateHash(base())).toMatch(/^[0-9a-f]{10}$/);
     expect(templateHash(base())).toBe(templateHash(JSON.parse(JSON.stringify(base())) as unknown));
-    expect(templateHash({ spec: { containers: [{ name: 'web', image: 'web:1' }] } })).toBe(fnv1a64('{"spec":{"containers":[{"image":"web:1","name":"web"}]}}').slice(0, 10));
+    expect(templateHash({ spec: { containers: [{ name: 'web', image: 'web:1' }] } })).toBe(
+      fnv1a64('{"spec":{"containers":[{"image":"web:1","name":"web"}]}}').slice(0, 10),
+    );
   });
 });

@@ -26,8 +26,28 @@ const status = (overrides: Partial<RolloutStatusBody> = {}): RolloutStatusBody =
   stage: 0,
   totalReplicas: 4,
   stages: [
-    { index: 0, replicas: '25%', count: 1, bakeSeconds: 300, approval: { timeoutSeconds: 600, onTimeout: 'rollback' }, result: 'baking', startedAt: T0, endedAt: null, reason: null },
-    { index: 1, replicas: '100%', count: 4, bakeSeconds: 0, approval: null, result: 'pending', startedAt: null, endedAt: null, reason: null },
+    {
+      index: 0,
+      replicas: '25%',
+      count: 1,
+      bakeSeconds: 300,
+      approval: { timeoutSeconds: 600, onTimeout: 'rollback' },
+      result: 'baking',
+      startedAt: T0,
+      endedAt: null,
+      reason: null,
+    },
+    {
+      index: 1,
+      replicas: '100%',
+      count: 4,
+      bakeSeconds: 0,
+      approval: null,
+      result: 'pending',
+      startedAt: null,
+      endedAt: null,
+      reason: null,
+    },
   ],
   pods: { updated: 1, ready: 1, erroring: [] },
   podsLive: true,
@@ -78,12 +98,18 @@ describe('autocrane rollout: arguments', () => {
   it.each([
     [['start'], /give the spec with -f <file>, or at least --target/],
     [['start', '-f', 'spec.json', '--image', 'web=shop/web:2', '--stage', '50%:0'], /-f and --image, --stage cannot be combined/],
-    [['start', '--target', 'shop/Deployment/web', '--image', 'web=shop/web:2', '--stage', '50%:0', '--approval', '2:60'], /there is no stage 2 \(1 --stage given/],
+    [
+      ['start', '--target', 'shop/Deployment/web', '--image', 'web=shop/web:2', '--stage', '50%:0', '--approval', '2:60'],
+      /there is no stage 2 \(1 --stage given/,
+    ],
     [
       ['start', '--target', 'shop/Deployment/web', '--image', 'web=shop/web:2', '--stage', '50%:0', '--stage', '25%:0'],
       /invalid rollout spec:\n {2}stages\[1\]\.replicas: 25% is less than stages\[0\]'s 50%/,
     ],
-    [['start', '--target', 'shop/Deployment/web', '--stage', '50%:0'], /invalid rollout spec:\n {2}change: must give images and\/or env, or a whole template/],
+    [
+      ['start', '--target', 'shop/Deployment/web', '--stage', '50%:0'],
+      /invalid rollout spec:\n {2}change: must give images and\/or env, or a whole template/,
+    ],
   ])('%j is a usage error found before any request (exit 2)', async (args, message) => {
     await expect(run(...args)).rejects.toMatchObject({ exitCode: 2, code: 'autocrane.usage' });
     expect(errors.join('')).toMatch(message);
@@ -92,7 +118,13 @@ describe('autocrane rollout: arguments', () => {
   it('start --help documents the flags and an example', async () => {
     let out = '';
     await expect(
-      createProgram({ writeOut: (s) => (out += s), writeErr: () => undefined }).parseAsync(['node', 'autocrane', 'rollout', 'start', '--help']),
+      createProgram({ writeOut: (s) => (out += s), writeErr: () => undefined }).parseAsync([
+        'node',
+        'autocrane',
+        'rollout',
+        'start',
+        '--help',
+      ]),
     ).rejects.toMatchObject({ exitCode: 0 });
     expect(out).toContain('--stage <share>:<bake>');
     expect(out).toContain('--approval <stage>:<timeout>[:proceed|rollback]');
@@ -138,10 +170,15 @@ describe('buildSpec', () => {
     });
   });
 
-  const fileSpec = { target: { namespace: 'shop', kind: 'StatefulSet', name: 'db' }, change: { images: { db: 'pg:17' } }, stages: [{ replicas: 1, bakeSeconds: 30 }] };
+  const fileSpec = {
+    target: { namespace: 'shop', kind: 'StatefulSet', name: 'db' },
+    change: { images: { db: 'pg:17' } },
+    stages: [{ replicas: 1, bakeSeconds: 30 }],
+  };
 
   it('reads a JSON or YAML file, or standard input; --request-id and --supersede apply on top', async () => {
-    const yaml = 'target: {namespace: shop, kind: StatefulSet, name: db}\nchange:\n  images:\n    db: "pg:17"\nstages:\n  - replicas: 1\n    bakeSeconds: 30\n';
+    const yaml =
+      'target: {namespace: shop, kind: StatefulSet, name: db}\nchange:\n  images:\n    db: "pg:17"\nstages:\n  - replicas: 1\n    bakeSeconds: 30\n';
     const files: Record<string, string> = { 'r.json': JSON.stringify(fileSpec), 'r.yaml': yaml, '-': yaml };
     const read = (path: string) => files[path] ?? '';
     expect(await buildSpec({ file: 'r.json' }, read)).toEqual(fileSpec);
@@ -152,9 +189,9 @@ describe('buildSpec', () => {
   it('names what is wrong with a file', async () => {
     await expect(buildSpec({ file: 'r.json' }, () => '{"target": ')).rejects.toThrow(/^r\.json: not valid JSON: /);
     await expect(buildSpec({ file: 'r.yaml' }, () => '- a\n- b\n')).rejects.toThrow('r.yaml: expected an object (a rollout spec)');
-    await expect(buildSpec({ file: 'r.json' }, () => JSON.stringify({ ...fileSpec, stages: [{ replicas: 0, bakeSeconds: 30 }] }))).rejects.toThrow(
-      /invalid rollout spec:\n {2}stages\[0\]\.replicas: expected a percentage/,
-    );
+    await expect(
+      buildSpec({ file: 'r.json' }, () => JSON.stringify({ ...fileSpec, stages: [{ replicas: 0, bakeSeconds: 30 }] })),
+    ).rejects.toThrow(/invalid rollout spec:\n {2}stages\[0\]\.replicas: expected a percentage/);
     await expect(
       buildSpec({ file: 'missing.json' }, () => {
         throw new Error('ENOENT: no such file or directory');
@@ -170,14 +207,19 @@ describe('output', () => {
       status({
         pods: { updated: 2, ready: 1, erroring: ['web-7c9-x'] },
         temporalUiUrl: 'http://ui/w',
-        decisions: [...status().decisions, { at: '2026-11-22T08:01:00.000Z', kind: 'paused', stage: 0, reason: 'incident 42', by: 'alice' }],
+        decisions: [
+          ...status().decisions,
+          { at: '2026-11-22T08:01:00.000Z', kind: 'paused', stage: 0, reason: 'incident 42', by: 'alice' },
+        ],
       }),
     );
     expect(text).toContain('Rollout:    3f9a0c1b2d4e   Deployment shop/web');
     expect(text).toContain('State:      Baking (stage 1 of 2)');
     expect(text).toContain('Pods:       2 updated, 1 ready, 1 erroring (web-7c9-x)  (live)');
     expect(text).toContain('Temporal:   http://ui/w');
-    expect(text).toMatch(/Stages:\n {2}STAGE +SHARE +PODS +BAKE +APPROVAL +RESULT +STARTED +ENDED +REASON\n {2}1 +25% +1 +5m +rollback after 10m +baking +2026-11-22T08:00:00.000Z +-\n {2}2 +100% +4 +0 +- +pending/);
+    expect(text).toMatch(
+      /Stages:\n {2}STAGE +SHARE +PODS +BAKE +APPROVAL +RESULT +STARTED +ENDED +REASON\n {2}1 +25% +1 +5m +rollback after 10m +baking +2026-11-22T08:00:00.000Z +-\n {2}2 +100% +4 +0 +- +pending/,
+    );
     expect(text).toMatch(
       /Decisions:\n {2}2026-11-22T08:00:00.000Z {2}started: started through the API\n {2}2026-11-22T08:00:01.000Z {2}stage 1 {2}stageStarted: 1 of 4 replicas on the new template\n {2}.*stage 1 {2}paused: incident 42 \(by alice\)\n$/,
     );
@@ -265,11 +307,21 @@ describe('followRollout (--watch)', () => {
     let clock = 0;
     const down = new ApiCallError('cannot reach the AutoCrane API');
     await expect(
-      followRollout(() => Promise.reject(down), () => undefined, { sleep: () => Promise.resolve(void (clock += 1000)), now: () => clock, graceMs: 5000 }),
+      followRollout(
+        () => Promise.reject(down),
+        () => undefined,
+        { sleep: () => Promise.resolve(void (clock += 1000)), now: () => clock, graceMs: 5000 },
+      ),
     ).rejects.toBe(down);
     expect(clock).toBe(5000);
     const forbidden = new ApiCallError('GET /v1/rollouts/x: HTTP 403: not allowed', 403);
-    await expect(followRollout(() => Promise.reject(forbidden), () => undefined, { sleep: () => Promise.resolve() })).rejects.toBe(forbidden);
+    await expect(
+      followRollout(
+        () => Promise.reject(forbidden),
+        () => undefined,
+        { sleep: () => Promise.resolve() },
+      ),
+    ).rejects.toBe(forbidden);
   });
 });
 
@@ -301,12 +353,26 @@ describe('autocrane rollout against the API', () => {
     status: () => {
       polls++;
       const { runId: _r, statusUrl: _s, podsLive: _p, ...base } = status();
-      return Promise.resolve({ status: polls < 3 ? base : { ...base, state: 'Succeeded', decisions: [...base.decisions, { at: '2026-11-22T08:05:00.000Z', kind: 'succeeded', stage: null, reason: 'all 4 replicas on the new template' }] }, livePods: null });
+      return Promise.resolve({
+        status:
+          polls < 3
+            ? base
+            : {
+                ...base,
+                state: 'Succeeded',
+                decisions: [
+                  ...base.decisions,
+                  { at: '2026-11-22T08:05:00.000Z', kind: 'succeeded', stage: null, reason: 'all 4 replicas on the new template' },
+                ],
+              },
+        livePods: null,
+      });
     },
     list: () => Promise.resolve({ records: [record], truncated: false }),
     control: (_r, action, request) => {
       sent.push(`${action} ${String(request.reason)}`);
-      if (action === 'approve') return Promise.reject(new RolloutRefusedError('approve: the rollout is not awaiting approval (state Baking)'));
+      if (action === 'approve')
+        return Promise.reject(new RolloutRefusedError('approve: the rollout is not awaiting approval (state Baking)'));
       const { runId: _r2, statusUrl: _s2, podsLive: _p2, ...base } = status();
       return Promise.resolve({ ...base, state: 'Paused' });
     },
@@ -320,9 +386,17 @@ describe('autocrane rollout against the API', () => {
       rollouts: {
         workflows: control,
         workloads: {
-          read: () => Promise.resolve({ template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'shop/web:1' }] } }, matchLabels: { app: 'web' }, heldBy: null }),
+          read: () =>
+            Promise.resolve({
+              template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'shop/web:1' }] } },
+              matchLabels: { app: 'web' },
+              heldBy: null,
+            }),
         },
-        authorizer: createAuthorizer({ cluster: { reviewToken: () => Promise.resolve(null), canAccess: () => Promise.resolve(false) }, embeddedToken: 'tok' }),
+        authorizer: createAuthorizer({
+          cluster: { reviewToken: () => Promise.resolve(null), canAccess: () => Promise.resolve(false) },
+          embeddedToken: 'tok',
+        }),
       },
     });
     server = app.listen(0, '127.0.0.1');
@@ -354,10 +428,22 @@ describe('autocrane rollout against the API', () => {
   });
 
   it('start sends the spec built from the flags and prints the rollout ID and how to follow it', async () => {
-    const { out, exitCode } = await cli('start', '--target', 'shop/deploy/web', '--image', 'web=shop/web:2', '--stage', '25%:5m', '--stage', '100%:0');
+    const { out, exitCode } = await cli(
+      'start',
+      '--target',
+      'shop/deploy/web',
+      '--image',
+      'web=shop/web:2',
+      '--stage',
+      '25%:5m',
+      '--stage',
+      '100%:0',
+    );
     expect(exitCode).toBeUndefined();
     expect(sent).toEqual(['start [{"replicas":"25%","bakeSeconds":300},{"replicas":"100%","bakeSeconds":0}]']);
-    expect(out).toMatch(/^Rollout [0-9a-f]{12} started\.\nWorkflow: {3}rollout\/shop\/Deployment\/web\nStatus: {5}autocrane rollout status [0-9a-f]{12} --watch/);
+    expect(out).toMatch(
+      /^Rollout [0-9a-f]{12} started\.\nWorkflow: {3}rollout\/shop\/Deployment\/web\nStatus: {5}autocrane rollout status [0-9a-f]{12} --watch/,
+    );
   });
 
   it('status --watch follows to the end: exit status 0 when it succeeded', async () => {
@@ -373,7 +459,9 @@ describe('autocrane rollout against the API', () => {
     const paused = await cli('pause', '3f9a0c1b2d4e', '--reason', 'incident');
     expect(paused.out).toMatch(/^pause: accepted; rollout 3f9a0c1b2d4e is Paused\./);
     const refused = await cli('approve', '3f9a0c1b2d4e');
-    expect(refused.err).toBe('autocrane: POST /v1/rollouts/3f9a0c1b2d4e/approve: HTTP 409: approve: the rollout is not awaiting approval (state Baking)\n');
+    expect(refused.err).toBe(
+      'autocrane: POST /v1/rollouts/3f9a0c1b2d4e/approve: HTTP 409: approve: the rollout is not awaiting approval (state Baking)\n',
+    );
     expect(refused.exitCode).toBe(1);
     expect(sent).toEqual(['pause incident', 'approve undefined']);
   });

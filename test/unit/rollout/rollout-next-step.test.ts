@@ -61,11 +61,14 @@ describe('afterVerdict: what follows a stage verdict', () => {
     [timedOut, false, 'freeze', false, { step: 'freeze', reason: timedOut.reason }, [approvalTimeoutRollsBack]],
     [timedOut, true, 'freeze', true, { step: 'rollback', reason: timedOut.reason }, [approvalTimeoutRollsBack]],
   ];
-  test.each(rows)('%j, abort pending %s, policy %s, patched %s → %j (asks %j)', (verdict, abortPending, rollbackPolicy, on, expected, asked) => {
-    const p = patches(on);
-    expect(afterVerdict(verdict, { abortPending, rollbackPolicy, patched: p.patched })).toEqual(expected);
-    expect(p.asked).toEqual(asked);
-  });
+  test.each(rows)(
+    '%j, abort pending %s, policy %s, patched %s → %j (asks %j)',
+    (verdict, abortPending, rollbackPolicy, on, expected, asked) => {
+      const p = patches(on);
+      expect(afterVerdict(verdict, { abortPending, rollbackPolicy, patched: p.patched })).toEqual(expected);
+      expect(p.asked).toEqual(asked);
+    },
+  );
 });
 
 describe('afterFreeze: what an operator ends a freeze with', () => {
@@ -111,8 +114,18 @@ describe('stepAfterPass and stageAdvance: what a passed stage leads to, and what
     ['a bake: the gate is watched after the scaling', [{ bakeSeconds: 30 }, { bakeSeconds: 0 }], 0, { gateAfterScaling: false }],
     ['a bake and an approval', [{ bakeSeconds: 30, approval }, { bakeSeconds: 0 }], 0, { gateAfterScaling: false }],
     ['no bake, an approval: nothing begun early', [{ bakeSeconds: 0, approval }, { bakeSeconds: 0 }], 0, { gateAfterScaling: true }],
-    ['no bake, no approval: the next stage begins', [{ bakeSeconds: 0 }, { bakeSeconds: 0 }, { bakeSeconds: 10 }], 1, { gateAfterScaling: true, nextCount: 10 }],
-    ['no bake, no approval, last stage: the promotion begins', [{ bakeSeconds: 0 }, { bakeSeconds: 0 }], 1, { gateAfterScaling: true, beginPromotion: true }],
+    [
+      'no bake, no approval: the next stage begins',
+      [{ bakeSeconds: 0 }, { bakeSeconds: 0 }, { bakeSeconds: 10 }],
+      1,
+      { gateAfterScaling: true, nextCount: 10 },
+    ],
+    [
+      'no bake, no approval, last stage: the promotion begins',
+      [{ bakeSeconds: 0 }, { bakeSeconds: 0 }],
+      1,
+      { gateAfterScaling: true, beginPromotion: true },
+    ],
     ['approval null counts as none', [{ bakeSeconds: 0, approval: null }, { bakeSeconds: 0 }], 0, { gateAfterScaling: true, nextCount: 5 }],
   ])('%s', (_, stages, index, expected) => {
     expect(stageAdvance(stages, counts.slice(0, stages.length), index)).toEqual(expected);

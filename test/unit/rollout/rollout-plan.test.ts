@@ -29,11 +29,22 @@ import {
 import { resolveStageCounts, scaledValue, stageUpdatedCount, type IntOrPercent } from '../../../domain/rollout/rollout-shares';
 import type { StageReplicas } from '../../../domain/rollout/rollout-spec';
 
-const scale = (workload: 'canary' | 'stable', replicas: number, wait = true): DeploymentAction => ({ kind: 'scale', workload, replicas, wait });
+const scale = (workload: 'canary' | 'stable', replicas: number, wait = true): DeploymentAction => ({
+  kind: 'scale',
+  workload,
+  replicas,
+  wait,
+});
 /** Replicas moving from canary back to stable one at a time (maxSurge 1, maxUnavailable 0), from `stable` of `total` on the stable Deployment. */
 const oneAtATimeToStable = (stable: number, total: number): DeploymentAction[] =>
-  Array.from({ length: total - stable }, (_, i) => [scale('stable', stable + i + 1), scale('canary', total - stable - i - 1, false)]).flat();
-const rolling = (maxSurge: IntOrPercent, maxUnavailable: IntOrPercent): DeploymentStrategy => ({ type: 'RollingUpdate', rollingUpdate: { maxSurge, maxUnavailable } });
+  Array.from({ length: total - stable }, (_, i) => [
+    scale('stable', stable + i + 1),
+    scale('canary', total - stable - i - 1, false),
+  ]).flat();
+const rolling = (maxSurge: IntOrPercent, maxUnavailable: IntOrPercent): DeploymentStrategy => ({
+  type: 'RollingUpdate',
+  rollingUpdate: { maxSurge, maxUnavailable },
+});
 
 describe('int-or-percent, as Kubernetes resolves it', () => {
   it.each<[IntOrPercent, number, boolean, number]>([
@@ -131,7 +142,12 @@ describe('stage counts', () => {
     [[1, 2], 0, [0, 0]],
     [[50], 3, [3]],
   ])('resolveStageCounts(%j, %p) = %j', (shares, total, expected) => {
-    expect(resolveStageCounts(shares.map((replicas) => ({ replicas })), total)).toEqual(expected);
+    expect(
+      resolveStageCounts(
+        shares.map((replicas) => ({ replicas })),
+        total,
+      ),
+    ).toEqual(expected);
   });
 });
 
@@ -145,8 +161,22 @@ describe('planDeploymentStage', () => {
       undefined,
       [scale('stable', 8, false), scale('canary', 5), scale('stable', 5, false)],
     ],
-    ['default, a chunk within surge: canary first, then stable', { canary: 0, stable: 10 }, 3, 10, undefined, [scale('canary', 3), scale('stable', 7, false)]],
-    ['1 replica, default (surge 1, unavailable 0)', { canary: 0, stable: 1 }, 1, 1, undefined, [scale('canary', 1), scale('stable', 0, false)]],
+    [
+      'default, a chunk within surge: canary first, then stable',
+      { canary: 0, stable: 10 },
+      3,
+      10,
+      undefined,
+      [scale('canary', 3), scale('stable', 7, false)],
+    ],
+    [
+      '1 replica, default (surge 1, unavailable 0)',
+      { canary: 0, stable: 1 },
+      1,
+      1,
+      undefined,
+      [scale('canary', 1), scale('stable', 0, false)],
+    ],
     [
       'maxSurge 0, maxUnavailable 1: one swap at a time',
       { canary: 0, stable: 4 },
@@ -163,11 +193,32 @@ describe('planDeploymentStage', () => {
       rolling(1, 0),
       [scale('canary', 2), scale('stable', 2, false), scale('canary', 3), scale('stable', 1, false)],
     ],
-    ['maxSurge 0, maxUnavailable 10% of 5 resolves to 1', { canary: 0, stable: 5 }, 1, 5, rolling(0, '10%'), [scale('stable', 4, false), scale('canary', 1)]],
+    [
+      'maxSurge 0, maxUnavailable 10% of 5 resolves to 1',
+      { canary: 0, stable: 5 },
+      1,
+      5,
+      rolling(0, '10%'),
+      [scale('stable', 4, false), scale('canary', 1)],
+    ],
     ['Recreate: everything at once', { canary: 0, stable: 6 }, 6, 6, { type: 'Recreate' }, [scale('stable', 0, false), scale('canary', 6)]],
     ['no move', { canary: 2, stable: 2 }, 2, 4, undefined, []],
     ['0 replicas', { canary: 0, stable: 0 }, 0, 0, undefined, []],
-    ['backwards (towards the stable)', { canary: 4, stable: 0 }, 1, 4, rolling(1, 0), [scale('stable', 1), scale('canary', 3, false), scale('stable', 2), scale('canary', 2, false), scale('stable', 3), scale('canary', 1, false)]],
+    [
+      'backwards (towards the stable)',
+      { canary: 4, stable: 0 },
+      1,
+      4,
+      rolling(1, 0),
+      [
+        scale('stable', 1),
+        scale('canary', 3, false),
+        scale('stable', 2),
+        scale('canary', 2, false),
+        scale('stable', 3),
+        scale('canary', 1, false),
+      ],
+    ],
   ])('%s', (_what, current, target, total, strategy, expected) => {
     expect(planDeploymentStage(current, target, total, strategy)).toEqual(expected);
   });
@@ -186,9 +237,23 @@ describe('planDeploymentStage', () => {
 
 describe('planDeploymentStageStart (the next stage begun as a gate without bake passes)', () => {
   it.each<[string, DeploymentCounts, number, number, DeploymentStrategy | undefined, DeploymentAction[]]>([
-    ['default 25%/25% of 30, 3 → 15: the shrink by chunk − maxSurge, then the growth, not waited for', { canary: 3, stable: 27 }, 15, 30, undefined, [scale('stable', 23, false), scale('canary', 15, false)]],
+    [
+      'default 25%/25% of 30, 3 → 15: the shrink by chunk − maxSurge, then the growth, not waited for',
+      { canary: 3, stable: 27 },
+      15,
+      30,
+      undefined,
+      [scale('stable', 23, false), scale('canary', 15, false)],
+    ],
     ['a growth within surge: only the growth', { canary: 0, stable: 10 }, 3, 10, undefined, [scale('canary', 3, false)]],
-    ['several chunks: only the first chunk begins', { canary: 0, stable: 4 }, 2, 4, rolling(0, 1), [scale('stable', 3, false), scale('canary', 1, false)]],
+    [
+      'several chunks: only the first chunk begins',
+      { canary: 0, stable: 4 },
+      2,
+      4,
+      rolling(0, 1),
+      [scale('stable', 3, false), scale('canary', 1, false)],
+    ],
     ['no move: nothing', { canary: 2, stable: 2 }, 2, 4, undefined, []],
     ['backwards: the stable growth begins', { canary: 4, stable: 0 }, 1, 4, rolling(1, 0), [scale('stable', 1, false)]],
   ])('%s', (_what, current, target, total, strategy, expected) => {
@@ -201,23 +266,28 @@ describe('planDeploymentStageStart (the next stage begun as a gate without bake 
     [{ canary: 0, stable: 4 }, 2, 4, rolling(0, 1)],
     [{ canary: 1, stable: 3 }, 3, 4, rolling(1, 0)],
     [{ canary: 0, stable: 6 }, 6, 6, { type: 'Recreate' }],
-  ])('%j → %p of %p: the start, the wait for its growth and the stage plan from there make up the stage plan itself, so the bound is the same', (current, target, total, strategy) => {
-    const start = planDeploymentStageStart(current, target, total, strategy);
-    const growth = start.at(-1);
-    if (growth?.kind !== 'scale') throw new Error(`the start ends with ${JSON.stringify(growth)}, not a scale`);
-    expect(growth.wait).toBe(false);
-    // What the next stage's activity does: wait for the grown workload, shrink the other by the excess, plan on.
-    const after = { ...current };
-    for (const a of start) if (a.kind === 'scale') after[a.workload] = a.replicas;
-    const giver = growth.workload === 'canary' ? 'stable' : 'canary';
-    const excess = after.canary + after.stable - total;
-    const resumed: DeploymentAction[] = [{ ...growth, wait: true }, ...(excess > 0 ? [scale(giver, after[giver] - excess, false)] : [])];
-    if (excess > 0) after[giver] -= excess;
-    const rest = planDeploymentStage(after, target, total, strategy);
-    const whole = planDeploymentStage(current, target, total, strategy);
-    expect([...start.slice(0, -1), ...resumed, ...rest]).toEqual(whole);
-    expect(deploymentPlanEnvelope([...start.slice(0, -1), ...resumed, ...rest], current, strategy)).toEqual(deploymentPlanEnvelope(whole, current, strategy));
-  });
+  ])(
+    '%j → %p of %p: the start, the wait for its growth and the stage plan from there make up the stage plan itself, so the bound is the same',
+    (current, target, total, strategy) => {
+      const start = planDeploymentStageStart(current, target, total, strategy);
+      const growth = start.at(-1);
+      if (growth?.kind !== 'scale') throw new Error(`the start ends with ${JSON.stringify(growth)}, not a scale`);
+      expect(growth.wait).toBe(false);
+      // What the next stage's activity does: wait for the grown workload, shrink the other by the excess, plan on.
+      const after = { ...current };
+      for (const a of start) if (a.kind === 'scale') after[a.workload] = a.replicas;
+      const giver = growth.workload === 'canary' ? 'stable' : 'canary';
+      const excess = after.canary + after.stable - total;
+      const resumed: DeploymentAction[] = [{ ...growth, wait: true }, ...(excess > 0 ? [scale(giver, after[giver] - excess, false)] : [])];
+      if (excess > 0) after[giver] -= excess;
+      const rest = planDeploymentStage(after, target, total, strategy);
+      const whole = planDeploymentStage(current, target, total, strategy);
+      expect([...start.slice(0, -1), ...resumed, ...rest]).toEqual(whole);
+      expect(deploymentPlanEnvelope([...start.slice(0, -1), ...resumed, ...rest], current, strategy)).toEqual(
+        deploymentPlanEnvelope(whole, current, strategy),
+      );
+    },
+  );
 });
 
 const pauseStable: DeploymentAction = { kind: 'pauseStable' };
@@ -230,7 +300,13 @@ const restoreOld: DeploymentAction = { kind: 'setStableTemplate', template: 'old
 const deleteCanary: DeploymentAction = { kind: 'deleteCanary' };
 
 /** During the stages: stable unpaused on the old template, canary present. */
-const staged = (canary: number, stable: number): DeploymentState => ({ canary, stable, stablePaused: false, stableOnNewTemplate: false, canaryExists: true });
+const staged = (canary: number, stable: number): DeploymentState => ({
+  canary,
+  stable,
+  stablePaused: false,
+  stableOnNewTemplate: false,
+  canaryExists: true,
+});
 
 describe('canaryAtPreparation (stage 1 begun by the preparation)', () => {
   it.each<[string, number, number, DeploymentStrategy | undefined, number]>([
@@ -246,7 +322,12 @@ describe('canaryAtPreparation (stage 1 begun by the preparation)', () => {
 
 describe('planDeploymentPromotionStart (promotion begun as a last stage without bake passes)', () => {
   it('from 100%: the promotion up to the release of the canary, its adoption not waited for; the promotion then goes on from the hand-over', () => {
-    expect(planDeploymentPromotionStart(staged(10, 0), 10, undefined)).toEqual([pauseStable, deleteStableReplicaSets, handOver(10), { ...releaseCanary(10), wait: false }]);
+    expect(planDeploymentPromotionStart(staged(10, 0), 10, undefined)).toEqual([
+      pauseStable,
+      deleteStableReplicaSets,
+      handOver(10),
+      { ...releaseCanary(10), wait: false },
+    ]);
     // What the promotion activity then finds: paused, on the new template, the canary being deleted.
     const after: DeploymentState = { canary: 0, stable: 10, stablePaused: true, stableOnNewTemplate: true, canaryExists: false };
     expect(planDeploymentPromotion(after, 10, undefined)).toEqual([handOver(10), releaseCanary(10), resumeStable(10)]);
@@ -257,7 +338,7 @@ describe('planDeploymentPromotionStart (promotion begun as a last stage without 
   });
 });
 
-describe('withOwedScaleDown (a stage\'s last scale-down held for its gate, then folded into the next step)', () => {
+describe("withOwedScaleDown (a stage's last scale-down held for its gate, then folded into the next step)", () => {
   it('a next stage that shrinks the stable Deployment first takes it further: the owed write is not made', () => {
     // Stage 2 of 3 over 30 (25%/25%): the stage owes stable 15; stage 3 begins with stable 8.
     const start = planDeploymentStageStart({ canary: 15, stable: 15 }, 30, 30, undefined);
@@ -275,7 +356,10 @@ describe('withOwedScaleDown (a stage\'s last scale-down held for its gate, then 
     expect(withOwedScaleDown(growFirst, scale('stable', 4, false))).toEqual([scale('stable', 4, false), ...growFirst]);
     expect(withOwedScaleDown([], scale('stable', 4, false))).toEqual([scale('stable', 4, false)]);
     // A canary owed a scale-down (a stage that shrinks it) is never folded into the stable's write.
-    expect(withOwedScaleDown([scale('stable', 2, false)], scale('canary', 3, false))).toEqual([scale('canary', 3, false), scale('stable', 2, false)]);
+    expect(withOwedScaleDown([scale('stable', 2, false)], scale('canary', 3, false))).toEqual([
+      scale('canary', 3, false),
+      scale('stable', 2, false),
+    ]);
     expect(withOwedScaleDown([pauseStable], scale('canary', 0, false))).toEqual([scale('canary', 0, false), pauseStable]);
   });
 
@@ -287,30 +371,54 @@ describe('withOwedScaleDown (a stage\'s last scale-down held for its gate, then 
   });
 
   it('passes through no count the owed write and then the start would not, for every stage list, strategy and size', () => {
-    const strategies: (DeploymentStrategy | undefined)[] = [undefined, rolling(1, 0), rolling(0, 1), rolling('50%', '0%'), rolling(3, '40%'), rolling('30%', '20%')];
-    const stageLists: StageReplicas[][] = [['10%', '50%', '100%'], [1, '100%'], ['1%', '2%', 3, '99%', '100%'], [2, '34%', '67%', '100%']];
+    const strategies: (DeploymentStrategy | undefined)[] = [
+      undefined,
+      rolling(1, 0),
+      rolling(0, 1),
+      rolling('50%', '0%'),
+      rolling(3, '40%'),
+      rolling('30%', '20%'),
+    ];
+    const stageLists: StageReplicas[][] = [
+      ['10%', '50%', '100%'],
+      [1, '100%'],
+      ['1%', '2%', 3, '99%', '100%'],
+      [2, '34%', '67%', '100%'],
+    ];
     const mismatches: string[] = [];
     let folded = 0;
     for (const strategy of strategies) {
       for (let total = 0; total <= 25; total++) {
         for (const stages of stageLists) {
-          const counts = resolveStageCounts(stages.map((replicas) => ({ replicas })), total);
+          const counts = resolveStageCounts(
+            stages.map((replicas) => ({ replicas })),
+            total,
+          );
           let at: DeploymentCounts = { canary: 0, stable: total };
           counts.forEach((count, i) => {
             const plan = planDeploymentStage(at, count, total, strategy);
             const last = plan.at(-1);
             const owed = last?.kind === 'scale' && !last.wait ? last : undefined;
-            const before = owed ? plan.slice(0, -1).reduce((c, a) => (a.kind === 'scale' ? { ...c, [a.workload]: a.replicas } : c), at) : undefined;
+            const before = owed
+              ? plan.slice(0, -1).reduce((c, a) => (a.kind === 'scale' ? { ...c, [a.workload]: a.replicas } : c), at)
+              : undefined;
             at = { canary: count, stable: total - count };
             if (!owed || !before) return;
             const next = counts[i + 1];
-            const start = next !== undefined ? planDeploymentStageStart(at, next, total, strategy) : planDeploymentPromotionStart(staged(at.canary, at.stable), total, strategy);
+            const start =
+              next !== undefined
+                ? planDeploymentStageStart(at, next, total, strategy)
+                : planDeploymentPromotionStart(staged(at.canary, at.stable), total, strategy);
             const merged = withOwedScaleDown(start, owed);
             if (merged.length < start.length + 1) folded++;
             const separate = deploymentPlanEnvelope([owed, ...start], before, strategy, before, true);
             const together = deploymentPlanEnvelope(merged, before, strategy, before, true);
             const where = `${JSON.stringify(strategy ?? 'default')} ${total} ${JSON.stringify(stages)} stage ${i + 1}`;
-            if (together.minReady < separate.minReady || together.maxPods > separate.maxPods || JSON.stringify(together.end) !== JSON.stringify(separate.end)) {
+            if (
+              together.minReady < separate.minReady ||
+              together.maxPods > separate.maxPods ||
+              JSON.stringify(together.end) !== JSON.stringify(separate.end)
+            ) {
               mismatches.push(`${where}: ${JSON.stringify(together)} against ${JSON.stringify(separate)}`);
             }
           });
@@ -342,11 +450,18 @@ describe('planDeploymentPromotion', () => {
       releaseCanary(10),
       resumeStable(10),
     ]);
-    expect(deploymentPlanEnvelope(planDeploymentPromotion(staged(5, 5), 10, undefined), { canary: 5, stable: 5 }, undefined).podsStarted).toBe(5);
+    expect(
+      deploymentPlanEnvelope(planDeploymentPromotion(staged(5, 5), 10, undefined), { canary: 5, stable: 5 }, undefined).podsStarted,
+    ).toBe(5);
   });
 
   it('after a crash once paused: goes on from the ReplicaSets', () => {
-    expect(planDeploymentPromotion({ ...staged(4, 0), stablePaused: true }, 4, undefined)).toEqual([deleteStableReplicaSets, handOver(4), releaseCanary(4), resumeStable(4)]);
+    expect(planDeploymentPromotion({ ...staged(4, 0), stablePaused: true }, 4, undefined)).toEqual([
+      deleteStableReplicaSets,
+      handOver(4),
+      releaseCanary(4),
+      resumeStable(4),
+    ]);
   });
 
   it('a paused stable Deployment that still has replicas is resumed before they move', () => {
@@ -370,24 +485,39 @@ describe('planDeploymentPromotion', () => {
   });
 
   it('after a crash once resumed: only waits until the stable Deployment is settled', () => {
-    expect(planDeploymentPromotion({ canary: 0, stable: 6, stablePaused: false, stableOnNewTemplate: true, canaryExists: false }, 6, undefined)).toEqual([resumeStable(6)]);
+    expect(
+      planDeploymentPromotion({ canary: 0, stable: 6, stablePaused: false, stableOnNewTemplate: true, canaryExists: false }, 6, undefined),
+    ).toEqual([resumeStable(6)]);
   });
 
   it('a promotion begun by an earlier AutoCrane (stable rolled itself to the new template) moves the replicas back', () => {
-    expect(planDeploymentPromotion({ canary: 3, stable: 1, stablePaused: false, stableOnNewTemplate: true, canaryExists: true }, 4, rolling(1, 0))).toEqual([
-      ...oneAtATimeToStable(1, 4),
-      deleteCanary,
-    ]);
+    expect(
+      planDeploymentPromotion(
+        { canary: 3, stable: 1, stablePaused: false, stableOnNewTemplate: true, canaryExists: true },
+        4,
+        rolling(1, 0),
+      ),
+    ).toEqual([...oneAtATimeToStable(1, 4), deleteCanary]);
   });
 
   it('0 replicas', () => {
-    expect(planDeploymentPromotion(staged(0, 0), 0, undefined)).toEqual([pauseStable, deleteStableReplicaSets, handOver(0), releaseCanary(0), resumeStable(0)]);
+    expect(planDeploymentPromotion(staged(0, 0), 0, undefined)).toEqual([
+      pauseStable,
+      deleteStableReplicaSets,
+      handOver(0),
+      releaseCanary(0),
+      resumeStable(0),
+    ]);
   });
 
   it.each<[string, DeploymentState, number]>([
     ['canary replicas without a canary', { canary: 2, stable: 2, stablePaused: false, stableOnNewTemplate: false, canaryExists: false }, 4],
     ['counts that do not add up during the stages', staged(2, 1), 4],
-    ['counts that do not add up, promoted the old way', { canary: 2, stable: 1, stablePaused: false, stableOnNewTemplate: true, canaryExists: true }, 4],
+    [
+      'counts that do not add up, promoted the old way',
+      { canary: 2, stable: 1, stablePaused: false, stableOnNewTemplate: true, canaryExists: true },
+      4,
+    ],
     ['more than the total', { canary: 5, stable: 4, stablePaused: true, stableOnNewTemplate: true, canaryExists: true }, 4],
     ['negative', staged(-1, 5), 4],
     ['fractions', staged(1.5, 2.5), 4],
@@ -397,10 +527,20 @@ describe('planDeploymentPromotion', () => {
 });
 
 describe('planDeploymentRollback', () => {
-  const rollbackState = (over: Partial<DeploymentRollbackState> & DeploymentCounts): DeploymentRollbackState => ({ stablePaused: false, stableOnNewTemplate: false, canaryExists: true, canaryReady: over.canary, ...over });
+  const rollbackState = (over: Partial<DeploymentRollbackState> & DeploymentCounts): DeploymentRollbackState => ({
+    stablePaused: false,
+    stableOnNewTemplate: false,
+    canaryExists: true,
+    canaryReady: over.canary,
+    ...over,
+  });
 
   it('rolls back a healthy-looking canary within the budget', () => {
-    expect(planDeploymentRollback(rollbackState({ canary: 3, stable: 7 }), 10, undefined)).toEqual([scale('stable', 10), scale('canary', 0, false), deleteCanary]);
+    expect(planDeploymentRollback(rollbackState({ canary: 3, stable: 7 }), 10, undefined)).toEqual([
+      scale('stable', 10),
+      scale('canary', 0, false),
+      deleteCanary,
+    ]);
   });
 
   it('removes unready canary pods first and gives their replicas back to the stable', () => {
@@ -414,11 +554,21 @@ describe('planDeploymentRollback', () => {
   });
 
   it('gives the stable Deployment replicas a crash between a shrink and a grow left out', () => {
-    expect(planDeploymentRollback(rollbackState({ canary: 3, stable: 5 }), 10, undefined)).toEqual([scale('stable', 7), scale('stable', 10), scale('canary', 0, false), deleteCanary]);
+    expect(planDeploymentRollback(rollbackState({ canary: 3, stable: 5 }), 10, undefined)).toEqual([
+      scale('stable', 7),
+      scale('stable', 10),
+      scale('canary', 0, false),
+      deleteCanary,
+    ]);
   });
 
   it('gives up from the canary an excess a crash between a grow and its shrink left, unready pods first', () => {
-    expect(planDeploymentRollback(rollbackState({ canary: 3, stable: 3 }), 5, undefined)).toEqual([scale('canary', 2, false), scale('stable', 5), scale('canary', 0, false), deleteCanary]);
+    expect(planDeploymentRollback(rollbackState({ canary: 3, stable: 3 }), 5, undefined)).toEqual([
+      scale('canary', 2, false),
+      scale('stable', 5),
+      scale('canary', 0, false),
+      deleteCanary,
+    ]);
     expect(planDeploymentRollback(rollbackState({ canary: 3, stable: 3, canaryReady: 1 }), 5, undefined)).toEqual([
       scale('canary', 1, false),
       scale('stable', 4),
@@ -445,30 +595,38 @@ describe('planDeploymentRollback', () => {
   });
 
   it('takes a hand-over back (the stable Deployment has no pod yet), then moves the replicas back', () => {
-    expect(planDeploymentRollback(rollbackState({ canary: 4, stable: 4, stablePaused: true, stableOnNewTemplate: true, canaryReady: 3 }), 4, rolling(1, 0))).toEqual([
-      takeBack(0),
-      scale('canary', 3, false),
-      scale('stable', 1),
-      ...oneAtATimeToStable(1, 4),
-      deleteCanary,
-    ]);
+    expect(
+      planDeploymentRollback(
+        rollbackState({ canary: 4, stable: 4, stablePaused: true, stableOnNewTemplate: true, canaryReady: 3 }),
+        4,
+        rolling(1, 0),
+      ),
+    ).toEqual([takeBack(0), scale('canary', 3, false), scale('stable', 1), ...oneAtATimeToStable(1, 4), deleteCanary]);
   });
 
   it('after the canary was released: waits for the adoption, resumes, and has Kubernetes roll the stable Deployment back', () => {
-    expect(planDeploymentRollback(rollbackState({ canary: 0, stable: 6, stablePaused: true, stableOnNewTemplate: true, canaryExists: false }), 6, undefined)).toEqual([
-      releaseCanary(6),
-      resumeStable(6),
-      restoreOld,
-      deleteCanary,
-    ]);
+    expect(
+      planDeploymentRollback(
+        rollbackState({ canary: 0, stable: 6, stablePaused: true, stableOnNewTemplate: true, canaryExists: false }),
+        6,
+        undefined,
+      ),
+    ).toEqual([releaseCanary(6), resumeStable(6), restoreOld, deleteCanary]);
   });
 
   it('after the promotion: has Kubernetes roll the stable Deployment back', () => {
-    expect(planDeploymentRollback(rollbackState({ canary: 0, stable: 6, stableOnNewTemplate: true, canaryExists: false }), 6, undefined)).toEqual([restoreOld, deleteCanary]);
+    expect(
+      planDeploymentRollback(rollbackState({ canary: 0, stable: 6, stableOnNewTemplate: true, canaryExists: false }), 6, undefined),
+    ).toEqual([restoreOld, deleteCanary]);
   });
 
   it('restores the stable template a promotion by an earlier AutoCrane had changed', () => {
-    expect(planDeploymentRollback(rollbackState({ canary: 2, stable: 8, stableOnNewTemplate: true }), 10, undefined)).toEqual([restoreOld, scale('stable', 10), scale('canary', 0, false), deleteCanary]);
+    expect(planDeploymentRollback(rollbackState({ canary: 2, stable: 8, stableOnNewTemplate: true }), 10, undefined)).toEqual([
+      restoreOld,
+      scale('stable', 10),
+      scale('canary', 0, false),
+      deleteCanary,
+    ]);
   });
 
   it.each<[string, DeploymentRollbackState, number]>([
@@ -492,11 +650,22 @@ describe('the envelope', () => {
   });
 
   it('counts every pod of a template change as started, rolled within the stable budget', () => {
-    expect(deploymentPlanEnvelope([restoreOld], { canary: 0, stable: 8 }, undefined)).toEqual({ minReady: 6, maxPods: 10, podsStarted: 8, end: { canary: 0, stable: 8 } });
+    expect(deploymentPlanEnvelope([restoreOld], { canary: 0, stable: 8 }, undefined)).toEqual({
+      minReady: 6,
+      maxPods: 10,
+      podsStarted: 8,
+      end: { canary: 0, stable: 8 },
+    });
   });
 
   it('a release of fewer canary pods than the hand-over asked for has the stable Deployment start the rest', () => {
-    expect(deploymentPlanEnvelope([deleteStableReplicaSets, handOver(5), releaseCanary(5), resumeStable(5)], { canary: 3, stable: 0 }, undefined)).toEqual({
+    expect(
+      deploymentPlanEnvelope(
+        [deleteStableReplicaSets, handOver(5), releaseCanary(5), resumeStable(5)],
+        { canary: 3, stable: 0 },
+        undefined,
+      ),
+    ).toEqual({
       minReady: 3,
       maxPods: 5,
       podsStarted: 2,
@@ -505,8 +674,13 @@ describe('the envelope', () => {
   });
 
   it('a hand-over while the stable Deployment still owns a ReplicaSet starts every replica again (the trap step 3 avoids)', () => {
-    expect(deploymentPlanEnvelope([pauseStable, handOver(4), releaseCanary(4), resumeStable(4)], { canary: 4, stable: 0 }, undefined)).toMatchObject({ maxPods: 8, podsStarted: 4 });
-    expect(deploymentPlanEnvelope([handOver(4), releaseCanary(4)], { canary: 4, stable: 0 }, undefined, undefined, false)).toMatchObject({ maxPods: 4, podsStarted: 0 });
+    expect(
+      deploymentPlanEnvelope([pauseStable, handOver(4), releaseCanary(4), resumeStable(4)], { canary: 4, stable: 0 }, undefined),
+    ).toMatchObject({ maxPods: 8, podsStarted: 4 });
+    expect(deploymentPlanEnvelope([handOver(4), releaseCanary(4)], { canary: 4, stable: 0 }, undefined, undefined, false)).toMatchObject({
+      maxPods: 4,
+      podsStarted: 0,
+    });
   });
 });
 
@@ -579,7 +753,9 @@ describe('Deployment plans keep the bound, exhaustively', () => {
   // Every (strategy, total, stages) case: play the stages and the promotion; from every point of
   // them, a rollback (with all, one fewer and no canary pods ready) and, from every point of the
   // promotion, the promotion planned again as a retried activity would.
-  const cases = strategies.flatMap((strategy) => Array.from({ length: 26 }, (_, total) => ({ strategy, total, label: JSON.stringify(strategy ?? 'default') })));
+  const cases = strategies.flatMap((strategy) =>
+    Array.from({ length: 26 }, (_, total) => ({ strategy, total, label: JSON.stringify(strategy ?? 'default') })),
+  );
 
   it.each(cases)('$label over $total replicas', ({ strategy, total }) => {
     const { maxSurge, maxUnavailable } = deploymentBudget(strategy, total);
@@ -600,7 +776,8 @@ describe('Deployment plans keep the bound, exhaustively', () => {
     const check = (what: string, envelope: PlanEnvelope, minReady: number, end: DeploymentCounts) => {
       if (envelope.minReady < minReady) violations.push(`${what}: ${envelope.minReady} ready < ${minReady}`);
       if (envelope.maxPods > ceiling) violations.push(`${what}: ${envelope.maxPods} pods > ${ceiling}`);
-      if (envelope.end.canary !== end.canary || envelope.end.stable !== end.stable) violations.push(`${what}: ends at ${JSON.stringify(envelope.end)}`);
+      if (envelope.end.canary !== end.canary || envelope.end.stable !== end.stable)
+        violations.push(`${what}: ends at ${JSON.stringify(envelope.end)}`);
     };
     const checkRollback = (at: Played, again = true) => {
       for (const canaryReady of new Set([at.state.canary, Math.max(0, at.state.canary - 1), 0])) {
@@ -632,11 +809,16 @@ describe('Deployment plans keep the bound, exhaustively', () => {
     // (ensureSumMatches); a rollback gives the excess up from the canary itself.
     const normalized = (at: Played): Played => {
       const excess = at.state.canary + at.state.stable - total;
-      return excess > 0 && !at.state.stablePaused && !at.state.stableOnNewTemplate ? play(at, scale('stable', at.state.stable - excess, false)) : at;
+      return excess > 0 && !at.state.stablePaused && !at.state.stableOnNewTemplate
+        ? play(at, scale('stable', at.state.stable - excess, false))
+        : at;
     };
     for (const stages of stageLists) {
       let at: Played = { state: staged(0, total), pods: { canary: 0, stable: total } };
-      for (const target of resolveStageCounts(stages.map((replicas) => ({ replicas })), total)) {
+      for (const target of resolveStageCounts(
+        stages.map((replicas) => ({ replicas })),
+        total,
+      )) {
         const stage = planDeploymentStage(at.state, target, total, strategy);
         const what = `stage ${JSON.stringify(at.state)} → ${target}`;
         checkWaits(what, stage, at);
@@ -650,8 +832,10 @@ describe('Deployment plans keep the bound, exhaustively', () => {
       const envelope = deploymentPlanEnvelope(promotion, at.pods, strategy);
       check(`promotion from ${JSON.stringify(at.state)}`, envelope, floor, { canary: 0, stable: total });
       // The promotion starts only the pods still on the stable Deployment: none after a 100% stage.
-      if (envelope.podsStarted !== at.state.stable) violations.push(`promotion from ${JSON.stringify(at.state)} starts ${envelope.podsStarted} pods`);
-      if (promotion.some((a) => a.kind === 'setStableTemplate' || a.kind === 'deleteCanary')) violations.push(`promotion from ${JSON.stringify(at.state)} rolls the stable template`);
+      if (envelope.podsStarted !== at.state.stable)
+        violations.push(`promotion from ${JSON.stringify(at.state)} starts ${envelope.podsStarted} pods`);
+      if (promotion.some((a) => a.kind === 'setStableTemplate' || a.kind === 'deleteCanary'))
+        violations.push(`promotion from ${JSON.stringify(at.state)} rolls the stable template`);
       checkWaits(`promotion from ${JSON.stringify(at.state)}`, promotion, at);
       for (const action of promotion) {
         at = play(at, action);
@@ -662,20 +846,34 @@ describe('Deployment plans keep the bound, exhaustively', () => {
           const what = `promotion again after ${JSON.stringify(action)} at ${JSON.stringify(retried)}`;
           const again = planDeploymentPromotion(retried.state, total, strategy);
           // Its ReplicaSets were deleted before the hand-over; after, it owns only the adopted one.
-          const resumed = deploymentPlanEnvelope(again, retried.pods, strategy, retried.pods, !retried.state.stableOnNewTemplate || !retried.state.stablePaused);
+          const resumed = deploymentPlanEnvelope(
+            again,
+            retried.pods,
+            strategy,
+            retried.pods,
+            !retried.state.stableOnNewTemplate || !retried.state.stablePaused,
+          );
           check(what, resumed, floor, { canary: 0, stable: total });
           const missing = total - retried.pods.canary - retried.pods.stable;
-          if (resumed.podsStarted > Math.max(0, missing) + (retried.state.stableOnNewTemplate ? 0 : retried.state.stable)) violations.push(`${what}: starts ${resumed.podsStarted} pods`);
+          if (resumed.podsStarted > Math.max(0, missing) + (retried.state.stableOnNewTemplate ? 0 : retried.state.stable))
+            violations.push(`${what}: starts ${resumed.podsStarted} pods`);
         }
       }
-      if (at.state.stablePaused || !at.state.stableOnNewTemplate || at.state.canaryExists) violations.push(`promotion ends at ${JSON.stringify(at.state)}`);
+      if (at.state.stablePaused || !at.state.stableOnNewTemplate || at.state.canaryExists)
+        violations.push(`promotion ends at ${JSON.stringify(at.state)}`);
     }
     expect(violations).toEqual([]);
   });
 });
 
 describe('StatefulSet plans', () => {
-  const sts = (over: Partial<StatefulSetState> = {}): StatefulSetState => ({ strategy: 'RollingUpdate', total: 5, updated: [], unready: [], ...over });
+  const sts = (over: Partial<StatefulSetState> = {}): StatefulSetState => ({
+    strategy: 'RollingUpdate',
+    total: 5,
+    updated: [],
+    unready: [],
+    ...over,
+  });
 
   it('starts by writing the template with a partition that updates nothing', () => {
     expect(planStatefulSetStart('RollingUpdate', 5)).toEqual([{ kind: 'setTemplate', template: 'new', partition: 5 }]);
@@ -699,17 +897,27 @@ describe('StatefulSet plans', () => {
     ['one at a time, highest first', { total: 5 }, 3, [[4], [3], [2]]],
     ['skips pods already updated', { total: 5, updated: [4] }, 3, [[3], [2]]],
     ['maxUnavailable 2', { total: 5, maxUnavailable: 2 }, 5, [[4, 3], [2, 1], [0]]],
-    ['maxUnavailable 40% of 5 = 2', { total: 5, maxUnavailable: '40%' }, 4, [[4, 3], [2, 1]]],
+    [
+      'maxUnavailable 40% of 5 = 2',
+      { total: 5, maxUnavailable: '40%' },
+      4,
+      [
+        [4, 3],
+        [2, 1],
+      ],
+    ],
     ['unready pods all go first, costing nothing', { total: 6, unready: [1, 4, 5] }, 6, [[5, 4, 1], [3], [2], [0]]],
     ['unready pods outside the stage stay', { total: 6, unready: [0] }, 2, [[5], [4]]],
     ['nothing to do', { total: 3, updated: [2, 1] }, 2, []],
     ['1 replica', { total: 1 }, 1, [[0]]],
   ])('OnDelete: %s', (_what, over, count, batches) => {
     const plan = planStatefulSetStage(sts({ strategy: 'OnDelete', ...over }), count);
-    expect(plan).toEqual(batches.flatMap((ordinals) => [
-      { kind: 'deletePods', ordinals },
-      { kind: 'waitReady', ordinals },
-    ]));
+    expect(plan).toEqual(
+      batches.flatMap((ordinals) => [
+        { kind: 'deletePods', ordinals },
+        { kind: 'waitReady', ordinals },
+      ]),
+    );
   });
 
   it('refuses a count outside 0..total', () => {
@@ -794,8 +1002,12 @@ describe('StatefulSet plans', () => {
   });
 
   it('without the old revision, only writes the old template (the caller then reads the revision and plans again)', () => {
-    expect(planStatefulSetRollback(rollback({ strategy: 'OnDelete', updated: [4, 3], notRolledBack: null }), 0)).toEqual([{ kind: 'setTemplate', template: 'old', partition: null }]);
-    expect(planStatefulSetRollback(rollback({ updated: [4], unready: [4], notRolledBack: null }), 3)).toEqual([{ kind: 'setTemplate', template: 'old', partition: 0 }]);
+    expect(planStatefulSetRollback(rollback({ strategy: 'OnDelete', updated: [4, 3], notRolledBack: null }), 0)).toEqual([
+      { kind: 'setTemplate', template: 'old', partition: null },
+    ]);
+    expect(planStatefulSetRollback(rollback({ updated: [4], unready: [4], notRolledBack: null }), 3)).toEqual([
+      { kind: 'setTemplate', template: 'old', partition: 0 },
+    ]);
   });
 
   it('with every pod rolled back, a retry only restores the template, waits and puts the partition back', () => {

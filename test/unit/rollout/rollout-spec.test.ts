@@ -82,31 +82,29 @@ describe('parseRolloutSpec: defaults', () => {
   it('accepts a whole template, keeping fields the schema does not know', () => {
     const template = {
       metadata: { labels: { app: 'web' }, annotations: { a: 'b' } },
-      spec: { containers: [{ name: 'web', image: 'web:2', ports: [{ containerPort: 80 }] }], initContainers: [{ name: 'init', image: 'busybox' }], nodeSelector: { x: 'y' } },
+      spec: {
+        containers: [{ name: 'web', image: 'web:2', ports: [{ containerPort: 80 }] }],
+        initContainers: [{ name: 'init', image: 'busybox' }],
+        nodeSelector: { x: 'y' },
+      },
     };
     expect(parsed({ ...minimal(), change: { template } }).change.template).toEqual(template);
   });
 });
 
 describe('parseRolloutSpec: stage shares', () => {
-  it.each([
-    ['1%'],
-    ['9%'],
-    ['10%'],
-    ['99%'],
-    ['100%'],
-    [1],
-    [7],
-    [1000],
-  ])('accepts %p', (replicas) => {
+  it.each([['1%'], ['9%'], ['10%'], ['99%'], ['100%'], [1], [7], [1000]])('accepts %p', (replicas) => {
     expect(parsed({ ...minimal(), stages: [{ replicas, bakeSeconds: 0 }] }).stages[0]!.replicas).toBe(replicas);
   });
 
-  it.each([['0%'], ['101%'], ['05%'], ['10.5%'], ['10'], ['%'], [' 10%'], ['10 %'], [0], [-1], [1.5], [null], [true], [{}]])('refuses %p naming stages[0].replicas', (replicas) => {
-    expect(problems({ ...minimal(), stages: [{ replicas, bakeSeconds: 0 }] })).toEqual([
-      { path: 'stages[0].replicas', message: 'expected a percentage from "1%" to "100%" or a whole number of replicas of at least 1' },
-    ]);
-  });
+  it.each([['0%'], ['101%'], ['05%'], ['10.5%'], ['10'], ['%'], [' 10%'], ['10 %'], [0], [-1], [1.5], [null], [true], [{}]])(
+    'refuses %p naming stages[0].replicas',
+    (replicas) => {
+      expect(problems({ ...minimal(), stages: [{ replicas, bakeSeconds: 0 }] })).toEqual([
+        { path: 'stages[0].replicas', message: 'expected a percentage from "1%" to "100%" or a whole number of replicas of at least 1' },
+      ]);
+    },
+  );
 
   it('reports a missing share as required', () => {
     expect(problems({ ...minimal(), stages: [{ bakeSeconds: 0 }] })).toEqual([{ path: 'stages[0].replicas', message: 'required' }]);
@@ -152,12 +150,21 @@ describe('parseRolloutSpec: stage shares', () => {
   ])('bakeSeconds %p valid=%p', (bakeSeconds, valid) => {
     const result = parseRolloutSpec({ ...minimal(), stages: [{ replicas: 1, bakeSeconds }] });
     expect(result.ok).toBe(valid);
-    if (!result.ok) expect(result.problems).toEqual([{ path: 'stages[0].bakeSeconds', message: 'expected seconds, a whole number from 0 to 86400' }]);
+    if (!result.ok)
+      expect(result.problems).toEqual([{ path: 'stages[0].bakeSeconds', message: 'expected seconds, a whole number from 0 to 86400' }]);
   });
 
   it('checks approvals', () => {
-    const stage = (approval: unknown) => ({ ...minimal(), stages: [{ replicas: 1, bakeSeconds: 0 }, { replicas: 2, bakeSeconds: 0, approval }] });
-    expect(problems(stage({ timeoutSeconds: 0 }))).toEqual([{ path: 'stages[1].approval.timeoutSeconds', message: 'expected seconds, a whole number from 1 to 604800' }]);
+    const stage = (approval: unknown) => ({
+      ...minimal(),
+      stages: [
+        { replicas: 1, bakeSeconds: 0 },
+        { replicas: 2, bakeSeconds: 0, approval },
+      ],
+    });
+    expect(problems(stage({ timeoutSeconds: 0 }))).toEqual([
+      { path: 'stages[1].approval.timeoutSeconds', message: 'expected seconds, a whole number from 1 to 604800' },
+    ]);
     expect(problems(stage({ onTimeout: 'proceed' }))).toEqual([{ path: 'stages[1].approval.timeoutSeconds', message: 'required' }]);
     expect(problems(stage({ timeoutSeconds: 5, onTimeout: 'continue' }))).toEqual([
       { path: 'stages[1].approval.onTimeout', message: 'expected one of proceed, rollback, got "continue"' },
@@ -169,8 +176,8 @@ describe('parseRolloutSpec: stage shares', () => {
 
 describe('parseRolloutSpec: target', () => {
   it.each([
-    ['target.namespace', 'Shop', "target.namespace", "'Shop' is not a namespace name"],
-    ['target.namespace', 'a.b', "target.namespace", "'a.b' is not a namespace name"],
+    ['target.namespace', 'Shop', 'target.namespace', "'Shop' is not a namespace name"],
+    ['target.namespace', 'a.b', 'target.namespace', "'a.b' is not a namespace name"],
     ['target.namespace', '', 'target.namespace', "'' is not a namespace name: must not be empty"],
     ['target.name', 'Web', 'target.name', "'Web' is not a workload name"],
     ['target.name', 'x'.repeat(254), 'target.name', 'must be at most 253 characters'],
@@ -202,7 +209,11 @@ describe('parseRolloutSpec: change', () => {
     [{ env: { web: { '1X': 'a' } } }, 'change.env.web["1X"]', "'1X' is not an environment variable name"],
     [{ env: { web: { 'A=B': 'a' } } }, 'change.env.web["A=B"]', "'A=B' is not an environment variable name"],
     [{ env: { web: { A: 1 } } }, 'change.env.web.A', 'expected a string value, or null to remove the variable'],
-    [{ images: { web: 'x:1' }, template: { spec: { containers: [{ name: 'web', image: 'x:1' }] } } }, 'change.template', 'give either template, or images and/or env, not both'],
+    [
+      { images: { web: 'x:1' }, template: { spec: { containers: [{ name: 'web', image: 'x:1' }] } } },
+      'change.template',
+      'give either template, or images and/or env, not both',
+    ],
     [{ template: { spec: { containers: [] } } }, 'change.template.spec.containers', 'must list at least one container'],
     [{ template: {} }, 'change.template.spec', 'required'],
     [{ template: { spec: { containers: [{ name: 'web' }] } } }, 'change.template.spec.containers[0].image', 'required'],
@@ -220,13 +231,19 @@ describe('parseRolloutSpec: change', () => {
 
   it('refuses more than 64 containers and 256 variables', () => {
     const images = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`c${i}`, 'x:1']));
-    expect(problems({ ...minimal(), change: { images } })).toEqual([{ path: 'change.images', message: 'must name at most 64 containers (got 65)' }]);
+    expect(problems({ ...minimal(), change: { images } })).toEqual([
+      { path: 'change.images', message: 'must name at most 64 containers (got 65)' },
+    ]);
     const vars = Object.fromEntries(Array.from({ length: 257 }, (_, i) => [`V${i}`, 'x']));
-    expect(problems({ ...minimal(), change: { env: { web: vars } } })).toEqual([{ path: 'change.env.web', message: 'must name at most 256 variables (got 257)' }]);
+    expect(problems({ ...minimal(), change: { env: { web: vars } } })).toEqual([
+      { path: 'change.env.web', message: 'must name at most 256 variables (got 257)' },
+    ]);
   });
 
   it('lets env values be empty strings and null', () => {
-    expect(parsed({ ...minimal(), change: { env: { web: { EMPTY: '', GONE: null } } } }).change.env).toEqual({ web: { EMPTY: '', GONE: null } });
+    expect(parsed({ ...minimal(), change: { env: { web: { EMPTY: '', GONE: null } } } }).change.env).toEqual({
+      web: { EMPTY: '', GONE: null },
+    });
   });
 });
 
@@ -246,7 +263,7 @@ describe('parseRolloutSpec: gate, rollback, requestId, supersede', () => {
     ['requestId', '', 'requestId', 'must be 1 to 64 characters (got 0)'],
     ['requestId', 'x'.repeat(65), 'requestId', 'must be 1 to 64 characters (got 65)'],
     ['requestId', '-abc', 'requestId', "must be letters, digits, '.', '_' or '-'"],
-    ['requestId', 'a b', 'requestId', "must be letters, digits"],
+    ['requestId', 'a b', 'requestId', 'must be letters, digits'],
     ['supersede', 'yes', 'supersede', 'expected true or false'],
     ['extra', 1, 'extra', 'unknown field'],
   ])('%s = %p', (field, value, path, message) => {
@@ -254,7 +271,15 @@ describe('parseRolloutSpec: gate, rollback, requestId, supersede', () => {
   });
 
   it('accepts gate values at their bounds', () => {
-    const gate = parsed({ ...minimal(), gate: { maxErrorPods: 10000, minReadySeconds: 86400, progressDeadlineSeconds: 1, watchdogs: Array.from({ length: 32 }, (_, i) => `w${i}`) } }).gate;
+    const gate = parsed({
+      ...minimal(),
+      gate: {
+        maxErrorPods: 10000,
+        minReadySeconds: 86400,
+        progressDeadlineSeconds: 1,
+        watchdogs: Array.from({ length: 32 }, (_, i) => `w${i}`),
+      },
+    }).gate;
     expect(gate.maxErrorPods).toBe(10000);
     expect(gate.watchdogs).toHaveLength(32);
     expect(problems({ ...minimal(), gate: { watchdogs: Array.from({ length: 33 }, (_, i) => `w${i}`) } })).toEqual([
@@ -269,7 +294,14 @@ describe('parseRolloutSpec: gate, rollback, requestId, supersede', () => {
       stages: [{ replicas: '0%', bakeSeconds: -1 }],
       rollback: 'nope',
     });
-    expect(found.map((p) => p.path)).toEqual(['target.namespace', 'target.kind', 'change.images.web', 'stages[0].replicas', 'stages[0].bakeSeconds', 'rollback']);
+    expect(found.map((p) => p.path)).toEqual([
+      'target.namespace',
+      'target.kind',
+      'change.images.web',
+      'stages[0].replicas',
+      'stages[0].bakeSeconds',
+      'rollback',
+    ]);
   });
 
   it.each([[null], [[]], ['spec'], [42], [undefined]])('refuses a body that is not an object: %p', (input) => {
@@ -394,9 +426,23 @@ describe('OpenAPI', () => {
       request: { body: { content: { 'application/json': { schema: RolloutSpecSchema } } } },
       responses: { 202: { description: 'accepted' } },
     });
-    const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({ openapi: '3.1.0', info: { title: 'AutoCrane', version: '1' } });
-    const schemas = document.components?.schemas as Record<string, { properties?: Record<string, Record<string, unknown>>; required?: string[] }>;
-    expect(Object.keys(schemas).sort()).toEqual(['PodTemplate', 'RolloutApproval', 'RolloutChange', 'RolloutGate', 'RolloutSpec', 'RolloutStage', 'RolloutTarget']);
+    const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({
+      openapi: '3.1.0',
+      info: { title: 'AutoCrane', version: '1' },
+    });
+    const schemas = document.components?.schemas as Record<
+      string,
+      { properties?: Record<string, Record<string, unknown>>; required?: string[] }
+    >;
+    expect(Object.keys(schemas).sort()).toEqual([
+      'PodTemplate',
+      'RolloutApproval',
+      'RolloutChange',
+      'RolloutGate',
+      'RolloutSpec',
+      'RolloutStage',
+      'RolloutTarget',
+    ]);
     expect(schemas.RolloutSpec!.required).toEqual(['target', 'change', 'stages']);
     expect(schemas.RolloutTarget!.properties!.kind).toMatchObject({ enum: ['Deployment', 'StatefulSet'] });
     expect(schemas.RolloutGate!.properties!.noData).toMatchObject({ enum: ['wait', 'pass', 'fail'], default: 'wait' });

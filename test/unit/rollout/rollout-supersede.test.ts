@@ -4,7 +4,9 @@ import { decideSupersede, supersededReason, waitingReason } from '../../../domai
 const ctx = (state: RolloutState, supersededBy: string | null = null) => ({ rolloutId: 'old', state, supersededBy });
 
 describe('decideSupersede', () => {
-  const open = ROLLOUT_STATES.filter((s) => s !== 'RollingBack' && s !== 'Promoting' && !(TERMINAL_STATES as readonly string[]).includes(s));
+  const open = ROLLOUT_STATES.filter(
+    (s) => s !== 'RollingBack' && s !== 'Promoting' && !(TERMINAL_STATES as readonly string[]).includes(s),
+  );
 
   it('has states to test on both sides', () => {
     expect(open).toEqual(expect.arrayContaining(['Pending', 'Progressing', 'Baking', 'AwaitingApproval', 'Paused', 'Frozen']));
@@ -16,12 +18,21 @@ describe('decideSupersede', () => {
   });
 
   it('refuses a first superseder while Promoting: the promotion cannot be interrupted (the API waits for it to end, then starts)', () => {
-    expect(decideSupersede(ctx('Promoting'), 'new')).toEqual({ accepted: false, reason: 'supersede: rollout old is promoting, which cannot be interrupted; start again once it has ended' });
+    expect(decideSupersede(ctx('Promoting'), 'new')).toEqual({
+      accepted: false,
+      reason: 'supersede: rollout old is promoting, which cannot be interrupted; start again once it has ended',
+    });
   });
 
-  it.each(['RollingBack', ...TERMINAL_STATES] as RolloutState[])('refuses a first superseder once %s: nothing is left to supersede', (state) => {
-    expect(decideSupersede(ctx(state), 'new')).toEqual({ accepted: false, reason: `supersede: rollout old is ${state} and can no longer be superseded` });
-  });
+  it.each(['RollingBack', ...TERMINAL_STATES] as RolloutState[])(
+    'refuses a first superseder once %s: nothing is left to supersede',
+    (state) => {
+      expect(decideSupersede(ctx(state), 'new')).toEqual({
+        accepted: false,
+        reason: `supersede: rollout old is ${state} and can no longer be superseded`,
+      });
+    },
+  );
 
   it.each(ROLLOUT_STATES)('accepts the same superseder again as a repeat, even while %s (a client retrying its start)', (state) => {
     expect(decideSupersede(ctx(state, 'new'), 'new')).toEqual({ accepted: true, repeat: true });

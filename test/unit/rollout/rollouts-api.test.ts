@@ -3,7 +3,14 @@ import pino from 'pino';
 import request from 'supertest';
 import { createApp } from '../../../api/app';
 import { createAuthorizer, type ClusterAuth, type ResourceAction, type ReviewedUser } from '../../../api/auth';
-import { RolloutEndedError, RolloutRefusedError, type RolloutFilter, type RolloutRecord, type RolloutWorkflows, type StartOutcome } from '../../../api/rollout/rollout-workflows';
+import {
+  RolloutEndedError,
+  RolloutRefusedError,
+  type RolloutFilter,
+  type RolloutRecord,
+  type RolloutWorkflows,
+  type StartOutcome,
+} from '../../../api/rollout/rollout-workflows';
 import type { LiveWorkload } from '../../../api/rollout/rollout-workloads';
 import { requestRolloutId } from '../../../api/rollout/rollouts';
 import { differingFields, liveChangeProblems, sameRolloutRequest, specJson } from '../../../domain/rollout/rollout-request';
@@ -17,7 +24,11 @@ const operator: ReviewedUser = { username: 'operator', groups: [], extra: {} };
 const viewer: ReviewedUser = { username: 'viewer', groups: [], extra: {} };
 const nobody: ReviewedUser = { username: 'nobody', groups: [], extra: {} };
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
-const startRollout = (app: Express, token: string, body: unknown) => request(app).post('/v1/rollouts').set(bearer(token)).send(body as object);
+const startRollout = (app: Express, token: string, body: unknown) =>
+  request(app)
+    .post('/v1/rollouts')
+    .set(bearer(token))
+    .send(body as object);
 
 const WEB: RolloutTarget = { namespace: 'shop', kind: 'Deployment', name: 'web' };
 
@@ -87,8 +98,21 @@ function fakeControl() {
       started.push(input);
       specs.set(input.rolloutId, JSON.parse(JSON.stringify(input.spec)) as RolloutSpec);
       if (running) Object.assign(running, { running: false, state: 'Superseded', executionStatus: 'CONTINUED_AS_NEW' });
-      rollouts.push(record({ rolloutId: input.rolloutId, workflowId, target: input.spec.target, runId: `run-${rollouts.length + 1}`, state: 'Pending', stage: null }));
-      return Promise.resolve(running ? { outcome: 'superseded', supersededRolloutId: running.rolloutId } : { outcome: 'started', runId: `run-${rollouts.length}` });
+      rollouts.push(
+        record({
+          rolloutId: input.rolloutId,
+          workflowId,
+          target: input.spec.target,
+          runId: `run-${rollouts.length + 1}`,
+          state: 'Pending',
+          stage: null,
+        }),
+      );
+      return Promise.resolve(
+        running
+          ? { outcome: 'superseded', supersededRolloutId: running.rolloutId }
+          : { outcome: 'started', runId: `run-${rollouts.length}` },
+      );
     },
     specOf: (r) => {
       specReads.push(r);
@@ -97,7 +121,11 @@ function fakeControl() {
     status: (r) => Promise.resolve({ status: statusOf(r), livePods }),
     list(filter, limit) {
       lists.push(filter);
-      const matching = rollouts.filter((r) => (filter.namespace === undefined || r.target.namespace === filter.namespace) && (filter.state === undefined || r.state === filter.state));
+      const matching = rollouts.filter(
+        (r) =>
+          (filter.namespace === undefined || r.target.namespace === filter.namespace) &&
+          (filter.state === undefined || r.state === filter.state),
+      );
       return Promise.resolve({ records: matching.slice(0, limit), truncated: matching.length > limit });
     },
     control(r, action: ControlName, request) {
@@ -107,7 +135,7 @@ function fakeControl() {
         return Promise.reject(new RolloutEndedError(`rollout ${r.rolloutId} is no longer running`));
       }
       if (refusal !== null) return Promise.reject(new RolloutRefusedError(refusal));
-      return Promise.resolve({ ...statusOf(r), state: action === 'pause' ? 'Paused' : r.state ?? 'Pending' });
+      return Promise.resolve({ ...statusOf(r), state: action === 'pause' ? 'Paused' : (r.state ?? 'Pending') });
     },
   };
   return {
@@ -129,7 +157,15 @@ function setup() {
   const sars: ResourceAction[] = [];
   /** The live workloads: a container `web` on shop/web:1 (and a sidecar), selected by app=<name>. */
   const liveOf = (name: string): LiveWorkload => ({
-    template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'web', image: 'shop/web:1' }, { name: 'proxy', image: 'shop/proxy:1' }] } },
+    template: {
+      metadata: { labels: { app: name } },
+      spec: {
+        containers: [
+          { name: 'web', image: 'shop/web:1' },
+          { name: 'proxy', image: 'shop/proxy:1' },
+        ],
+      },
+    },
     matchLabels: { app: name },
     heldBy: null,
   });
@@ -139,7 +175,10 @@ function setup() {
   ]);
   const reads: RolloutTarget[] = [];
   const cluster: ClusterAuth = {
-    reviewToken: (token) => Promise.resolve(({ 'operator-token': operator, 'viewer-token': viewer, 'nobody-token': nobody } as Record<string, ReviewedUser>)[token] ?? null),
+    reviewToken: (token) =>
+      Promise.resolve(
+        ({ 'operator-token': operator, 'viewer-token': viewer, 'nobody-token': nobody } as Record<string, ReviewedUser>)[token] ?? null,
+      ),
     canAccess: (user, action) => {
       sars.push(action);
       return Promise.resolve(user === operator || (user === viewer && (action.verb === 'get' || action.verb === 'list')));
@@ -177,7 +216,10 @@ describe('POST /v1/rollouts', () => {
       existing: false,
     });
     expect(started).toHaveLength(1);
-    expect(started[0]).toMatchObject({ rolloutId: res.body.rolloutId, spec: { gate: { maxErrorPods: 0, noData: 'wait' }, rollback: 'automatic', supersede: false } });
+    expect(started[0]).toMatchObject({
+      rolloutId: res.body.rolloutId,
+      spec: { gate: { maxErrorPods: 0, noData: 'wait' }, rollback: 'automatic', supersede: false },
+    });
     expect(sars).toEqual([{ verb: 'patch', group: 'apps', resource: 'deployments', namespace: 'shop', name: 'web' }]);
   });
 
@@ -239,7 +281,16 @@ describe('POST /v1/rollouts', () => {
     });
 
     it.each<[string, Partial<RolloutSpecInput>, string]>([
-      ['stages', { stages: [{ replicas: '50%', bakeSeconds: 60 }, { replicas: '100%', bakeSeconds: 0 }] }, 'stages'],
+      [
+        'stages',
+        {
+          stages: [
+            { replicas: '50%', bakeSeconds: 60 },
+            { replicas: '100%', bakeSeconds: 0 },
+          ],
+        },
+        'stages',
+      ],
       ['gate', { gate: { maxErrorPods: 1 } }, 'gate'],
       ['rollback', { rollback: 'freeze' }, 'rollback'],
       ['change and stages', { change: { env: { web: { MODE: 'b' } } }, stages: [{ replicas: 1, bakeSeconds: 5 }] }, 'change, stages'],
@@ -274,7 +325,9 @@ describe('POST /v1/rollouts', () => {
       const res = await startRollout(app, EMBEDDED, same);
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ rolloutId: first.body.rolloutId, existing: true });
-      expect(specReads).toEqual([expect.objectContaining({ rolloutId: first.body.rolloutId, workflowId: 'rollout/shop/Deployment/web', runId: 'run-1' })]);
+      expect(specReads).toEqual([
+        expect.objectContaining({ rolloutId: first.body.rolloutId, workflowId: 'rollout/shop/Deployment/web', runId: 'run-1' }),
+      ]);
     });
 
     it('422 also when visibility has not caught up (the start finds the running rollout is this one)', async () => {
@@ -293,12 +346,16 @@ describe('POST /v1/rollouts', () => {
       specs.set(rolloutId, parsed(spec({ requestId: 'deploy-8', supersede: true })));
       const same = await startRollout(app, EMBEDDED, spec({ requestId: 'deploy-8', supersede: true }));
       expect(same.status).toBe(200);
-      const other = await startRollout(app, EMBEDDED, spec({ requestId: 'deploy-8', supersede: true, stages: [{ replicas: 1, bakeSeconds: 1 }] }));
+      const other = await startRollout(
+        app,
+        EMBEDDED,
+        spec({ requestId: 'deploy-8', supersede: true, stages: [{ replicas: 1, bakeSeconds: 1 }] }),
+      );
       expect(other.status).toBe(422);
       expect(specReads[0]).toMatchObject({ rolloutId, waitsFor: 'aaaaaaaaaaaa', runId: 'run-1' });
     });
 
-    it('200 when the existing rollout\'s spec cannot be read back (answered as the same, as before)', async () => {
+    it("200 when the existing rollout's spec cannot be read back (answered as the same, as before)", async () => {
       const { app, specs } = setup();
       const first = await startRollout(app, EMBEDDED, spec({ requestId: 'ci-82' }));
       specs.clear();
@@ -327,7 +384,10 @@ describe('POST /v1/rollouts', () => {
   });
 
   describe('a change checked against the live workload before anything starts', () => {
-    const template = (labels: Record<string, string>) => ({ metadata: { labels }, spec: { containers: [{ name: 'web', image: 'shop/web:3' }] } });
+    const template = (labels: Record<string, string>) => ({
+      metadata: { labels },
+      spec: { containers: [{ name: 'web', image: 'shop/web:3' }] },
+    });
 
     it.each<[string, Partial<RolloutSpecInput>, { field: string; message: string }[]]>([
       [
@@ -338,7 +398,12 @@ describe('POST /v1/rollouts', () => {
       [
         'an unknown container in change.env',
         { change: { images: { web: 'shop/web:2' }, env: { sidecar: { MODE: 'b' } } } },
-        [{ field: 'change.env.sidecar', message: "Deployment shop/web: the pod template has no container 'sidecar' (it has 'web', 'proxy')" }],
+        [
+          {
+            field: 'change.env.sidecar',
+            message: "Deployment shop/web: the pod template has no container 'sidecar' (it has 'web', 'proxy')",
+          },
+        ],
       ],
       [
         'the same unknown container in both',
@@ -348,11 +413,20 @@ describe('POST /v1/rollouts', () => {
           { field: 'change.env.nope', message: expect.stringContaining("no container 'nope'") as string },
         ],
       ],
-      ['a change that alters nothing', { change: { images: { web: 'shop/web:1' } } }, [{ field: 'change', message: 'the change leaves the pod template of Deployment shop/web as it is' }]],
+      [
+        'a change that alters nothing',
+        { change: { images: { web: 'shop/web:1' } } },
+        [{ field: 'change', message: 'the change leaves the pod template of Deployment shop/web as it is' }],
+      ],
       [
         "a whole template without the selector's labels",
         { change: { template: template({ app: 'other' }) } },
-        [{ field: 'change.template.metadata.labels', message: "the new template lacks the selector's labels app=web: its pods would not belong to Deployment shop/web" }],
+        [
+          {
+            field: 'change.template.metadata.labels',
+            message: "the new template lacks the selector's labels app=web: its pods would not belong to Deployment shop/web",
+          },
+        ],
       ],
     ])('422 for %s, naming the field; nothing starts', async (_what, over, details) => {
       const { app, started } = setup();
@@ -385,7 +459,18 @@ describe('POST /v1/rollouts', () => {
       const { app, live, rollouts } = setup();
       const first = await startRollout(app, EMBEDDED, spec({ requestId: 'ci-90' }));
       Object.assign(rollouts[0]!, { running: false, state: 'Succeeded', executionStatus: 'COMPLETED' });
-      live.set('shop/Deployment/web', { ...live.get('shop/Deployment/web')!, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'shop/web:2' }, { name: 'proxy', image: 'shop/proxy:1' }] } } });
+      live.set('shop/Deployment/web', {
+        ...live.get('shop/Deployment/web')!,
+        template: {
+          metadata: { labels: { app: 'web' } },
+          spec: {
+            containers: [
+              { name: 'web', image: 'shop/web:2' },
+              { name: 'proxy', image: 'shop/proxy:1' },
+            ],
+          },
+        },
+      });
       const again = await startRollout(app, EMBEDDED, spec({ requestId: 'ci-90' }));
       expect(again.status).toBe(200);
       expect(again.body.rolloutId).toBe(first.body.rolloutId);
@@ -396,10 +481,18 @@ describe('POST /v1/rollouts', () => {
     it('liveChangeProblems: none for a valid change; a selector label the live template lacks too', () => {
       const parsedSpec = parseRolloutSpec(spec());
       if (!parsedSpec.ok) throw new Error('spec');
-      const liveWeb: LiveWorkload = { template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'shop/web:1' }] } }, matchLabels: { app: 'web' }, heldBy: null };
+      const liveWeb: LiveWorkload = {
+        template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'shop/web:1' }] } },
+        matchLabels: { app: 'web' },
+        heldBy: null,
+      };
       expect(liveChangeProblems(liveWeb, parsedSpec.spec)).toEqual([]);
       expect(liveChangeProblems({ ...liveWeb, matchLabels: { app: 'web', 'app.kubernetes.io/part': 'shop' } }, parsedSpec.spec)).toEqual([
-        { field: 'change', message: "the new template lacks the selector's labels app.kubernetes.io/part=shop: its pods would not belong to Deployment shop/web" },
+        {
+          field: 'change',
+          message:
+            "the new template lacks the selector's labels app.kubernetes.io/part=shop: its pods would not belong to Deployment shop/web",
+        },
       ]);
     });
   });
@@ -427,7 +520,11 @@ describe('POST /v1/rollouts', () => {
     const first = await startRollout(app, EMBEDDED, spec());
     const second = await startRollout(app, EMBEDDED, spec({ change: { images: { web: 'shop/web:3' } }, supersede: true }));
     expect(second.status).toBe(202);
-    expect(second.body).toMatchObject({ supersededRolloutId: first.body.rolloutId, existing: false, workflowId: 'rollout/shop/Deployment/web' });
+    expect(second.body).toMatchObject({
+      supersededRolloutId: first.body.rolloutId,
+      existing: false,
+      workflowId: 'rollout/shop/Deployment/web',
+    });
     expect(second.body.rolloutId).not.toBe(first.body.rolloutId);
     // The new run's ID is not known when the update is accepted: the link is to the workflow.
     expect(second.body.temporalUiUrl).toBe('http://ui:8233/namespaces/default/workflows/rollout%2Fshop%2FDeployment%2Fweb');
@@ -456,11 +553,14 @@ describe('POST /v1/rollouts', () => {
   it('400: every problem of the spec, each with its field path; nothing is started', async () => {
     const { app, started, sars } = setup();
     const res = await startRollout(app, EMBEDDED, {
-        target: { namespace: 'shop', kind: 'Deployment', name: 'web' },
-        change: { images: { web: 'shop/Web:2' } },
-        stages: [{ replicas: '50%', bakeSeconds: 10 }, { replicas: '25%', bakeSeconds: -1 }],
-        color: 'blue',
-      });
+      target: { namespace: 'shop', kind: 'Deployment', name: 'web' },
+      change: { images: { web: 'shop/Web:2' } },
+      stages: [
+        { replicas: '50%', bakeSeconds: 10 },
+        { replicas: '25%', bakeSeconds: -1 },
+      ],
+      color: 'blue',
+    });
     expect(res.status).toBe(400);
     const fields = res.body.details.map((d: { field: string }) => d.field);
     expect(fields).toEqual(expect.arrayContaining(['change.images.web', 'stages[1].replicas', 'stages[1].bakeSeconds', 'color']));
@@ -520,7 +620,10 @@ describe('POST /v1/rollouts', () => {
     const { app, started } = setup();
     const res = await startRollout(app, EMBEDDED, spec({ target: { namespace: 'shop', kind: 'Deployment', name: 'gone' } }));
     expect(res.status).toBe(422);
-    expect(res.body).toEqual({ error: 'Deployment shop/gone does not exist', details: [{ field: 'target', message: 'no Deployment named gone in namespace shop' }] });
+    expect(res.body).toEqual({
+      error: 'Deployment shop/gone does not exist',
+      details: [{ field: 'target', message: 'no Deployment named gone in namespace shop' }],
+    });
     expect(started).toEqual([]);
   });
 });
@@ -557,21 +660,33 @@ describe('GET /v1/rollouts/{id}', () => {
     const unknown = await request(app).get('/v1/rollouts/bbbbbbbbbbbb').set(bearer(EMBEDDED));
     expect(unknown.status).toBe(404);
     expect(unknown.body).toEqual({ error: 'no rollout bbbbbbbbbbbb', details: [{ field: 'id', message: 'no rollout has this ID' }] });
-    const malformed = await request(app).get(`/v1/rollouts/${encodeURIComponent("x' OR '1'='1")}`).set(bearer(EMBEDDED));
+    const malformed = await request(app)
+      .get(`/v1/rollouts/${encodeURIComponent("x' OR '1'='1")}`)
+      .set(bearer(EMBEDDED));
     expect(malformed.status).toBe(400);
     expect(malformed.body.details).toEqual([{ field: 'id', message: expect.stringContaining('expected a rollout ID') }]);
     rollouts.push(record());
     expect((await request(app).get('/v1/rollouts/aaaaaaaaaaaa')).status).toBe(401);
     const stranger = await request(app).get('/v1/rollouts/aaaaaaaaaaaa').set(bearer('nobody-token'));
     expect(stranger.status).toBe(403);
-    expect(stranger.body.error).toBe('not allowed to read rollout aaaaaaaaaaaa of Deployment shop/web (needs get on deployments.apps web in namespace shop)');
+    expect(stranger.body.error).toBe(
+      'not allowed to read rollout aaaaaaaaaaaa of Deployment shop/web (needs get on deployments.apps web in namespace shop)',
+    );
   });
 });
 
 describe('GET /v1/rollouts', () => {
   it('lists from visibility with the filters; list on deployments in the namespace', async () => {
     const { app, rollouts, lists, sars } = setup();
-    rollouts.push(record(), record({ rolloutId: 'cccccccccccc', target: { namespace: 'other', kind: 'StatefulSet', name: 'db' }, state: 'Succeeded', running: false }));
+    rollouts.push(
+      record(),
+      record({
+        rolloutId: 'cccccccccccc',
+        target: { namespace: 'other', kind: 'StatefulSet', name: 'db' },
+        state: 'Succeeded',
+        running: false,
+      }),
+    );
     const res = await request(app).get('/v1/rollouts?namespace=shop&state=Baking').set(bearer('viewer-token'));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
@@ -626,16 +741,22 @@ describe('GET /v1/rollouts', () => {
 });
 
 describe('POST /v1/rollouts/{id}/{control}', () => {
-  it.each(['pause', 'resume', 'approve', 'abort', 'promote'] as const)('%s: 200 with the status after it; patch on the workload', async (action) => {
-    const { app, rollouts, calls, sars } = setup();
-    rollouts.push(record());
-    const res = await request(app).post(`/v1/rollouts/aaaaaaaaaaaa/${action}`).set(bearer('operator-token')).send({ reason: 'looks good' });
-    expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ rolloutId: 'aaaaaaaaaaaa', statusUrl: '/v1/rollouts/aaaaaaaaaaaa', podsLive: false });
-    // The decision records who asked: the reviewed user's name.
-    expect(calls).toEqual([`${action} aaaaaaaaaaaa looks good by ${operator.username}`]);
-    expect(sars).toEqual([{ verb: 'patch', group: 'apps', resource: 'deployments', namespace: 'shop', name: 'web' }]);
-  });
+  it.each(['pause', 'resume', 'approve', 'abort', 'promote'] as const)(
+    '%s: 200 with the status after it; patch on the workload',
+    async (action) => {
+      const { app, rollouts, calls, sars } = setup();
+      rollouts.push(record());
+      const res = await request(app)
+        .post(`/v1/rollouts/aaaaaaaaaaaa/${action}`)
+        .set(bearer('operator-token'))
+        .send({ reason: 'looks good' });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ rolloutId: 'aaaaaaaaaaaa', statusUrl: '/v1/rollouts/aaaaaaaaaaaa', podsLive: false });
+      // The decision records who asked: the reviewed user's name.
+      expect(calls).toEqual([`${action} aaaaaaaaaaaa looks good by ${operator.username}`]);
+      expect(sars).toEqual([{ verb: 'patch', group: 'apps', resource: 'deployments', namespace: 'shop', name: 'web' }]);
+    },
+  );
 
   it('without a body, the reason is undefined; the embedded token is named api-token', async () => {
     const { app, rollouts, calls } = setup();
@@ -672,7 +793,9 @@ describe('POST /v1/rollouts/{id}/{control}', () => {
     rollouts.push(record({ rolloutId: 'bbbbbbbbbbbb', state: 'Pending', stage: null, waitsFor: 'aaaaaaaaaaaa' }));
     const res = await request(app).post('/v1/rollouts/bbbbbbbbbbbb/abort').set(bearer(EMBEDDED));
     expect(res.status).toBe(409);
-    expect(res.body.error).toBe('cannot abort rollout bbbbbbbbbbbb: it has not started; it waits for rollout aaaaaaaaaaaa, which it superseded, to roll back');
+    expect(res.body.error).toBe(
+      'cannot abort rollout bbbbbbbbbbbb: it has not started; it waits for rollout aaaaaaaaaaaa, which it superseded, to roll back',
+    );
     expect(calls).toEqual([]);
   });
 
@@ -688,7 +811,10 @@ describe('POST /v1/rollouts/{id}/{control}', () => {
   it('400 for a bad reason, 401 without a token, 403 without patch, 404 for an unknown ID, 413 for a huge body, 404 for an unknown control', async () => {
     const { app, rollouts, calls } = setup();
     rollouts.push(record());
-    const long = await request(app).post('/v1/rollouts/aaaaaaaaaaaa/pause').set(bearer(EMBEDDED)).send({ reason: 'x'.repeat(257) });
+    const long = await request(app)
+      .post('/v1/rollouts/aaaaaaaaaaaa/pause')
+      .set(bearer(EMBEDDED))
+      .send({ reason: 'x'.repeat(257) });
     expect(long.status).toBe(400);
     expect(long.body.details).toEqual([{ field: 'reason', message: 'at most 256 characters' }]);
     const extra = await request(app).post('/v1/rollouts/aaaaaaaaaaaa/pause').set(bearer(EMBEDDED)).send({ reason: 'x', force: true });
@@ -696,9 +822,18 @@ describe('POST /v1/rollouts/{id}/{control}', () => {
     expect((await request(app).post('/v1/rollouts/aaaaaaaaaaaa/pause')).status).toBe(401);
     const denied = await request(app).post('/v1/rollouts/aaaaaaaaaaaa/abort').set(bearer('viewer-token'));
     expect(denied.status).toBe(403);
-    expect(denied.body.error).toBe('not allowed to abort rollout aaaaaaaaaaaa of Deployment shop/web (needs patch on deployments.apps web in namespace shop)');
+    expect(denied.body.error).toBe(
+      'not allowed to abort rollout aaaaaaaaaaaa of Deployment shop/web (needs patch on deployments.apps web in namespace shop)',
+    );
     expect((await request(app).post('/v1/rollouts/bbbbbbbbbbbb/pause').set(bearer(EMBEDDED))).status).toBe(404);
-    expect((await request(app).post('/v1/rollouts/aaaaaaaaaaaa/pause').set(bearer(EMBEDDED)).send({ reason: 'x'.repeat(10_000) })).status).toBe(413);
+    expect(
+      (
+        await request(app)
+          .post('/v1/rollouts/aaaaaaaaaaaa/pause')
+          .set(bearer(EMBEDDED))
+          .send({ reason: 'x'.repeat(10_000) })
+      ).status,
+    ).toBe(413);
     expect((await request(app).post('/v1/rollouts/aaaaaaaaaaaa/restart').set(bearer(EMBEDDED))).status).toBe(404);
     expect(calls).toEqual([]);
   });
@@ -707,7 +842,10 @@ describe('POST /v1/rollouts/{id}/{control}', () => {
 describe('GET /openapi.json', () => {
   type Doc = {
     openapi: string;
-    paths: Record<string, Record<string, { requestBody?: unknown; responses: Record<string, unknown>; parameters?: { name: string; in: string }[] }>>;
+    paths: Record<
+      string,
+      Record<string, { requestBody?: unknown; responses: Record<string, unknown>; parameters?: { name: string; in: string }[] }>
+    >;
     components: { schemas: Record<string, { properties?: Record<string, unknown>; required?: string[] }> };
   };
 
@@ -717,7 +855,11 @@ describe('GET /openapi.json', () => {
     expect(res.status).toBe(200);
     const doc = res.body as Doc;
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/v1/rollouts')).sort()).toEqual([
+    expect(
+      Object.keys(doc.paths)
+        .filter((p) => p.startsWith('/v1/rollouts'))
+        .sort(),
+    ).toEqual([
       '/v1/rollouts',
       '/v1/rollouts/{id}',
       '/v1/rollouts/{id}/abort',
@@ -728,7 +870,18 @@ describe('GET /openapi.json', () => {
     ]);
     expect(Object.keys(doc.paths['/v1/rollouts']!).sort()).toEqual(['get', 'post']);
     expect(JSON.stringify(doc.paths['/v1/rollouts']!.post!.requestBody)).toContain('#/components/schemas/RolloutSpec');
-    expect(Object.keys(doc.paths['/v1/rollouts']!.post!.responses).sort()).toEqual(['200', '202', '400', '401', '403', '409', '413', '415', '422', '503']);
+    expect(Object.keys(doc.paths['/v1/rollouts']!.post!.responses).sort()).toEqual([
+      '200',
+      '202',
+      '400',
+      '401',
+      '403',
+      '409',
+      '413',
+      '415',
+      '422',
+      '503',
+    ]);
     expect(doc.paths['/v1/rollouts']!.get!.parameters!.map((p) => `${p.in}:${p.name}`)).toEqual(['query:namespace', 'query:state']);
     expect(doc.paths['/v1/rollouts/{id}']!.get!.parameters!.map((p) => `${p.in}:${p.name}`)).toEqual(['path:id']);
     expect(JSON.stringify(doc.paths['/v1/rollouts/{id}/pause']!.post!.requestBody)).toContain('#/components/schemas/RolloutControlRequest');
@@ -741,7 +894,15 @@ describe('GET /openapi.json', () => {
     const { components } = (await request(app).get('/openapi.json')).body as Doc;
     const { schemas } = components;
     expect(schemas.RolloutSpec!.required).toEqual(['target', 'change', 'stages']);
-    expect(Object.keys(schemas.RolloutSpec!.properties!)).toEqual(['target', 'change', 'stages', 'gate', 'rollback', 'requestId', 'supersede']);
+    expect(Object.keys(schemas.RolloutSpec!.properties!)).toEqual([
+      'target',
+      'change',
+      'stages',
+      'gate',
+      'rollback',
+      'requestId',
+      'supersede',
+    ]);
     expect(schemas.RolloutStage!.properties!.bakeSeconds).toMatchObject({ type: 'integer', minimum: 0, maximum: 86400 });
     expect(schemas.RolloutGate!.properties!.noData).toMatchObject({ enum: ['wait', 'pass', 'fail'], default: 'wait' });
     expect(schemas.RolloutControlRequest!.properties!.reason).toMatchObject({ type: 'string', maxLength: 256 });
@@ -754,7 +915,10 @@ describe('GET /openapi.json', () => {
     jest.doMock('../../../domain/rollout/rollout-spec', () => {
       const actual = jest.requireActual<typeof import('../../../domain/rollout/rollout-spec')>('../../domain/rollout-spec');
       const { z } = jest.requireActual<typeof import('zod')>('zod');
-      return { ...actual, RolloutSpecSchema: actual.RolloutSpecSchema.extend({ dryRun: z.boolean().optional() }).meta({ id: 'RolloutSpec' }) };
+      return {
+        ...actual,
+        RolloutSpecSchema: actual.RolloutSpecSchema.extend({ dryRun: z.boolean().optional() }).meta({ id: 'RolloutSpec' }),
+      };
     });
     const { openApiDocument } = jest.requireActual<typeof import('../../../api/openapi')>('../../api/openapi');
     const changed = openApiDocument() as unknown as Doc;

@@ -4,7 +4,14 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { CommanderError } from 'commander';
 import request from 'supertest';
 import { createProgram } from '../../../cli/main';
-import { cachePodReader, createPodReader, createWatchdogHealthzServer, parseSeconds, podFromEnv, type PodReader } from '../../../cli/watchdog-healthz';
+import {
+  cachePodReader,
+  createPodReader,
+  createWatchdogHealthzServer,
+  parseSeconds,
+  podFromEnv,
+  type PodReader,
+} from '../../../cli/watchdog-healthz';
 import { decideHealthz, type HealthzWatchdog } from '../../../domain/watchdog/healthz';
 import { ConfigError } from '../../../platform/config';
 import { captureLogs } from '../../support/logs';
@@ -17,7 +24,19 @@ const wd = (name: string, declaredLevel: string, secondsAgo?: number): HealthzWa
 describe('decideHealthz', () => {
   const base = { now: new Date(NOW), startedAt: at(10), minReadySeconds: 0 };
 
-  it.each<[string, { watchdogs: HealthzWatchdog[] | { readError: string }; minReadySeconds?: number; alwaysHealthyAfterSeconds?: number; startedAt?: Date }, boolean, RegExp]>([
+  it.each<
+    [
+      string,
+      {
+        watchdogs: HealthzWatchdog[] | { readError: string };
+        minReadySeconds?: number;
+        alwaysHealthyAfterSeconds?: number;
+        startedAt?: Date;
+      },
+      boolean,
+      RegExp,
+    ]
+  >([
     ['no watchdog at all', { watchdogs: [] }, true, /no watchdog status/],
     ['no watchdog at all, even with min-ready', { watchdogs: [], minReadySeconds: 3600 }, true, /no watchdog status/],
     ['an error now', { watchdogs: [wd('a', 'error', 3600)] }, false, /in error: a$/],
@@ -25,24 +44,74 @@ describe('decideHealthz', () => {
     ['several errors are all named, sorted', { watchdogs: [wd('z', 'error', 1), wd('a', 'error', 1)] }, false, /watchdogs in error: a, z$/],
     ['an error whose time is garbled still counts', { watchdogs: [wd('a', 'error')] }, false, /in error: a/],
     ['info older than min-ready', { watchdogs: [wd('a', 'info', 31)], minReadySeconds: 30 }, true, /more than min-ready 30s/],
-    ['info exactly min-ready old is NOT healthy (strict)', { watchdogs: [wd('a', 'info', 30)], minReadySeconds: 30 }, false, /not more than min-ready 30s/],
+    [
+      'info exactly min-ready old is NOT healthy (strict)',
+      { watchdogs: [wd('a', 'info', 30)], minReadySeconds: 30 },
+      false,
+      /not more than min-ready 30s/,
+    ],
     ['info 1 ms past min-ready', { watchdogs: [wd('a', 'info', 30.001)], minReadySeconds: 30 }, true, /more than min-ready/],
     ['info 1 ms short of min-ready', { watchdogs: [wd('a', 'info', 29.999)], minReadySeconds: 30 }, false, /not more than/],
-    ['min-ready 0: a status written exactly now is not healthy (strict)', { watchdogs: [wd('a', 'info', 0)] }, false, /not more than min-ready 0s/],
+    [
+      'min-ready 0: a status written exactly now is not healthy (strict)',
+      { watchdogs: [wd('a', 'info', 0)] },
+      false,
+      /not more than min-ready 0s/,
+    ],
     ['min-ready 0: a status 1 ms old is healthy', { watchdogs: [wd('a', 'info', 0.001)] }, true, /more than min-ready 0s/],
     ['the NEWEST status decides', { watchdogs: [wd('old', 'info', 100), wd('new', 'warning', 10)], minReadySeconds: 30 }, false, /\(new, /],
     ['all statuses old enough', { watchdogs: [wd('old', 'info', 100), wd('new', 'warning', 40)], minReadySeconds: 30 }, true, /\(new, /],
     ['a status in the future (clock skew) is not settled', { watchdogs: [wd('a', 'info', -5)] }, false, /not more than/],
-    ['statuses without a readable time are ignored for timing', { watchdogs: [wd('x', 'unknown'), wd('a', 'info', 40)], minReadySeconds: 30 }, true, /\(a, /],
-    ['only statuses without a time', { watchdogs: [wd('x', 'info')], minReadySeconds: 30 }, true, /no watchdog status with a readable time/],
-    ['an unknown level with a fresh time restarts the clock too', { watchdogs: [wd('x', 'critical', 1)], minReadySeconds: 30 }, false, /not more than/],
+    [
+      'statuses without a readable time are ignored for timing',
+      { watchdogs: [wd('x', 'unknown'), wd('a', 'info', 40)], minReadySeconds: 30 },
+      true,
+      /\(a, /,
+    ],
+    [
+      'only statuses without a time',
+      { watchdogs: [wd('x', 'info')], minReadySeconds: 30 },
+      true,
+      /no watchdog status with a readable time/,
+    ],
+    [
+      'an unknown level with a fresh time restarts the clock too',
+      { watchdogs: [wd('x', 'critical', 1)], minReadySeconds: 30 },
+      false,
+      /not more than/,
+    ],
     ['the pod could not be read', { watchdogs: { readError: 'HTTP 403' } }, false, /^cannot read the pod: HTTP 403$/],
     // AlwaysHealthyAfterSeconds
-    ['always-healthy reached: healthy despite an error', { watchdogs: [wd('a', 'error', 1)], alwaysHealthyAfterSeconds: 10 }, true, /^always healthy: .*run 10s/],
-    ['always-healthy reached: healthy despite a read failure', { watchdogs: { readError: 'down' }, alwaysHealthyAfterSeconds: 5 }, true, /^always healthy/],
-    ['always-healthy reached: healthy despite min-ready', { watchdogs: [wd('a', 'info', 0)], minReadySeconds: 60, alwaysHealthyAfterSeconds: 1 }, true, /^always healthy/],
-    ['always-healthy not yet reached (1 ms short)', { watchdogs: [wd('a', 'error', 1)], alwaysHealthyAfterSeconds: 10, startedAt: at(9.999) }, false, /in error/],
-    ['always-healthy 0: healthy from the start', { watchdogs: [wd('a', 'error', 1)], alwaysHealthyAfterSeconds: 0, startedAt: at(0) }, true, /^always healthy/],
+    [
+      'always-healthy reached: healthy despite an error',
+      { watchdogs: [wd('a', 'error', 1)], alwaysHealthyAfterSeconds: 10 },
+      true,
+      /^always healthy: .*run 10s/,
+    ],
+    [
+      'always-healthy reached: healthy despite a read failure',
+      { watchdogs: { readError: 'down' }, alwaysHealthyAfterSeconds: 5 },
+      true,
+      /^always healthy/,
+    ],
+    [
+      'always-healthy reached: healthy despite min-ready',
+      { watchdogs: [wd('a', 'info', 0)], minReadySeconds: 60, alwaysHealthyAfterSeconds: 1 },
+      true,
+      /^always healthy/,
+    ],
+    [
+      'always-healthy not yet reached (1 ms short)',
+      { watchdogs: [wd('a', 'error', 1)], alwaysHealthyAfterSeconds: 10, startedAt: at(9.999) },
+      false,
+      /in error/,
+    ],
+    [
+      'always-healthy 0: healthy from the start',
+      { watchdogs: [wd('a', 'error', 1)], alwaysHealthyAfterSeconds: 0, startedAt: at(0) },
+      true,
+      /^always healthy/,
+    ],
   ])('%s', (_name, input, healthy, reason) => {
     const decision = decideHealthz({ ...base, ...input });
     expect(decision.healthy).toBe(healthy);
@@ -53,7 +122,6 @@ describe('decideHealthz', () => {
 // ---------------------------------------------------------------------------
 // The HTTP handler
 // ---------------------------------------------------------------------------
-
 
 function healthz(options: { minReadySeconds?: number; alwaysHealthyAfterSeconds?: number; cacheMs?: number } = {}) {
   const clock = { ms: NOW };
@@ -71,7 +139,8 @@ function healthz(options: { minReadySeconds?: number; alwaysHealthyAfterSeconds?
   return { app, pod, reads, lines, advance, get: () => request(app).get('/healthz') };
 }
 
-const status = (level: string, secondsAgo: number, message = 'm') => `${level}/${new Date(NOW - secondsAgo * 1000).toISOString().slice(0, 19)}Z/${message}`;
+const status = (level: string, secondsAgo: number, message = 'm') =>
+  `${level}/${new Date(NOW - secondsAgo * 1000).toISOString().slice(0, 19)}Z/${message}`;
 
 describe('watchdog healthz server', () => {
   it('answers 200 with the watchdogs when nothing is in error', async () => {

@@ -158,7 +158,8 @@ describe('probe', () => {
     const { port } = server.address() as AddressInfo;
     const opened: string[] = [];
     server.on('connection', (socket) => opened.push(socket.remoteAddress ?? '?'));
-    const openConnections = () => new Promise<number>((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+    const openConnections = () =>
+      new Promise<number>((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
     const url = (host: number) => `http://127.0.0.${host}:${port}/w`;
 
     const p = prober({ maxIdleSockets: 5, idleSocketTimeoutMs: 60_000 });

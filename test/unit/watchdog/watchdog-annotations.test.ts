@@ -46,7 +46,12 @@ describe('readWatchdogs', () => {
     ['only info', { [`${S}a`]: `info/${TS}/x` }, 'info', 1],
     ['warning and info', { [`${S}a`]: `info/${TS}/x`, [`${S}b`]: `warning/${TS}/x` }, 'warning', 2],
     ['AutoCrane values', { [`${S}a`]: 'error/2021-03-01T12:34:56/HTTP 500', [`${S}b`]: 'info/2021-03-01T12:34:56/ok' }, 'error', 2],
-    ['AutoCrane aggregator test', { a: 'Error/...', [`${S}a`]: 'Info/...', [`${S}b`]: 'Warning/...', [`${S}c`]: 'Unknown/...' }, 'warning', 3],
+    [
+      'AutoCrane aggregator test',
+      { a: 'Error/...', [`${S}a`]: 'Info/...', [`${S}b`]: 'Warning/...', [`${S}c`]: 'Unknown/...' },
+      'warning',
+      3,
+    ],
     ['only unknown levels', { [`${S}a`]: 'x/y/z', [`${S}b`]: 'garbage' }, 'unknown', 2],
     ['an annotation literally named status.autocrane.io/health counts like any other', { [HEALTH_LABEL]: `error/${TS}/x` }, 'error', 1],
   ])('%s', (_label, annotations, aggregate, count) => {
@@ -75,10 +80,34 @@ describe('buildStatusPatch', () => {
     // label, current, updates, expected annotations, expected label
     ['new watchdog on a bare pod', {}, { a: `warning/${TS}/x` }, { [`${S}a`]: `warning/${TS}/x` }, 'warning'],
     ['error cleared, other watchdog keeps warning', base, { http: `info/${TS}/error cleared` }, {}, 'warning'],
-    ['clearing the last error drops the label to info', { [`${S}a`]: `error/${TS}/x` }, { a: `info/${TS}/error cleared` }, { [`${S}a`]: `info/${TS}/error cleared` }, 'info'],
-    ['label from merged map: error elsewhere survives an info write', { [`${S}a`]: `error/${TS}/x`, [`${S}b`]: `error/${TS}/y` }, { a: `info/${TS}/ok` }, { [`${S}a`]: `info/${TS}/ok` }, 'error'],
-    ['label from merged map: an error written alongside infos', { [`${S}a`]: `info/${TS}/x` }, { b: `error/${TS}/y` }, { [`${S}b`]: `error/${TS}/y` }, 'error'],
-    ['several updates at once', base, { http: `error/${TS}/x`, cache: `info/${TS}/fresh` }, { [`${S}http`]: `error/${TS}/x`, [`${S}cache`]: `info/${TS}/fresh` }, 'error'],
+    [
+      'clearing the last error drops the label to info',
+      { [`${S}a`]: `error/${TS}/x` },
+      { a: `info/${TS}/error cleared` },
+      { [`${S}a`]: `info/${TS}/error cleared` },
+      'info',
+    ],
+    [
+      'label from merged map: error elsewhere survives an info write',
+      { [`${S}a`]: `error/${TS}/x`, [`${S}b`]: `error/${TS}/y` },
+      { a: `info/${TS}/ok` },
+      { [`${S}a`]: `info/${TS}/ok` },
+      'error',
+    ],
+    [
+      'label from merged map: an error written alongside infos',
+      { [`${S}a`]: `info/${TS}/x` },
+      { b: `error/${TS}/y` },
+      { [`${S}b`]: `error/${TS}/y` },
+      'error',
+    ],
+    [
+      'several updates at once',
+      base,
+      { http: `error/${TS}/x`, cache: `info/${TS}/fresh` },
+      { [`${S}http`]: `error/${TS}/x`, [`${S}cache`]: `info/${TS}/fresh` },
+      'error',
+    ],
     ['unchanged value: no annotation, label still written', base, { cache: `warning/${TS}/stale` }, {}, 'warning'],
     ['label repaired from current annotations', { [`${S}a`]: `Error/${TS}/x` }, {}, {}, 'error'],
     ['removing one watchdog', base, { cache: null }, { [`${S}cache`]: null }, 'info'],
@@ -86,7 +115,13 @@ describe('buildStatusPatch', () => {
     ['removing an absent watchdog names nothing', { [`${S}a`]: `info/${TS}/x` }, { b: null }, {}, 'info'],
     ['no statuses at all: label removed', {}, {}, {}, null],
     ['only unknown levels after the write', {}, { a: 'bogus/x/y' }, { [`${S}a`]: 'bogus/x/y' }, 'unknown'],
-    ['a malformed existing value with an error level still counts', { [`${S}a`]: 'error/garbage/x' }, { b: `info/${TS}/ok` }, { [`${S}b`]: `info/${TS}/ok` }, 'error'],
+    [
+      'a malformed existing value with an error level still counts',
+      { [`${S}a`]: 'error/garbage/x' },
+      { b: `info/${TS}/ok` },
+      { [`${S}b`]: `info/${TS}/ok` },
+      'error',
+    ],
   ])('%s', (_label, current, updates, annotations, label) => {
     expect(buildStatusPatch(current, updates)).toEqual({ metadata: { annotations, labels: { [HEALTH_LABEL]: label } } });
   });

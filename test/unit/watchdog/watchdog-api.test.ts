@@ -20,7 +20,15 @@ function fakePods(initial: Record<string, V1Pod>) {
       const pod = pods.get(`${namespace}/${name}`);
       return pod ? Promise.resolve(structuredClone(pod)) : Promise.reject(notFound());
     },
-    patchNamespacedPod: ({ namespace, name, body }: { namespace: string; name: string; body: { metadata: Record<string, Record<string, string | null>> } }) => {
+    patchNamespacedPod: ({
+      namespace,
+      name,
+      body,
+    }: {
+      namespace: string;
+      name: string;
+      body: { metadata: Record<string, Record<string, string | null>> };
+    }) => {
       const pod = pods.get(`${namespace}/${name}`);
       if (!pod) return Promise.reject(notFound());
       patches.push(body);
@@ -117,7 +125,10 @@ describe('watchdog API: PUT', () => {
 
   it('accepts a level in any case and a missing message', async () => {
     const { app } = setup();
-    const res = await request(app).put(putPath('ready', 'shop', 'web-1')).set(bearer(EMBEDDED)).send({ level: 'Info' });
+    const res = await request(app)
+      .put(putPath('ready', 'shop', 'web-1'))
+      .set(bearer(EMBEDDED))
+      .send({ level: 'Info' });
     expect(res.status).toBe(200);
     expect(res.body.watchdog).toEqual({ name: 'ready', level: 'info', time: '2026-11-22T05:06:07Z', message: '' });
     expect(res.body.aggregate).toBe('info');
@@ -154,7 +165,10 @@ describe('watchdog API: PUT', () => {
 
   it('answers 413 for a body over 16 KiB', async () => {
     const { app } = setup();
-    const res = await request(app).put(putPath()).set(bearer('admin-token')).send({ level: 'info', message: 'x'.repeat(20_000) });
+    const res = await request(app)
+      .put(putPath())
+      .set(bearer('admin-token'))
+      .send({ level: 'info', message: 'x'.repeat(20_000) });
     expect(res.status).toBe(413);
     expect(res.body.details[0].field).toBe('body');
   });
@@ -188,15 +202,24 @@ describe('watchdog API: PUT', () => {
     const own = await request(app).put(putPath()).set(bearer('pod-token')).send({ level: 'warning', message: 'warming up' });
     expect(own.status).toBe(200);
     expect(sars).toEqual([]); // no SubjectAccessReview needed
-    const other = await request(app).put(putPath('latency', 'shop', 'web-1')).set(bearer('pod-token')).send({ level: 'info' });
+    const other = await request(app)
+      .put(putPath('latency', 'shop', 'web-1'))
+      .set(bearer('pod-token'))
+      .send({ level: 'info' });
     expect(other.status).toBe(403);
-    const otherNamespace = await request(app).put(putPath('latency', 'other', 'web-0')).set(bearer('pod-token')).send({ level: 'info' });
+    const otherNamespace = await request(app)
+      .put(putPath('latency', 'other', 'web-0'))
+      .set(bearer('pod-token'))
+      .send({ level: 'info' });
     expect(otherNamespace.status).toBe(403);
   });
 
   it('answers 404 for an unknown pod (to an allowed caller)', async () => {
     const { app } = setup();
-    const res = await request(app).put(putPath('latency', 'shop', 'web-9')).set(bearer('admin-token')).send({ level: 'info' });
+    const res = await request(app)
+      .put(putPath('latency', 'shop', 'web-9'))
+      .set(bearer('admin-token'))
+      .send({ level: 'info' });
     expect(res.status).toBe(404);
     expect(res.body).toEqual({ error: 'pod shop/web-9 not found', details: [] });
   });

@@ -142,12 +142,9 @@ describe('probeUrl', () => {
     ['1:2:3:4:5:6:7:10.0.0.1'],
     ['::300.0.0.1'],
     ['[::1'],
-  ])(
-    'refuses pod IP %j',
-    (ip) => {
-      expect(() => probeUrl(ip, { port: 80, path: '/' })).toThrow(RangeError);
-    },
-  );
+  ])('refuses pod IP %j', (ip) => {
+    expect(() => probeUrl(ip, { port: 80, path: '/' })).toThrow(RangeError);
+  });
 });
 
 describe('listProbes', () => {
@@ -173,9 +170,7 @@ describe('listProbes', () => {
   });
 
   test('an empty name is refused', () => {
-    expect(listProbes({ 'probe.autocrane.io/': 'POD_IP:1/x' })).toEqual([
-      { name: '', ok: false, reason: expect.stringMatching(/empty/) },
-    ]);
+    expect(listProbes({ 'probe.autocrane.io/': 'POD_IP:1/x' })).toEqual([{ name: '', ok: false, reason: expect.stringMatching(/empty/) }]);
   });
 
   test('the prefix is case-sensitive', () => {
@@ -217,7 +212,13 @@ describe('decideProbeWrite', () => {
     ['fails, info → error', 'info/2026-01-01T00:00:00Z/error cleared', false, 'HTTP 500', `error/${TS}/HTTP 500`],
     ['fails, warning → error', 'warning/2026-01-01T00:00:00Z/slow', false, 'timeout', `error/${TS}/timeout`],
     ['fails, already error → nothing', 'error/2026-01-01T00:00:00Z/HTTP 500', false, 'HTTP 500', null],
-    ['fails with a new reason, already error → nothing (no churn)', 'error/2026-01-01T00:00:00Z/HTTP 500', false, 'connection refused', null],
+    [
+      'fails with a new reason, already error → nothing (no churn)',
+      'error/2026-01-01T00:00:00Z/HTTP 500',
+      false,
+      'connection refused',
+      null,
+    ],
     ['fails, Error (upper case) → nothing', 'Error/2026-01-01T00:00:00Z/x', false, 'HTTP 500', null],
     ['fails, AutoCrane error value → nothing', 'error/2021-03-01T12:34:56/x', false, 'HTTP 500', null],
     ['fails, error with garbled time → nothing', 'error/garbage/x', false, 'HTTP 500', null],
@@ -233,7 +234,13 @@ describe('decideProbeWrite', () => {
     ['passes, warning (posted by the app) → nothing', 'warning/2026-01-01T00:00:00Z/slow', true, '', null],
     ['passes, unknown level → nothing', 'bogus/2026-01-01T00:00:00Z/x', true, '', null],
     ['fails with a reason containing "/"', undefined, false, 'GET /a/b: 503', `error/${TS}/GET /a/b: 503`],
-    ['fails with a multi-line reason', undefined, false, 'connect ECONNREFUSED\n    at x (y.js:1)', `error/${TS}/connect ECONNREFUSED at x (y.js:1)`],
+    [
+      'fails with a multi-line reason',
+      undefined,
+      false,
+      'connect ECONNREFUSED\n    at x (y.js:1)',
+      `error/${TS}/connect ECONNREFUSED at x (y.js:1)`,
+    ],
     ['fails with an empty reason', undefined, false, ' \n', `error/${TS}/probe failed`],
   ])('%s', (_label, current, healthy, message, expected) => {
     expect(decideProbeWrite(current === undefined ? undefined : at(current), { healthy, message }, now)).toBe(expected);

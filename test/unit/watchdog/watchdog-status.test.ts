@@ -236,9 +236,7 @@ describe('formatStatus', () => {
   });
 
   test('drops milliseconds', () => {
-    expect(formatStatus({ level: 'info', time: new Date('2026-11-22T04:55:35.987Z'), message: 'm' })).toBe(
-      'info/2026-11-22T04:55:35Z/m',
-    );
+    expect(formatStatus({ level: 'info', time: new Date('2026-11-22T04:55:35.987Z'), message: 'm' })).toBe('info/2026-11-22T04:55:35Z/m');
   });
 
   test.each([
@@ -255,25 +253,40 @@ describe('formatStatus', () => {
 describe('parseStatus', () => {
   test.each<[string, { level: string; declaredLevel: string; time?: string; message: string }]>([
     ['error/2026-11-22T04:55:35Z/boom', { level: 'error', declaredLevel: 'error', time: '2026-11-22T04:55:35.000Z', message: 'boom' }],
-    ['info/2026-11-22T04:55:35Z/error cleared', { level: 'info', declaredLevel: 'info', time: '2026-11-22T04:55:35.000Z', message: 'error cleared' }],
+    [
+      'info/2026-11-22T04:55:35Z/error cleared',
+      { level: 'info', declaredLevel: 'info', time: '2026-11-22T04:55:35.000Z', message: 'error cleared' },
+    ],
     ['warning/2026-11-22T04:55:35Z/', { level: 'warning', declaredLevel: 'warning', time: '2026-11-22T04:55:35.000Z', message: '' }],
     ['warning/2026-11-22T04:55:35Z', { level: 'warning', declaredLevel: 'warning', time: '2026-11-22T04:55:35.000Z', message: '' }],
     // messages keep every further '/'
-    ['error/2026-11-22T04:55:35Z/GET /a/b/c: 500', { level: 'error', declaredLevel: 'error', time: '2026-11-22T04:55:35.000Z', message: 'GET /a/b/c: 500' }],
+    [
+      'error/2026-11-22T04:55:35Z/GET /a/b/c: 500',
+      { level: 'error', declaredLevel: 'error', time: '2026-11-22T04:55:35.000Z', message: 'GET /a/b/c: 500' },
+    ],
     ['error/2026-11-22T04:55:35Z//', { level: 'error', declaredLevel: 'error', time: '2026-11-22T04:55:35.000Z', message: '/' }],
     ['error/2026-11-22T04:55:35Z/a//b/', { level: 'error', declaredLevel: 'error', time: '2026-11-22T04:55:35.000Z', message: 'a//b/' }],
     // level case
     ['Error/2026-11-22T04:55:35Z/x', { level: 'error', declaredLevel: 'error', time: '2026-11-22T04:55:35.000Z', message: 'x' }],
     ['WARNING/2026-11-22T04:55:35Z/x', { level: 'warning', declaredLevel: 'warning', time: '2026-11-22T04:55:35.000Z', message: 'x' }],
     // AutoCrane's own values: lowercase level, .NET "s" time (no offset, UTC)
-    ['error/2021-03-01T12:34:56/Response status code does not indicate success: 500 (Internal Server Error).', {
-      level: 'error',
-      declaredLevel: 'error',
-      time: '2021-03-01T12:34:56.000Z',
-      message: 'Response status code does not indicate success: 500 (Internal Server Error).',
-    }],
-    ['info/2021-03-01T12:34:56/error cleared', { level: 'info', declaredLevel: 'info', time: '2021-03-01T12:34:56.000Z', message: 'error cleared' }],
-    ['warning/2021-03-01T12:34:56/see http://x/y', { level: 'warning', declaredLevel: 'warning', time: '2021-03-01T12:34:56.000Z', message: 'see http://x/y' }],
+    [
+      'error/2021-03-01T12:34:56/Response status code does not indicate success: 500 (Internal Server Error).',
+      {
+        level: 'error',
+        declaredLevel: 'error',
+        time: '2021-03-01T12:34:56.000Z',
+        message: 'Response status code does not indicate success: 500 (Internal Server Error).',
+      },
+    ],
+    [
+      'info/2021-03-01T12:34:56/error cleared',
+      { level: 'info', declaredLevel: 'info', time: '2021-03-01T12:34:56.000Z', message: 'error cleared' },
+    ],
+    [
+      'warning/2021-03-01T12:34:56/see http://x/y',
+      { level: 'warning', declaredLevel: 'warning', time: '2021-03-01T12:34:56.000Z', message: 'see http://x/y' },
+    ],
     // other offsets
     ['error/2026-11-22T06:55:35+02:00/x', { level: 'error', declaredLevel: 'error', time: '2026-11-22T04:55:35.000Z', message: 'x' }],
   ])('%j', (raw, expected) => {
@@ -288,16 +301,28 @@ describe('parseStatus', () => {
   test.each<[string, { declaredLevel: string; time?: string; message: string; problem: RegExp }]>([
     // AutoCrane's own tests used values like these; its post CLI did not validate the level.
     ['Error/...', { declaredLevel: 'error', message: '...', problem: /unparsable time '\.\.\.'/ }],
-    ['bogus/2026-11-22T04:55:35Z/x', { declaredLevel: 'bogus', time: '2026-11-22T04:55:35.000Z', message: 'x', problem: /unknown level 'bogus'/ }],
-    ['Unknown/2026-11-22T04:55:35Z/x', { declaredLevel: 'unknown', time: '2026-11-22T04:55:35.000Z', message: 'x', problem: /unknown level 'Unknown'/ }],
-    ['bogus/nonsense/a/b', { declaredLevel: 'bogus', message: 'nonsense/a/b', problem: /unknown level 'bogus'; unparsable time 'nonsense'/ }],
+    [
+      'bogus/2026-11-22T04:55:35Z/x',
+      { declaredLevel: 'bogus', time: '2026-11-22T04:55:35.000Z', message: 'x', problem: /unknown level 'bogus'/ },
+    ],
+    [
+      'Unknown/2026-11-22T04:55:35Z/x',
+      { declaredLevel: 'unknown', time: '2026-11-22T04:55:35.000Z', message: 'x', problem: /unknown level 'Unknown'/ },
+    ],
+    [
+      'bogus/nonsense/a/b',
+      { declaredLevel: 'bogus', message: 'nonsense/a/b', problem: /unknown level 'bogus'; unparsable time 'nonsense'/ },
+    ],
     ['error/yesterday/it broke', { declaredLevel: 'error', message: 'yesterday/it broke', problem: /unparsable time 'yesterday'/ }],
     ['error//msg', { declaredLevel: 'error', message: '/msg', problem: /unparsable time ''/ }],
     ['error/', { declaredLevel: 'error', message: '', problem: /unparsable time/ }],
     ['/2026-11-22T04:55:35Z/x', { declaredLevel: '', time: '2026-11-22T04:55:35.000Z', message: 'x', problem: /unknown level ''/ }],
     ['error', { declaredLevel: '', message: '', problem: /not of the form/ }],
     ['', { declaredLevel: '', message: '', problem: /not of the form/ }],
-    ['errorfoo/2026-11-22T04:55:35Z/x', { declaredLevel: 'errorfoo', time: '2026-11-22T04:55:35.000Z', message: 'x', problem: /unknown level/ }],
+    [
+      'errorfoo/2026-11-22T04:55:35Z/x',
+      { declaredLevel: 'errorfoo', time: '2026-11-22T04:55:35.000Z', message: 'x', problem: /unknown level/ },
+    ],
     ['error/2026-02-30T00:00:00Z/x', { declaredLevel: 'error', message: '2026-02-30T00:00:00Z/x', problem: /unparsable time/ }],
   ])('tolerates %j (level unknown, no throw)', (raw, expected) => {
     const parsed = parseStatus(raw);
@@ -315,7 +340,17 @@ describe('parseStatus', () => {
   });
 
   const levels: WatchdogLevel[] = ['info', 'warning', 'error'];
-  const messages = ['', 'ok', 'a/b/c', '/leading', 'trailing/', '//', 'GET /x?y=1&z=/w', 'ünïcødé 😀', 'x'.repeat(MAX_WATCHDOG_MESSAGE_LENGTH)];
+  const messages = [
+    '',
+    'ok',
+    'a/b/c',
+    '/leading',
+    'trailing/',
+    '//',
+    'GET /x?y=1&z=/w',
+    'ünïcødé 😀',
+    'x'.repeat(MAX_WATCHDOG_MESSAGE_LENGTH),
+  ];
   const times = [T, new Date('1999-12-31T23:59:59.999Z'), new Date(0)];
   const cases = levels.flatMap((level) => messages.flatMap((message) => times.map((time) => ({ level, message, time }))));
 

@@ -27,7 +27,10 @@ const failingProber: HttpProber = {
   },
   probeAll: async (targets: ReadonlyArray<ProbeTargetRequest>) =>
     new Map<string, HttpProbeResult>(
-      targets.map(({ key, url }) => [key, { healthy: false, outcome: 'http-status', status: 500, durationMs: 1, message: `GET ${url} answered 500 ${'x'.repeat(300)}` }]),
+      targets.map(({ key, url }) => [
+        key,
+        { healthy: false, outcome: 'http-status', status: 500, durationMs: 1, message: `GET ${url} answered 500 ${'x'.repeat(300)}` },
+      ]),
     ),
   close: () => undefined,
 };
@@ -74,13 +77,25 @@ test('a status too long for the pod is written shortened', async () => {
 
 test('a pod refused even shortened is recorded, the others written, and it backs off', async () => {
   let now = time;
-  const refusals = podWriteRefusals('watchdog-sweep', { now: () => now, backoff: new PodBackoff({ baseMs: 60_000, maxMs: 600_000, maxEntries: 100 }) });
+  const refusals = podWriteRefusals('watchdog-sweep', {
+    now: () => now,
+    backoff: new PodBackoff({ baseMs: 60_000, maxMs: 600_000, maxEntries: 100 }),
+  });
   const { api, written } = core((name) => (name === 'big' ? status(422, TOO_LONG) : undefined));
   const first = run(api, refusals);
   expect(await first.summary).toMatchObject({ podsWritten: 2, podsRefused: 1, podsBackingOff: 0, health: { error: 2, none: 1 } });
   expect(Object.keys(written).sort()).toEqual(['app-1', 'app-3']);
   expect(first.logged).toEqual([
-    expect.objectContaining({ loop: 'watchdog-sweep', namespace: 'shop', pod: 'big', uid: 'uid-big', reason: 'too-large', httpStatus: 422, attempts: 1, retryAt: '2026-12-02T10:01:00.000Z' }),
+    expect.objectContaining({
+      loop: 'watchdog-sweep',
+      namespace: 'shop',
+      pod: 'big',
+      uid: 'uid-big',
+      reason: 'too-large',
+      httpStatus: 422,
+      attempts: 1,
+      retryAt: '2026-12-02T10:01:00.000Z',
+    }),
   ]);
   // The whole write and the shortened one: two patches for the pod, no more.
   expect((api.patchNamespacedPod as jest.Mock).mock.calls.filter(([r]) => r.name === 'big')).toHaveLength(2);

@@ -73,7 +73,10 @@ function stubProber(answer: (url: string) => Partial<HttpProbeResult> = () => ({
 }
 
 function stubCore() {
-  const patches: Array<{ name: string; body: { metadata: { resourceVersion?: string; annotations: Record<string, string | null>; labels: Record<string, string | null> } } }> = [];
+  const patches: Array<{
+    name: string;
+    body: { metadata: { resourceVersion?: string; annotations: Record<string, string | null>; labels: Record<string, string | null> } };
+  }> = [];
   const core = {
     readNamespacedPod: jest.fn(async () => {
       throw new Error('no re-read expected');
@@ -86,7 +89,8 @@ function stubCore() {
   return { core, patches };
 }
 
-const failing = (url: string) => (url.includes('10.0.0.3:') ? { healthy: false, outcome: 'http-status' as const, status: 500, message: `GET ${url} answered 500` } : {});
+const failing = (url: string) =>
+  url.includes('10.0.0.3:') ? { healthy: false, outcome: 'http-status' as const, status: 500, message: `GET ${url} answered 500` } : {};
 
 describe('toSweepPod', () => {
   test('keeps only what a decision needs', () => {
@@ -121,7 +125,10 @@ describe('toSweepPod', () => {
   });
 
   test('a pod being deleted, a pod without status, an item without a name', () => {
-    expect(toSweepPod({ metadata: { name: 'x', deletionTimestamp: '2026-12-02T00:00:00Z' } })).toMatchObject({ deleting: true, containerStatuses: [] });
+    expect(toSweepPod({ metadata: { name: 'x', deletionTimestamp: '2026-12-02T00:00:00Z' } })).toMatchObject({
+      deleting: true,
+      containerStatuses: [],
+    });
     expect(toSweepPod({ metadata: { name: 'x', annotations: { 'probe.autocrane.io/a': 5 } } })).toEqual({
       name: 'x',
       uid: '',
@@ -193,14 +200,24 @@ describe('sweepWatchdogs, page by page', () => {
     const pods = [pod('app-0'), pod('app-2', { annotations: erroring, healthLabel: 'error' })];
     const { core, patches } = stubCore();
 
-    const still = await sweepWatchdogs({ namespace: 'shop' }, { ...pagesOf(pods, 500), core, prober: stubProber(failing).prober, now: () => time });
+    const still = await sweepWatchdogs(
+      { namespace: 'shop' },
+      { ...pagesOf(pods, 500), core, prober: stubProber(failing).prober, now: () => time },
+    );
     expect(still).toMatchObject({ podsWritten: 0, health: { none: 1, error: 1 } });
     expect(patches).toEqual([]);
 
-    const recovered = await sweepWatchdogs({ namespace: 'shop' }, { ...pagesOf(pods, 500), core, prober: stubProber().prober, now: () => time });
+    const recovered = await sweepWatchdogs(
+      { namespace: 'shop' },
+      { ...pagesOf(pods, 500), core, prober: stubProber().prober, now: () => time },
+    );
     expect(recovered).toMatchObject({ podsWritten: 1, health: { none: 1, info: 1 } });
     expect(patches.map((p) => p.body.metadata)).toEqual([
-      { resourceVersion: '7', annotations: { 'status.autocrane.io/http': 'info/2026-12-02T10:00:00Z/error cleared' }, labels: { [HEALTH_LABEL]: 'info' } },
+      {
+        resourceVersion: '7',
+        annotations: { 'status.autocrane.io/http': 'info/2026-12-02T10:00:00Z/error cleared' },
+        labels: { [HEALTH_LABEL]: 'info' },
+      },
     ]);
   });
 
@@ -219,14 +236,24 @@ describe('sweepWatchdogs, page by page', () => {
     const { core, patches } = stubCore();
     const summary = await sweepWatchdogs({ namespace: 'shop' }, { ...pagesOf(pods, 500), core, prober, now: () => time });
     expect(batches).toEqual([['http://10.0.0.1:8080/watchdog']]);
-    expect(summary).toMatchObject({ pods: 8, probedPods: 4, probes: 4, failedProbes: 3, podsWritten: 3, outcomes: { ok: 1, 'refused-target': 3 } });
+    expect(summary).toMatchObject({
+      pods: 8,
+      probedPods: 4,
+      probes: 4,
+      failedProbes: 3,
+      podsWritten: 3,
+      outcomes: { ok: 1, 'refused-target': 3 },
+    });
     const written = Object.fromEntries(patches.map((p) => [p.name, p.body.metadata.annotations['status.autocrane.io/http']]));
     expect(written['app-5']).toMatch(/host must be the literal POD_IP/);
     expect(written['app-6']).toMatch(/pod has no IP address to probe$/);
     expect(written['app-7']).toMatch(/pod IP 'not-an-ip' is not an IP address$/);
 
     // With probeNotReadyPods, the not-ready and pending pods are probed too.
-    const all = await sweepWatchdogs({ namespace: 'shop', probeNotReadyPods: true }, { ...pagesOf(pods, 500), core, prober: stubProber().prober, now: () => time });
+    const all = await sweepWatchdogs(
+      { namespace: 'shop', probeNotReadyPods: true },
+      { ...pagesOf(pods, 500), core, prober: stubProber().prober, now: () => time },
+    );
     expect(all.probedPods).toBe(6);
   });
 
@@ -244,7 +271,10 @@ describe('sweepWatchdogs, page by page', () => {
       }),
     } as unknown as PodStatusApi;
     const { prober } = stubProber(() => ({ healthy: false, outcome: 'timeout', message: 'timed out' }));
-    const summary = await sweepWatchdogs({ namespace: 'shop' }, { ...pagesOf(pods, 500), core, prober, now: () => time, writeConcurrency: 3 });
+    const summary = await sweepWatchdogs(
+      { namespace: 'shop' },
+      { ...pagesOf(pods, 500), core, prober, now: () => time, writeConcurrency: 3 },
+    );
     expect(summary.podsWritten).toBe(20);
     expect(most).toBe(3);
   });
@@ -269,11 +299,28 @@ describe('sweepWatchdogs, page by page', () => {
     const pods = Array.from({ length: 5 }, (_, i) => pod(`app-${i}`));
     const { listPods, calls } = pagesOf(pods, 2);
     const { prober, batches } = stubProber();
-    const done = { pods: 2, probedPods: 2, probes: 2, failedProbes: 0, podsWritten: 0, podsGone: 0, outcomes: { ok: 2 }, health: { none: 2 } };
-    const resumeFrom = parseSweepResumePoint({ pageToken: 'p1', pagesDone: 1, done, page: { pods: 2, probes: 2, probesDone: 1, writes: 0 } });
+    const done = {
+      pods: 2,
+      probedPods: 2,
+      probes: 2,
+      failedProbes: 0,
+      podsWritten: 0,
+      podsGone: 0,
+      outcomes: { ok: 2 },
+      health: { none: 2 },
+    };
+    const resumeFrom = parseSweepResumePoint({
+      pageToken: 'p1',
+      pagesDone: 1,
+      done,
+      page: { pods: 2, probes: 2, probesDone: 1, writes: 0 },
+    });
     expect(resumeFrom).toBeDefined();
 
-    const summary = await sweepWatchdogs({ namespace: 'shop' }, { listPods, core: stubCore().core, prober, now: () => time, resumeFrom: resumeFrom! });
+    const summary = await sweepWatchdogs(
+      { namespace: 'shop' },
+      { listPods, core: stubCore().core, prober, now: () => time, resumeFrom: resumeFrom! },
+    );
     expect(calls).toEqual(['p1', 'p2']);
     expect(batches.flat()).toHaveLength(3);
     expect(summary).toMatchObject({ pages: 3, pods: 5, probedPods: 5, probes: 5, outcomes: { ok: 5 }, health: { none: 5 } });
@@ -283,12 +330,22 @@ describe('sweepWatchdogs, page by page', () => {
     expect(parseSweepResumePoint(undefined)).toBeUndefined();
     expect(parseSweepResumePoint({ phase: 'probing', done: 3, total: 9 })).toBeUndefined();
     // The first page has no token: nothing to skip, start over.
-    expect(parseSweepResumePoint({ pagesDone: 0, done: { pods: 0, probedPods: 0, probes: 0, failedProbes: 0, podsWritten: 0, podsGone: 0, outcomes: {}, health: {} } })).toBeUndefined();
+    expect(
+      parseSweepResumePoint({
+        pagesDone: 0,
+        done: { pods: 0, probedPods: 0, probes: 0, failedProbes: 0, podsWritten: 0, podsGone: 0, outcomes: {}, health: {} },
+      }),
+    ).toBeUndefined();
     expect(parseSweepResumePoint({ pageToken: 'p1', pagesDone: -1, done: {} })).toBeUndefined();
   });
 
   const expired = (token?: string) =>
-    new ApiException(410, 'expired', JSON.stringify({ kind: 'Status', code: 410, reason: 'Expired', ...(token && { metadata: { continue: token } }) }), {});
+    new ApiException(
+      410,
+      'expired',
+      JSON.stringify({ kind: 'Status', code: 410, reason: 'Expired', ...(token && { metadata: { continue: token } }) }),
+      {},
+    );
 
   test('an expired continue token goes on with the token sent with the 410', async () => {
     const pods = Array.from({ length: 5 }, (_, i) => pod(`app-${i}`));
@@ -299,7 +356,10 @@ describe('sweepWatchdogs, page by page', () => {
       if (token === 'p1') throw expired('p1-inconsistent');
       return listPods(ns, token === 'p1-inconsistent' ? 'p1' : token);
     };
-    const summary = await sweepWatchdogs({ namespace: 'shop' }, { listPods: listing, core: stubCore().core, prober: stubProber().prober, now: () => time });
+    const summary = await sweepWatchdogs(
+      { namespace: 'shop' },
+      { listPods: listing, core: stubCore().core, prober: stubProber().prober, now: () => time },
+    );
     expect(calls).toEqual([undefined, 'p1', 'p1-inconsistent', 'p2']);
     expect(summary).toMatchObject({ pages: 3, pods: 5, probedPods: 5 });
   });
@@ -317,7 +377,19 @@ describe('sweepWatchdogs, page by page', () => {
       }
       return listPods(ns, token);
     };
-    const done = { pods: 4, probedPods: 4, probes: 4, failedProbes: 0, podsWritten: 0, podsGone: 0, podsRefused: 0, podsRefusedSystemic: 0, podsBackingOff: 0, outcomes: { ok: 4 }, health: { none: 4 } };
+    const done = {
+      pods: 4,
+      probedPods: 4,
+      probes: 4,
+      failedProbes: 0,
+      podsWritten: 0,
+      podsGone: 0,
+      podsRefused: 0,
+      podsRefusedSystemic: 0,
+      podsBackingOff: 0,
+      outcomes: { ok: 4 },
+      health: { none: 4 },
+    };
     const summary = await sweepWatchdogs(
       { namespace: 'shop' },
       {
