@@ -9,7 +9,7 @@ describe('data deployer: gc pacing', () => {
     try {
       let mod: typeof import('../../../datadeployer/gc-pacer') | undefined;
       jest.isolateModules(() => {
-        mod = jest.requireActual<typeof import('../../../datadeployer/gc-pacer')>('../../datadeployer/gc-pacer');
+        mod = jest.requireActual<typeof import('../../../datadeployer/gc-pacer')>('../../../datadeployer/gc-pacer');
       });
       return mod!;
     } finally {
