@@ -9,24 +9,13 @@
 import { hostname } from 'node:os';
 import { EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import {
-  dataRequestKey,
-  dataStatusKey,
-  formatDataRequest,
-  parseDataStatus,
-  podDataDeclaration,
-  type DataStatus,
-} from '../../domain/data/data-contract';
-import {
   acknowledgement,
   dataGatePolicy,
   dataMirrorName,
   parseDataStageShares,
   planDataRequests,
-  readRequest,
   refusedPodObservations,
   releaseRef,
-  requestOf,
-  type ConsumerView,
   type DataRef,
   type DataRelease,
   judgeStageErrors,
@@ -35,13 +24,13 @@ import { DEFAULTS, FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../
 import { evaluateGate, type GateResult, type SettleMemory } from '../../domain/gate/stage-gate';
 import type { GateEvidence } from '../../domain/gate/stage-gate-evidence';
 import { CONTENT_TYPES, kubeJson } from '../../platform/kube-json';
-import { failsTheLoop, loopWrites, type PodWriteRefusalClass } from '../../domain/shared/pod-write-refusal';
 import { DataGateMemories, withHeartbeats, type DataGateHeartbeat } from './data-rollout-gate';
 import { GateProber, MAX_LOOK_GAP_MS } from '../gate/gate-probe';
 import { createHttpProber, type HttpProber } from '../watchdog/http-prober';
-import { describeRefusal, podWriteRefusals, type PodWriteRefusalMetrics } from '../shared/pod-write-refusals';
+import { podWriteRefusals, type PodWriteRefusalMetrics } from '../shared/pod-write-refusals';
 import { currentContext, guard, sleep } from '../shared/activity-context';
-import { podObservation, type PodJson } from '../rollout/rollout-kube-json';
+import { podObservation } from '../rollout/rollout-kube-json';
+import { listDataPods, writeDataRequests, type DataPods } from './data-rollout-requests';
 import type {
   AdvanceDataStageInput,
   DataGateResult,
@@ -60,8 +49,6 @@ export const DATA_POLL_MS = 500;
 export const DEFAULT_TEND_SECONDS = 600;
 /** The ConfigMap mirror's calls give up before their activity's 15 s start-to-close timeout (workflows/data/data-rollout.ts). */
 const MIRROR_TIMEOUT_MS = 10_000;
-/** Requests written at once. */
-const WRITE_CONCURRENCY = 16;
 
 export interface DataRolloutActivityOptions {
   autoStart: boolean;
@@ -81,17 +68,6 @@ export const DEFAULT_DATA_ROLLOUT_OPTIONS: DataRolloutActivityOptions = {
   probationSeconds: DEFAULTS.dataProbationSeconds,
 };
 
-interface DataPods {
-  consumers: (ConsumerView & { pod: PodJson })[];
-  vouchers: PodJson[];
-}
-
-function readStatus(text: string | undefined): DataStatus | null {
-  if (text === undefined) return null;
-  const parsed = parseDataStatus(text);
-  return parsed.ok ? parsed.value : null;
-}
-
 function listLimited(names: readonly string[], limit = 5): string {
   return names.length > limit ? `${names.slice(0, limit).join(', ')} and ${names.length - limit} more` : names.join(', ');
 }
@@ -101,7 +77,6 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
   const probeTimeoutMs = (options.probeTimeoutSeconds ?? DEFAULTS.probeTimeoutSeconds) * 1000;
   let httpProber: HttpProber | undefined;
   const gateProber = new GateProber(() => (httpProber ??= createHttpProber({ timeoutMs: probeTimeoutMs })), probeTimeoutMs);
-  const podsPath = (namespace: string) => `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`;
   // One per worker: a pod whose request is refused backs off instead of being refused every poll.
   const refusals = podWriteRefusals('data-rollout', {
     events: kc.makeApiClient(EventsV1Api),
@@ -112,83 +87,8 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
   const gateMemories = new DataGateMemories();
   const logRefusal = (fields: Record<string, unknown>, message: string) => currentContext()?.log.warn(message, fields);
 
-  /** The source's consumers and vouchers among the namespace's pods (terminating ones left out). */
-  async function listDataPods(scope: DataScope): Promise<DataPods> {
-    const list = await kubeJson<{ items: PodJson[] }>(kc, { method: 'GET', path: podsPath(scope.namespace) });
-    const result: DataPods = { consumers: [], vouchers: [] };
-    for (const pod of list.items) {
-      if (pod.metadata.deletionTimestamp) continue;
-      const annotations = pod.metadata.annotations;
-      const declared = podDataDeclaration(annotations);
-      if (declared.consumes.includes(scope.source)) {
-        result.consumers.push({
-          name: pod.metadata.name,
-          request: readRequest(annotations?.[dataRequestKey(scope.source)]),
-          status: readStatus(annotations?.[dataStatusKey(scope.source)]),
-          pod,
-        });
-      }
-      if (declared.vouchesFor.includes(scope.source)) result.vouchers.push(pod);
-    }
-    return result;
-  }
-
-  /**
-   * Writes the requests; a request the apiserver refuses for one pod is recorded for that pod
-   * (which then backs off) and the others are written. Returns the pods refused for their own
-   * reasons (or backing off after such a refusal), with why. Throws only when the apiserver is
-   * unreachable or refuses every request for reasons no pod explains.
-   */
-  async function writeRequests(
-    scope: DataScope,
-    pods: DataPods,
-    writes: { pod: string; ref: DataRef }[],
-    releases: DataRelease[],
-  ): Promise<{ written: number; refused: Map<string, string> }> {
-    const byVersion = new Map(releases.map((r) => [r.version.id, r]));
-    const uids = new Map(pods.consumers.map((c) => [c.name, c.pod.metadata.uid]));
-    let written = 0;
-    const refused = new Map<string, string>();
-    const failures: Array<PodWriteRefusalClass & { error: unknown }> = [];
-    for (let i = 0; i < writes.length; i += WRITE_CONCURRENCY) {
-      await Promise.all(
-        writes.slice(i, i + WRITE_CONCURRENCY).map(async ({ pod, ref }) => {
-          const release = byVersion.get(ref.version);
-          if (!release) throw new Error(`no release for version ${ref.version}`);
-          const podRef = { namespace: scope.namespace, name: pod, uid: uids.get(pod) ?? '' };
-          const blocked = refusals.blocked(podRef);
-          if (blocked) {
-            const why = blocked.why ?? 'refused earlier';
-            refused.set(
-              pod,
-              `${why}; backing off until ${new Date(blocked.retryAt).toISOString()} (refusal ${blocked.attempts} in a row), see its Events`,
-            );
-            return;
-          }
-          try {
-            await kubeJson(kc, {
-              method: 'PATCH',
-              path: `${podsPath(scope.namespace)}/${encodeURIComponent(pod)}`,
-              query: { fieldManager: FIELD_MANAGER },
-              body: { metadata: { annotations: { [dataRequestKey(scope.source)]: formatDataRequest(requestOf(release)) } } },
-              contentType: CONTENT_TYPES.mergePatch,
-            });
-            written += 1;
-            refusals.succeeded(podRef);
-          } catch (err) {
-            // Deleted since the list: nothing to ask of it.
-            if ((err as { code?: number }).code === 404) return;
-            const refusal = await refusals.record(podRef, `write its ${scope.source} data request`, err, logRefusal);
-            failures.push({ ...refusal, error: err });
-            // A 5xx, 429 or no answer is tried again at the next poll: the pod is not refused for good.
-            if (!refusal.systemic) refused.set(pod, describeRefusal(refusal));
-          }
-        }),
-      );
-    }
-    if (failsTheLoop(loopWrites(written, failures))) throw failures[0]!.error;
-    return { written, refused };
-  }
+  const writeRequests = (scope: DataScope, pods: DataPods, writes: { pod: string; ref: DataRef }[], releases: DataRelease[]) =>
+    writeDataRequests({ kc, refusals, logRefusal }, scope, pods, writes, releases);
 
   /**
    * The gate over the upgraded consumers and the vouchers: errors, readiness, probation. With
@@ -323,7 +223,7 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
           const refused = new Map<string, string>();
           let written = 0;
           for (;;) {
-            const pods = await listDataPods(input);
+            const pods = await listDataPods(kc, input);
             const plan = planDataRequests({
               consumers: pods.consumers,
               lkg: releaseRef(input.lkg),
@@ -410,7 +310,7 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
         withHeartbeats(initial, async (heartbeat) => {
           try {
             for (;;) {
-              const pods = await listDataPods(input);
+              const pods = await listDataPods(kc, input);
               // Newcomers (no request, or one for neither version) are not part of the stage: LKG.
               const newcomers = pods.consumers.filter(
                 (c) => ![lkg, target].some((ref) => c.request?.version === ref.version && c.request.sha256 === ref.sha256),
@@ -451,7 +351,7 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
           const deadline = Date.now() + input.ackTimeoutSeconds * 1000;
           let written = 0;
           for (;;) {
-            const pods = await listDataPods(input);
+            const pods = await listDataPods(kc, input);
             written += (
               await writeRequests(input, pods, planDataRequests({ consumers: pods.consumers, lkg, rollout: null }).writes, [input.lkg])
             ).written;
@@ -482,7 +382,7 @@ export function createDataRolloutActivities(kc: KubeConfig, options: DataRollout
           const until = Date.now() + input.seconds * 1000;
           let written = 0;
           do {
-            const pods = await listDataPods(input);
+            const pods = await listDataPods(kc, input);
             written += (
               await writeRequests(input, pods, planDataRequests({ consumers: pods.consumers, lkg, rollout: null }).writes, [input.lkg])
             ).written;
