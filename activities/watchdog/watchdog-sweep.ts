@@ -10,14 +10,13 @@
  * pods. Progress (the page in progress and the counters of the pages done) is reported
  * for heartbeats, and a retried sweep can resume from it.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
-import { HEALTH_LABEL, PROBE_ANNOTATION_PREFIX, STATUS_ANNOTATION_PREFIX } from '../../domain/shared/keys';
+import { HEALTH_LABEL, STATUS_ANNOTATION_PREFIX } from '../../domain/shared/keys';
 import { buildStatusPatch, type Annotations } from '../../domain/watchdog/watchdog-annotations';
 import { decideProbeWrite, isProbeEligible, listProbes, probeUrl, type ProbeResult } from '../../domain/watchdog/watchdog-probe';
 import { failsTheLoop } from '../../domain/shared/pod-write-refusal';
 import { parseStatus, shortenStatusValue } from '../../domain/watchdog/watchdog-status';
-import type { JsonObject } from '../../platform/kube-json';
-import { expiredListContinueToken, kubernetesErrorStatus, streamListPage } from '../../platform/kubernetes';
+import { expiredListContinueToken, kubernetesErrorStatus } from '../../platform/kubernetes';
+import type { ListSweepPods, SweepPod, SweepPodPage } from './watchdog-sweep-pods';
 import type { HttpProber, ProbeOutcome, ProbeTargetRequest } from './http-prober';
 import { writePodStatuses, type PodStatusApi, type PodStatusSnapshot } from '../shared/pod-status';
 import { podWriteRefusals, type PodWriteRefusals, type RefusalLog } from '../shared/pod-write-refusals';
@@ -74,31 +73,6 @@ export interface SweepProgress {
   remainingPods?: number;
 }
 
-/** The fields of a listed pod that a sweep decides with; the rest of the pod is dropped. */
-export interface SweepPod {
-  name: string;
-  uid: string;
-  resourceVersion?: string;
-  podIP?: string;
-  phase?: string;
-  containerStatuses: Array<{ ready: boolean }>;
-  deleting: boolean;
-  /** Only the probe.autocrane.io/* and status.autocrane.io/* annotations. */
-  annotations: Record<string, string>;
-  /** The status.autocrane.io/health label, if set. */
-  healthLabel?: string;
-}
-
-export interface SweepPodPage {
-  pods: SweepPod[];
-  /** The token of the next page; absent on the last page. */
-  continueToken?: string;
-  remainingItemCount?: number;
-}
-
-/** Lists one page of a namespace's pods (from the start when continueToken is undefined). */
-export type ListSweepPods = (namespace: string, continueToken: string | undefined) => Promise<SweepPodPage>;
-
 export interface SweepDeps {
   listPods: ListSweepPods;
   /** Reads and patches pods whose status changes. */
@@ -117,73 +91,7 @@ export interface SweepDeps {
   log?: RefusalLog;
 }
 
-export const LIST_PAGE_SIZE = 500;
-const LIST_TIMEOUT_MS = 60_000;
 const DEFAULT_WRITE_CONCURRENCY = 8;
-
-const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
-const stringOr = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
-
-/**
- * The SweepPod of one item of a raw pod list, or undefined if it has no name. Keeps only our
- * annotations and label: the rest (managedFields, specs, other annotations) goes with the page.
- */
-export function toSweepPod(item: JsonObject): SweepPod | undefined {
-  const metadata = isObject(item.metadata) ? item.metadata : {};
-  const status = isObject(item.status) ? item.status : {};
-  const name = stringOr(metadata.name);
-  if (!name) return undefined;
-  const annotations: Record<string, string> = {};
-  if (isObject(metadata.annotations)) {
-    for (const [key, value] of Object.entries(metadata.annotations)) {
-      if (typeof value === 'string' && (key.startsWith(PROBE_ANNOTATION_PREFIX) || key.startsWith(STATUS_ANNOTATION_PREFIX))) {
-        annotations[key] = value;
-      }
-    }
-  }
-  const containerStatuses = Array.isArray(status.containerStatuses)
-    ? status.containerStatuses.map((c) => ({ ready: isObject(c) && c.ready === true }))
-    : [];
-  const pod: SweepPod = {
-    name,
-    uid: stringOr(metadata.uid) ?? '',
-    containerStatuses,
-    deleting: metadata.deletionTimestamp !== undefined && metadata.deletionTimestamp !== null,
-    annotations,
-  };
-  const resourceVersion = stringOr(metadata.resourceVersion);
-  if (resourceVersion !== undefined) pod.resourceVersion = resourceVersion;
-  const podIP = stringOr(status.podIP);
-  if (podIP) pod.podIP = podIP;
-  const phase = stringOr(status.phase);
-  if (phase !== undefined) pod.phase = phase;
-  const healthLabel = isObject(metadata.labels) ? stringOr(metadata.labels[HEALTH_LABEL]) : undefined;
-  if (healthLabel !== undefined) pod.healthLabel = healthLabel;
-  return pod;
-}
-
-/**
- * Pages of a namespace's pods read through the kubeconfig's apiserver: each pod is reduced to
- * a SweepPod as soon as it has arrived, so neither the page's text nor its full objects are
- * ever held at once.
- */
-export function sweepPodLister(kc: KubeConfig, pageSize = LIST_PAGE_SIZE): ListSweepPods {
-  return async (namespace, continueToken) => {
-    const pods: SweepPod[] = [];
-    const info = await streamListPage(
-      kc,
-      { path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, limit: pageSize, continueToken, timeoutMs: LIST_TIMEOUT_MS },
-      (item) => {
-        const pod = toSweepPod(item);
-        if (pod) pods.push(pod);
-      },
-    );
-    const result: SweepPodPage = { pods };
-    if (info.continueToken !== undefined) result.continueToken = info.continueToken;
-    if (info.remainingItemCount !== undefined) result.remainingItemCount = info.remainingItemCount;
-    return result;
-  };
-}
 
 export function emptySweepCounters(): SweepCounters {
   return {

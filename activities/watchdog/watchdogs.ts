@@ -10,7 +10,8 @@ import { createHttpProber, type HttpProber } from './http-prober';
 import { toActivityFailure } from '../shared/kubernetes-errors';
 import { podWriteRefusals, type PodWriteRefusalMetrics } from '../shared/pod-write-refusals';
 import type { WatchdogMetrics } from './watchdog-metrics';
-import { sweepPodLister, sweepWatchdogs, type SweepInput, type SweepProgress, type SweepSummary } from './watchdog-sweep';
+import { sweepWatchdogs, type SweepInput, type SweepProgress, type SweepSummary } from './watchdog-sweep';
+import { sweepPodLister } from './watchdog-sweep-pods';
 
 export interface WatchdogActivityOptions {
   probeTimeoutSeconds: number;

@@ -2,7 +2,8 @@ import { ApiException } from '@kubernetes/client-node';
 import type { HttpProbeResult, HttpProber, ProbeTargetRequest } from '../../../activities/watchdog/http-prober';
 import type { PodStatusApi } from '../../../activities/shared/pod-status';
 import { podWriteRefusals } from '../../../activities/shared/pod-write-refusals';
-import { sweepWatchdogs, type SweepPod } from '../../../activities/watchdog/watchdog-sweep';
+import { sweepWatchdogs } from '../../../activities/watchdog/watchdog-sweep';
+import type { SweepPod } from '../../../activities/watchdog/watchdog-sweep-pods';
 import { PodBackoff } from '../../../domain/shared/pod-write-refusal';
 
 // One pod's refused write, beside others that go through: recorded for that pod, the sweep goes on.

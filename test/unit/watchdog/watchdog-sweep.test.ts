@@ -1,14 +1,8 @@
 import { ApiException } from '@kubernetes/client-node';
 import type { HttpProbeResult, HttpProber, ProbeTargetRequest } from '../../../activities/watchdog/http-prober';
 import type { PodStatusApi } from '../../../activities/shared/pod-status';
-import {
-  sweepWatchdogs,
-  toSweepPod,
-  type ListSweepPods,
-  type SweepPod,
-  type SweepPodPage,
-  type SweepProgress,
-} from '../../../activities/watchdog/watchdog-sweep';
+import { sweepWatchdogs, type SweepProgress } from '../../../activities/watchdog/watchdog-sweep';
+import { toSweepPod, type ListSweepPods, type SweepPod, type SweepPodPage } from '../../../activities/watchdog/watchdog-sweep-pods';
 import { parseSweepResumePoint } from '../../../activities/watchdog/watchdogs';
 import { HEALTH_LABEL } from '../../../domain/shared/keys';
 
