@@ -19,7 +19,7 @@ import { hostname } from 'node:os';
 import { kubernetesErrorStatus } from '../../platform/kubernetes';
 import { toActivityFailure } from '../shared/kubernetes-errors';
 import { apiserverStatus, EVENT_NOTE_MAX_BYTES, truncateUtf8, type PodWriteRefusals, type RefusalLog } from '../shared/pod-write-refusals';
-import type { RepairKube } from './repair';
+import type { RepairKube } from './repair-kube';
 
 /** Evictions in flight at once: enough to finish a sweep's few evictions quickly, gentle on the apiserver. */
 export const EVICTION_CONCURRENCY = 4;

@@ -6,10 +6,6 @@
 import { hostname } from 'node:os';
 import {
   ApiException,
-  CoreV1Api,
-  EventsV1Api,
-  KubernetesObjectApi,
-  PolicyV1Api,
   type KubeConfig,
   type KubernetesObject,
   type V1OwnerReference,
@@ -34,25 +30,8 @@ import { kubernetesErrorStatus } from '../../platform/kubernetes';
 import { toActivityFailure } from '../shared/kubernetes-errors';
 import { podWriteRefusals, type PodWriteRefusalMetrics } from '../shared/pod-write-refusals';
 import { evictPods } from './repair-eviction';
+import { repairKube, type RepairKube } from './repair-kube';
 import type { RepairMetrics } from './repair-metrics';
-
-/** The Kubernetes calls repair makes; narrow, so unit tests can stand in for the apiserver. */
-export interface RepairKube {
-  core: Pick<CoreV1Api, 'listNamespacedPod' | 'createNamespacedPodEvictionWithHttpInfo'>;
-  policy: Pick<PolicyV1Api, 'listNamespacedPodDisruptionBudget'>;
-  events: Pick<EventsV1Api, 'createNamespacedEvent'>;
-  /** Reads a pod's owner of any kind, CRDs included (the kind's resource is found by discovery). */
-  objects: Pick<KubernetesObjectApi, 'read'>;
-}
-
-export function repairKube(kc: KubeConfig): RepairKube {
-  return {
-    core: kc.makeApiClient(CoreV1Api),
-    policy: kc.makeApiClient(PolicyV1Api),
-    events: kc.makeApiClient(EventsV1Api),
-    objects: KubernetesObjectApi.makeApiClient(kc),
-  };
-}
 
 const LIST_PAGE_SIZE = 500;
 

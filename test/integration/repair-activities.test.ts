@@ -1,5 +1,6 @@
 import { EventsV1Api, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
-import { listFailingPods, repairKube, type RepairKube } from '../../activities/repair/repair';
+import { listFailingPods } from '../../activities/repair/repair';
+import { repairKube, type RepairKube } from '../../activities/repair/repair-kube';
 import { evictPods } from '../../activities/repair/repair-eviction';
 import { EVICTION_EVENT_REASON, HEALTH_LABEL, ROLLOUT_ANNOTATION } from '../../domain/shared/keys';
 import type { EvictionRequest, EvictPodsInput } from '../../domain/repair/repair-types';

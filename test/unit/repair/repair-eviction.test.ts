@@ -1,7 +1,7 @@
 import { ApiException } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { Registry } from 'prom-client';
-import { type RepairKube } from '../../../activities/repair/repair';
+import type { RepairKube } from '../../../activities/repair/repair-kube';
 import { classifyEvictionError, evictionEventName, evictionEventNote, evictPods } from '../../../activities/repair/repair-eviction';
 import { createPodWriteRefusalMetrics, podWriteRefusals } from '../../../activities/shared/pod-write-refusals';
 import type { EvictionRequest } from '../../../domain/repair/repair-types';

@@ -1,5 +1,6 @@
 import { type V1Pod } from '@kubernetes/client-node';
-import { countPods, listFailingPods, type RepairKube } from '../../../activities/repair/repair';
+import { countPods, listFailingPods } from '../../../activities/repair/repair';
+import type { RepairKube } from '../../../activities/repair/repair-kube';
 import { apiError, status } from '../../support/kube-api-errors';
 
 describe('listFailingPods against a stand-in apiserver', () => {
