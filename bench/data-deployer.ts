@@ -26,7 +26,8 @@ import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kuberne
 import { pack } from 'tar-stream';
 import { dataRequestKey, dataStatusKey, formatDataRequest, parseDataStatus, versionId } from '../domain/data/data-contract';
 import { DATA_LOCATION_ANNOTATION, DATA_SOURCES_ANNOTATION } from '../domain/shared/keys';
-import { down, REPO_ROOT, up } from '../stack/stack';
+import { down, up } from '../stack/stack';
+import { REPO_ROOT } from '../stack/stack-state';
 import { DATA_DEPLOYER_NODE_FLAGS } from '../cli/data-deployer';
 import { ensureNamespace, procMemoryMb, sleep } from './support';
 

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { isRunning, type ManagedProcess, startProcess, stopProcess, tailLog } from '../stack/processes';
-import { REPO_ROOT } from '../stack/stack';
+import { REPO_ROOT } from '../stack/stack-state';
 
 export interface BackgroundWorkload {
   /** Base URL of its control routes (POST /fail/{pod}, /recover/{pod}, GET /state). */

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parseApiUrl } from '../cli/api-client';
-import { DEFAULT_STATE_DIR } from '../stack/stack';
+import { DEFAULT_STATE_DIR } from '../stack/stack-state';
 import { ensureBackgroundWorkload, stopBackgroundWorkload } from './background-workload';
 import { runRolloutDemo } from './rollout-demo';
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { DEFAULT_STATE_DIR, down, envFile, status, up } from './stack';
+import { down, status, up } from './stack';
+import { DEFAULT_STATE_DIR, envFile } from './stack-state';
 
 /**
  * `stack up|down|status`: the local stack on 127.0.0.1. `up` returns once every

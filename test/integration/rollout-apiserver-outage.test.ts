@@ -1,5 +1,6 @@
 import type { WorkflowHandle } from '@temporalio/client';
-import { type ComponentName, startStoppedComponent, status, stopComponent } from '../../stack/stack';
+import { startStoppedComponent, status, stopComponent } from '../../stack/stack';
+import { type ComponentName } from '../../stack/stack-state';
 import { rolloutWorkflow } from '../../workflows';
 import { rolloutWorkflowId, type RolloutStatus } from '../../contracts/rollout-messages';
 import { eventually } from '../support/kube';

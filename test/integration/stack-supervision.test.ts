@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { down, readState, status, up } from '../../stack/stack';
+import { down, status, up } from '../../stack/stack';
+import { readState } from '../../stack/stack-state';
 
 /** The stack reports a component that died with the tail of its log, and down stops only what it started. */
 describe('stack supervision', () => {

@@ -11,7 +11,7 @@ import {
   type DataStatus,
 } from '../../domain/data/data-contract';
 import { DATA_LOCATION_ANNOTATION, DATA_SOURCES_ANNOTATION } from '../../domain/shared/keys';
-import { REPO_ROOT } from '../../stack/stack';
+import { REPO_ROOT } from '../../stack/stack-state';
 import { DATA_DEPLOYER_NODE_FLAGS } from '../../cli/data-deployer';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../stack/stack';
+import { REPO_ROOT } from '../../stack/stack-state';
 import { tierStack } from './stacks';
 
 export async function freePort(): Promise<number> {

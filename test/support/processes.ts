@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../stack/stack';
+import { REPO_ROOT } from '../../stack/stack-state';
 
 /** Starts AutoCrane's real worker process (from dist/) so a test can SIGKILL it. */
 export function spawnWorker(env: Record<string, string>, logFile: string): ChildProcess {

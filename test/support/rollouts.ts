@@ -9,7 +9,7 @@ import type { RolloutSpec, RolloutSpecInput } from '../../domain/rollout/rollout
 import { parseRolloutSpec } from '../../domain/rollout/rollout-spec';
 import { isTerminal } from '../../domain/gate/stage-controls';
 import { rolloutStatusQuery, type RolloutStatus } from '../../contracts/rollout-messages';
-import { REPO_ROOT } from '../../stack/stack';
+import { REPO_ROOT } from '../../stack/stack-state';
 import { eventually } from './kube';
 import { probeAnswererPort } from './probe-answerer';
 

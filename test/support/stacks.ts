@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { down, readState, REPO_ROOT, StackState, status, up, UpOptions } from '../../stack/stack';
+import { down, status, up } from '../../stack/stack';
+import { readState, REPO_ROOT, StackState, UpOptions } from '../../stack/stack-state';
 
 /**
  * Each test tier runs its own stack in its own state folder, started fresh by Jest's

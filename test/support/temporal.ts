@@ -1,7 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
-import { StackState } from '../../stack/stack';
+import { StackState } from '../../stack/stack-state';
 
 export interface TemporalClients {
   connection: Connection;

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { HistoryAndWorkflowId } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
-import { REPO_ROOT } from '../../stack/stack';
+import { REPO_ROOT } from '../../stack/stack-state';
 
 /**
  * The files are handle.fetchHistory() serialized with JSON.stringify, i.e. protobufjs toJSON
