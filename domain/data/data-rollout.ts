@@ -20,6 +20,7 @@ import type { GatePolicyInput, PodObservation } from '../gate/stage-gate';
 import type { DecisionLog } from '../gate/stage-controls';
 import { listNames } from '../rollout-group/rollout-group-pods';
 import { stageUpdatedCount } from '../rollout/rollout-shares';
+import { isTerminal } from '../gate/stage-controls';
 
 /** A version with where pods download it (the repository's announcement). */
 export interface DataRelease {
@@ -238,8 +239,8 @@ export const DATA_ROLLOUT_STATES = [
   'Failed',
 ] as const;
 export type DataRolloutState = (typeof DATA_ROLLOUT_STATES)[number];
-export const isDataRolloutFinished = (state: DataRolloutState): boolean =>
-  ['Succeeded', 'RolledBack', 'Superseded', 'Failed'].includes(state);
+/** A data rollout ends in the same states as an app rollout (one list, in the stage controls). */
+export const isDataRolloutFinished = (state: DataRolloutState): boolean => isTerminal(state);
 
 export type DataStageResult = 'pending' | 'progressing' | 'baking' | 'passed' | 'failed' | 'aborted';
 

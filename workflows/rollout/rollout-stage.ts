@@ -33,7 +33,7 @@ const { advanceStage } = proxyActivities<RolloutActivities>({
  * The gate's watch is never left unwatched for long: watchGate heartbeats on a timer every
  * 500 ms (the worker sends one a second at most), so a silence of 3 s means its worker died and
  * the watch is retried on another one within a few seconds. The time it could not watch does
- * not count as bake (domain/rollout-gate-evidence.ts). Only the timeout changes here, not the
+ * not count as bake (domain/gate/stage-gate-evidence.ts). Only the timeout changes here, not the
  * commands, so recorded histories replay as they are.
  */
 const { watchGate } = proxyActivities<RolloutActivities>({
