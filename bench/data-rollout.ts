@@ -31,7 +31,7 @@ import { choosePorts } from '../stack/ports';
 import { down, up } from '../stack/stack';
 import { REPO_ROOT } from '../stack/stack-state';
 import { createDataPod, spawnDataDeployer } from '../test/support/data-deployers';
-import { dataPollScheduleId } from '../workers/data-poll-schedules';
+import { dataPollScheduleId } from '../contracts/schedule-ids';
 import {
   dataRolloutStatusQuery,
   dataRolloutWorkflowId,

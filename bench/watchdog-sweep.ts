@@ -23,7 +23,7 @@ import { httpGet } from '../stack/http-check';
 import { down } from '../stack/stack';
 import { REPO_ROOT } from '../stack/stack-state';
 import type { SweepSummary } from '../activities/watchdog/watchdog-sweep';
-import { probeScheduleId } from '../workers/probe-schedules';
+import { probeScheduleId } from '../contracts/schedule-ids';
 import { startBenchStack } from './support';
 
 const CONCURRENCY = DEFAULTS.probeConcurrency;

@@ -21,7 +21,8 @@ import { createLogger, type Logger } from '../platform/logger';
 import { installTemporalRuntimeLogger } from '../platform/temporal-logging';
 import { createMetricsRegistry } from '../platform/metrics';
 import { connectClient, connectTemporal } from '../platform/temporal';
-import { dataRepositoryTaskQueue, ensureDataPollSchedules } from '../workers/data-poll-schedules';
+import { ensureDataPollSchedules } from '../workers/data-poll-schedules';
+import { dataRepositoryTaskQueue } from '../contracts/schedule-ids';
 import { createWorker } from '../workers/worker-factory';
 import { stopOnSignals } from './serve';
 

@@ -6,13 +6,9 @@
  */
 import type { Client } from '@temporalio/client';
 import type { DataPollInput } from '../activities/data/data-repository';
+import { DATA_POLL_SCHEDULE_PREFIX, dataPollScheduleId } from '../contracts/schedule-ids';
 import { reconcileSchedules, type DesiredSchedule, type ScheduleReconciliation } from './schedules';
 import { DATA_POLL_WORKFLOW_TYPE } from '../contracts/workflow-types';
-
-const DATA_POLL_SCHEDULE_PREFIX = 'data-poll/';
-export const dataPollScheduleId = (source: string) => `${DATA_POLL_SCHEDULE_PREFIX}${source}`;
-/** The data repository's own task queue: its activity must run where its store is. */
-export const dataRepositoryTaskQueue = (taskQueue: string) => `${taskQueue}-data-repository`;
 
 export interface DataPollScheduleOptions {
   sources: readonly string[];

@@ -6,11 +6,9 @@
  */
 import type { Client } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../domain/shared/keys';
+import { PROBE_SCHEDULE_PREFIX, probeScheduleId } from '../contracts/schedule-ids';
 import { reconcileSchedules, type DesiredSchedule, type ScheduleReconciliation } from './schedules';
 import { WATCHDOG_SWEEP_WORKFLOW_TYPE } from '../contracts/workflow-types';
-
-const PROBE_SCHEDULE_PREFIX = 'watchdog-probe/';
-export const probeScheduleId = (namespace: string) => `${PROBE_SCHEDULE_PREFIX}${namespace}`;
 
 export interface ProbeScheduleOptions {
   namespaces: readonly string[];

@@ -7,7 +7,7 @@ import { dataArchiveRefusedEventName } from '../../domain/data/data-refusal-even
 import { dataMirrorName } from '../../domain/data/data-rollout';
 import { DATA_ARCHIVE_REFUSED_EVENT_REASON } from '../../domain/shared/keys';
 import { DATA_POLL_WORKFLOW_TYPE } from '../../contracts/workflow-types';
-import { dataPollScheduleId, dataRepositoryTaskQueue } from '../../workers/data-poll-schedules';
+import { dataPollScheduleId, dataRepositoryTaskQueue } from '../../contracts/schedule-ids';
 import { createWorker } from '../../workers/worker-factory';
 import { filesArchive, serveBodies, type BodyServer } from '../support/archives';
 import { exited, startDataRepository, tail, tierRepositoryEnv, type DataRepositoryProcess } from '../support/data-repository-process';

@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import type { DataPollSummary } from '../../activities/data/data-repository';
 import type { Refusal } from '../../domain/data/data-archive-rules';
 import type { DataVersion } from '../../domain/data/data-contract';
-import { dataPollScheduleId, dataRepositoryTaskQueue } from '../../workers/data-poll-schedules';
+import { dataPollScheduleId, dataRepositoryTaskQueue } from '../../contracts/schedule-ids';
 import { filesArchive, makeArchive, serveBodies, sha256Hex, type BodyServer } from '../support/archives';
 import { exited, startDataRepository, tail, tierRepositoryEnv, type DataRepositoryProcess } from '../support/data-repository-process';
 import { killAndWait } from '../support/processes';

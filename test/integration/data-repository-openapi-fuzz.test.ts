@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dataPollScheduleId, dataRepositoryTaskQueue } from '../../workers/data-poll-schedules';
+import { dataPollScheduleId, dataRepositoryTaskQueue } from '../../contracts/schedule-ids';
 import { startDataRepository, tierRepositoryEnv, type DataRepositoryProcess } from '../support/data-repository-process';
 import { killAndWait } from '../support/processes';
 import { fuzzApi, schemathesisCommand } from '../support/schemathesis';

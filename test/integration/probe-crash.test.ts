@@ -6,7 +6,7 @@ import pino from 'pino';
 import request from 'supertest';
 import { createTestWorkloadServer } from '../../cli/test-workload';
 import { HEALTH_LABEL } from '../../domain/shared/keys';
-import { probeScheduleId } from '../../workers/probe-schedules';
+import { probeScheduleId } from '../../contracts/schedule-ids';
 import { eventually, freshNamespace, KubeClients, sandboxClients } from '../support/kube';
 import { killAndWait, spawnWorker } from '../support/processes';
 import { tierStack } from '../support/stacks';

@@ -6,7 +6,7 @@ import { EVICTION_EVENT_REASON, WRITE_REFUSED_EVENT_REASON } from '../../domain/
 import { startStoppedComponent, stopComponent } from '../../stack/stack';
 import { repairWorkflow } from '../../workflows';
 import { repairStateQuery, repairWorkflowId } from '../../contracts/repair-messages';
-import { probeScheduleId } from '../../workers/probe-schedules';
+import { probeScheduleId } from '../../contracts/schedule-ids';
 import { repairPolicy } from '../fixtures/repair';
 import { eventually, type KubeClients } from '../support/kube';
 import { killAndWait, spawnWorker } from '../support/processes';

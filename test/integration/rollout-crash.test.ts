@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { RolloutSpec } from '../../domain/rollout/rollout-spec';
 import { startStoppedComponent, stopComponent } from '../../stack/stack';
-import { probeScheduleId } from '../../workers/probe-schedules';
+import { probeScheduleId } from '../../contracts/schedule-ids';
 import { rolloutWorkflow } from '../../workflows';
 import { repairWorkflowId } from '../../contracts/repair-messages';
 import { rolloutWorkflowId } from '../../contracts/rollout-messages';

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { PROBE_ANNOTATION_PREFIX } from '../../domain/shared/keys';
-import { probeScheduleId } from '../../workers/probe-schedules';
+import { probeScheduleId } from '../../contracts/schedule-ids';
 import { rolloutWorkflow } from '../../workflows';
 import { repairWorkflowId } from '../../contracts/repair-messages';
 import { rolloutWorkflowId, type RolloutStatus } from '../../contracts/rollout-messages';

@@ -16,8 +16,8 @@ import { dataRequestKey, dataStatusKey, parseDataRequest, type DataStatus, type 
 import { dataMirrorName } from '../../domain/data/data-rollout';
 import { DATA_DEPS_ANNOTATION } from '../../domain/shared/keys';
 import { formatStatus } from '../../domain/watchdog/watchdog-status';
-import { dataPollScheduleId } from '../../workers/data-poll-schedules';
-import { probeScheduleId } from '../../workers/probe-schedules';
+import { dataPollScheduleId } from '../../contracts/schedule-ids';
+import { probeScheduleId } from '../../contracts/schedule-ids';
 import { dataRolloutStatusQuery, dataRolloutWorkflowId, type DataRolloutStatus } from '../../contracts/data-rollout-messages';
 import { createDataPod, dataStatus, spawnDataDeployer } from './data-deployers';
 import { exited, startDataRepository, tail } from './data-repository-process';
