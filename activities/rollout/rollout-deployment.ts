@@ -10,7 +10,7 @@ import type { RolloutSnapshot, StageContext } from '../../domain/rollout/rollout
 import type { RolloutTarget } from '../../domain/rollout/rollout-spec';
 import { describeTarget } from '../../domain/rollout/rollout-summary';
 import { currentContext, sleep, stopIfCancelled } from '../shared/activity-context';
-import { waitForCanary, waitForWorkload } from '../gate/rollout-gate-watch';
+import { waitForCanary, waitForWorkload } from './rollout-gate-watch';
 import type { RolloutKube } from './rollout-kube';
 import {
   canaryTarget,

@@ -6,7 +6,7 @@
 import { planStatefulSetRollback, type StatefulSetAction } from '../../domain/rollout/rollout-plan-statefulset';
 import type { RolloutSnapshot, StageContext } from '../../domain/rollout/rollout-types';
 import { stopIfCancelled } from '../shared/activity-context';
-import { waitFor } from '../gate/rollout-gate-watch';
+import { waitFor } from './rollout-gate-watch';
 import type { RolloutKube } from './rollout-kube';
 import { statefulSetPodName } from './rollout-kube-json';
 import { readObservedStatefulSet, statefulSetPodsSettled, statefulSetRollbackState } from './rollout-kube-observe';

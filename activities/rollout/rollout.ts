@@ -43,14 +43,7 @@ import { currentContext, guard as guardActivity, heartbeat, nonRetryable, sleep 
 import { GateProber } from '../gate/gate-probe';
 import { createHttpProber, type HttpProber } from '../watchdog/http-prober';
 import { ensureSumMatches, removeForeignCanary, runDeploymentActions, type Seen } from './rollout-deployment';
-import {
-  checkGate,
-  GateFailure,
-  initialSettleMemory,
-  rememberSettle,
-  toWatchGateResult,
-  waitForWorkload,
-} from '../gate/rollout-gate-watch';
+import { checkGate, GateFailure, initialSettleMemory, rememberSettle, toWatchGateResult, waitForWorkload } from './rollout-gate-watch';
 import { RolloutKube } from './rollout-kube';
 import { controllerObserved, deploymentSettled, type WorkloadJson } from './rollout-kube-json';
 import { observeDeployment, POLL_MS, statefulSetState } from './rollout-kube-observe';

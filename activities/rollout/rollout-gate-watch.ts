@@ -8,10 +8,10 @@ import { evaluateGate, type GateResult, type SettleMemory } from '../../domain/g
 import type { RolloutHeartbeat, RolloutSnapshot, StageContext, WatchGateResult } from '../../domain/rollout/rollout-types';
 import type { RolloutTarget } from '../../domain/rollout/rollout-spec';
 import { currentContext, heartbeat as heartbeatActivity, sleep } from '../shared/activity-context';
-import { MAX_LOOK_GAP_MS, type GateProber } from './gate-probe';
-import type { RolloutKube } from '../rollout/rollout-kube';
-import { canaryTarget, deploymentSettled, isPodReady, podObservation, type PodJson, type WorkloadJson } from '../rollout/rollout-kube-json';
-import { canaryPodsLabels, canaryReplicaSetOf, ownedBy, POLL_MS, updatedPods } from '../rollout/rollout-kube-observe';
+import { MAX_LOOK_GAP_MS, type GateProber } from '../gate/gate-probe';
+import type { RolloutKube } from './rollout-kube';
+import { canaryTarget, deploymentSettled, isPodReady, podObservation, type PodJson, type WorkloadJson } from './rollout-kube-json';
+import { canaryPodsLabels, canaryReplicaSetOf, ownedBy, POLL_MS, updatedPods } from './rollout-kube-observe';
 
 const heartbeat = (details: RolloutHeartbeat) => heartbeatActivity(details);
 
