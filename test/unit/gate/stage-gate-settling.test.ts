@@ -13,23 +13,13 @@ import {
   type SettleMemory,
 } from '../../../domain/gate/stage-gate';
 
-const T0 = '2026-05-01T12:00:00Z';
-const at = (seconds: number) => new Date(Date.parse(T0) + seconds * 1000);
-const iso = (seconds: number) => at(seconds).toISOString();
+import { at, iso, pod, T0 } from '../../support/gate-observations';
 
 const policy = (over: Partial<GatePolicyInput> = {}): GatePolicyInput => ({
   maxErrorPods: 0,
   minReadySeconds: 0,
   noData: 'pass',
   progressDeadlineSeconds: 600,
-  ...over,
-});
-const pod = (name: string, over: Partial<PodObservation> = {}): PodObservation => ({
-  name,
-  ready: true,
-  readySince: iso(0),
-  watchdogs: [],
-  probes: ['http'],
   ...over,
 });
 const unready = (name: string) => pod(name, { ready: false, readySince: null });
